@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Developer build: compile the extension into src/bnnflow/ so `PYTHONPATH=src` uses it
+# (each git worktree builds its own). Usage: scripts/dev-build.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bdir=${1:-build/dev}
+cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBNNFLOW_TESTS=ON \
+  -DPython_EXECUTABLE="$(command -v python3)" > /dev/null
+cmake --build "$bdir"
+cp -f "$bdir"/_engine*.so src/bnnflow/

@@ -1,0 +1,57 @@
+"""Entry point of the ``bnnflow`` command.
+
+Subcommands are discovered: every module ``bnnflow.cli.cmd_<name>`` defines
+
+    def add_parser(subparsers) -> argparse.ArgumentParser   # sets ``func=run``
+    def run(args: argparse.Namespace) -> int
+
+Modules here must not import torch at import time (``bnnflow run`` works without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import bnnflow
+import bnnflow.cli
+
+
+class UsageError(Exception):
+    """A bad command-line argument; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bnnflow", description="Train, convert and run binary neural networks."
+    )
+    parser.add_argument("--version", action="version", version=f"bnnflow {bnnflow.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bnnflow.cli.__path__) if m.name.startswith("cmd_")
+    )
+    for name in names:
+        importlib.import_module(f"bnnflow.cli.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as err:
+        print(f"bnnflow {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"bnnflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

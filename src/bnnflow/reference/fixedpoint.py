@@ -61,9 +61,7 @@ def quantize_multiplier(
     return M, s
 
 
-def requantize(
-    q: np.ndarray, M: np.ndarray, B: np.ndarray, s: np.ndarray
-) -> np.ndarray:
+def requantize(q: np.ndarray, M: np.ndarray, B: np.ndarray, s: np.ndarray) -> np.ndarray:
     """int8 requantization: ``clamp((M*q + B + r) >> s, -128, 127)`` per channel (last axis)."""
     v = np.asarray(M, np.int64) * np.asarray(q, np.int64) + np.asarray(B, np.int64)
     return saturate_int8(rshift_round(v, s))

@@ -131,6 +131,10 @@ def read_container(data: bytes) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         raw = safetensors.numpy.load(data)
     except Exception as e:  # the Rust reader's errors carry no common base class
         raise _fail(f"safetensors could not read the container: {e}") from None
+    except BaseException as e:  # a Rust panic surfaces as pyo3's PanicException
+        if type(e).__name__ != "PanicException":
+            raise
+        raise _fail(f"safetensors could not read the container: {e}") from None
     return meta, {k: np.array(v, copy=True) for k, v in raw.items()}
 
 

@@ -150,6 +150,28 @@ class InputSpec:
     def tensor_info(self) -> TensorInfo:
         return TensorInfo(self.name, self.dtype, tuple(self.shape))
 
+    def check(self, x: object) -> np.ndarray:
+        """Check a caller's batch against this spec; return it as a C-contiguous array.
+
+        Raises:
+            ValueError: ``x`` is not an array, or its rank, shape (batch aside) or dtype differ
+                from the spec; the message gives expected and actual values.
+        """
+        want = f"[N, {', '.join(map(str, self.shape[1:]))}] {self.dtype}"
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"input {self.name!r}: expected a numpy array {want}, got "
+                             f"{type(x).__name__}")
+        if x.ndim != len(self.shape):
+            raise ValueError(f"input {self.name!r}: expected rank {len(self.shape)} ({want}), "
+                             f"got rank {x.ndim} with shape {list(x.shape)}")
+        if tuple(x.shape[1:]) != tuple(self.shape[1:]) or x.shape[0] < 1:
+            raise ValueError(f"input {self.name!r}: expected shape {want}, got shape "
+                             f"{list(x.shape)}")
+        if x.dtype != np.dtype(self.dtype):
+            raise ValueError(f"input {self.name!r}: expected dtype {self.dtype} ({want}), got "
+                             f"dtype {x.dtype}")
+        return np.ascontiguousarray(x)
+
 
 @dataclass
 class OutputSpec:

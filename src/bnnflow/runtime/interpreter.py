@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnflow.format import read
-from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, validate
+from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, numpy_dtype, validate
 from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
 from bnnflow.runtime.memory import MemoryPlan, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
@@ -173,6 +173,18 @@ class Interpreter:
             return self._execute(x, arena, keep)
         finally:
             self._release(batch, arena)
+
+    def run_op(self, name: str, inputs: list[np.ndarray]) -> np.ndarray:
+        """Run the single op ``name`` on the given input arrays (batch from ``inputs[0]``) and
+        return its output; for checking one kernel against the reference."""
+        index = next((i for i, s in enumerate(self._steps) if s.name == name), None)
+        if index is None:
+            raise KeyError(f"no op named {name!r}")
+        step = self._steps[index]
+        info = self._infos[step.output]
+        out = np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
+        step.kernel([np.ascontiguousarray(a) for a in inputs], out)
+        return out
 
     def summary(self) -> Summary:
         """Per-op table (type, name, output shape, MACs by precision, params by precision,

@@ -21,6 +21,10 @@ from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
 from bnnflow.runtime.memory import MemoryPlan, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
 
+#: Arenas kept for reuse: per batch size, and how many batch sizes.
+_ARENAS_PER_BATCH_SIZE = 2
+_POOLED_BATCH_SIZES = 4
+
 
 @dataclass(frozen=True)
 class _Step:
@@ -134,8 +138,10 @@ class Interpreter:
 
     def _release(self, batch: int, arena: np.ndarray) -> None:
         with self._lock:
+            if batch not in self._pool and len(self._pool) >= _POOLED_BATCH_SIZES:
+                self._pool.pop(next(iter(self._pool)))  # forget the oldest batch size
             free = self._pool.setdefault(batch, [])
-            if len(free) < 2:
+            if len(free) < _ARENAS_PER_BATCH_SIZE:
                 free.append(arena)
 
     def _execute(self, x: np.ndarray, arena: np.ndarray, keep: bool) -> dict[str, np.ndarray]:

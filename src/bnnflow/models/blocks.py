@@ -132,10 +132,9 @@ class BasicBlock(nn.Module):
             if stride != 1 or in_ch != out_ch
             else None
         )
-        nl = make_nonlinearity(nonlinearity, out_ch)
-        self.nl_before = nl if position == "before_add" else None
-        self.nl_after = nl if position == "after_add" else None
-        self.q_nl = Int8Point() if nl is not None else None
+        self.position = position
+        self.nl = make_nonlinearity(nonlinearity, out_ch)
+        self.q_nl = Int8Point() if self.nl is not None else None
         self.q_add = Int8Point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,11 +142,11 @@ class BasicBlock(nn.Module):
         if self.preact is not None:
             x = self.q_preact(self.preact(x))
         out = self.q_bn(self.bn(self.conv(x)))
-        if self.nl_before is not None:
-            out = self.q_nl(self.nl_before(out))
+        if self.nl is not None and self.position == "before_add":
+            out = self.q_nl(self.nl(out))
         out = self.q_add(out + identity)
-        if self.nl_after is not None:
-            out = self.q_nl(self.nl_after(out))
+        if self.nl is not None and self.position == "after_add":
+            out = self.q_nl(self.nl(out))
         return out
 
 

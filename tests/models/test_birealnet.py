@@ -42,6 +42,8 @@ def test_birealnet18_topology():
     assert all(d.pool.kernel_size == 2 and d.conv.kernel_size == (1, 1) for d in downs)
     assert m.stem.conv.kernel_size == (7, 7) and m.stem.conv.stride == (2, 2)
     assert isinstance(m.normalize, InputNormalize) and isinstance(m.fc, QLinear)
+    bns = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+    assert len(bns) == 20 and all(b.momentum == 0.2 and b.eps == 1e-3 for b in bns)  # Keras 0.8
     assert count(m, nn.ReLU) == 0 and count(m, nn.PReLU) == 0  # the sign is the only non-linearity
     # larq-zoo reports 11,699,112 parameters, which includes 9,600 BN moving statistics.
     assert n_params(m) == expected_birealnet18_params(1000) == 11_699_112 - 9_600

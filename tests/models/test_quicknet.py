@@ -35,6 +35,8 @@ def test_quicknet_topology():
         assert c.quantizer.clip_value == 1.25 and c.weight_clip_value == 1.25
     assert count(m, BinaryConv2d) == 16
     assert m.stem.dwconv.groups == 16 and not m.stem.bn2.affine
+    assert (m.stem.bn1.momentum, m.stem.bn1.eps) == (0.01, 1e-3)  # Keras defaults
+    assert all((b.bn.momentum, b.bn.eps) == (0.1, 1e-5) for b in blocks)
     assert sum(p.numel() for p in m.parameters()) == expected_quicknet_params(1000)
 
 

@@ -114,6 +114,16 @@ def test_qconv_input_scale_folds_into_int8_weights():
         QConv2d(2, 4, 3, input_scale=[1.0, 0.0])
 
 
+def test_qlayer_mode_survives_state_dict():
+    a = QConv2d(2, 3, 1)
+    a.set_mode("frozen")
+    b = QConv2d(2, 3, 1)
+    b.load_state_dict(a.state_dict())
+    assert b.mode == "frozen"
+    with pytest.raises(ValueError, match="mode"):
+        b.set_mode("enabled")
+
+
 def test_qlinear_fake_quant():
     torch.manual_seed(2)
     q = QLinear(6, 3)

@@ -114,3 +114,16 @@ def test_helpers():
     assert make_nonlinearity("none", 4) is None
     with pytest.raises(ValueError, match="nonlinearity"):
         make_nonlinearity("tanh", 4)
+
+
+def test_torch_export_of_a_frozen_int8_model():
+    torch.manual_seed(2)
+    model = build("ftbnn_small", nonlinearity="rprelu")
+    x = torch.rand(4, 1, 8, 8) * 240
+    enable_int8(model)
+    calibrate(model, [x])
+    freeze_int8(model)
+    model.eval()
+    ep = torch.export.export(model, (x,))
+    with torch.no_grad():
+        assert torch.allclose(ep.module()(x), model(x))

@@ -60,7 +60,7 @@ def test_cifar10_accepts_extracted_subfolder(tmp_path):
 def test_cifar10_missing_file_is_named(tmp_path):
     for i in range(1, 5):
         _write_cifar(tmp_path / f"data_batch_{i}.bin", [0])
-    with pytest.raises(DataError, match="data_batch_5.bin.*missing"):
+    with pytest.raises(DataError, match=r"data_batch_5\.bin.*missing"):
         load_data(f"cifar10:{tmp_path}")
 
 

@@ -1,9 +1,11 @@
+import itertools
 import math
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.train.tinymodels import tiny
 
 from bnnflow.train.recipe import (
     distillation_loss,
@@ -12,7 +14,6 @@ from bnnflow.train.recipe import (
     make_scheduler,
     param_groups,
 )
-from tests.train.tinymodels import tiny
 
 
 def test_binary_latent_weights_get_no_decay():
@@ -46,7 +47,7 @@ def test_lr_factor_is_bounded_and_decays_after_warmup(total, warmup, schedule):
     values = [lr_factor(t, total, warmup, schedule) for t in range(total)]
     assert all(0.0 <= v <= 1.0 + 1e-12 for v in values)
     tail = values[warmup:]
-    assert all(a >= b - 1e-12 for a, b in zip(tail, tail[1:], strict=False))
+    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(tail))
 
 
 def test_scheduler_follows_lr_factor():

@@ -14,7 +14,7 @@ TINY = "tests.train.tinymodels:tiny"
 
 def _train(out, *extra):
     return main(["train", "--model", TINY, "--epochs", "1", "--batch-size", "128", "--quiet",
-                 "--out", str(out), *extra])
+                 "--threads", "1", "--out", str(out), *extra])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,8 @@ def _error(capsys, argv):
     ],
 )
 def test_train_bad_arguments(capsys, tmp_path, argv, message):
-    err = _error(capsys, ["train", "--out", str(tmp_path / "x"), "--quiet", *argv])
+    argv = ["train", "--out", str(tmp_path / "x"), "--quiet", "--threads", "1", *argv]
+    err = _error(capsys, argv)
     assert err.startswith("bnnflow train: error: ")
     import re
 

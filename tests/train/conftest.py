@@ -22,7 +22,7 @@ def tiny_config(tmp_path):
 
     def make(**overrides) -> TrainConfig:
         fields = {"model": TINY, "out": str(tmp_path / "run"), "epochs": 2, "quiet": True,
-                  "batch_size": 128, "seed": 3}
+                  "batch_size": 128, "seed": 3, "threads": 1}
         fields.update(overrides)
         return TrainConfig(**fields)
 

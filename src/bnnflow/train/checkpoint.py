@@ -77,13 +77,25 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-def prepare_model(name: str, kwargs: dict[str, Any], int8: dict[str, bool]) -> torch.nn.Module:
-    """Build the model and put it in the int8 state the checkpoint recorded (before loading)."""
+def restore_model(
+    name: str, kwargs: dict[str, Any], int8: dict[str, bool], state: dict[str, Any],
+    what: str = "checkpoint",
+) -> torch.nn.Module:
+    """Build the model, re-create its int8 structure, load ``state``, re-freeze if recorded.
+
+    The int8 modes and scales themselves travel in the state dict (``enable_int8`` only
+    restores the structure, e.g. the clipping blocks); ``freeze_int8`` after loading is a
+    check that nothing is left observing.
+    """
     model = modelspec.build_model(name, kwargs)
     if int8.get("enabled"):
         modelspec.enable_int8(model)
-        if int8.get("frozen"):
-            modelspec.freeze_int8(model)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{what} does not fit model {name!r}: {err}") from err
+    if int8.get("enabled") and int8.get("frozen"):
+        modelspec.freeze_int8(model)
     return model
 
 
@@ -97,12 +109,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
     ckpt = read_checkpoint(path)
     name, kwargs = ckpt["model"]["name"], dict(ckpt["model"]["kwargs"])
     int8 = dict(ckpt.get("int8", {"enabled": False, "frozen": False}))
-    model = prepare_model(name, kwargs, int8)
-    try:
-        model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as err:
-        raise CheckpointError(f"checkpoint {str(path)!r} does not fit model {name!r}: {err}") \
-            from err
+    model = restore_model(name, kwargs, int8, ckpt["model_state"], f"checkpoint {str(path)!r}")
     model.eval()
     info = {
         "name": name,

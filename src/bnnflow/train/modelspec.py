@@ -100,3 +100,20 @@ def is_binary_latent(module: torch.nn.Module, param_name: str) -> bool:
         getattr(nn_mod, n) for n in ("BinaryConv2d", "BinaryLinear") if hasattr(nn_mod, n)
     )
     return bool(classes) and isinstance(module, classes)
+
+
+def clip_latent_weights(model: torch.nn.Module) -> None:
+    """Clamp binary latent weights to ``±weight_clip_value`` (Larq's ``WeightClip``).
+
+    Called after every optimizer step: outside ±1 the straight-through gradient of the weight
+    sign is 0, so an unclamped latent weight could drift out and never come back.
+    No-op when ``bnnflow.nn`` is not installed (custom models clip themselves).
+    """
+    try:
+        nn_mod = importlib.import_module("bnnflow.nn")
+    except ImportError:
+        return
+    clip = getattr(nn_mod, "clip_latent_weights_", None)
+    if clip is not None:
+        with torch.no_grad():
+            clip(model)

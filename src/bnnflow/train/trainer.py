@@ -75,6 +75,7 @@ class TrainConfig:
     resume: bool = False
     quiet: bool = False
     workers: int = 0
+    threads: int | None = None  # torch intra-op threads; None: torch's default
 
     def base_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.stage]
@@ -242,8 +243,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     int8 = {"enabled": False, "frozen": False}
     if saved is not None:
         kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
-        model = ckpt_mod.prepare_model(config.model, kwargs, int8)
-        model.load_state_dict(saved["model_state"])
+        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
+                                       str(out / "last.pt"))
     elif config.init:
         init, kwargs = _load_init(config, kwargs)
         model = modelspec.build_model(config.model, kwargs)
@@ -318,6 +319,7 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
             loss.backward()
             lr = run.optimizer.param_groups[0]["lr"]
             run.optimizer.step()
+            modelspec.clip_latent_weights(run.model)
             run.scheduler.step()
             n = labels.shape[0]
             loss_sum += float(loss.detach()) * n
@@ -410,6 +412,11 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list
 
     Under torchrun every process calls this; only rank 0 writes files and prints.
     """
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        if config.threads < 1:
+            raise TrainError(f"--threads must be at least 1, got {config.threads}")
+        torch.set_num_threads(config.threads)
     d = distributed.setup()
     say = (lambda s: None) if (config.quiet or not d.is_main or log is None) else log
     try:
@@ -422,6 +429,7 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list
         return _epochs(run, say)
     finally:
         distributed.teardown(d)
+        torch.set_num_threads(threads)
 
 
 def _epochs(run: Run, say: Callable[[str], None]) -> list[dict[str, Any]]:

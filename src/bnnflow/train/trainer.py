@@ -130,6 +130,7 @@ class Run:
     start_epoch: int = 0
     best_acc: float = -1.0
     best_epoch: int = 0
+    calibration: dict[str, Any] | None = None  # stage 2: accuracy right after calibration
 
     @property
     def out(self) -> Path:
@@ -241,6 +242,7 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     torch.manual_seed(config.seed)
     kwargs = model_kwargs_for(config, data)
     int8 = {"enabled": False, "frozen": False}
+    calibration = None
     if saved is not None:
         kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
         model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
@@ -252,6 +254,9 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
         if config.stage == 2:
             _to_int8(model, data, config, log)
             int8 = {"enabled": True, "frozen": True}
+            calibration = {"batches": config.calib_batches,
+                           "test_acc": _accuracy(model, data, d)}
+            log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
     else:
         model = modelspec.build_model(config.model, kwargs)
 
@@ -260,7 +265,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     scheduler = recipe.make_scheduler(
         optimizer, steps * config.epochs, round(config.warmup_epochs * steps), config.schedule
     )
-    run = Run(config, data, d, model, model, optimizer, scheduler, kwargs, int8)
+    run = Run(config, data, d, model, model, optimizer, scheduler, kwargs, int8,
+              calibration=calibration)
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer_state"])
         scheduler.load_state_dict(saved["scheduler_state"])
@@ -268,6 +274,7 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
         run.start_epoch = int(saved["epoch"])
         run.best_acc = float(saved.get("best_acc", -1.0))
         run.best_epoch = int(saved.get("best_epoch", 0))
+        run.calibration = saved.get("calibration")
     if config.teacher:
         run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if d.active:
@@ -345,15 +352,19 @@ def predict(model: torch.nn.Module, split: Split, batch_size: int = 256,
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.int64)
 
 
+def _accuracy(model: torch.nn.Module, data: ImageData, d: distributed.Dist) -> float:
+    test = data.test
+    mine = list(range(d.rank, len(test), d.world))
+    preds = predict(model, test, indices=mine)
+    correct = float((preds == test.labels[mine]).sum()) if mine else 0.0
+    correct, count = d.all_sum([correct, float(len(mine))])
+    return correct / count
+
+
 def evaluate(run: Run) -> float:
     """Test accuracy of rank 0's model (ranks share the test set, counts are summed)."""
     run.dist.broadcast_buffers(run.model)
-    test = run.data.test
-    mine = list(range(run.dist.rank, len(test), run.dist.world))
-    preds = predict(run.model, test, indices=mine)
-    correct = float((preds == test.labels[mine]).sum()) if mine else 0.0
-    correct, count = run.dist.all_sum([correct, float(len(mine))])
-    return correct / count
+    return _accuracy(run.model, run.data, run.dist)
 
 
 def checkpoint_dict(run: Run, epoch: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -375,6 +386,7 @@ def checkpoint_dict(run: Run, epoch: int, record: dict[str, Any]) -> dict[str, A
         "metrics": record,
         "best_acc": run.best_acc,
         "best_epoch": run.best_epoch,
+        "calibration": run.calibration,
     }
 
 
@@ -390,6 +402,7 @@ def _prepare_out(run: Run) -> None:
         metrics.write_text("")
     config = {**run.config.to_dict(), "model_kwargs_resolved": run.model_kwargs,
               "data_info": run.data.describe(), "world_size": run.dist.world,
+              "calibration": run.calibration,
               "bnnflow_version": bnnflow.__version__}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 

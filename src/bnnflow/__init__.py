@@ -9,4 +9,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from bnnflow.errors import FormatError  # torch-free, numpy-free
+
+__all__ = ["FormatError", "__version__"]

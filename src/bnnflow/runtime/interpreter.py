@@ -1,0 +1,180 @@
+"""The deploy-time :class:`Interpreter`: load and validate a ``.bnn``, plan one activation
+arena, bind each op's engine kernel once, run batches.
+
+Thread safety: every :meth:`Interpreter.run` call takes an arena of its own from a small pool
+(under a lock) and the bound kernels keep no per-call state, so several Python threads may
+call ``run`` on one interpreter at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnnflow.format import read
+from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, validate
+from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
+from bnnflow.runtime.memory import MemoryPlan, plan_memory
+from bnnflow.runtime.summary import Summary, summarize
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+    kernel: Kernel
+
+
+class Interpreter:
+    """Run a ``.bnn`` model on the C++ engine.
+
+    Args:
+        path: the ``.bnn`` file (validated completely before anything runs).
+        num_threads: engine threads per op (>= 1).
+        isa: force an ISA (``"scalar"``, ``"avx2"``, ``"avx512"``, ``"neon"``); default: the
+            engine's choice (the best this CPU runs, or ``BNNFLOW_ISA``).
+
+    Raises:
+        FormatError: the file is not a valid ``.bnn``.
+        ValueError: ``num_threads < 1`` or an unknown ``isa``.
+        RuntimeError: ``isa`` is not supported by this CPU.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], num_threads: int = 1, *,
+                 isa: str | None = None):
+        model = read(path)
+        self._setup(model.graph, model.tensors, model.infos, num_threads, isa)
+
+    @classmethod
+    def from_graph(cls, graph: Graph, tensors: Mapping[str, np.ndarray], num_threads: int = 1,
+                   *, isa: str | None = None) -> Interpreter:
+        """An interpreter for an in-memory graph (validated as :func:`bnnflow.format.load`
+        would)."""
+        self = cls.__new__(cls)
+        tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+        self._setup(graph, tensors, validate(graph, tensors), num_threads, isa)
+        return self
+
+    def _setup(self, graph: Graph, tensors: Mapping[str, np.ndarray],
+               infos: Mapping[str, TensorInfo], num_threads: int, isa: str | None) -> None:
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+            raise ValueError(f"num_threads must be an int >= 1, got {num_threads!r}")
+        self._graph = graph
+        self._tensors = dict(tensors)
+        self._infos = dict(infos)
+        self._threads = num_threads
+        self._isa = resolve_isa(isa)
+        self._plan = plan_memory(graph, self._infos)
+        self._steps = [self._bind(op_index) for op_index in range(len(graph.ops))]
+        self._pool: dict[int, list[np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def _bind(self, index: int) -> _Step:
+        op = self._graph.ops[index]
+        params = {role: self._tensors[name] for role, name in op.params.items()}
+        kernel = bind_kernel(op, [self._infos[t] for t in op.inputs], self._infos[op.output],
+                             params, isa=self._isa, threads=self._threads)
+        return _Step(op.name, tuple(op.inputs), op.output, kernel)
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """What :meth:`run` accepts: ``[N, *shape[1:]]`` of ``dtype``."""
+        return self._graph.input_spec
+
+    @property
+    def output_spec(self) -> OutputSpec:
+        """What :meth:`run` returns: float32 ``[N, classes]`` (with class names)."""
+        return self._graph.output_spec
+
+    @property
+    def isa(self) -> str:
+        return self._isa
+
+    @property
+    def num_threads(self) -> int:
+        return self._threads
+
+    @property
+    def memory_plan(self) -> MemoryPlan:
+        return self._plan
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        """Arena bytes for a batch of one (the input and returned logits excluded)."""
+        return self._plan.peak_bytes
+
+    def activation_bytes(self, batch: int) -> int:
+        """Arena bytes for a batch of ``batch``."""
+        return self._plan.arena_bytes(batch)
+
+    @property
+    def backends(self) -> dict[str, str]:
+        """Op name -> ``"engine"`` or ``"reference"`` (ops with no engine kernel)."""
+        return {s.name: s.kernel.backend for s in self._steps}
+
+    # -- running ------------------------------------------------------------------------
+
+    def _acquire(self, batch: int) -> np.ndarray:
+        with self._lock:
+            free = self._pool.get(batch)
+            if free:
+                return free.pop()
+        return self._plan.new_arena(batch)
+
+    def _release(self, batch: int, arena: np.ndarray) -> None:
+        with self._lock:
+            free = self._pool.setdefault(batch, [])
+            if len(free) < 2:
+                free.append(arena)
+
+    def _execute(self, x: np.ndarray, arena: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
+        batch = x.shape[0]
+        values = {self.input_spec.name: x}
+        kept: dict[str, np.ndarray] = {}
+        for step in self._steps:
+            out = self._plan.view(arena, step.output, batch)
+            step.kernel([values[t] for t in step.inputs], out)
+            values[step.output] = out
+            if keep:
+                kept[step.output] = out.copy()
+        kept[self.output_spec.name] = values[self.output_spec.name].copy()
+        return kept
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """float32 logits ``[N, classes]`` for the batch ``x``.
+
+        Raises:
+            ValueError: ``x`` is not a numpy array of the input spec's rank, shape (batch
+                aside) and dtype; the message states expected and actual.
+        """
+        return self._run(x, keep=False)[self.output_spec.name]
+
+    def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every activation (copied out of the arena as each op finishes), for debugging and
+        the engine == reference tests."""
+        return self._run(x, keep=True)
+
+    def _run(self, x: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
+        x = self.input_spec.check(x)
+        batch = x.shape[0]
+        arena = self._acquire(batch)
+        try:
+            return self._execute(x, arena, keep)
+        finally:
+            self._release(batch, arena)
+
+    def summary(self) -> Summary:
+        """Per-op table (type, name, output shape, MACs by precision, params by precision,
+        backend) and totals with the peak activation memory, for ``bnnflow summary``."""
+        return summarize(self._graph, self._tensors, self._infos, self._plan, self.backends)

@@ -46,7 +46,8 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+        msg = f"expected comma-separated integers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from err
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
@@ -156,6 +157,19 @@ def measure(cases: Sequence[Case], runs: int, warmup: int) -> list[dict[str, Any
         rec.update(case.extra)
         records.append(rec)
     return records
+
+
+def add_best(records: list[dict[str, Any]], prefix: str, engine: str) -> list[dict[str, Any]]:
+    """Append, per (model, threads, batch), the fastest record (by median) among engines that
+    start with ``prefix``, renamed to ``engine``; its original engine goes to ``variant``."""
+    best: dict[tuple, dict[str, Any]] = {}
+    for rec in records:
+        if not rec["engine"].startswith(prefix):
+            continue
+        key = (rec["model"], rec["threads"], rec["batch"])
+        if key not in best or rec["median_ms"] < best[key]["median_ms"]:
+            best[key] = rec
+    return list(records) + [{**r, "engine": engine, "variant": r["engine"]} for r in best.values()]
 
 
 def host_info() -> dict[str, str]:

@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import benchutil as bu  # noqa: E402
-import numpy as np  # noqa: E402
+import benchutil as bu
+import numpy as np
 
 MODELS = ("birealnet", "quicknet")
 SETTINGS = {

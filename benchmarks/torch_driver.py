@@ -25,9 +25,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import benchutil as bu  # noqa: E402
-import torch  # noqa: E402
-from resnet18 import resnet18  # noqa: E402
+import benchutil as bu
+import torch
+from resnet18 import resnet18
 
 MODELS: dict[str, Callable[[], torch.nn.Module]] = {"resnet18": resnet18}
 VARIANTS = ("jit", "compile")
@@ -88,24 +88,13 @@ def build_cases(args: argparse.Namespace, names: list[str], variants: list[str])
                 try:
                     fn = builder(model, x)
                 except Exception as err:  # compile needs a compiler; report, keep going
-                    bu.log(f"torch-{variant} {name} b={batch}: FAILED ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0] if str(err) else ''})")
+                    bu.log(
+                        f"torch-{variant} {name} b={batch}: FAILED ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''})"
+                    )
                     continue
                 cases.extend(make_case(name, variant, fn, x, t) for t in args.threads)
     return cases
-
-
-def add_best(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append one ``engine="torch"`` record per config: the faster variant by median."""
-    best: dict[tuple, dict[str, Any]] = {}
-    for rec in records:
-        key = (rec["model"], rec["threads"], rec["batch"])
-        if key not in best or rec["median_ms"] < best[key]["median_ms"]:
-            best[key] = rec
-    out = list(records)
-    for rec in best.values():
-        out.append({**rec, "engine": "torch", "variant": rec["engine"]})
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     cases = build_cases(args, names, variants)
     if not cases:
         raise SystemExit("no torch variant could be built")
-    records = add_best(bu.measure(cases, args.runs, args.warmup))
+    records = bu.add_best(bu.measure(cases, args.runs, args.warmup), "torch-", "torch")
     bu.finish(records, args.json, load_before)
 
 

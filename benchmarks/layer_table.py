@@ -161,9 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="write the JSON here (default: stdout)")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {
-        "source": {
-            p: metadata.version(p) for p in ("larq-zoo", "larq", "tensorflow", "tf-keras")
-        },
+        "source": {p: metadata.version(p) for p in ("larq-zoo", "larq", "tensorflow", "tf-keras")},
         "models": {name: table(name) for name in MODELS},
     }
     text = json.dumps(result, indent=1)

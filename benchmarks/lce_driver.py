@@ -106,7 +106,8 @@ def build_cases(args: argparse.Namespace, names: list[str]) -> list[bu.Case]:
                         batch=batch,
                         run=lambda it=interp, xx=x: it.predict([xx]),
                         extra={
-                            "setting": f"LCE 0.16 Interpreter {SETTINGS[args.setting]}",
+                            "setting": "LCE 0.16 Interpreter "
+                            + ", ".join(f"{k}={v}" for k, v in SETTINGS[args.setting].items()),
                             "model_bytes": len(fb),
                             "ops": ops,
                         },

@@ -1,0 +1,72 @@
+"""Bi-Real-Net-18 (larq-zoo ``BiRealNet``) and its small digits variants.
+
+larq-zoo's topology, layer for layer: stem conv 7x7/2 (64) → BN → max pool 3x3/2; 16 blocks of
+``approx_sign → binary conv 3x3 (magnitude-aware sign, i.e. weight_scale='channel_mean',
+zero padding) → BN → + shortcut``, widths 64/128/256/512 (4 blocks each, the first of stages
+2-4 with stride 2); downsample shortcut ``AvgPool 2x2/2 → conv 1x1 → BN``; global average
+pool → dense. No other non-linearity. Deliberate differences: PyTorch's symmetric padding
+(TF 'same' pads the extra row/column only at the bottom/right for even inputs and stride 2),
+logits instead of softmax, and the input normalisation (:class:`~bnnflow.nn.InputNormalize`).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from bnnflow.nn import InputNormalize
+
+from .blocks import (
+    DIGITS_SCALE,
+    DIGITS_ZERO_POINT,
+    IMAGENET_SCALE,
+    IMAGENET_ZERO_POINT,
+    ResNetBNN,
+    Stem,
+    check_common,
+    make_stages,
+)
+
+
+def _imagenet_norm(in_channels: int) -> InputNormalize:
+    if in_channels == 3:
+        return InputNormalize(IMAGENET_ZERO_POINT, IMAGENET_SCALE)
+    return InputNormalize([128] * in_channels, [1 / 64] * in_channels)
+
+
+# larq-zoo's BatchNormalization(momentum=0.8) with Keras' default epsilon.
+LARQ_BIREAL_BN = {"momentum": 0.2, "eps": 1e-3}
+
+
+def birealnet18(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
+    """Bi-Real-Net-18 for 224x224 input (larq-zoo topology, see module docstring)."""
+    check_common(num_classes, in_channels)
+    norm = _imagenet_norm(in_channels)
+    stem = Stem(in_channels, 64, 7, 2, tuple(norm.scale.tolist()), True, LARQ_BIREAL_BN)
+    blocks = make_stages(
+        64, (64, 128, 256, 512), 4, binary=True, input_quantizer="approx",
+        weight_scale="channel_mean", bn=LARQ_BIREAL_BN,
+    )
+    return ResNetBNN(norm, stem, blocks, 512, num_classes)
+
+
+def _small(num_classes: int, in_channels: int, binary: bool) -> nn.Module:
+    norm = InputNormalize([DIGITS_ZERO_POINT] * in_channels, [DIGITS_SCALE] * in_channels)
+    stem = Stem(in_channels, 32, 3, 1, tuple(norm.scale.tolist()), maxpool=False)
+    blocks = make_stages(
+        32, (32, 64, 128), 2, binary=binary, input_quantizer="approx",
+        weight_scale="channel_mean", float_preact=not binary,
+    )
+    return ResNetBNN(norm, stem, blocks, 128, num_classes)
+
+
+def birealnet_small(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    """Bi-Real-style BNN for 8x8 input: stem conv 3x3 (32), 3 stages x 2 binary blocks
+    (32/64/128 channels, 8x8 → 4x4 → 2x2), real downsample, no extra non-linearity."""
+    check_common(num_classes, in_channels)
+    return _small(num_classes, in_channels, binary=True)
+
+
+def birealnet_small_float(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    """Float twin of :func:`birealnet_small`: real 3x3 convs, ReLU where the sign was."""
+    check_common(num_classes, in_channels)
+    return _small(num_classes, in_channels, binary=False)

@@ -194,3 +194,25 @@ def test_summary(model_file: Path) -> None:
     text = s.to_text()
     assert "block2.conv" in text and "peak activation memory" in text
     assert s.as_dict()["output"]["classes"] == 10
+
+
+def test_reference_fallback(monkeypatch) -> None:
+    """An op type the engine lacks runs on the reference, with the same answers."""
+    monkeypatch.delitem(ENGINE_BINDERS, "requant32")
+    rng = np.random.default_rng(6)
+    graph, tensors = tiny_int8_model(rng)
+    interp = Interpreter.from_graph(graph, tensors)
+    assert interp.backends["stem.requant"] == "reference"
+    assert interp.backends["block1.conv"] == "engine"
+    x = random_input(rng, graph, 2)
+    _same(interp.run(x), run(graph, tensors, x), "logits")
+    assert "reference" in interp.summary().to_text()
+
+
+def test_unsupported_isa() -> None:
+    missing = [i for i in ("scalar", "avx2", "avx512", "neon") if i not in ISAS]
+    if not missing:
+        pytest.skip("this CPU runs every ISA")
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="not supported by this CPU"):
+        Interpreter.from_graph(graph, tensors, isa=missing[0])

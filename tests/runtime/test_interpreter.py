@@ -216,3 +216,13 @@ def test_unsupported_isa() -> None:
     graph, tensors = tiny_int8_model(np.random.default_rng(0))
     with pytest.raises(RuntimeError, match="not supported by this CPU"):
         Interpreter.from_graph(graph, tensors, isa=missing[0])
+
+
+def test_summarize_file_needs_no_kernels(model_file: Path) -> None:
+    from bnnflow.runtime import summarize_file
+
+    s = summarize_file(model_file)
+    full = Interpreter(model_file).summary()
+    assert s.totals == full.totals
+    assert s.peak_activation_bytes == full.peak_activation_bytes
+    assert {r.backend for r in s.rows} == {"-"}

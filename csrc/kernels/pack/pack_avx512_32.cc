@@ -1,0 +1,44 @@
+// AVX-512 pack kernels: one 32-channel word per vpcmpb-to-mask (AVX512BW/VL) or two
+// vcmpps-to-mask compares.
+#include <vector>
+
+#include "kernels/bconv/x86_avx512.h"
+#include "kernels/pack/pack.h"
+#include "kernels/pack/pack_common.h"
+
+namespace bnnflow::BNNFLOW_AVX512_NS {
+namespace {
+
+void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
+          uint32_t* out) {
+  std::vector<int8_t> tc(channels);
+  std::vector<uint8_t> force(channels);
+  pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + c0));
+    const __m256i tv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tc.data() + c0));
+    const __m256i fv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(force.data() + c0));
+    const __mmask32 lt = _mm256_cmplt_epi8_mask(xv, tv);
+    const __mmask32 f = _mm256_test_epi8_mask(fv, fv);
+    return static_cast<uint32_t>(lt | f);
+  });
+}
+
+void f32(const float* x, const float* t, size_t p0, size_t p1, int channels, int groups,
+         uint32_t* out) {
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const float* xr, int c0) {
+    const __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(xr + c0), _mm512_loadu_ps(t + c0),
+                                           _CMP_LT_OQ);
+    const __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps(xr + c0 + 16),
+                                           _mm512_loadu_ps(t + c0 + 16), _CMP_LT_OQ);
+    return static_cast<uint32_t>(a) | (static_cast<uint32_t>(b) << 16);
+  });
+}
+
+const PackKernels kKernels{&int8, &f32};
+
+}  // namespace
+
+const PackKernels& pack_kernels() { return kKernels; }
+
+}  // namespace bnnflow::BNNFLOW_AVX512_NS

@@ -7,6 +7,7 @@
 #include "bindings/ndarray_check.h"
 #include "bindings/registry.h"
 #include "kernels/bconv/bconv.h"
+#include "kernels/bconv/ceiling.h"
 
 namespace nb = nanobind;
 using namespace bnnflow;
@@ -146,4 +147,30 @@ BNNFLOW_BIND(bconv) {
       "Output [N, Ho, Wo, Cout] (or packed words), Ho = (H + 2*padding - KH)//stride + 1.\n"
       BNNFLOW_EPILOGUE_DOC
       "isa must be None or the weights' ISA; threads >= 1 splits rows and channel blocks.");
+
+  m.def(
+      "xor_popcount_ceiling",
+      [](const std::optional<std::string>& isa, size_t words, int passes, int repeats) {
+        const Isa chosen = bind::resolve_isa(isa);
+        std::vector<CeilingResult> results;
+        {
+          nb::gil_scoped_release release;
+          results = measure_ceiling(chosen, words, passes, repeats);
+        }
+        nb::list out;
+        for (const CeilingResult& r : results) {
+          nb::dict d;
+          d["isa"] = std::string(isa_name(chosen));
+          d["method"] = std::string(r.method);
+          d["gbmacs"] = r.gbmacs;
+          out.append(d);
+        }
+        return out;
+      },
+      nb::arg("isa") = nb::none(), nb::kw_only(), nb::arg("words") = 2048,
+      nb::arg("passes") = 200, nb::arg("repeats") = 7,
+      "Measure one core's xor + popcount + accumulate throughput with each micro-kernel of an\n"
+      "ISA: one operand streams from an L1-resident buffer of `words` uint32 words, the other\n"
+      "is four register-held words. Returns [{'isa', 'method', 'gbmacs'}] with the median over\n"
+      "`repeats` runs of `passes` passes, in G binary MACs/s.");
 }

@@ -4,9 +4,11 @@
 //
 // The weights are re-arranged once (prepare_bconv_weights) into the layout the chosen ISA's
 // micro-kernel reads: per group and block of `block` output channels,
-//   [G][blocks][KH][KW][Wg][block] uint32   (output channels innermost: SIMD lanes),
+//   [G][blocks][KH][KW][Wg][block] uint32   (output channels innermost: SIMD lanes;
+//   [G][blocks][KH][KW][Wg][2][block] for nibble-split kernels),
 // zero-padded to whole blocks, plus the per-tap weight popcounts the 'zero' padding mode needs.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +44,19 @@ inline int packed_words(int channels, int groups) {
 //   out[i][c] = Σ_t Σ_{j<wg} popcount(x[t*max_pixels + i][xoff + j] xor w[(t*wg + j)*block + c])
 // x holds one pointer per (tap, pixel): the input pixel's first word, or a zero row for taps
 // in the padding. out is int32 [max_pixels][block].
+//
+// A split_nibbles kernel reads both operands nibble-split: every word v is stored as the pair
+// (v & 0x0f0f0f0f, (v >> 4) & 0x0f0f0f0f) — weights as [..][Wg][2][block], activations as
+// [pixel][2·words] (the driver splits the input once per call) — so its table popcount needs
+// no masking; its xoff and x strides count split words.
+struct EpilogueWriter;
+// Finishes a tile: pixel i (< p) has popcount sums s[i·cb + c], so for channels o = o0 + c,
+// c < nc: d = K − 2·s[i·cb + c] with K = k[i], or K = krow[i][o] when krow[i] is not null
+// (pixels with padded taps in mode 'zero'); then the epilogue (epilogue.h).
+using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int cb,
+                                const int32_t* k, const int32_t* const* krow, size_t pix0,
+                                int p, int o0, int nc);
+
 struct BconvMicrokernel {
   const char* name;
   Isa isa;
@@ -49,6 +64,8 @@ struct BconvMicrokernel {
   int block;
   void (*run)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w, int p,
               int32_t* out);
+  bool split_nibbles = false;
+  TileEpilogueFn finish = nullptr;  // nullptr: the portable epilogue
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is
@@ -59,7 +76,7 @@ struct BconvWeights {
   const BconvMicrokernel* kernel = nullptr;
   int cout = 0, kh = 0, kw = 0, cin = 0, groups = 1;
   int cg = 0, wg = 0, cout_g = 0, blocks = 0;  // per group: Cin/G, words, Cout/G, blocks
-  std::vector<uint32_t> data;      // [G][blocks][KH][KW][Wg][block]
+  std::vector<uint32_t> data;      // [G][blocks][KH][KW][Wg][block] ([..][Wg][2][block] split)
   std::vector<int32_t> tap_pop;    // [KH*KW][Cout]: popcount(w[o, tap, :])
   std::vector<uint32_t> raw;       // the packed weights as given, [Cout][KH][KW][Wg]
   Isa isa() const { return kernel->isa; }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/bconv/bconv.h"
 
@@ -21,64 +22,99 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
   return static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(y, -128), 127));
 }
 
-class EpilogueWriter {
- public:
-  EpilogueWriter(const Epilogue& ep, int cout, void* out)
-      : ep_(ep), cout_(cout), out_(out), row_elems_(epilogue_row_elems(ep, cout)) {
-    if (ep.kind == EpilogueKind::kPacked) {
-      og_ch_ = cout / ep.out_groups;
-      og_words_ = (og_ch_ + 31) / 32;
+// float epilogue: float32(d)·scale rounded, then + bias rounded — never a fused multiply-add,
+// so every ISA gives the reference's bits.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// Where and how a bconv2d / bdense call writes its outputs.
+struct EpilogueWriter {
+  Epilogue ep;
+  int cout;
+  void* out;
+  size_t row_elems;   // output elements per pixel
+  bool clamp;         // lo/hi differ from the full int32 range
+  bool int8_fits_32;  // 128·|M| + |B| + 2^(s−1) < 2^31 for every channel: int32 requant exact
+  int og_ch = 1, og_words = 1;  // packed: channels and words per output group
+
+  EpilogueWriter(const Epilogue& e, int cout_, void* out_)
+      : ep(e),
+        cout(cout_),
+        out(out_),
+        row_elems(epilogue_row_elems(e, cout_)),
+        clamp(e.lo != INT32_MIN || e.hi != INT32_MAX),
+        int8_fits_32(true) {
+    if (e.kind == EpilogueKind::kPacked) {
+      og_ch = cout / e.out_groups;
+      og_words = (og_ch + 31) / 32;
+    }
+    if (e.kind == EpilogueKind::kInt8) {
+      for (int c = 0; c < cout; ++c) {
+        const int64_t m = e.mult[c] < 0 ? -int64_t{e.mult[c]} : e.mult[c];
+        const int64_t b = e.offset[c] < 0 ? -int64_t{e.offset[c]} : e.offset[c];
+        const int64_t r = e.shift[c] > 0 ? int64_t{1} << (e.shift[c] - 1) : 0;
+        if (128 * m + b + r >= (int64_t{1} << 31)) int8_fits_32 = false;
+      }
     }
   }
 
-  // d[0..nc) are the values of channels o0..o0+nc of output pixel `pix`.
-  void write(const int32_t* d, size_t pix, int o0, int nc) const {
-    const int32_t lo = ep_.lo, hi = ep_.hi;
-    switch (ep_.kind) {
+  // Channels o0..o0+nc of output pixel `pix` have d = K − 2·s[c], K = krow ? krow[o] : k.
+  void write(const int32_t* s, int32_t k, const int32_t* krow, size_t pix, int o0,
+             int nc) const {
+    int32_t d[kMaxBlock];
+    for (int c = 0; c < nc; ++c) {
+      const int32_t v = (krow ? krow[o0 + c] : k) - 2 * s[c];
+      d[c] = clamp ? std::min(std::max(v, ep.lo), ep.hi) : v;
+    }
+    switch (ep.kind) {
       case EpilogueKind::kInt32: {
-        int32_t* y = static_cast<int32_t*>(out_) + pix * row_elems_ + o0;
-        for (int c = 0; c < nc; ++c) y[c] = std::min(std::max(d[c], lo), hi);
+        int32_t* y = static_cast<int32_t*>(out) + pix * row_elems + o0;
+        for (int c = 0; c < nc; ++c) y[c] = d[c];
         break;
       }
       case EpilogueKind::kFloat: {
-        float* y = static_cast<float*>(out_) + pix * row_elems_ + o0;
-        const float* a = ep_.scale + o0;
-        const float* b = ep_.bias + o0;
-        for (int c = 0; c < nc; ++c) {
-          y[c] = static_cast<float>(std::min(std::max(d[c], lo), hi)) * a[c] + b[c];
-        }
+        float* y = static_cast<float*>(out) + pix * row_elems + o0;
+        const float* a = ep.scale + o0;
+        const float* b = ep.bias + o0;
+        for (int c = 0; c < nc; ++c) y[c] = static_cast<float>(d[c]) * a[c] + b[c];
         break;
       }
       case EpilogueKind::kInt8: {
-        int8_t* y = static_cast<int8_t*>(out_) + pix * row_elems_ + o0;
+        int8_t* y = static_cast<int8_t*>(out) + pix * row_elems + o0;
         for (int c = 0; c < nc; ++c) {
           const int o = o0 + c;
-          y[c] = requant_int8(std::min(std::max(d[c], lo), hi), ep_.mult[o], ep_.offset[o],
-                              ep_.shift[o]);
+          y[c] = requant_int8(d[c], ep.mult[o], ep.offset[o], ep.shift[o]);
         }
         break;
       }
       case EpilogueKind::kPacked: {
-        uint32_t* y = static_cast<uint32_t*>(out_) + pix * row_elems_;
+        uint32_t* y = static_cast<uint32_t*>(out) + pix * row_elems;
         for (int c = 0; c < nc; ++c) {
           const int o = o0 + c;
-          const int32_t v = std::min(std::max(d[c], lo), hi);
-          if (v < ep_.threshold[o]) {
-            const int g = o / og_ch_, oc = o % og_ch_;
-            y[g * og_words_ + oc / 32] |= 1u << (oc % 32);
+          if (d[c] < ep.threshold[o]) {
+            const int g = o / og_ch, oc = o % og_ch;
+            y[g * og_words + oc / 32] |= 1u << (oc % 32);
           }
         }
         break;
       }
     }
   }
-
- private:
-  Epilogue ep_;
-  int cout_;
-  void* out_;
-  size_t row_elems_;
-  int og_ch_ = 1, og_words_ = 1;
 };
+
+// The portable tile epilogue (see TileEpilogueFn).
+inline void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb,
+                               const int32_t* k, const int32_t* const* krow, size_t pix0, int p,
+                               int o0, int nc) {
+  for (int i = 0; i < p; ++i) w.write(s + i * cb, k[i], krow[i], pix0 + i, o0, nc);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 }  // namespace bnnflow

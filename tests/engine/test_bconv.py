@@ -134,3 +134,12 @@ def test_bconv_rejects_bad_arguments(kwargs, match):
 def test_prepare_rejects_bad_arguments(shape, cin, groups, match):
     with pytest.raises(ValueError, match=match):
         _engine.prepare_bconv_weights(np.zeros(shape, np.uint32), cin, groups)
+
+
+def test_xor_popcount_ceiling():
+    rows = _engine.xor_popcount_ceiling("scalar", words=256, passes=2, repeats=1)
+    assert rows and all(r["gbmacs"] > 0 and r["isa"] == "scalar" for r in rows)
+    for isa in ISAS:
+        assert {r["isa"] for r in _engine.xor_popcount_ceiling(isa, passes=1, repeats=1)} == {isa}
+    with pytest.raises(ValueError, match="multiple of 128"):
+        _engine.xor_popcount_ceiling("scalar", words=100)

@@ -31,8 +31,6 @@ struct Vec {
   static I add(I a, I b) { return _mm256_add_epi32(a, b); }
   static I mul(I a, I b) { return _mm256_mullo_epi32(a, b); }
   static I mla(I acc, I a, I b) { return _mm256_add_epi32(acc, _mm256_mullo_epi32(a, b)); }
-  static I sllv(I a, I s) { return _mm256_sllv_epi32(a, s); }
-  static I srai1(I a) { return _mm256_srai_epi32(a, 1); }
   static I srav(I a, I s) { return _mm256_srav_epi32(a, s); }
   static I max(I a, I b) { return _mm256_max_epi32(a, b); }
   // q < t ? x : y

@@ -29,8 +29,6 @@ struct Vec {
   static I add(I a, I b) { return vaddq_s32(a, b); }
   static I mul(I a, I b) { return vmulq_s32(a, b); }
   static I mla(I acc, I a, I b) { return vmlaq_s32(acc, a, b); }
-  static I sllv(I a, I s) { return vshlq_s32(a, s); }
-  static I srai1(I a) { return vshrq_n_s32(a, 1); }
   static I srav(I a, I s) { return vshlq_s32(a, vnegq_s32(s)); }
   static I max(I a, I b) { return vmaxq_s32(a, b); }
   static I select_lt(I q, I t, I x, I y) { return vbslq_s32(vcltq_s32(q, t), x, y); }

@@ -8,6 +8,7 @@
 #endif
 #include <simde/x86/avx512.h>
 #define BNNFLOW_AVX512_NS avx512_simde
+#include "kernels/glue_common/simde_avx512_compat.h"
 #else
 #include <immintrin.h>
 #define BNNFLOW_AVX512_NS avx512

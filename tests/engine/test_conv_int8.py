@@ -34,7 +34,9 @@ def test_conv2d_int8_matches_reference(conv, unsigned, seed):
     w = gp.int8(r, ws)
     bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads: _engine.conv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads
+        ),
         lambda: int8_ops.conv2d_int8(x, w, bias, zp, stride, pad),
     )
 

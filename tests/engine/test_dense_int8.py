@@ -34,4 +34,6 @@ def test_dense_int8_extremes():
 
 def test_dense_int8_rejects_mismatch():
     with pytest.raises(ValueError, match="w"):
-        _engine.dense_int8(np.zeros((1, 4), np.int8), np.zeros((2, 5), np.int8), np.zeros(2, np.int32))
+        _engine.dense_int8(
+            np.zeros((1, 4), np.int8), np.zeros((2, 5), np.int8), np.zeros(2, np.int32)
+        )

@@ -34,7 +34,9 @@ def test_dwconv2d_int8_matches_reference(conv, unsigned, seed):
     w = gp.int8(r, ws)
     bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
     check_op(
-        lambda isa, threads: _engine.dwconv2d_int8(x, w, bias, zp, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads: _engine.dwconv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads
+        ),
         lambda: int8_ops.dwconv2d_int8(x, w, bias, zp, stride, pad),
     )
 
@@ -42,4 +44,6 @@ def test_dwconv2d_int8_matches_reference(conv, unsigned, seed):
 def test_dwconv_rejects_bad_multiplier():
     x = np.zeros((1, 4, 4, 3), np.int8)
     with pytest.raises(ValueError, match="w"):
-        _engine.dwconv2d_int8(x, np.zeros((4, 3, 3), np.int8), np.zeros(4, np.int32), np.zeros(3, np.int32))
+        _engine.dwconv2d_int8(
+            x, np.zeros((4, 3, 3), np.int8), np.zeros(4, np.int32), np.zeros(3, np.int32)
+        )

@@ -60,7 +60,7 @@ def window_taps(
 ) -> list[np.ndarray]:
     """The ``kh·kw`` tap views of NHWC ``x`` padded with ``fill``: tap (i, j) holds, for every
     output pixel, the input pixel under kernel position (i, j)."""
-    n, h, w, _ = x.shape
+    _, h, w, _ = x.shape
     ho, wo = out_size(h, kh, stride, pad), out_size(w, kw, stride, pad)
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=fill)
     return [
@@ -88,7 +88,12 @@ def global_sumpool_int8(x: np.ndarray) -> np.ndarray:
 
 
 def conv2d_int8(
-    x: np.ndarray, w: np.ndarray, bias: np.ndarray, zp: np.ndarray, stride: int = 1, padding: int = 0
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray,
+    zp: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
 ) -> np.ndarray:
     """``acc[o] = bias[o] + Σ_{taps inside} Σ_c w[o,kh,kw,c]·(x[c] − zp[c])``, int32 out.
 
@@ -105,7 +110,12 @@ def conv2d_int8(
 
 
 def dwconv2d_int8(
-    x: np.ndarray, w: np.ndarray, bias: np.ndarray, zp: np.ndarray, stride: int = 1, padding: int = 0
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray,
+    zp: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
 ) -> np.ndarray:
     """Depthwise with multiplier ``m = w.shape[0] // C``: output channel ``o = c·m + j`` is
     ``bias[o] + Σ_{taps inside} w[o,kh,kw]·(x[c] − zp[c])``, int32 out."""

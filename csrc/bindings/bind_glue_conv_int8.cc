@@ -1,7 +1,10 @@
 // Python binding of conv2d_int8 (the int8 stem and real-valued downsample convolutions).
 #include "bindings/glue_ndarray.h"
 #include "bindings/registry.h"
+#include <chrono>
+
 #include "kernels/conv_int8/conv_int8.h"
+#include "kernels/conv_int8/mac_peak.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -55,9 +58,44 @@ nb::ndarray<nb::numpy, std::int32_t> conv2d_int8(const Array& x, const Array& w,
   return out;
 }
 
+// Peak int8 MACs per second of one core for `isa` (see kernels/conv_int8/mac_peak.h). The
+// loop is sized to about 1 ms per run (as long as a stem convolution) and run repeatedly for
+// `seconds`; the best run counts, so preemption by other processes does not lower the peak.
+double int8_mac_peak(const std::optional<std::string>& isa, double seconds) {
+  if (!(seconds > 0.0 && seconds <= 10.0)) g::fail("seconds", "must be in (0, 10]");
+  const bnnflow::Isa which = g::resolve_isa(isa);
+  using Fn = std::uint64_t (*)(std::uint64_t, std::int32_t*);
+  Fn fn = nullptr;
+  if (which == bnnflow::Isa::kAvx2) fn = BNNFLOW_GLUE_X86(&bnnflow::glue::avx2::mac_peak_loop);
+  if (which == bnnflow::Isa::kAvx512) fn = BNNFLOW_GLUE_X86(&bnnflow::glue::avx512::mac_peak_loop);
+  if (which == bnnflow::Isa::kNeon) fn = BNNFLOW_GLUE_ARM(&bnnflow::glue::neon::mac_peak_loop);
+  if (fn == nullptr) g::fail("isa", std::string("no int8 MAC peak loop for ") + bnnflow::isa_name(which));
+  nb::gil_scoped_release release;
+  using clock = std::chrono::steady_clock;
+  std::int32_t sink = 0;
+  auto run = [&](std::uint64_t iters) {
+    const auto t0 = clock::now();
+    const std::uint64_t macs = fn(iters, &sink);
+    const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    return std::pair<double, double>(static_cast<double>(macs), dt);
+  };
+  std::uint64_t iters = 256;
+  while (run(iters).second < 1e-3 && iters < (1ull << 40)) iters *= 2;
+  double best = 0.0;
+  const auto start = clock::now();
+  do {
+    const auto [macs, dt] = run(iters);
+    if (dt > 0 && macs / dt > best) best = macs / dt;
+  } while (std::chrono::duration<double>(clock::now() - start).count() < seconds);
+  return best + 0.0 * sink;
+}
+
 }  // namespace
 
 BNNFLOW_BIND(glue_conv_int8) {
+  m.def("int8_mac_peak", &int8_mac_peak, "isa"_a = nb::none(), "seconds"_a = 0.2,
+        "Peak int8 multiply-accumulates per second of one core on `isa` (avx2: vpmaddwd, "
+        "avx512: vpdpbusd, neon: vmlal_s16), measured with independent accumulator chains.");
   m.def("conv2d_int8", &conv2d_int8, "x"_a, "w"_a, "bias"_a, "zp"_a, "stride"_a = 1, "padding"_a = 0,
         "isa"_a = nb::none(), "threads"_a = 1,
         "int8 convolution, NHWC: acc[n,i,j,o] = bias[o] + sum over taps inside the image of "

@@ -14,8 +14,13 @@
 namespace bnnflow::glue::avx2 {
 namespace {
 
-constexpr int kTileP = 4;
-constexpr std::size_t kTileC = 16;
+#ifndef TP_X_X_X_X_X
+#define TP 3
+#define TNV 4
+#endif
+constexpr int kTileP = TP;
+constexpr int kNV = TNV;
+constexpr std::size_t kTileC = 8 * kNV;
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
@@ -27,24 +32,22 @@ struct Packed {
 template <int P>
 void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
           std::size_t co, std::int32_t* y) {
-  __m256i acc[P][2];
+  __m256i acc[P][kNV];
   for (int p = 0; p < P; ++p) {
-    acc[p][0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k.bias + co));
-    acc[p][1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8));
+    for (int v = 0; v < kNV; ++v) acc[p][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
   }
   const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
   for (int kh = 0; kh < a.KH; ++kh) {
     const std::int16_t* xr = k.xp + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
     const std::int16_t* wr = k.wp + (static_cast<std::size_t>(kh) * k.J * k.CoP + co) * 2;
     for (std::size_t j = 0; j < k.J; ++j) {
-      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2));
-      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16));
+      __m256i w[kNV];
+      for (int v = 0; v < kNV; ++v) w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
         std::memcpy(&pair, xr + p * pix + 2 * j, 4);
         const __m256i b = _mm256_set1_epi32(pair);
-        acc[p][0] = _mm256_add_epi32(acc[p][0], _mm256_madd_epi16(b, w0));
-        acc[p][1] = _mm256_add_epi32(acc[p][1], _mm256_madd_epi16(b, w1));
+        for (int v = 0; v < kNV; ++v) acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
       }
     }
   }
@@ -52,12 +55,10 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   for (int p = 0; p < P; ++p) {
     std::int32_t* yp = y + p * a.Cout + co;
     if (valid == kTileC) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp), acc[p][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8), acc[p][1]);
+      for (int v = 0; v < kNV; ++v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8 * v), acc[p][v]);
     } else {
       alignas(32) std::int32_t tmp[kTileC];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[p][0]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8), acc[p][1]);
+      for (int v = 0; v < kNV; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8 * v), acc[p][v]);
       std::memcpy(yp, tmp, valid * sizeof(std::int32_t));
     }
   }
@@ -76,10 +77,11 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
-  stage_padded(
-      xp.data(), a.N, a.H, a.W, a.Cin, a.pad, pool,
-      [&](std::size_t i, std::size_t c) { return static_cast<std::int16_t>(conv_input_at(a, i) - a.zp[c]); },
-      [](std::size_t) { return std::int16_t{0}; });
+  if (a.x_unsigned) {
+    stage_interior(xp.data(), static_cast<const std::uint8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+  } else {
+    stage_interior(xp.data(), static_cast<const std::int8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+  }
 
   GlueBuffer<std::int16_t> wp(static_cast<std::size_t>(a.KH) * k.J * k.CoP * 2);
   for (int kh = 0; kh < a.KH; ++kh) {

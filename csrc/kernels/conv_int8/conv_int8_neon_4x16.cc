@@ -67,10 +67,11 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin);
-  stage_padded(
-      xp.data(), a.N, a.H, a.W, a.Cin, a.pad, pool,
-      [&](std::size_t i, std::size_t c) { return static_cast<std::int16_t>(conv_input_at(a, i) - a.zp[c]); },
-      [](std::size_t) { return std::int16_t{0}; });
+  if (a.x_unsigned) {
+    stage_interior(xp.data(), static_cast<const std::uint8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+  } else {
+    stage_interior(xp.data(), static_cast<const std::int8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+  }
   GlueBuffer<std::int16_t> wk(static_cast<std::size_t>(a.KH) * k.L * k.CoP);
   for (std::size_t o = 0; o < a.Cout; ++o) {
     for (int kh = 0; kh < a.KH; ++kh) {

@@ -54,9 +54,7 @@ void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
   const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
   GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
-  stage_padded(
-      xp.data(), a.N, a.H, a.W, a.Cin, a.pad, pool, [&](std::size_t i, std::size_t) { return a.x[i]; },
-      [](std::size_t) { return 0.0f; });
+  stage_interior(xp.data(), a.x, static_cast<const std::int32_t*>(nullptr), a.N, a.H, a.W, a.Cin, a.pad, pool);
   GlueBuffer<float> wk(static_cast<std::size_t>(a.KH) * L * CoP);
   for (std::size_t o = 0; o < a.Cout; ++o) {
     for (int kh = 0; kh < a.KH; ++kh) {

@@ -14,12 +14,8 @@
 namespace bnnflow::glue::avx2 {
 namespace {
 
-#ifndef TP_X_X_X_X_X
-#define TP 3
-#define TNV 4
-#endif
-constexpr int kTileP = TP;
-constexpr int kNV = TNV;
+constexpr int kTileP = 3;  // output pixels per tile
+constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
 
 struct Packed {

@@ -5,7 +5,7 @@ Input: the record list of :mod:`bnnflow.bench.peers` (``model``, ``engine``, ``t
 pair — rows are batch sizes, columns thread counts; in a panel, one group of bars per model,
 one bar per engine (same colour for an engine in every panel), height = median milliseconds
 per call (or per image with ``per_image=True``), a whisker from min to max, and the median
-written above the bar. Needs matplotlib (drawn with the Agg backend, no display).
+written above the whisker. Needs matplotlib (drawn with the Agg backend, no display).
 """
 
 from __future__ import annotations
@@ -108,12 +108,13 @@ def _panel(
             ax.bar(x, med, width * 0.92, color=colors[engine], yerr=err, capsize=2)
             ax.annotate(
                 f"{med:.1f}",
-                (x, med),
+                (x, r["max_ms"] * scale),  # above the whisker, so the two never overlap
                 textcoords="offset points",
                 xytext=(0, 3),
                 ha="center",
                 fontsize=7,
             )
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the labels above the whiskers
     ax.set_xticks(range(len(models)))
     ax.set_xticklabels(models)
     unit = "ms / image" if per_image else "ms / call"

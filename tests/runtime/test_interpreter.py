@@ -276,3 +276,10 @@ def test_accepts_out() -> None:
     assert accepts_out(Fn("def f(x: ndarray, out: ndarray) -> ndarray"))
     assert not accepts_out(Fn("def f(x: ndarray, outer: int = 1) -> ndarray"))
     assert not accepts_out(lambda x: x)
+
+
+def test_allocated_arena_is_the_arena_plan(model_file: Path) -> None:
+    interp = Interpreter(model_file)
+    arena = interp._acquire(3)
+    assert arena.nbytes == 3 * interp.arena_bytes_per_sample
+    assert interp.arena_bytes_per_sample <= interp.peak_activation_bytes

@@ -150,7 +150,7 @@ class Interpreter:
             free = self._pool.get(batch)
             if free:
                 return free.pop()
-        return self._plan.new_arena(batch)
+        return self._arena_plan.new_arena(batch)
 
     def _release(self, batch: int, arena: np.ndarray) -> None:
         if arena is _EMPTY_ARENA:

@@ -120,6 +120,11 @@ struct TileInfo {
   const int32_t* krow[kMaxPixels]; // per-channel K of pixels with padded taps ('zero' mode)
 };
 
+// K of a padded tap in mode 'zero': kr[o] += 2·popcount(w_tap[o]) − Cg (vectorisable).
+void add_pad_tap(int32_t* __restrict kr, const int32_t* __restrict tp, int cout, int cg) {
+  for (int o = 0; o < cout; ++o) kr[o] += 2 * tp[o] - cg;
+}
+
 // Fills the tile's indirection rows: ptrs[tap·P + i] = input pixel of tap for pixel i, or
 // the zero row for taps in the padding. In mode 'zero' a pixel with padded taps gets its own
 // K per channel, in krows[i·cout ..]: (taps − npad)·Cg + 2·Σ_{padded taps} popcount(w_tap),
@@ -156,8 +161,7 @@ void build_tile(const ConvContext& ctx, size_t tile, const uint32_t** ptrs, int3
         const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
         ptrs[t * P + i] = inside ? ctx.x + ((n * g.h + iy) * g.w + ix) * ctx.xwords : ctx.zeros;
         if (inside || kr == nullptr) continue;
-        const int32_t* tp = W.tap_pop.data() + static_cast<size_t>(t) * W.cout;
-        for (int o = 0; o < W.cout; ++o) kr[o] += 2 * tp[o] - W.cg;
+        add_pad_tap(kr, W.tap_pop.data() + static_cast<size_t>(t) * W.cout, W.cout, W.cg);
       }
     }
   }

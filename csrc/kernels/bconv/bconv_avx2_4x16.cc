@@ -86,8 +86,9 @@ void run(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w
 }
 
 // Tile choice (docs/performance.md): wider channel blocks share each broadcast among more
-// vectors but run out of the 16 ymm registers; 4 pixels x 16 channels was fastest on the
-// ResNet-18 layers, 8 x 8 serves groups of <= 8 output channels.
+// vectors but run out of the 16 ymm registers (measured 2x32, 3x32, 2x24, 1x64 slower);
+// 4, 5 and 6 pixels x 16 channels were within 2 % of each other on the ResNet-18 layers;
+// 8 x 8 serves groups of <= 8 output channels.
 const BconvMicrokernel k4x16{"bconv_avx2_4x16", Isa::kAvx2, 4, 16, &run<4, 2>, true,
                              bconv_epilogue()};
 const BconvMicrokernel k8x8{"bconv_avx2_8x8", Isa::kAvx2, 8, 8, &run<8, 1>, true,

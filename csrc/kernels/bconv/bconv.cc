@@ -178,7 +178,7 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
                                  ? static_cast<size_t>(kTileGroup) * P * W.cout
                                  : 0);
   TileInfo info[kTileGroup];
-  alignas(64) int32_t tile[kMaxPixels * kMaxBlock];
+  std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * CB);
   const size_t block_words = static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   const TileEpilogueFn finish = mk.finish ? mk.finish : &finish_tile_scalar;
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
@@ -188,14 +188,25 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
                  krows.empty() ? nullptr : krows.data() + static_cast<size_t>(k) * P * W.cout,
                  &info[k]);
     }
+    // Only an image's last tile can be partial; run_many needs it last in the group.
+    bool full_but_last = true;
+    for (int k = 0; k + 1 < count; ++k) full_but_last = full_but_last && info[k].p == P;
     for (size_t b = b0; b < b1; ++b) {
       const int grp = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
       const int o0 = grp * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
       const uint32_t* wb = W.data.data() + b * block_words;
+      if (mk.run_many && full_but_last) {
+        mk.run_many(ptrs.data(), taps, W.wg, grp * W.wg * ctx.parts, wb, count,
+                    info[count - 1].p, tiles.data());
+      } else {
+        for (int k = 0; k < count; ++k) {
+          mk.run(ptrs.data() + k * per_tile, taps, W.wg, grp * W.wg * ctx.parts, wb, info[k].p,
+                 tiles.data() + static_cast<size_t>(k) * P * CB);
+        }
+      }
       for (int k = 0; k < count; ++k) {
-        mk.run(ptrs.data() + k * per_tile, taps, W.wg, grp * W.wg * ctx.parts, wb, info[k].p,
-               tile);
-        finish(ctx.writer, tile, CB, info[k].k, info[k].krow, info[k].pix0, info[k].p, o0, nc);
+        finish(ctx.writer, tiles.data() + static_cast<size_t>(k) * P * CB, CB, info[k].k,
+               info[k].krow, info[k].pix0, info[k].p, o0, nc);
       }
     }
   }

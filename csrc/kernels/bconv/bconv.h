@@ -66,6 +66,10 @@ struct BconvMicrokernel {
               int32_t* out);
   bool split_nibbles = false;
   TileEpilogueFn finish = nullptr;  // nullptr: the portable epilogue
+  // Optional: `ntiles` tiles in one call (tile k reads x + k·taps·max_pixels and writes
+  // out + k·max_pixels·block; all full but the last, which has p_last pixels).
+  void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+                   int ntiles, int p_last, int32_t* out) = nullptr;
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is

@@ -138,10 +138,14 @@ void build_tile(const ConvContext& ctx, size_t tile, const uint32_t** ptrs, int3
   const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
   info->pix0 = n * ctx.ho * ctx.wo + first;
   info->p = std::min(P, ctx.ho * ctx.wo - first);
+  int oy = first / ctx.wo, ox = first % ctx.wo - 1;
   for (int i = 0; i < info->p; ++i) {
     info->k[i] = taps * W.cg;
     info->krow[i] = nullptr;
-    const int oy = (first + i) / ctx.wo, ox = (first + i) % ctx.wo;
+    if (++ox == ctx.wo) {
+      ox = 0;
+      ++oy;
+    }
     const int iy0 = oy * g.stride - g.pad, ix0 = ox * g.stride - g.pad;
     if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
       const uint32_t* base = ctx.x + ((n * g.h + iy0) * g.w + ix0) * ctx.xwords;

@@ -49,12 +49,11 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o) {
   } else if constexpr (kKind == EpilogueKind::kInt8) {
     const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
     const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-    const __m256i m =
-        _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ep.mult + o)));
+    // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16.data() + o));
     const __m256i sh = load8(ep.shift + o);
-    const __m256i r = _mm256_srli_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), sh), 1);
-    const __m256i v =
-        _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(m, q), load8(ep.offset + o)), r);
+    const __m256i v = _mm256_add_epi32(_mm256_add_epi32(mq, load8(ep.offset + o)),
+                                       load8(w.round.data() + o));
     const __m256i y = _mm256_min_epi32(_mm256_max_epi32(_mm256_srav_epi32(v, sh), lo), hi);
     store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, y);
   } else {

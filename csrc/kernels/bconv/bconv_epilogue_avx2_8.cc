@@ -34,9 +34,18 @@ inline void store_int8x8(int8_t* y, __m256i v) {  // v in [-128, 127]
   std::memcpy(y + 4, &hi, 4);
 }
 
-// 8 channels o..o+7 of pixel `pix`, d already clamped.
+// Where the packed bits of channels o..o+7 go: word index in the pixel's row and bit offset,
+// or word = -1 when they straddle a word or group boundary.
+inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
+  const int g = o / w.og_ch, oc = o % w.og_ch;
+  const bool simple = oc + 8 <= w.og_ch && oc % 32 <= 24;
+  *word = simple ? g * w.og_words + oc / 32 : -1;
+  *bit = oc % 32;
+}
+
+// 8 channels o..o+7 of pixel `pix`, d already clamped (word/bit: see packed_slot).
 template <EpilogueKind kKind>
-inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o) {
+inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int word, int bit) {
   const Epilogue& ep = w.ep;
   if constexpr (kKind == EpilogueKind::kInt32) {
     _mm256_storeu_si256(
@@ -57,12 +66,12 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o) {
     const __m256i y = _mm256_min_epi32(_mm256_max_epi32(_mm256_srav_epi32(v, sh), lo), hi);
     store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, y);
   } else {
-    const int g = o / w.og_ch, oc = o % w.og_ch;
+    // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
     const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(
         _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(ep.threshold + o), d))));
     uint32_t* row = static_cast<uint32_t*>(w.out) + pix * w.row_elems;
-    if (oc + 8 <= w.og_ch && oc % 32 <= 24) {
-      row[g * w.og_words + oc / 32] |= bits << (oc % 32);
+    if (word >= 0) {
+      row[word] |= bits << bit;
     } else {
       for (int b = 0; b < 8; ++b) {
         if (!(bits >> b & 1u)) continue;
@@ -78,16 +87,39 @@ void finish_impl(const EpilogueWriter& w, const int32_t* s, int cb, const int32_
                  const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
   const int nv = nc / 8 * 8;
   const __m256i lo = _mm256_set1_epi32(w.ep.lo), hi = _mm256_set1_epi32(w.ep.hi);
+  int word[kMaxBlock / 8] = {}, bit[kMaxBlock / 8] = {};
+  if constexpr (kKind == EpilogueKind::kPacked) {
+    for (int c = 0; c < nv; c += 8) packed_slot(w, o0 + c, &word[c / 8], &bit[c / 8]);
+  }
   for (int i = 0; i < p; ++i) {
     const int32_t* si = s + i * cb;
     const int32_t* kr = krow[i];
     const __m256i kv = _mm256_set1_epi32(k[i]);
+    // Packed: bits of consecutive chunks gather in a register, one OR per output word.
+    uint32_t* row = static_cast<uint32_t*>(w.out) + (pix0 + i) * w.row_elems;
+    int cur_word = -1;
+    uint32_t cur_bits = 0;
     for (int c = 0; c < nv; c += 8) {
       const __m256i kk = kr ? load8(kr + o0 + c) : kv;
       __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(load8(si + c), 1));
       if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-      store8<kKind>(w, d, pix0 + i, o0 + c);
+      if constexpr (kKind == EpilogueKind::kPacked) {
+        const int wd = word[c / 8];
+        if (wd >= 0) {
+          const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(
+              _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(w.ep.threshold + o0 + c), d))));
+          if (wd != cur_word) {
+            if (cur_word >= 0) row[cur_word] |= cur_bits;
+            cur_word = wd;
+            cur_bits = 0;
+          }
+          cur_bits |= bits << bit[c / 8];
+          continue;
+        }
+      }
+      store8<kKind>(w, d, pix0 + i, o0 + c, word[c / 8], bit[c / 8]);
     }
+    if (cur_word >= 0) row[cur_word] |= cur_bits;
     if (nv < nc) w.write(si + nv, k[i], kr, pix0 + i, o0 + nv, nc - nv);
   }
 }

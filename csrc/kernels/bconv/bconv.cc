@@ -185,6 +185,8 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * CB);
   const size_t block_words = static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   const TileEpilogueFn finish = mk.finish ? mk.finish : &finish_tile_scalar;
+  const bool fused = mk.run_many_finish != nullptr &&
+                     !(ctx.writer.ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32);
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
     for (int k = 0; k < count; ++k) {
@@ -195,10 +197,27 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
     // Only an image's last tile can be partial; run_many needs it last in the group.
     bool full_but_last = true;
     for (int k = 0; k + 1 < count; ++k) full_but_last = full_but_last && info[k].p == P;
+    int32_t k_all[kTileGroup * kMaxPixels];
+    const int32_t* krow_all[kTileGroup * kMaxPixels];
+    size_t pix0_all[kTileGroup];
+    if (fused) {
+      for (int k = 0; k < count; ++k) {
+        pix0_all[k] = info[k].pix0;
+        for (int i = 0; i < info[k].p; ++i) {
+          k_all[k * P + i] = info[k].k[i];
+          krow_all[k * P + i] = info[k].krow[i];
+        }
+      }
+    }
     for (size_t b = b0; b < b1; ++b) {
       const int grp = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
       const int o0 = grp * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
       const uint32_t* wb = W.data.data() + b * block_words;
+      if (fused && full_but_last && nc == CB) {
+        mk.run_many_finish(ptrs.data(), taps, W.wg, grp * W.wg * ctx.parts, wb, count,
+                           info[count - 1].p, ctx.writer, k_all, krow_all, pix0_all, o0);
+        continue;
+      }
       if (mk.run_many && full_but_last) {
         mk.run_many(ptrs.data(), taps, W.wg, grp * W.wg * ctx.parts, wb, count,
                     info[count - 1].p, tiles.data());

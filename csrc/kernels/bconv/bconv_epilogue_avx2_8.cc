@@ -8,79 +8,15 @@
 
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/epilogue.h"
+#include "kernels/bconv/epilogue_avx2.h"
 
-// float epilogue: float32(d)·scale rounded, then + bias rounded — never a fused multiply-add,
-// so every ISA gives the reference's bits.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace bnnflow::avx2 {
 namespace {
 
-inline __m256i load8(const int32_t* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-
-inline void store_int8x8(int8_t* y, __m256i v) {  // v in [-128, 127]
-  const __m256i w16 = _mm256_packs_epi32(v, v);      // per lane: v0..3 v0..3 | v4..7 v4..7
-  const __m256i w8 = _mm256_packs_epi16(w16, w16);
-  const int lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(w8));
-  const int hi = _mm_cvtsi128_si32(_mm256_extracti128_si256(w8, 1));
-  std::memcpy(y, &lo, 4);
-  std::memcpy(y + 4, &hi, 4);
-}
-
-// Where the packed bits of channels o..o+7 go: word index in the pixel's row and bit offset,
-// or word = -1 when they straddle a word or group boundary.
-inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
-  const int g = o / w.og_ch, oc = o % w.og_ch;
-  const bool simple = oc + 8 <= w.og_ch && oc % 32 <= 24;
-  *word = simple ? g * w.og_words + oc / 32 : -1;
-  *bit = oc % 32;
-}
-
-// 8 channels o..o+7 of pixel `pix`, d already clamped (word/bit: see packed_slot).
-template <EpilogueKind kKind>
-inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int word, int bit) {
-  const Epilogue& ep = w.ep;
-  if constexpr (kKind == EpilogueKind::kInt32) {
-    _mm256_storeu_si256(
-        reinterpret_cast<__m256i*>(static_cast<int32_t*>(w.out) + pix * w.row_elems + o), d);
-  } else if constexpr (kKind == EpilogueKind::kFloat) {
-    const __m256 y = _mm256_add_ps(
-        _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(ep.scale + o)),
-        _mm256_loadu_ps(ep.bias + o));
-    _mm256_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
-  } else if constexpr (kKind == EpilogueKind::kInt8) {
-    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
-    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-    // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16.data() + o));
-    const __m256i sh = load8(ep.shift + o);
-    const __m256i v = _mm256_add_epi32(_mm256_add_epi32(mq, load8(ep.offset + o)),
-                                       load8(w.round.data() + o));
-    const __m256i y = _mm256_min_epi32(_mm256_max_epi32(_mm256_srav_epi32(v, sh), lo), hi);
-    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, y);
-  } else {
-    // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
-    const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(
-        _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(ep.threshold + o), d))));
-    uint32_t* row = static_cast<uint32_t*>(w.out) + pix * w.row_elems;
-    if (word >= 0) {
-      row[word] |= bits << bit;
-    } else {
-      for (int b = 0; b < 8; ++b) {
-        if (!(bits >> b & 1u)) continue;
-        const int gg = (o + b) / w.og_ch, cc = (o + b) % w.og_ch;
-        row[gg * w.og_words + cc / 32] |= 1u << (cc % 32);
-      }
-    }
-  }
-}
+using ep::load8;
+using ep::packed_slot;
+using ep::store8;
 
 template <EpilogueKind kKind, bool kClamp>
 void finish_impl(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
@@ -155,7 +91,4 @@ TileEpilogueFn bconv_epilogue() { return &finish; }
 
 }  // namespace bnnflow::avx2
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
 

@@ -14,7 +14,7 @@ inline __m256i load8(const int32_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-inline void store_int8x8(int8_t* y, __m256i v) {  // v in [-128, 127]
+inline void store_int8x8(int8_t* y, __m256i v) {  // saturates v to [-128, 127]
   const __m256i w16 = _mm256_packs_epi32(v, v);      // per lane: v0..3 v0..3 | v4..7 v4..7
   const __m256i w8 = _mm256_packs_epi16(w16, w16);
   const int lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(w8));
@@ -54,8 +54,8 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int wo
     const __m256i sh = load8(ep.shift + o);
     const __m256i v = _mm256_add_epi32(_mm256_add_epi32(mq, load8(ep.offset + o)),
                                        load8(w.round.data() + o));
-    const __m256i y = _mm256_min_epi32(_mm256_max_epi32(_mm256_srav_epi32(v, sh), lo), hi);
-    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, y);
+    // The signed-saturating packs of store_int8x8 clamp to [−128, 127].
+    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, _mm256_srav_epi32(v, sh));
   } else {
     // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
     const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(

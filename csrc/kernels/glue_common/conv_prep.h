@@ -53,5 +53,27 @@ void stage_interior(T* xp, const In* x, const std::int32_t* zp, std::size_t N, s
   });
 }
 
+// Weights [Cout][KH][L] (L = KW*Cin) re-laid for output channels across lanes, in groups of
+// G consecutive reduction values: dst[((kh*Q + q)*CoP + o)*G + g] = w[o][kh][q*G + g], with
+// Q = ceil(L/G); entries past L or Cout stay 0 (dst must be zeroed). Output channels are
+// walked in blocks of 16 so every destination cache line is filled in one pass.
+template <int G, class T, class S>
+void pack_weights(T* dst, const S* w, std::size_t Cout, int KH, std::size_t L, std::size_t CoP) {
+  const std::size_t Q = (L + G - 1) / G;
+  constexpr std::size_t kBlock = 16;
+  for (std::size_t o0 = 0; o0 < Cout; o0 += kBlock) {
+    const std::size_t o1 = o0 + kBlock < Cout ? o0 + kBlock : Cout;
+    for (int kh = 0; kh < KH; ++kh) {
+      for (std::size_t q = 0; q < Q; ++q) {
+        T* d = dst + ((static_cast<std::size_t>(kh) * Q + q) * CoP) * G;
+        for (std::size_t o = o0; o < o1; ++o) {
+          const S* src = w + (o * KH + kh) * L + q * G;
+          for (std::size_t g = 0; g < G && q * G + g < L; ++g) d[o * G + g] = static_cast<T>(src[g]);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bnnflow::glue

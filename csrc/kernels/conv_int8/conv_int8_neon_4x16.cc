@@ -68,9 +68,11 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin);
   if (a.x_unsigned) {
-    stage_interior(xp.data(), static_cast<const std::uint8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::uint8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   } else {
-    stage_interior(xp.data(), static_cast<const std::int8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::int8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   }
   GlueBuffer<std::int16_t> wk(static_cast<std::size_t>(a.KH) * k.L * k.CoP);
   pack_weights<1>(wk.data(), a.w, a.Cout, a.KH, k.L, k.CoP);

@@ -22,7 +22,8 @@ void rows(const DenseInt8Args& a, std::size_t n, std::size_t o) {
     }
   }
   for (int r = 0; r < R; ++r) {
-    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]) + static_cast<std::uint32_t>(vaddvq_s32(acc[r]));
+    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]);
+    s += static_cast<std::uint32_t>(vaddvq_s32(acc[r]));
     for (std::size_t k = c; k < a.Cin; ++k) {
       s += static_cast<std::uint32_t>(static_cast<std::int32_t>(a.w[(o + r) * a.Cin + k]) * x[k]);
     }

@@ -54,7 +54,8 @@ void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
   const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
   GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
-  stage_interior(xp.data(), a.x, static_cast<const std::int32_t*>(nullptr), a.N, a.H, a.W, a.Cin, a.pad, pool);
+  const std::int32_t* no_zp = nullptr;
+  stage_interior(xp.data(), a.x, no_zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   GlueBuffer<float> wk(static_cast<std::size_t>(a.KH) * L * CoP);
   pack_weights<1>(wk.data(), a.w, a.Cout, a.KH, L, CoP);
   GlueBuffer<float> bias(CoP);

@@ -94,8 +94,12 @@ void parallel_ranges(ThreadPool* pool, std::size_t n, const Body& body) {
 }
 
 // r = 2^(s-1) for s > 0 else 0: the rounding term of rshift_round.
-static inline std::int32_t round_term32(std::int32_t s) { return s > 0 ? (std::int32_t{1} << (s - 1)) : 0; }
-static inline std::int64_t round_term64(std::int32_t s) { return s > 0 ? (std::int64_t{1} << (s - 1)) : 0; }
+static inline std::int32_t round_term32(std::int32_t s) {
+  return s > 0 ? (std::int32_t{1} << (s - 1)) : 0;
+}
+static inline std::int64_t round_term64(std::int32_t s) {
+  return s > 0 ? (std::int64_t{1} << (s - 1)) : 0;
+}
 
 // Two's-complement wrapping adds: the kernels' int32/int64 arithmetic wraps exactly as the
 // SIMD lanes do (the bindings reject parameters that could overflow).

@@ -1,10 +1,10 @@
 // NEON dense_int8: 4 outputs at a time, 16 inputs per step: vmull_s8 (exact int16 products)
 // pairwise-accumulated into int32 with vpadalq_s16; input tail in scalar code.
-#include <arm_neon.h>
+#include "kernels/glue_common/arm_neon.h"
 
 #include "kernels/dense_int8/dense_int8.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {
 
 template <int R>
@@ -46,4 +46,4 @@ void dense_int8(const DenseInt8Args& a, ThreadPool* pool) {
   });
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -167,3 +167,22 @@ def test_ddp_two_processes_match_files(tmp_path):
     assert info["epoch"] == 2
     assert sorted(p.name for p in out.iterdir()) == [
         "best.pt", "config.json", "last.pt", "metrics.jsonl"]
+
+
+def test_imagefolder_run_with_workers(tiny_config, tmp_path):
+    """RGB image folder → crop+flip augmentation → lazy decoding in a worker process."""
+    from PIL import Image
+
+    for split, n in (("train", 12), ("test", 4)):
+        for c, colour in enumerate(((250, 10, 10), (10, 10, 250))):
+            folder = tmp_path / "img" / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (10, 10), tuple(v + i for v in colour)).save(folder / f"{i}.png")
+    config = tiny_config(data=f"imagefolder:{tmp_path / 'img'}", image_size=8, workers=1,
+                         batch_size=8, epochs=2, lr=0.01)
+    records = train(config)
+    assert len(records) == 2
+    _, info = load_model(Path(config.out) / "last.pt")
+    assert info["kwargs"] == {"num_classes": 2, "in_channels": 3}
+    assert info["data"]["class_names"] == ["class0", "class1"]

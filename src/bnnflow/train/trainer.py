@@ -153,29 +153,35 @@ def rank_batches(config: TrainConfig, n: int, epoch: int, d: distributed.Dist) -
     return [indices[i : i + per_rank] for i in range(0, len(indices), per_rank)]
 
 
+class BatchList(torch.utils.data.Dataset):
+    """Item ``i`` is the whole batch ``batches[i]`` fetched from ``split``."""
+
+    def __init__(self, split: Split, batches: list[list[int]]) -> None:
+        self.split, self.batches = split, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.split.fetch(torch.tensor(self.batches[i], dtype=torch.int64))
+
+
 def iter_batches(split: Split, batches: list[list[int]], workers: int) -> Iterator:
-    """Fetch ``batches`` from ``split`` in order (through DataLoader workers if asked)."""
+    """Fetch ``batches`` from ``split`` in order (decoded by ``workers`` processes if > 0)."""
+    dataset = BatchList(split, batches)
     if workers <= 0:
-        for b in batches:
-            yield split.fetch(torch.tensor(b, dtype=torch.int64))
+        yield from (dataset[i] for i in range(len(dataset)))
         return
-
-    class _Batches(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(batches)
-
-        def __getitem__(self, i: int):
-            return split.fetch(torch.tensor(batches[i], dtype=torch.int64))
-
-    loader = torch.utils.data.DataLoader(_Batches(), batch_size=None, num_workers=workers)
-    yield from loader
+    yield from torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers)
 
 
 def model_kwargs_for(config: TrainConfig, data: ImageData) -> dict[str, Any]:
-    """Builder kwargs: the data set's class count (and channels when not 3), then overrides."""
-    kwargs: dict[str, Any] = {"num_classes": data.num_classes}
-    if data.in_channels != 3:
-        kwargs["in_channels"] = data.in_channels
+    """Builder kwargs: the data set's class and channel counts, then ``--model-arg`` overrides.
+
+    Every builder (``bnnflow.models`` and custom ``module:callable``) takes ``num_classes``
+    and ``in_channels``.
+    """
+    kwargs: dict[str, Any] = {"num_classes": data.num_classes, "in_channels": data.in_channels}
     kwargs.update(config.model_kwargs)
     return kwargs
 

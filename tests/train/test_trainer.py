@@ -186,3 +186,29 @@ def test_imagefolder_run_with_workers(tiny_config, tmp_path):
     _, info = load_model(Path(config.out) / "last.pt")
     assert info["kwargs"] == {"num_classes": 2, "in_channels": 3}
     assert info["data"]["class_names"] == ["class0", "class1"]
+
+
+class _FakeTTY:
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_only_on_a_tty_and_not_quiet(tiny_config, monkeypatch):
+    tty = _FakeTTY()
+    monkeypatch.setattr(trainer.sys, "stderr", tty)
+    lines = []
+    train(tiny_config(epochs=1, quiet=False), log=lines.append)
+    assert "epoch 1/1" in "".join(tty.text) and "loss=" in "".join(tty.text)
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/1  train_loss")
+    tty.text.clear()
+    train(tiny_config(epochs=1, quiet=True, out=tiny_config().out + "-q"), log=lines.append)
+    assert tty.text == [] and len(lines) == 1

@@ -305,7 +305,7 @@ def _progress(run: Run, total: int, epoch: int):
 
     disable = run.config.quiet or not run.dist.is_main or not sys.stderr.isatty()
     return tqdm(total=total, desc=f"epoch {epoch}/{run.config.epochs}", disable=disable,
-                leave=False, dynamic_ncols=True)
+                leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 def train_epoch(run: Run, epoch: int) -> dict[str, float]:

@@ -76,6 +76,26 @@ def test_interrupted_run_resumes_exactly(tiny_config, tmp_path, monkeypatch):
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
+def test_resume_with_teacher_is_exact(tiny_config, tmp_path, monkeypatch):
+    """Building the teacher draws from the RNG; resume must not shift the stream."""
+    train(tiny_config(out=str(tmp_path / "t"), epochs=1))
+    kd = {"teacher": str(tmp_path / "t" / "last.pt"), "epochs": 2}
+    full = train(tiny_config(out=str(tmp_path / "full"), **kd))
+    real_epoch = trainer.train_epoch
+
+    def stop_at_2(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(out=str(tmp_path / "part"), **kd))
+    monkeypatch.undo()
+    resumed = train(tiny_config(out=str(tmp_path / "part"), resume=True, **kd))
+    assert _strip_time(resumed) == _strip_time(full[1:])
+
+
 def test_resume_rejects_changed_settings(tiny_config):
     train(tiny_config(epochs=1))
     with pytest.raises(TrainError, match=r"--lr is 0\.5 but"):
@@ -146,6 +166,9 @@ def test_stage2_calibrates_then_freezes(tiny_config, tmp_path, monkeypatch):
     assert calls == ["enable", "freeze"]  # rebuilt in the frozen int8 state
     assert info["stage"] == 2 and info["int8"] == {"enabled": True, "frozen": True}
     assert float(model.int8_scale) == 240.0
+    again = tiny_config(out=str(tmp_path / "s3"), stage=2, init=str(tmp_path / "s2" / "last.pt"))
+    with pytest.raises(TrainError, match="is an int8 \\(stage-2\\) checkpoint"):
+        train(again)
 
 
 def test_ddp_two_processes_match_files(tmp_path):

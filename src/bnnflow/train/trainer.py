@@ -215,8 +215,9 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
         raise TrainError(
             f"--init {config.init!r} holds model {init['model']['name']!r}, not {config.model!r}"
         )
-    if config.stage == 2 and init.get("int8", {}).get("enabled"):
-        raise TrainError(f"--init {config.init!r} is already an int8 (stage-2) checkpoint")
+    if init.get("int8", {}).get("enabled"):
+        raise TrainError(f"--init {config.init!r} is an int8 (stage-2) checkpoint; start "
+                         "from a stage-1 checkpoint")
     merged = dict(init["model"]["kwargs"])
     for key, value in kwargs.items():
         if merged.get(key, value) != value:
@@ -228,6 +229,44 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
     return init, merged
 
 
+def _read_resume(config: TrainConfig) -> dict[str, Any] | None:
+    """The checkpoint to resume (``None`` for a fresh run), checked against ``config``."""
+    if not config.resume:
+        return None
+    last = Path(config.out) / "last.pt"
+    if not last.is_file():
+        raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
+    saved = ckpt_mod.read_checkpoint(last)
+    _check_compatible(config, saved["config"], str(last))
+    return saved
+
+
+def _make_model(
+    config: TrainConfig, data: ImageData, d: distributed.Dist, saved: dict[str, Any] | None,
+    log: Callable[[str], None],
+) -> tuple[torch.nn.Module, dict[str, Any], dict[str, bool], dict[str, Any] | None]:
+    """(model, kwargs, int8 state, calibration record): resumed, from --init, or fresh."""
+    torch.manual_seed(config.seed)
+    if saved is not None:
+        kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
+        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
+                                       str(Path(config.out) / "last.pt"))
+        return model, kwargs, int8, saved.get("calibration")
+    kwargs = model_kwargs_for(config, data)
+    int8 = {"enabled": False, "frozen": False}
+    if not config.init:
+        return modelspec.build_model(config.model, kwargs), kwargs, int8, None
+    init, kwargs = _load_init(config, kwargs)
+    model = ckpt_mod.restore_model(config.model, kwargs, int8, init["model_state"],
+                                   f"--init {config.init!r}")
+    if config.stage == 1:
+        return model, kwargs, int8, None
+    _to_int8(model, data, config, log)
+    calibration = {"batches": config.calib_batches, "test_acc": _accuracy(model, data, d)}
+    log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
+    return model, kwargs, {"enabled": True, "frozen": True}, calibration
+
+
 def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], None]) -> Run:
     """Data, model (fresh, from --init, or resumed), optimizer, scheduler, teacher."""
     config.validate()
@@ -236,36 +275,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
             f"--batch-size {config.batch_size} is not divisible by the {d.world} processes"
         )
     data = load_data(config.data, config.image_size)
-    out = Path(config.out)
-    saved = None
-    if config.resume:
-        last = out / "last.pt"
-        if not last.is_file():
-            raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
-        saved = ckpt_mod.read_checkpoint(last)
-        _check_compatible(config, saved["config"], str(last))
-
-    torch.manual_seed(config.seed)
-    kwargs = model_kwargs_for(config, data)
-    int8 = {"enabled": False, "frozen": False}
-    calibration = None
-    if saved is not None:
-        kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
-        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
-                                       str(out / "last.pt"))
-    elif config.init:
-        init, kwargs = _load_init(config, kwargs)
-        model = modelspec.build_model(config.model, kwargs)
-        model.load_state_dict(init["model_state"])
-        if config.stage == 2:
-            _to_int8(model, data, config, log)
-            int8 = {"enabled": True, "frozen": True}
-            calibration = {"batches": config.calib_batches,
-                           "test_acc": _accuracy(model, data, d)}
-            log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
-    else:
-        model = modelspec.build_model(config.model, kwargs)
-
+    saved = _read_resume(config)
+    model, kwargs, int8, calibration = _make_model(config, data, d, saved, log)
     steps = math.ceil(math.ceil(len(data.train) / d.world) / (config.batch_size // d.world))
     optimizer = recipe.make_optimizer(model, config.base_lr(), config.weight_decay)
     scheduler = recipe.make_scheduler(
@@ -273,6 +284,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     )
     run = Run(config, data, d, model, model, optimizer, scheduler, kwargs, int8,
               calibration=calibration)
+    if config.teacher:  # before restoring the RNG: building the teacher draws from it
+        run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer_state"])
         scheduler.load_state_dict(saved["scheduler_state"])
@@ -280,9 +293,6 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
         run.start_epoch = int(saved["epoch"])
         run.best_acc = float(saved.get("best_acc", -1.0))
         run.best_epoch = int(saved.get("best_epoch", 0))
-        run.calibration = saved.get("calibration")
-    if config.teacher:
-        run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if d.active:
         run.net = torch.nn.parallel.DistributedDataParallel(model)
     return run

@@ -34,10 +34,10 @@ def test_unknown_model_lists_the_registry():
 
 
 def test_stage1_then_stage2_then_load(tmp_path):
-    s1 = train(_config(tmp_path, "s1", epochs=2))
-    assert s1[-1]["test_acc"] > 0.5
+    s1 = train(_config(tmp_path, "s1", batch_size=128))
+    assert s1[-1]["test_acc"] > 0.3  # chance is 0.1
     s2 = train(_config(tmp_path, "s2", stage=2, init=str(tmp_path / "s1" / "last.pt"),
-                       calib_batches=2))
+                       calib_batches=2, batch_size=128))
     model, info = load_model(tmp_path / "s2" / "last.pt")
     assert info["stage"] == 2 and info["int8"] == {"enabled": True, "frozen": True}
     points = [m for m in model.modules() if isinstance(m, Int8Point)]

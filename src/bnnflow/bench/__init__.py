@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): engine kernels (`python -m bnnflow.bench.kernels`, `bnnflow.bench.glue`) and models against peer engines."""

@@ -10,7 +10,10 @@ Two ways to run a float model in eval mode, both on channels_last input:
 
 For every (model, threads, batch) the faster of the two is also reported as engine ``torch``
 with its ``setting``. Threads: ``torch.set_num_threads(N)`` before each timed call (outside the
-timer). Usage::
+timer). Models: ``resnet18`` and bnnflow's float twins (``bnnflow.bench.models.float_twin``:
+the same topology with real convolutions where the binary ones are) of Bi-Real-Net-18,
+QuickNet and FTBNN-18. ``--save-dir DIR`` also writes each frozen TorchScript module
+(``MODEL_bBATCH.pt``) for the memory probe. Usage::
 
     python benchmarks/torch_driver.py --threads 1,2 --batch 1,8 --json out/torch.json
 """
@@ -29,7 +32,28 @@ import benchutil as bu
 import torch
 from resnet18 import resnet18
 
-MODELS: dict[str, Callable[[], torch.nn.Module]] = {"resnet18": resnet18}
+try:
+    import bnnflow  # noqa: F401
+except ImportError:  # run from the checkout without PYTHONPATH=src
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "src"))
+
+
+def _twin(name: str) -> Callable[[], torch.nn.Module]:
+    def build() -> torch.nn.Module:
+        from bnnflow.bench.models import float_twin
+
+        return float_twin(name)
+
+    return build
+
+
+MODELS: dict[str, Callable[[], torch.nn.Module]] = {
+    "resnet18": resnet18,
+    "birealnet18-float": _twin("birealnet18"),
+    "quicknet-float": _twin("quicknet"),
+    "ftbnn18-float": _twin("ftbnn18"),
+}
 VARIANTS = ("jit", "compile")
 SETTINGS = {
     "jit": "torch.jit.freeze(torch.jit.trace), channels_last, fp32",
@@ -93,6 +117,9 @@ def build_cases(args: argparse.Namespace, names: list[str], variants: list[str])
                         f"{str(err).splitlines()[0] if str(err) else ''})"
                     )
                     continue
+                if variant == "jit" and args.save_dir:
+                    os.makedirs(args.save_dir, exist_ok=True)
+                    torch.jit.save(fn, os.path.join(args.save_dir, f"{name}_b{batch}.pt"))
                 cases.extend(make_case(name, variant, fn, x, t) for t in args.threads)
     return cases
 
@@ -101,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bu.common_args(parser, list(MODELS))
     parser.add_argument("--variants", default="jit,compile", help="subset of jit,compile")
+    parser.add_argument("--save-dir", default=None, help="also write the frozen TorchScript "
+                        "modules here (MODEL_bBATCH.pt)")
     args = parser.parse_args(argv)
     names = bu.pick_models(args.models, list(MODELS))
     variants = [v for v in args.variants.split(",") if v]

@@ -215,7 +215,8 @@ def test_models_errors(checkout: Path) -> None:
 def test_torch_peer_uses_current_interpreter(checkout: Path, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_ENGINES", "torch")
     recs = run_peers(["torch"], threads=[1], batch=[1], root=checkout, echo=False)
-    assert [r["engine"] for r in recs] == ["torch"]
+    assert {r["engine"] for r in recs} == {"torch"}
+    assert [r["model"] for r in recs] == list(peers.PEERS["torch"].models)
     assert peers.peer_python("torch") == Path(sys.executable)
 
 

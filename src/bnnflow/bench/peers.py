@@ -70,13 +70,30 @@ class Peer:
     engine: str
     driver_args: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    save_arg: str | None = None  # the driver option that keeps its model files in a folder
 
 
 PEERS: dict[str, Peer] = {
-    "lce": Peer("lce", "lce_driver.py", "lce", "lce", (), ("birealnet", "quicknet")),
-    "torch": Peer("torch", "torch_driver.py", None, "torch", (), ("resnet18",)),
+    "lce": Peer(
+        "lce", "lce_driver.py", "lce", "lce", (), ("birealnet", "quicknet"), "--save-dir"
+    ),
+    "torch": Peer(
+        "torch",
+        "torch_driver.py",
+        None,
+        "torch",
+        (),
+        ("resnet18", "birealnet18-float", "quicknet-float", "ftbnn18-float"),
+        "--save-dir",
+    ),
     "onnxruntime": Peer(
-        "onnxruntime", "ort_driver.py", "ort", "onnxruntime", ("onnxruntime",), ("resnet18",)
+        "onnxruntime",
+        "ort_driver.py",
+        "ort",
+        "onnxruntime",
+        ("onnxruntime",),
+        ("resnet18",),
+        "--work-dir",
     ),
     "onnxruntime-int8": Peer(
         "onnxruntime-int8",
@@ -85,6 +102,7 @@ PEERS: dict[str, Peer] = {
         "onnxruntime-int8",
         ("onnxruntime-int8",),
         ("resnet18",),
+        "--work-dir",
     ),
 }
 
@@ -236,8 +254,12 @@ def run_peers(
     echo: bool = True,
     keep_variants: bool = False,
     models: Mapping[str, Sequence[str]] | None = None,
+    save_dir: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Time ``peers`` (names from :data:`PEERS`) and return their records.
+
+    ``save_dir``: keep each driver's model files in ``save_dir/<driver name>/`` (LCE
+    ``.tflite``, ONNX ``.onnx``, TorchScript ``.pt``), e.g. for :func:`peer_model_file`.
 
     ``models`` optionally restricts a peer to some of its models, e.g.
     ``{"lce": ["birealnet"]}``; a peer not named there runs all of :attr:`Peer.models`.
@@ -269,6 +291,8 @@ def run_peers(
             args += ["--engines", ",".join(selectors)]
         names = list(dict.fromkeys(m for p in group for m in chosen[p.name]))
         args += ["--models", ",".join(names)]
+        if save_dir is not None and group[0].save_arg:
+            args += [group[0].save_arg, str(Path(save_dir) / Path(driver).stem)]
         got = run_driver(
             pythons[group[0].name], base / "benchmarks" / driver, args, timeout=timeout, echo=echo
         )
@@ -281,6 +305,27 @@ def run_peers(
             if keep_variants or r["engine"] in wanted:
                 records.append(r)
     return records
+
+
+def peer_model_file(save_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Path | None:
+    """The model file a driver kept under ``save_dir`` (see :func:`run_peers`) for a
+    record, or ``None`` if there is none: ``lce_driver/MODEL_bB.tflite``,
+    ``ort_driver/resnet18_bB.onnx`` (int8: the winning ``variant``'s ``_u8s8``/``_s8s8``
+    file), ``torch_driver/MODEL_bB.pt`` (the frozen TorchScript module)."""
+    base, b, m = Path(save_dir), record["batch"], record["model"]
+    engine = record["engine"]
+    if engine == "lce":
+        path = base / "lce_driver" / f"{m}_b{b}.tflite"
+    elif engine == "onnxruntime":
+        path = base / "ort_driver" / f"{m}_b{b}.onnx"
+    elif engine == "onnxruntime-int8":
+        suffix = str(record.get("variant", "onnxruntime-int8-u8s8")).rsplit("-", 1)[-1]
+        path = base / "ort_driver" / f"{m}_b{b}_{suffix}.onnx"
+    elif engine == "torch":
+        path = base / "torch_driver" / f"{m}_b{b}.pt"
+    else:
+        return None
+    return path if path.exists() else None
 
 
 def _choose_models(

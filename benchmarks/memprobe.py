@@ -6,8 +6,12 @@ Runs in the engine's own environment (bnnflow: the main python with ``PYTHONPATH
     {"engine", "file", "model_bytes", "threads", "batch", "load_ms", "run_ms",
      "peak_rss_bytes", "baseline_rss_bytes"}
 
-``peak_rss_bytes`` is ``getrusage(RUSAGE_SELF).ru_maxrss`` after the run (the whole process:
-interpreter, imported libraries, model, activations); ``baseline_rss_bytes`` is the same
+``peak_rss_bytes`` is the process's peak resident set after the run (the whole process:
+interpreter, imported libraries, model, activations): ``VmHWM`` of ``/proc/self/status``.
+Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux carries ``ru_maxrss`` across ``execve`` from
+the forking parent's memory, so a probe started from a big parent (a python with torch
+loaded) would report the parent's size; ``VmHWM`` belongs to the new address space only.
+``ru_maxrss`` is used only where ``/proc`` is missing. ``baseline_rss_bytes`` is the same
 before the engine's library is imported, so the difference is what the engine adds.
 
     python benchmarks/memprobe.py --engine bnnflow --file m.bnn --threads 1 --batch 1
@@ -28,7 +32,14 @@ ENGINES = ("bnnflow", "lce", "onnxruntime", "torch")
 
 
 def maxrss_bytes() -> int:
-    """``ru_maxrss`` of this process in bytes (Linux reports KiB)."""
+    """Peak resident bytes of this address space: ``VmHWM`` (else ``ru_maxrss``, in KiB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

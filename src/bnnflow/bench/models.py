@@ -133,7 +133,7 @@ def export_bench_model(
     if dataflow not in DATAFLOW_ENGINES:
         raise ValueError(f"dataflow must be one of {list(DATAFLOW_ENGINES)}, got {dataflow!r}")
     model = build_model(name, seed, **kwargs)
-    channels = int(kwargs.get("in_channels", 3))
+    channels = int(model.normalize.scale.numel())
     images = random_images(calibration_images, size, channels, seed)
     if dataflow == "int8":
         calibrate_int8(model, images)

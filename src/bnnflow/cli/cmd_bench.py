@@ -176,9 +176,9 @@ def _time_bnnflow(paths: dict[tuple[str, str], Path], opts: dict[str, Any],
                 x = timing.input_batch(interp, batch, args.seed)
                 extra = {"dataflow": dataflow, "isa": cpu.active_isa(), "file": str(path),
                          "model_bytes": timing.file_bytes(path), **costs,
-                         "lower_bound_ms": round(timing.lower_bound_ms(
+                         "lower_bound_ms": timing.lower_bound_ms(
                              costs["binary_macs"], costs["int8_macs"], batch, threads,
-                             ceilings), 4),
+                             ceilings),
                          "setting": f"Interpreter(num_threads={threads}), {dataflow} data-flow"}
                 cases.append(timing.Case(model, DATAFLOW_ENGINES[dataflow], threads, batch,
                                          lambda it=interp, xx=x: it.run(xx), extra))

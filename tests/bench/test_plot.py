@@ -85,3 +85,25 @@ def test_plot_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(PeerResultError, match="record 3"):
         plot_results(bad, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_comparison_groups_peers_under_bnnflow_models(tmp_path: Path) -> None:
+    from bnnflow.bench.plot import comparison_records, plot_comparison
+
+    def rec(engine: str, model: str, median: float) -> dict:
+        return {"engine": engine, "model": model, "threads": 1, "batch": 1, "median_ms": median,
+                "min_ms": median, "max_ms": median, "runs": 1}
+
+    recs = [rec("bnnflow-int8", "birealnet18", 10), rec("lce", "birealnet", 27),
+            rec("lce", "quicknet", 26), rec("torch", "birealnet18-float", 40),
+            rec("torch", "resnet18", 44), rec("onnxruntime-int8", "resnet18", 21),
+            rec("bnnflow-int8", "ftbnn18", 11)]
+    got = {(r["model"], r["engine"], r["median_ms"]) for r in comparison_records(recs)}
+    assert got == {
+        ("birealnet18", "bnnflow int8", 10), ("birealnet18", "LCE (larq-zoo twin)", 27),
+        ("birealnet18", "PyTorch fp32 (float twin)", 40),
+        ("birealnet18", "PyTorch fp32 ResNet-18", 44), ("birealnet18", "ORT int8 ResNet-18", 21),
+        ("ftbnn18", "bnnflow int8", 11), ("ftbnn18", "PyTorch fp32 ResNet-18", 44),
+        ("ftbnn18", "ORT int8 ResNet-18", 21),
+    }
+    assert plot_comparison(recs, tmp_path / "c.png").stat().st_size > 1000

@@ -58,25 +58,20 @@ def plot_results(
     fig, axes = plt.subplots(
         len(batches),
         len(threads),
-        figsize=(panel_w * len(threads), 3.6 * len(batches)),
+        figsize=(min(panel_w, 12.0) * len(threads), 3.6 * len(batches) + 0.8),
         squeeze=False,
     )
     for bi, batch in enumerate(batches):
         for ti, nthr in enumerate(threads):
             _panel(axes[bi][ti], index, models, engines, colors, nthr, batch, per_image)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[e]) for e in engines]
-    top = 0.9 if title else 0.93
-    fig.legend(
-        handles,
-        engines,
-        loc="lower center",
-        bbox_to_anchor=(0.5, top),
-        ncol=min(len(engines), 6),
-        frameon=False,
-    )
+    ncol = min(len(engines), 5)
+    legend_h = 0.3 * (-(-len(engines) // ncol)) / fig.get_figheight()  # rows of the legend
+    fig.legend(handles, engines, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+               frameon=False)
     if title:
-        fig.suptitle(title, y=0.995, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, top))
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, legend_h + 0.02, 1, 0.95 if title else 1.0))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -122,3 +117,50 @@ def _panel(
     ax.set_title(f"{nthr} thread{'s' if nthr > 1 else ''}, batch {batch}", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+#: Bar labels of :func:`plot_comparison`: (engine, model run or None for the bnnflow model).
+COMPARISON_BARS: tuple[tuple[str, str, str | None], ...] = (
+    ("bnnflow int8", "bnnflow-int8", None),
+    ("bnnflow float", "bnnflow-float", None),
+    ("LCE (larq-zoo twin)", "lce", "lce"),
+    ("PyTorch fp32 (float twin)", "torch", "torch"),
+    ("PyTorch fp32 ResNet-18", "torch", "resnet18"),
+    ("ORT fp32 ResNet-18", "onnxruntime", "resnet18"),
+    ("ORT int8 ResNet-18", "onnxruntime-int8", "resnet18"),
+)
+
+
+def comparison_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Regroup ``records`` under each bnnflow model: for every bnnflow model M, its own
+    records and copies of its peer counterparts' (``PEER_COUNTERPARTS``), the copies renamed
+    ``model=M`` and ``engine=`` the bar label of :data:`COMPARISON_BARS`."""
+    from bnnflow.bench.models import PEER_COUNTERPARTS
+
+    index = {(r["engine"], r["model"], r["threads"], r["batch"]): r for r in records}
+    models = _ordered([r["model"] for r in records if r["engine"].startswith("bnnflow")])
+    out = []
+    for model in models:
+        counterparts = PEER_COUNTERPARTS.get(model, {})
+        for label, engine, which in COMPARISON_BARS:
+            if which is None:
+                run_model = model
+            elif which == "resnet18":
+                run_model = "resnet18" if engine in counterparts or engine == "torch" else None
+            else:
+                run_model = counterparts.get(which)
+                if engine == "torch" and run_model == "resnet18":
+                    run_model = None  # shown as the ResNet-18 bar already
+            if run_model is None:
+                continue
+            for (e, m, t, b), r in index.items():
+                if e == engine and m == run_model:
+                    out.append({**r, "model": model, "engine": label})
+    return out
+
+
+def plot_comparison(records: Sequence[dict[str, Any]], path: str | os.PathLike[str], *,
+                    title: str | None = None) -> Path:
+    """:func:`plot_results` of :func:`comparison_records` in ms per image: one group of bars
+    per bnnflow model, its peers beside it."""
+    return plot_results(comparison_records(records), path, title=title, per_image=True)

@@ -320,7 +320,7 @@ def _write_outputs(recs: list[dict], args: argparse.Namespace) -> None:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(text)
     if args.plot:
-        from bnnflow.bench.plot import plot_results
+        from bnnflow.bench.plot import plot_comparison
 
-        plot_results(recs, args.plot, title="224x224 random input; median ms per call, "
-                     "whisker min–max")
+        plot_comparison(recs, args.plot, title="224x224, random weights; median ms per image "
+                        "(whisker min–max); peers: their twin of each model")

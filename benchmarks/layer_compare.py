@@ -17,7 +17,8 @@ PAIRS = {"birealnet": ("birealnet18", birealnet18), "quicknet": ("quicknet", qui
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="birealnet,quicknet", help="subset of birealnet,quicknet")
+    parser.add_argument("--models", default="birealnet,quicknet",
+                        help="subset of birealnet,quicknet")
     args = parser.parse_args(argv)
     table = load_layer_table()
     for larq_name in args.models.split(","):

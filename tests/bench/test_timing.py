@@ -60,7 +60,7 @@ def test_check_quiet(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
     monkeypatch.setattr(timing, "load_average", lambda: 3.5)
     assert timing.check_quiet() == 3.5
     assert "WARNING: load average 3.50" in capsys.readouterr().err
-    with pytest.raises(RuntimeError, match="max_load 1.0"):
+    with pytest.raises(RuntimeError, match=r"max_load 1\.0"):
         timing.check_quiet(1.0)
     monkeypatch.setattr(timing, "load_average", lambda: 0.1)
     assert timing.check_quiet(1.0) == 0.1

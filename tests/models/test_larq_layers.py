@@ -33,7 +33,8 @@ def test_same_layers_in_the_same_order(pair: tuple[str, list[dict], list[dict]])
     mine = [r["signature"] for r in ours]
     assert len(mine) == len(theirs), name
     for i, (a, b) in enumerate(zip(theirs, mine, strict=True)):
-        assert a == b, f"{name} layer {i}: larq-zoo {larq[i]['name']} {a} != bnnflow {ours[i]['name']} {b}"
+        where = f"{name} layer {i}: larq-zoo {larq[i]['name']}, bnnflow {ours[i]['name']}"
+        assert a == b, where
 
 
 def test_same_macs(pair: tuple[str, list[dict], list[dict]], table: dict) -> None:

@@ -1,1 +1,2 @@
-"""Benchmarks (not tests): engine kernels (`python -m bnnflow.bench.kernels`, `bnnflow.bench.glue`) and models against peer engines."""
+"""Benchmarks (not tests): engine kernels (``python -m bnnflow.bench.kernels``,
+``bnnflow.bench.glue``), and whole models against the peer engines (``bnnflow bench``)."""

@@ -58,7 +58,8 @@ def model_layers(model: Any, input_shape: Sequence[int] = (3, 224, 224)) -> list
             k = tuple(m.kernel_size) if isinstance(m.kernel_size, tuple) else (m.kernel_size,) * 2
             s = m.stride if isinstance(m.stride, tuple) else (m.stride, m.stride)
             groups = m.groups
-            kind = "depthwise" if groups > 1 and groups == m.in_channels == m.out_channels else "conv"
+            depthwise = groups > 1 and groups == m.in_channels == m.out_channels
+            kind = "depthwise" if depthwise else "conv"
             out = shapes[name]
             sig = (kind, k, tuple(s), m.in_channels, m.out_channels, (out[2], out[3]), binary)
         rows.append({"name": name, "signature": sig, "groups": groups,
@@ -96,7 +97,8 @@ def side_by_side(larq: Sequence[dict[str, Any]], ours: Sequence[dict[str, Any]])
         lines.append(
             f"| {i} | {a['name'] if a else '—'} | {_fmt(a['signature']) if a else '—'} "
             f"| {b['name'] if b else '—'} | {_fmt(b['signature']) if b else '—'} "
-            f"| {'yes' if same else '**no**'} | {a['macs'] if a else 0:,} | {b['macs'] if b else 0:,} |")
+            f"| {'yes' if same else '**no**'} | {a['macs'] if a else 0:,} "
+            f"| {b['macs'] if b else 0:,} |")
     lines.append(f"| | total | | | | | {tot_l:,} | {tot_o:,} |")
     return "\n".join(lines)
 

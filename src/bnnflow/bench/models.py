@@ -38,7 +38,9 @@ class Accuracy:
 
 #: Published ImageNet top-1 beside each model (bnnflow's and the peers'); not measured here.
 PUBLISHED_TOP1: dict[str, Accuracy] = {
-    "birealnet18": Accuracy(56.4, "Bi-Real Net paper (Liu et al., ECCV 2018); larq-zoo BiRealNet: 57.5"),
+    "birealnet18": Accuracy(
+        56.4, "Bi-Real Net paper (Liu et al., ECCV 2018); larq-zoo BiRealNet: 57.5"
+    ),
     "birealnet": Accuracy(57.5, "larq-zoo BiRealNet"),
     "quicknet": Accuracy(63.3, "larq-zoo QuickNet"),
     "ftbnn18": Accuracy(
@@ -71,7 +73,9 @@ PEER_COUNTERPARTS: dict[str, dict[str, str]] = {
 def check_model_name(name: str) -> str:
     """``name`` if it is one of :data:`BENCH_MODELS`; ``ValueError`` naming the choices."""
     if name not in BENCH_MODELS:
-        raise ValueError(f"model {name!r} is not a benchmark model; choose from {list(BENCH_MODELS)}")
+        raise ValueError(
+            f"model {name!r} is not a benchmark model; choose from {list(BENCH_MODELS)}"
+        )
     return name
 
 
@@ -149,7 +153,9 @@ def export_bench_model(
     return out
 
 
-def bench_model_path(workdir: str | os.PathLike[str], name: str, dataflow: str, seed: int = 0) -> Path:
+def bench_model_path(
+    workdir: str | os.PathLike[str], name: str, dataflow: str, seed: int = 0
+) -> Path:
     """Where the cached export of (``name``, ``dataflow``, ``seed``) lives in ``workdir``."""
     return Path(workdir) / f"{name}-{dataflow}-s{seed}.bnn"
 

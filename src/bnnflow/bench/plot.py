@@ -153,7 +153,7 @@ def comparison_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]
                     run_model = None  # shown as the ResNet-18 bar already
             if run_model is None:
                 continue
-            for (e, m, t, b), r in index.items():
+            for (e, m, _threads, _batch), r in index.items():
                 if e == engine and m == run_model:
                     out.append({**r, "model": model, "engine": label})
     return out

@@ -145,8 +145,8 @@ def goals(recs: Sequence[dict[str, Any]], batch: int = 1) -> list[Goal]:
         if me is None:
             continue
 
-        def ratio(engine: str, run_model: str | None, threads: int = 1) -> float | None:
-            r = idx.get((engine, run_model, threads, batch)) if run_model else None
+        def ratio(engine: str, run_model: str | None, me: dict[str, Any] = me) -> float | None:
+            r = idx.get((engine, run_model, 1, batch)) if run_model else None
             return None if r is None else r["median_ms"] / me["median_ms"]
 
         if "lce" in cp:
@@ -170,7 +170,7 @@ def goals(recs: Sequence[dict[str, Any]], batch: int = 1) -> list[Goal]:
 
 def goals_table(recs: Sequence[dict[str, Any]], batch: int = 1) -> str:
     """:func:`goals` as a Markdown table."""
-    lines = ["| model | goal (1 thread, batch %d) | target | measured | met |" % batch,
+    lines = [f"| model | goal (1 thread, batch {batch}) | target | measured | met |",
              "|---|---|---:|---:|---|"]
     for g in goals(recs, batch):
         target = f"≤ {g.target:g}" if g.at_most else f"≥ {g.target:g}"
@@ -188,8 +188,9 @@ def machine_lines(recs: Sequence[dict[str, Any]]) -> str:
     lines = [f"- CPU: {', '.join(cpus)}"]
     ceil = next((r["ceilings"] for r in recs if "ceilings" in r), None)
     if ceil:
-        lines.append(f"- ceilings (one core, this run): xor+popcount {ceil['binary_gmacs_per_core']:.1f} "
-                     f"G binary MAC/s ({ceil['binary_method']}), int8 "
+        lines.append(f"- ceilings (one core, this run): xor+popcount "
+                     f"{ceil['binary_gmacs_per_core']:.1f} G binary MAC/s "
+                     f"({ceil['binary_method']}), int8 "
                      f"{ceil['int8_gmacs_per_core']:.1f} G MAC/s ({ceil['int8_isa']})")
     if loads:
         lines.append(f"- load average during the runs: {min(loads):.2f} – {max(loads):.2f}"

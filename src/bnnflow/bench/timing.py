@@ -196,7 +196,8 @@ def profile_ops(interp: Any, x: np.ndarray, repeats: int = 10) -> list[dict[str,
             ts.append(time.perf_counter() - t0)
         r = rows[op.name]
         out.append({"name": op.name, "type": op.type, "median_ms": statistics.median(ts) * 1e3,
-                    "binary_macs": r.binary_macs * x.shape[0], "int8_macs": r.int8_macs * x.shape[0],
+                    "binary_macs": r.binary_macs * x.shape[0],
+                    "int8_macs": r.int8_macs * x.shape[0],
                     "float_macs": r.float_macs * x.shape[0], "backend": r.backend})
     return out
 
@@ -213,14 +214,16 @@ def format_profile(title: str, rows: Sequence[dict[str, Any]], whole_ms: float |
         rate = macs / (r["median_ms"] * 1e6) if macs and r["median_ms"] > 0 else 0.0
         frac = ""
         if r["binary_macs"] and ceilings is not None:
-            frac = f"{r['binary_macs'] / (r['median_ms'] * 1e-3) / (ceilings.binary_macs_per_s * threads):.2f}"
+            rate_bin = r["binary_macs"] / (r["median_ms"] * 1e-3)
+            frac = f"{rate_bin / (ceilings.binary_macs_per_s * threads):.2f}"
         lines.append(f"{i:>3} {r['type']:<20} {r['name'][:34]:<34} {r['median_ms']:8.3f} "
                      f"{100 * r['median_ms'] / total:5.1f} {rate:8.1f} {frac:>5}")
     by_type: dict[str, float] = {}
     for r in rows:
         by_type[r["type"]] = by_type.get(r["type"], 0.0) + r["median_ms"]
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])
     lines.append("by type: " + ", ".join(f"{k} {v:.2f} ms ({100 * v / total:.0f} %)"
-                                         for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])))
+                                         for k, v in ranked))
     tail = f"sum of ops {total:.2f} ms"
     if whole_ms is not None:
         tail += f"; whole run (median) {whole_ms:.2f} ms"

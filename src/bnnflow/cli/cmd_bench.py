@@ -28,7 +28,9 @@ def _int_list(text: str, name: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UsageError(f"{name}: expected comma-separated positive integers, got {text!r}") from None
+        raise UsageError(
+            f"{name}: expected comma-separated positive integers, got {text!r}"
+        ) from None
     if not values or any(v < 1 for v in values):
         raise UsageError(f"{name}: expected comma-separated positive integers, got {text!r}")
     return list(dict.fromkeys(values))
@@ -275,7 +277,8 @@ def _profile(interps: dict, recs: list[dict], ceilings: Any, opts: dict[str, Any
                                  "median_ms": round(r["median_ms"], 4)} for r in rows]
 
 
-def _memory(recs: list[dict], paths: dict[tuple[str, str], Path], args: argparse.Namespace) -> None:
+def _memory(recs: list[dict], paths: dict[tuple[str, str], Path],
+            args: argparse.Namespace) -> None:
     """Peak RSS of one process per (engine, model): load the model, run once (1 thread,
     batch 1); attached to that engine's and model's threads=1, batch=1 record."""
     import os
@@ -286,7 +289,8 @@ def _memory(recs: list[dict], paths: dict[tuple[str, str], Path], args: argparse
     root = find_root()
     script = root / "benchmarks" / "memprobe.py"
     src = str(root / "src")
-    env = {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    pypath = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {"PYTHONPATH": pypath}
     for r in recs:
         if r["threads"] != 1 or r["batch"] != 1:
             continue
@@ -305,7 +309,8 @@ def _memory(recs: list[dict], paths: dict[tuple[str, str], Path], args: argparse
             continue
         r.update({k: got[k] for k in ("peak_rss_bytes", "baseline_rss_bytes", "model_bytes")})
         timing.log(f"memory {r['engine']:18s} {r['model']:18s} file "
-                   f"{got['model_bytes'] / 1e6:7.2f} MB, peak RSS {got['peak_rss_bytes'] / 1e6:7.1f} MB")
+                   f"{got['model_bytes'] / 1e6:7.2f} MB, "
+                   f"peak RSS {got['peak_rss_bytes'] / 1e6:7.1f} MB")
 
 
 def _write_outputs(recs: list[dict], args: argparse.Namespace) -> None:

@@ -202,13 +202,17 @@ def _arity() -> int:
     return len(inspect.signature(ref_interp.run_all).parameters)
 
 
-def run_all(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray
-            ) -> dict[str, np.ndarray]:
+def run_all(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray,
+            force: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Every activation of ``graph`` on ``x``: the reference interpreter's functions where
-    they exist, the transcription above for the rest."""
+    they exist, the transcription above for the rest. ``force`` (tensor -> array): after
+    recording an op's own output, later ops read the forced array instead (teacher
+    forcing); the returned dict holds the op's own outputs."""
+    force = force or {}
     infos = validate(graph, tensors)
     official = _official()
     values = {graph.input_spec.name: graph.input_spec.check(x)}
+    seen = dict(values)
     for op in graph.ops:
         params = {r: tensors[n] for r, n in op.params.items()}
         ins = [values[t] for t in op.inputs]
@@ -221,7 +225,10 @@ def run_all(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray
         else:
             out = _TABLE[op.type](op, ins, params, [infos[t] for t in op.inputs])
         values[op.outputs[0]] = out
-    return values
+        seen[op.outputs[0]] = out
+        if op.outputs[0] in force:
+            values[op.outputs[0]] = force[op.outputs[0]]
+    return seen
 
 
 def run(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:

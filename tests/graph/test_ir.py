@@ -34,3 +34,11 @@ def test_json_round_trip(model) -> None:
     again = graph_from_json(json.loads(text))
     assert again.to_json() == graph.to_json()
     assert validate(again, tensors) == validate(graph, tensors)
+
+
+def test_input_spec_batch_none_is_minus_one() -> None:
+    from bnnflow.graph import InputSpec
+
+    spec = InputSpec("x", (None, 4, 4, 3), "uint8")
+    assert spec.shape == (-1, 4, 4, 3)
+    assert spec.to_json()["shape"] == [-1, 4, 4, 3]

@@ -7,6 +7,8 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bnnflow.errors import FormatError
 from bnnflow.graph import SCHEMAS, Graph, Op, validate
@@ -238,3 +240,55 @@ def test_model_validates_and_copies_do_not_alias() -> None:
     validate(g, t)
     with pytest.raises(FormatError, match=r"block2\.conv"):
         validate(g2, t)
+
+
+def test_non_finite_float_params() -> None:
+    g, t = _case("scale_bias")
+    t["op.scale"] = t["op.scale"].copy()
+    t["op.scale"][0] = np.inf
+    _expect(g, t, "op", "params.scale", "non-finite")
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+                    st.floats(allow_nan=False), st.text(max_size=6),
+                    st.sampled_from(["zero", "one", "valid", "int8", "packed", "float"]),
+                    st.lists(st.integers(), max_size=3))
+
+
+@settings(max_examples=150, deadline=None)
+@given(op_type=st.sampled_from(sorted(SCHEMAS)), key=st.text(min_size=1, max_size=10),
+       pick=st.integers(0, 50), value=_VALUES, drop=st.booleans())
+def test_attr_fuzz_only_format_errors(op_type: str, key: str, pick: int, value, drop: bool
+                                      ) -> None:
+    """Random attr edits on any op: validation passes or raises FormatError, nothing else."""
+    g, t = _case(op_type)
+    attrs = _op(g).attrs
+    names = [*sorted(SCHEMAS[op_type].attrs), key]
+    name = names[pick % len(names)]
+    if drop:
+        attrs.pop(name, None)
+    else:
+        attrs[name] = value
+    try:
+        validate(g, t)
+    except FormatError as e:
+        assert e.field is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(op_type=st.sampled_from(sorted(SCHEMAS)), pick=st.integers(0, 50),
+       shape=st.lists(st.integers(0, 9), max_size=4),
+       dtype=st.sampled_from(["int8", "uint8", "int16", "int32", "int64", "uint32",
+                              "float32"]))
+def test_param_fuzz_only_format_errors(op_type: str, pick: int, shape: list[int], dtype: str
+                                       ) -> None:
+    """Any param replaced by an array of random shape and dtype: FormatError or valid."""
+    g, t = _case(op_type)
+    names = sorted(t)
+    if not names:  # e.g. flatten: the case has no params at all
+        return
+    t[names[pick % len(names)]] = np.zeros(shape, dtype)
+    try:
+        validate(g, t)
+    except FormatError as e:
+        assert e.field is not None

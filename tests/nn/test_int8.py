@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from bnnflow.nn import (
@@ -18,6 +21,7 @@ from bnnflow.nn import (
     fake_quant_int8,
     freeze_int8,
 )
+from bnnflow.reference.fixedpoint import rshift_round, saturate_int8
 
 
 def test_fake_quant_rounds_half_up_and_saturates():
@@ -114,6 +118,16 @@ def test_qconv_input_scale_folds_into_int8_weights():
         QConv2d(2, 4, 3, input_scale=[1.0, 0.0])
 
 
+def test_qlayer_mode_survives_state_dict():
+    a = QConv2d(2, 3, 1)
+    a.set_mode("frozen")
+    b = QConv2d(2, 3, 1)
+    b.load_state_dict(a.state_dict())
+    assert b.mode == "frozen"
+    with pytest.raises(ValueError, match="mode"):
+        b.set_mode("enabled")
+
+
 def test_qlinear_fake_quant():
     torch.manual_seed(2)
     q = QLinear(6, 3)
@@ -167,3 +181,12 @@ def test_enable_calibrate_freeze():
         assert k.min() >= -128.001 and k.max() <= 127.001
     disable_int8(m)
     assert not m.conv.clip and m.q0.mode == "disabled" and m.fc.mode == "disabled"
+
+
+@settings(max_examples=60, deadline=None)
+@given(v=st.integers(-(2**20), 2**20), s=st.integers(0, 12))
+def test_fake_quant_rounds_like_the_engine(v, s):
+    """With S = 1, fq(v / 2**s) equals the reference saturate(rshift_round(v, s))."""
+    x = torch.tensor([v / 2.0**s], dtype=torch.float64)
+    got = fake_quant_int8(x, torch.tensor(1.0, dtype=torch.float64)).item()
+    assert got == int(saturate_int8(rshift_round(np.array([v]), s))[0])

@@ -143,7 +143,10 @@ def _spatial_out(d: Dims, k: int, s: int, p: int) -> int:
 
 def _make_pack(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
     g = o.get("groups", d.g)
-    t = _i(rng, -20, 20, d.c, np.int32)
+    if o.get("dtype", "int8") == "float32":
+        t = rng.standard_normal(d.c).astype(np.float32)
+    else:
+        t = _i(rng, -20, 20, d.c, np.int32)
     b.add("pack", "op", [x], {"groups": g}, t=t)
     return "op", "packed", o.get("rank", 4), d.c, g, d.h * d.w
 
@@ -323,7 +326,7 @@ def op_case(op_type: str, rng: Rng, *, h: int = 6, w: int = 5, c: int = 6, group
     ``out_groups``, ``multiplier``, ``rank``, ``dtype``, ``input_dtype``)."""
     maker, kind, rank = MAKERS[op_type]
     rank = options.get("rank", rank)
-    if op_type in ("concat", "flatten") and "dtype" in options:
+    if op_type in ("concat", "flatten", "pack") and "dtype" in options:
         kind = options["dtype"]
     if op_type in ("conv2d_int8", "dwconv2d_int8"):
         kind = options.get("input_dtype", kind)

@@ -137,6 +137,10 @@ class InputSpec:
     quantisation: dict[str, Any] | None = None
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # The batch may be given as None; it is stored as -1.
+        self.shape = tuple(BATCH if d is None else d for d in self.shape)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

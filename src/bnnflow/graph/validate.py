@@ -222,6 +222,9 @@ def check_params(op: Op, index: int, schema: OpSchema,
         if arr.dtype.name not in spec.dtypes:
             raise op_error(op, index, f"params.{role}", f"tensor {name!r} has dtype "
                            f"{arr.dtype}, expected {' or '.join(spec.dtypes)}")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise op_error(op, index, f"params.{role}", f"tensor {name!r} has non-finite "
+                           "values")
         if spec.value_range is not None and arr.size:
             lo, hi = spec.value_range
             vmin, vmax = int(arr.min()), int(arr.max())

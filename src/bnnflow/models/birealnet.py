@@ -33,14 +33,18 @@ def _imagenet_norm(in_channels: int) -> InputNormalize:
     return InputNormalize([128] * in_channels, [1 / 64] * in_channels)
 
 
+# larq-zoo's BatchNormalization(momentum=0.8) with Keras' default epsilon.
+LARQ_BIREAL_BN = {"momentum": 0.2, "eps": 1e-3}
+
+
 def birealnet18(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
     """Bi-Real-Net-18 for 224x224 input (larq-zoo topology, see module docstring)."""
     check_common(num_classes, in_channels)
     norm = _imagenet_norm(in_channels)
-    stem = Stem(in_channels, 64, 7, 2, tuple(norm.scale.tolist()), maxpool=True)
+    stem = Stem(in_channels, 64, 7, 2, tuple(norm.scale.tolist()), True, LARQ_BIREAL_BN)
     blocks = make_stages(
         64, (64, 128, 256, 512), 4, binary=True, input_quantizer="approx",
-        weight_scale="channel_mean",
+        weight_scale="channel_mean", bn=LARQ_BIREAL_BN,
     )
     return ResNetBNN(norm, stem, blocks, 512, num_classes)
 

@@ -36,6 +36,11 @@ DIGITS_ZERO_POINT = 0
 DIGITS_SCALE = 1 / 120
 
 
+def batch_norm(channels: int, bn: dict[str, float] | None = None) -> nn.BatchNorm2d:
+    """``nn.BatchNorm2d`` with optional ``momentum``/``eps`` (Keras momentum m is 1 - m)."""
+    return nn.BatchNorm2d(channels, **(bn or {}))
+
+
 def make_nonlinearity(kind: str, channels: int) -> nn.Module | None:
     """The module for a non-linearity name (``None`` for ``'none'``)."""
     check_choice("nonlinearity", kind, NONLINEARITIES)
@@ -70,6 +75,7 @@ class Downsample(nn.Module):
         binary: bool,
         input_quantizer: str = "approx",
         weight_scale: str = "channel_mean",
+        bn: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.pool = nn.AvgPool2d(stride, stride) if stride > 1 else None
@@ -81,7 +87,7 @@ class Downsample(nn.Module):
             )
         else:
             self.conv = QConv2d(in_ch, out_ch, 1, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch)
+        self.bn = batch_norm(out_ch, bn)
         self.q_bn = Int8Point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,6 +118,7 @@ class BasicBlock(nn.Module):
         position: str = "after_add",
         binary_downsample: bool = False,
         float_preact: bool = False,
+        bn: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         check_choice("position", position, POSITIONS)
@@ -124,18 +131,17 @@ class BasicBlock(nn.Module):
             )
         else:
             self.conv = QConv2d(in_ch, out_ch, 3, stride, 1, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch)
+        self.bn = batch_norm(out_ch, bn)
         self.q_bn = Int8Point()
         self.shortcut = (
             Downsample(in_ch, out_ch, stride, binary and binary_downsample, input_quantizer,
-                       weight_scale)
+                       weight_scale, bn)
             if stride != 1 or in_ch != out_ch
             else None
         )
-        nl = make_nonlinearity(nonlinearity, out_ch)
-        self.nl_before = nl if position == "before_add" else None
-        self.nl_after = nl if position == "after_add" else None
-        self.q_nl = Int8Point() if nl is not None else None
+        self.position = position
+        self.nl = make_nonlinearity(nonlinearity, out_ch)
+        self.q_nl = Int8Point() if self.nl is not None else None
         self.q_add = Int8Point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,11 +149,11 @@ class BasicBlock(nn.Module):
         if self.preact is not None:
             x = self.q_preact(self.preact(x))
         out = self.q_bn(self.bn(self.conv(x)))
-        if self.nl_before is not None:
-            out = self.q_nl(self.nl_before(out))
+        if self.nl is not None and self.position == "before_add":
+            out = self.q_nl(self.nl(out))
         out = self.q_add(out + identity)
-        if self.nl_after is not None:
-            out = self.q_nl(self.nl_after(out))
+        if self.nl is not None and self.position == "after_add":
+            out = self.q_nl(self.nl(out))
         return out
 
 
@@ -162,13 +168,14 @@ class Stem(nn.Module):
         stride: int,
         input_scale: tuple[float, ...],
         maxpool: bool,
+        bn: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.conv = QConv2d(
             in_ch, out_ch, kernel_size, stride, kernel_size // 2, bias=False,
             input_scale=input_scale,
         )
-        self.bn = nn.BatchNorm2d(out_ch)
+        self.bn = batch_norm(out_ch, bn)
         self.q_bn = Int8Point()
         self.pool = nn.MaxPool2d(3, 2, 1) if maxpool else None
         self.q_pool = Int8Point() if maxpool else None

@@ -25,6 +25,8 @@ from bnnflow.nn import BinaryConv2d, InputNormalize, Int8Point, QConv2d, QLinear
 
 from .blocks import IMAGENET_SCALE, IMAGENET_ZERO_POINT, check_common
 
+# Keras BatchNormalization() defaults (stem) and (momentum=0.9, epsilon=1e-5) (blocks).
+KERAS_DEFAULT_BN = {"momentum": 0.01, "eps": 1e-3}
 SECTION_BLOCKS = (4, 4, 4, 4)
 SECTION_FILTERS = (64, 128, 256, 512)
 CLIP_VALUE = 1.25
@@ -37,15 +39,15 @@ class QuickNetStem(nn.Module):
         super().__init__()
         c = filters // 4
         self.conv1 = QConv2d(in_ch, c, 3, 2, 1, bias=False, input_scale=input_scale)
-        self.bn1 = nn.BatchNorm2d(c)
+        self.bn1 = nn.BatchNorm2d(c, **KERAS_DEFAULT_BN)
         self.q_bn1 = Int8Point()
         self.act = nn.ReLU()
         self.q_act = Int8Point()
         self.dwconv = QConv2d(c, c, 3, 2, 1, groups=c, bias=False)
-        self.bn2 = nn.BatchNorm2d(c, affine=False)
+        self.bn2 = nn.BatchNorm2d(c, affine=False, **KERAS_DEFAULT_BN)
         self.q_bn2 = Int8Point()
         self.conv3 = QConv2d(c, filters, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(filters)
+        self.bn3 = nn.BatchNorm2d(filters, **KERAS_DEFAULT_BN)
         self.q_bn3 = Int8Point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,30 +11,32 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from bnnflow.graph import Graph, Op, validate
+from bnnflow.graph import Graph, Op, TensorInfo, validate
 
-#: ``fn(op, inputs, params) -> output``: one op on numpy arrays (params: role -> array).
-RefOp = Callable[[Op, list[np.ndarray], Mapping[str, np.ndarray]], np.ndarray]
+#: ``fn(op, inputs, params, input_infos) -> output``: one op on numpy arrays (params: role ->
+#: array; ``input_infos`` give e.g. the real channel count of packed inputs).
+RefOp = Callable[[Op, list[np.ndarray], Mapping[str, np.ndarray], list[TensorInfo]],
+                 np.ndarray]
 
 
 def run_all(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray, *,
-            table: Mapping[str, RefOp] | None = None, check: bool = True
-            ) -> dict[str, np.ndarray]:
+            table: Mapping[str, RefOp] | None = None,
+            infos: Mapping[str, TensorInfo] | None = None) -> dict[str, np.ndarray]:
     """Run ``graph`` on batch ``x``; return every activation by name (the input included).
 
     Args:
         graph, tensors: the model (``tensors``: the container's params).
         x: a batch in the layout of ``graph.input_spec``.
         table: op type -> reference function (default: :func:`reference_table`).
-        check: validate the graph against ``tensors`` first (skip only for graphs that
-            :func:`bnnflow.format.load` or :func:`bnnflow.graph.validate` already checked).
+        infos: the graph's inferred tensor infos if already validated (as
+            :func:`bnnflow.format.read` returns them); otherwise the graph is validated first.
 
     Raises:
         ValueError: ``x`` does not match the input spec.
-        FormatError: the graph is invalid (when ``check``).
+        FormatError: the graph is invalid.
     """
-    if check:
-        validate(graph, tensors)
+    if infos is None:
+        infos = validate(graph, tensors)
     table = reference_table() if table is None else table
     values: dict[str, np.ndarray] = {graph.input_spec.name: graph.input_spec.check(x)}
     for op in graph.ops:
@@ -43,14 +45,16 @@ def run_all(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray, *,
             raise NotImplementedError(f"op {op.name!r}: no reference function for op type "
                                       f"{op.type!r}")
         params = {role: tensors[name] for role, name in op.params.items()}
-        values[op.outputs[0]] = fn(op, [values[t] for t in op.inputs], params)
+        values[op.outputs[0]] = fn(op, [values[t] for t in op.inputs], params,
+                                   [infos[t] for t in op.inputs])
     return values
 
 
 def run(graph: Graph, tensors: Mapping[str, np.ndarray], x: np.ndarray, *,
-        table: Mapping[str, RefOp] | None = None, check: bool = True) -> np.ndarray:
+        table: Mapping[str, RefOp] | None = None,
+        infos: Mapping[str, TensorInfo] | None = None) -> np.ndarray:
     """float32 logits ``[N, classes]`` of ``graph`` on batch ``x`` (see :func:`run_all`)."""
-    return run_all(graph, tensors, x, table=table, check=check)[graph.output_spec.name]
+    return run_all(graph, tensors, x, table=table, infos=infos)[graph.output_spec.name]
 
 
 _TABLE: dict[str, RefOp] | None = None
@@ -65,5 +69,58 @@ def reference_table() -> dict[str, RefOp]:
     return _TABLE
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+Arrays = list[np.ndarray]
+Params = Mapping[str, np.ndarray]
+Infos = list[TensorInfo]
+
+#: IR param role -> keyword of the epilogue functions (docs/numerics.md §4).
+EPILOGUE_KEYWORDS = {"scale": "scale", "bias": "bias", "M": "multiplier", "B": "offset",
+                     "s": "shift", "T": "threshold"}
+
+
+def clamp_of(attrs: Mapping[str, object]) -> tuple[int, int] | None:
+    """The ``(lo, hi)`` clamp of a bconv/bdense (an open side is the int32 limit), or None."""
+    lo, hi = attrs["clamp_lo"], attrs["clamp_hi"]
+    if lo is None and hi is None:
+        return None
+    return (INT32_MIN if lo is None else int(lo), INT32_MAX if hi is None else int(hi))
+
+
+def epilogue_kwargs(op: Op, params: Mapping[str, np.ndarray]) -> dict[str, object]:
+    """Keyword arguments of the fused epilogue (reference and engine use the same names)."""
+    kw: dict[str, object] = {"epilogue": op.attrs["epilogue"], "clamp": clamp_of(op.attrs)}
+    if op.attrs["epilogue"] == "packed":
+        kw["out_groups"] = op.attrs["out_groups"]
+    for role, arr in params.items():
+        if role in EPILOGUE_KEYWORDS:
+            kw[EPILOGUE_KEYWORDS[role]] = arr
+    return kw
+
+
+def _binary_ops() -> dict[str, RefOp]:
+    from bnnflow.reference import bconv, bdense, pack, pool_packed
+
+    def ref_pack(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        return pack.pack_bits(ins[0], p["t"], op.attrs["groups"])
+
+    def ref_bconv(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        a = op.attrs
+        return bconv.bconv2d(ins[0], p["weights"], cin=infos[0].channels, groups=a["groups"],
+                             stride=a["stride"], padding=a["padding"], pad_mode=a["pad_mode"],
+                             **epilogue_kwargs(op, p))
+
+    def ref_bdense(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        return bdense.bdense(ins[0], p["weights"], cin=infos[0].channels,
+                             **epilogue_kwargs(op, p))
+
+    def ref_maxpool_packed(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        a = op.attrs
+        return pool_packed.maxpool_packed(ins[0], a["kernel"], a["stride"], a["padding"])
+
+    return {"pack": ref_pack, "bconv": ref_bconv, "bdense": ref_bdense,
+            "maxpool_packed": ref_maxpool_packed}
+
+
 def _build_table() -> dict[str, RefOp]:
-    return {}
+    return {**_binary_ops()}

@@ -16,10 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnflow.format import read
-from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, validate
+from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, numpy_dtype, validate
 from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
 from bnnflow.runtime.memory import MemoryPlan, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
+
+#: Arenas kept for reuse: per batch size, and how many batch sizes.
+_ARENAS_PER_BATCH_SIZE = 2
+_POOLED_BATCH_SIZES = 4
 
 
 @dataclass(frozen=True)
@@ -134,8 +138,10 @@ class Interpreter:
 
     def _release(self, batch: int, arena: np.ndarray) -> None:
         with self._lock:
+            if batch not in self._pool and len(self._pool) >= _POOLED_BATCH_SIZES:
+                self._pool.pop(next(iter(self._pool)))  # forget the oldest batch size
             free = self._pool.setdefault(batch, [])
-            if len(free) < 2:
+            if len(free) < _ARENAS_PER_BATCH_SIZE:
                 free.append(arena)
 
     def _execute(self, x: np.ndarray, arena: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
@@ -173,6 +179,18 @@ class Interpreter:
             return self._execute(x, arena, keep)
         finally:
             self._release(batch, arena)
+
+    def run_op(self, name: str, inputs: list[np.ndarray]) -> np.ndarray:
+        """Run the single op ``name`` on the given input arrays (batch from ``inputs[0]``) and
+        return its output; for checking one kernel against the reference."""
+        index = next((i for i, s in enumerate(self._steps) if s.name == name), None)
+        if index is None:
+            raise KeyError(f"no op named {name!r}")
+        step = self._steps[index]
+        info = self._infos[step.output]
+        out = np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
+        step.kernel([np.ascontiguousarray(a) for a in inputs], out)
+        return out
 
     def summary(self) -> Summary:
         """Per-op table (type, name, output shape, MACs by precision, params by precision,

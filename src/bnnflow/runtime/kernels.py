@@ -55,23 +55,25 @@ def resolve_isa(isa: str | None) -> str:
     return isa
 
 
-def _reference_kernel(op: Op, params: Mapping[str, np.ndarray]) -> KernelFn:
-    fn = reference_table()[op.type]
+def _reference_kernel(op: Op, params: Mapping[str, np.ndarray], infos: list[TensorInfo]
+                      ) -> KernelFn:
+    fn = reference_table().get(op.type)
+    if fn is None:
+        raise NotImplementedError(f"op {op.name!r}: neither the engine nor the reference "
+                                  f"implements op type {op.type!r}")
 
     def run(inputs: list[np.ndarray], out: np.ndarray) -> None:
-        out[...] = fn(op, inputs, params)
+        out[...] = fn(op, inputs, params, infos)
     return run
-
-
-#: op type -> binder onto the engine (see :mod:`bnnflow.runtime.engine_ops`).
-ENGINE_BINDERS: dict[str, Binder] = {}
 
 
 def bind_kernel(op: Op, inputs: list[TensorInfo], output: TensorInfo,
                 params: Mapping[str, np.ndarray], *, isa: str, threads: int) -> Kernel:
     """Bind ``op`` to its engine kernel, or to the reference when the engine lacks it."""
+    from bnnflow.runtime.engine_ops import ENGINE_BINDERS
+
     binder = ENGINE_BINDERS.get(op.type)
     fn = binder(op, inputs, output, params, isa, threads) if binder is not None else None
     if fn is not None:
         return Kernel(fn, "engine")
-    return Kernel(_reference_kernel(op, params), "reference")
+    return Kernel(_reference_kernel(op, params, inputs), "reference")

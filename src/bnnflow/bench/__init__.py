@@ -1,0 +1,1 @@
+"""Benchmarks: bnnflow kernels and models against peer engines."""

@@ -1,0 +1,114 @@
+"""Grouped bar chart of benchmark records (bnnflow and peers) as a PNG.
+
+Input: the record list of :mod:`bnnflow.bench.peers` (``model``, ``engine``, ``threads``,
+``batch``, ``median_ms``, ``min_ms``, ``max_ms``). Layout: one panel per (batch, threads)
+pair — rows are batch sizes, columns thread counts; in a panel, one group of bars per model,
+one bar per engine (same colour for an engine in every panel), height = median milliseconds
+per call (or per image with ``per_image=True``), a whisker from min to max, and the median
+written above the bar. Needs matplotlib (drawn with the Agg backend, no display).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bnnflow.bench.peers import parse_results
+
+
+def _ordered(values: Sequence[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def plot_results(
+    records: Sequence[dict[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    per_image: bool = False,
+) -> Path:
+    """Draw ``records`` into the PNG file ``path`` and return its path.
+
+    ``ValueError`` when ``records`` is empty or a record is malformed (the message names the
+    record and field), or when ``path`` does not end in ``.png``."""
+    import json
+
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"path must end in .png, got {str(out)!r}")
+    if not records:
+        raise ValueError("records: nothing to plot (empty list)")
+    recs = parse_results(json.dumps(list(records)), "records")
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    batches = sorted({r["batch"] for r in recs})
+    threads = sorted({r["threads"] for r in recs})
+    engines = _ordered([r["engine"] for r in recs])
+    models = _ordered([r["model"] for r in recs])
+    colors = {e: plt.get_cmap("tab10")(i % 10) for i, e in enumerate(engines)}
+    index = {(r["model"], r["engine"], r["threads"], r["batch"]): r for r in recs}
+
+    panel_w = max(5.0, 0.6 * len(models) * len(engines) + 3)
+    fig, axes = plt.subplots(
+        len(batches),
+        len(threads),
+        figsize=(panel_w * len(threads), 3.6 * len(batches)),
+        squeeze=False,
+    )
+    for bi, batch in enumerate(batches):
+        for ti, nthr in enumerate(threads):
+            _panel(axes[bi][ti], index, models, engines, colors, nthr, batch, per_image)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[e]) for e in engines]
+    fig.legend(handles, engines, loc="upper center", ncol=min(len(engines), 5), frameon=False)
+    if title:
+        fig.suptitle(title, y=0.995, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _panel(
+    ax: Any,
+    index: dict[tuple, dict[str, Any]],
+    models: list[str],
+    engines: list[str],
+    colors: dict[str, Any],
+    nthr: int,
+    batch: int,
+    per_image: bool,
+) -> None:
+    """One (threads, batch) panel: bars for every (model, engine) that has a record."""
+    width = 0.8 / max(len(engines), 1)
+    scale = 1.0 / batch if per_image else 1.0
+    for mi, model in enumerate(models):
+        present = [e for e in engines if (model, e, nthr, batch) in index]
+        start = mi - width * (len(present) - 1) / 2
+        for k, engine in enumerate(present):
+            r = index[(model, engine, nthr, batch)]
+            x = start + k * width
+            med = r["median_ms"] * scale
+            err = [[med - r["min_ms"] * scale], [r["max_ms"] * scale - med]]
+            ax.bar(x, med, width * 0.92, color=colors[engine], yerr=err, capsize=2)
+            ax.annotate(
+                f"{med:.1f}",
+                (x, med),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=7,
+            )
+    ax.set_xticks(range(len(models)))
+    ax.set_xticklabels(models)
+    unit = "ms / image" if per_image else "ms / call"
+    ax.set_ylabel(f"median {unit}")
+    ax.set_title(f"{nthr} thread{'s' if nthr > 1 else ''}, batch {batch}", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)

@@ -1,0 +1,113 @@
+"""``bnnflow train``: train a BNN (stage 1) or BNN-Clip int8 fine-tune it (stage 2).
+
+Multi-process: ``torchrun --standalone --nproc_per_node=N -m bnnflow.cli.main train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+# Options whose default lives in TrainConfig (argparse default None = "not given").
+CONFIG_OPTIONS = (
+    "model", "data", "epochs", "stage", "init", "seed", "lr", "batch_size", "schedule",
+    "warmup_epochs", "weight_decay", "teacher", "kd_alpha", "kd_temperature",
+    "calib_batches", "augment", "image_size",
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (stage 1: float glue; stage 2: BNN-Clip int8 fine-tune)",
+        description="Train a model; writes OUT/metrics.jsonl, OUT/last.pt, OUT/best.pt and "
+        "OUT/config.json. With --resume, settings not given are taken from OUT/last.pt.",
+    )
+    p.add_argument("--model", help="model name (see bnnflow.models.available()) or "
+                   "package.module:callable")
+    p.add_argument("--data", help="digits (default), cifar10:DIR or imagefolder:DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--epochs", type=int, help="number of epochs (default 30)")
+    p.add_argument("--stage", type=int, choices=(1, 2), help="1 (default) or 2 (needs --init)")
+    p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 2e-3; stage 2: 2e-4)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 64)")
+    p.add_argument("--schedule", choices=("cosine", "linear"), help="lr decay (default cosine)")
+    p.add_argument("--warmup-epochs", type=float, help="linear warmup length (default 0)")
+    p.add_argument("--weight-decay", type=float,
+                   help="L2 on real-valued weights (default 5e-6; binary latent weights: 0)")
+    p.add_argument("--teacher", metavar="CKPT", help="distil from this (float) checkpoint")
+    p.add_argument("--kd-alpha", type=float, help="weight of the distillation term (0.5)")
+    p.add_argument("--kd-temperature", type=float, help="softening temperature (4.0)")
+    p.add_argument("--calib-batches", type=int, help="stage 2: calibration batches (8)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                   help="data augmentation (default on: shifts for digits, crop+flip else)")
+    p.add_argument("--image-size", type=int, help="imagefolder: resize images to N x N")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra model builder argument (VALUE parsed as JSON); repeatable")
+    p.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
+    p.add_argument("--workers", type=int, default=0, help="data loading processes (0)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads per process (default: torch's choice; 1 is "
+                   "fastest for small models on a busy machine)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_model_args(items: list[str]) -> dict[str, Any]:
+    """``["groups=2", "act=\\"prelu\\""]`` → ``{"groups": 2, "act": "prelu"}``."""
+    from bnnflow.cli.main import UsageError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--model-arg {item!r}: expected KEY=VALUE with KEY an identifier")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def make_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of this command line (settings from last.pt when resuming)."""
+    from bnnflow.cli.main import UsageError
+    from bnnflow.train.checkpoint import read_checkpoint
+    from bnnflow.train.trainer import TrainConfig
+
+    given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None}
+    if args.model_arg:
+        given["model_kwargs"] = parse_model_args(args.model_arg)
+    base: dict[str, Any] = {}
+    if args.resume:
+        from pathlib import Path
+
+        last = Path(args.out) / "last.pt"
+        if not last.is_file():
+            raise UsageError(f"--resume: no checkpoint {str(last)!r} to resume from")
+        saved = read_checkpoint(last)["config"]
+        base = {k: saved[k] for k in (*CONFIG_OPTIONS, "model_kwargs") if k in saved}
+    elif "model" not in given:
+        raise UsageError("--model is required (or --resume an existing run)")
+    fields = {**base, **given}
+    # When resuming, the trainer checks that everything given agrees with last.pt.
+    return TrainConfig(out=args.out, resume=args.resume, quiet=args.quiet,
+                       workers=args.workers, threads=args.threads, **fields)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bnnflow.cli.main import UsageError
+    from bnnflow.train import CheckpointError, DataError, ModelError, TrainError, train
+
+    if args.workers < 0:
+        raise UsageError(f"--workers must be ≥ 0, got {args.workers}")
+    try:
+        config = make_config(args)
+        train(config, log=print)
+    except (TrainError, DataError, ModelError, CheckpointError) as err:
+        raise UsageError(str(err)) from err
+    return 0

@@ -1,0 +1,11 @@
+"""bnnflow.runtime: run ``.bnn`` models on the C++ engine. Never imports torch.
+
+See docs/runtime.md.
+"""
+
+from __future__ import annotations
+
+from bnnflow.runtime.interpreter import Interpreter
+from bnnflow.runtime.summary import Summary, SummaryRow
+
+__all__ = ["Interpreter", "Summary", "SummaryRow"]

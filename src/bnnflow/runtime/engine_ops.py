@@ -1,0 +1,165 @@
+"""Binders from IR ops onto the ``bnnflow._engine`` functions.
+
+Each binder prepares what can be prepared once (re-arranged binary weights, epilogue keyword
+arguments) and returns ``fn(inputs, out)``. A binder returns ``None`` when this build of the
+engine lacks the function, and the op falls back to the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from bnnflow.graph import Op, TensorInfo
+from bnnflow.reference.interpreter import epilogue_kwargs
+from bnnflow.runtime.kernels import Binder, KernelFn
+
+Infos = list[TensorInfo]
+Params = Mapping[str, np.ndarray]
+
+
+def _engine_fn(name: str) -> Callable[..., Any] | None:
+    from bnnflow import _engine
+
+    return getattr(_engine, name, None)
+
+
+def _writer(call: Callable[[list[np.ndarray]], np.ndarray]) -> KernelFn:
+    """``fn(inputs, out)`` that stores ``call(inputs)`` into the arena view ``out``."""
+    def run(inputs: list[np.ndarray], out: np.ndarray) -> None:
+        out[...] = call(inputs)
+    return run
+
+
+def bind_pack(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+              ) -> KernelFn | None:
+    fn = _engine_fn("pack_bits")
+    if fn is None:
+        return None
+    t, groups = p["t"], op.attrs["groups"]
+    return _writer(lambda x: fn(x[0], t, groups, isa=isa, threads=threads))
+
+
+def bind_bconv(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+               ) -> KernelFn | None:
+    prepare, fn = _engine_fn("prepare_bconv_weights"), _engine_fn("bconv2d")
+    if prepare is None or fn is None:
+        return None
+    a = op.attrs
+    weights = prepare(p["weights"], ins[0].channels, a["groups"], isa=isa)
+    kw = {"stride": a["stride"], "padding": a["padding"], "pad_mode": a["pad_mode"],
+          **epilogue_kwargs(op, _shift32(p)), "isa": isa, "threads": threads}
+    return _writer(lambda x: fn(x[0], weights, **kw))
+
+
+def bind_bdense(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+                ) -> KernelFn | None:
+    prepare, fn = _engine_fn("prepare_bdense_weights"), _engine_fn("bdense")
+    if prepare is None or fn is None:
+        return None
+    weights = prepare(p["weights"], ins[0].channels, isa=isa)
+    kw = {**epilogue_kwargs(op, _shift32(p)), "isa": isa, "threads": threads}
+    return _writer(lambda x: fn(x[0], weights, **kw))
+
+
+def bind_maxpool_packed(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str,
+                        threads: int) -> KernelFn | None:
+    fn = _engine_fn("maxpool_packed")
+    if fn is None:
+        return None
+    a = op.attrs
+    return _writer(lambda x: fn(x[0], a["kernel"], a["stride"], a["padding"], isa=isa,
+                                threads=threads))
+
+
+def _shift32(p: Params) -> dict[str, np.ndarray]:
+    """Params with the shift ``s`` widened to the int32 the engine takes (int8 in the file)."""
+    return {r: (a.astype(np.int32) if r == "s" else a) for r, a in p.items()}
+
+
+def _params_call(name: str, roles: tuple[str, ...], n_inputs: int = 1) -> Binder:
+    """Binder for ``_engine.<name>(*inputs, *params[roles], isa=, threads=)``."""
+    def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+             ) -> KernelFn | None:
+        fn = _engine_fn(name)
+        if fn is None:
+            return None
+        wide = _shift32(p)
+        args = [wide[r] for r in roles]
+        return _writer(lambda x: fn(*x[:n_inputs], *args, isa=isa, threads=threads))
+    return bind
+
+
+def _window_call(name: str) -> Binder:
+    """Binder for ``_engine.<name>(x, kernel, stride, padding, isa=, threads=)``."""
+    def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+             ) -> KernelFn | None:
+        fn = _engine_fn(name)
+        if fn is None:
+            return None
+        a = op.attrs
+        return _writer(lambda x: fn(x[0], a["kernel"], a["stride"], a["padding"], isa=isa,
+                                    threads=threads))
+    return bind
+
+
+def _conv_call(name: str, roles: tuple[str, ...]) -> Binder:
+    """Binder for ``_engine.<name>(x, *params, stride=, padding=, isa=, threads=)``."""
+    def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+             ) -> KernelFn | None:
+        fn = _engine_fn(name)
+        if fn is None:
+            return None
+        args = [p[r] for r in roles]
+        kw = {"stride": op.attrs["stride"], "padding": op.attrs["padding"], "isa": isa,
+              "threads": threads}
+        return _writer(lambda x: fn(x[0], *args, **kw))
+    return bind
+
+
+def bind_concat(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+                ) -> KernelFn | None:
+    fn = _engine_fn("concat")
+    if fn is None:
+        return None
+    return _writer(lambda x: fn(list(x), isa=isa, threads=threads))
+
+
+def bind_flatten(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+                 ) -> KernelFn | None:
+    """flatten is a layout change only: NHWC C-contiguous data is already [N, H*W*C]."""
+    def run(inputs: list[np.ndarray], dst: np.ndarray) -> None:
+        dst[...] = inputs[0].reshape(dst.shape)
+    return run
+
+
+#: op type -> binder.
+ENGINE_BINDERS: dict[str, Binder] = {
+    "pack": bind_pack,
+    "bconv": bind_bconv,
+    "bdense": bind_bdense,
+    "maxpool_packed": bind_maxpool_packed,
+    "requant": _params_call("requant", ("M", "B", "s")),
+    "requant32": _params_call("requant32", ("M", "B", "s")),
+    "add": _params_call("add_int8", ("Ma", "Mb", "B", "s"), n_inputs=2),
+    "pwl": _params_call("pwl_int8", ("t", "Mp", "Bp", "Mn", "Bn", "s")),
+    "maxpool_int8": _window_call("maxpool_int8"),
+    "sumpool_int8": _window_call("sumpool_int8"),
+    "global_sumpool_int8": _params_call("global_sumpool_int8", ()),
+    "conv2d_int8": _conv_call("conv2d_int8", ("weights", "bias", "zp")),
+    "dwconv2d_int8": _conv_call("dwconv2d_int8", ("weights", "bias", "zp")),
+    "dense_int8": _params_call("dense_int8", ("weights", "bias")),
+    "concat": bind_concat,
+    "dequant": _params_call("dequant", ("scale", "bias")),
+    "scale_bias": _params_call("scale_bias", ("scale", "bias")),
+    "add_f32": _params_call("add_f32", (), n_inputs=2),
+    "pwl_f32": _params_call("pwl_f32", ("t", "kp", "bp", "kn", "bn")),
+    "conv2d_f32": _conv_call("conv2d_f32", ("weights", "bias")),
+    "dense_f32": _params_call("dense_f32", ("weights", "bias")),
+    "maxpool_f32": _window_call("maxpool_f32"),
+    "avgpool_f32": _window_call("avgpool_f32"),
+    "global_avgpool_f32": _params_call("global_avgpool_f32", ()),
+    "flatten": bind_flatten,
+}

@@ -1,0 +1,469 @@
+"""The trainer: the two-stage BNN-Clip recipe, per-epoch checkpoints, exact resume, DDP.
+
+Stage 1 trains the binary network with float glue. Stage 2 starts from a stage-1 checkpoint
+(``init``), calls ``enable_int8`` (clipping blocks, fake-quant points observing), calibrates
+the int8 scales on ``calib_batches`` un-augmented training batches in eval mode, **freezes the
+scales** and fine-tunes with the fake-quant forward active. Freezing before fine-tuning (rather
+than letting the observers keep moving) means the network learns around the very scales the
+engine will use, and the checkpoint after every epoch is already the deployable int8 model.
+
+Reproducibility: the model is initialised after ``torch.manual_seed(seed)``; the data order of
+epoch ``e`` comes from ``DistributedSampler(seed=seed).set_epoch(e)`` and the augmentation of
+epoch ``e`` on rank ``r`` from a generator seeded with ``(seed, e, r)``. A checkpoint after
+epoch ``e`` stores the model, optimizer, scheduler and global torch RNG, so resuming replays
+epochs ``e+1..`` exactly as an uninterrupted run would (on the CPU, same thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data.distributed import DistributedSampler
+
+import bnnflow
+from bnnflow.train import checkpoint as ckpt_mod
+from bnnflow.train import distributed, modelspec, recipe
+from bnnflow.train.augment import augment_batch
+from bnnflow.train.data import ImageData, Split, load_data
+
+DEFAULT_LR = {1: 2e-3, 2: 2e-4}
+# Fields that must match between a run and the checkpoint it resumes.
+RESUME_FIELDS = (
+    "model", "model_kwargs", "data", "image_size", "epochs", "stage", "init", "seed", "lr",
+    "batch_size", "schedule", "warmup_epochs", "weight_decay", "teacher", "kd_alpha",
+    "kd_temperature", "calib_batches", "augment",
+)
+
+
+class TrainError(ValueError):
+    """A training configuration that cannot run (user error)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (stored in ``config.json`` and every checkpoint)."""
+
+    model: str
+    out: str
+    data: str = "digits"
+    epochs: int = 30
+    stage: int = 1
+    init: str | None = None
+    seed: int = 0
+    lr: float | None = None  # None: 2e-3 for stage 1, 2e-4 for stage 2
+    batch_size: int = 64  # global: split evenly over the processes
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    weight_decay: float = 5e-6
+    teacher: str | None = None
+    kd_alpha: float = 0.5
+    kd_temperature: float = 4.0
+    calib_batches: int = 8
+    augment: bool = True
+    image_size: int | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    quiet: bool = False
+    workers: int = 0
+    threads: int | None = None  # torch intra-op threads; None: torch's default
+
+    def base_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.stage]
+
+    def validate(self) -> None:
+        """Raise :class:`TrainError` for values that cannot work."""
+        if self.epochs < 1:
+            raise TrainError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.stage not in (1, 2):
+            raise TrainError(f"--stage must be 1 or 2, got {self.stage}")
+        if self.stage == 2 and not self.init:
+            raise TrainError("--stage 2 needs --init CKPT (a stage-1 checkpoint)")
+        if self.batch_size < 1:
+            raise TrainError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise TrainError(f"--lr must be positive, got {self.lr}")
+        if self.schedule not in recipe.SCHEDULES:
+            raise TrainError(f"--schedule must be one of {', '.join(recipe.SCHEDULES)}")
+        if not 0.0 <= self.kd_alpha <= 1.0:
+            raise TrainError(f"--kd-alpha must be in [0, 1], got {self.kd_alpha}")
+        if self.kd_temperature <= 0:
+            raise TrainError(f"--kd-temperature must be positive, got {self.kd_temperature}")
+        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
+            raise TrainError(f"--warmup-epochs must be in [0, --epochs], got {self.warmup_epochs}")
+        if self.calib_batches < 1:
+            raise TrainError(f"--calib-batches must be at least 1, got {self.calib_batches}")
+        if self.image_size is not None and self.image_size < 1:
+            raise TrainError(f"--image-size must be positive, got {self.image_size}")
+        for name in ("init", "teacher"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise TrainError(f"--{name} checkpoint {value!r} does not exist")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Run:
+    """The live objects of a run."""
+
+    config: TrainConfig
+    data: ImageData
+    dist: distributed.Dist
+    model: torch.nn.Module  # unwrapped
+    net: torch.nn.Module  # what the training forward calls (DDP wrapper or the model)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    model_kwargs: dict[str, Any]
+    int8: dict[str, bool]
+    teacher: torch.nn.Module | None = None
+    start_epoch: int = 0
+    best_acc: float = -1.0
+    best_epoch: int = 0
+    calibration: dict[str, Any] | None = None  # stage 2: accuracy right after calibration
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """A well-mixed 63-bit seed for the augmentation generator of (seed, epoch, rank)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def rank_batches(config: TrainConfig, n: int, epoch: int, d: distributed.Dist) -> list[list[int]]:
+    """This rank's batches of epoch ``epoch``: DistributedSampler order, global batch split."""
+    sampler = DistributedSampler(
+        range(n), num_replicas=d.world, rank=d.rank, shuffle=True, seed=config.seed
+    )
+    sampler.set_epoch(epoch)
+    indices = list(sampler)
+    per_rank = config.batch_size // d.world
+    return [indices[i : i + per_rank] for i in range(0, len(indices), per_rank)]
+
+
+def iter_batches(split: Split, batches: list[list[int]], workers: int) -> Iterator:
+    """Fetch ``batches`` from ``split`` in order (through DataLoader workers if asked)."""
+    if workers <= 0:
+        for b in batches:
+            yield split.fetch(torch.tensor(b, dtype=torch.int64))
+        return
+
+    class _Batches(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(batches)
+
+        def __getitem__(self, i: int):
+            return split.fetch(torch.tensor(batches[i], dtype=torch.int64))
+
+    loader = torch.utils.data.DataLoader(_Batches(), batch_size=None, num_workers=workers)
+    yield from loader
+
+
+def model_kwargs_for(config: TrainConfig, data: ImageData) -> dict[str, Any]:
+    """Builder kwargs: the data set's class count (and channels when not 3), then overrides."""
+    kwargs: dict[str, Any] = {"num_classes": data.num_classes}
+    if data.in_channels != 3:
+        kwargs["in_channels"] = data.in_channels
+    kwargs.update(config.model_kwargs)
+    return kwargs
+
+
+def calibration_batches(run_data: ImageData, config: TrainConfig) -> list[torch.Tensor]:
+    """The first ``calib_batches`` batches of a seeded, un-augmented training permutation."""
+    g = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(run_data.train), generator=g)
+    bs = config.batch_size
+    out = []
+    for i in range(config.calib_batches):
+        idx = order[i * bs : (i + 1) * bs]
+        if idx.numel() == 0:
+            break
+        out.append(run_data.train.fetch(idx)[0])
+    return out
+
+
+def _check_compatible(config: TrainConfig, saved: dict[str, Any], what: str) -> None:
+    for key in RESUME_FIELDS:
+        if key in saved and getattr(config, key) != saved[key]:
+            raise TrainError(
+                f"--{key.replace('_', '-')} is {getattr(config, key)!r} but {what} was made "
+                f"with {saved[key]!r}; resume with the same settings"
+            )
+
+
+def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
+    init = ckpt_mod.read_checkpoint(config.init)
+    if init["model"]["name"] != config.model:
+        raise TrainError(
+            f"--init {config.init!r} holds model {init['model']['name']!r}, not {config.model!r}"
+        )
+    if config.stage == 2 and init.get("int8", {}).get("enabled"):
+        raise TrainError(f"--init {config.init!r} is already an int8 (stage-2) checkpoint")
+    merged = dict(init["model"]["kwargs"])
+    for key, value in kwargs.items():
+        if merged.get(key, value) != value:
+            raise TrainError(
+                f"--init {config.init!r} was built with {key}={merged[key]!r}, this run "
+                f"needs {value!r}"
+            )
+        merged[key] = value
+    return init, merged
+
+
+def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], None]) -> Run:
+    """Data, model (fresh, from --init, or resumed), optimizer, scheduler, teacher."""
+    config.validate()
+    if config.batch_size % d.world:
+        raise TrainError(
+            f"--batch-size {config.batch_size} is not divisible by the {d.world} processes"
+        )
+    data = load_data(config.data, config.image_size)
+    out = Path(config.out)
+    saved = None
+    if config.resume:
+        last = out / "last.pt"
+        if not last.is_file():
+            raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
+        saved = ckpt_mod.read_checkpoint(last)
+        _check_compatible(config, saved["config"], str(last))
+
+    torch.manual_seed(config.seed)
+    kwargs = model_kwargs_for(config, data)
+    int8 = {"enabled": False, "frozen": False}
+    calibration = None
+    if saved is not None:
+        kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
+        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
+                                       str(out / "last.pt"))
+    elif config.init:
+        init, kwargs = _load_init(config, kwargs)
+        model = modelspec.build_model(config.model, kwargs)
+        model.load_state_dict(init["model_state"])
+        if config.stage == 2:
+            _to_int8(model, data, config, log)
+            int8 = {"enabled": True, "frozen": True}
+            calibration = {"batches": config.calib_batches,
+                           "test_acc": _accuracy(model, data, d)}
+            log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
+    else:
+        model = modelspec.build_model(config.model, kwargs)
+
+    steps = math.ceil(math.ceil(len(data.train) / d.world) / (config.batch_size // d.world))
+    optimizer = recipe.make_optimizer(model, config.base_lr(), config.weight_decay)
+    scheduler = recipe.make_scheduler(
+        optimizer, steps * config.epochs, round(config.warmup_epochs * steps), config.schedule
+    )
+    run = Run(config, data, d, model, model, optimizer, scheduler, kwargs, int8,
+              calibration=calibration)
+    if saved is not None:
+        optimizer.load_state_dict(saved["optimizer_state"])
+        scheduler.load_state_dict(saved["scheduler_state"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        run.start_epoch = int(saved["epoch"])
+        run.best_acc = float(saved.get("best_acc", -1.0))
+        run.best_epoch = int(saved.get("best_epoch", 0))
+        run.calibration = saved.get("calibration")
+    if config.teacher:
+        run.teacher, _ = ckpt_mod.load_model(config.teacher)
+    if d.active:
+        run.net = torch.nn.parallel.DistributedDataParallel(model)
+    return run
+
+
+def _to_int8(model: torch.nn.Module, data: ImageData, config: TrainConfig,
+             log: Callable[[str], None]) -> None:
+    """enable_int8 → calibrate (eval mode) → freeze_int8."""
+    modelspec.enable_int8(model)
+    batches = calibration_batches(data, config)
+    model.eval()
+    with torch.no_grad():
+        modelspec.calibrate(model, batches)
+    modelspec.freeze_int8(model)
+    log(f"stage 2: calibrated int8 scales on {len(batches)} batches, scales frozen")
+
+
+def _progress(run: Run, total: int, epoch: int):
+    from tqdm import tqdm
+
+    disable = run.config.quiet or not run.dist.is_main or not sys.stderr.isatty()
+    return tqdm(total=total, desc=f"epoch {epoch}/{run.config.epochs}", disable=disable,
+                leave=False, dynamic_ncols=True)
+
+
+def train_epoch(run: Run, epoch: int) -> dict[str, float]:
+    """One pass over this rank's batches; returns the global mean loss and accuracy."""
+    config = run.config
+    run.net.train()
+    batches = rank_batches(config, len(run.data.train), epoch, run.dist)
+    gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, run.dist.rank))
+    mode = run.data.augment if config.augment else "none"
+    loss_sum, correct, count, lr = 0.0, 0.0, 0.0, config.base_lr()
+    with _progress(run, len(batches), epoch) as bar:
+        for images, labels in iter_batches(run.data.train, batches, config.workers):
+            images = augment_batch(images, mode, gen)
+            logits = run.net(images)
+            if run.teacher is not None:
+                with torch.no_grad():
+                    t_logits = run.teacher(images)
+                loss = recipe.distillation_loss(
+                    logits, t_logits, labels, config.kd_alpha, config.kd_temperature
+                )
+            else:
+                loss = F.cross_entropy(logits, labels)
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            lr = run.optimizer.param_groups[0]["lr"]
+            run.optimizer.step()
+            modelspec.clip_latent_weights(run.model)
+            run.scheduler.step()
+            n = labels.shape[0]
+            loss_sum += float(loss.detach()) * n
+            correct += float((logits.detach().argmax(1) == labels).sum())
+            count += n
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / count:.4f}")
+    loss_sum, correct, count = run.dist.all_sum([loss_sum, correct, count])
+    return {"train_loss": loss_sum / count, "train_acc": correct / count, "lr": lr}
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, split: Split, batch_size: int = 256,
+            indices: list[int] | None = None) -> torch.Tensor:
+    """Arg-max class of every image of ``split`` (or of ``indices``), in order; eval mode."""
+    model.eval()
+    order = list(range(len(split))) if indices is None else indices
+    preds = []
+    for start in range(0, len(order), batch_size):
+        images, _ = split.fetch(torch.tensor(order[start : start + batch_size],
+                                             dtype=torch.int64))
+        preds.append(model(images).argmax(1))
+    return torch.cat(preds) if preds else torch.empty(0, dtype=torch.int64)
+
+
+def _accuracy(model: torch.nn.Module, data: ImageData, d: distributed.Dist) -> float:
+    test = data.test
+    mine = list(range(d.rank, len(test), d.world))
+    preds = predict(model, test, indices=mine)
+    correct = float((preds == test.labels[mine]).sum()) if mine else 0.0
+    correct, count = d.all_sum([correct, float(len(mine))])
+    return correct / count
+
+
+def evaluate(run: Run) -> float:
+    """Test accuracy of rank 0's model (ranks share the test set, counts are summed)."""
+    run.dist.broadcast_buffers(run.model)
+    return _accuracy(run.model, run.data, run.dist)
+
+
+def checkpoint_dict(run: Run, epoch: int, record: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to rebuild the model and to resume after ``epoch``."""
+    return {
+        "format": ckpt_mod.FORMAT,
+        "version": ckpt_mod.VERSION,
+        "bnnflow_version": bnnflow.__version__,
+        "model": {"name": run.config.model, "kwargs": run.model_kwargs},
+        "model_state": run.model.state_dict(),
+        "stage": run.config.stage,
+        "int8": dict(run.int8),
+        "epoch": epoch,
+        "optimizer_state": run.optimizer.state_dict(),
+        "scheduler_state": run.scheduler.state_dict(),
+        "rng": {"torch": torch.get_rng_state()},
+        "config": run.config.to_dict(),
+        "data": run.data.describe(),
+        "metrics": record,
+        "best_acc": run.best_acc,
+        "best_epoch": run.best_epoch,
+        "calibration": run.calibration,
+    }
+
+
+def _prepare_out(run: Run) -> None:
+    out = run.out
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = out / "metrics.jsonl"
+    if run.config.resume and metrics.exists():
+        kept = [line for line in metrics.read_text().splitlines()
+                if line.strip() and json.loads(line)["epoch"] <= run.start_epoch]
+        metrics.write_text("".join(line + "\n" for line in kept))
+    elif not run.config.resume:
+        metrics.write_text("")
+    config = {**run.config.to_dict(), "model_kwargs_resolved": run.model_kwargs,
+              "data_info": run.data.describe(), "world_size": run.dist.world,
+              "calibration": run.calibration,
+              "bnnflow_version": bnnflow.__version__}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _finish_epoch(run: Run, epoch: int, record: dict[str, Any]) -> None:
+    """Append the metrics line, then write last.pt (and best.pt) atomically."""
+    with open(run.out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    improved = record["test_acc"] > run.best_acc
+    if improved:
+        run.best_acc, run.best_epoch = record["test_acc"], epoch
+    state = checkpoint_dict(run, epoch, record)
+    ckpt_mod.save_atomic(state, run.out / "last.pt")
+    if improved:
+        ckpt_mod.save_atomic(state, run.out / "best.pt")
+
+
+def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) training; returns the metrics records of the epochs run here.
+
+    Under torchrun every process calls this; only rank 0 writes files and prints.
+    """
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        if config.threads < 1:
+            raise TrainError(f"--threads must be at least 1, got {config.threads}")
+        torch.set_num_threads(config.threads)
+    d = distributed.setup()
+    say = (lambda s: None) if (config.quiet or not d.is_main or log is None) else log
+    try:
+        run = build_run(config, d, say)
+        if d.is_main:
+            _prepare_out(run)
+        if run.start_epoch >= config.epochs:
+            say(f"{run.out / 'last.pt'} already has all {config.epochs} epochs")
+            return []
+        return _epochs(run, say)
+    finally:
+        distributed.teardown(d)
+        torch.set_num_threads(threads)
+
+
+def _epochs(run: Run, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    records = []
+    for epoch in range(run.start_epoch + 1, run.config.epochs + 1):
+        t0 = time.perf_counter()
+        stats = train_epoch(run, epoch)
+        test_acc = evaluate(run)
+        record = {
+            "epoch": epoch,
+            "stage": run.config.stage,
+            "train_loss": stats["train_loss"],
+            "train_acc": stats["train_acc"],
+            "test_acc": test_acc,
+            "lr": stats["lr"],
+            "seconds": time.perf_counter() - t0,
+        }
+        if run.dist.is_main:
+            _finish_epoch(run, epoch, record)
+        run.dist.barrier()
+        records.append(record)
+        say(f"epoch {epoch}/{run.config.epochs}  train_loss {record['train_loss']:.4f}  "
+            f"test_acc {test_acc:.4f}  lr {record['lr']:.3g}  {record['seconds']:.1f}s")
+    return records

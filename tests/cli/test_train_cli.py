@@ -1,0 +1,107 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bnnflow.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+TINY = "tests.train.tinymodels:tiny"
+
+
+def _train(out, *extra):
+    return main(["train", "--model", TINY, "--epochs", "1", "--batch-size", "128", "--quiet",
+                 "--threads", "1", "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert _train(out, "--epochs", "2") == 0
+    return out
+
+
+def test_eval_json_has_accuracy_and_predictions(trained, tmp_path, capsys):
+    target = tmp_path / "eval.json"
+    assert main(["eval", str(trained / "last.pt"), "--data", "digits", "--json",
+                 str(target)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    result = json.loads(target.read_text())
+    assert result["count"] == 360 and len(result["predictions"]) == 360
+    assert result["model"] == TINY and result["stage"] == 1
+    from bnnflow.train.data import load_digits
+
+    labels = load_digits().test.labels.tolist()
+    correct = sum(p == y for p, y in zip(result["predictions"], labels, strict=True))
+    assert result["accuracy"] == correct / 360
+    metrics = [json.loads(x) for x in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert result["accuracy"] == pytest.approx(metrics[-1]["test_acc"])
+
+
+def test_eval_defaults_to_the_training_data(trained, capsys):
+    assert main(["eval", str(trained / "last.pt")]) == 0
+    assert "on digits" in capsys.readouterr().out
+
+
+def test_plot_writes_png(trained, tmp_path, capsys):
+    second = tmp_path / "second"
+    assert _train(second, "--seed", "9") == 0
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(trained), str(second), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_model_args_reach_the_builder(tmp_path):
+    out = tmp_path / "wide"
+    assert _train(out, "--model-arg", "width=4", "--model-arg", "dropout=0.0") == 0
+    from bnnflow.train.checkpoint import load_model
+
+    model, info = load_model(out / "last.pt")
+    assert info["kwargs"]["width"] == 4 and model.stem.out_channels == 4
+
+
+def _error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "no_such_model"], "unknown model 'no_such_model'; available:"),
+        (["--model", TINY, "--data", "mnist"], "unknown data set 'mnist'"),
+        (["--model", TINY, "--data", "cifar10:/no/such/dir"], "'/no/such/dir'.*does not exist"),
+        (["--model", TINY, "--stage", "2"], "--stage 2 needs --init"),
+        (["--model", TINY, "--epochs", "0"], "--epochs must be at least 1"),
+        (["--model", TINY, "--resume"], "--resume: no checkpoint"),
+        (["--epochs", "1"], "--model is required"),
+        (["--model", TINY, "--model-arg", "oops"], "--model-arg 'oops'"),
+        (["--model", TINY, "--model-arg", "bogus=1"], "rejects arguments"),
+        (["--model", TINY, "--init", "/no/ckpt.pt"], "--init checkpoint '/no/ckpt.pt'"),
+    ],
+)
+def test_train_bad_arguments(capsys, tmp_path, argv, message):
+    argv = ["train", "--out", str(tmp_path / "x"), "--quiet", "--threads", "1", *argv]
+    err = _error(capsys, argv)
+    assert err.startswith("bnnflow train: error: ")
+    import re
+
+    assert re.search(message, err), err
+
+
+def test_resume_with_changed_settings_is_an_error(trained, capsys):
+    err = _error(capsys, ["train", "--out", str(trained), "--resume", "--epochs", "2",
+                          "--lr", "0.1", "--quiet"])
+    assert "--lr is 0.1 but" in err
+
+
+def test_eval_and_plot_bad_arguments(capsys, tmp_path):
+    assert "does not exist" in _error(capsys, ["eval", str(tmp_path / "none.pt")])
+    assert "no metrics.jsonl" in _error(capsys, ["plot", str(tmp_path), "-o",
+                                                 str(tmp_path / "a.png")])
+    assert "must be a .png" in _error(capsys, ["plot", str(tmp_path), "-o", "a.jpg"])

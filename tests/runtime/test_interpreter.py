@@ -1,0 +1,196 @@
+"""The runtime Interpreter: engine == reference on every op and ISA, input checks, threads,
+memory, summary, files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bnnflow import FormatError, cpu
+from bnnflow.format import save
+from bnnflow.graph import SCHEMAS, op_cost, validate
+from bnnflow.graph.examples import op_case, random_input, tiny_float_model, tiny_int8_model
+from bnnflow.reference.interpreter import run, run_all
+from bnnflow.runtime import Interpreter
+from bnnflow.runtime.engine_ops import ENGINE_BINDERS
+
+ISAS = cpu.supported_isas()
+RTOL = 1e-5
+
+
+def _same(actual: np.ndarray, expected: np.ndarray, what: str) -> None:
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, what
+    if expected.dtype == np.float32:
+        np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=RTOL, err_msg=what)
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+
+
+def _check_ops(interp: Interpreter, graph, tensors, x) -> None:
+    """Every op's kernel on the reference's inputs equals the reference's output."""
+    ref = run_all(graph, tensors, x)
+    for op in graph.ops:
+        got = interp.run_op(op.name, [ref[t] for t in op.inputs])
+        _same(got, ref[op.output], f"{op.name} ({op.type}) isa={interp.isa} "
+              f"threads={interp.num_threads}")
+
+
+CASES = [(t, {}) for t in sorted(SCHEMAS)] + [
+    ("bconv", {"epilogue": e, "pad_mode": m, "groups": g, "c": 40 * g, "stride": s,
+               "kernel": k, "clamp": cl})
+    for e, m, g, s, k, cl in [("float", "one", 2, 2, 3, (None, None)),
+                              ("int8", "zero", 1, 1, 5, (-30, None)),
+                              ("packed", "valid", 3, 1, 1, (None, None)),
+                              ("int32", "one", 1, 2, 3, (0, 20))]
+] + [("bdense", {"epilogue": e, "c": 70}) for e in ("float", "int8", "packed")] + [
+    ("concat", {"dtype": "float32"}), ("conv2d_int8", {"input_dtype": "int8", "stride": 2}),
+    ("pack", {"dtype": "float32", "groups": 2}), ("maxpool_packed", {"c": 70}),
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize(("op_type", "options"), CASES,
+                         ids=[f"{t}-{i}" for i, (t, _) in enumerate(CASES)])
+def test_engine_equals_reference(op_type: str, options: dict, isa: str) -> None:
+    rng = np.random.default_rng(11)
+    graph, tensors = op_case(op_type, rng, **options)
+    x = random_input(rng, graph, 3)
+    for threads in (1, 2):
+        interp = Interpreter.from_graph(graph, tensors, threads, isa=isa)
+        _check_ops(interp, graph, tensors, x)
+        _same(interp.run(x), run(graph, tensors, x), f"logits isa={isa} threads={threads}")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_whole_models(isa: str) -> None:
+    rng = np.random.default_rng(4)
+    graph, tensors = tiny_int8_model(rng)
+    x = random_input(rng, graph, 5)
+    interp = Interpreter.from_graph(graph, tensors, 2, isa=isa)
+    ref = run_all(graph, tensors, x)
+    got = interp.run_all(x)
+    for name, value in got.items():  # integer data-flow: every tensor exact
+        _same(value, ref[name], name)
+    graph, tensors = tiny_float_model(rng)
+    x = random_input(rng, graph, 5)
+    _check_ops(Interpreter.from_graph(graph, tensors, 1, isa=isa), graph, tensors, x)
+
+
+def test_engine_kernels_are_bound() -> None:
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    backends = Interpreter.from_graph(graph, tensors).backends
+    for op in graph.ops:
+        if op.type in ENGINE_BINDERS:
+            assert backends[op.name] == "engine", op.name
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    path = tmp_path_factory.mktemp("m") / "tiny.bnn"
+    save(path, graph, tensors)
+    return path
+
+
+def test_from_file(model_file: Path, tmp_path: Path) -> None:
+    interp = Interpreter(model_file, num_threads=2)
+    assert interp.input_spec.shape == (-1, 8, 8, 1) and interp.input_spec.dtype == "uint8"
+    assert interp.output_spec.classes == 10
+    assert interp.output_spec.class_names == [str(i) for i in range(10)]
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 1)).astype(np.uint8)
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    logits = interp.run(x)
+    assert logits.dtype == np.float32 and logits.shape == (4, 10)
+    np.testing.assert_allclose(logits, run(graph, tensors, x), rtol=RTOL)
+    bad = tmp_path / "bad.bnn"
+    bad.write_bytes(model_file.read_bytes()[:-10])
+    with pytest.raises(FormatError):
+        Interpreter(bad)
+
+
+@pytest.mark.parametrize(("x", "pattern"), [
+    (np.zeros((2, 8, 8, 1), np.float32), r"expected dtype uint8 .*got dtype float32"),
+    (np.zeros((2, 8, 8, 1), np.int8), "got dtype int8"),
+    (np.zeros((8, 8, 1), np.uint8), r"expected rank 4 .*got rank 3 with shape \[8, 8, 1\]"),
+    (np.zeros((2, 8, 8, 3), np.uint8), r"expected shape \[N, 8, 8, 1\] uint8, got shape "
+                                       r"\[2, 8, 8, 3\]"),
+    (np.zeros((0, 8, 8, 1), np.uint8), "got shape \\[0, 8, 8, 1\\]"),
+    ([[1, 2]], "expected a numpy array"),
+])
+def test_bad_input(model_file: Path, x, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        Interpreter(model_file).run(x)
+
+
+def test_non_contiguous_input_is_accepted(model_file: Path) -> None:
+    interp = Interpreter(model_file)
+    x = np.random.default_rng(1).integers(0, 256, (3, 8, 8, 2)).astype(np.uint8)
+    np.testing.assert_array_equal(interp.run(x[..., :1]), interp.run(x[..., :1].copy()))
+
+
+def test_bad_arguments(model_file: Path) -> None:
+    with pytest.raises(ValueError, match="num_threads"):
+        Interpreter(model_file, num_threads=0)
+    with pytest.raises(ValueError, match="isa must be one of"):
+        Interpreter(model_file, isa="sse2")
+
+
+def test_concurrent_runs(model_file: Path) -> None:
+    """Two threads run different batches on one interpreter at once; both get the answers
+    a lone run gives."""
+    interp = Interpreter(model_file, num_threads=2)
+    rng = np.random.default_rng(2)
+    xs = [rng.integers(0, 256, (n, 8, 8, 1)).astype(np.uint8) for n in (3, 5)]
+    expected = [interp.run(x) for x in xs]
+    errors: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        for _ in range(30):
+            got = interp.run(xs[i])
+            if not np.array_equal(got, expected[i]):
+                errors.append(f"thread {i} got a wrong answer")
+                return
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_memory(model_file: Path) -> None:
+    interp = Interpreter(model_file)
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    infos = validate(graph, tensors)
+    peak = interp.peak_activation_bytes
+    assert interp.activation_bytes(4) == 4 * peak
+    total = sum(infos[op.output].nbytes(1) for op in graph.ops)
+    assert peak < total  # buffers are reused
+    for op in graph.ops:  # each op's inputs and output are live together
+        live = sum(infos[t].nbytes(1) for t in {*op.inputs, op.output} if t != "image")
+        assert peak >= live
+
+
+def test_summary(model_file: Path) -> None:
+    interp = Interpreter(model_file)
+    s = interp.summary()
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    infos = validate(graph, tensors)
+    assert [r.name for r in s.rows] == [op.name for op in graph.ops]
+    conv = next(r for r in s.rows if r.name == "block1.conv")
+    assert conv.binary_macs == 8 * 8 * 32 * 9 * 32 and conv.output_shape == [-1, 8, 8, 32]
+    binary = 0
+    for op in graph.ops:
+        params = {r: tensors[n] for r, n in op.params.items()}
+        binary += op_cost(op, [infos[t] for t in op.inputs], infos[op.output], params).binary_macs
+    assert s.totals["binary_macs"] == binary
+    assert s.peak_activation_bytes == interp.peak_activation_bytes
+    text = s.to_text()
+    assert "block2.conv" in text and "peak activation memory" in text
+    assert s.as_dict()["output"]["classes"] == 10

@@ -1,0 +1,169 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bnnflow.train import modelspec, trainer
+from bnnflow.train.checkpoint import load_model, read_checkpoint
+from bnnflow.train.trainer import TrainError, train
+
+from .conftest import ROOT
+
+
+def _records(out):
+    lines = Path(out, "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _strip_time(records):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+def test_short_run_learns_and_writes_files(tiny_config):
+    config = tiny_config(epochs=3, batch_size=32)
+    returned = train(config)
+    out = Path(config.out)
+    records = _records(out)
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert _strip_time(returned) == _strip_time(records)
+    assert set(records[0]) >= {"epoch", "train_loss", "test_acc", "lr", "seconds"}
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert records[-1]["test_acc"] > 0.5  # chance is 0.1
+    assert records[-1]["lr"] < records[0]["lr"]  # cosine decay
+    best = read_checkpoint(out / "best.pt")
+    assert best["metrics"]["test_acc"] == max(r["test_acc"] for r in records)
+    config_json = json.loads((out / "config.json").read_text())
+    assert config_json["model"] == config.model and config_json["epochs"] == 3
+
+
+def test_seeded_runs_are_identical(tiny_config, tmp_path):
+    a = train(tiny_config(out=str(tmp_path / "a")))
+    b = train(tiny_config(out=str(tmp_path / "b")))
+    c = train(tiny_config(out=str(tmp_path / "c"), seed=4))
+    assert _strip_time(a) == _strip_time(b)
+    assert _strip_time(a) != _strip_time(c)
+
+
+def test_interrupted_run_resumes_exactly(tiny_config, tmp_path, monkeypatch):
+    full = tiny_config(out=str(tmp_path / "full"), epochs=4)
+    train(full)
+
+    part = tiny_config(out=str(tmp_path / "part"), epochs=4)
+    real_epoch = trainer.train_epoch
+
+    def interrupt_at_3(run, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of epoch 3
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", interrupt_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(part)
+    monkeypatch.undo()
+    assert read_checkpoint(tmp_path / "part" / "last.pt")["epoch"] == 2
+    resumed = tiny_config(out=str(tmp_path / "part"), epochs=4, resume=True)
+    assert [r["epoch"] for r in train(resumed)] == [3, 4]
+
+    assert _strip_time(_records(tmp_path / "part")) == _strip_time(_records(tmp_path / "full"))
+    a = read_checkpoint(tmp_path / "full" / "last.pt")
+    b = read_checkpoint(tmp_path / "part" / "last.pt")
+    for key, value in a["model_state"].items():
+        assert torch.equal(value, b["model_state"][key]), key
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+
+def test_resume_rejects_changed_settings(tiny_config):
+    train(tiny_config(epochs=1))
+    with pytest.raises(TrainError, match=r"--lr is 0\.5 but"):
+        train(tiny_config(epochs=1, lr=0.5, resume=True))
+    assert train(tiny_config(epochs=1, resume=True)) == []  # already complete
+
+
+def test_resume_without_checkpoint(tiny_config):
+    with pytest.raises(TrainError, match="no checkpoint"):
+        train(tiny_config(resume=True))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"stage": 2}, "--stage 2 needs --init"),
+        ({"stage": 3}, "--stage must be 1 or 2"),
+        ({"schedule": "step"}, "--schedule must be one of"),
+        ({"kd_alpha": 1.5}, "--kd-alpha"),
+        ({"init": "/nonexistent.pt"}, "--init checkpoint '/nonexistent.pt' does not exist"),
+    ],
+)
+def test_bad_configs(tiny_config, overrides, message):
+    with pytest.raises(TrainError, match=message):
+        train(tiny_config(**overrides))
+
+
+def test_distillation_from_a_teacher(tiny_config, tmp_path):
+    teacher = tiny_config(out=str(tmp_path / "teacher"), epochs=2)
+    train(teacher)
+    student = tiny_config(out=str(tmp_path / "student"), epochs=1,
+                          teacher=str(tmp_path / "teacher" / "last.pt"), kd_alpha=0.9)
+    plain = tiny_config(out=str(tmp_path / "plain"), epochs=1)
+    kd = train(student)[0]
+    ce = train(plain)[0]
+    assert kd["train_loss"] != ce["train_loss"]  # the KD term changes the objective
+
+
+def test_stage2_calibrates_then_freezes(tiny_config, tmp_path, monkeypatch):
+    """The recipe's order: enable_int8, calibrate in eval mode, freeze, then fine-tune."""
+    train(tiny_config(out=str(tmp_path / "s1"), epochs=1))
+    calls = []
+
+    def enable(model):
+        calls.append("enable")
+        model.register_buffer("int8_scale", torch.zeros(1))
+
+    def calibrate(model, batches):
+        batches = list(batches)
+        assert not model.training and not torch.is_grad_enabled()
+        calls.append(("calibrate", len(batches), tuple(batches[0].shape)))
+        model.int8_scale.fill_(max(float(b.max()) for b in batches))
+
+    def freeze(model):
+        calls.append("freeze")
+
+    monkeypatch.setattr(modelspec, "enable_int8", enable)
+    monkeypatch.setattr(modelspec, "calibrate", calibrate)
+    monkeypatch.setattr(modelspec, "freeze_int8", freeze)
+    config = tiny_config(out=str(tmp_path / "s2"), epochs=1, stage=2,
+                         init=str(tmp_path / "s1" / "last.pt"), calib_batches=3)
+    record = train(config)[0]
+    assert calls == ["enable", ("calibrate", 3, (128, 1, 8, 8)), "freeze"]
+    assert record["stage"] == 2 and record["lr"] <= 2e-4
+    calls.clear()
+    model, info = load_model(tmp_path / "s2" / "last.pt")
+    assert calls == ["enable", "freeze"]  # rebuilt in the frozen int8 state
+    assert info["stage"] == 2 and info["int8"] == {"enabled": True, "frozen": True}
+    assert float(model.int8_scale) == 240.0
+
+
+def test_ddp_two_processes_match_files(tmp_path):
+    """torchrun with 2 gloo processes: rank 0 alone writes, the result is a valid run."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "bnnflow.cli.main", "train", "--model", "tests.train.tinymodels:tiny",
+           "--epochs", "2", "--batch-size", "128", "--out", str(out), "--seed", "3"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = _records(out)
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[-1]["test_acc"] > 0.3
+    assert json.loads((out / "config.json").read_text())["world_size"] == 2
+    assert proc.stdout.count("epoch 2/2") == 1  # only rank 0 prints
+    _, info = load_model(out / "last.pt")
+    assert info["epoch"] == 2
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best.pt", "config.json", "last.pt", "metrics.jsonl"]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from bnnflow import nn as bnn
+from bnnflow.graph import validate
 
 from . import refops
 
@@ -111,10 +112,8 @@ def compare_int8(model: nn.Module, graph, tensors, x: torch.Tensor) -> Int8Repor
     The top-1 agreement is measured on a free run (no forcing)."""
     ints, reals, logits = _int8_points(model, x)
     mapping = graph.metadata["int8_points"]
-    forced = {mapping[k]: ints[k].reshape(-1, *ints[k].shape[1:]) for k in mapping}
-    for k in mapping:
-        if ints[k].ndim == 4 and ints[k].shape[1:3] == (1, 1):
-            forced[mapping[k]] = ints[k].reshape(ints[k].shape[0], -1)
+    infos = validate(graph, tensors)
+    forced = {t: ints[k].reshape(-1, *infos[t].shape[1:]) for k, t in mapping.items()}
     xi = nhwc(x, np.uint8)
     seen = refops.run_all(graph, tensors, xi, force={t: v.astype(np.int8)
                                                       for t, v in forced.items()})
@@ -145,3 +144,147 @@ def compare_float(model: nn.Module, graph, tensors, x: torch.Tensor
         expected = m(x).numpy()
     got = refops.run(graph, tensors, nhwc(x, np.float32))
     return got, expected
+
+
+# ----------------------------------------------------------------------------------------
+# Random small models
+# ----------------------------------------------------------------------------------------
+
+ZP, SCALE = 16, 1 / 64
+
+
+class Residual(nn.Module):
+    """``q(x + body(x))``."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+        self.q = bnn.Int8Point()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.q(x + self.body(x))
+
+
+class Net(nn.Module):
+    """InputNormalize → int8 stem (QConv2d 3x3 → BN → Int8Point) → layers → head."""
+
+    def __init__(self, cin: int, c0: int, layers: list[nn.Module], head: nn.Module):
+        super().__init__()
+        self.normalize = bnn.InputNormalize([ZP] * cin, [SCALE] * cin)
+        self.stem = nn.Sequential(
+            bnn.QConv2d(cin, c0, 3, 1, 1, bias=False, input_scale=[SCALE] * cin),
+            nn.BatchNorm2d(c0), bnn.Int8Point())
+        self.layers = nn.Sequential(*layers)
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(self.stem(self.normalize(x))))
+
+
+class GapHead(nn.Module):
+    def __init__(self, c: int, classes: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.q = bnn.Int8Point()
+        self.fc = bnn.QLinear(c, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.q(self.pool(x)), 1))
+
+
+class FlatHead(nn.Module):
+    """flatten → QLinear, or flatten → BinaryLinear (binary classifier)."""
+
+    def __init__(self, features: int, classes: int, binary: bool):
+        super().__init__()
+        self.fc = (bnn.BinaryLinear(features, classes, weight_scale="channel_mean")
+                   if binary else bnn.QLinear(features, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(x, 1))
+
+
+def _quantizer(kind: str, c: int) -> str | bnn.SignActivation:
+    if kind == "shift":
+        return bnn.SignActivation("ste", channels=c, learnable_shift=True)
+    return kind
+
+
+def bconv_layer(cin: int, cout: int, k: int, stride: int, pad_mode: str, groups: int,
+                quant: str, weight_scale: str, relu: bool) -> nn.Module:
+    """bconv [→ ReLU] → BN → Int8Point."""
+    conv = bnn.BinaryConv2d(cin, cout, k, stride, pad_mode=pad_mode, groups=groups,
+                            input_quantizer=_quantizer(quant, cin), weight_scale=weight_scale)
+    mods: list[nn.Module] = [conv]
+    if relu:
+        mods.append(nn.ReLU())
+    mods += [nn.BatchNorm2d(cout), bnn.Int8Point()]
+    return nn.Sequential(*mods)
+
+
+def chain_layer(c: int, k: int) -> nn.Module:
+    """bconv → BN → bconv → BN → Int8Point: the first BN feeds only a sign (packed
+    epilogue with thresholds and flipped channels)."""
+    return nn.Sequential(
+        bnn.BinaryConv2d(c, c, k, weight_scale="learnable"), nn.BatchNorm2d(c),
+        bnn.BinaryConv2d(c, c, k, input_quantizer=_quantizer("shift", c)),
+        nn.BatchNorm2d(c), bnn.Int8Point())
+
+
+def build_random(spec: dict) -> tuple[nn.Module, torch.Tensor]:
+    """A model and an input batch from a drawn ``spec`` (see ``tests/convert/strategies``)."""
+    torch.manual_seed(spec["seed"])
+    cin, c, h = spec["cin"], spec["c0"], spec["size"]
+    layers: list[nn.Module] = []
+    for layer in spec["layers"]:
+        kind = layer["kind"]
+        if kind == "bconv":
+            k, stride, mode = layer["k"], layer["stride"], layer["pad_mode"]
+            pad = 0 if mode == "valid" else k // 2
+            ho = (h + 2 * pad - k) // stride + 1
+            if ho < 1:
+                continue
+            g = layer["groups"] if c % layer["groups"] == 0 else 1
+            same = layer["residual"] and stride == 1 and mode != "valid"
+            cout = c if same else layer["cout"] * g
+            scale = layer["weight_scale"]
+            if layer["relu"] and scale == "learnable":
+                scale = "channel_mean"  # a ReLU fuses only with non-negative scales
+            body = bconv_layer(c, cout, k, stride, mode, g, layer["quant"], scale,
+                               layer["relu"])
+            if layer["residual"] and cout == c and ho == h and stride == 1:
+                layers.append(Residual(body))
+            else:
+                layers.append(body)
+            c, h = cout, ho
+        elif kind == "chain":
+            layers.append(chain_layer(c, 3))
+        elif kind == "pwl":
+            mod = {"prelu": lambda: bnn.PReLU(c), "rprelu": lambda: bnn.RPReLU(c),
+                   "two_sided": lambda: bnn.TwoSidedPReLU(c), "relu": nn.ReLU}[layer["pwl"]]()
+            layers += [mod, bnn.Int8Point()]
+        elif kind == "maxpool" and h >= 2:
+            layers += [nn.MaxPool2d(2, 2) if layer["pool_k"] == 2 else nn.MaxPool2d(3, 2, 1),
+                       bnn.Int8Point()]
+            h = h // 2 if layer["pool_k"] == 2 else (h - 1) // 2 + 1
+        elif kind == "avgpool" and h >= 2:
+            layers += [nn.AvgPool2d(2), bnn.Int8Point()]
+            h //= 2
+        elif kind == "conv1x1":
+            cout = layer["cout"]
+            layers += [bnn.QConv2d(c, cout, 1, bias=True), nn.BatchNorm2d(cout), bnn.Int8Point()]
+            c = cout
+        elif kind == "dwconv":
+            layers += [bnn.QConv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.BatchNorm2d(c),
+                       bnn.Int8Point()]
+        elif kind == "bn":
+            layers += [nn.BatchNorm2d(c), bnn.Int8Point()]
+    head = spec["head"]
+    if head == "gap":
+        hd: nn.Module = GapHead(c, spec["classes"])
+    else:
+        hd = FlatHead(c * h * h, spec["classes"], binary=head == "binary")
+    model = randomize_(Net(cin, spec["c0"], layers, hd).eval(), spec["seed"])
+    g = torch.Generator().manual_seed(spec["seed"])
+    x = torch.randint(0, 256, (spec["batch"], cin, spec["size"], spec["size"]), generator=g)
+    return model, x.float()

@@ -84,8 +84,14 @@ def capture(model: nn.Module, example_input: torch.Tensor) -> LGraph:
         raise ConversionError("", "input", "example_input must be a tensor of shape [N, C, H, W]"
                               " or [N, C]")
     work = copy.deepcopy(model).eval()
+    states = {}
+    for name, m in work.named_modules():
+        if isinstance(m, bnn.Int8Point):
+            states[name] = {"mode": m.mode, "observed": int(m.num_observed),
+                            "S": float(m.scale)}
+            m.mode = "disabled"  # shape propagation must not observe the example input
     gm = trace(work, example_input.detach().to(torch.float32))
-    return _Builder(gm).build()
+    return _Builder(gm, states).build()
 
 
 def _shape(node: torch.fx.Node) -> tuple[int, ...]:
@@ -109,8 +115,9 @@ def _pair(v: Any, module: str, op: str, what: str) -> int:
 class _Builder:
     """Turns the fx graph into LNodes, one handler per module type or function."""
 
-    def __init__(self, gm: torch.fx.GraphModule):
+    def __init__(self, gm: torch.fx.GraphModule, int8_states: dict[str, dict[str, Any]]):
         self.gm = gm
+        self.int8_states = int8_states
         self.nodes: list[LNode] = []
         self.names: dict[torch.fx.Node, str] = {}
         self.taken: set[str] = set()
@@ -248,8 +255,8 @@ def _h_sign(b: _Builder, m: bnn.SignActivation, qual: str, x: str, in_shape: tup
 
 def _h_int8point(b: _Builder, m: bnn.Int8Point, qual: str, x: str, in_shape: tuple[int, ...],
                  shape: tuple[int, ...]) -> str:
-    return b.add(qual, "int8point", [x], qual, shape, op="Int8Point", S=float(m.scale),
-                 mode=m.mode, observed=int(m.num_observed))
+    state = b.int8_states[qual]  # as the caller's model had it, before shape propagation
+    return b.add(qual, "int8point", [x], qual, shape, op="Int8Point", **state)
 
 
 def _conv_geometry(m: nn.Conv2d, qual: str) -> dict[str, int]:

@@ -19,19 +19,22 @@ STAGE2 = "the int8 data-flow needs a stage-2 model: enable_int8(model), calibrat
 
 def run(graph: LGraph) -> None:
     for node in graph:
-        if node.kind == "int8point":
-            if node.attrs["mode"] == "disabled":
-                raise node.error(f"Int8Point is disabled (a stage-1 model); {STAGE2}")
-            if node.attrs["observed"] == 0:
-                raise node.error(f"Int8Point was never calibrated (it has observed no data); "
-                                 f"{STAGE2}")
-        elif node.kind in ("conv", "linear"):
-            if node.attrs["qweight"] is None:
-                raise node.error(f"{node.attrs['op']} has no int8 weights; use bnnflow.nn."
-                                 f"{'QConv2d' if node.kind == 'conv' else 'QLinear'} for the "
-                                 "int8 data-flow")
-            if node.attrs["qmode"] == "disabled":
-                raise node.error(f"weight fake-quant is disabled; {STAGE2}")
+        if node.kind != "int8point":
+            continue
+        if node.attrs["mode"] == "disabled":
+            raise node.error(f"Int8Point is disabled (a stage-1 model); {STAGE2}")
+        if node.attrs["observed"] == 0:
+            raise node.error(f"Int8Point was never calibrated (it has observed no data); "
+                             f"{STAGE2}")
+    for node in graph:
+        if node.kind not in ("conv", "linear"):
+            continue
+        if node.attrs["qweight"] is None:
+            raise node.error(f"{node.attrs['op']} has no int8 weights; use bnnflow.nn."
+                             f"{'QConv2d' if node.kind == 'conv' else 'QLinear'} for the "
+                             "int8 data-flow")
+        if node.attrs["qmode"] == "disabled":
+            raise node.error(f"weight fake-quant is disabled; {STAGE2}")
     users = graph.consumers(graph.input)
     if not users or any(u.kind != "normalize" for u in users):
         raise graph.node(graph.input).error(

@@ -1,1 +1,1 @@
-"""Benchmarks: bnnflow kernels and models against peer engines."""
+"""Benchmarks (not tests): engine kernels (`python -m bnnflow.bench.kernels`, `bnnflow.bench.glue`) and models against peer engines."""

@@ -1,0 +1,80 @@
+// Python bindings of the residual adds: add_int8 (fixed point) and add_f32.
+#include "bindings/glue_ndarray.h"
+#include "bindings/registry.h"
+#include "kernels/add/add.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using bnnflow::bind::glue::Array;
+namespace g = bnnflow::bind::glue;
+
+namespace {
+
+void check_add_range(const std::int16_t* Ma, const std::int16_t* Mb, const std::int32_t* B,
+                     const std::int32_t* s, std::size_t C) {
+  for (std::size_t c = 0; c < C; ++c) {
+    const std::int64_t r = s[c] > 0 ? (std::int64_t{1} << (s[c] - 1)) : 0;
+    for (std::int64_t qa : {-128, 127}) {
+      for (std::int64_t qb : {-128, 127}) {
+        const std::int64_t v = std::int64_t{Ma[c]} * qa + std::int64_t{Mb[c]} * qb + B[c] + r;
+        if (v < INT32_MIN || v > INT32_MAX) {
+          g::fail("B", "channel " + std::to_string(c) + ": Ma*a + Mb*b + B + rounding overflows int32");
+        }
+      }
+    }
+  }
+}
+
+nb::ndarray<nb::numpy, std::int8_t> add_int8(const Array& xa, const Array& xb, const Array& Ma,
+                                             const Array& Mb, const Array& B, const Array& s,
+                                             const std::optional<std::string>& isa, int threads) {
+  const std::size_t C = g::last_dim(xa, "a");
+  bnnflow::glue::AddInt8Args a{};
+  a.a = g::data<std::int8_t>(xa, "a");
+  a.b = g::data<std::int8_t>(xb, "b");
+  g::check_same_shape(xa, xb, "b");
+  a.Ma = g::vec<std::int16_t>(Ma, "Ma", C);
+  a.Mb = g::vec<std::int16_t>(Mb, "Mb", C);
+  a.B = g::vec<std::int32_t>(B, "B", C);
+  a.s = g::shifts(s, "s", C, 30);
+  check_add_range(a.Ma, a.Mb, a.B, a.s, C);
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), add_int8);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.channels = C;
+  a.rows = C == 0 ? 0 : xa.size() / C;
+  auto out = g::new_array<std::int8_t>(g::shape_of(xa), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+nb::ndarray<nb::numpy, float> add_f32(const Array& xa, const Array& xb,
+                                      const std::optional<std::string>& isa, int threads) {
+  bnnflow::glue::AddF32Args a{};
+  a.a = g::data<float>(xa, "a");
+  a.b = g::data<float>(xb, "b");
+  g::check_same_shape(xa, xb, "b");
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), add_f32);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.size = xa.size();
+  auto out = g::new_array<float>(g::shape_of(xa), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+}  // namespace
+
+BNNFLOW_BIND(glue_add) {
+  m.def("add_int8", &add_int8, "a"_a, "b"_a, "Ma"_a, "Mb"_a, "B"_a, "s"_a, "isa"_a = nb::none(),
+        "threads"_a = 1,
+        "Residual add of two int8 tensors of the same shape, per channel (last axis): "
+        "y = clamp((Ma[c]*a + Mb[c]*b + B[c] + r) >> s[c], -128, 127), r = 2^(s-1) for s > 0. "
+        "Ma, Mb int16, B int32, s int32 in [0, 30]; the sum must fit int32.");
+  m.def("add_f32", &add_f32, "a"_a, "b"_a, "isa"_a = nb::none(), "threads"_a = 1,
+        "Elementwise float32 add y = a + b of two tensors of the same shape.");
+}

@@ -1,0 +1,91 @@
+// Python bindings of the piecewise-linear activations pwl_int8 and pwl_f32.
+#include "bindings/glue_ndarray.h"
+#include "bindings/registry.h"
+#include "kernels/pwl/pwl.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using bnnflow::bind::glue::Array;
+namespace g = bnnflow::bind::glue;
+
+namespace {
+
+// Both lines, over every int8 q, must stay in int32 (with the rounding term).
+void check_pwl_range(const bnnflow::glue::PwlInt8Args& a) {
+  for (std::size_t c = 0; c < a.channels; ++c) {
+    const std::int64_t r = a.s[c] > 0 ? (std::int64_t{1} << (a.s[c] - 1)) : 0;
+    for (std::int64_t q : {-128, 127}) {
+      const std::int64_t vp = std::int64_t{a.Mp[c]} * q + a.Bp[c] + r;
+      const std::int64_t vn = std::int64_t{a.Mn[c]} * q + a.Bn[c] + r;
+      if (vp < INT32_MIN || vp > INT32_MAX) {
+        g::fail("Bp", "channel " + std::to_string(c) + ": Mp*q + Bp + rounding overflows int32");
+      }
+      if (vn < INT32_MIN || vn > INT32_MAX) {
+        g::fail("Bn", "channel " + std::to_string(c) + ": Mn*q + Bn + rounding overflows int32");
+      }
+    }
+  }
+}
+
+nb::ndarray<nb::numpy, std::int8_t> pwl_int8(const Array& x, const Array& t, const Array& Mp,
+                                             const Array& Bp, const Array& Mn, const Array& Bn,
+                                             const Array& s, const std::optional<std::string>& isa,
+                                             int threads) {
+  const std::size_t C = g::last_dim(x, "x");
+  bnnflow::glue::PwlInt8Args a{};
+  a.x = g::data<std::int8_t>(x, "x");
+  a.t = g::vec<std::int32_t>(t, "t", C);
+  a.Mp = g::vec<std::int16_t>(Mp, "Mp", C);
+  a.Bp = g::vec<std::int32_t>(Bp, "Bp", C);
+  a.Mn = g::vec<std::int16_t>(Mn, "Mn", C);
+  a.Bn = g::vec<std::int32_t>(Bn, "Bn", C);
+  a.s = g::shifts(s, "s", C, 30);
+  a.channels = C;
+  check_pwl_range(a);
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), pwl_int8);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.rows = C == 0 ? 0 : x.size() / C;
+  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+nb::ndarray<nb::numpy, float> pwl_f32(const Array& x, const Array& t, const Array& kp,
+                                      const Array& bp, const Array& kn, const Array& bn,
+                                      const std::optional<std::string>& isa, int threads) {
+  const std::size_t C = g::last_dim(x, "x");
+  bnnflow::glue::PwlF32Args a{};
+  a.x = g::data<float>(x, "x");
+  a.t = g::vec<float>(t, "t", C);
+  a.kp = g::vec<float>(kp, "kp", C);
+  a.bp = g::vec<float>(bp, "bp", C);
+  a.kn = g::vec<float>(kn, "kn", C);
+  a.bn = g::vec<float>(bn, "bn", C);
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), pwl_f32);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.channels = C;
+  a.rows = C == 0 ? 0 : x.size() / C;
+  auto out = g::new_array<float>(g::shape_of(x), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+}  // namespace
+
+BNNFLOW_BIND(glue_pwl) {
+  m.def("pwl_int8", &pwl_int8, "x"_a, "t"_a, "Mp"_a, "Bp"_a, "Mn"_a, "Bn"_a, "s"_a,
+        "isa"_a = nb::none(), "threads"_a = 1,
+        "Per-channel piecewise-linear int8 activation (PReLU, RPReLU, two-sided PReLU, ReLU): "
+        "v = x >= t[c] ? Mp[c]*x + Bp[c] : Mn[c]*x + Bn[c]; y = clamp((v + r) >> s[c], -128, 127). "
+        "t, Bp, Bn int32, Mp, Mn int16, s int32 in [0, 30].");
+  m.def("pwl_f32", &pwl_f32, "x"_a, "t"_a, "kp"_a, "bp"_a, "kn"_a, "bn"_a, "isa"_a = nb::none(),
+        "threads"_a = 1,
+        "Per-channel piecewise-linear float32 activation: y = x >= t[c] ? kp[c]*x + bp[c] : "
+        "kn[c]*x + bn[c] (all parameters float32 of shape (C,)).");
+}

@@ -1,0 +1,96 @@
+// Python bindings of requant (int8 -> int8) and requant32 (int32 -> int8).
+#include "bindings/glue_ndarray.h"
+#include "bindings/registry.h"
+#include "kernels/requant/requant.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using bnnflow::bind::glue::Array;
+namespace g = bnnflow::bind::glue;
+
+namespace {
+
+constexpr std::int64_t kI32Min = INT32_MIN, kI32Max = INT32_MAX;
+
+// max/min over q in [-128, 127] of M*q + B + r must stay in int32.
+void check_requant_range(const std::int16_t* M, const std::int32_t* B, const std::int32_t* s,
+                         std::size_t C) {
+  for (std::size_t c = 0; c < C; ++c) {
+    const std::int64_t r = s[c] > 0 ? (std::int64_t{1} << (s[c] - 1)) : 0;
+    for (std::int64_t q : {-128, 127}) {
+      const std::int64_t v = std::int64_t{M[c]} * q + B[c] + r;
+      if (v < kI32Min || v > kI32Max) {
+        g::fail("B", "channel " + std::to_string(c) + ": M*q + B + rounding overflows int32");
+      }
+    }
+  }
+}
+
+// |M*x| <= 2^62 for int32 x; M*x + B + r must stay in int64 for every int32 x.
+void check_requant32_range(const std::int32_t* M, const std::int64_t* B, const std::int32_t* s,
+                           std::size_t C) {
+  for (std::size_t c = 0; c < C; ++c) {
+    const __int128 r = s[c] > 0 ? (__int128{1} << (s[c] - 1)) : 0;
+    for (__int128 x : {__int128{INT32_MIN}, __int128{INT32_MAX}}) {
+      const __int128 v = __int128{M[c]} * x + B[c] + r;
+      if (v < INT64_MIN || v > INT64_MAX) {
+        g::fail("B", "channel " + std::to_string(c) + ": M*x + B + rounding overflows int64");
+      }
+    }
+  }
+}
+
+nb::ndarray<nb::numpy, std::int8_t> requant(const Array& x, const Array& M, const Array& B, const Array& s,
+                                            const std::optional<std::string>& isa, int threads) {
+  const std::size_t C = g::last_dim(x, "x");
+  bnnflow::glue::RequantArgs a{};
+  a.x = g::data<std::int8_t>(x, "x");
+  a.M = g::vec<std::int16_t>(M, "M", C);
+  a.B = g::vec<std::int32_t>(B, "B", C);
+  a.s = g::shifts(s, "s", C, 30);
+  check_requant_range(a.M, a.B, a.s, C);
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.channels = C;
+  a.rows = C == 0 ? 0 : x.size() / C;
+  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+nb::ndarray<nb::numpy, std::int8_t> requant32(const Array& x, const Array& M, const Array& B,
+                                              const Array& s, const std::optional<std::string>& isa,
+                                              int threads) {
+  const std::size_t C = g::last_dim(x, "x");
+  bnnflow::glue::Requant32Args a{};
+  a.x = g::data<std::int32_t>(x, "x");
+  a.M = g::vec<std::int32_t>(M, "M", C);
+  a.B = g::vec<std::int64_t>(B, "B", C);
+  a.s = g::shifts(s, "s", C, 62);
+  check_requant32_range(a.M, a.B, a.s, C);
+  auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant32);
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  a.channels = C;
+  a.rows = C == 0 ? 0 : x.size() / C;
+  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  {
+    nb::gil_scoped_release release;
+    fn(a, pool);
+  }
+  return out;
+}
+
+}  // namespace
+
+BNNFLOW_BIND(glue_requant) {
+  m.def("requant", &requant, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1,
+        "int8 requantization per channel (last axis): y = clamp((M[c]*x + B[c] + r) >> s[c], "
+        "-128, 127), r = 2^(s-1) for s > 0 else 0. x int8, M int16, B int32, s int32 in [0, 30]; "
+        "M*x + B + r must fit int32 for every int8 x.");
+  m.def("requant32", &requant32, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1,
+        "int32 -> int8 requantization per channel (last axis), int64 arithmetic: y = clamp((M[c]*x "
+        "+ B[c] + r) >> s[c], -128, 127). x int32, M int32, B int64, s int32 in [0, 62].");
+}

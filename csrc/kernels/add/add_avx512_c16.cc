@@ -1,0 +1,10 @@
+// avx512 add_int8 and add_f32 (16 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
+#include "kernels/glue_common/vec_avx512.h"
+#include "kernels/glue_common/eltwise_impl.h"
+
+namespace bnnflow::glue::BNNFLOW_AVX512_NS {
+
+void add_int8(const AddInt8Args& a, ThreadPool* pool) { add_int8_impl<Vec>(a, pool); }
+void add_f32(const AddF32Args& a, ThreadPool* pool) { add_f32_impl<Vec>(a, pool); }
+
+}  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

@@ -1,0 +1,112 @@
+// Binary direct convolution on packed NHWC bits (docs/numerics.md §4), with fused epilogues.
+//
+//   d = Σ_{taps inside} Cg − 2·popcount(x_tap xor w_tap) + Σ_{padded taps} pad_term
+//
+// The weights are re-arranged once (prepare_bconv_weights) into the layout the chosen ISA's
+// micro-kernel reads: per group and block of `block` output channels,
+//   [G][blocks][KH][KW][Wg][block] uint32   (output channels innermost: SIMD lanes;
+//   [G][blocks][KH][KW][Wg][2][block] for nibble-split kernels),
+// zero-padded to whole blocks, plus the per-tap weight popcounts the 'zero' padding mode needs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/threadpool.h"
+
+namespace bnnflow {
+
+enum class PadMode { kZero = 0, kOne = 1, kValid = 2 };
+enum class EpilogueKind { kInt32 = 0, kFloat = 1, kInt8 = 2, kPacked = 3 };
+
+// What happens to d after the popcounts: an optional clamp d' = min(max(d, lo), hi) (lo/hi
+// default to the full int32 range, i.e. no clamp), then one of the four outputs.
+struct Epilogue {
+  EpilogueKind kind = EpilogueKind::kInt32;
+  int32_t lo = INT32_MIN, hi = INT32_MAX;
+  const float* scale = nullptr;       // kFloat: y = float(d') * scale[c] + bias[c]
+  const float* bias = nullptr;
+  const int16_t* mult = nullptr;      // kInt8: saturate(rshift_round(M·clamp(d',-128,127) + B, s))
+  const int32_t* offset = nullptr;
+  const int32_t* shift = nullptr;
+  const int32_t* threshold = nullptr; // kPacked: bit = d' < T[c], packed with out_groups
+  int out_groups = 1;
+};
+
+// Words per pixel of a packed output with `channels` channels in `groups` groups.
+inline int packed_words(int channels, int groups) {
+  return groups * ((channels / groups + 31) / 32);
+}
+
+// One ISA's register-tiled micro-kernel: for `p` <= max_pixels output pixels and one block of
+// `block` output channels it computes
+//   out[i][c] = Σ_t Σ_{j<wg} popcount(x[t*max_pixels + i][xoff + j] xor w[(t*wg + j)*block + c])
+// x holds one pointer per (tap, pixel): the input pixel's first word, or a zero row for taps
+// in the padding. out is int32 [max_pixels][block].
+//
+// A split_nibbles kernel reads both operands nibble-split: every word v is stored as the pair
+// (v & 0x0f0f0f0f, (v >> 4) & 0x0f0f0f0f) — weights as [..][Wg][2][block], activations as
+// [pixel][2·words] (the driver splits the input once per call) — so its table popcount needs
+// no masking; its xoff and x strides count split words.
+struct EpilogueWriter;
+// Finishes a tile: pixel i (< p) has popcount sums s[i·cb + c], so for channels o = o0 + c,
+// c < nc: d = K − 2·s[i·cb + c] with K = k[i], or K = krow[i][o] when krow[i] is not null
+// (pixels with padded taps in mode 'zero'); then the epilogue (epilogue.h).
+using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int cb,
+                                const int32_t* k, const int32_t* const* krow, size_t pix0,
+                                int p, int o0, int nc);
+
+struct BconvMicrokernel {
+  const char* name;
+  Isa isa;
+  int max_pixels;
+  int block;
+  void (*run)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w, int p,
+              int32_t* out);
+  bool split_nibbles = false;
+  TileEpilogueFn finish = nullptr;  // nullptr: the portable epilogue
+};
+
+// The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is
+// not compiled into this build).
+const BconvMicrokernel* bconv_microkernel(Isa isa, int cout_g);
+
+struct BconvWeights {
+  const BconvMicrokernel* kernel = nullptr;
+  int cout = 0, kh = 0, kw = 0, cin = 0, groups = 1;
+  int cg = 0, wg = 0, cout_g = 0, blocks = 0;  // per group: Cin/G, words, Cout/G, blocks
+  std::vector<uint32_t> data;      // [G][blocks][KH][KW][Wg][block] ([..][Wg][2][block] split)
+  std::vector<int32_t> tap_pop;    // [KH*KW][Cout]: popcount(w[o, tap, :])
+  std::vector<uint32_t> raw;       // the packed weights as given, [Cout][KH][KW][Wg]
+  Isa isa() const { return kernel->isa; }
+};
+
+// w: packed weights [cout][kh][kw][ceil((cin/groups)/32)]. Requires cin % groups == 0,
+// cout % groups == 0.
+BconvWeights prepare_bconv_weights(const uint32_t* w, int cout, int kh, int kw, int cin,
+                                   int groups, const BconvMicrokernel* kernel);
+BconvWeights prepare_bconv_weights(const uint32_t* w, int cout, int kh, int kw, int cin,
+                                   int groups, Isa isa);
+
+struct BconvGeometry {
+  int n = 1, h = 1, w = 1;  // input batch and size
+  int stride = 1, pad = 0;
+  PadMode mode = PadMode::kZero;
+};
+
+// Output size of a window of k taps: (in + 2·pad − k) / stride + 1 (<= 0: empty).
+inline int conv_out_size(int in, int k, int stride, int pad) {
+  const int span = in + 2 * pad - k;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+// x: packed input [n][h][w][groups*wg]; out: [n][Ho][Wo][Cout] of int32 / float / int8, or
+// uint32 [n][Ho][Wo][packed_words(Cout, out_groups)] for kPacked.
+void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
+             const Epilogue& ep, void* out, ThreadPool& pool);
+
+// Output elements per output pixel for an epilogue.
+int epilogue_row_elems(const Epilogue& ep, int cout);
+
+}  // namespace bnnflow

@@ -1,0 +1,120 @@
+// The fused epilogues of bconv2d / bdense (docs/numerics.md §4): clamp, then int32, float32,
+// int8 (clip + requant) or packed bits. Shared by every ISA's driver.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/bconv/bconv.h"
+
+namespace bnnflow {
+
+inline constexpr int kMaxPixels = 16;   // largest micro-kernel pixel tile
+inline constexpr int kMaxBlock = 128;   // largest micro-kernel channel block
+
+// saturate(rshift_round(M·clamp(d, −128, 127) + B, s)), 64-bit intermediate.
+inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
+  const int64_t q = std::min(std::max(d, -128), 127);
+  const int64_t v = static_cast<int64_t>(m) * q + b;
+  const int64_t r = s > 0 ? (int64_t{1} << (s - 1)) : 0;
+  const int64_t y = (v + r) >> s;
+  return static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(y, -128), 127));
+}
+
+// float epilogue: float32(d)·scale rounded, then + bias rounded — never a fused multiply-add,
+// so every ISA gives the reference's bits.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// Where and how a bconv2d / bdense call writes its outputs.
+struct EpilogueWriter {
+  Epilogue ep;
+  int cout;
+  void* out;
+  size_t row_elems;   // output elements per pixel
+  bool clamp;         // lo/hi differ from the full int32 range
+  bool int8_fits_32;  // 128·|M| + |B| + 2^(s−1) < 2^31 for every channel: int32 requant exact
+  int og_ch = 1, og_words = 1;  // packed: channels and words per output group
+
+  EpilogueWriter(const Epilogue& e, int cout_, void* out_)
+      : ep(e),
+        cout(cout_),
+        out(out_),
+        row_elems(epilogue_row_elems(e, cout_)),
+        clamp(e.lo != INT32_MIN || e.hi != INT32_MAX),
+        int8_fits_32(true) {
+    if (e.kind == EpilogueKind::kPacked) {
+      og_ch = cout / e.out_groups;
+      og_words = (og_ch + 31) / 32;
+    }
+    if (e.kind == EpilogueKind::kInt8) {
+      for (int c = 0; c < cout; ++c) {
+        const int64_t m = e.mult[c] < 0 ? -int64_t{e.mult[c]} : e.mult[c];
+        const int64_t b = e.offset[c] < 0 ? -int64_t{e.offset[c]} : e.offset[c];
+        const int64_t r = e.shift[c] > 0 ? int64_t{1} << (e.shift[c] - 1) : 0;
+        if (128 * m + b + r >= (int64_t{1} << 31)) int8_fits_32 = false;
+      }
+    }
+  }
+
+  // Channels o0..o0+nc of output pixel `pix` have d = K − 2·s[c], K = krow ? krow[o] : k.
+  void write(const int32_t* s, int32_t k, const int32_t* krow, size_t pix, int o0,
+             int nc) const {
+    int32_t d[kMaxBlock];
+    for (int c = 0; c < nc; ++c) {
+      const int32_t v = (krow ? krow[o0 + c] : k) - 2 * s[c];
+      d[c] = clamp ? std::min(std::max(v, ep.lo), ep.hi) : v;
+    }
+    switch (ep.kind) {
+      case EpilogueKind::kInt32: {
+        int32_t* y = static_cast<int32_t*>(out) + pix * row_elems + o0;
+        for (int c = 0; c < nc; ++c) y[c] = d[c];
+        break;
+      }
+      case EpilogueKind::kFloat: {
+        float* y = static_cast<float*>(out) + pix * row_elems + o0;
+        const float* a = ep.scale + o0;
+        const float* b = ep.bias + o0;
+        for (int c = 0; c < nc; ++c) y[c] = static_cast<float>(d[c]) * a[c] + b[c];
+        break;
+      }
+      case EpilogueKind::kInt8: {
+        int8_t* y = static_cast<int8_t*>(out) + pix * row_elems + o0;
+        for (int c = 0; c < nc; ++c) {
+          const int o = o0 + c;
+          y[c] = requant_int8(d[c], ep.mult[o], ep.offset[o], ep.shift[o]);
+        }
+        break;
+      }
+      case EpilogueKind::kPacked: {
+        uint32_t* y = static_cast<uint32_t*>(out) + pix * row_elems;
+        for (int c = 0; c < nc; ++c) {
+          const int o = o0 + c;
+          if (d[c] < ep.threshold[o]) {
+            const int g = o / og_ch, oc = o % og_ch;
+            y[g * og_words + oc / 32] |= 1u << (oc % 32);
+          }
+        }
+        break;
+      }
+    }
+  }
+};
+
+// The portable tile epilogue (see TileEpilogueFn).
+inline void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb,
+                               const int32_t* k, const int32_t* const* krow, size_t pix0, int p,
+                               int o0, int nc) {
+  for (int i = 0; i < p; ++i) w.write(s + i * cb, k[i], krow[i], pix0 + i, o0, nc);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+}  // namespace bnnflow

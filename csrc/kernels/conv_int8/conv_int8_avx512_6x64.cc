@@ -1,0 +1,122 @@
+// AVX-512 VNNI conv2d_int8: direct convolution, output channels across lanes, register tile
+// of up to 6 output pixels x 64 output channels (24 zmm accumulators), vpdpbusd (u8 x s8,
+// four products per int32 lane).
+//
+// vpdpbusd needs one unsigned operand: the input is staged as u = x + off (off = 128 for
+// int8 input, 0 for uint8) with border pixels u = zp + off (the precondition keeps that in
+// [0, 255]). Then sum w*(x - zp) = sum w*u - sum w*(zp + off) over *all* taps (border taps
+// give u - (zp + off) = 0), and the second sum is a per-channel constant folded into the
+// bias. The KW*Cin staged bytes of a kernel row are contiguous and read as 4-byte groups; a
+// row length that is not a multiple of 4 meets zero weights.
+#include "kernels/conv_int8/conv_int8.h"
+#include "kernels/glue_common/conv_prep.h"
+#include "kernels/glue_common/x86_avx512.h"
+
+namespace bnnflow::glue::BNNFLOW_AVX512_NS {
+namespace {
+
+constexpr int kTileP = 6;
+constexpr std::size_t kLanes = 16;
+
+struct Packed {
+  const std::uint8_t* xu;  // staged input [N][Hp][Wp][Cin]
+  const std::int8_t* wq;   // [KH][Q][CoP][4]
+  const std::int32_t* bias;  // [CoP], zero-point correction folded in
+  std::size_t Hp, Wp, Q, CoP;
+};
+
+template <int P, int V>
+void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
+          std::size_t co, std::int32_t* y) {
+  __m512i acc[P][V];
+  for (int p = 0; p < P; ++p) {
+    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_loadu_si512(k.bias + co + v * kLanes);
+  }
+  const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
+  for (int kh = 0; kh < a.KH; ++kh) {
+    const std::uint8_t* xr = k.xu + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
+    const std::int8_t* wr = k.wq + (static_cast<std::size_t>(kh) * k.Q * k.CoP + co) * 4;
+    for (std::size_t q = 0; q < k.Q; ++q) {
+      __m512i w[V];
+      for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_si512(wr + (q * k.CoP + v * kLanes) * 4);
+      for (int p = 0; p < P; ++p) {
+        std::int32_t quad;
+        std::memcpy(&quad, xr + p * pix + 4 * q, 4);
+        const __m512i b = _mm512_set1_epi32(quad);
+        for (int v = 0; v < V; ++v) acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], b, w[v]);
+      }
+    }
+  }
+  const std::size_t valid = a.Cout - co < V * kLanes ? a.Cout - co : V * kLanes;
+  for (int p = 0; p < P; ++p) {
+    std::int32_t* yp = y + p * a.Cout + co;
+    for (int v = 0; v < V; ++v) {
+      const std::size_t c0 = v * kLanes;
+      if (c0 >= valid) break;
+      const std::size_t m = valid - c0 < kLanes ? valid - c0 : kLanes;
+      _mm512_mask_storeu_epi32(yp + c0, static_cast<__mmask16>((1u << m) - 1u), acc[p][v]);
+    }
+  }
+}
+
+template <int P>
+void tile_block(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
+                std::size_t ow, std::int32_t* y) {
+  std::size_t co = 0;
+  for (; co + 4 * kLanes <= k.CoP; co += 4 * kLanes) tile<P, 4>(a, k, n, oh, ow, co, y);
+  switch ((k.CoP - co) / kLanes) {
+    case 3: tile<P, 3>(a, k, n, oh, ow, co, y); break;
+    case 2: tile<P, 2>(a, k, n, oh, ow, co, y); break;
+    case 1: tile<P, 1>(a, k, n, oh, ow, co, y); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::int32_t off = a.x_unsigned ? 0 : 128;
+  Packed k;
+  k.Hp = a.H + 2 * a.pad;
+  k.Wp = a.W + 2 * a.pad;
+  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
+  k.Q = (L + 3) / 4;
+  k.CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
+
+  GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4);
+  stage_padded(
+      xu.data(), a.N, a.H, a.W, a.Cin, a.pad, pool,
+      [&](std::size_t i, std::size_t) { return static_cast<std::uint8_t>(conv_input_at(a, i) + off); },
+      [&](std::size_t c) { return static_cast<std::uint8_t>(a.zp[c] + off); });
+
+  GlueBuffer<std::int8_t> wq(static_cast<std::size_t>(a.KH) * k.Q * k.CoP * 4);
+  GlueBuffer<std::int32_t> bias(k.CoP);
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    std::uint32_t corr = 0;
+    for (int kh = 0; kh < a.KH; ++kh) {
+      const std::int8_t* w = a.w + (o * a.KH + kh) * L;
+      for (std::size_t i = 0; i < L; ++i) {
+        wq[((kh * k.Q + i / 4) * k.CoP + o) * 4 + i % 4] = w[i];
+        corr += static_cast<std::uint32_t>(w[i] * (a.zp[i % a.Cin] + off));
+      }
+    }
+    bias[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) - corr);
+  }
+  k.xu = xu.data();
+  k.wq = wq.data();
+  k.bias = bias.data();
+
+  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / Ho, oh = u % Ho;
+      std::int32_t* yrow = a.y + u * Wo * a.Cout;
+      std::size_t ow = 0;
+      for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, yrow + ow * a.Cout);
+      for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, yrow + ow * a.Cout);
+    }
+  });
+}
+
+}  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

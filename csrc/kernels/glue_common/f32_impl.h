@@ -1,0 +1,121 @@
+// Generic float32 conv2d and dense over lane traits V (FMA). conv2d_f32 is a direct NHWC
+// convolution with output channels across lanes: the input is staged once with a zero border
+// (conv_prep.h) so a kernel row's KW*Cin values are contiguous; each value is broadcast and
+// fused-multiply-added into a register tile of kP pixels x kNV channel vectors.
+#pragma once
+#include "kernels/glue_common/conv_prep.h"
+#include "kernels/glue_common/glue.h"
+#include "kernels/glue_f32/glue_f32.h"
+
+namespace bnnflow::glue {
+namespace {
+
+template <class V, int P, int NV>
+void conv_f32_tile(const Conv2dF32Args& a, const float* xp, const float* wk, const float* bias,
+                   std::size_t Hp, std::size_t Wp, std::size_t L, std::size_t CoP, std::size_t n,
+                   std::size_t oh, std::size_t ow, std::size_t co, float* y) {
+  typename V::F acc[P][NV];
+  for (int p = 0; p < P; ++p) {
+    for (int v = 0; v < NV; ++v) acc[p][v] = V::ldf(bias + co + v * V::kI32);
+  }
+  const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
+  for (int kh = 0; kh < a.KH; ++kh) {
+    const float* xr = xp + ((n * Hp + oh * a.stride + kh) * Wp + ow * a.stride) * a.Cin;
+    const float* wr = wk + static_cast<std::size_t>(kh) * L * CoP + co;
+    for (std::size_t i = 0; i < L; ++i) {
+      typename V::F w[NV];
+      for (int v = 0; v < NV; ++v) w[v] = V::ldf(wr + i * CoP + v * V::kI32);
+      for (int p = 0; p < P; ++p) {
+        const typename V::F b = V::set1f(xr[p * pix + i]);
+        for (int v = 0; v < NV; ++v) acc[p][v] = V::fma(acc[p][v], b, w[v]);
+      }
+    }
+  }
+  constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
+  const std::size_t valid = a.Cout - co < kC ? a.Cout - co : kC;
+  for (int p = 0; p < P; ++p) {
+    float* yp = y + p * a.Cout + co;
+    if (valid == kC) {
+      for (int v = 0; v < NV; ++v) V::stf(yp + v * V::kI32, acc[p][v]);
+    } else {
+      float tmp[kC];
+      for (int v = 0; v < NV; ++v) V::stf(tmp + v * V::kI32, acc[p][v]);
+      std::memcpy(yp, tmp, valid * sizeof(float));
+    }
+  }
+}
+
+template <class V, int P, int NV>
+void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
+  constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Hp = a.H + 2 * a.pad, Wp = a.W + 2 * a.pad;
+  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
+  const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
+  GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
+  stage_interior(xp.data(), a.x, static_cast<const std::int32_t*>(nullptr), a.N, a.H, a.W, a.Cin, a.pad, pool);
+  GlueBuffer<float> wk(static_cast<std::size_t>(a.KH) * L * CoP);
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    for (int kh = 0; kh < a.KH; ++kh) {
+      const float* w = a.w + (o * a.KH + kh) * L;
+      for (std::size_t i = 0; i < L; ++i) wk[(kh * L + i) * CoP + o] = w[i];
+    }
+  }
+  GlueBuffer<float> bias(CoP);
+  for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
+  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / Ho, oh = u % Ho;
+      float* yrow = a.y + u * Wo * a.Cout;
+      std::size_t ow = 0;
+      for (; ow + P <= Wo; ow += P) {
+        for (std::size_t co = 0; co < a.Cout; co += kC) {
+          conv_f32_tile<V, P, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+                                  yrow + ow * a.Cout);
+        }
+      }
+      for (; ow < Wo; ++ow) {
+        for (std::size_t co = 0; co < a.Cout; co += kC) {
+          conv_f32_tile<V, 1, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+                                  yrow + ow * a.Cout);
+        }
+      }
+    }
+  });
+}
+
+template <class V, int R>
+void dense_f32_rows(const DenseF32Args& a, std::size_t n, std::size_t o) {
+  const float* x = a.x + n * a.Cin;
+  typename V::F acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = V::zerof();
+  std::size_t c = 0;
+  for (; c + V::kI32 <= a.Cin; c += V::kI32) {
+    const typename V::F xv = V::ldf(x + c);
+    for (int r = 0; r < R; ++r) acc[r] = V::fma(acc[r], xv, V::ldf(a.w + (o + r) * a.Cin + c));
+  }
+  for (int r = 0; r < R; ++r) {
+    float s = V::hsumf(acc[r]);
+    for (std::size_t k = c; k < a.Cin; ++k) s += a.w[(o + r) * a.Cin + k] * x[k];
+    a.y[n * a.Cout + o + r] = s + a.bias[o + r];
+  }
+}
+
+template <class V>
+void dense_f32_impl(const DenseF32Args& a, ThreadPool* pool) {
+  constexpr std::size_t kBlock = 16;
+  const std::size_t nb = (a.Cout + kBlock - 1) / kBlock;
+  parallel_ranges(pool, a.N * nb, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / nb, o0 = (u % nb) * kBlock;
+      const std::size_t o1 = o0 + kBlock < a.Cout ? o0 + kBlock : a.Cout;
+      std::size_t o = o0;
+      for (; o + 4 <= o1; o += 4) dense_f32_rows<V, 4>(a, n, o);
+      for (; o < o1; ++o) dense_f32_rows<V, 1>(a, n, o);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace bnnflow::glue

@@ -1,0 +1,143 @@
+// Shared plumbing of the integer and float glue kernels (docs/numerics.md §3, §5).
+//
+// Every op family has a header declaring an argument struct and one kernel per ISA, all with
+// the same signature `void op(const OpArgs&, ThreadPool* pool)`; a kernel splits its own work
+// over `pool` (nullptr = run on the calling thread). The kernels live in namespaces
+// scalar / avx2 / avx512 / neon; `avx512_simde` holds the AVX-512 sources compiled a second
+// time against SIMDe (C++ tests only, so they run on machines without AVX-512).
+//
+// ISA-compiled files must not instantiate std containers or other COMDAT library code that
+// the linker could pick for a different ISA: they use GlueBuffer below (inside an anonymous
+// namespace) for scratch memory.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "common/cpu_features.h"
+#include "common/threadpool.h"
+
+#define BNNFLOW_GLUE_DECLARE_ISAS(DECLS) \
+  namespace scalar {                     \
+  DECLS                                  \
+  }                                      \
+  namespace avx2 {                       \
+  DECLS                                  \
+  }                                      \
+  namespace avx512 {                     \
+  DECLS                                  \
+  }                                      \
+  namespace avx512_simde {               \
+  DECLS                                  \
+  }                                      \
+  namespace neon {                       \
+  DECLS                                  \
+  }
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define BNNFLOW_GLUE_X86(fn) (fn)
+#else
+#define BNNFLOW_GLUE_X86(fn) nullptr
+#endif
+#if defined(__aarch64__)
+#define BNNFLOW_GLUE_ARM(fn) (fn)
+#else
+#define BNNFLOW_GLUE_ARM(fn) nullptr
+#endif
+
+// Picks the kernel of `isa` from the four built ones; throws std::invalid_argument when that
+// ISA is not built into this binary or not supported by this CPU.
+#define BNNFLOW_GLUE_PICK(isa, name)                                                     \
+  ::bnnflow::glue::pick_kernel<decltype(&::bnnflow::glue::scalar::name)>(                  \
+      (isa), #name, &::bnnflow::glue::scalar::name,                                       \
+                               BNNFLOW_GLUE_X86(&::bnnflow::glue::avx2::name),             \
+                               BNNFLOW_GLUE_X86(&::bnnflow::glue::avx512::name),           \
+                               BNNFLOW_GLUE_ARM(&::bnnflow::glue::neon::name))
+
+namespace bnnflow::glue {
+
+template <class Fn>
+Fn pick_kernel(Isa isa, const char* op, Fn scalar_fn, Fn avx2_fn, Fn avx512_fn, Fn neon_fn) {
+  Fn fn = nullptr;
+  switch (isa) {
+    case Isa::kScalar: fn = scalar_fn; break;
+    case Isa::kAvx2: fn = avx2_fn; break;
+    case Isa::kAvx512: fn = avx512_fn; break;
+    case Isa::kNeon: fn = neon_fn; break;
+  }
+  if (fn == nullptr || !isa_supported(isa)) {
+    throw std::invalid_argument(std::string("isa: ") + op + " has no " + isa_name(isa) +
+                                " kernel on this CPU");
+  }
+  return fn;
+}
+
+// Runs body(begin, end) over [0, n) split into one contiguous range per pool thread.
+template <class Body>
+void parallel_ranges(ThreadPool* pool, std::size_t n, const Body& body) {
+  if (n == 0) return;
+  const int parts = pool == nullptr ? 1 : pool->num_threads();
+  if (parts <= 1 || n == 1) {
+    body(std::size_t{0}, n);
+    return;
+  }
+  const int used = n < static_cast<std::size_t>(parts) ? static_cast<int>(n) : parts;
+  pool->parallel_for(static_cast<std::size_t>(used), [&](std::size_t t) {
+    std::size_t b, e;
+    split_range(n, used, static_cast<int>(t), &b, &e);
+    body(b, e);
+  });
+}
+
+// r = 2^(s-1) for s > 0 else 0: the rounding term of rshift_round.
+static inline std::int32_t round_term32(std::int32_t s) { return s > 0 ? (std::int32_t{1} << (s - 1)) : 0; }
+static inline std::int64_t round_term64(std::int32_t s) { return s > 0 ? (std::int64_t{1} << (s - 1)) : 0; }
+
+// Two's-complement wrapping adds: the kernels' int32/int64 arithmetic wraps exactly as the
+// SIMD lanes do (the bindings reject parameters that could overflow).
+static inline std::int32_t wadd32(std::int32_t a, std::int32_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+}
+static inline std::int64_t wadd64(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+static inline std::int8_t sat8(std::int64_t v) {
+  return static_cast<std::int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));
+}
+
+// Output size of a window op: (in + 2*pad - k) / stride + 1.
+static inline std::size_t out_size(std::size_t in, int k, int stride, int pad) {
+  return (in + 2 * static_cast<std::size_t>(pad) - static_cast<std::size_t>(k)) /
+             static_cast<std::size_t>(stride) + 1;
+}
+
+namespace {
+// Zero-initialised scratch memory, 64-byte aligned, freed on scope exit.
+template <class T>
+class GlueBuffer {
+ public:
+  explicit GlueBuffer(std::size_t n) : n_(n) {
+    const std::size_t bytes = ((n * sizeof(T) + 63) / 64 + 1) * 64;
+    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (p_ == nullptr) throw std::bad_alloc();
+    std::memset(static_cast<void*>(p_), 0, bytes);
+  }
+  ~GlueBuffer() { std::free(p_); }
+  GlueBuffer(const GlueBuffer&) = delete;
+  GlueBuffer& operator=(const GlueBuffer&) = delete;
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+  std::size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+}  // namespace
+
+}  // namespace bnnflow::glue

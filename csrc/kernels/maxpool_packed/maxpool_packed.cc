@@ -1,0 +1,67 @@
+#include "kernels/maxpool_packed/maxpool_packed.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/bconv/bconv.h"
+
+namespace bnnflow {
+
+AndWordsFn maxpool_packed_kernel(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return scalar::maxpool_packed_kernel();
+#if defined(__x86_64__) || defined(_M_X64)
+    case Isa::kAvx2:
+      return avx2::maxpool_packed_kernel();
+    case Isa::kAvx512:
+      return avx512::maxpool_packed_kernel();
+#endif
+#if defined(__aarch64__)
+    case Isa::kNeon:
+      return neon::maxpool_packed_kernel();
+#endif
+    default:
+      break;
+  }
+  throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
+                              "' is not compiled into this build");
+}
+
+void maxpool_packed_with(const uint32_t* x, const PoolGeometry& g, uint32_t* out,
+                         AndWordsFn kernel, ThreadPool& pool) {
+  if (g.kh < 1 || g.kw < 1 || g.stride < 1 || g.pad < 0 || g.pad >= g.kh || g.pad >= g.kw) {
+    throw std::invalid_argument("maxpool_packed: need kernel >= 1, stride >= 1, 0 <= pad < kernel");
+  }
+  const int ho = conv_out_size(g.h, g.kh, g.stride, g.pad);
+  const int wo = conv_out_size(g.w, g.kw, g.stride, g.pad);
+  if (ho <= 0 || wo <= 0 || g.n <= 0) return;
+  const size_t rows = static_cast<size_t>(g.n) * ho;
+  const size_t words = g.words;
+  pool.parallel_for(rows, [&](size_t row) {
+    const int n = static_cast<int>(row / ho), oy = static_cast<int>(row % ho);
+    const int y0 = std::max(0, oy * g.stride - g.pad);
+    const int y1 = std::min(g.h, oy * g.stride - g.pad + g.kh);
+    for (int ox = 0; ox < wo; ++ox) {
+      const int x0 = std::max(0, ox * g.stride - g.pad);
+      const int x1 = std::min(g.w, ox * g.stride - g.pad + g.kw);
+      uint32_t* acc = out + (row * wo + ox) * words;
+      const uint32_t* first = x + ((static_cast<size_t>(n) * g.h + y0) * g.w + x0) * words;
+      std::memcpy(acc, first, words * sizeof(uint32_t));
+      for (int iy = y0; iy < y1; ++iy) {
+        for (int ix = (iy == y0 ? x0 + 1 : x0); ix < x1; ++ix) {
+          kernel(acc, x + ((static_cast<size_t>(n) * g.h + iy) * g.w + ix) * words, g.words);
+        }
+      }
+    }
+  });
+}
+
+void maxpool_packed(const uint32_t* x, const PoolGeometry& geo, uint32_t* out, Isa isa,
+                    ThreadPool& pool) {
+  maxpool_packed_with(x, geo, out, maxpool_packed_kernel(isa), pool);
+}
+
+}  // namespace bnnflow

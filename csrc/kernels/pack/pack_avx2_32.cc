@@ -1,0 +1,46 @@
+// AVX2 pack kernels: one 32-channel word per vpcmpgtb + vpmovmskb (int8) or four
+// vcmpltps + vmovmskps (float32).
+#include <immintrin.h>
+
+#include <vector>
+
+#include "kernels/pack/pack.h"
+#include "kernels/pack/pack_common.h"
+
+namespace bnnflow::avx2 {
+namespace {
+
+void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
+          uint32_t* out) {
+  std::vector<int8_t> tc(channels);
+  std::vector<uint8_t> force(channels);
+  pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + c0));
+    const __m256i tv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tc.data() + c0));
+    const __m256i fv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(force.data() + c0));
+    const __m256i lt = _mm256_or_si256(_mm256_cmpgt_epi8(tv, xv), fv);
+    return static_cast<uint32_t>(_mm256_movemask_epi8(lt));
+  });
+}
+
+void f32(const float* x, const float* t, size_t p0, size_t p1, int channels, int groups,
+         uint32_t* out) {
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const float* xr, int c0) {
+    uint32_t bits = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m256 lt = _mm256_cmp_ps(_mm256_loadu_ps(xr + c0 + 8 * k),
+                                      _mm256_loadu_ps(t + c0 + 8 * k), _CMP_LT_OQ);
+      bits |= static_cast<uint32_t>(_mm256_movemask_ps(lt)) << (8 * k);
+    }
+    return bits;
+  });
+}
+
+const PackKernels kKernels{&int8, &f32};
+
+}  // namespace
+
+const PackKernels& pack_kernels() { return kKernels; }
+
+}  // namespace bnnflow::avx2

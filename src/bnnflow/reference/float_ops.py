@@ -1,0 +1,72 @@
+"""Float32 glue of the ``float`` data-flow and the classifier's dequant (docs/numerics.md §5).
+
+Computed in float64 and rounded to float32 once; the engine matches within 1e-5 relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bnnflow.reference.int8_ops import window_taps
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def scale_bias(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel affine map ``y = x·a[c] + b[c]``."""
+    return (_f64(x) * _f64(a) + _f64(b)).astype(np.float32)
+
+
+def add_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``y = a + b``."""
+    return (_f64(a) + _f64(b)).astype(np.float32)
+
+
+def pwl_f32(
+    x: np.ndarray, t: np.ndarray, kp: np.ndarray, bp: np.ndarray, kn: np.ndarray, bn: np.ndarray
+) -> np.ndarray:
+    """``y = x ≥ t[c] ? kp[c]·x + bp[c] : kn[c]·x + bn[c]``."""
+    v = _f64(x)
+    return np.where(v >= _f64(t), _f64(kp) * v + _f64(bp), _f64(kn) * v + _f64(bn)).astype(
+        np.float32
+    )
+
+
+def dequant(x: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Classifier logits: ``y = float32(x)·scale[c] + bias[c]`` for int32 ``x``."""
+    return (_f64(x) * _f64(scale) + _f64(bias)).astype(np.float32)
+
+
+def conv2d_f32(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int = 1, padding: int = 0
+) -> np.ndarray:
+    """Zero-padded NHWC convolution: ``y[o] = bias[o] + Σ_{taps inside} Σ_c w[o,kh,kw,c]·x[c]``."""
+    _, kh, kw, _ = w.shape
+    acc = _f64(bias)
+    for t, tap in enumerate(window_taps(_f64(x), kh, kw, stride, padding, fill=0.0)):
+        acc = acc + tap @ _f64(w[:, t // kw, t % kw, :]).T
+    return acc.astype(np.float32)
+
+
+def dense_f32(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``y[n,o] = bias[o] + Σ_c w[o,c]·x[n,c]``."""
+    return (_f64(x) @ _f64(w).T + _f64(bias)).astype(np.float32)
+
+
+def maxpool_f32(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+    """Max over the taps inside the image (padded taps ignored)."""
+    taps = window_taps(_f64(x), kernel, kernel, stride, padding, fill=-np.inf)
+    return np.max(taps, axis=0).astype(np.float32)
+
+
+def avgpool_f32(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+    """Average pool with ``count_include_pad``: (Σ taps inside) / kernel²."""
+    taps = window_taps(_f64(x), kernel, kernel, stride, padding, fill=0.0)
+    return (np.sum(taps, axis=0) / (kernel * kernel)).astype(np.float32)
+
+
+def global_avgpool_f32(x: np.ndarray) -> np.ndarray:
+    """``[N, C]`` mean over H·W."""
+    return _f64(x).mean(axis=(1, 2)).astype(np.float32)

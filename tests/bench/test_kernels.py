@@ -1,0 +1,40 @@
+"""The kernel benchmark's command line (tiny shapes, few repeats: a smoke test, not timing)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from bnnflow.bench import kernels
+
+
+def test_parse_shape():
+    assert kernels.parse_shape("3x3,64,128,56x56,2") == (3, 64, 128, 56, 2)
+    assert kernels.parse_shape("1x1,33,7,9x9") == (1, 33, 7, 9, 1)
+    for bad in ("3x3,64,64", "3x5,64,64,56x56", "3x3,a,64,56x56", "3x3,0,64,8x8"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            kernels.parse_shape(bad)
+
+
+@pytest.mark.parametrize("epilogue", ["int32", "int8", "float", "packed"])
+def test_main_writes_json(tmp_path, capsys, epilogue):
+    out = tmp_path / "bench.json"
+    argv = ["--shape", "3x3,40,24,9x9,2", "--threads", "1", "2", "--json", str(out),
+            "--repeats", "2", "--min-seconds", "0", "--epilogue", epilogue]  # fmt: skip
+    assert kernels.main(argv) == 0
+    rows = json.loads(out.read_text())
+    assert [r["threads"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["shape"] == "3x3,40,24,9x9,2" and r["epilogue"] == epilogue
+        assert r["median_ms"] > 0 and r["gbmacs"] > 0 and r["ceiling_gbmacs"] > 0
+        assert r["ratio"] == pytest.approx(r["gbmacs"] / r["ceiling_gbmacs"])
+    assert rows[1]["ceiling_gbmacs"] == pytest.approx(2 * rows[0]["ceiling_gbmacs"])
+    assert rows[1]["speedup_vs_1_thread"] > 0
+    assert "ceiling (best, one core)" in capsys.readouterr().out
+
+
+def test_resnet18_layers_are_the_seven_3x3_shapes():
+    assert len(kernels.RESNET18_LAYERS) == 7
+    assert {(cin, cout) for _, cin, cout, _, _ in kernels.RESNET18_LAYERS} >= {(256, 256)}

@@ -1,0 +1,351 @@
+// Shared checks of the C++ glue-kernel tests: each optimized kernel set against the scalar
+// twins on many random shapes (odd channel counts, 1x1..7x7 kernels, strides 1-3, padding,
+// batch > 1, 1 and 3 threads). Integer outputs must be equal bit for bit, float outputs
+// within a relative tolerance.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/threadpool.h"
+#include "kernels/add/add.h"
+#include "kernels/concat/concat.h"
+#include "kernels/conv_int8/conv_int8.h"
+#include "kernels/dense_int8/dense_int8.h"
+#include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/glue_f32/glue_f32.h"
+#include "kernels/pool/pool.h"
+#include "kernels/pwl/pwl.h"
+#include "kernels/requant/requant.h"
+
+namespace glue_test {
+
+using namespace bnnflow;
+using namespace bnnflow::glue;
+
+// One ISA's kernels (function pointers), filled from namespace `ns` by GLUE_KERNELS(ns).
+struct Kernels {
+  const char* name;
+  void (*requant)(const RequantArgs&, ThreadPool*);
+  void (*requant32)(const Requant32Args&, ThreadPool*);
+  void (*add_int8)(const AddInt8Args&, ThreadPool*);
+  void (*add_f32)(const AddF32Args&, ThreadPool*);
+  void (*pwl_int8)(const PwlInt8Args&, ThreadPool*);
+  void (*pwl_f32)(const PwlF32Args&, ThreadPool*);
+  void (*scale_bias)(const ScaleBiasArgs&, ThreadPool*);
+  void (*dequant)(const DequantArgs&, ThreadPool*);
+  void (*maxpool_int8)(const MaxPoolInt8Args&, ThreadPool*);
+  void (*sumpool_int8)(const SumPoolInt8Args&, ThreadPool*);
+  void (*maxpool_f32)(const MaxPoolF32Args&, ThreadPool*);
+  void (*avgpool_f32)(const AvgPoolF32Args&, ThreadPool*);
+  void (*global_sumpool_int8)(const GlobalSumPoolInt8Args&, ThreadPool*);
+  void (*global_avgpool_f32)(const GlobalAvgPoolF32Args&, ThreadPool*);
+  void (*conv2d_int8)(const Conv2dInt8Args&, ThreadPool*);
+  void (*dwconv2d_int8)(const DwConv2dInt8Args&, ThreadPool*);
+  void (*dense_int8)(const DenseInt8Args&, ThreadPool*);
+  void (*conv2d_f32)(const Conv2dF32Args&, ThreadPool*);
+  void (*dense_f32)(const DenseF32Args&, ThreadPool*);
+};
+
+#define GLUE_KERNELS(ns)                                                                      \
+  glue_test::Kernels {                                                                        \
+    #ns, &ns::requant, &ns::requant32, &ns::add_int8, &ns::add_f32, &ns::pwl_int8,            \
+        &ns::pwl_f32, &ns::scale_bias, &ns::dequant, &ns::maxpool_int8, &ns::sumpool_int8,    \
+        &ns::maxpool_f32, &ns::avgpool_f32, &ns::global_sumpool_int8, &ns::global_avgpool_f32, \
+        &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32 \
+  }
+
+struct Counts {
+  int passed = 0, failed = 0;
+};
+
+class Rng {
+ public:
+  explicit Rng(std::uint32_t seed) : g_(seed) {}
+  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_); }  // [lo, hi]
+  long long uniform64(long long lo, long long hi) {
+    return std::uniform_int_distribution<long long>(lo, hi)(g_);
+  }
+  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g_); }
+  template <class T>
+  std::vector<T> ints(std::size_t n, long long lo, long long hi) {
+    std::vector<T> v(n);
+    for (auto& e : v) e = static_cast<T>(uniform64(lo, hi));
+    return v;
+  }
+  std::vector<float> floats(std::size_t n) {
+    std::vector<float> v(n);
+    for (auto& e : v) e = normal();
+    return v;
+  }
+
+ private:
+  std::mt19937 g_;
+};
+
+template <class T>
+bool same(const std::vector<T>& a, const std::vector<T>& b, double rtol) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::fabs(double(a[i]) - double(b[i])) > rtol * (1.0 + std::fabs(double(b[i])))) return false;
+    } else {
+      if (a[i] != b[i]) return false;
+    }
+  }
+  return true;
+}
+
+template <class T>
+void record(Counts& c, const std::string& what, const std::vector<T>& got, const std::vector<T>& want,
+            double rtol = 0.0) {
+  if (same(got, want, rtol)) {
+    ++c.passed;
+  } else {
+    ++c.failed;
+    std::printf("FAILED: %s\n", what.c_str());
+  }
+}
+
+// Per-channel fixed-point parameters whose int32 intermediates cannot overflow.
+struct FixedParams {
+  std::vector<std::int16_t> M, M2;
+  std::vector<std::int32_t> B, B2, s, t;
+  FixedParams(Rng& r, std::size_t C) {
+    M = r.ints<std::int16_t>(C, -32768, 32767);
+    M2 = r.ints<std::int16_t>(C, -32768, 32767);
+    s = r.ints<std::int32_t>(C, 0, 30);
+    t = r.ints<std::int32_t>(C, -140, 140);
+    for (std::size_t c = 0; c < C; ++c) {
+      const long long bound = 1LL << (s[c] + 15 < 24 ? s[c] + 15 : 24);
+      B.push_back(static_cast<std::int32_t>(r.uniform64(-bound, bound)));
+      B2.push_back(static_cast<std::int32_t>(r.uniform64(-bound, bound)));
+    }
+  }
+};
+
+inline std::string tag(const Kernels& k, const char* op, int threads, std::size_t a, std::size_t b,
+                       std::size_t c = 0) {
+  return std::string(k.name) + " " + op + " threads=" + std::to_string(threads) + " dims=" +
+         std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(c);
+}
+
+inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
+                          Counts& cnt) {
+  for (int iter = 0; iter < 40; ++iter) {
+    const std::size_t rows = r.uniform(1, 40), C = r.uniform(1, 150), n = rows * C;
+    const FixedParams p(r, C);
+    const auto x8 = r.ints<std::int8_t>(n, -128, 127), y8 = r.ints<std::int8_t>(n, -128, 127);
+    std::vector<std::int8_t> got(n), want(n);
+    RequantArgs rq{x8.data(), nullptr, rows, C, p.M.data(), p.B.data(), p.s.data()};
+    rq.y = want.data(); ref.requant(rq, nullptr);
+    rq.y = got.data(); k.requant(rq, pool);
+    record(cnt, tag(k, "requant", threads, rows, C), got, want);
+
+    auto x32 = r.ints<std::int32_t>(n, INT32_MIN, INT32_MAX);
+    for (std::size_t i = 0; i < n; i += 3) x32[i] >>= 20;
+    const auto M32 = r.ints<std::int32_t>(C, INT32_MIN, INT32_MAX);
+    const auto B64 = r.ints<std::int64_t>(C, -(1LL << 60), 1LL << 60);
+    const auto s62 = r.ints<std::int32_t>(C, 0, 62);
+    Requant32Args rq32{x32.data(), nullptr, rows, C, M32.data(), B64.data(), s62.data()};
+    rq32.y = want.data(); ref.requant32(rq32, nullptr);
+    rq32.y = got.data(); k.requant32(rq32, pool);
+    record(cnt, tag(k, "requant32", threads, rows, C), got, want);
+
+    AddInt8Args ad{x8.data(), y8.data(), nullptr, rows, C, p.M.data(), p.M2.data(), p.B.data(), p.s.data()};
+    ad.y = want.data(); ref.add_int8(ad, nullptr);
+    ad.y = got.data(); k.add_int8(ad, pool);
+    record(cnt, tag(k, "add_int8", threads, rows, C), got, want);
+
+    PwlInt8Args pw{x8.data(), nullptr, rows, C, p.t.data(), p.M.data(), p.B.data(), p.M2.data(), p.B2.data(), p.s.data()};
+    pw.y = want.data(); ref.pwl_int8(pw, nullptr);
+    pw.y = got.data(); k.pwl_int8(pw, pool);
+    record(cnt, tag(k, "pwl_int8", threads, rows, C), got, want);
+
+    const auto xf = r.floats(n), yf = r.floats(n);
+    const auto pa = r.floats(C), pb = r.floats(C), pc = r.floats(C), pd = r.floats(C), pt = r.floats(C);
+    std::vector<float> gotf(n), wantf(n);
+    AddF32Args af{xf.data(), yf.data(), nullptr, n};
+    af.y = wantf.data(); ref.add_f32(af, nullptr);
+    af.y = gotf.data(); k.add_f32(af, pool);
+    record(cnt, tag(k, "add_f32", threads, rows, C), gotf, wantf, 1e-6);
+
+    PwlF32Args pf{xf.data(), nullptr, rows, C, pt.data(), pa.data(), pb.data(), pc.data(), pd.data()};
+    pf.y = wantf.data(); ref.pwl_f32(pf, nullptr);
+    pf.y = gotf.data(); k.pwl_f32(pf, pool);
+    record(cnt, tag(k, "pwl_f32", threads, rows, C), gotf, wantf, 1e-5);
+
+    ScaleBiasArgs sb{xf.data(), nullptr, rows, C, pa.data(), pb.data()};
+    sb.y = wantf.data(); ref.scale_bias(sb, nullptr);
+    sb.y = gotf.data(); k.scale_bias(sb, pool);
+    record(cnt, tag(k, "scale_bias", threads, rows, C), gotf, wantf, 1e-5);
+
+    const auto acc = r.ints<std::int32_t>(n, -(1 << 20), 1 << 20);
+    DequantArgs dq{acc.data(), nullptr, rows, C, pa.data(), pb.data()};
+    dq.y = wantf.data(); ref.dequant(dq, nullptr);
+    dq.y = gotf.data(); k.dequant(dq, pool);
+    record(cnt, tag(k, "dequant", threads, rows, C), gotf, wantf, 1e-5);
+  }
+}
+
+template <class Tin, class Tout, class Gen>
+void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, ThreadPool*),
+                   void (*ref)(const PoolArgs<Tin, Tout>&, ThreadPool*), const Kernels& k, ThreadPool* pool,
+                   int threads, Rng& r, Counts& cnt, const Gen& gen, double rtol) {
+  for (int iter = 0; iter < 25; ++iter) {
+    PoolArgs<Tin, Tout> a{};
+    a.k = r.uniform(1, 4);
+    a.stride = r.uniform(1, 3);
+    a.pad = r.uniform(0, a.k / 2);
+    a.N = r.uniform(1, 2);
+    a.H = r.uniform(a.k, 11);
+    a.W = r.uniform(a.k, 11);
+    a.C = r.uniform(1, 100);
+    const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
+    a.x = x.data();
+    const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad) * out_size(a.W, a.k, a.stride, a.pad) * a.C;
+    std::vector<Tout> got(out), want(out);
+    a.y = want.data(); ref(a, nullptr);
+    a.y = got.data(); fn(a, pool);
+    record(cnt, tag(k, op, threads, a.H, a.C, static_cast<std::size_t>(a.k * 10 + a.pad)), got, want, rtol);
+  }
+}
+
+inline void check_pools(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
+                        Counts& cnt) {
+  auto gen8 = [&](std::size_t n) { return r.ints<std::int8_t>(n, -128, 127); };
+  auto genf = [&](std::size_t n) { return r.floats(n); };
+  check_pool_op("maxpool_int8", k.maxpool_int8, ref.maxpool_int8, k, pool, threads, r, cnt, gen8, 0.0);
+  check_pool_op("sumpool_int8", k.sumpool_int8, ref.sumpool_int8, k, pool, threads, r, cnt, gen8, 0.0);
+  check_pool_op("maxpool_f32", k.maxpool_f32, ref.maxpool_f32, k, pool, threads, r, cnt, genf, 0.0);
+  check_pool_op("avgpool_f32", k.avgpool_f32, ref.avgpool_f32, k, pool, threads, r, cnt, genf, 1e-6);
+  for (int iter = 0; iter < 20; ++iter) {
+    const std::size_t N = r.uniform(1, 3), HW = r.uniform(1, 60), C = r.uniform(1, 200);
+    const auto x8 = r.ints<std::int8_t>(N * HW * C, -128, 127);
+    const auto xf = r.floats(N * HW * C);
+    std::vector<std::int32_t> got(N * C), want(N * C);
+    GlobalSumPoolInt8Args g{x8.data(), nullptr, N, HW, C};
+    g.y = want.data(); ref.global_sumpool_int8(g, nullptr);
+    g.y = got.data(); k.global_sumpool_int8(g, pool);
+    record(cnt, tag(k, "global_sumpool_int8", threads, N, HW, C), got, want);
+    std::vector<float> gotf(N * C), wantf(N * C);
+    GlobalAvgPoolF32Args gf{xf.data(), nullptr, N, HW, C};
+    gf.y = wantf.data(); ref.global_avgpool_f32(gf, nullptr);
+    gf.y = gotf.data(); k.global_avgpool_f32(gf, pool);
+    record(cnt, tag(k, "global_avgpool_f32", threads, N, HW, C), gotf, wantf, 1e-5);
+  }
+}
+
+struct ConvShape {
+  std::size_t N, H, W, Cin, Cout;
+  int KH, KW, stride, pad;
+};
+
+inline ConvShape random_conv(Rng& r, int max_cin) {
+  ConvShape s{};
+  s.KH = r.uniform(1, 7);
+  s.KW = r.uniform(1, 7);
+  s.stride = r.uniform(1, 3);
+  s.pad = r.uniform(0, 3);
+  s.N = r.uniform(1, 2);
+  s.H = r.uniform(s.KH > 2 * s.pad ? s.KH - 2 * s.pad : 1, 12);
+  s.W = r.uniform(s.KW > 2 * s.pad ? s.KW - 2 * s.pad : 1, 12);
+  s.Cin = r.uniform(1, max_cin);
+  s.Cout = r.uniform(1, 80);
+  return s;
+}
+
+inline std::size_t conv_out(const ConvShape& s) {
+  return s.N * out_size(s.H, s.KH, s.stride, s.pad) * out_size(s.W, s.KW, s.stride, s.pad) * s.Cout;
+}
+
+inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
+                        Counts& cnt) {
+  for (int iter = 0; iter < 40; ++iter) {
+    ConvShape s = random_conv(r, iter % 4 == 0 ? 70 : 9);
+    if (iter == 0) s = ConvShape{1, 30, 30, 3, 64, 7, 7, 2, 3};  // the stem, small image
+    const bool unsigned_x = iter % 2 == 0;
+    const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
+    const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
+    const auto w = r.ints<std::int8_t>(s.Cout * s.KH * s.KW * s.Cin, -128, 127);
+    const auto bias = r.ints<std::int32_t>(s.Cout, -(1 << 20), 1 << 20);
+    const auto zp = unsigned_x ? r.ints<std::int32_t>(s.Cin, 0, 255) : r.ints<std::int32_t>(s.Cin, -128, 127);
+    Conv2dInt8Args a{};
+    a.x = unsigned_x ? static_cast<const void*>(xu.data()) : static_cast<const void*>(xs.data());
+    a.x_unsigned = unsigned_x;
+    a.w = w.data();
+    a.bias = bias.data();
+    a.zp = zp.data();
+    a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
+    a.KH = s.KH; a.KW = s.KW; a.stride = s.stride; a.pad = s.pad;
+    std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
+    a.y = want.data(); ref.conv2d_int8(a, nullptr);
+    a.y = got.data(); k.conv2d_int8(a, pool);
+    record(cnt, tag(k, "conv2d_int8", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got, want);
+
+    const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
+    Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride, s.pad};
+    std::vector<float> gotf(conv_out(s)), wantf(conv_out(s));
+    f.y = wantf.data(); ref.conv2d_f32(f, nullptr);
+    f.y = gotf.data(); k.conv2d_f32(f, pool);
+    record(cnt, tag(k, "conv2d_f32", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), gotf, wantf, 1e-4);
+
+    // Depthwise: reuse the geometry with a square kernel and multiplier 1..4.
+    DwConv2dInt8Args d{};
+    d.mult = static_cast<std::size_t>(r.uniform(1, 4));
+    d.KH = d.KW = s.KH;
+    d.H = s.H > static_cast<std::size_t>(s.KH) ? s.H : static_cast<std::size_t>(s.KH);
+    d.W = s.W > static_cast<std::size_t>(s.KH) ? s.W : static_cast<std::size_t>(s.KH);
+    d.N = s.N; d.C = s.Cin; d.stride = s.stride; d.pad = s.pad;
+    d.x_unsigned = unsigned_x;
+    const auto dxu = r.ints<std::uint8_t>(d.N * d.H * d.W * d.C, 0, 255);
+    const auto dxs = r.ints<std::int8_t>(d.N * d.H * d.W * d.C, -128, 127);
+    const auto dw = r.ints<std::int8_t>(d.C * d.mult * d.KH * d.KW, -128, 127);
+    const auto db = r.ints<std::int32_t>(d.C * d.mult, -(1 << 20), 1 << 20);
+    d.x = unsigned_x ? static_cast<const void*>(dxu.data()) : static_cast<const void*>(dxs.data());
+    d.w = dw.data(); d.bias = db.data(); d.zp = zp.data();
+    const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad) * out_size(d.W, d.KW, d.stride, d.pad) * d.C * d.mult;
+    std::vector<std::int32_t> dgot(dout), dwant(dout);
+    d.y = dwant.data(); ref.dwconv2d_int8(d, nullptr);
+    d.y = dgot.data(); k.dwconv2d_int8(d, pool);
+    record(cnt, tag(k, "dwconv2d_int8", threads, d.C, d.mult, static_cast<std::size_t>(d.KH)), dgot, dwant);
+  }
+}
+
+inline void check_dense(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
+                        Counts& cnt) {
+  for (int iter = 0; iter < 40; ++iter) {
+    const std::size_t N = r.uniform(1, 4), Cin = r.uniform(1, 600), Cout = r.uniform(1, 50);
+    const auto x = r.ints<std::int8_t>(N * Cin, -128, 127), w = r.ints<std::int8_t>(Cout * Cin, -128, 127);
+    const auto bias = r.ints<std::int32_t>(Cout, INT32_MIN, INT32_MAX);  // also wrapping sums
+    std::vector<std::int32_t> got(N * Cout), want(N * Cout);
+    DenseInt8Args a{x.data(), w.data(), bias.data(), nullptr, N, Cin, Cout};
+    a.y = want.data(); ref.dense_int8(a, nullptr);
+    a.y = got.data(); k.dense_int8(a, pool);
+    record(cnt, tag(k, "dense_int8", threads, N, Cin, Cout), got, want);
+
+    const auto xf = r.floats(N * Cin), wf = r.floats(Cout * Cin), bf = r.floats(Cout);
+    std::vector<float> gotf(N * Cout), wantf(N * Cout);
+    DenseF32Args f{xf.data(), wf.data(), bf.data(), nullptr, N, Cin, Cout};
+    f.y = wantf.data(); ref.dense_f32(f, nullptr);
+    f.y = gotf.data(); k.dense_f32(f, pool);
+    record(cnt, tag(k, "dense_f32", threads, N, Cin, Cout), gotf, wantf, 1e-4);
+  }
+}
+
+// Runs every check of kernel set `k` against `ref` with 1 and 3 threads.
+inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::uint32_t seed) {
+  for (int threads : {1, 3}) {
+    ThreadPool pool(threads);
+    Rng r(seed + threads);
+    check_eltwise(k, ref, &pool, threads, r, cnt);
+    check_pools(k, ref, &pool, threads, r, cnt);
+    check_convs(k, ref, &pool, threads, r, cnt);
+    check_dense(k, ref, &pool, threads, r, cnt);
+  }
+}
+
+}  // namespace glue_test

@@ -1,0 +1,250 @@
+// Every optimized bconv2d / bdense micro-kernel against its scalar twin (and the scalar one
+// against a naive loop of the numerics formula) on random and hand-picked shapes: channels not
+// a multiple of 32, 1x1 / 3x3 / 5x5 / 7x7 / 2x3 kernels, strides 1-3, all padding modes,
+// groups, batch > 1, all four epilogues with and without clamp, 1 and 2 threads.
+#include <cmath>
+#include <cstring>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/bconv/bconv.h"
+#include "kernels/bconv/bconv_isa.h"
+#include "kernels/bdense/bdense.h"
+#include "kernel_test_util.h"
+
+using namespace bnnflow;
+using test::uniform;
+
+namespace {
+
+struct Case {
+  int n, h, w, cg, groups, cout_g, kh, kw, stride, pad;
+  PadMode mode;
+};
+
+std::string describe(const Case& c) {
+  static const char* modes[] = {"zero", "one", "valid"};
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "n=%d h=%d w=%d cg=%d groups=%d cout_g=%d k=%dx%d s=%d p=%d %s",
+                c.n, c.h, c.w, c.cg, c.groups, c.cout_g, c.kh, c.kw, c.stride, c.pad,
+                modes[static_cast<int>(c.mode)]);
+  return buf;
+}
+
+struct EpilogueData {
+  Epilogue ep;
+  std::vector<float> scale, bias;
+  std::vector<int16_t> mult;
+  std::vector<int32_t> offset, shift, threshold;
+};
+
+EpilogueData make_epilogue(std::mt19937& rng, EpilogueKind kind, int cout, int k, bool clamp) {
+  EpilogueData e;
+  e.ep.kind = kind;
+  if (clamp) {
+    e.ep.lo = uniform(rng, -k, 0);
+    e.ep.hi = uniform(rng, e.ep.lo, k);
+  }
+  for (int c = 0; c < cout; ++c) {
+    e.scale.push_back(static_cast<float>(uniform(rng, -1000, 1000)) / 997.f);
+    e.bias.push_back(static_cast<float>(uniform(rng, -1000, 1000)) / 31.f);
+    e.mult.push_back(static_cast<int16_t>(uniform(rng, -32767, 32767)));
+    e.offset.push_back(uniform(rng, -(1 << 20), 1 << 20));
+    e.shift.push_back(uniform(rng, 0, 30));
+    const int r = uniform(rng, 0, 9);
+    e.threshold.push_back(r == 0 ? INT32_MIN : (r == 9 ? INT32_MAX : uniform(rng, -k, k)));
+  }
+  e.ep.scale = e.scale.data();
+  e.ep.bias = e.bias.data();
+  e.ep.mult = e.mult.data();
+  e.ep.offset = e.offset.data();
+  e.ep.shift = e.shift.data();
+  e.ep.threshold = e.threshold.data();
+  if (kind == EpilogueKind::kPacked) {
+    std::vector<int> divisors;
+    for (int g = 1; g <= 4; ++g) {
+      if (cout % g == 0) divisors.push_back(g);
+    }
+    e.ep.out_groups = divisors[uniform(rng, 0, static_cast<int>(divisors.size()) - 1)];
+  }
+  return e;
+}
+
+// float32 outputs: bit-identical (no ISA fuses the multiply-add; see epilogue.h).
+bool same_floats(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i += 4) {
+    float x, y;
+    std::memcpy(&x, &a[i], 4);
+    std::memcpy(&y, &b[i], 4);
+    if (std::fabs(x - y) > 0.0f) return false;
+  }
+  return true;
+}
+
+size_t elem_size(EpilogueKind k) { return k == EpilogueKind::kInt8 ? 1 : 4; }
+
+std::vector<uint8_t> run(const BconvWeights& w, const std::vector<uint32_t>& x,
+                         const BconvGeometry& geo, const Epilogue& ep, ThreadPool& pool) {
+  const size_t pixels = static_cast<size_t>(geo.n) * conv_out_size(geo.h, w.kh, geo.stride, geo.pad) *
+                        conv_out_size(geo.w, w.kw, geo.stride, geo.pad);
+  std::vector<uint8_t> out(pixels * epilogue_row_elems(ep, w.cout) * elem_size(ep.kind), 0xAB);
+  bconv2d(w, x.data(), geo, ep, out.data(), pool);
+  return out;
+}
+
+// d by the formula of docs/numerics.md §4, one output at a time.
+std::vector<int32_t> naive(const Case& c, const std::vector<uint32_t>& x,
+                           const std::vector<uint32_t>& w) {
+  const int wg = (c.cg + 31) / 32, cout = c.cout_g * c.groups, xw = c.groups * wg;
+  const int ho = conv_out_size(c.h, c.kh, c.stride, c.pad);
+  const int wo = conv_out_size(c.w, c.kw, c.stride, c.pad);
+  std::vector<int32_t> d;
+  for (int b = 0; b < c.n; ++b)
+    for (int oy = 0; oy < ho; ++oy)
+      for (int ox = 0; ox < wo; ++ox)
+        for (int o = 0; o < cout; ++o) {
+          const int g = o / c.cout_g;
+          int32_t sum = 0;
+          for (int i = 0; i < c.kh; ++i)
+            for (int j = 0; j < c.kw; ++j) {
+              const int iy = oy * c.stride - c.pad + i, ix = ox * c.stride - c.pad + j;
+              const uint32_t* wt = &w[((static_cast<size_t>(o) * c.kh + i) * c.kw + j) * wg];
+              int pop = 0;
+              if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w) {
+                const uint32_t* xt = &x[((static_cast<size_t>(b) * c.h + iy) * c.w + ix) * xw + g * wg];
+                for (int k = 0; k < wg; ++k) pop += __builtin_popcount(xt[k] ^ wt[k]);
+                sum += c.cg - 2 * pop;
+              } else if (c.mode == PadMode::kOne) {
+                for (int k = 0; k < wg; ++k) pop += __builtin_popcount(wt[k]);
+                sum += c.cg - 2 * pop;
+              }
+            }
+          d.push_back(sum);
+        }
+  return d;
+}
+
+struct Candidate {
+  std::string name;
+  const BconvMicrokernel* (*table)(int);
+};
+
+std::vector<Candidate> candidates() {
+  std::vector<Candidate> out;
+  for (Isa isa : test::optimized_isas()) {
+    switch (isa) {
+#if defined(__x86_64__)
+      case Isa::kAvx2: out.push_back({"avx2", &avx2::bconv_microkernel}); break;
+      case Isa::kAvx512: out.push_back({"avx512", &avx512::bconv_microkernel}); break;
+#endif
+#if defined(__aarch64__)
+      case Isa::kNeon: out.push_back({"neon", &neon::bconv_microkernel}); break;
+#endif
+      default: break;
+    }
+  }
+#if defined(BNNFLOW_HAVE_SIMDE_AVX512)
+  out.push_back({"avx512-simde", &avx512_simde::bconv_microkernel});
+#endif
+  return out;
+}
+
+void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
+  const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
+  const auto x = test::random_packed(rng, static_cast<size_t>(c.n) * c.h * c.w, cin, c.groups);
+  const auto w = test::random_packed(rng, static_cast<size_t>(cout) * c.kh * c.kw, c.cg, 1);
+  BconvGeometry geo{c.n, c.h, c.w, c.stride, c.pad, c.mode};
+  const BconvWeights ref =
+      prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups, Isa::kScalar);
+  {  // the scalar twin against the formula
+    Epilogue ep;
+    const auto got = run(ref, x, geo, ep, *pools[0]);
+    const auto want = naive(c, x, w);
+    tally.check(std::memcmp(got.data(), want.data(), got.size()) == 0 &&
+                    got.size() == want.size() * 4,
+                "scalar vs naive " + describe(c));
+  }
+  const int k = c.kh * c.kw * c.cg;
+  for (const Candidate& cand : candidates()) {
+    const BconvWeights opt = prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups,
+                                                   cand.table(c.cout_g));
+    for (EpilogueKind kind : {EpilogueKind::kInt32, EpilogueKind::kFloat, EpilogueKind::kInt8,
+                              EpilogueKind::kPacked}) {
+      const EpilogueData e = make_epilogue(rng, kind, cout, k, uniform(rng, 0, 1) == 1);
+      const auto want = run(ref, x, geo, e.ep, *pools[0]);
+      for (int t = 0; t < 2; ++t) {
+        const auto got = run(opt, x, geo, e.ep, *pools[t]);
+        tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want, cand.name + " (" + opt.kernel->name + ") epilogue " +
+                                     std::to_string(static_cast<int>(kind)) + " threads " +
+                                     std::to_string(t + 1) + " " + describe(c));
+      }
+    }
+  }
+}
+
+void check_dense(std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
+  const int n = uniform(rng, 1, 20), cin = uniform(rng, 1, 700), cout = uniform(rng, 1, 150);
+  const auto x = test::random_packed(rng, n, cin, 1);
+  const auto w = test::random_packed(rng, cout, cin, 1);
+  const BconvWeights ref = prepare_bdense_weights(w.data(), cout, cin, Isa::kScalar);
+  for (const Candidate& cand : candidates()) {
+    const BconvWeights opt =
+        prepare_bconv_weights(w.data(), cout, 1, 1, cin, 1, cand.table(cout));
+    for (EpilogueKind kind : {EpilogueKind::kInt32, EpilogueKind::kPacked}) {
+      const EpilogueData e = make_epilogue(rng, kind, cout, cin, false);
+      const size_t bytes = static_cast<size_t>(n) * epilogue_row_elems(e.ep, cout) * 4;
+      std::vector<uint8_t> want(bytes), got(bytes);
+      bdense(ref, x.data(), n, e.ep, want.data(), *pools[0]);
+      for (int t = 0; t < 2; ++t) {
+        bdense(opt, x.data(), n, e.ep, got.data(), *pools[t]);
+        tally.check(got == want, "bdense " + cand.name + " n=" + std::to_string(n) +
+                                     " cin=" + std::to_string(cin) +
+                                     " cout=" + std::to_string(cout));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  test::Tally tally;
+  ThreadPool one(1), two(2);
+  ThreadPool* pools[2] = {&one, &two};
+  std::mt19937 rng(1234);
+  const std::vector<Case> fixed = {
+      {1, 8, 8, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {2, 9, 7, 64, 1, 128, 3, 3, 2, 1, PadMode::kOne},
+      {1, 7, 7, 256, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {2, 6, 6, 40, 2, 24, 1, 1, 1, 0, PadMode::kValid},
+      {1, 11, 11, 33, 1, 17, 5, 5, 2, 2, PadMode::kZero},
+      {1, 10, 10, 70, 3, 33, 5, 5, 1, 2, PadMode::kOne},
+      {1, 9, 9, 8, 1, 65, 7, 7, 2, 3, PadMode::kZero},
+      {3, 5, 4, 100, 2, 9, 2, 3, 1, 1, PadMode::kOne},
+      {1, 4, 4, 1000, 1, 20, 3, 3, 1, 1, PadMode::kZero},  // > 31 words per tap
+      {1, 3, 3, 5, 4, 1, 3, 3, 1, 1, PadMode::kZero},      // one output channel per group
+  };
+  for (const Case& c : fixed) check_case(c, rng, tally, pools);
+  const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
+  const PadMode modes[] = {PadMode::kZero, PadMode::kOne, PadMode::kValid};
+  for (int i = 0; i < 120; ++i) {
+    Case c;
+    c.n = uniform(rng, 1, 3);
+    const auto& k = ks[uniform(rng, 0, 5)];
+    c.kh = k[0];
+    c.kw = k[1];
+    c.mode = modes[uniform(rng, 0, 2)];
+    c.pad = c.mode == PadMode::kValid ? 0 : uniform(rng, 0, std::min(c.kh, c.kw) - 1);
+    c.stride = uniform(rng, 1, 3);
+    c.h = std::max(uniform(rng, 1, 12), c.kh - 2 * c.pad);
+    c.w = std::max(uniform(rng, 1, 14), c.kw - 2 * c.pad);
+    c.groups = uniform(rng, 1, 3);
+    c.cg = uniform(rng, 1, 130);
+    c.cout_g = uniform(rng, 1, 80);
+    check_case(c, rng, tally, pools);
+  }
+  for (int i = 0; i < 30; ++i) check_dense(rng, tally, pools);
+  return tally.finish();
+}

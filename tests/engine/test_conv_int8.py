@@ -1,0 +1,87 @@
+"""conv2d_int8 engine kernels vs the numpy reference on every ISA and thread count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bnnflow import _engine
+from bnnflow.reference import int8_ops
+from engine import glue_params as gp
+from engine.op_check import check_op
+
+
+@st.composite
+def convs(draw):
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 3))
+    h = draw(st.integers(max(1, kh - 2 * pad), 10))
+    w = draw(st.integers(max(1, kw - 2 * pad), 10))
+    n, cin, cout = draw(st.integers(1, 2)), draw(st.integers(1, 20)), draw(st.integers(1, 70))
+    return (n, h, w, cin), (cout, kh, kw, cin), stride, pad
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv=convs(), unsigned=st.booleans(), seed=gp.seeds)
+def test_conv2d_int8_matches_reference(conv, unsigned, seed):
+    xs, ws, stride, pad = conv
+    r = gp.rng(seed)
+    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
+    lo, hi = (0, 256) if unsigned else (-128, 128)
+    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
+    w = gp.int8(r, ws)
+    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads
+        ),
+        lambda: int8_ops.conv2d_int8(x, w, bias, zp, stride, pad),
+    )
+
+
+def test_stem_shape_7x7_s2():
+    r = gp.rng(7)
+    x = gp.uint8(r, (1, 37, 41, 3))
+    w = gp.int8(r, (64, 7, 7, 3))
+    bias = r.integers(-1000, 1000, size=64).astype(np.int32)
+    zp = np.array([124, 116, 104], np.int32)
+    out = check_op(
+        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, 2, 3, isa=isa, threads=threads),
+        lambda: int8_ops.conv2d_int8(x, w, bias, zp, 2, 3),
+    )
+    assert out.shape == (1, 19, 21, 64)
+
+
+def test_padded_pixel_equals_zero_point():
+    # An image that is all zp gives bias everywhere, borders included.
+    x = np.full((1, 5, 5, 2), 7, np.uint8)
+    w = np.ones((3, 3, 3, 2), np.int8)
+    out = _engine.conv2d_int8(x, w, np.arange(3, dtype=np.int32), np.full(2, 7, np.int32), 1, 1)
+    np.testing.assert_array_equal(out, np.broadcast_to(np.arange(3, dtype=np.int32), out.shape))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "arg"),
+    [
+        ({"zp": np.full(3, 256, np.int32)}, "zp"),
+        ({"zp": np.full(2, 0, np.int32)}, "zp"),
+        ({"w": np.zeros((4, 3, 3, 2), np.int8)}, "w"),
+        ({"bias": np.zeros(5, np.int32)}, "bias"),
+        ({"x": np.zeros((6, 6, 3), np.uint8)}, "x"),
+        ({"x": np.zeros((1, 6, 6, 3), np.int16)}, "x"),
+        ({"stride": 0}, "stride"),
+        ({"padding": -1}, "padding"),
+    ],
+)
+def test_conv2d_int8_rejects_bad_arguments(kwargs, arg):
+    args = {
+        "x": np.zeros((1, 6, 6, 3), np.uint8),
+        "w": np.zeros((4, 3, 3, 3), np.int8),
+        "bias": np.zeros(4, np.int32),
+        "zp": np.zeros(3, np.int32),
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=arg):
+        _engine.conv2d_int8(**args)

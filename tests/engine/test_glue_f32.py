@@ -1,0 +1,75 @@
+"""Float32 glue engine kernels (scale_bias, dequant, conv2d_f32, dense_f32) vs the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bnnflow import _engine
+from bnnflow.reference import float_ops
+from engine import glue_params as gp
+from engine.op_check import check_op
+
+shapes = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), gp.channels)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=shapes, seed=gp.seeds)
+def test_scale_bias_and_dequant_match_reference(shape, seed):
+    r = gp.rng(seed)
+    c = shape[-1]
+    x, a, b = gp.f32(r, shape), gp.f32(r, (c,)), gp.f32(r, (c,))
+    check_op(
+        lambda isa, threads: _engine.scale_bias(x, a, b, isa=isa, threads=threads),
+        lambda: float_ops.scale_bias(x, a, b),
+    )
+    acc = r.integers(-(2**20), 2**20, size=shape).astype(np.int32)
+    check_op(
+        lambda isa, threads: _engine.dequant(acc, a, b, isa=isa, threads=threads),
+        lambda: float_ops.dequant(acc, a, b),
+    )
+
+
+@st.composite
+def convs(draw):
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 3))
+    h = draw(st.integers(max(1, kh - 2 * pad), 9))
+    w = draw(st.integers(max(1, kw - 2 * pad), 9))
+    n, cin, cout = draw(st.integers(1, 2)), draw(st.integers(1, 12)), draw(st.integers(1, 70))
+    return (n, h, w, cin), (cout, kh, kw, cin), stride, pad
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv=convs(), seed=gp.seeds)
+def test_conv2d_f32_matches_reference(conv, seed):
+    xs, ws, stride, pad = conv
+    r = gp.rng(seed)
+    x, w, bias = gp.f32(r, xs), gp.f32(r, ws), gp.f32(r, (ws[0],))
+    check_op(
+        lambda isa, threads: _engine.conv2d_f32(x, w, bias, stride, pad, isa=isa, threads=threads),
+        lambda: float_ops.conv2d_f32(x, w, bias, stride, pad),
+        rtol=1e-4,
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3), cin=st.integers(1, 200), cout=st.integers(1, 40), seed=gp.seeds)
+def test_dense_f32_matches_reference(n, cin, cout, seed):
+    r = gp.rng(seed)
+    x, w, bias = gp.f32(r, (n, cin)), gp.f32(r, (cout, cin)), gp.f32(r, (cout,))
+    check_op(
+        lambda isa, threads: _engine.dense_f32(x, w, bias, isa=isa, threads=threads),
+        lambda: float_ops.dense_f32(x, w, bias),
+        rtol=1e-4,
+    )
+
+
+def test_f32_glue_rejects_wrong_dtypes():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="a"):
+        _engine.scale_bias(x, np.zeros(3, np.float64), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="x"):
+        _engine.dequant(x, np.zeros(3, np.float32), np.zeros(3, np.float32))

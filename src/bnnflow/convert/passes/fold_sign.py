@@ -44,7 +44,12 @@ def reach(node: LNode) -> tuple[int, int]:
 
 def thresholds(a: np.ndarray, b: np.ndarray, t: np.ndarray, lo: int, hi: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """``(T int64, flip bool)`` per channel for ``bit = a·clamp(d, lo, hi) + b < t``."""
+    """``(T int64, flip bool)`` per channel for ``bit = a·clamp(d, lo, hi) + b < t``.
+
+    ``T = ceil(v)`` is then checked against the comparison itself (evaluated in float64 on the
+    integers next to it) and moved by one where ``v`` lost precision (tiny ``a``, subnormal
+    ``t``), so the bits equal ``a·d + b < t`` for every reachable ``d``.
+    """
     c = a.shape[0]
     T = np.zeros(c, np.int64)
     flip = a < 0
@@ -52,14 +57,20 @@ def thresholds(a: np.ndarray, b: np.ndarray, t: np.ndarray, lo: int, hi: int
         if a[ch] == 0:
             T[ch] = INT32_MAX if b[ch] < t[ch] else INT32_MIN
             continue
+        sgn = -1 if flip[ch] else 1
         lo_c, hi_c = (-hi, -lo) if flip[ch] else (lo, hi)
+
+        def bit(z: int, ch: int = ch, sgn: int = sgn) -> bool:
+            return bool(a[ch] * (sgn * z) + b[ch] < t[ch])
+
         v = (t[ch] - b[ch]) / abs(a[ch])
-        if v <= lo_c:
-            T[ch] = INT32_MIN
-        elif v > hi_c:
-            T[ch] = INT32_MAX
-        else:
-            T[ch] = math.ceil(v)
+        z = int(min(max(math.ceil(v), lo_c), hi_c + 1)) if math.isfinite(v) else \
+            (hi_c + 1 if v > 0 else lo_c)
+        while z > lo_c and not bit(z - 1):
+            z -= 1
+        while z <= hi_c and bit(z):
+            z += 1
+        T[ch] = INT32_MIN if z <= lo_c else INT32_MAX if z > hi_c else z
     return T, flip
 
 

@@ -260,8 +260,8 @@ def build_random(spec: dict) -> tuple[nn.Module, torch.Tensor]:
         elif kind == "chain":
             layers.append(chain_layer(c, 3))
         elif kind == "pwl":
-            mod = {"prelu": lambda: bnn.PReLU(c), "rprelu": lambda: bnn.RPReLU(c),
-                   "two_sided": lambda: bnn.TwoSidedPReLU(c), "relu": nn.ReLU}[layer["pwl"]]()
+            kinds = {"prelu": bnn.PReLU, "rprelu": bnn.RPReLU, "two_sided": bnn.TwoSidedPReLU}
+            mod = nn.ReLU() if layer["pwl"] == "relu" else kinds[layer["pwl"]](c)
             layers += [mod, bnn.Int8Point()]
         elif kind == "maxpool" and h >= 2:
             layers += [nn.MaxPool2d(2, 2) if layer["pool_k"] == 2 else nn.MaxPool2d(3, 2, 1),

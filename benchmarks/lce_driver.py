@@ -6,8 +6,8 @@ converted with ``larq_compute_engine.convert_keras_model`` (float in, float out,
 the only target that runs on a CPU; on x86 it means LCE's portable C++ kernels), then run with
 ``larq_compute_engine.testing.Interpreter(flatbuffer, num_threads=N, use_indirect_bgemm=True,
 use_xnnpack=True)`` — the fastest x86 setting (``--setting default`` times LCE's defaults
-instead, which are about 6x slower). The timed call is one ``Invoke`` of the whole batch,
-including the copy of the input in and the logits out. Usage::
+instead, about 6x slower, as engine ``lce-default``). The timed call is one ``Invoke`` of
+the whole batch, including the copy of the input in and the logits out. Usage::
 
     .peers/lce/bin/python benchmarks/lce_driver.py --threads 1,2 --batch 1,8 --json out/lce.json
 """
@@ -101,7 +101,7 @@ def build_cases(args: argparse.Namespace, names: list[str]) -> list[bu.Case]:
                 cases.append(
                     bu.Case(
                         model=name,
-                        engine="lce",
+                        engine="lce" if args.setting == "best" else f"lce-{args.setting}",
                         threads=threads,
                         batch=batch,
                         run=lambda it=interp, xx=x: it.predict([xx]),

@@ -4,8 +4,8 @@
 # default install or test run.
 #
 #   scripts/peers-env.sh            # both environments
-#   scripts/peers-env.sh lce        # only .peers/lce  (Larq Compute Engine, ~1.5 GB on disk)
-#   scripts/peers-env.sh ort        # only .peers/ort  (ONNX Runtime + torch for the export)
+#   scripts/peers-env.sh lce        # only .peers/lce  (Larq Compute Engine, ~2.3 GB on disk)
+#   scripts/peers-env.sh ort        # only .peers/ort  (ONNX Runtime + torch for the export, ~1.1 GB)
 #
 # Idempotent: an environment whose pinned packages already import is left alone; pass
 # --force to rebuild it. Environment variables: PEERS_PYTHON (interpreter used to create the

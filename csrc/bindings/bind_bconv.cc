@@ -141,6 +141,13 @@ BNNFLOW_BIND(bconv) {
       nb::arg("x"), nb::arg("weights"), nb::kw_only(), nb::arg("stride") = 1,
       nb::arg("padding") = 0, nb::arg("pad_mode") = "zero", BNNFLOW_EPILOGUE_ARGS,
       nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::sig("def bconv2d(x: numpy.ndarray, weights: BconvWeights, *, stride: int = 1, "
+              "padding: int = 0, pad_mode: str = 'zero', epilogue: str = 'int32', "
+              "clamp: tuple[int, int] | None = None, scale: numpy.ndarray | None = None, "
+              "bias: numpy.ndarray | None = None, multiplier: numpy.ndarray | None = None, "
+              "offset: numpy.ndarray | None = None, shift: numpy.ndarray | None = None, "
+              "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
+              "isa: str | None = None, threads: int = 1) -> numpy.ndarray"),
       "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights:\n"
       "d = sum over taps inside the image of Cg - 2*popcount(x xor w), plus per padded tap 0\n"
       "(pad_mode='zero') or Cg - 2*popcount(w) ('one'); 'valid' needs padding=0.\n"

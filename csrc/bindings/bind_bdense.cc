@@ -60,6 +60,12 @@ BNNFLOW_BIND(bdense) {
       },
       nb::arg("x"), nb::arg("weights"), nb::kw_only(), BNNFLOW_EPILOGUE_ARGS,
       nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::sig("def bdense(x: numpy.ndarray, weights: BconvWeights, *, epilogue: str = 'int32', "
+              "clamp: tuple[int, int] | None = None, scale: numpy.ndarray | None = None, "
+              "bias: numpy.ndarray | None = None, multiplier: numpy.ndarray | None = None, "
+              "offset: numpy.ndarray | None = None, shift: numpy.ndarray | None = None, "
+              "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
+              "isa: str | None = None, threads: int = 1) -> numpy.ndarray"),
       "Binary dense layer: packed x uint32 [N, ceil(cin/32)], prepared weights;\n"
       "d[n, o] = cin - 2*popcount(x[n] xor w[o]). Output [N, Cout] (or packed words).\n"
       BNNFLOW_EPILOGUE_DOC);

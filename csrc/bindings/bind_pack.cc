@@ -13,7 +13,7 @@ using bind::AnyArray;
 namespace {
 
 template <typename T, typename Th>
-nb::object pack_impl(const AnyArray& x, const AnyArray& t, int groups, Isa isa, int threads,
+nb::ndarray<nb::numpy, uint32_t> pack_impl(const AnyArray& x, const AnyArray& t, int groups, Isa isa, int threads,
                      const char* t_dtype) {
   const T* xp = bind::checked<T>(x, "x", -1);
   if (t.dtype() != nb::dtype<Th>()) {
@@ -49,7 +49,7 @@ nb::object pack_impl(const AnyArray& x, const AnyArray& t, int groups, Isa isa, 
       pack_f32(xp, tp, pixels, static_cast<int>(c), groups, out, isa, pool);
     }
   }
-  return nb::cast(result);
+  return result;
 }
 
 }  // namespace
@@ -58,7 +58,8 @@ BNNFLOW_BIND(pack) {
   m.def(
       "pack_bits",
       [](const AnyArray& x, const AnyArray& threshold, int groups,
-         const std::optional<std::string>& isa, int threads) -> nb::object {
+         const std::optional<std::string>& isa,
+         int threads) -> nb::ndarray<nb::numpy, uint32_t> {
         const Isa chosen = bind::resolve_isa(isa);
         bind::require_positive(threads, "threads");
         if (x.dtype() == nb::dtype<int8_t>()) {

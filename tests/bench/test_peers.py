@@ -41,7 +41,7 @@ FAKE_DRIVER = textwrap.dedent(
     import argparse, json, os, sys
     p = argparse.ArgumentParser()
     for a in ("--json", "--threads", "--batch", "--runs", "--warmup", "--engines",
-              "--max-load"):
+              "--max-load", "--models"):
         p.add_argument(a)
     a = p.parse_args()
     with open(os.environ["FAKE_LOG"], "a") as f:
@@ -52,10 +52,11 @@ FAKE_DRIVER = textwrap.dedent(
     engines = (a.engines or os.environ.get("FAKE_ENGINES", "lce")).split(",")
     recs = []
     for e in engines:
+      for m in a.models.split(","):
         for v in ([e, e + "-variant"] if e.endswith("int8") else [e]):
             for t in a.threads.split(","):
                 for b in a.batch.split(","):
-                    recs.append({"model": "m", "engine": v, "threads": int(t),
+                    recs.append({"model": m, "engine": v, "threads": int(t),
                                  "batch": int(b), "median_ms": 2.0, "min_ms": 1.0,
                                  "max_ms": 3.0, "runs": int(a.runs)})
     if os.environ.get("FAKE_BAD"):
@@ -186,6 +187,31 @@ def test_ort_peers_share_one_driver_call_and_drop_variants(checkout: Path) -> No
     assert sorted(r["engine"] for r in recs) == ["onnxruntime-int8", "onnxruntime-int8-variant"]
 
 
+def test_models_restrict_each_peer(checkout: Path) -> None:
+    add_env(checkout, "lce")
+    recs = run_peers(
+        ["lce"],
+        threads=[1],
+        batch=[1],
+        root=checkout,
+        echo=False,
+        models={"lce": ["quicknet"]},
+    )
+    assert [r["model"] for r in recs] == ["quicknet"]
+    (argv,) = logged_argv(checkout)
+    assert argv[argv.index("--models") + 1] == "quicknet"
+    recs = run_peers(["lce"], threads=[1], batch=[1], root=checkout, echo=False)
+    assert sorted(r["model"] for r in recs) == ["birealnet", "quicknet"]
+
+
+def test_models_errors(checkout: Path) -> None:
+    add_env(checkout, "lce")
+    with pytest.raises(ValueError, match="'resnet18'"):
+        run_peers(["lce"], root=checkout, models={"lce": ["resnet18"]})
+    with pytest.raises(ValueError, match="not among the selected peers"):
+        run_peers(["lce"], root=checkout, models={"torch": ["resnet18"]})
+
+
 def test_torch_peer_uses_current_interpreter(checkout: Path, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_ENGINES", "torch")
     recs = run_peers(["torch"], threads=[1], batch=[1], root=checkout, echo=False)
@@ -212,7 +238,7 @@ def test_run_driver_echoes_progress(checkout: Path, capsys) -> None:
     recs = run_driver(
         sys.executable,
         checkout / "benchmarks" / "lce_driver.py",
-        ["--threads", "1", "--batch", "1", "--runs", "1"],
+        ["--threads", "1", "--batch", "1", "--runs", "1", "--models", "m"],
     )
     assert len(recs) == 1
     assert "[lce_driver.py] progress line" in capsys.readouterr().err

@@ -143,3 +143,23 @@ def test_xor_popcount_ceiling():
         assert {r["isa"] for r in _engine.xor_popcount_ceiling(isa, passes=1, repeats=1)} == {isa}
     with pytest.raises(ValueError, match="multiple of 128"):
         _engine.xor_popcount_ceiling("scalar", words=100)
+
+
+def test_int8_epilogue_with_wide_intermediates():
+    """Offsets near the int32 limit take the 64-bit requantisation path; still exact."""
+    rng = np.random.default_rng(3)
+    x = random_packed(rng, (1, 6, 6), 64, 1)
+    w = random_packed(rng, (16, 3, 3), 64, 1)
+    ep = {
+        "epilogue": "int8",
+        "multiplier": rng.integers(-(2**15) + 1, 2**15, 16).astype(np.int16),
+        "offset": np.full(16, 2**31 - 2**20, np.int32) * rng.choice([-1, 1], 16).astype(np.int32),
+        "shift": np.full(16, 30, np.int32),
+    }
+    prepared = {isa: _engine.prepare_bconv_weights(w, 64, isa=isa) for isa in ISAS}
+    check_op(
+        lambda isa, threads: _engine.bconv2d(
+            x, prepared[isa], padding=1, **ep, isa=isa, threads=threads
+        ),
+        lambda: ref.bconv2d(x, w, cin=64, padding=1, **ep),
+    )

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnflow import _engine
+from bnnflow import _engine, cpu
 from bnnflow.reference import int8_ops
 from engine import glue_params as gp
 from engine.op_check import check_op
@@ -86,3 +86,24 @@ def test_requant32_rejects_int64_overflow():
             np.array([2**62], np.int64),
             np.array([0], np.int32),
         )
+
+
+def test_unsupported_isa_is_a_value_error():
+    x, M = np.zeros((1, 2), np.int8), np.ones(2, np.int16)
+    zero = np.zeros(2, np.int32)
+    for isa in {"scalar", "avx2", "avx512", "neon"} - set(cpu.supported_isas()):
+        with pytest.raises(ValueError, match="isa"):
+            _engine.requant(x, M, zero, zero, isa=isa)
+
+
+def test_isa_none_honours_bnnflow_isa(monkeypatch):
+    r = gp.rng(3)
+    x, M, s = gp.int8(r, (4, 21)), gp.mult16(r, 21), gp.shifts(r, 21)
+    B = gp.bias_for(r, s)
+    monkeypatch.setenv("BNNFLOW_ISA", "scalar")
+    np.testing.assert_array_equal(_engine.requant(x, M, B, s), int8_ops.requant(x, M, B, s))
+    missing = {"avx2", "avx512", "neon"} - set(cpu.supported_isas())
+    if missing:
+        monkeypatch.setenv("BNNFLOW_ISA", sorted(missing)[0])
+        with pytest.raises(RuntimeError, match="BNNFLOW_ISA"):
+            _engine.requant(x, M, B, s)

@@ -194,3 +194,92 @@ def test_summary(model_file: Path) -> None:
     text = s.to_text()
     assert "block2.conv" in text and "peak activation memory" in text
     assert s.as_dict()["output"]["classes"] == 10
+
+
+def test_reference_fallback(monkeypatch) -> None:
+    """An op type the engine lacks runs on the reference, with the same answers."""
+    monkeypatch.delitem(ENGINE_BINDERS, "requant32")
+    rng = np.random.default_rng(6)
+    graph, tensors = tiny_int8_model(rng)
+    interp = Interpreter.from_graph(graph, tensors)
+    assert interp.backends["stem.requant"] == "reference"
+    assert interp.backends["block1.conv"] == "engine"
+    x = random_input(rng, graph, 2)
+    _same(interp.run(x), run(graph, tensors, x), "logits")
+    assert "reference" in interp.summary().to_text()
+
+
+def test_unsupported_isa() -> None:
+    missing = [i for i in ("scalar", "avx2", "avx512", "neon") if i not in ISAS]
+    if not missing:
+        pytest.skip("this CPU runs every ISA")
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="not supported by this CPU"):
+        Interpreter.from_graph(graph, tensors, isa=missing[0])
+
+
+def test_summarize_file_needs_no_kernels(model_file: Path) -> None:
+    from bnnflow.runtime import summarize_file
+
+    s = summarize_file(model_file)
+    full = Interpreter(model_file).summary()
+    assert s.totals == full.totals
+    assert s.peak_activation_bytes == full.peak_activation_bytes
+    assert {r.backend for r in s.rows} == {"-"}
+
+
+def _arena_binders() -> dict:
+    """Binders that run the reference but write into the arena view (as engine functions
+    with ``out=`` would), for every op type."""
+    from bnnflow.reference.interpreter import reference_table
+    from bnnflow.runtime.kernels import Kernel
+
+    def binder(op, ins, out_info, params, isa, threads):
+        fn = reference_table()[op.type]
+
+        def run(inputs, out):
+            out[...] = fn(op, inputs, params, ins)
+            return out
+        return Kernel(run, "arena-test", True)
+    return {t: binder for t in SCHEMAS}
+
+
+@pytest.mark.parametrize("model", [tiny_int8_model, tiny_float_model])
+def test_arena_reuse_keeps_results_exact(monkeypatch, model) -> None:
+    """Every tensor in the one arena, buffers reused by liveness: results equal the
+    reference exactly, for several batch sizes in a row (arenas come from the pool)."""
+    import bnnflow.runtime.engine_ops as engine_ops
+
+    monkeypatch.setattr(engine_ops, "ENGINE_BINDERS", _arena_binders())
+    rng = np.random.default_rng(8)
+    graph, tensors = model(rng)
+    interp = Interpreter.from_graph(graph, tensors)
+    assert set(interp.backends.values()) == {"arena-test"}
+    assert interp.arena_bytes_per_sample == interp.peak_activation_bytes
+    assert interp.peak_activation_bytes < interp.memory_plan.total_bytes
+    for batch in (1, 3, 1, 3):
+        x = random_input(rng, graph, batch)
+        np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
+        first = interp.run(x)
+        interp.run(random_input(rng, graph, batch))  # reuses the arena
+        np.testing.assert_array_equal(first, run(graph, tensors, x))  # returned copy intact
+
+
+def test_accepts_out() -> None:
+    from bnnflow.runtime.engine_ops import accepts_out
+
+    class Fn:
+        def __init__(self, sig: str):
+            self.__nb_signature__ = ((sig, "", ()),)
+
+    assert accepts_out(Fn("def f(x: ndarray, *, out: ndarray | None = None) -> ndarray"))
+    assert accepts_out(Fn("def f(x: ndarray, out: ndarray) -> ndarray"))
+    assert not accepts_out(Fn("def f(x: ndarray, outer: int = 1) -> ndarray"))
+    assert not accepts_out(lambda x: x)
+
+
+def test_allocated_arena_is_the_arena_plan(model_file: Path) -> None:
+    interp = Interpreter(model_file)
+    arena = interp._acquire(3)
+    assert arena.nbytes == 3 * interp.arena_bytes_per_sample
+    assert interp.arena_bytes_per_sample <= interp.peak_activation_bytes

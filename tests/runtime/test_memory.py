@@ -75,3 +75,21 @@ def test_views_are_aligned_and_batch_scaled() -> None:
             assert v.shape == info.concrete_shape(batch)
             assert v.ctypes.data % ALIGN == 0
             assert np.shares_memory(v, arena)
+
+
+def test_last_uses_and_subset_plans() -> None:
+    from bnnflow.runtime.memory import last_uses
+
+    graph, tensors = tiny_int8_model(np.random.default_rng(0))
+    infos = validate(graph, tensors)
+    drops = last_uses(graph)
+    dropped = [t for d in drops for t in d]
+    assert len(dropped) == len(set(dropped))
+    assert graph.output_spec.name not in dropped
+    assert "image" in drops[0]  # the stem is the input's only reader
+    # block1.add reads stem.requant (the residual) last, long after its definition
+    add = next(i for i, op in enumerate(graph.ops) if op.name == "block1.add")
+    assert "stem.requant" in drops[add]
+    sub = plan_memory(graph, infos, only={"block1.conv", "block2.conv"})
+    assert set(sub.allocations) == {"block1.conv", "block2.conv"}
+    assert sub.peak_bytes <= plan_memory(graph, infos).peak_bytes

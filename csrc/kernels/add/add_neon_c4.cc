@@ -2,9 +2,9 @@
 #include "kernels/glue_common/vec_neon.h"
 #include "kernels/glue_common/eltwise_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void add_int8(const AddInt8Args& a, ThreadPool* pool) { add_int8_impl<Vec>(a, pool); }
 void add_f32(const AddF32Args& a, ThreadPool* pool) { add_f32_impl<Vec>(a, pool); }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

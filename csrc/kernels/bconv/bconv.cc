@@ -120,6 +120,11 @@ struct TileInfo {
   const int32_t* krow[kMaxPixels]; // per-channel K of pixels with padded taps ('zero' mode)
 };
 
+// K of a padded tap in mode 'zero': kr[o] += 2·popcount(w_tap[o]) − Cg (vectorisable).
+void add_pad_tap(int32_t* __restrict kr, const int32_t* __restrict tp, int cout, int cg) {
+  for (int o = 0; o < cout; ++o) kr[o] += 2 * tp[o] - cg;
+}
+
 // Fills the tile's indirection rows: ptrs[tap·P + i] = input pixel of tap for pixel i, or
 // the zero row for taps in the padding. In mode 'zero' a pixel with padded taps gets its own
 // K per channel, in krows[i·cout ..]: (taps − npad)·Cg + 2·Σ_{padded taps} popcount(w_tap),
@@ -133,10 +138,14 @@ void build_tile(const ConvContext& ctx, size_t tile, const uint32_t** ptrs, int3
   const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
   info->pix0 = n * ctx.ho * ctx.wo + first;
   info->p = std::min(P, ctx.ho * ctx.wo - first);
+  int oy = first / ctx.wo, ox = first % ctx.wo - 1;
   for (int i = 0; i < info->p; ++i) {
     info->k[i] = taps * W.cg;
     info->krow[i] = nullptr;
-    const int oy = (first + i) / ctx.wo, ox = (first + i) % ctx.wo;
+    if (++ox == ctx.wo) {
+      ox = 0;
+      ++oy;
+    }
     const int iy0 = oy * g.stride - g.pad, ix0 = ox * g.stride - g.pad;
     if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
       const uint32_t* base = ctx.x + ((n * g.h + iy0) * g.w + ix0) * ctx.xwords;
@@ -156,44 +165,93 @@ void build_tile(const ConvContext& ctx, size_t tile, const uint32_t** ptrs, int3
         const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
         ptrs[t * P + i] = inside ? ctx.x + ((n * g.h + iy) * g.w + ix) * ctx.xwords : ctx.zeros;
         if (inside || kr == nullptr) continue;
-        const int32_t* tp = W.tap_pop.data() + static_cast<size_t>(t) * W.cout;
-        for (int o = 0; o < W.cout; ++o) kr[o] += 2 * tp[o] - W.cg;
+        add_pad_tap(kr, W.tap_pop.data() + static_cast<size_t>(t) * W.cout, W.cout, W.cg);
       }
     }
   }
 }
 
-// Pixel tiles [t0, t1) (flat over images), channel blocks [b0, b1).
-void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b1) {
+// Up to kTileGroup consecutive tiles, their indirection rows and per-pixel K.
+struct TileGroup {
+  int count = 0;
+  bool full_but_last = true;  // only an image's last tile can be partial
+  TileInfo info[kTileGroup];
+  // The same K values laid out [tile][max_pixels] for the fused micro-kernels.
+  int32_t k_all[kTileGroup * kMaxPixels];
+  const int32_t* krow_all[kTileGroup * kMaxPixels];
+  size_t pix0_all[kTileGroup];
+};
+
+void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** ptrs,
+                 int32_t* krows, TileGroup* grp) {
+  const BconvWeights& W = *ctx.w;
+  const int P = W.kernel->max_pixels;
+  const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
+  grp->count = count;
+  grp->full_but_last = true;
+  for (int k = 0; k < count; ++k) {
+    TileInfo& info = grp->info[k];
+    build_tile(ctx, g0 + k, ptrs + k * per_tile,
+               krows ? krows + static_cast<size_t>(k) * P * W.cout : nullptr, &info);
+    if (k + 1 < count && info.p != P) grp->full_but_last = false;
+    grp->pix0_all[k] = info.pix0;
+    for (int i = 0; i < info.p; ++i) {
+      grp->k_all[k * P + i] = info.k[i];
+      grp->krow_all[k * P + i] = info.krow[i];
+    }
+  }
+}
+
+// One channel block b for every tile of the group: micro-kernel, then epilogue.
+void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
+               const uint32_t* const* ptrs, int32_t* tiles, bool fused) {
   const BconvWeights& W = *ctx.w;
   const BconvMicrokernel& mk = *W.kernel;
   const int P = mk.max_pixels, CB = mk.block, taps = W.kh * W.kw;
   const size_t per_tile = static_cast<size_t>(taps) * P;
-  std::vector<const uint32_t*> ptrs(kTileGroup * per_tile);
+  const int g = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
+  const int o0 = g * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
+  const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.info[count - 1].p;
+  const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
+  if (fused && grp.full_but_last && nc == CB) {
+    mk.run_many_finish(ptrs, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
+                       grp.krow_all, grp.pix0_all, o0);
+    return;
+  }
+  if (mk.run_many && grp.full_but_last) {
+    mk.run_many(ptrs, taps, W.wg, xoff, wb, count, p_last, tiles);
+  } else {
+    for (int k = 0; k < count; ++k) {
+      mk.run(ptrs + k * per_tile, taps, W.wg, xoff, wb, grp.info[k].p,
+             tiles + static_cast<size_t>(k) * P * CB);
+    }
+  }
+  const TileEpilogueFn finish = mk.finish ? mk.finish : &finish_tile_scalar;
+  for (int k = 0; k < count; ++k) {
+    const TileInfo& info = grp.info[k];
+    finish(ctx.writer, tiles + static_cast<size_t>(k) * P * CB, CB, info.k, info.krow,
+           info.pix0, info.p, o0, nc);
+  }
+}
+
+// Pixel tiles [t0, t1) (flat over images), channel blocks [b0, b1): groups of kTileGroup
+// tiles share one pass over each weight block, which stays in L1.
+void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b1) {
+  const BconvWeights& W = *ctx.w;
+  const BconvMicrokernel& mk = *W.kernel;
+  const int P = mk.max_pixels;
+  std::vector<const uint32_t*> ptrs(static_cast<size_t>(kTileGroup) * W.kh * W.kw * P);
   std::vector<int32_t> krows(ctx.geo->mode == PadMode::kZero && ctx.geo->pad > 0
                                  ? static_cast<size_t>(kTileGroup) * P * W.cout
                                  : 0);
-  TileInfo info[kTileGroup];
-  alignas(64) int32_t tile[kMaxPixels * kMaxBlock];
-  const size_t block_words = static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
-  const TileEpilogueFn finish = mk.finish ? mk.finish : &finish_tile_scalar;
+  std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * mk.block);
+  const bool fused = mk.run_many_finish != nullptr &&
+                     !(ctx.writer.ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32);
+  TileGroup grp;
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
-    for (int k = 0; k < count; ++k) {
-      build_tile(ctx, g0 + k, ptrs.data() + k * per_tile,
-                 krows.empty() ? nullptr : krows.data() + static_cast<size_t>(k) * P * W.cout,
-                 &info[k]);
-    }
-    for (size_t b = b0; b < b1; ++b) {
-      const int grp = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
-      const int o0 = grp * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
-      const uint32_t* wb = W.data.data() + b * block_words;
-      for (int k = 0; k < count; ++k) {
-        mk.run(ptrs.data() + k * per_tile, taps, W.wg, grp * W.wg * ctx.parts, wb, info[k].p,
-               tile);
-        finish(ctx.writer, tile, CB, info[k].k, info[k].krow, info[k].pix0, info[k].p, o0, nc);
-      }
-    }
+    build_group(ctx, g0, count, ptrs.data(), krows.empty() ? nullptr : krows.data(), &grp);
+    for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data(), fused);
   }
 }
 

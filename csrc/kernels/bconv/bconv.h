@@ -57,6 +57,14 @@ using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int c
                                 const int32_t* k, const int32_t* const* krow, size_t pix0,
                                 int p, int o0, int nc);
 
+// Optional fused form of run_many for full channel blocks: instead of writing sums, tile t
+// (pixels i < max_pixels, or p_last for the last tile) goes straight through the epilogue
+// with K = k[t·max_pixels + i] (or the row krow[t·max_pixels + i]) at pixel pix0[t] + i.
+using FusedRunFn = void (*)(const uint32_t* const* x, int taps, int wg, int xoff,
+                            const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
+                            const int32_t* k, const int32_t* const* krow, const size_t* pix0,
+                            int o0);
+
 struct BconvMicrokernel {
   const char* name;
   Isa isa;
@@ -66,6 +74,11 @@ struct BconvMicrokernel {
               int32_t* out);
   bool split_nibbles = false;
   TileEpilogueFn finish = nullptr;  // nullptr: the portable epilogue
+  // Optional: `ntiles` tiles in one call (tile k reads x + k·taps·max_pixels and writes
+  // out + k·max_pixels·block; all full but the last, which has p_last pixels).
+  void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+                   int ntiles, int p_last, int32_t* out) = nullptr;
+  FusedRunFn run_many_finish = nullptr;
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is

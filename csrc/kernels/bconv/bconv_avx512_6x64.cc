@@ -10,7 +10,7 @@ namespace bnnflow::BNNFLOW_AVX512_NS {
 namespace {
 
 template <int MAXP, int P, int V>
-void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
           int32_t* out) {
   constexpr int CB = 16 * V;
   __m512i acc[P][V];
@@ -47,12 +47,27 @@ void run(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w
   }
 }
 
+template <int MAXP, int V>
+void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+              int ntiles, int p_last, int32_t* out) {
+  for (int k = 0; k + 1 < ntiles; ++k) {
+    tile<MAXP, MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w,
+                        out + k * MAXP * 16 * V);
+  }
+  const int k = ntiles - 1;
+  run<MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w, p_last,
+               out + k * MAXP * 16 * V);
+}
+
 const BconvMicrokernel k6x64{BNNFLOW_AVX512_ISA_NAME "_bconv_6x64", Isa::kAvx512, 6, 64,
-                             &run<6, 4>};
+                             &run<6, 4>, false, nullptr,
+                             &run_many<6, 4>};
 const BconvMicrokernel k8x32{BNNFLOW_AVX512_ISA_NAME "_bconv_8x32", Isa::kAvx512, 8, 32,
-                             &run<8, 2>};
+                             &run<8, 2>, false, nullptr,
+                             &run_many<8, 2>};
 const BconvMicrokernel k8x16{BNNFLOW_AVX512_ISA_NAME "_bconv_8x16", Isa::kAvx512, 8, 16,
-                             &run<8, 1>};
+                             &run<8, 1>, false, nullptr,
+                             &run_many<8, 1>};
 
 }  // namespace
 

@@ -12,7 +12,7 @@ namespace bnnflow::neon {
 namespace {
 
 template <int MAXP, int P, int V>
-void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
           int32_t* out) {
   constexpr int CB = 4 * V;
   uint16x8_t acc[P][V];
@@ -51,8 +51,22 @@ void run(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w
   }
 }
 
-const BconvMicrokernel k4x16{"bconv_neon_4x16", Isa::kNeon, 4, 16, &run<4, 4>};
-const BconvMicrokernel k8x8{"bconv_neon_8x8", Isa::kNeon, 8, 8, &run<8, 2>};
+template <int MAXP, int V>
+void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+              int ntiles, int p_last, int32_t* out) {
+  for (int k = 0; k + 1 < ntiles; ++k) {
+    tile<MAXP, MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w,
+                        out + k * MAXP * 4 * V);
+  }
+  const int k = ntiles - 1;
+  run<MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w, p_last,
+               out + k * MAXP * 4 * V);
+}
+
+const BconvMicrokernel k4x16{"bconv_neon_4x16", Isa::kNeon, 4, 16, &run<4, 4>, false, nullptr,
+                             &run_many<4, 4>};
+const BconvMicrokernel k8x8{"bconv_neon_8x8", Isa::kNeon, 8, 8, &run<8, 2>, false, nullptr,
+                             &run_many<8, 2>};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/bconv/bconv.h"
 
@@ -40,6 +41,9 @@ struct EpilogueWriter {
   bool clamp;         // lo/hi differ from the full int32 range
   bool int8_fits_32;  // 128·|M| + |B| + 2^(s−1) < 2^31 for every channel: int32 requant exact
   int og_ch = 1, og_words = 1;  // packed: channels and words per output group
+  // int8, for the SIMD epilogues: M zero-extended to 32 bits (a 16-bit multiply-add of
+  // (q, 0) pairs gives M·q exactly) and the rounding term 2^(s−1) (0 for s = 0).
+  std::vector<int32_t> mult_u16, round;
 
   EpilogueWriter(const Epilogue& e, int cout_, void* out_)
       : ep(e),
@@ -53,7 +57,11 @@ struct EpilogueWriter {
       og_words = (og_ch + 31) / 32;
     }
     if (e.kind == EpilogueKind::kInt8) {
+      mult_u16.resize(cout);
+      round.resize(cout);
       for (int c = 0; c < cout; ++c) {
+        mult_u16[c] = static_cast<int32_t>(static_cast<uint16_t>(e.mult[c]));
+        round[c] = e.shift[c] > 0 ? int32_t{1} << (e.shift[c] - 1) : 0;
         const int64_t m = e.mult[c] < 0 ? -int64_t{e.mult[c]} : e.mult[c];
         const int64_t b = e.offset[c] < 0 ? -int64_t{e.offset[c]} : e.offset[c];
         const int64_t r = e.shift[c] > 0 ? int64_t{1} << (e.shift[c] - 1) : 0;

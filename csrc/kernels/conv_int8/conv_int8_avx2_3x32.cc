@@ -30,7 +30,9 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
           std::size_t co, std::int32_t* y) {
   __m256i acc[P][kNV];
   for (int p = 0; p < P; ++p) {
-    for (int v = 0; v < kNV; ++v) acc[p][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
+    for (int v = 0; v < kNV; ++v) {
+      acc[p][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
+    }
   }
   const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
   for (int kh = 0; kh < a.KH; ++kh) {
@@ -38,12 +40,16 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
     const std::int16_t* wr = k.wp + (static_cast<std::size_t>(kh) * k.J * k.CoP + co) * 2;
     for (std::size_t j = 0; j < k.J; ++j) {
       __m256i w[kNV];
-      for (int v = 0; v < kNV; ++v) w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
+      for (int v = 0; v < kNV; ++v) {
+        w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
+      }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
         std::memcpy(&pair, xr + p * pix + 2 * j, 4);
         const __m256i b = _mm256_set1_epi32(pair);
-        for (int v = 0; v < kNV; ++v) acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
+        for (int v = 0; v < kNV; ++v) {
+          acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
+        }
       }
     }
   }
@@ -51,10 +57,14 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   for (int p = 0; p < P; ++p) {
     std::int32_t* yp = y + p * a.Cout + co;
     if (valid == kTileC) {
-      for (int v = 0; v < kNV; ++v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8 * v), acc[p][v]);
+      for (int v = 0; v < kNV; ++v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8 * v), acc[p][v]);
+      }
     } else {
       alignas(32) std::int32_t tmp[kTileC];
-      for (int v = 0; v < kNV; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8 * v), acc[p][v]);
+      for (int v = 0; v < kNV; ++v) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8 * v), acc[p][v]);
+      }
       std::memcpy(yp, tmp, valid * sizeof(std::int32_t));
     }
   }
@@ -74,35 +84,32 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
   if (a.x_unsigned) {
-    stage_interior(xp.data(), static_cast<const std::uint8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::uint8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   } else {
-    stage_interior(xp.data(), static_cast<const std::int8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::int8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   }
 
   GlueBuffer<std::int16_t> wp(static_cast<std::size_t>(a.KH) * k.J * k.CoP * 2);
-  for (int kh = 0; kh < a.KH; ++kh) {
-    for (std::size_t o = 0; o < a.Cout; ++o) {
-      const std::int8_t* w = a.w + (o * a.KH + kh) * L;
-      for (std::size_t i = 0; i < L; ++i) wp[((kh * k.J + i / 2) * k.CoP + o) * 2 + i % 2] = w[i];
-    }
-  }
+  pack_weights<2>(wp.data(), a.w, a.Cout, a.KH, L, k.CoP);
   GlueBuffer<std::int32_t> bias(k.CoP);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
   k.xp = xp.data();
   k.wp = wp.data();
   k.bias = bias.data();
 
-  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+  // Units: (channel block, output row), channel-block major, so one thread keeps a block's
+  // weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  const std::size_t rows = a.N * Ho, blocks = k.CoP / kTileC;
+  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      std::int32_t* yrow = a.y + u * Wo * a.Cout;
+      const std::size_t co = (u / rows) * kTileC, row = u % rows;
+      const std::size_t n = row / Ho, oh = row % Ho;
+      std::int32_t* yrow = a.y + row * Wo * a.Cout;
       std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) {
-        for (std::size_t co = 0; co < a.Cout; co += kTileC) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      }
-      for (; ow < Wo; ++ow) {
-        for (std::size_t co = 0; co < a.Cout; co += kTileC) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      }
+      for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     }
   });
 }

@@ -59,12 +59,41 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   }
 }
 
+// Stages u = x + off (off = 128 for int8 input) into the padded buffer; border pixels get
+// `border` (zp + off per channel).
+void stage_unsigned(const Conv2dInt8Args& a, std::uint8_t* xu, const std::uint8_t* border,
+                    std::size_t Hp, std::size_t Wp, ThreadPool* pool) {
+  const std::size_t C = a.Cin, pad = static_cast<std::size_t>(a.pad);
+  parallel_ranges(pool, a.N * Hp, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / Hp, hp = r % Hp;
+      const bool inside_h = hp >= pad && hp < a.H + pad;
+      std::uint8_t* row = xu + r * Wp * C;
+      for (std::size_t wp = 0; wp < Wp; ++wp) {
+        std::uint8_t* px = row + wp * C;
+        if (!inside_h || wp < pad || wp >= a.W + pad) {
+          std::memcpy(px, border, C);
+          continue;
+        }
+        const std::size_t src = ((n * a.H + hp - pad) * a.W + wp - pad) * C;
+        if (a.x_unsigned) {
+          std::memcpy(px, static_cast<const std::uint8_t*>(a.x) + src, C);
+        } else {
+          const std::int8_t* x = static_cast<const std::int8_t*>(a.x) + src;
+          for (std::size_t c = 0; c < C; ++c) px[c] = static_cast<std::uint8_t>(x[c] + 128);
+        }
+      }
+    }
+  });
+}
+
+// One block of up to 64 channels starting at co (a multiple of 64).
 template <int P>
 void tile_block(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
-                std::size_t ow, std::int32_t* y) {
-  std::size_t co = 0;
-  for (; co + 4 * kLanes <= k.CoP; co += 4 * kLanes) tile<P, 4>(a, k, n, oh, ow, co, y);
-  switch ((k.CoP - co) / kLanes) {
+                std::size_t ow, std::size_t co, std::int32_t* y) {
+  const std::size_t vectors = (k.CoP - co) / kLanes;
+  switch (vectors < 4 ? vectors : 4) {
+    case 4: tile<P, 4>(a, k, n, oh, ow, co, y); break;
     case 3: tile<P, 3>(a, k, n, oh, ow, co, y); break;
     case 2: tile<P, 2>(a, k, n, oh, ow, co, y); break;
     case 1: tile<P, 1>(a, k, n, oh, ow, co, y); break;
@@ -85,22 +114,19 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   k.Q = (L + 3) / 4;
   k.CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
 
-  GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4);
-  stage_padded(
-      xu.data(), a.N, a.H, a.W, a.Cin, a.pad, pool,
-      [&](std::size_t i, std::size_t) { return static_cast<std::uint8_t>(conv_input_at(a, i) + off); },
-      [&](std::size_t c) { return static_cast<std::uint8_t>(a.zp[c] + off); });
+  GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4), border(a.Cin);
+  for (std::size_t c = 0; c < a.Cin; ++c) border[c] = static_cast<std::uint8_t>(a.zp[c] + off);
+  stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool);
 
   GlueBuffer<std::int8_t> wq(static_cast<std::size_t>(a.KH) * k.Q * k.CoP * 4);
   GlueBuffer<std::int32_t> bias(k.CoP);
+  pack_weights<4>(wq.data(), a.w, a.Cout, a.KH, L, k.CoP);
+  const std::size_t taps = static_cast<std::size_t>(a.KH) * a.KW;
   for (std::size_t o = 0; o < a.Cout; ++o) {
-    std::uint32_t corr = 0;
-    for (int kh = 0; kh < a.KH; ++kh) {
-      const std::int8_t* w = a.w + (o * a.KH + kh) * L;
-      for (std::size_t i = 0; i < L; ++i) {
-        wq[((kh * k.Q + i / 4) * k.CoP + o) * 4 + i % 4] = w[i];
-        corr += static_cast<std::uint32_t>(w[i] * (a.zp[i % a.Cin] + off));
-      }
+    std::uint32_t corr = 0;  // sum over all taps of w * (zp + off), wrapping like the lanes
+    for (std::size_t t = 0; t < taps; ++t) {
+      const std::int8_t* w = a.w + (o * taps + t) * a.Cin;
+      for (std::size_t c = 0; c < a.Cin; ++c) corr += static_cast<std::uint32_t>(w[c] * border[c]);
     }
     bias[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) - corr);
   }
@@ -108,13 +134,16 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   k.wq = wq.data();
   k.bias = bias.data();
 
-  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+  // Units: (block of 64 channels, output row), block major (weights stay in cache).
+  const std::size_t rows = a.N * Ho, blocks = (k.CoP + 4 * kLanes - 1) / (4 * kLanes);
+  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      std::int32_t* yrow = a.y + u * Wo * a.Cout;
+      const std::size_t co = (u / rows) * 4 * kLanes, row = u % rows;
+      const std::size_t n = row / Ho, oh = row % Ho;
+      std::int32_t* yrow = a.y + row * Wo * a.Cout;
       std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, yrow + ow * a.Cout);
-      for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, yrow + ow * a.Cout);
+      for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     }
   });
 }

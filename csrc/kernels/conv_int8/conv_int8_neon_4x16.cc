@@ -2,12 +2,12 @@
 // 4 output pixels x 16 output channels (16 int32x4 accumulators). The input is staged once as
 // int16 (x - zp) with a zero border (exact: |x - zp| <= 255); each staged value is multiplied
 // into 16 int16 weights with vmlal_n_s16 / vmlal_high_n_s16 (int16 x int16 -> int32).
-#include <arm_neon.h>
+#include "kernels/glue_common/arm_neon.h"
 
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/glue_common/conv_prep.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {
 
 constexpr int kTileP = 4;
@@ -68,36 +68,33 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin);
   if (a.x_unsigned) {
-    stage_interior(xp.data(), static_cast<const std::uint8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::uint8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   } else {
-    stage_interior(xp.data(), static_cast<const std::int8_t*>(a.x), a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    const auto* x = static_cast<const std::int8_t*>(a.x);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   }
   GlueBuffer<std::int16_t> wk(static_cast<std::size_t>(a.KH) * k.L * k.CoP);
-  for (std::size_t o = 0; o < a.Cout; ++o) {
-    for (int kh = 0; kh < a.KH; ++kh) {
-      const std::int8_t* w = a.w + (o * a.KH + kh) * k.L;
-      for (std::size_t i = 0; i < k.L; ++i) wk[(kh * k.L + i) * k.CoP + o] = w[i];
-    }
-  }
+  pack_weights<1>(wk.data(), a.w, a.Cout, a.KH, k.L, k.CoP);
   GlueBuffer<std::int32_t> bias(k.CoP);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
   k.xp = xp.data();
   k.wk = wk.data();
   k.bias = bias.data();
 
-  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+  // Units: (channel block, output row), channel-block major, so one thread keeps a block's
+  // weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  const std::size_t rows = a.N * Ho, blocks = k.CoP / kTileC;
+  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      std::int32_t* yrow = a.y + u * Wo * a.Cout;
+      const std::size_t co = (u / rows) * kTileC, row = u % rows;
+      const std::size_t n = row / Ho, oh = row % Ho;
+      std::int32_t* yrow = a.y + row * Wo * a.Cout;
       std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) {
-        for (std::size_t co = 0; co < a.Cout; co += kTileC) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      }
-      for (; ow < Wo; ++ow) {
-        for (std::size_t co = 0; co < a.Cout; co += kTileC) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      }
+      for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     }
   });
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

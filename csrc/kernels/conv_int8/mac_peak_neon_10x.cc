@@ -1,9 +1,9 @@
 // vmlal_s16 throughput loop: 10 independent int32x4 chains, 4 int16 MACs per instruction.
-#include <arm_neon.h>
+#include "kernels/glue_common/arm_neon.h"
 
 #include "kernels/conv_int8/mac_peak.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 std::uint64_t mac_peak_loop(std::uint64_t iterations, std::int32_t* sink) {
   constexpr int kChains = 10;
@@ -44,4 +44,4 @@ std::uint64_t mac_peak_loop(std::uint64_t iterations, std::int32_t* sink) {
   return iterations * kChains * 4;
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -26,10 +26,14 @@ void rows(const DenseInt8Args& a, std::size_t n, std::size_t o) {
   std::size_t c = 0;
   for (; c + 16 <= a.Cin; c += 16) {
     const __m256i xv = ld16(x + c);
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(xv, ld16(a.w + (o + r) * a.Cin + c)));
+    for (int r = 0; r < R; ++r) {
+      const __m256i wv = ld16(a.w + (o + r) * a.Cin + c);
+      acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(xv, wv));
+    }
   }
   for (int r = 0; r < R; ++r) {
-    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]) + static_cast<std::uint32_t>(hsum(acc[r]));
+    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]);
+    s += static_cast<std::uint32_t>(hsum(acc[r]));
     for (std::size_t k = c; k < a.Cin; ++k) {
       s += static_cast<std::uint32_t>(static_cast<std::int32_t>(a.w[(o + r) * a.Cin + k]) * x[k]);
     }

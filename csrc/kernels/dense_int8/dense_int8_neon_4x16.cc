@@ -1,10 +1,10 @@
 // NEON dense_int8: 4 outputs at a time, 16 inputs per step: vmull_s8 (exact int16 products)
 // pairwise-accumulated into int32 with vpadalq_s16; input tail in scalar code.
-#include <arm_neon.h>
+#include "kernels/glue_common/arm_neon.h"
 
 #include "kernels/dense_int8/dense_int8.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {
 
 template <int R>
@@ -22,7 +22,8 @@ void rows(const DenseInt8Args& a, std::size_t n, std::size_t o) {
     }
   }
   for (int r = 0; r < R; ++r) {
-    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]) + static_cast<std::uint32_t>(vaddvq_s32(acc[r]));
+    std::uint32_t s = static_cast<std::uint32_t>(a.bias[o + r]);
+    s += static_cast<std::uint32_t>(vaddvq_s32(acc[r]));
     for (std::size_t k = c; k < a.Cin; ++k) {
       s += static_cast<std::uint32_t>(static_cast<std::int32_t>(a.w[(o + r) * a.Cin + k]) * x[k]);
     }
@@ -45,4 +46,4 @@ void dense_int8(const DenseInt8Args& a, ThreadPool* pool) {
   });
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -2,8 +2,8 @@
 #include "kernels/glue_common/vec_neon.h"
 #include "kernels/glue_common/dwconv_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwconv2d_int8_impl<Vec>(a, pool); }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -1,7 +1,7 @@
-// Input staging shared by the direct int8/float convolutions: a zero-bordered copy of the
-// input, [N][H+2p][W+2p][Cin] of type T, so the KW*Cin values of one kernel row of one output
-// pixel are contiguous and no tap needs a bounds check. value(i, c) maps input element i of
-// channel c to T; border elements get `border(c)`.
+// Input and weight staging shared by the direct int8/float convolutions: a zero-bordered
+// copy of the input, [N][H+2p][W+2p][Cin] of type T, so the KW*Cin values of one kernel row of
+// one output pixel are contiguous and no tap needs a bounds check; weights re-laid with output
+// channels innermost.
 #pragma once
 #include <type_traits>
 
@@ -9,24 +9,6 @@
 
 namespace bnnflow::glue {
 namespace {
-
-template <class T, class Value, class Border>
-void stage_padded(T* xp, std::size_t N, std::size_t H, std::size_t W, std::size_t C, int pad,
-                  ThreadPool* pool, const Value& value, const Border& border) {
-  const std::size_t Hp = H + 2 * pad, Wp = W + 2 * pad;
-  parallel_ranges(pool, N * Hp, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t n = r / Hp, hp = r % Hp;
-      T* row = xp + r * Wp * C;
-      const bool inside_h = hp >= static_cast<std::size_t>(pad) && hp < H + pad;
-      for (std::size_t wp = 0; wp < Wp; ++wp) {
-        const bool inside = inside_h && wp >= static_cast<std::size_t>(pad) && wp < W + pad;
-        const std::size_t xi = inside ? ((n * H + hp - pad) * W + wp - pad) * C : 0;
-        for (std::size_t c = 0; c < C; ++c) row[wp * C + c] = inside ? value(xi + c, c) : border(c);
-      }
-    }
-  });
-}
 
 // The interior of a zero-initialised padded buffer (GlueBuffer memory starts zeroed, so the
 // border is already 0): xp[n][h+pad][w+pad][c] = T(x[n][h][w][c] - zp[c]); float inputs are
@@ -51,6 +33,28 @@ void stage_interior(T* xp, const In* x, const std::int32_t* zp, std::size_t N, s
       }
     }
   });
+}
+
+// Weights [Cout][KH][L] (L = KW*Cin) re-laid for output channels across lanes, in groups of
+// G consecutive reduction values: dst[((kh*Q + q)*CoP + o)*G + g] = w[o][kh][q*G + g], with
+// Q = ceil(L/G); entries past L or Cout stay 0 (dst must be zeroed). Output channels are
+// walked in blocks of 16 so every destination cache line is filled in one pass.
+template <int G, class T, class S>
+void pack_weights(T* dst, const S* w, std::size_t Cout, int KH, std::size_t L, std::size_t CoP) {
+  const std::size_t Q = (L + G - 1) / G;
+  constexpr std::size_t kBlock = 16;
+  for (std::size_t o0 = 0; o0 < Cout; o0 += kBlock) {
+    const std::size_t o1 = o0 + kBlock < Cout ? o0 + kBlock : Cout;
+    for (int kh = 0; kh < KH; ++kh) {
+      for (std::size_t q = 0; q < Q; ++q) {
+        T* d = dst + ((static_cast<std::size_t>(kh) * Q + q) * CoP) * G;
+        for (std::size_t o = o0; o < o1; ++o) {
+          const S* src = w + (o * KH + kh) * L + q * G;
+          for (std::size_t g = 0; g < G && q * G + g < L; ++g) d[o * G + g] = static_cast<T>(src[g]);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // zero border, weights transposed to [KH][KW][C*m]; each tap is one multiply-add per lane.
 #pragma once
 #include "kernels/dwconv_int8/dwconv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
 #include "kernels/glue_common/glue.h"
 
 namespace bnnflow::glue {
@@ -16,13 +15,20 @@ void dwconv2d_int8_impl(const DwConv2dInt8Args& a, ThreadPool* pool) {
   const std::size_t Co = a.C * a.mult, Hp = a.H + 2 * a.pad, Wp = a.W + 2 * a.pad;
   const std::size_t taps = static_cast<std::size_t>(a.KH) * a.KW;
   GlueBuffer<std::int32_t> xe(a.N * Hp * Wp * Co);
-  stage_padded(
-      xe.data(), a.N, a.H, a.W, Co, a.pad, pool,
-      [&](std::size_t i, std::size_t o) {
-        const std::size_t c = o / a.mult;
-        return dwconv_input_at(a, (i / Co) * a.C + c) - a.zp[c];
-      },
-      [](std::size_t) { return std::int32_t{0}; });
+  // Interior only: the zeroed buffer already holds the border.
+  parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / a.H, h = r % a.H;
+      std::int32_t* out = xe.data() + ((n * Hp + h + a.pad) * Wp + a.pad) * Co;
+      for (std::size_t w = 0; w < a.W; ++w) {
+        const std::size_t in = (r * a.W + w) * a.C;
+        for (std::size_t c = 0; c < a.C; ++c) {
+          const std::int32_t d = dwconv_input_at(a, in + c) - a.zp[c];
+          for (std::size_t j = 0; j < a.mult; ++j) out[w * Co + c * a.mult + j] = d;
+        }
+      }
+    }
+  });
   GlueBuffer<std::int32_t> wt(taps * Co);
   for (std::size_t o = 0; o < Co; ++o) {
     for (std::size_t t = 0; t < taps; ++t) wt[t * Co + o] = a.w[o * taps + t];

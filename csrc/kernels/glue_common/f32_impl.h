@@ -54,32 +54,27 @@ void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
   const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
   GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
-  stage_interior(xp.data(), a.x, static_cast<const std::int32_t*>(nullptr), a.N, a.H, a.W, a.Cin, a.pad, pool);
+  const std::int32_t* no_zp = nullptr;
+  stage_interior(xp.data(), a.x, no_zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   GlueBuffer<float> wk(static_cast<std::size_t>(a.KH) * L * CoP);
-  for (std::size_t o = 0; o < a.Cout; ++o) {
-    for (int kh = 0; kh < a.KH; ++kh) {
-      const float* w = a.w + (o * a.KH + kh) * L;
-      for (std::size_t i = 0; i < L; ++i) wk[(kh * L + i) * CoP + o] = w[i];
-    }
-  }
+  pack_weights<1>(wk.data(), a.w, a.Cout, a.KH, L, CoP);
   GlueBuffer<float> bias(CoP);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
-  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+  // Units: (channel block, output row), block major (weights stay in cache).
+  const std::size_t rows = a.N * Ho, blocks = CoP / kC;
+  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      float* yrow = a.y + u * Wo * a.Cout;
+      const std::size_t co = (u / rows) * kC, row = u % rows;
+      const std::size_t n = row / Ho, oh = row % Ho;
+      float* yrow = a.y + row * Wo * a.Cout;
       std::size_t ow = 0;
       for (; ow + P <= Wo; ow += P) {
-        for (std::size_t co = 0; co < a.Cout; co += kC) {
-          conv_f32_tile<V, P, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
-                                  yrow + ow * a.Cout);
-        }
+        conv_f32_tile<V, P, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+                                yrow + ow * a.Cout);
       }
       for (; ow < Wo; ++ow) {
-        for (std::size_t co = 0; co < a.Cout; co += kC) {
-          conv_f32_tile<V, 1, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
-                                  yrow + ow * a.Cout);
-        }
+        conv_f32_tile<V, 1, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+                                yrow + ow * a.Cout);
       }
     }
   });

@@ -4,7 +4,8 @@
 // the same signature `void op(const OpArgs&, ThreadPool* pool)`; a kernel splits its own work
 // over `pool` (nullptr = run on the calling thread). The kernels live in namespaces
 // scalar / avx2 / avx512 / neon; `avx512_simde` holds the AVX-512 sources compiled a second
-// time against SIMDe (C++ tests only, so they run on machines without AVX-512).
+// time against SIMDe (C++ tests only, so they run on machines without AVX-512), `neon_simde`
+// the NEON sources against SIMDe's NEON (so NEON is also checked natively on x86).
 //
 // ISA-compiled files must not instantiate std containers or other COMDAT library code that
 // the linker could pick for a different ISA: they use GlueBuffer below (inside an anonymous
@@ -35,6 +36,9 @@
   DECLS                                  \
   }                                      \
   namespace neon {                       \
+  DECLS                                  \
+  }                                      \
+  namespace neon_simde {                 \
   DECLS                                  \
   }
 
@@ -94,8 +98,12 @@ void parallel_ranges(ThreadPool* pool, std::size_t n, const Body& body) {
 }
 
 // r = 2^(s-1) for s > 0 else 0: the rounding term of rshift_round.
-static inline std::int32_t round_term32(std::int32_t s) { return s > 0 ? (std::int32_t{1} << (s - 1)) : 0; }
-static inline std::int64_t round_term64(std::int32_t s) { return s > 0 ? (std::int64_t{1} << (s - 1)) : 0; }
+static inline std::int32_t round_term32(std::int32_t s) {
+  return s > 0 ? (std::int32_t{1} << (s - 1)) : 0;
+}
+static inline std::int64_t round_term64(std::int32_t s) {
+  return s > 0 ? (std::int64_t{1} << (s - 1)) : 0;
+}
 
 // Two's-complement wrapping adds: the kernels' int32/int64 arithmetic wraps exactly as the
 // SIMD lanes do (the bindings reject parameters that could overflow).

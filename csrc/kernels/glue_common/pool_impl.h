@@ -116,7 +116,9 @@ void global_sumpool_int8_impl(const GlobalSumPoolInt8Args& a, ThreadPool* pool) 
       std::size_t c = c0;
       for (; c + V::kI32 <= c1; c += V::kI32) {
         typename V::I acc = V::zero();
-        for (std::size_t p = 0; p < a.HW; ++p) acc = V::add(acc, V::ld_i8(a.x + (n * a.HW + p) * a.C + c));
+        for (std::size_t p = 0; p < a.HW; ++p) {
+          acc = V::add(acc, V::ld_i8(a.x + (n * a.HW + p) * a.C + c));
+        }
         V::st_i32(y + c, acc);
       }
       for (; c < c1; ++c) {
@@ -140,7 +142,9 @@ void global_avgpool_f32_impl(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
       std::size_t c = c0;
       for (; c + V::kI32 <= c1; c += V::kI32) {
         typename V::F acc = V::zerof();
-        for (std::size_t p = 0; p < a.HW; ++p) acc = V::addf(acc, V::ldf(a.x + (n * a.HW + p) * a.C + c));
+        for (std::size_t p = 0; p < a.HW; ++p) {
+          acc = V::addf(acc, V::ldf(a.x + (n * a.HW + p) * a.C + c));
+        }
         V::stf(y + c, V::mulf(acc, V::set1f(inv)));
       }
       for (; c < c1; ++c) {

@@ -1,11 +1,11 @@
 // AArch64 NEON lane traits for the generic glue kernels (*_impl.h).
 #pragma once
-#include <arm_neon.h>
+#include "kernels/glue_common/arm_neon.h"
 
 #include <cstdint>
 #include <cstring>
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {
 
 struct Vec {
@@ -57,4 +57,4 @@ struct Vec {
 };
 
 }  // namespace
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

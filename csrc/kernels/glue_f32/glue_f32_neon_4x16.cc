@@ -4,11 +4,11 @@
 #include "kernels/glue_common/eltwise_impl.h"
 #include "kernels/glue_common/f32_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void scale_bias(const ScaleBiasArgs& a, ThreadPool* pool) { scale_bias_impl<Vec>(a, pool); }
 void dequant(const DequantArgs& a, ThreadPool* pool) { dequant_impl<Vec>(a, pool); }
 void conv2d_f32(const Conv2dF32Args& a, ThreadPool* pool) { conv2d_f32_impl<Vec, 4, 4>(a, pool); }
 void dense_f32(const DenseF32Args& a, ThreadPool* pool) { dense_f32_impl<Vec>(a, pool); }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -2,7 +2,7 @@
 #include "kernels/glue_common/vec_neon.h"
 #include "kernels/glue_common/pool_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void maxpool_int8(const MaxPoolInt8Args& a, ThreadPool* pool) { maxpool_int8_impl<Vec>(a, pool); }
 void sumpool_int8(const SumPoolInt8Args& a, ThreadPool* pool) { sumpool_int8_impl<Vec>(a, pool); }
@@ -15,4 +15,4 @@ void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
   global_avgpool_f32_impl<Vec>(a, pool);
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -2,9 +2,9 @@
 #include "kernels/glue_common/vec_neon.h"
 #include "kernels/glue_common/eltwise_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void pwl_int8(const PwlInt8Args& a, ThreadPool* pool) { pwl_int8_impl<Vec>(a, pool); }
 void pwl_f32(const PwlF32Args& a, ThreadPool* pool) { pwl_f32_impl<Vec>(a, pool); }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -2,7 +2,7 @@
 #include "kernels/glue_common/vec_neon.h"
 #include "kernels/glue_common/eltwise_impl.h"
 
-namespace bnnflow::glue::neon {
+namespace bnnflow::glue::BNNFLOW_NEON_NS {
 
 void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool); }
 
@@ -37,4 +37,4 @@ void requant32(const Requant32Args& a, ThreadPool* pool) {
   });
 }
 
-}  // namespace bnnflow::glue::neon
+}  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -23,6 +23,8 @@ import numpy as np
 from bnnflow import _engine, cpu
 
 STEM_COUT, STEM_K, STEM_STRIDE, STEM_PAD = 64, 7, 2, 3
+#: (H = W, Cin, Cout) of the real-valued 1x1 downsample convolutions of a ResNet-18-like net.
+POINTWISE = ((28, 64, 128), (14, 128, 256), (7, 256, 512))
 
 
 def stem_inputs(size: int = 224, seed: int = 0) -> dict[str, np.ndarray]:
@@ -93,6 +95,33 @@ def bench_isa(
     return row
 
 
+def bench_pointwise(isa: str, threads: int, repeats: int, peak: float | None) -> list[dict]:
+    """Time the int8 1x1 convolutions of ``POINTWISE`` (int8 input, weights packed per call)."""
+    r = np.random.default_rng(1)
+    rows = []
+    for h, cin, cout in POINTWISE:
+        x = r.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        w = r.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
+        bias, zp = np.zeros(cout, np.int32), np.zeros(cin, np.int32)
+
+        def conv(x=x, w=w, bias=bias, zp=zp) -> object:
+            return _engine.conv2d_int8(x, w, bias, zp, isa=isa, threads=threads)
+
+        t = best_time(conv, repeats)
+        macs = h * h * cin * cout
+        rows.append(
+            {
+                "isa": isa,
+                "threads": threads,
+                "shape": [h, h, cin, cout],
+                "ms": t * 1e3,
+                "gmacs": macs / t / 1e9,
+                "fraction_of_peak": None if peak is None else macs / t / (peak * threads),
+            }
+        )
+    return rows
+
+
 def run(
     isas: Sequence[str] | None = None,
     threads: Sequence[int] = (1,),
@@ -102,11 +131,13 @@ def run(
     """Benchmark every ISA in ``isas`` (default: all this CPU runs) at each thread count."""
     isas = list(isas or cpu.supported_isas())
     inputs = stem_inputs(size)
-    rows = []
+    rows, pointwise = [], []
     for isa in isas:
         peak = mac_peak(isa)
         reps = 1 if isa == "scalar" else repeats
         rows.extend(bench_isa(isa, n, inputs, reps, peak) for n in threads)
+        for n in threads:
+            pointwise.extend(bench_pointwise(isa, n, reps, peak))
     return {
         "benchmark": "int8 stem conv 7x7 s2 3->64",
         "image": [1, size, size, 3],
@@ -114,6 +145,7 @@ def run(
         "machine": platform.processor() or platform.machine(),
         "cpu_features": cpu.cpu_features(),
         "results": rows,
+        "pointwise_1x1": pointwise,
     }
 
 
@@ -129,6 +161,18 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['isa']} | {r['threads']} | {r['int8_stem_ms']:.2f} | "
             f"{r['int8_stem_gmacs']:.1f} | {peak} | {frac} | {r['f32_stem_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        "| ISA | threads | 1x1 conv HxW, Cin -> Cout | ms | GMAC/s | % of peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report["pointwise_1x1"]:
+        h, _, cin, cout = r["shape"]
+        frac = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f} %"
+        lines.append(
+            f"| {r['isa']} | {r['threads']} | {h}x{h}, {cin} -> {cout} | {r['ms']:.3f} | "
+            f"{r['gmacs']:.1f} | {frac} |"
         )
     return "\n".join(lines)
 

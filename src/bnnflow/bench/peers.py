@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,8 +235,12 @@ def run_peers(
     timeout: float | None = None,
     echo: bool = True,
     keep_variants: bool = False,
+    models: Mapping[str, Sequence[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Time ``peers`` (names from :data:`PEERS`) and return their records.
+
+    ``models`` optionally restricts a peer to some of its models, e.g.
+    ``{"lce": ["birealnet"]}``; a peer not named there runs all of :attr:`Peer.models`.
 
     Peers sharing a driver (``onnxruntime`` and ``onnxruntime-int8``) run in one driver call.
     Every venv is checked before anything runs, so a missing one fails fast. Records of
@@ -247,6 +251,7 @@ def run_peers(
     if runs < 1 or warmup < 0:
         raise ValueError(f"runs must be >= 1 and warmup >= 0, got runs={runs} warmup={warmup}")
     selected = [get_peer(p) for p in dict.fromkeys(peers)]
+    chosen = _choose_models(selected, models or {})
     base = find_root(root)
     pythons = {p.name: peer_python(p, base) for p in selected}
     common = ["--threads", _csv(threads), "--batch", _csv(batch)]
@@ -262,12 +267,38 @@ def run_peers(
         selectors = [a for p in group for a in p.driver_args]
         if selectors:
             args += ["--engines", ",".join(selectors)]
+        names = list(dict.fromkeys(m for p in group for m in chosen[p.name]))
+        args += ["--models", ",".join(names)]
         got = run_driver(
             pythons[group[0].name], base / "benchmarks" / driver, args, timeout=timeout, echo=echo
         )
         wanted = {p.engine for p in group}
-        records += [r for r in got if keep_variants or r["engine"] in wanted]
+        for r in got:
+            owners = [p for p in group if r["engine"].startswith(p.engine)]
+            owner = max(owners, key=lambda p: len(p.engine), default=None)
+            if owner is not None and r["model"] not in chosen[owner.name]:
+                continue
+            if keep_variants or r["engine"] in wanted:
+                records.append(r)
     return records
+
+
+def _choose_models(
+    selected: Sequence[Peer], models: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """Per selected peer, the models to run; ``ValueError`` for unknown peers or models."""
+    names = {p.name for p in selected}
+    extra = sorted(set(models) - names)
+    if extra:
+        raise ValueError(f"models: {extra} not among the selected peers {sorted(names)}")
+    chosen = {}
+    for p in selected:
+        want = list(models.get(p.name, p.models))
+        bad = [m for m in want if m not in p.models]
+        if bad or not want:
+            raise ValueError(f"models[{p.name!r}]: {bad or want} not in {list(p.models)}")
+        chosen[p.name] = want
+    return chosen
 
 
 def load_layer_table(root: str | os.PathLike[str] | None = None) -> dict[str, Any]:

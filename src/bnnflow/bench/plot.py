@@ -5,7 +5,7 @@ Input: the record list of :mod:`bnnflow.bench.peers` (``model``, ``engine``, ``t
 pair — rows are batch sizes, columns thread counts; in a panel, one group of bars per model,
 one bar per engine (same colour for an engine in every panel), height = median milliseconds
 per call (or per image with ``per_image=True``), a whisker from min to max, and the median
-written above the bar. Needs matplotlib (drawn with the Agg backend, no display).
+written above the whisker. Needs matplotlib (drawn with the Agg backend, no display).
 """
 
 from __future__ import annotations
@@ -65,10 +65,18 @@ def plot_results(
         for ti, nthr in enumerate(threads):
             _panel(axes[bi][ti], index, models, engines, colors, nthr, batch, per_image)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[e]) for e in engines]
-    fig.legend(handles, engines, loc="upper center", ncol=min(len(engines), 5), frameon=False)
+    top = 0.9 if title else 0.93
+    fig.legend(
+        handles,
+        engines,
+        loc="lower center",
+        bbox_to_anchor=(0.5, top),
+        ncol=min(len(engines), 6),
+        frameon=False,
+    )
     if title:
         fig.suptitle(title, y=0.995, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, top))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -86,7 +94,8 @@ def _panel(
     per_image: bool,
 ) -> None:
     """One (threads, batch) panel: bars for every (model, engine) that has a record."""
-    width = 0.8 / max(len(engines), 1)
+    most = max(sum((m, e, nthr, batch) in index for e in engines) for m in models)
+    width = 0.8 / max(most, 1)
     scale = 1.0 / batch if per_image else 1.0
     for mi, model in enumerate(models):
         present = [e for e in engines if (model, e, nthr, batch) in index]
@@ -99,12 +108,13 @@ def _panel(
             ax.bar(x, med, width * 0.92, color=colors[engine], yerr=err, capsize=2)
             ax.annotate(
                 f"{med:.1f}",
-                (x, med),
+                (x, r["max_ms"] * scale),  # above the whisker, so the two never overlap
                 textcoords="offset points",
                 xytext=(0, 3),
                 ha="center",
                 fontsize=7,
             )
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the labels above the whiskers
     ax.set_xticks(range(len(models)))
     ax.set_xticklabels(models)
     unit = "ms / image" if per_image else "ms / call"

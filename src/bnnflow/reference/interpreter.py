@@ -122,5 +122,63 @@ def _binary_ops() -> dict[str, RefOp]:
             "maxpool_packed": ref_maxpool_packed}
 
 
+def _positional(fn: Callable[..., np.ndarray], roles: tuple[str, ...], n_inputs: int = 1
+                ) -> RefOp:
+    """``fn(*inputs, *params[roles])``."""
+    def ref(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        return fn(*ins[:n_inputs], *(p[r] for r in roles))
+    return ref
+
+
+def _window(fn: Callable[..., np.ndarray]) -> RefOp:
+    """``fn(x, kernel, stride, padding)``."""
+    def ref(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        a = op.attrs
+        return fn(ins[0], a["kernel"], a["stride"], a["padding"])
+    return ref
+
+
+def _conv(fn: Callable[..., np.ndarray], roles: tuple[str, ...]) -> RefOp:
+    """``fn(x, *params[roles], stride=, padding=)``."""
+    def ref(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+        return fn(ins[0], *(p[r] for r in roles), stride=op.attrs["stride"],
+                  padding=op.attrs["padding"])
+    return ref
+
+
+def _flatten(op: Op, ins: Arrays, p: Params, infos: Infos) -> np.ndarray:
+    """``[N, H, W, C] -> [N, H·W·C]`` in NHWC order (docs/numerics.md §7)."""
+    return np.ascontiguousarray(ins[0]).reshape(ins[0].shape[0], -1)
+
+
+def _glue_ops() -> dict[str, RefOp]:
+    from bnnflow.reference import float_ops as f
+    from bnnflow.reference import int8_ops as i
+
+    return {
+        "requant": _positional(i.requant, ("M", "B", "s")),
+        "requant32": _positional(i.requant32, ("M", "B", "s")),
+        "add": _positional(i.add_int8, ("Ma", "Mb", "B", "s"), n_inputs=2),
+        "pwl": _positional(i.pwl_int8, ("t", "Mp", "Bp", "Mn", "Bn", "s")),
+        "maxpool_int8": _window(i.maxpool_int8),
+        "sumpool_int8": _window(i.sumpool_int8),
+        "global_sumpool_int8": _positional(i.global_sumpool_int8, ()),
+        "conv2d_int8": _conv(i.conv2d_int8, ("weights", "bias", "zp")),
+        "dwconv2d_int8": _conv(i.dwconv2d_int8, ("weights", "bias", "zp")),
+        "dense_int8": _positional(i.dense_int8, ("weights", "bias")),
+        "concat": lambda op, ins, p, infos: i.concat(list(ins)),
+        "dequant": _positional(f.dequant, ("scale", "bias")),
+        "scale_bias": _positional(f.scale_bias, ("scale", "bias")),
+        "add_f32": _positional(f.add_f32, (), n_inputs=2),
+        "pwl_f32": _positional(f.pwl_f32, ("t", "kp", "bp", "kn", "bn")),
+        "conv2d_f32": _conv(f.conv2d_f32, ("weights", "bias")),
+        "dense_f32": _positional(f.dense_f32, ("weights", "bias")),
+        "maxpool_f32": _window(f.maxpool_f32),
+        "avgpool_f32": _window(f.avgpool_f32),
+        "global_avgpool_f32": _positional(f.global_avgpool_f32, ()),
+        "flatten": _flatten,
+    }
+
+
 def _build_table() -> dict[str, RefOp]:
-    return {**_binary_ops()}
+    return {**_binary_ops(), **_glue_ops()}

@@ -6,6 +6,6 @@ See docs/runtime.md.
 from __future__ import annotations
 
 from bnnflow.runtime.interpreter import Interpreter
-from bnnflow.runtime.summary import Summary, SummaryRow
+from bnnflow.runtime.summary import Summary, SummaryRow, summarize_file
 
-__all__ = ["Interpreter", "Summary", "SummaryRow"]
+__all__ = ["Interpreter", "Summary", "SummaryRow", "summarize_file"]

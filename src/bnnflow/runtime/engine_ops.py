@@ -1,12 +1,15 @@
 """Binders from IR ops onto the ``bnnflow._engine`` functions.
 
 Each binder prepares what can be prepared once (re-arranged binary weights, epilogue keyword
-arguments) and returns ``fn(inputs, out)``. A binder returns ``None`` when this build of the
-engine lacks the function, and the op falls back to the reference.
+arguments) and returns a :class:`~bnnflow.runtime.kernels.Kernel`. A binder returns ``None``
+when this build of the engine lacks the function, and the op falls back to the reference.
+An engine function whose signature has an ``out`` argument is called with the arena view as
+``out=``; the others return their own array.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,7 +17,7 @@ import numpy as np
 
 from bnnflow.graph import Op, TensorInfo
 from bnnflow.reference.interpreter import epilogue_kwargs
-from bnnflow.runtime.kernels import Binder, KernelFn
+from bnnflow.runtime.kernels import Binder, Kernel
 
 Infos = list[TensorInfo]
 Params = Mapping[str, np.ndarray]
@@ -26,24 +29,31 @@ def _engine_fn(name: str) -> Callable[..., Any] | None:
     return getattr(_engine, name, None)
 
 
-def _writer(call: Callable[[list[np.ndarray]], np.ndarray]) -> KernelFn:
-    """``fn(inputs, out)`` that stores ``call(inputs)`` into the arena view ``out``."""
-    def run(inputs: list[np.ndarray], out: np.ndarray) -> None:
-        out[...] = call(inputs)
-    return run
+def accepts_out(fn: Callable[..., Any]) -> bool:
+    """Whether the nanobind function ``fn`` has an ``out`` parameter."""
+    sigs = getattr(fn, "__nb_signature__", ())
+    return any(re.search(r"[(,*]\s*out\s*:", sig[0]) for sig in sigs)
+
+
+def _engine_kernel(fn: Callable[..., Any], call: Callable[..., np.ndarray]) -> Kernel:
+    """Kernel from ``call(inputs, **extra)`` on engine function ``fn``; passes ``out=`` when
+    ``fn`` takes it."""
+    if accepts_out(fn):
+        return Kernel(lambda inputs, out: call(inputs, out=out), "engine", True)
+    return Kernel(lambda inputs, out: call(inputs), "engine", False)
 
 
 def bind_pack(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-              ) -> KernelFn | None:
+              ) -> Kernel | None:
     fn = _engine_fn("pack_bits")
     if fn is None:
         return None
     t, groups = p["t"], op.attrs["groups"]
-    return _writer(lambda x: fn(x[0], t, groups, isa=isa, threads=threads))
+    return _engine_kernel(fn, lambda x, **o: fn(x[0], t, groups, isa=isa, threads=threads, **o))
 
 
 def bind_bconv(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-               ) -> KernelFn | None:
+               ) -> Kernel | None:
     prepare, fn = _engine_fn("prepare_bconv_weights"), _engine_fn("bconv2d")
     if prepare is None or fn is None:
         return None
@@ -51,27 +61,27 @@ def bind_bconv(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads
     weights = prepare(p["weights"], ins[0].channels, a["groups"], isa=isa)
     kw = {"stride": a["stride"], "padding": a["padding"], "pad_mode": a["pad_mode"],
           **epilogue_kwargs(op, _shift32(p)), "isa": isa, "threads": threads}
-    return _writer(lambda x: fn(x[0], weights, **kw))
+    return _engine_kernel(fn, lambda x, **o: fn(x[0], weights, **kw, **o))
 
 
 def bind_bdense(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-                ) -> KernelFn | None:
+                ) -> Kernel | None:
     prepare, fn = _engine_fn("prepare_bdense_weights"), _engine_fn("bdense")
     if prepare is None or fn is None:
         return None
     weights = prepare(p["weights"], ins[0].channels, isa=isa)
     kw = {**epilogue_kwargs(op, _shift32(p)), "isa": isa, "threads": threads}
-    return _writer(lambda x: fn(x[0], weights, **kw))
+    return _engine_kernel(fn, lambda x, **o: fn(x[0], weights, **kw, **o))
 
 
 def bind_maxpool_packed(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str,
-                        threads: int) -> KernelFn | None:
+                        threads: int) -> Kernel | None:
     fn = _engine_fn("maxpool_packed")
     if fn is None:
         return None
     a = op.attrs
-    return _writer(lambda x: fn(x[0], a["kernel"], a["stride"], a["padding"], isa=isa,
-                                threads=threads))
+    return _engine_kernel(fn, lambda x, **o: fn(x[0], a["kernel"], a["stride"], a["padding"],
+                                                isa=isa, threads=threads, **o))
 
 
 def _shift32(p: Params) -> dict[str, np.ndarray]:
@@ -82,57 +92,62 @@ def _shift32(p: Params) -> dict[str, np.ndarray]:
 def _params_call(name: str, roles: tuple[str, ...], n_inputs: int = 1) -> Binder:
     """Binder for ``_engine.<name>(*inputs, *params[roles], isa=, threads=)``."""
     def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-             ) -> KernelFn | None:
+             ) -> Kernel | None:
         fn = _engine_fn(name)
         if fn is None:
             return None
         wide = _shift32(p)
         args = [wide[r] for r in roles]
-        return _writer(lambda x: fn(*x[:n_inputs], *args, isa=isa, threads=threads))
+        return _engine_kernel(fn, lambda x, **o: fn(*x[:n_inputs], *args, isa=isa,
+                                                    threads=threads, **o))
     return bind
 
 
 def _window_call(name: str) -> Binder:
     """Binder for ``_engine.<name>(x, kernel, stride, padding, isa=, threads=)``."""
     def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-             ) -> KernelFn | None:
+             ) -> Kernel | None:
         fn = _engine_fn(name)
         if fn is None:
             return None
         a = op.attrs
-        return _writer(lambda x: fn(x[0], a["kernel"], a["stride"], a["padding"], isa=isa,
-                                    threads=threads))
+        return _engine_kernel(fn, lambda x, **o: fn(x[0], a["kernel"], a["stride"],
+                                                    a["padding"], isa=isa, threads=threads,
+                                                    **o))
     return bind
 
 
 def _conv_call(name: str, roles: tuple[str, ...]) -> Binder:
     """Binder for ``_engine.<name>(x, *params, stride=, padding=, isa=, threads=)``."""
     def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-             ) -> KernelFn | None:
+             ) -> Kernel | None:
         fn = _engine_fn(name)
         if fn is None:
             return None
         args = [p[r] for r in roles]
         kw = {"stride": op.attrs["stride"], "padding": op.attrs["padding"], "isa": isa,
               "threads": threads}
-        return _writer(lambda x: fn(x[0], *args, **kw))
+        return _engine_kernel(fn, lambda x, **o: fn(x[0], *args, **kw, **o))
     return bind
 
 
 def bind_concat(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-                ) -> KernelFn | None:
+                ) -> Kernel | None:
     fn = _engine_fn("concat")
     if fn is None:
         return None
-    return _writer(lambda x: fn(list(x), isa=isa, threads=threads))
+    return _engine_kernel(fn, lambda x, **o: fn(list(x), isa=isa, threads=threads, **o))
 
 
 def bind_flatten(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
-                 ) -> KernelFn | None:
-    """flatten is a layout change only: NHWC C-contiguous data is already [N, H*W*C]."""
-    def run(inputs: list[np.ndarray], dst: np.ndarray) -> None:
+                 ) -> Kernel | None:
+    """flatten is a layout change only: C-contiguous NHWC data already is ``[N, H*W*C]``.
+    It copies into the arena rather than returning a view, so no tensor aliases another."""
+    def run(inputs: list[np.ndarray], dst: np.ndarray | None) -> np.ndarray:
+        assert dst is not None
         dst[...] = inputs[0].reshape(dst.shape)
-    return run
+        return dst
+    return Kernel(run, "engine", True)
 
 
 #: op type -> binder.

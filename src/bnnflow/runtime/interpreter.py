@@ -18,9 +18,10 @@ import numpy as np
 from bnnflow.format import read
 from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, numpy_dtype, validate
 from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
-from bnnflow.runtime.memory import MemoryPlan, plan_memory
+from bnnflow.runtime.memory import MemoryPlan, last_uses, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
 
+_EMPTY_ARENA = np.empty(0, np.uint8)
 #: Arenas kept for reuse: per batch size, and how many batch sizes.
 _ARENAS_PER_BATCH_SIZE = 2
 _POOLED_BATCH_SIZES = 4
@@ -73,8 +74,13 @@ class Interpreter:
         self._infos = dict(infos)
         self._threads = num_threads
         self._isa = resolve_isa(isa)
-        self._plan = plan_memory(graph, self._infos)
         self._steps = [self._bind(op_index) for op_index in range(len(graph.ops))]
+        self._plan = plan_memory(graph, self._infos)
+        # Only kernels that write into a given buffer use the arena; the others' results are
+        # released after their last reader instead.
+        in_arena = {s.output for s in self._steps if s.kernel.writes_out}
+        self._arena_plan = plan_memory(graph, self._infos, only=in_arena)
+        self._drops = last_uses(graph)
         self._pool: dict[int, list[np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -115,12 +121,20 @@ class Interpreter:
 
     @property
     def peak_activation_bytes(self) -> int:
-        """Arena bytes for a batch of one (the input and returned logits excluded)."""
+        """Peak activation bytes for a batch of one under the liveness plan (every activation
+        in one arena, reused when dead; the caller's input excluded)."""
         return self._plan.peak_bytes
 
     def activation_bytes(self, batch: int) -> int:
-        """Arena bytes for a batch of ``batch``."""
+        """Peak activation bytes for a batch of ``batch``."""
         return self._plan.arena_bytes(batch)
+
+    @property
+    def arena_bytes_per_sample(self) -> int:
+        """Bytes per sample of the arena actually allocated per run: the plan restricted to
+        the tensors whose kernels write into a given buffer (the others are allocated by the
+        engine and released after their last reader)."""
+        return self._arena_plan.peak_bytes
 
     @property
     def backends(self) -> dict[str, str]:
@@ -130,13 +144,17 @@ class Interpreter:
     # -- running ------------------------------------------------------------------------
 
     def _acquire(self, batch: int) -> np.ndarray:
+        if self._arena_plan.peak_bytes == 0:
+            return _EMPTY_ARENA
         with self._lock:
             free = self._pool.get(batch)
             if free:
                 return free.pop()
-        return self._plan.new_arena(batch)
+        return self._arena_plan.new_arena(batch)
 
     def _release(self, batch: int, arena: np.ndarray) -> None:
+        if arena is _EMPTY_ARENA:
+            return
         with self._lock:
             if batch not in self._pool and len(self._pool) >= _POOLED_BATCH_SIZES:
                 self._pool.pop(next(iter(self._pool)))  # forget the oldest batch size
@@ -148,13 +166,17 @@ class Interpreter:
         batch = x.shape[0]
         values = {self.input_spec.name: x}
         kept: dict[str, np.ndarray] = {}
-        for step in self._steps:
-            out = self._plan.view(arena, step.output, batch)
-            step.kernel([values[t] for t in step.inputs], out)
-            values[step.output] = out
+        for step, drops in zip(self._steps, self._drops, strict=True):
+            out = (self._arena_plan.view(arena, step.output, batch)
+                   if step.kernel.writes_out else None)
+            values[step.output] = result = step.kernel([values[t] for t in step.inputs], out)
             if keep:
-                kept[step.output] = out.copy()
-        kept[self.output_spec.name] = values[self.output_spec.name].copy()
+                kept[step.output] = result.copy()
+            for t in drops:
+                del values[t]
+        logits = values[self.output_spec.name]
+        in_arena = self.output_spec.name in self._arena_plan.allocations
+        kept[self.output_spec.name] = logits.copy() if in_arena else logits
         return kept
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -188,9 +210,9 @@ class Interpreter:
             raise KeyError(f"no op named {name!r}")
         step = self._steps[index]
         info = self._infos[step.output]
-        out = np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
-        step.kernel([np.ascontiguousarray(a) for a in inputs], out)
-        return out
+        out = (np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
+               if step.kernel.writes_out else None)
+        return step.kernel([np.ascontiguousarray(a) for a in inputs], out)
 
     def summary(self) -> Summary:
         """Per-op table (type, name, output shape, MACs by precision, params by precision,

@@ -1,10 +1,15 @@
 """Binding ops to engine kernels, once per interpreter.
 
 :func:`bind_kernel` returns a :class:`Kernel`: ``kernel(inputs, out)`` computes one op from its
-input arrays into ``out`` (a view of the arena). Each op type's binder turns the op's attrs and
-params into the arguments of its ``bnnflow._engine`` function ahead of time, so a run does no
-more than call the engine. An op type the engine does not provide falls back to the numpy
-reference (``Kernel.backend == "reference"``), which is exact but slow.
+input arrays. A kernel with ``writes_out`` writes into ``out`` (a view of the arena) and returns
+it; one without it ignores ``out`` (None) and returns a fresh array. Engine functions that take
+an ``out=`` argument are bound in the first mode, the others in the second (no copy into the
+arena, which would only add a memcpy per op).
+
+Each op type's binder (:mod:`bnnflow.runtime.engine_ops`) turns the op's attrs and params into
+the arguments of its ``bnnflow._engine`` function ahead of time, so a run does no more than call
+the engine. An op type the engine does not provide falls back to the numpy reference
+(``Kernel.backend == "reference"``), which is exact but slow.
 """
 
 from __future__ import annotations
@@ -17,22 +22,27 @@ import numpy as np
 from bnnflow.graph import Op, TensorInfo
 from bnnflow.reference.interpreter import reference_table
 
-KernelFn = Callable[[list[np.ndarray], np.ndarray], None]
-#: ``binder(op, input infos, output info, params, isa, threads) -> fn or None`` (None: the
-#: engine has no kernel for this case).
-Binder = Callable[[Op, list[TensorInfo], TensorInfo, Mapping[str, np.ndarray], str, int],
-                  KernelFn | None]
+#: ``fn(inputs, out) -> output``; ``out`` is an arena view or None (see :class:`Kernel`).
+KernelFn = Callable[[list[np.ndarray], "np.ndarray | None"], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """A bound op: ``kernel(inputs, out)`` writes the op's output into ``out``."""
+    """A bound op. ``writes_out``: the kernel writes into the ``out`` it is given (and returns
+    it); otherwise it is called with ``out=None`` and returns a new array."""
 
     fn: KernelFn
     backend: str
+    writes_out: bool
 
-    def __call__(self, inputs: list[np.ndarray], out: np.ndarray) -> None:
-        self.fn(inputs, out)
+    def __call__(self, inputs: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+        return self.fn(inputs, out)
+
+
+#: ``binder(op, input infos, output info, params, isa, threads) -> Kernel or None`` (None: the
+#: engine has no kernel for this op).
+Binder = Callable[[Op, list[TensorInfo], TensorInfo, Mapping[str, np.ndarray], str, int],
+                  Kernel | None]
 
 
 def resolve_isa(isa: str | None) -> str:
@@ -55,16 +65,14 @@ def resolve_isa(isa: str | None) -> str:
     return isa
 
 
-def _reference_kernel(op: Op, params: Mapping[str, np.ndarray], infos: list[TensorInfo]
-                      ) -> KernelFn:
+def reference_kernel(op: Op, params: Mapping[str, np.ndarray], infos: list[TensorInfo]
+                     ) -> Kernel:
+    """The op on its numpy reference function (returns a new array)."""
     fn = reference_table().get(op.type)
     if fn is None:
         raise NotImplementedError(f"op {op.name!r}: neither the engine nor the reference "
                                   f"implements op type {op.type!r}")
-
-    def run(inputs: list[np.ndarray], out: np.ndarray) -> None:
-        out[...] = fn(op, inputs, params, infos)
-    return run
+    return Kernel(lambda inputs, out: fn(op, inputs, params, infos), "reference", False)
 
 
 def bind_kernel(op: Op, inputs: list[TensorInfo], output: TensorInfo,
@@ -73,7 +81,5 @@ def bind_kernel(op: Op, inputs: list[TensorInfo], output: TensorInfo,
     from bnnflow.runtime.engine_ops import ENGINE_BINDERS
 
     binder = ENGINE_BINDERS.get(op.type)
-    fn = binder(op, inputs, output, params, isa, threads) if binder is not None else None
-    if fn is not None:
-        return Kernel(fn, "engine")
-    return Kernel(_reference_kernel(op, params, inputs), "reference")
+    kernel = binder(op, inputs, output, params, isa, threads) if binder is not None else None
+    return kernel if kernel is not None else reference_kernel(op, params, inputs)

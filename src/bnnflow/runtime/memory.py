@@ -13,7 +13,7 @@ sizes rounded up to :data:`ALIGN` bytes, and a batch of ``N`` uses offsets ``N *
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +121,23 @@ class MemoryPlan:
         return buf.view(numpy_dtype(info.dtype)).reshape(info.concrete_shape(batch))
 
 
-def plan_memory(graph: Graph, infos: Mapping[str, TensorInfo]) -> MemoryPlan:
-    """Plan the arena of ``graph`` (validated, with its inferred ``infos``)."""
-    return MemoryPlan(place(lifetimes(graph, infos)), dict(infos))
+def plan_memory(graph: Graph, infos: Mapping[str, TensorInfo],
+                only: Collection[str] | None = None) -> MemoryPlan:
+    """Plan the arena of ``graph`` (validated, with its inferred ``infos``); with ``only``,
+    place just those tensors."""
+    lts = [t for t in lifetimes(graph, infos) if only is None or t.name in only]
+    return MemoryPlan(place(lts), dict(infos))
+
+
+def last_uses(graph: Graph) -> list[list[str]]:
+    """For each op, the tensors (the graph input included, the output excluded) whose last
+    reader it is: they can be released once it has run."""
+    last: dict[str, int] = {}
+    for i, op in enumerate(graph.ops):
+        for t in op.inputs:
+            last[t] = i
+    drops: list[list[str]] = [[] for _ in graph.ops]
+    for name, i in last.items():
+        if name != graph.output_spec.name:
+            drops[i].append(name)
+    return drops

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from bnnflow.graph import Graph, TensorInfo, op_cost
 from bnnflow.graph.costs import PRECISIONS
-from bnnflow.runtime.memory import MemoryPlan
+from bnnflow.runtime.memory import MemoryPlan, plan_memory
 
 
 @dataclass
@@ -68,6 +69,20 @@ class Summary:
         return "\n".join(lines)
 
 
+def summarize_file(path: str | os.PathLike[str]) -> Summary:
+    """The :class:`Summary` of a ``.bnn`` file without binding any kernel (no engine needed;
+    the backend column reads ``"-"``).
+
+    Raises:
+        FormatError: the file is not a valid ``.bnn``.
+    """
+    from bnnflow.format import read
+
+    model = read(path)
+    plan = plan_memory(model.graph, model.infos)
+    return summarize(model.graph, model.tensors, model.infos, plan, {})
+
+
 def summarize(graph: Graph, tensors: Mapping[str, np.ndarray],
               infos: Mapping[str, TensorInfo], plan: MemoryPlan,
               backends: Mapping[str, str]) -> Summary:
@@ -80,7 +95,7 @@ def summarize(graph: Graph, tensors: Mapping[str, np.ndarray],
         rows.append(SummaryRow(i, op.type, op.name, list(out.shape), out.dtype,
                                cost.binary_macs, cost.int8_macs, cost.float_macs,
                                dict(cost.params), cost.param_bytes(),
-                               backends.get(op.name, "?")))
+                               backends.get(op.name, "-")))
     totals = {k: sum(getattr(r, k) for r in rows)
               for k in ("binary_macs", "int8_macs", "float_macs", "param_bytes")}
     for p in PRECISIONS:

@@ -1,0 +1,77 @@
+// AVX2 epilogue helpers shared by the AVX2 tile epilogue (bconv_epilogue_avx2_8.cc) and the
+// micro-kernels that finish their tiles in registers (bconv_avx2_4x16.cc). Include only from
+// *_avx2_* sources.
+#pragma once
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/bconv/epilogue.h"
+
+namespace bnnflow::avx2::ep {
+
+inline __m256i load8(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+inline void store_int8x8(int8_t* y, __m256i v) {  // saturates v to [-128, 127]
+  const __m256i w16 = _mm256_packs_epi32(v, v);      // per lane: v0..3 v0..3 | v4..7 v4..7
+  const __m256i w8 = _mm256_packs_epi16(w16, w16);
+  const int lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(w8));
+  const int hi = _mm_cvtsi128_si32(_mm256_extracti128_si256(w8, 1));
+  std::memcpy(y, &lo, 4);
+  std::memcpy(y + 4, &hi, 4);
+}
+
+// Where the packed bits of channels o..o+7 go: word index in the pixel's row and bit offset,
+// or word = -1 when they straddle a word or group boundary.
+inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
+  const int g = o / w.og_ch, oc = o % w.og_ch;
+  const bool simple = oc + 8 <= w.og_ch && oc % 32 <= 24;
+  *word = simple ? g * w.og_words + oc / 32 : -1;
+  *bit = oc % 32;
+}
+
+// 8 channels o..o+7 of pixel `pix`, d already clamped (word/bit: see packed_slot).
+template <EpilogueKind kKind>
+inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int word, int bit) {
+  const Epilogue& ep = w.ep;
+  if constexpr (kKind == EpilogueKind::kInt32) {
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(static_cast<int32_t*>(w.out) + pix * w.row_elems + o), d);
+  } else if constexpr (kKind == EpilogueKind::kFloat) {
+    // float32(d)·scale rounded, then + bias rounded — never a fused multiply-add (the empty
+    // asm makes the product opaque to contraction), so every ISA gives the reference's bits.
+    __m256 prod = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(ep.scale + o));
+    __asm__("" : "+x"(prod));
+    const __m256 y = _mm256_add_ps(prod, _mm256_loadu_ps(ep.bias + o));
+    _mm256_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
+  } else if constexpr (kKind == EpilogueKind::kInt8) {
+    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+    // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16.data() + o));
+    const __m256i sh = load8(ep.shift + o);
+    const __m256i v = _mm256_add_epi32(_mm256_add_epi32(mq, load8(ep.offset + o)),
+                                       load8(w.round.data() + o));
+    // The signed-saturating packs of store_int8x8 clamp to [−128, 127].
+    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, _mm256_srav_epi32(v, sh));
+  } else {
+    // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
+    const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(ep.threshold + o), d))));
+    uint32_t* row = static_cast<uint32_t*>(w.out) + pix * w.row_elems;
+    if (word >= 0) {
+      row[word] |= bits << bit;
+    } else {
+      for (int b = 0; b < 8; ++b) {
+        if (!(bits >> b & 1u)) continue;
+        const int gg = (o + b) / w.og_ch, cc = (o + b) % w.og_ch;
+        row[gg * w.og_words + cc / 32] |= 1u << (cc % 32);
+      }
+    }
+  }
+}
+
+}  // namespace bnnflow::avx2::ep
+

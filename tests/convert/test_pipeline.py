@@ -30,7 +30,7 @@ def _check_int8(model, x) -> None:
     assert report.mismatches <= 0.01 * report.elements + 2, report.counts
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(MODEL)
 def test_random_models_float_stage1(spec):
     model, x = build_random(spec)
@@ -39,7 +39,7 @@ def test_random_models_float_stage1(spec):
     assert _float_close(got, exp).mean() >= 0.95
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(MODEL)
 def test_random_models_int8_and_float_stage2(spec):
     model, x = build_random(spec)

@@ -82,6 +82,7 @@ def _error(capsys, argv):
         (["--epochs", "1"], "--model is required"),
         (["--model", TINY, "--model-arg", "oops"], "--model-arg 'oops'"),
         (["--model", TINY, "--model-arg", "bogus=1"], "rejects arguments"),
+        (["--model", "ftbnn_small", "--model-arg", "bogus=1"], "'ftbnn_small' rejects"),
         (["--model", TINY, "--init", "/no/ckpt.pt"], "--init checkpoint '/no/ckpt.pt'"),
     ],
 )
@@ -105,3 +106,16 @@ def test_eval_and_plot_bad_arguments(capsys, tmp_path):
     assert "no metrics.jsonl" in _error(capsys, ["plot", str(tmp_path), "-o",
                                                  str(tmp_path / "a.png")])
     assert "must be a .png" in _error(capsys, ["plot", str(tmp_path), "-o", "a.jpg"])
+
+
+def test_python_dash_m_entry_reports_usage_errors():
+    """`python -m bnnflow.cli.main` (the torchrun entry) prints the error and exits 2."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-m", "bnnflow.cli.main", "train", "--model", "nope",
+                           "--out", "unused"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bnnflow train: error: unknown model 'nope'; available:")

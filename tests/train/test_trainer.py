@@ -76,6 +76,26 @@ def test_interrupted_run_resumes_exactly(tiny_config, tmp_path, monkeypatch):
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
+def test_resume_with_teacher_is_exact(tiny_config, tmp_path, monkeypatch):
+    """Building the teacher draws from the RNG; resume must not shift the stream."""
+    train(tiny_config(out=str(tmp_path / "t"), epochs=1))
+    kd = {"teacher": str(tmp_path / "t" / "last.pt"), "epochs": 2}
+    full = train(tiny_config(out=str(tmp_path / "full"), **kd))
+    real_epoch = trainer.train_epoch
+
+    def stop_at_2(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(out=str(tmp_path / "part"), **kd))
+    monkeypatch.undo()
+    resumed = train(tiny_config(out=str(tmp_path / "part"), resume=True, **kd))
+    assert _strip_time(resumed) == _strip_time(full[1:])
+
+
 def test_resume_rejects_changed_settings(tiny_config):
     train(tiny_config(epochs=1))
     with pytest.raises(TrainError, match=r"--lr is 0\.5 but"):
@@ -146,6 +166,9 @@ def test_stage2_calibrates_then_freezes(tiny_config, tmp_path, monkeypatch):
     assert calls == ["enable", "freeze"]  # rebuilt in the frozen int8 state
     assert info["stage"] == 2 and info["int8"] == {"enabled": True, "frozen": True}
     assert float(model.int8_scale) == 240.0
+    again = tiny_config(out=str(tmp_path / "s3"), stage=2, init=str(tmp_path / "s2" / "last.pt"))
+    with pytest.raises(TrainError, match="is an int8 \\(stage-2\\) checkpoint"):
+        train(again)
 
 
 def test_ddp_two_processes_match_files(tmp_path):
@@ -167,3 +190,48 @@ def test_ddp_two_processes_match_files(tmp_path):
     assert info["epoch"] == 2
     assert sorted(p.name for p in out.iterdir()) == [
         "best.pt", "config.json", "last.pt", "metrics.jsonl"]
+
+
+def test_imagefolder_run_with_workers(tiny_config, tmp_path):
+    """RGB image folder → crop+flip augmentation → lazy decoding in a worker process."""
+    from PIL import Image
+
+    for split, n in (("train", 12), ("test", 4)):
+        for c, colour in enumerate(((250, 10, 10), (10, 10, 250))):
+            folder = tmp_path / "img" / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (10, 10), tuple(v + i for v in colour)).save(folder / f"{i}.png")
+    config = tiny_config(data=f"imagefolder:{tmp_path / 'img'}", image_size=8, workers=1,
+                         batch_size=8, epochs=2, lr=0.01)
+    records = train(config)
+    assert len(records) == 2
+    _, info = load_model(Path(config.out) / "last.pt")
+    assert info["kwargs"] == {"num_classes": 2, "in_channels": 3}
+    assert info["data"]["class_names"] == ["class0", "class1"]
+
+
+class _FakeTTY:
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_only_on_a_tty_and_not_quiet(tiny_config, monkeypatch):
+    tty = _FakeTTY()
+    monkeypatch.setattr(trainer.sys, "stderr", tty)
+    lines = []
+    train(tiny_config(epochs=1, quiet=False), log=lines.append)
+    assert "epoch 1/1" in "".join(tty.text) and "loss=" in "".join(tty.text)
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/1  train_loss")
+    tty.text.clear()
+    train(tiny_config(epochs=1, quiet=True, out=tiny_config().out + "-q"), log=lines.append)
+    assert tty.text == [] and len(lines) == 1

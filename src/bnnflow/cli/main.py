@@ -54,4 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bnnflow.cli.main` (and torchrun -m) runs this file as __main__: call the
+    # imported module's main so that its UsageError is the one the subcommands raise.
+    from bnnflow.cli.main import main as _imported_main
+
+    sys.exit(_imported_main())

@@ -53,8 +53,9 @@ def build_model(name: str, kwargs: dict[str, Any]) -> torch.nn.Module:
         kwargs = {"name": name, **kwargs}
     try:
         model = builder(**kwargs)
-    except TypeError as err:
-        raise ModelError(f"model {name!r} rejects arguments {kwargs}: {err}") from err
+    except (TypeError, ValueError) as err:  # bnnflow.models raises ValueError for bad kwargs
+        shown = {k: v for k, v in kwargs.items() if k != "name"}
+        raise ModelError(f"model {name!r} rejects arguments {shown}: {err}") from err
     if not isinstance(model, torch.nn.Module):
         raise ModelError(f"model {name!r}: builder returned {type(model).__name__}, not a Module")
     return model

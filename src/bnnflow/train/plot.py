@@ -44,7 +44,7 @@ def plot_runs(run_dirs: list[str | Path], out_png: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import LogFormatter
 
     runs = [(Path(d), read_metrics(d)) for d in run_dirs]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -55,8 +55,10 @@ def plot_runs(run_dirs: list[str | Path], out_png: str | Path) -> Path:
         ax_acc.plot(epochs, [100 * r["test_acc"] for r in records], marker=".", label=label)
     ax_loss.set(title="training loss", xlabel="epoch", ylabel="cross-entropy")
     ax_loss.set_yscale("log")
-    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
-    ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
+    # plain numbers; minor ticks labelled only when the range spans few decades
+    ax_loss.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    ax_loss.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False,
+                                                   minor_thresholds=(1, 0.5)))
     ax_acc.set(title="test accuracy", xlabel="epoch", ylabel="top-1 accuracy (%)")
     for ax in (ax_loss, ax_acc):
         ax.grid(True, alpha=0.3)

@@ -153,29 +153,35 @@ def rank_batches(config: TrainConfig, n: int, epoch: int, d: distributed.Dist) -
     return [indices[i : i + per_rank] for i in range(0, len(indices), per_rank)]
 
 
+class BatchList(torch.utils.data.Dataset):
+    """Item ``i`` is the whole batch ``batches[i]`` fetched from ``split``."""
+
+    def __init__(self, split: Split, batches: list[list[int]]) -> None:
+        self.split, self.batches = split, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.split.fetch(torch.tensor(self.batches[i], dtype=torch.int64))
+
+
 def iter_batches(split: Split, batches: list[list[int]], workers: int) -> Iterator:
-    """Fetch ``batches`` from ``split`` in order (through DataLoader workers if asked)."""
+    """Fetch ``batches`` from ``split`` in order (decoded by ``workers`` processes if > 0)."""
+    dataset = BatchList(split, batches)
     if workers <= 0:
-        for b in batches:
-            yield split.fetch(torch.tensor(b, dtype=torch.int64))
+        yield from (dataset[i] for i in range(len(dataset)))
         return
-
-    class _Batches(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(batches)
-
-        def __getitem__(self, i: int):
-            return split.fetch(torch.tensor(batches[i], dtype=torch.int64))
-
-    loader = torch.utils.data.DataLoader(_Batches(), batch_size=None, num_workers=workers)
-    yield from loader
+    yield from torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers)
 
 
 def model_kwargs_for(config: TrainConfig, data: ImageData) -> dict[str, Any]:
-    """Builder kwargs: the data set's class count (and channels when not 3), then overrides."""
-    kwargs: dict[str, Any] = {"num_classes": data.num_classes}
-    if data.in_channels != 3:
-        kwargs["in_channels"] = data.in_channels
+    """Builder kwargs: the data set's class and channel counts, then ``--model-arg`` overrides.
+
+    Every builder (``bnnflow.models`` and custom ``module:callable``) takes ``num_classes``
+    and ``in_channels``.
+    """
+    kwargs: dict[str, Any] = {"num_classes": data.num_classes, "in_channels": data.in_channels}
     kwargs.update(config.model_kwargs)
     return kwargs
 
@@ -209,8 +215,9 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
         raise TrainError(
             f"--init {config.init!r} holds model {init['model']['name']!r}, not {config.model!r}"
         )
-    if config.stage == 2 and init.get("int8", {}).get("enabled"):
-        raise TrainError(f"--init {config.init!r} is already an int8 (stage-2) checkpoint")
+    if init.get("int8", {}).get("enabled"):
+        raise TrainError(f"--init {config.init!r} is an int8 (stage-2) checkpoint; start "
+                         "from a stage-1 checkpoint")
     merged = dict(init["model"]["kwargs"])
     for key, value in kwargs.items():
         if merged.get(key, value) != value:
@@ -222,6 +229,44 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
     return init, merged
 
 
+def _read_resume(config: TrainConfig) -> dict[str, Any] | None:
+    """The checkpoint to resume (``None`` for a fresh run), checked against ``config``."""
+    if not config.resume:
+        return None
+    last = Path(config.out) / "last.pt"
+    if not last.is_file():
+        raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
+    saved = ckpt_mod.read_checkpoint(last)
+    _check_compatible(config, saved["config"], str(last))
+    return saved
+
+
+def _make_model(
+    config: TrainConfig, data: ImageData, d: distributed.Dist, saved: dict[str, Any] | None,
+    log: Callable[[str], None],
+) -> tuple[torch.nn.Module, dict[str, Any], dict[str, bool], dict[str, Any] | None]:
+    """(model, kwargs, int8 state, calibration record): resumed, from --init, or fresh."""
+    torch.manual_seed(config.seed)
+    if saved is not None:
+        kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
+        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
+                                       str(Path(config.out) / "last.pt"))
+        return model, kwargs, int8, saved.get("calibration")
+    kwargs = model_kwargs_for(config, data)
+    int8 = {"enabled": False, "frozen": False}
+    if not config.init:
+        return modelspec.build_model(config.model, kwargs), kwargs, int8, None
+    init, kwargs = _load_init(config, kwargs)
+    model = ckpt_mod.restore_model(config.model, kwargs, int8, init["model_state"],
+                                   f"--init {config.init!r}")
+    if config.stage == 1:
+        return model, kwargs, int8, None
+    _to_int8(model, data, config, log)
+    calibration = {"batches": config.calib_batches, "test_acc": _accuracy(model, data, d)}
+    log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
+    return model, kwargs, {"enabled": True, "frozen": True}, calibration
+
+
 def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], None]) -> Run:
     """Data, model (fresh, from --init, or resumed), optimizer, scheduler, teacher."""
     config.validate()
@@ -230,36 +275,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
             f"--batch-size {config.batch_size} is not divisible by the {d.world} processes"
         )
     data = load_data(config.data, config.image_size)
-    out = Path(config.out)
-    saved = None
-    if config.resume:
-        last = out / "last.pt"
-        if not last.is_file():
-            raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
-        saved = ckpt_mod.read_checkpoint(last)
-        _check_compatible(config, saved["config"], str(last))
-
-    torch.manual_seed(config.seed)
-    kwargs = model_kwargs_for(config, data)
-    int8 = {"enabled": False, "frozen": False}
-    calibration = None
-    if saved is not None:
-        kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
-        model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
-                                       str(out / "last.pt"))
-    elif config.init:
-        init, kwargs = _load_init(config, kwargs)
-        model = modelspec.build_model(config.model, kwargs)
-        model.load_state_dict(init["model_state"])
-        if config.stage == 2:
-            _to_int8(model, data, config, log)
-            int8 = {"enabled": True, "frozen": True}
-            calibration = {"batches": config.calib_batches,
-                           "test_acc": _accuracy(model, data, d)}
-            log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
-    else:
-        model = modelspec.build_model(config.model, kwargs)
-
+    saved = _read_resume(config)
+    model, kwargs, int8, calibration = _make_model(config, data, d, saved, log)
     steps = math.ceil(math.ceil(len(data.train) / d.world) / (config.batch_size // d.world))
     optimizer = recipe.make_optimizer(model, config.base_lr(), config.weight_decay)
     scheduler = recipe.make_scheduler(
@@ -267,6 +284,8 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     )
     run = Run(config, data, d, model, model, optimizer, scheduler, kwargs, int8,
               calibration=calibration)
+    if config.teacher:  # before restoring the RNG: building the teacher draws from it
+        run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer_state"])
         scheduler.load_state_dict(saved["scheduler_state"])
@@ -274,9 +293,6 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
         run.start_epoch = int(saved["epoch"])
         run.best_acc = float(saved.get("best_acc", -1.0))
         run.best_epoch = int(saved.get("best_epoch", 0))
-        run.calibration = saved.get("calibration")
-    if config.teacher:
-        run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if d.active:
         run.net = torch.nn.parallel.DistributedDataParallel(model)
     return run
@@ -299,7 +315,7 @@ def _progress(run: Run, total: int, epoch: int):
 
     disable = run.config.quiet or not run.dist.is_main or not sys.stderr.isatty()
     return tqdm(total=total, desc=f"epoch {epoch}/{run.config.epochs}", disable=disable,
-                leave=False, dynamic_ncols=True)
+                leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 def train_epoch(run: Run, epoch: int) -> dict[str, float]:

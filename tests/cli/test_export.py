@@ -43,7 +43,7 @@ def test_export_stage1_to_int8_is_a_usage_error(ckpts, tmp_path, capsys):
     out = tmp_path / "x.bnn"
     assert main(["export", str(ckpts[0]), "-o", str(out), "--dataflow", "int8"]) == 2
     err = capsys.readouterr().err
-    assert "stage-1" in err and "Int8Point" in err and not out.exists()
+    assert "stage-1 checkpoint" in err and "--stage 2" in err and not out.exists()
 
 
 def test_export_missing_checkpoint_and_bad_shape(tmp_path, ckpts, capsys):

@@ -82,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     except (CheckpointError, ModelError) as err:
         raise UsageError(str(err)) from err
     shape = input_shape(info, args.input_shape)
+    if args.dataflow == "int8" and info.get("stage") == 1:
+        raise UsageError(f"{args.checkpoint} is a stage-1 checkpoint; the int8 data-flow needs "
+                         "a stage-2 (BNN-Clip) model: bnnflow train --stage 2 --init "
+                         f"{args.checkpoint} ..., or export with --dataflow float")
     try:
         graph = export_model(model, info, args.output, args.dataflow, shape)
     except ConversionError as err:

@@ -231,6 +231,19 @@ def chain_layer(c: int, k: int) -> nn.Module:
         nn.BatchNorm2d(c), bnn.Int8Point())
 
 
+def signpool_layer(c: int, k: int) -> nn.Module:
+    """sign → max pool (on ±1: packed AND) → bconv without its own quantizer → BN → Int8Point.
+    With ``k == 3`` a BN between a binary conv and the sign folds into a packed epilogue
+    first."""
+    pool = nn.MaxPool2d(2, 2) if k == 2 else nn.MaxPool2d(3, 2, 1)
+    head: list[nn.Module] = []
+    if k == 3:
+        head = [bnn.BinaryConv2d(c, c, 3), nn.BatchNorm2d(c)]
+    return nn.Sequential(*head, bnn.SignActivation("ste", channels=c, learnable_shift=True),
+                         pool, bnn.BinaryConv2d(c, c, 3, input_quantizer=None),
+                         nn.BatchNorm2d(c), bnn.Int8Point())
+
+
 def build_random(spec: dict) -> tuple[nn.Module, torch.Tensor]:
     """A model and an input batch from a drawn ``spec`` (see ``tests/convert/strategies``)."""
     torch.manual_seed(spec["seed"])
@@ -266,6 +279,9 @@ def build_random(spec: dict) -> tuple[nn.Module, torch.Tensor]:
         elif kind == "maxpool" and h >= 2:
             layers += [nn.MaxPool2d(2, 2) if layer["pool_k"] == 2 else nn.MaxPool2d(3, 2, 1),
                        bnn.Int8Point()]
+            h = h // 2 if layer["pool_k"] == 2 else (h - 1) // 2 + 1
+        elif kind == "signpool" and h >= 2:
+            layers.append(signpool_layer(c, layer["pool_k"]))
             h = h // 2 if layer["pool_k"] == 2 else (h - 1) // 2 + 1
         elif kind == "avgpool" and h >= 2:
             layers += [nn.AvgPool2d(2), bnn.Int8Point()]

@@ -16,6 +16,7 @@ LAYER = st.one_of(
                            "pwl": st.sampled_from(["prelu", "rprelu", "two_sided", "relu"])}),
     st.fixed_dictionaries({"kind": st.just("maxpool"), "pool_k": st.sampled_from([2, 3])}),
     st.fixed_dictionaries({"kind": st.just("avgpool")}),
+    st.fixed_dictionaries({"kind": st.just("signpool"), "pool_k": st.sampled_from([2, 3])}),
     st.fixed_dictionaries({"kind": st.just("conv1x1"), "cout": st.integers(1, 24)}),
     st.fixed_dictionaries({"kind": st.just("dwconv")}),
     st.fixed_dictionaries({"kind": st.just("bn")}),

@@ -147,6 +147,11 @@ class _Emitter:
             y = self.add(second, f"{n.name}:{second}", [y], **at["fx2"])
         return y
 
+    def maxpool_packed(self, n: LNode) -> str:
+        at = n.attrs
+        return self.add("maxpool_packed", n.name, [self.src(n)],
+                        {"kernel": at["k"], "stride": at["s"], "padding": at["p"]})
+
     def gap(self, n: LNode) -> str:
         if self.df == "float":
             return self.add("global_avgpool_f32", n.name, [self.src(n)])
@@ -165,7 +170,8 @@ class _Emitter:
         handler = {"normalize": self.normalize, "conv": self.conv, "linear": self.linear,
                    "bconv": self.binary, "blinear": self.binary, "sign": self.sign,
                    "affine": self.affine, "add": self.add_, "pwl": self.pwl,
-                   "maxpool": self.pool, "avgpool": self.pool, "gap": self.gap,
+                   "maxpool": self.pool, "avgpool": self.pool,
+                   "maxpool_packed": self.maxpool_packed, "gap": self.gap,
                    "flatten": self.flatten, "requant": self.requant}.get(n.kind)
         if handler is None:
             raise n.error(f"no {self.df} lowering for {n.kind!r}")

@@ -20,6 +20,7 @@ from bnnflow.convert.passes import (
     fuse_activation,
     layouts,
     pack_weights,
+    packed_pool,
 )
 from bnnflow.graph import Graph
 
@@ -36,6 +37,7 @@ def lower(graph: LGraph, dataflow: str) -> LGraph:
     fuse_activation.run(graph)
     fold_bn.run(graph)
     fold_sign.run(graph)
+    packed_pool.run(graph)
     if dataflow == "int8":
         assign_scales.run(graph)
         fixed_point.run(graph)

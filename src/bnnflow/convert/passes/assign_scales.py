@@ -6,9 +6,9 @@ exactly the Int8Point's integers, docs/conversion.md). A second Int8Point on an 
 scaled tensor becomes a ``requant`` node (``M·2^−s ≈ S_in/S``).
 
 Tensors without an Int8Point: ``maxpool``, ``flatten`` and ReLU keep their input's scale
-(exact: they commute with a positive scale); ``sign`` and packed-epilogue binary layers make
-bits; the graph output makes float logits; ``normalize`` feeds the uint8 stem. Anything else
-needs an Int8Point and raises :class:`~bnnflow.convert.ConversionError`.
+(exact: they commute with a positive scale); ``sign``, packed-epilogue binary layers and
+packed max pools make bits; the graph output makes float logits; ``normalize`` feeds the uint8
+stem. Anything else needs an Int8Point and raises :class:`~bnnflow.convert.ConversionError`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from __future__ import annotations
 from bnnflow.convert.lgraph import LGraph, LNode
 
 PASSTHROUGH = ("maxpool", "flatten")
-NO_SCALE = ("input", "normalize", "sign")
+NO_SCALE = ("input", "normalize", "sign", "maxpool_packed")
 
 
 def _absorb(graph: LGraph, point: LNode) -> None:
     src = graph.node(point.inputs[0])
-    if src.kind in ("input", "normalize", "sign") or src.attrs.get("epilogue") == "packed":
+    if src.kind in NO_SCALE or src.attrs.get("epilogue") == "packed":
         raise point.error(f"an Int8Point on the output of {src.attrs.get('op', src.kind)} "
                           f"{src.module!r} is not supported")
     if "S" in src.attrs:

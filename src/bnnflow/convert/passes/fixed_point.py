@@ -204,7 +204,7 @@ def run(graph: LGraph) -> None:
         elif kind == "sign":
             s_in = _scale_of(graph, node.inputs[0], node)
             node.attrs["t_q"] = _int_threshold(node.attrs["t"], s_in)
-        elif kind in ("flatten", "normalize", "input"):
+        elif kind in ("flatten", "normalize", "input", "maxpool_packed"):
             continue
         else:
             raise node.error(f"no int8 lowering for {kind!r}")

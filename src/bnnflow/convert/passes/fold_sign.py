@@ -75,17 +75,21 @@ def thresholds(a: np.ndarray, b: np.ndarray, t: np.ndarray, lo: int, hi: int
 
 
 def binary_groups(graph: LGraph, sign: LNode) -> int | None:
-    """The group count all readers of ``sign`` pack for, or ``None`` if they disagree or
-    one is not a binary layer."""
+    """The group count all binary readers of ``sign`` pack for (through max pools, which
+    keep the packing), or ``None`` if they disagree or one is not a binary layer."""
     groups = set()
     for user in graph.consumers(sign.name):
         if user.kind == "bconv":
             groups.add(user.attrs["groups"])
         elif user.kind == "blinear":
             groups.add(1)
+        elif user.kind in ("maxpool", "maxpool_packed"):
+            groups.add(binary_groups(graph, user))
         else:
             return None
-    return groups.pop() if len(groups) == 1 and not graph.is_output(sign.name) else None
+    if len(groups) != 1 or None in groups or graph.is_output(sign.name):
+        return None
+    return groups.pop()
 
 
 def run(graph: LGraph) -> None:

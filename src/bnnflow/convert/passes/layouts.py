@@ -6,9 +6,11 @@
   the folded affine ``out_a`` multiplies the weights (``conv2d_f32`` has a bias only).
 - ``linear`` / ``blinear`` after ``flatten`` of ``[C, H, W]``: PyTorch flattens in ``c,h,w``
   order, the engine in ``h,w,c`` order; the weight columns are permuted to match.
-- every ``sign`` packs for the group count of its readers (a sign read by binary layers with
-  different group counts is duplicated, one per count); its readers must be binary layers.
-- every binary layer must read packed bits (a ``sign`` or a packed-epilogue binary layer):
+- every ``sign`` packs for the group count of its binary readers (through packed max pools;
+  a sign read by binary layers with different group counts is duplicated, one per count);
+  its readers must be binary layers or packed max pools.
+- every binary layer must read packed bits (a ``sign``, a packed max pool or a
+  packed-epilogue binary layer):
   otherwise :class:`~bnnflow.convert.ConversionError` ("input is not binarized").
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from bnnflow.convert.lgraph import LGraph, LNode
+from bnnflow.convert.passes import fold_sign
 
 
 def nhwc_weights(w: np.ndarray, groups: int) -> np.ndarray:
@@ -83,6 +86,21 @@ def _linear(graph: LGraph, node: LNode, dataflow: str) -> None:
     at["wf"] = (w if perm is None else w[:, perm]).astype(np.float32)
 
 
+def _reader_groups(graph: LGraph, sign: LNode, user: LNode) -> int:
+    if user.kind == "bconv":
+        return user.attrs["groups"]
+    if user.kind == "blinear":
+        return 1
+    if user.kind == "maxpool_packed":
+        g = fold_sign.binary_groups(graph, user)
+        if g is not None:
+            return g
+        raise user.error("a max pool of binarized data must be read by binary layers that "
+                         "pack for one group count")
+    raise sign.error(f"the binarized tensor is read by {user.attrs.get('op', user.kind)} "
+                     f"{user.module!r}, which is not a binary layer")
+
+
 def _split_signs(graph: LGraph) -> None:
     for sign in graph:
         if sign.kind != "sign":
@@ -92,10 +110,7 @@ def _split_signs(graph: LGraph) -> None:
             raise sign.error("a binarized tensor must be read by binary layers only")
         by_groups: dict[int, list[LNode]] = {}
         for u in users:
-            if u.kind not in ("bconv", "blinear"):
-                raise sign.error(f"the binarized tensor is read by {u.attrs.get('op', u.kind)} "
-                                 f"{u.module!r}, which is not a binary layer")
-            by_groups.setdefault(u.attrs["groups"] if u.kind == "bconv" else 1, []).append(u)
+            by_groups.setdefault(_reader_groups(graph, sign, u), []).append(u)
         first, *rest = sorted(by_groups)
         sign.attrs["groups"] = first
         for g in rest:
@@ -108,7 +123,7 @@ def _split_signs(graph: LGraph) -> None:
 
 def _check_binary_input(graph: LGraph, node: LNode) -> None:
     src = graph.node(node.inputs[0])
-    if src.kind == "sign" or src.attrs.get("epilogue") == "packed":
+    if src.kind in ("sign", "maxpool_packed") or src.attrs.get("epilogue") == "packed":
         return
     raise node.error(f"its input ({src.attrs.get('op', src.kind)} {src.module or src.name!r}) "
                      "is not binarized: give the layer an input_quantizer or put a "
@@ -124,3 +139,6 @@ def run(graph: LGraph, dataflow: str) -> None:
             _linear(graph, node, dataflow)
         if node.kind in ("bconv", "blinear"):
             _check_binary_input(graph, node)
+        elif node.kind == "maxpool_packed":
+            for user in graph.consumers(node.name):
+                _reader_groups(graph, node, user)

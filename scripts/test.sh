@@ -13,7 +13,7 @@ fi
 pip install -q --upgrade pip
 pip install -q ".[train,test]"
 
-ruff check src tests benchmarks 2>/dev/null || ruff check src tests
+ruff check src tests benchmarks
 
 # Run the tests against the installed package, not the source tree.
 (cd tests && python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml .)

@@ -1,2 +1,4 @@
-"""Benchmarks (not tests): engine kernels (``python -m bnnflow.bench.kernels``,
-``bnnflow.bench.glue``), and whole models against the peer engines (``bnnflow bench``)."""
+"""Benchmarks (not tests): engine kernels and whole models against peer engines.
+
+``python -m bnnflow.bench.kernels``, ``python -m bnnflow.bench.glue``, ``bnnflow bench``.
+"""

@@ -1,0 +1,84 @@
+"""Choosing fixed-point multipliers, offsets and shifts (docs/conversion.md, "Choosing s").
+
+Every integer rescale of the int8 data-flow computes, per output channel,
+
+    out = saturate(rshift_round(Σ_i M_i·x_i + B, s)),     M_i ≈ m_i·2^s,  B ≈ b·2^s
+
+for real multipliers ``m_i`` and a real offset ``b`` (in output units). :func:`choose` picks,
+per channel, the largest ``s ≤ max_shift`` such that every ``|M_i|`` fits ``bits`` signed bits
+**and** the intermediate cannot overflow: ``Σ_i |M_i|·max|x_i| + |B| + 2^s < 2^acc_bits``.
+A smaller ``s`` costs precision, never correctness.
+
+An offset so large that the output saturates whatever the inputs is first clamped to
+``±(Σ_i |m_i|·max|x_i| + 256)``: the output stays saturated to the same side, and the
+intermediate stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from bnnflow.reference.fixedpoint import quantize_multiplier
+
+
+def _round_half_up(v: np.ndarray) -> np.ndarray:
+    return np.floor(v + 0.5)
+
+
+def choose(
+    mults: Sequence[np.ndarray],
+    offset: np.ndarray,
+    in_max: Sequence[np.ndarray | float],
+    *,
+    bits: int = 16,
+    max_shift: int | np.ndarray = 30,
+    acc_bits: int = 31,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per-channel ``([M_i], B, s)`` (int64 arrays) for real ``mults`` and ``offset``.
+
+    Args:
+        mults: one real multiplier array ``[C]`` per input.
+        offset: real offset ``[C]`` in output units.
+        in_max: bound on ``|x_i|`` per input (scalar or ``[C]``).
+        bits: signed width of each ``M_i`` (16: int16, 32: int32).
+        max_shift: largest shift (30 for int32 intermediates, 62 for int64), or one per
+            channel.
+        acc_bits: the intermediate must stay below ``2^acc_bits`` in magnitude.
+
+    Raises:
+        ValueError: a multiplier too large for ``bits`` even with ``s = 0``, or no shift keeps
+            the intermediate in range.
+    """
+    ms = [np.atleast_1d(np.asarray(m, np.float64)) for m in mults]
+    c = max(m.shape[0] for m in ms)
+    ms = [np.broadcast_to(m, (c,)).copy() for m in ms]
+    maxes = [np.broadcast_to(np.asarray(x, np.float64), (c,)) for x in in_max]
+    reach = sum(np.abs(m) * x for m, x in zip(ms, maxes, strict=True))
+    b = np.clip(np.broadcast_to(np.asarray(offset, np.float64), (c,)), -(reach + 256), reach + 256)
+    s = np.broadcast_to(np.asarray(max_shift, np.int64), (c,)).copy()
+    top = int(s.max())
+    for m in ms:
+        nz = m != 0
+        if np.any(nz):
+            _, sm = quantize_multiplier(m[nz], bits=bits, max_shift=top)
+            s[nz] = np.minimum(s[nz], sm)
+    m_max = (1 << (bits - 1)) - 1
+    limit = float(2**acc_bits)
+    out_m = [np.zeros(c, np.int64) for _ in ms]
+    out_b = np.zeros(c, np.int64)
+    for ch in range(c):
+        for sc in range(int(s[ch]), -1, -1):
+            Ms = [int(_round_half_up(m[ch] * 2.0**sc)) for m in ms]
+            B = int(_round_half_up(b[ch] * 2.0**sc))
+            total = sum(abs(M) * float(x[ch]) for M, x in zip(Ms, maxes, strict=True))
+            if all(abs(M) <= m_max for M in Ms) and total + abs(B) + 2.0**sc < limit:
+                for i, M in enumerate(Ms):
+                    out_m[i][ch] = M
+                out_b[ch], s[ch] = B, sc
+                break
+        else:
+            raise ValueError(f"channel {ch}: no shift keeps the {acc_bits}-bit intermediate in "
+                             f"range (multipliers {[float(m[ch]) for m in ms]})")
+    return out_m, out_b, s

@@ -1,0 +1,75 @@
+"""``bnnflow export`` / ``run`` / ``summary`` on checkpoints trained for one epoch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bnnflow.cli.main import main
+from bnnflow.format import read
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    """(stage-1 checkpoint, stage-2 checkpoint) of ftbnn_small on digits, 1 epoch each."""
+    import torch
+
+    from bnnflow.train import TrainConfig, train
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("ckpt")
+    s1, s2 = root / "s1", root / "s2"
+    train(TrainConfig(model="ftbnn_small", out=str(s1), epochs=1, quiet=True, threads=1))
+    train(TrainConfig(model="ftbnn_small", out=str(s2), epochs=1, stage=2,
+                      init=str(s1 / "last.pt"), quiet=True, threads=1))
+    return s1 / "last.pt", s2 / "last.pt"
+
+
+def test_export_both_dataflows(ckpts, tmp_path, capsys):
+    s1, s2 = ckpts
+    for ckpt, dataflow in ((s2, "int8"), (s2, "float"), (s1, "float")):
+        out = tmp_path / f"{ckpt.parent.name}_{dataflow}.bnn"
+        assert main(["export", str(ckpt), "-o", str(out), "--dataflow", dataflow]) == 0
+        model = read(out)
+        assert model.graph.dataflow == dataflow
+        assert model.graph.output_spec.class_names == [str(i) for i in range(10)]
+        assert model.graph.metadata["model"] == "ftbnn_small"
+        assert f"{dataflow} data-flow" in capsys.readouterr().out
+
+
+def test_export_stage1_to_int8_is_a_usage_error(ckpts, tmp_path, capsys):
+    out = tmp_path / "x.bnn"
+    assert main(["export", str(ckpts[0]), "-o", str(out), "--dataflow", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert "stage-1 checkpoint" in err and "--stage 2" in err and not out.exists()
+
+
+def test_export_missing_checkpoint_and_bad_shape(tmp_path, ckpts, capsys):
+    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.bnn")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["export", str(ckpts[0]), "-o", str(tmp_path / "x.bnn"), "--input-shape",
+                 "1,8"]) == 2
+    assert "--input-shape" in capsys.readouterr().err
+
+
+def test_run_data_matches_eval_and_summary(ckpts, tmp_path, capsys):
+    s2 = ckpts[1]
+    model = tmp_path / "m.bnn"
+    assert main(["export", str(s2), "-o", str(model)]) == 0
+    assert main(["run", str(model), "--data", "digits", "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["eval", str(s2), "--json", str(tmp_path / "e.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert r["count"] == e["count"] == len(r["predictions"])
+    agree = np.mean(np.array(r["predictions"]) == np.array(e["predictions"]))
+    assert agree >= 0.995
+    assert abs(r["accuracy"] - e["accuracy"]) <= 0.005
+    capsys.readouterr()
+    assert main(["summary", str(model)]) == 0
+    text = capsys.readouterr().out
+    assert "int8 data-flow" in text and "bconv" in text and "peak activation memory" in text
+    assert main(["summary", str(model), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["file_bytes"] == model.stat().st_size and doc["totals"]["binary_macs"] > 0

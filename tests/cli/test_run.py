@@ -1,0 +1,75 @@
+"""``bnnflow run MODEL IMAGE...``: image files through the engine, top-K."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bnnflow.cli.main import main
+from bnnflow.convert import export
+from bnnflow.models import ftbnn_small
+from bnnflow.runtime import Interpreter
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "m.bnn"
+    export(ftbnn_small().eval(), path, torch.zeros(1, 1, 8, 8), "float",
+           class_names=[f"digit {i}" for i in range(10)])
+    return path
+
+
+def test_images_top_k(model_file, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, size in enumerate([(8, 8), (32, 24)]):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    out = tmp_path / "r.json"
+    assert main(["run", str(model_file), *paths, "--top", "2", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [r["image"] for r in res] == paths and all(len(r["top"]) == 2 for r in res)
+    # the 8x8 image needs no resize: the engine's own top class on its grey pixels
+    grey = np.asarray(Image.open(paths[0]).convert("L"), np.float32)[None, :, :, None]
+    logits = Interpreter(model_file).run(grey)[0]
+    assert res[0]["top"][0]["class"] == int(np.argmax(logits))
+    assert res[0]["top"][0]["name"] == f"digit {int(np.argmax(logits))}"
+    probs = [t["probability"] for t in res[0]["top"]]
+    assert probs[0] >= probs[1] and 0 < sum(probs) <= 1 + 1e-6
+    assert paths[0] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, text", [
+    (["x.png", "--top", "0"], "--top"),
+    ([], "one of the two"),
+    (["missing.png"], "cannot read image"),
+])
+def test_usage_errors(model_file, args, text, capsys, tmp_path):
+    argv = ["run", str(model_file), *[str(tmp_path / a) if a.endswith(".png") else a
+                                      for a in args]]
+    assert main(argv) == 2
+    assert text in capsys.readouterr().err
+
+
+def test_bad_model_file(tmp_path, capsys):
+    bad = tmp_path / "bad.bnn"
+    bad.write_bytes(b"not a model")
+    assert main(["run", str(bad), "x.png"]) == 2
+    assert "bad.bnn" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "none.bnn"), "x.png"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_modules_do_not_import_torch():
+    code = ("import sys; import bnnflow.cli.cmd_run, bnnflow.cli.cmd_export, "
+            "bnnflow.cli.cmd_summary, bnnflow.cli.cmd_demo; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

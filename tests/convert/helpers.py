@@ -1,0 +1,306 @@
+"""Shared helpers of the converter tests: random small models, calibration, and comparison
+of a converted graph with its PyTorch model (int8: integer tensors at every Int8Point; float:
+logits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bnnflow import nn as bnn
+from bnnflow.graph import validate
+
+from . import refops
+
+
+def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random BN statistics and affine, slopes and shifts (so every fold is exercised)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def u(t: torch.Tensor, lo: float, hi: float) -> None:
+        t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                u(m.running_mean, -3, 3)
+                u(m.running_var, 0.5, 4)
+                if m.weight is not None:
+                    u(m.weight, -1.5, 1.5)
+                    u(m.bias, -1, 1)
+            elif isinstance(m, bnn.TwoSidedPReLU):
+                u(m.pos_slope, 0.3, 1.5)
+                u(m.neg_slope, -0.5, 0.5)
+            elif isinstance(m, bnn.RPReLU):
+                u(m.gamma, -0.5, 0.5)
+                u(m.beta, -0.5, 0.5)
+                u(m.zeta, -0.5, 0.5)
+            elif isinstance(m, nn.PReLU):
+                u(m.weight, -0.5, 0.5)
+            elif isinstance(m, bnn.SignActivation) and m.shift is not None:
+                u(m.shift, -0.5, 0.5)
+            elif isinstance(m, bnn.BinaryConv2d | bnn.BinaryLinear) and m.scale is not None:
+                u(m.scale, -1, 1)
+    return model
+
+
+def stage2_(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """enable_int8 → calibrate on ``x`` → freeze_int8; eval mode."""
+    bnn.enable_int8(model)
+    bnn.calibrate(model, [x])
+    bnn.freeze_int8(model)
+    return model.eval()
+
+
+def nhwc(x: torch.Tensor, dtype: type) -> np.ndarray:
+    return np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy()).astype(dtype)
+
+
+@dataclass
+class Int8Report:
+    """Per Int8Point: elements, mismatches, mismatches that are not rounding ties."""
+
+    counts: dict[str, tuple[int, int, int]]
+    top1_agreement: float
+
+    @property
+    def mismatches(self) -> int:
+        return sum(c[1] for c in self.counts.values())
+
+    @property
+    def non_ties(self) -> int:
+        return sum(c[2] for c in self.counts.values())
+
+    @property
+    def elements(self) -> int:
+        return sum(c[0] for c in self.counts.values())
+
+
+def _int8_points(model: nn.Module, x: torch.Tensor
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Torch integers and pre-rounding values ``v = x/S`` at every Int8Point, and logits."""
+    ints: dict[str, np.ndarray] = {}
+    reals: dict[str, np.ndarray] = {}
+    hooks = []
+    for name, m in model.named_modules():
+        if isinstance(m, bnn.Int8Point):
+            def hook(mod, inp, out, name=name):
+                s = float(mod.scale)
+                q, v = torch.round(out / s), inp[0].double() / s
+                if q.dim() == 4:
+                    q, v = q.permute(0, 2, 3, 1), v.permute(0, 2, 3, 1)
+                ints[name] = q.to(torch.int64).numpy()
+                reals[name] = v.numpy()
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            logits = model(x).numpy()
+    finally:
+        for h in hooks:
+            h.remove()
+    return ints, reals, logits
+
+
+def compare_int8(model: nn.Module, graph, tensors, x: torch.Tensor) -> Int8Report:
+    """Run the reference with teacher forcing at every Int8Point tensor (each segment sees
+    PyTorch's own int8 input) and count mismatches; a mismatch is a tie when PyTorch's
+    pre-rounding value v lies within the fixed-point error ((|v| + 256)·2^-14 + 2^-10, two
+    int16 multipliers of inputs up to 128) of k + 0.5.
+    The top-1 agreement is measured on a free run (no forcing)."""
+    ints, reals, logits = _int8_points(model, x)
+    mapping = graph.metadata["int8_points"]
+    infos = validate(graph, tensors)
+    forced = {t: ints[k].reshape(-1, *infos[t].shape[1:]) for k, t in mapping.items()}
+    xi = nhwc(x, np.uint8)
+    seen = refops.run_all(graph, tensors, xi, force={t: v.astype(np.int8)
+                                                      for t, v in forced.items()})
+    counts = {}
+    for k, t in mapping.items():
+        ref = seen[t].astype(np.int64).reshape(ints[k].shape)
+        bad = ref != ints[k]
+        v = reals[k][bad]
+        frac = v - np.floor(v)
+        tie = np.abs(frac - 0.5) <= (np.abs(v) + 256) * 2.0**-14 + 2.0**-10
+        counts[k] = (int(ref.size), int(bad.sum()), int((~tie).sum()))
+    free = refops.run(graph, tensors, xi)
+    agree = float((free.argmax(1) == logits.argmax(1)).mean())
+    return Int8Report(counts, agree)
+
+
+def compare_float(model: nn.Module, graph, tensors, x: torch.Tensor
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(reference logits, PyTorch logits) with every Int8Point disabled in a copy of the
+    model (what the float export computes)."""
+    import copy
+
+    m = copy.deepcopy(model).eval()
+    for mod in m.modules():
+        if isinstance(mod, bnn.Int8Point):
+            mod.mode = "disabled"
+    with torch.no_grad():
+        expected = m(x).numpy()
+    got = refops.run(graph, tensors, nhwc(x, np.float32))
+    return got, expected
+
+
+# ----------------------------------------------------------------------------------------
+# Random small models
+# ----------------------------------------------------------------------------------------
+
+ZP, SCALE = 16, 1 / 64
+
+
+class Residual(nn.Module):
+    """``q(x + body(x))``."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+        self.q = bnn.Int8Point()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.q(x + self.body(x))
+
+
+class Net(nn.Module):
+    """InputNormalize → int8 stem (QConv2d 3x3 → BN → Int8Point) → layers → head."""
+
+    def __init__(self, cin: int, c0: int, layers: list[nn.Module], head: nn.Module):
+        super().__init__()
+        self.normalize = bnn.InputNormalize([ZP] * cin, [SCALE] * cin)
+        self.stem = nn.Sequential(
+            bnn.QConv2d(cin, c0, 3, 1, 1, bias=False, input_scale=[SCALE] * cin),
+            nn.BatchNorm2d(c0), bnn.Int8Point())
+        self.layers = nn.Sequential(*layers)
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(self.stem(self.normalize(x))))
+
+
+class GapHead(nn.Module):
+    def __init__(self, c: int, classes: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.q = bnn.Int8Point()
+        self.fc = bnn.QLinear(c, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.q(self.pool(x)), 1))
+
+
+class FlatHead(nn.Module):
+    """flatten → QLinear, or flatten → BinaryLinear (binary classifier)."""
+
+    def __init__(self, features: int, classes: int, binary: bool):
+        super().__init__()
+        self.fc = (bnn.BinaryLinear(features, classes, weight_scale="channel_mean")
+                   if binary else bnn.QLinear(features, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(x, 1))
+
+
+def _quantizer(kind: str, c: int) -> str | bnn.SignActivation:
+    if kind == "shift":
+        return bnn.SignActivation("ste", channels=c, learnable_shift=True)
+    return kind
+
+
+def bconv_layer(cin: int, cout: int, k: int, stride: int, pad_mode: str, groups: int,
+                quant: str, weight_scale: str, relu: bool) -> nn.Module:
+    """bconv [→ ReLU] → BN → Int8Point."""
+    conv = bnn.BinaryConv2d(cin, cout, k, stride, pad_mode=pad_mode, groups=groups,
+                            input_quantizer=_quantizer(quant, cin), weight_scale=weight_scale)
+    mods: list[nn.Module] = [conv]
+    if relu:
+        mods.append(nn.ReLU())
+    mods += [nn.BatchNorm2d(cout), bnn.Int8Point()]
+    return nn.Sequential(*mods)
+
+
+def chain_layer(c: int, k: int) -> nn.Module:
+    """bconv → BN → bconv → BN → Int8Point: the first BN feeds only a sign (packed
+    epilogue with thresholds and flipped channels)."""
+    return nn.Sequential(
+        bnn.BinaryConv2d(c, c, k, weight_scale="learnable"), nn.BatchNorm2d(c),
+        bnn.BinaryConv2d(c, c, k, input_quantizer=_quantizer("shift", c)),
+        nn.BatchNorm2d(c), bnn.Int8Point())
+
+
+def signpool_layer(c: int, k: int) -> nn.Module:
+    """sign → max pool (on ±1: packed AND) → bconv without its own quantizer → BN → Int8Point.
+    With ``k == 3`` a BN between a binary conv and the sign folds into a packed epilogue
+    first."""
+    pool = nn.MaxPool2d(2, 2) if k == 2 else nn.MaxPool2d(3, 2, 1)
+    head: list[nn.Module] = []
+    if k == 3:
+        head = [bnn.BinaryConv2d(c, c, 3), nn.BatchNorm2d(c)]
+    return nn.Sequential(*head, bnn.SignActivation("ste", channels=c, learnable_shift=True),
+                         pool, bnn.BinaryConv2d(c, c, 3, input_quantizer=None),
+                         nn.BatchNorm2d(c), bnn.Int8Point())
+
+
+def build_random(spec: dict) -> tuple[nn.Module, torch.Tensor]:
+    """A model and an input batch from a drawn ``spec`` (see ``tests/convert/strategies``)."""
+    torch.manual_seed(spec["seed"])
+    cin, c, h = spec["cin"], spec["c0"], spec["size"]
+    layers: list[nn.Module] = []
+    for layer in spec["layers"]:
+        kind = layer["kind"]
+        if kind == "bconv":
+            k, stride, mode = layer["k"], layer["stride"], layer["pad_mode"]
+            pad = 0 if mode == "valid" else k // 2
+            ho = (h + 2 * pad - k) // stride + 1
+            if ho < 1:
+                continue
+            g = layer["groups"] if c % layer["groups"] == 0 else 1
+            same = layer["residual"] and stride == 1 and mode != "valid"
+            cout = c if same else layer["cout"] * g
+            scale = layer["weight_scale"]
+            if layer["relu"] and scale == "learnable":
+                scale = "channel_mean"  # a ReLU fuses only with non-negative scales
+            body = bconv_layer(c, cout, k, stride, mode, g, layer["quant"], scale,
+                               layer["relu"])
+            if layer["residual"] and cout == c and ho == h and stride == 1:
+                layers.append(Residual(body))
+            else:
+                layers.append(body)
+            c, h = cout, ho
+        elif kind == "chain":
+            layers.append(chain_layer(c, 3))
+        elif kind == "pwl":
+            kinds = {"prelu": bnn.PReLU, "rprelu": bnn.RPReLU, "two_sided": bnn.TwoSidedPReLU}
+            mod = nn.ReLU() if layer["pwl"] == "relu" else kinds[layer["pwl"]](c)
+            layers += [mod, bnn.Int8Point()]
+        elif kind == "maxpool" and h >= 2:
+            layers += [nn.MaxPool2d(2, 2) if layer["pool_k"] == 2 else nn.MaxPool2d(3, 2, 1),
+                       bnn.Int8Point()]
+            h = h // 2 if layer["pool_k"] == 2 else (h - 1) // 2 + 1
+        elif kind == "signpool" and h >= 2:
+            layers.append(signpool_layer(c, layer["pool_k"]))
+            h = h // 2 if layer["pool_k"] == 2 else (h - 1) // 2 + 1
+        elif kind == "avgpool" and h >= 2:
+            layers += [nn.AvgPool2d(2), bnn.Int8Point()]
+            h //= 2
+        elif kind == "conv1x1":
+            cout = layer["cout"]
+            layers += [bnn.QConv2d(c, cout, 1, bias=True), nn.BatchNorm2d(cout), bnn.Int8Point()]
+            c = cout
+        elif kind == "dwconv":
+            layers += [bnn.QConv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.BatchNorm2d(c),
+                       bnn.Int8Point()]
+        elif kind == "bn":
+            layers += [nn.BatchNorm2d(c), bnn.Int8Point()]
+    head = spec["head"]
+    if head == "gap":
+        hd: nn.Module = GapHead(c, spec["classes"])
+    else:
+        hd = FlatHead(c * h * h, spec["classes"], binary=head == "binary")
+    model = randomize_(Net(cin, spec["c0"], layers, hd).eval(), spec["seed"])
+    g = torch.Generator().manual_seed(spec["seed"])
+    x = torch.randint(0, 256, (spec["batch"], cin, spec["size"], spec["size"]), generator=g)
+    return model, x.float()

@@ -1,0 +1,188 @@
+"""Every error path of the converter: a ConversionError naming the module, the op and the
+reason."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bnnflow import nn as bnn
+from bnnflow.convert import ConversionError, convert
+from bnnflow.models import ftbnn_small
+
+from .helpers import SCALE, ZP, stage2_
+
+X = torch.randint(0, 256, (4, 1, 8, 8)).float()
+
+
+class Wrap(nn.Module):
+    """normalize → stem → ``body`` → GAP → Int8Point → QLinear."""
+
+    def __init__(self, body: nn.Module, c: int = 4):
+        super().__init__()
+        self.normalize = bnn.InputNormalize([ZP], [SCALE])
+        self.stem = nn.Sequential(bnn.QConv2d(1, c, 3, 1, 1, bias=False, input_scale=[SCALE]),
+                                  nn.BatchNorm2d(c), bnn.Int8Point())
+        self.body = body
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.q = bnn.Int8Point()
+        self.fc = bnn.QLinear(c, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.q(self.pool(self.body(self.stem(self.normalize(x))))),
+                                     1))
+
+
+def _err(model, dataflow="float", x=X) -> ConversionError:
+    with pytest.raises(ConversionError) as info:
+        convert(model.eval(), x[:1], dataflow)
+    return info.value
+
+
+def test_error_fields_and_message():
+    e = _err(Wrap(nn.Sequential(nn.Sigmoid())))
+    assert e.module == "body.0" and e.op == "Sigmoid"
+    assert "unsupported layer type" in e.reason
+    assert str(e).startswith("cannot convert body.0 (Sigmoid): ")
+
+
+def test_unsupported_function():
+    class Cat(nn.Module):
+        def forward(self, x):
+            return torch.cat([x, x], 1)[:, :4]
+
+    e = _err(Wrap(Cat()))
+    assert e.module == "body" and "no lowering" in e.reason
+
+
+def test_untraceable_model():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    e = _err(Wrap(Branchy()))
+    assert "torch.fx cannot trace" in e.reason
+
+
+@pytest.mark.parametrize("conv, why", [
+    (nn.Conv2d(4, 4, 3, padding="same"), "padding 'same'"),
+    (nn.Conv2d(4, 4, 3, padding=(1, 0)), "padding (1, 0)"),
+    (nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"), "padding_mode 'reflect'"),
+    (nn.Conv2d(4, 4, 3, padding=2, dilation=2), "dilated"),
+])
+def test_mismatched_padding(conv, why):
+    e = _err(Wrap(nn.Sequential(conv, nn.BatchNorm2d(4))))
+    assert e.module == "body.0" and why in e.reason
+
+
+def test_pool_ceil_mode_and_count_include_pad():
+    e = _err(Wrap(nn.MaxPool2d(3, 2, 1, ceil_mode=True)))
+    assert e.op == "MaxPool2d" and "ceil_mode" in e.reason
+    e = _err(Wrap(nn.AvgPool2d(3, 1, 1, count_include_pad=False)))
+    assert "count_include_pad" in e.reason
+
+
+def test_binary_conv_input_not_binarized():
+    body = nn.Sequential(bnn.BinaryConv2d(4, 4, 3, input_quantizer=None), nn.BatchNorm2d(4))
+    e = _err(Wrap(body))
+    assert e.module == "body.0" and e.op == "BinaryConv2d"
+    assert "not binarized" in e.reason
+
+
+def test_sign_read_by_a_real_layer():
+    body = nn.Sequential(bnn.SignActivation(), nn.Conv2d(4, 4, 1))
+    e = _err(Wrap(body))
+    assert e.module == "body.0" and "not a binary layer" in e.reason
+
+
+def test_int8_needs_stage2():
+    e = _err(ftbnn_small(), "int8")
+    assert e.op == "Int8Point" and "stage-1" in e.reason and "enable_int8" in e.reason
+
+
+def test_int8_weight_fake_quant_disabled():
+    model = stage2_(ftbnn_small(), X)
+    model.fc.set_mode("disabled")
+    e = _err(model, "int8")
+    assert e.module == "fc" and "fake-quant is disabled" in e.reason
+
+
+def test_int8_never_calibrated():
+    model = bnn.enable_int8(ftbnn_small())
+    e = _err(model, "int8")
+    assert e.op == "Int8Point" and "never calibrated" in e.reason
+
+
+def test_int8_without_clipping_block():
+    model = stage2_(ftbnn_small(), X)
+    model.blocks[1].conv.clip = False
+    e = _err(model, "int8")
+    assert e.module == "blocks.1.conv" and "clip=False" in e.reason
+
+
+def test_int8_missing_int8point():
+    body = nn.Sequential(bnn.BinaryConv2d(4, 4, 3), nn.BatchNorm2d(4))  # no Int8Point
+    model = stage2_(Wrap(body), X)
+    e = _err(model, "int8")
+    assert e.module == "body.0" and "needs an Int8Point" in e.reason
+
+
+def test_int8_plain_conv():
+    model = stage2_(Wrap(nn.Sequential(nn.Conv2d(4, 4, 1), bnn.Int8Point())), X)
+    e = _err(model, "int8")
+    assert e.module == "body.0" and "QConv2d" in e.reason
+
+
+def test_int8_stem_without_folded_input_scale():
+    model = Wrap(nn.Identity())
+    model.stem[0] = bnn.QConv2d(1, 4, 3, 1, 1, bias=False)  # input_scale not folded
+    stage2_(model, X)
+    e = _err(model, "int8")
+    assert e.module == "stem.0" and "input_scale" in e.reason
+
+
+def test_int8_needs_input_normalize():
+    class NoNorm(Wrap):
+        def forward(self, x):
+            return self.fc(torch.flatten(self.q(self.pool(self.stem(x))), 1))
+
+    model = stage2_(NoNorm(nn.Identity()), X)
+    e = _err(model, "int8")
+    assert "InputNormalize" in e.reason
+
+
+def test_int8_tensor_read_before_and_after_int8point():
+    class Leak(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm2d(4)
+            self.q = bnn.Int8Point()
+            self.q2 = bnn.Int8Point()
+
+        def forward(self, x):
+            y = self.bn(x)
+            return self.q2(self.q(y) + y)
+
+    model = stage2_(Wrap(Leak()), X)
+    e = _err(model, "int8")
+    assert e.module == "body.q" and "both before and after" in e.reason
+
+
+def test_model_must_end_in_logits():
+    class NoHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.normalize = bnn.InputNormalize([ZP], [SCALE])
+            self.conv = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            return self.conv(self.normalize(x))
+
+    e = _err(NoHead())
+    assert "logits" in e.reason
+
+
+def test_bad_example_input():
+    with pytest.raises(ConversionError, match="example_input"):
+        convert(ftbnn_small(), torch.zeros(1, 8, 8), "float")

@@ -90,6 +90,10 @@ def _panel(
 ) -> None:
     """One (threads, batch) panel: bars for every (model, engine) that has a record."""
     most = max(sum((m, e, nthr, batch) in index for e in engines) for m in models)
+    medians = [r["median_ms"] for (_m, _e, t, b), r in index.items() if (t, b) == (nthr, batch)]
+    # a busy machine's outliers (max) must not squash the bars: whiskers are cut at 1.6x
+    # the largest median, and the median label sits above the (cut) whisker
+    top = 1.6 * max(medians, default=1.0) * (1.0 / batch if per_image else 1.0)
     width = 0.8 / max(most, 1)
     scale = 1.0 / batch if per_image else 1.0
     for mi, model in enumerate(models):
@@ -103,13 +107,13 @@ def _panel(
             ax.bar(x, med, width * 0.92, color=colors[engine], yerr=err, capsize=2)
             ax.annotate(
                 f"{med:.1f}",
-                (x, r["max_ms"] * scale),  # above the whisker, so the two never overlap
+                (x, min(r["max_ms"] * scale, top)),  # above the whisker: never overlap
                 textcoords="offset points",
                 xytext=(0, 3),
                 ha="center",
                 fontsize=7,
             )
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the labels above the whiskers
+    ax.set_ylim(0, min(ax.get_ylim()[1], top) * 1.12)  # room for the labels above
     ax.set_xticks(range(len(models)))
     ax.set_xticklabels(models)
     unit = "ms / image" if per_image else "ms / call"

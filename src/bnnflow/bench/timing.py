@@ -208,7 +208,7 @@ def format_profile(title: str, rows: Sequence[dict[str, Any]], whole_ms: float |
     the fraction of the xor + popcount ceiling (x ``threads``); totals by op type."""
     total = sum(r["median_ms"] for r in rows) or 1e-9
     lines = [title, f"{'#':>3} {'type':<20} {'name':<34} {'ms':>8} {'%':>5} {'GMAC/s':>8} "
-                    f"{'ceil':>5}"]
+                    f"{'ceil':>5} backend"]
     for i, r in enumerate(rows):
         macs = r["binary_macs"] + r["int8_macs"] + r["float_macs"]
         rate = macs / (r["median_ms"] * 1e6) if macs and r["median_ms"] > 0 else 0.0
@@ -217,7 +217,8 @@ def format_profile(title: str, rows: Sequence[dict[str, Any]], whole_ms: float |
             rate_bin = r["binary_macs"] / (r["median_ms"] * 1e-3)
             frac = f"{rate_bin / (ceilings.binary_macs_per_s * threads):.2f}"
         lines.append(f"{i:>3} {r['type']:<20} {r['name'][:34]:<34} {r['median_ms']:8.3f} "
-                     f"{100 * r['median_ms'] / total:5.1f} {rate:8.1f} {frac:>5}")
+                     f"{100 * r['median_ms'] / total:5.1f} {rate:8.1f} {frac:>5} "
+                     f"{r.get('backend', '')}")
     by_type: dict[str, float] = {}
     for r in rows:
         by_type[r["type"]] = by_type.get(r["type"], 0.0) + r["median_ms"]

@@ -41,7 +41,7 @@ FAKE_DRIVER = textwrap.dedent(
     import argparse, json, os, sys
     p = argparse.ArgumentParser()
     for a in ("--json", "--threads", "--batch", "--runs", "--warmup", "--engines",
-              "--max-load", "--models"):
+              "--max-load", "--models", "--save-dir", "--work-dir"):
         p.add_argument(a)
     a = p.parse_args()
     with open(os.environ["FAKE_LOG"], "a") as f:
@@ -259,3 +259,42 @@ def test_real_peer_runs(peer: str) -> None:
     assert recs
     assert all(r["engine"] == peers.PEERS[peer].engine for r in recs)
     assert {r["model"] for r in recs} == set(peers.PEERS[peer].models)
+
+
+def test_save_dir_reaches_each_driver(checkout: Path, tmp_path: Path) -> None:
+    add_env(checkout, "lce")
+    add_env(checkout, "ort")
+    save = tmp_path / "kept"
+    run_peers(["lce", "onnxruntime-int8", "torch"], threads=[1], batch=[1], root=checkout,
+              echo=False, save_dir=save)
+    argvs = logged_argv(checkout)
+    pairs = {(a[i], a[i + 1]) for a in argvs for i in range(len(a) - 1)}
+    assert ("--save-dir", str(save / "lce_driver")) in pairs
+    assert ("--work-dir", str(save / "ort_driver")) in pairs
+    assert ("--save-dir", str(save / "torch_driver")) in pairs
+    run_peers(["lce"], threads=[1], batch=[1], root=checkout, echo=False)
+    assert not any("--save-dir" in a for a in logged_argv(checkout)[len(argvs):])
+
+
+def test_peer_model_file(tmp_path: Path) -> None:
+    from bnnflow.bench.peers import peer_model_file
+
+    files = ["lce_driver/birealnet_b8.tflite", "ort_driver/resnet18_b1.onnx",
+             "ort_driver/resnet18_b1_u8s8.onnx", "torch_driver/quicknet-float_b1.pt"]
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_bytes(b"x")
+
+    def rec(engine: str, model: str, batch: int = 1, **kw: str) -> dict:
+        return {"engine": engine, "model": model, "batch": batch, **kw}
+
+    assert peer_model_file(tmp_path, rec("lce", "birealnet", 8)) == tmp_path / files[0]
+    assert peer_model_file(tmp_path, rec("onnxruntime", "resnet18")) == tmp_path / files[1]
+    got = peer_model_file(tmp_path, rec("onnxruntime-int8", "resnet18",
+                                        variant="onnxruntime-int8-u8s8"))
+    assert got == tmp_path / files[2]
+    assert peer_model_file(tmp_path, rec("onnxruntime-int8", "resnet18",
+                                         variant="onnxruntime-int8-s8s8")) is None
+    assert peer_model_file(tmp_path, rec("torch", "quicknet-float")) == tmp_path / files[3]
+    assert peer_model_file(tmp_path, rec("lce", "quicknet")) is None
+    assert peer_model_file(tmp_path, rec("bnnflow-int8", "quicknet")) is None

@@ -100,3 +100,19 @@ def test_module_does_not_import_torch() -> None:
     code = ("import sys, bnnflow.cli.cmd_bench, bnnflow.bench.timing, bnnflow.bench.report, "
             "bnnflow.bench.models; sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.peers
+def test_real_peers_beside_bnnflow(tmp_path: Path) -> None:
+    """Bi-Real-Net-18 in both data-flows with LCE and ORT int8 (needs .peers/lce, .peers/ort)."""
+    out = tmp_path / "r.json"
+    argv = ["bench", "birealnet18", "--peers", "lce,onnxruntime-int8", "--runs", "2",
+            "--warmup", "1", "--memory", "--workdir", str(tmp_path / "w"), "--json", str(out),
+            "--plot", str(tmp_path / "c.png")]
+    assert main(argv) == 0
+    recs = parse_results(out.read_text(), "bench")
+    got = {(r["engine"], r["model"]) for r in recs}
+    assert got == {("bnnflow-int8", "birealnet18"), ("bnnflow-float", "birealnet18"),
+                   ("lce", "birealnet"), ("onnxruntime-int8", "resnet18")}
+    assert all(r["peak_rss_bytes"] > r["model_bytes"] > 0 for r in recs)
+    assert (tmp_path / "c.png").stat().st_size > 1000

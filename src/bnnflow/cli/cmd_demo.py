@@ -248,7 +248,7 @@ def chart(rows: list[dict[str, Any]], agree: dict[str, Any], threads: int, path:
         ax.set_xscale("log")
         ax.invert_yaxis()
         ax.set_title(f"batch {batch}")
-        ax.set_xlabel("median latency per run, ms (log scale; shorter is faster)")
+        ax.set_xlabel("median ms per run (log scale, shorter is faster)")
         for bar, v in zip(bars, ms, strict=True):
             ax.text(v, bar.get_y() + bar.get_height() / 2, f" {v:.3g} ms", va="center",
                     fontsize=8)
@@ -257,7 +257,7 @@ def chart(rows: list[dict[str, Any]], agree: dict[str, Any], threads: int, path:
                  f"PyTorch: int8 {100 * agree['int8']['agreement']:.2f} %, float "
                  f"{100 * agree['float']['agreement']:.2f} %", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -1,5 +1,6 @@
 // Python binding of conv2d_int8 (the int8 stem and real-valued downsample convolutions).
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include <chrono>
 
@@ -14,6 +15,11 @@ namespace k = bnnflow::glue;
 
 namespace {
 
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
+
 // x: uint8 or int8 NHWC; zp[c] must be a value of x's dtype. Returns the data pointer.
 const void* int8_input(const Array& x, const Array& zp, std::size_t C, bool* is_unsigned) {
   *is_unsigned = g::has_dtype<std::uint8_t>(x);
@@ -26,9 +32,9 @@ const void* int8_input(const Array& x, const Array& zp, std::size_t C, bool* is_
   return p;
 }
 
-nb::ndarray<nb::numpy, std::int32_t> conv2d_int8(const Array& x, const Array& w, const Array& bias,
-                                                 const Array& zp, int stride, int padding,
-                                                 const std::optional<std::string>& isa, int threads) {
+Res<std::int32_t> conv2d_int8(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
+                              int padding, const std::optional<std::string>& isa, int threads,
+                              const OutArg& out_arg) {
   if (x.ndim() != 4) g::fail("x", "expected NHWC, 4 dimensions, got shape " + g::shape_str(x));
   k::Conv2dInt8Args a{};
   a.N = x.shape(0);
@@ -50,7 +56,8 @@ nb::ndarray<nb::numpy, std::int32_t> conv2d_int8(const Array& x, const Array& w,
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.Cout};
-  auto out = g::new_array<std::int32_t>(shape, &a.y);
+  auto out = bnnflow::bind::output<std::int32_t>(
+      out_arg, shape, &a.y, {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -97,7 +104,7 @@ BNNFLOW_BIND(glue_conv_int8) {
         "Peak int8 multiply-accumulates per second of one core on `isa` (avx2: vpmaddwd, "
         "avx512: vpdpbusd, neon: vmlal_s16), measured with independent accumulator chains.");
   m.def("conv2d_int8", &conv2d_int8, "x"_a, "w"_a, "bias"_a, "zp"_a, "stride"_a = 1, "padding"_a = 0,
-        "isa"_a = nb::none(), "threads"_a = 1,
+        "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "int8 convolution, NHWC: acc[n,i,j,o] = bias[o] + sum over taps inside the image of "
         "w[o,kh,kw,c] * (x[c] - zp[c]); padded taps contribute 0. x uint8 or int8 [N,H,W,Cin], "
         "w int8 [Cout,KH,KW,Cin], bias int32 [Cout], zp int32 [Cin] within x's dtype range. "

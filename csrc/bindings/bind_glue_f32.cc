@@ -1,5 +1,6 @@
 // Python bindings of the float32 glue: scale_bias, dequant, conv2d_f32, dense_f32.
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/glue_f32/glue_f32.h"
 
@@ -12,8 +13,13 @@ using IsaArg = std::optional<std::string>;
 
 namespace {
 
-nb::ndarray<nb::numpy, float> scale_bias(const Array& x, const Array& a_, const Array& b_, const IsaArg& isa,
-                                         int threads) {
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
+
+Res<float> scale_bias(const Array& x, const Array& a_, const Array& b_, const IsaArg& isa, int threads,
+                      const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   k::ScaleBiasArgs a{};
   a.x = g::data<float>(x, "x");
@@ -23,7 +29,8 @@ nb::ndarray<nb::numpy, float> scale_bias(const Array& x, const Array& a_, const 
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<float>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(x), &a.y,
+                                          {span_of(x, "x", true), span_of(a_, "a"), span_of(b_, "b")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -31,8 +38,8 @@ nb::ndarray<nb::numpy, float> scale_bias(const Array& x, const Array& a_, const 
   return out;
 }
 
-nb::ndarray<nb::numpy, float> dequant(const Array& x, const Array& scale, const Array& bias, const IsaArg& isa,
-                                      int threads) {
+Res<float> dequant(const Array& x, const Array& scale, const Array& bias, const IsaArg& isa, int threads,
+                   const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   k::DequantArgs a{};
   a.x = g::data<std::int32_t>(x, "x");
@@ -42,7 +49,8 @@ nb::ndarray<nb::numpy, float> dequant(const Array& x, const Array& scale, const 
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<float>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(x), &a.y,
+                                          {span_of(x, "x"), span_of(scale, "scale"), span_of(bias, "bias")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -50,8 +58,8 @@ nb::ndarray<nb::numpy, float> dequant(const Array& x, const Array& scale, const 
   return out;
 }
 
-nb::ndarray<nb::numpy, float> conv2d_f32(const Array& x, const Array& w, const Array& bias, int stride,
-                                         int padding, const IsaArg& isa, int threads) {
+Res<float> conv2d_f32(const Array& x, const Array& w, const Array& bias, int stride, int padding,
+                      const IsaArg& isa, int threads, const OutArg& out_arg) {
   k::Conv2dF32Args a{};
   a.x = g::data<float>(x, "x", 4);
   a.w = g::data<float>(w, "w", 4);
@@ -71,7 +79,8 @@ nb::ndarray<nb::numpy, float> conv2d_f32(const Array& x, const Array& w, const A
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.Cout};
-  auto out = g::new_array<float>(shape, &a.y);
+  auto out = bnnflow::bind::output<float>(out_arg, shape, &a.y,
+                                          {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -79,8 +88,8 @@ nb::ndarray<nb::numpy, float> conv2d_f32(const Array& x, const Array& w, const A
   return out;
 }
 
-nb::ndarray<nb::numpy, float> dense_f32(const Array& x, const Array& w, const Array& bias, const IsaArg& isa,
-                                        int threads) {
+Res<float> dense_f32(const Array& x, const Array& w, const Array& bias, const IsaArg& isa, int threads,
+                     const OutArg& out_arg) {
   k::DenseF32Args a{};
   a.x = g::data<float>(x, "x", 2);
   a.w = g::data<float>(w, "w", 2);
@@ -91,7 +100,8 @@ nb::ndarray<nb::numpy, float> dense_f32(const Array& x, const Array& w, const Ar
   a.bias = g::vec<float>(bias, "bias", a.Cout);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dense_f32);
   bnnflow::ThreadPool* pool = g::pool_for(threads);
-  auto out = g::new_array<float>(g::Shape{a.N, a.Cout}, &a.y);
+  auto out = bnnflow::bind::output<float>(out_arg, g::Shape{a.N, a.Cout}, &a.y,
+                                          {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -102,14 +112,14 @@ nb::ndarray<nb::numpy, float> dense_f32(const Array& x, const Array& w, const Ar
 }  // namespace
 
 BNNFLOW_BIND(glue_f32) {
-  m.def("scale_bias", &scale_bias, "x"_a, "a"_a, "b"_a, "isa"_a = nb::none(), "threads"_a = 1,
+  m.def("scale_bias", &scale_bias, "x"_a, "a"_a, "b"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "Per-channel affine map of float32 x (channels last): y = x*a[c] + b[c].");
-  m.def("dequant", &dequant, "x"_a, "scale"_a, "bias"_a, "isa"_a = nb::none(), "threads"_a = 1,
+  m.def("dequant", &dequant, "x"_a, "scale"_a, "bias"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "int32 -> float32 per channel (channels last): y = float32(x)*scale[c] + bias[c].");
   m.def("conv2d_f32", &conv2d_f32, "x"_a, "w"_a, "bias"_a, "stride"_a = 1, "padding"_a = 0,
-        "isa"_a = nb::none(), "threads"_a = 1,
+        "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "float32 NHWC convolution with zero padding: y[o] = bias[o] + sum over taps inside of "
         "w[o,kh,kw,c]*x[c]. x [N,H,W,Cin], w [Cout,KH,KW,Cin], bias [Cout].");
-  m.def("dense_f32", &dense_f32, "x"_a, "w"_a, "bias"_a, "isa"_a = nb::none(), "threads"_a = 1,
+  m.def("dense_f32", &dense_f32, "x"_a, "w"_a, "bias"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "float32 dense layer y[n,o] = bias[o] + sum_c w[o,c]*x[n,c]; x [N,Cin], w [Cout,Cin].");
 }

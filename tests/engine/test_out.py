@@ -90,6 +90,10 @@ def _cases() -> dict[str, Case]:
         "global_avgpool_f32": Case(e.global_avgpool_f32, [f]),
         "conv2d_int8": Case(e.conv2d_int8, [i8, wc, _vec(9, np.int32, -99, 99),
                                             _vec(C, np.int32, -5, 5)], {"padding": 1}),
+        "conv2d_int8_prepared": Case(
+            e.conv2d_int8, [i8, e.prepare_conv2d_int8_weights(
+                wc, _vec(9, np.int32, -99, 99), _vec(C, np.int32, -5, 5), x_dtype="int8")],
+            {"padding": 1}),
         "dwconv2d_int8": Case(e.dwconv2d_int8, [i8, _i8((2 * C, 3, 3)),
                                                 _vec(2 * C, np.int32, -99, 99),
                                                 _vec(C, np.int32, -5, 5)], {"stride": 2}),
@@ -101,6 +105,9 @@ def _cases() -> dict[str, Case]:
         "dequant": Case(e.dequant, [_vec(C * 4, np.int32, -9999, 9999).reshape(4, C),
                                     _f32(C), _f32(C)]),
         "conv2d_f32": Case(e.conv2d_f32, [f, _f32((9, 3, 3, C)), _f32(9)], {"padding": 1}),
+        "conv2d_f32_prepared": Case(
+            e.conv2d_f32, [f, e.prepare_conv2d_f32_weights(_f32((9, 3, 3, C)), _f32(9))],
+            {"stride": 2}),
         "dense_f32": Case(e.dense_f32, [f[:, 0, 0].copy(), _f32((11, C)), _f32(11)]),
     }
 

@@ -1,6 +1,13 @@
 // A fixed pool of worker threads for data-parallel loops. One pool per Interpreter (or per
 // kernel call from Python); the calling thread takes part in the work.
+//
+// Hand-off: a worker that finishes a job spins (with pause instructions) for up to
+// kSpinMicros on the job counter before it blocks on the condition variable, and the caller
+// spins likewise for the workers to finish. Kernels called back to back (an interpreter run)
+// therefore start on every thread within a fraction of a microsecond instead of paying a
+// futex wake-up (5-50 us, as long as a whole requant of a 56x56x64 tensor) per call.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -29,16 +36,19 @@ class ThreadPool {
  private:
   void worker_loop(int index);
 
+  // How long an idle worker (or a waiting caller) spins before it sleeps.
+  static constexpr int kSpinMicros = 100;
+
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // serialises parallel_for callers
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(std::size_t)>* fn_ = nullptr;
-  std::size_t num_tasks_ = 0;
-  unsigned long long generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  const std::function<void(std::size_t)>* fn_ = nullptr;  // published by generation_
+  std::size_t num_tasks_ = 0;                              // published by generation_
+  std::atomic<unsigned long long> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
 };
 
 // Splits [0, n) into `parts` near-equal contiguous ranges; returns range `index`.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -18,14 +19,20 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until done() or `micros` have passed; returns done().
+// Spins until done() or `micros` have passed; returns done(). After a short pure spin it
+// yields between checks: when the thread it waits for shares its core (a busy machine), the
+// yield lets that thread run instead of burning the time slice.
 template <class Done>
 bool spin_until(const Done& done, int micros) {
+  for (int i = 0; i < 256; ++i) {
+    if (done()) return true;
+    cpu_relax();
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
   for (;;) {
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 16; ++i) {
       if (done()) return true;
-      cpu_relax();
+      std::this_thread::yield();
     }
     if (std::chrono::steady_clock::now() >= deadline) return done();
   }
@@ -35,6 +42,8 @@ bool spin_until(const Done& done, int micros) {
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
+  slots_.reset(new Slot[num_threads]);
+  for (int i = 0; i < num_threads; ++i) slots_[i].claimed.store(1);
   workers_.reserve(num_threads - 1);
   for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -48,6 +57,12 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+void ThreadPool::run_slot(int index) {
+  std::size_t begin, end;
+  split_range(num_tasks_, num_threads(), index, &begin, &end);
+  for (std::size_t t = begin; t < end; ++t) (*fn_)(t);
+}
+
 void ThreadPool::parallel_for(std::size_t num_tasks,
                               const std::function<void(std::size_t)>& fn) {
   if (num_tasks == 0) return;
@@ -56,26 +71,37 @@ void ThreadPool::parallel_for(std::size_t num_tasks,
     return;
   }
   std::lock_guard<std::mutex> run_lock(run_mutex_);
+  const int workers = static_cast<int>(workers_.size());
   {
     // Under mutex_ so a worker between its predicate check and its wait cannot miss the job.
     std::lock_guard<std::mutex> lock(mutex_);
     fn_ = &fn;
     num_tasks_ = num_tasks;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    completed_.store(0, std::memory_order_relaxed);
+    // Freeing a slot publishes fn_ and num_tasks_ to the thread that claims it.
+    for (int w = 1; w <= workers; ++w) slots_[w].claimed.store(0, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  std::size_t begin, end;
-  split_range(num_tasks, num_threads(), 0, &begin, &end);
-  for (std::size_t t = begin; t < end; ++t) fn(t);
-  auto all_done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+  run_slot(0);
+  int by_workers = 0;
+  for (int w = 1; w <= workers; ++w) {
+    if (slots_[w].claimed.exchange(1, std::memory_order_acq_rel) == 0) {
+      run_slot(w);  // its worker has not started it: run it here
+    } else {
+      ++by_workers;
+    }
+  }
+  auto all_done = [&] { return completed_.load(std::memory_order_acquire) == by_workers; };
   if (!spin_until(all_done, kSpinMicros)) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, all_done);
   }
-  fn_ = nullptr;
 }
 
+// A worker claims its own slot of each new job; a slot claimed late (its job already done and
+// the next one started) belongs to that next job, whose fn_ it then runs — correct, because a
+// job cannot finish while one of its claimed slots runs.
 void ThreadPool::worker_loop(int index) {
   unsigned long long seen = 0;
   for (;;) {
@@ -89,16 +115,12 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    const std::function<void(std::size_t)>* fn = fn_;
-    const std::size_t num_tasks = num_tasks_;
-    std::size_t begin, end;
-    split_range(num_tasks, num_threads(), index, &begin, &end);
-    for (std::size_t t = begin; t < end; ++t) (*fn)(t);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // The caller may be asleep: notify under the mutex so the wake-up cannot be lost.
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_cv_.notify_one();
-    }
+    if (slots_[index].claimed.exchange(1, std::memory_order_acq_rel) != 0) continue;
+    run_slot(index);
+    completed_.fetch_add(1, std::memory_order_acq_rel);
+    // The caller may be asleep: notify under the mutex so the wake-up cannot be lost.
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_cv_.notify_one();
   }
 }
 

@@ -37,7 +37,8 @@ Isa weights_isa(const BconvWeights& w, const std::optional<std::string>& isa) {
 
 nb::object bconv2d_py(const AnyArray& x, const BconvWeights& w, int stride, int padding,
                       const std::string& pad_mode, const bind::EpilogueArgs& epargs,
-                      const std::optional<std::string>& isa, int threads) {
+                      const std::optional<std::string>& isa, int threads,
+                      const bind::OutArg& out_arg) {
   weights_isa(w, isa);
   const uint32_t* xp = bind::checked<uint32_t>(x, "x", 4);
   bind::require_dim(x, "x", 3, static_cast<int64_t>(w.groups) * w.wg,
@@ -67,7 +68,7 @@ nb::object bconv2d_py(const AnyArray& x, const BconvWeights& w, int stride, int 
   void* out;
   nb::object result = bind::new_output(
       ep, {static_cast<size_t>(geo.n), static_cast<size_t>(ho), static_cast<size_t>(wo)},
-      w.cout, &out);
+      w.cout, &out, out_arg, bind::argument_spans(x, epargs));
   ThreadPool& pool = bind::pool_for(threads);
   {
     nb::gil_scoped_release release;
@@ -133,27 +134,29 @@ BNNFLOW_BIND(bconv) {
          std::optional<AnyArray> bias, std::optional<AnyArray> multiplier,
          std::optional<AnyArray> offset, std::optional<AnyArray> shift,
          std::optional<AnyArray> threshold, int out_groups,
-         const std::optional<std::string>& isa, int threads) {
+         const std::optional<std::string>& isa, int threads, const bind::OutArg& out) {
         bind::EpilogueArgs ea{epilogue, clamp, scale, bias, multiplier, offset,
                               shift,    threshold, out_groups};
-        return bconv2d_py(x, weights, stride, padding, pad_mode, ea, isa, threads);
+        return bconv2d_py(x, weights, stride, padding, pad_mode, ea, isa, threads, out);
       },
       nb::arg("x"), nb::arg("weights"), nb::kw_only(), nb::arg("stride") = 1,
       nb::arg("padding") = 0, nb::arg("pad_mode") = "zero", BNNFLOW_EPILOGUE_ARGS,
-      nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),
       nb::sig("def bconv2d(x: numpy.ndarray, weights: BconvWeights, *, stride: int = 1, "
               "padding: int = 0, pad_mode: str = 'zero', epilogue: str = 'int32', "
               "clamp: tuple[int, int] | None = None, scale: numpy.ndarray | None = None, "
               "bias: numpy.ndarray | None = None, multiplier: numpy.ndarray | None = None, "
               "offset: numpy.ndarray | None = None, shift: numpy.ndarray | None = None, "
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
-              "isa: str | None = None, threads: int = 1) -> numpy.ndarray"),
+              "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
+              "-> numpy.ndarray"),
       "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights:\n"
       "d = sum over taps inside the image of Cg - 2*popcount(x xor w), plus per padded tap 0\n"
       "(pad_mode='zero') or Cg - 2*popcount(w) ('one'); 'valid' needs padding=0.\n"
       "Output [N, Ho, Wo, Cout] (or packed words), Ho = (H + 2*padding - KH)//stride + 1.\n"
       BNNFLOW_EPILOGUE_DOC
-      "isa must be None or the weights' ISA; threads >= 1 splits rows and channel blocks.");
+      "isa must be None or the weights' ISA; threads >= 1 splits rows and channel blocks.\n"
+      "out: optional C-contiguous array of the result's dtype and shape, written and returned.");
 
   m.def(
       "xor_popcount_ceiling",

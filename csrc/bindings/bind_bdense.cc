@@ -35,7 +35,7 @@ BNNFLOW_BIND(bdense) {
          std::optional<AnyArray> bias, std::optional<AnyArray> multiplier,
          std::optional<AnyArray> offset, std::optional<AnyArray> shift,
          std::optional<AnyArray> threshold, int out_groups,
-         const std::optional<std::string>& isa, int threads) {
+         const std::optional<std::string>& isa, int threads, const bind::OutArg& out_arg) {
         if (isa && bind::resolve_isa(isa) != weights.isa()) {
           throw std::invalid_argument("isa='" + *isa + "' but weights were prepared for '" +
                                       isa_name(weights.isa()) + "'");
@@ -50,7 +50,8 @@ BNNFLOW_BIND(bdense) {
         const Epilogue ep = bind::parse_epilogue(ea, weights.cout);
         const int n = static_cast<int>(x.shape(0));
         void* out;
-        nb::object result = bind::new_output(ep, {static_cast<size_t>(n)}, weights.cout, &out);
+        nb::object result = bind::new_output(ep, {static_cast<size_t>(n)}, weights.cout, &out,
+                                             out_arg, bind::argument_spans(x, ea));
         ThreadPool& pool = bind::pool_for(threads);
         {
           nb::gil_scoped_release release;
@@ -59,14 +60,16 @@ BNNFLOW_BIND(bdense) {
         return result;
       },
       nb::arg("x"), nb::arg("weights"), nb::kw_only(), BNNFLOW_EPILOGUE_ARGS,
-      nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),
       nb::sig("def bdense(x: numpy.ndarray, weights: BconvWeights, *, epilogue: str = 'int32', "
               "clamp: tuple[int, int] | None = None, scale: numpy.ndarray | None = None, "
               "bias: numpy.ndarray | None = None, multiplier: numpy.ndarray | None = None, "
               "offset: numpy.ndarray | None = None, shift: numpy.ndarray | None = None, "
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
-              "isa: str | None = None, threads: int = 1) -> numpy.ndarray"),
+              "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
+              "-> numpy.ndarray"),
       "Binary dense layer: packed x uint32 [N, ceil(cin/32)], prepared weights;\n"
       "d[n, o] = cin - 2*popcount(x[n] xor w[o]). Output [N, Cout] (or packed words).\n"
-      BNNFLOW_EPILOGUE_DOC);
+      BNNFLOW_EPILOGUE_DOC
+      "out: optional C-contiguous array of the result's dtype and shape, written and returned.");
 }

@@ -1,5 +1,6 @@
 // Python bindings of the residual adds: add_int8 (fixed point) and add_f32.
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/add/add.h"
 
@@ -9,6 +10,11 @@ using bnnflow::bind::glue::Array;
 namespace g = bnnflow::bind::glue;
 
 namespace {
+
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
 void check_add_range(const std::int16_t* Ma, const std::int16_t* Mb, const std::int32_t* B,
                      const std::int32_t* s, std::size_t C) {
@@ -25,9 +31,9 @@ void check_add_range(const std::int16_t* Ma, const std::int16_t* Mb, const std::
   }
 }
 
-nb::ndarray<nb::numpy, std::int8_t> add_int8(const Array& xa, const Array& xb, const Array& Ma,
-                                             const Array& Mb, const Array& B, const Array& s,
-                                             const std::optional<std::string>& isa, int threads) {
+Res<std::int8_t> add_int8(const Array& xa, const Array& xb, const Array& Ma, const Array& Mb,
+                          const Array& B, const Array& s, const std::optional<std::string>& isa,
+                          int threads, const OutArg& out_arg) {
   const std::size_t C = g::last_dim(xa, "a");
   bnnflow::glue::AddInt8Args a{};
   a.a = g::data<std::int8_t>(xa, "a");
@@ -42,7 +48,10 @@ nb::ndarray<nb::numpy, std::int8_t> add_int8(const Array& xa, const Array& xb, c
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : xa.size() / C;
-  auto out = g::new_array<std::int8_t>(g::shape_of(xa), &a.y);
+  auto out = bnnflow::bind::output<std::int8_t>(
+      out_arg, g::shape_of(xa), &a.y,
+      {span_of(xa, "a", true), span_of(xb, "b", true), span_of(Ma, "Ma"), span_of(Mb, "Mb"),
+       span_of(B, "B"), span_of(s, "s")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -50,8 +59,8 @@ nb::ndarray<nb::numpy, std::int8_t> add_int8(const Array& xa, const Array& xb, c
   return out;
 }
 
-nb::ndarray<nb::numpy, float> add_f32(const Array& xa, const Array& xb,
-                                      const std::optional<std::string>& isa, int threads) {
+Res<float> add_f32(const Array& xa, const Array& xb, const std::optional<std::string>& isa,
+                   int threads, const OutArg& out_arg) {
   bnnflow::glue::AddF32Args a{};
   a.a = g::data<float>(xa, "a");
   a.b = g::data<float>(xb, "b");
@@ -59,7 +68,8 @@ nb::ndarray<nb::numpy, float> add_f32(const Array& xa, const Array& xb,
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), add_f32);
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.size = xa.size();
-  auto out = g::new_array<float>(g::shape_of(xa), &a.y);
+  auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(xa), &a.y,
+                                          {span_of(xa, "a", true), span_of(xb, "b", true)});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -71,10 +81,12 @@ nb::ndarray<nb::numpy, float> add_f32(const Array& xa, const Array& xb,
 
 BNNFLOW_BIND(glue_add) {
   m.def("add_int8", &add_int8, "a"_a, "b"_a, "Ma"_a, "Mb"_a, "B"_a, "s"_a, "isa"_a = nb::none(),
-        "threads"_a = 1,
+        "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "Residual add of two int8 tensors of the same shape, per channel (last axis): "
         "y = clamp((Ma[c]*a + Mb[c]*b + B[c] + r) >> s[c], -128, 127), r = 2^(s-1) for s > 0. "
-        "Ma, Mb int16, B int32, s int32 in [0, 30]; the sum must fit int32.");
-  m.def("add_f32", &add_f32, "a"_a, "b"_a, "isa"_a = nb::none(), "threads"_a = 1,
-        "Elementwise float32 add y = a + b of two tensors of the same shape.");
+        "Ma, Mb int16, B int32, s int32 in [0, 30]; the sum must fit int32. out: optional int8 array "
+        "of a's shape written in place (may be a or b itself) and returned.");
+  m.def("add_f32", &add_f32, "a"_a, "b"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
+        "Elementwise float32 add y = a + b of two tensors of the same shape (out: optional, "
+        "may be a or b itself).");
 }

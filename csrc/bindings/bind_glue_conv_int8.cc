@@ -1,5 +1,7 @@
 // Python binding of conv2d_int8 (the int8 stem and real-valued downsample convolutions).
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
+#include "bindings/prepared_conv.h"
 #include "bindings/registry.h"
 #include <chrono>
 
@@ -14,6 +16,11 @@ namespace k = bnnflow::glue;
 
 namespace {
 
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
+
 // x: uint8 or int8 NHWC; zp[c] must be a value of x's dtype. Returns the data pointer.
 const void* int8_input(const Array& x, const Array& zp, std::size_t C, bool* is_unsigned) {
   *is_unsigned = g::has_dtype<std::uint8_t>(x);
@@ -26,36 +33,112 @@ const void* int8_input(const Array& x, const Array& zp, std::size_t C, bool* is_
   return p;
 }
 
-nb::ndarray<nb::numpy, std::int32_t> conv2d_int8(const Array& x, const Array& w, const Array& bias,
-                                                 const Array& zp, int stride, int padding,
-                                                 const std::optional<std::string>& isa, int threads) {
+using Conv2dInt8Weights = bnnflow::bind::PreparedConv<std::int8_t, std::int32_t>;
+
+// Validates w [Cout, KH, KW, Cin] against Cin and bias [Cout]; fills a's weight fields.
+void weight_args(k::Conv2dInt8Args& a, const Array& w, const Array& bias) {
+  a.w = g::data<std::int8_t>(w, "w", 4);
+  if (w.shape(3) != a.Cin) g::fail("w", "expected [Cout, KH, KW, Cin] with Cin = " + std::to_string(a.Cin) + ", got " + g::shape_str(w));
+  a.Cout = w.shape(0);
+  a.KH = static_cast<int>(w.shape(1));
+  a.KW = static_cast<int>(w.shape(2));
+  if (a.Cout == 0 || a.KH == 0 || a.KW == 0) g::fail("w", "must not be empty, got shape " + g::shape_str(w));
+  a.bias = g::vec<std::int32_t>(bias, "bias", a.Cout);
+}
+
+// Output geometry, the output array (out= or new), then the kernel with the GIL released.
+template <class Run>
+Res<std::int32_t> run_conv(k::Conv2dInt8Args& a, int stride, int padding, int threads, const OutArg& out_arg,
+                           const std::vector<bnnflow::bind::Span>& spans, const Run& run) {
+  g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
+  a.stride = stride;
+  a.pad = padding;
+  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+                       a.Cout};
+  auto out = bnnflow::bind::output<std::int32_t>(out_arg, shape, &a.y, spans);
+  {
+    nb::gil_scoped_release release;
+    run(a, pool);
+  }
+  return out;
+}
+
+void input_dims(k::Conv2dInt8Args& a, const Array& x) {
   if (x.ndim() != 4) g::fail("x", "expected NHWC, 4 dimensions, got shape " + g::shape_str(x));
-  k::Conv2dInt8Args a{};
   a.N = x.shape(0);
   a.H = x.shape(1);
   a.W = x.shape(2);
   a.Cin = x.shape(3);
+}
+
+Res<std::int32_t> conv2d_int8(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
+                              int padding, const std::optional<std::string>& isa, int threads,
+                              const OutArg& out_arg) {
+  k::Conv2dInt8Args a{};
+  input_dims(a, x);
   a.x = int8_input(x, zp, a.Cin, &a.x_unsigned);
   a.zp = static_cast<const std::int32_t*>(zp.data());
-  a.w = g::data<std::int8_t>(w, "w", 4);
-  if (w.shape(3) != a.Cin) g::fail("w", "expected [Cout, KH, KW, Cin] with Cin = x.shape[3], got " + g::shape_str(w));
-  a.Cout = w.shape(0);
-  a.KH = static_cast<int>(w.shape(1));
-  a.KW = static_cast<int>(w.shape(2));
-  a.bias = g::vec<std::int32_t>(bias, "bias", a.Cout);
-  g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
-  a.stride = stride;
-  a.pad = padding;
+  weight_args(a, w, bias);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), conv2d_int8);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
-                       a.Cout};
-  auto out = g::new_array<std::int32_t>(shape, &a.y);
-  {
-    nb::gil_scoped_release release;
-    fn(a, pool);
+  return run_conv(a, stride, padding, threads, out_arg,
+                  {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")}, fn);
+}
+
+Conv2dInt8Weights prepare_conv2d_int8_weights(const Array& w, const Array& bias, const Array& zp,
+                                              const std::string& x_dtype, const std::optional<std::string>& isa) {
+  Conv2dInt8Weights p;
+  p.isa = g::resolve_isa(isa);
+  if (x_dtype != "uint8" && x_dtype != "int8") g::fail("x_dtype", "must be 'uint8' or 'int8', got '" + x_dtype + "'");
+  p.x_unsigned = x_dtype == "uint8";
+  if (w.ndim() != 4) g::fail("w", "expected [Cout, KH, KW, Cin], got shape " + g::shape_str(w));
+  k::Conv2dInt8Args a{};
+  a.Cin = w.shape(3);
+  weight_args(a, w, bias);
+  const std::int32_t* z = g::vec<std::int32_t>(zp, "zp", a.Cin);
+  for (std::size_t c = 0; c < a.Cin; ++c) g::check_range(z[c], p.x_unsigned ? 0 : -128, p.x_unsigned ? 255 : 127, "zp");
+  p.cout = a.Cout;
+  p.kh = static_cast<std::size_t>(a.KH);
+  p.kw = static_cast<std::size_t>(a.KW);
+  p.cin = a.Cin;
+  p.w.assign(a.w, a.w + w.size());
+  p.bias.assign(a.bias, a.bias + a.Cout);
+  p.zp.assign(z, z + a.Cin);
+  a.w = p.w.data();
+  a.bias = p.bias.data();
+  a.zp = p.zp.data();
+  a.x_unsigned = p.x_unsigned;
+  auto bytes = BNNFLOW_GLUE_PICK(p.isa, conv2d_int8_packed_bytes);
+  auto pack = BNNFLOW_GLUE_PICK(p.isa, conv2d_int8_pack);
+  p.packed = std::make_shared<bnnflow::bind::AlignedBytes>(bytes(a));
+  pack(a, p.packed->data());
+  return p;
+}
+
+Res<std::int32_t> conv2d_int8_prepared(const Array& x, const Conv2dInt8Weights& p, int stride, int padding,
+                                       const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
+  const bnnflow::Isa chosen = bnnflow::bind::prepared_isa(p.isa, isa, isa ? g::resolve_isa(isa) : p.isa);
+  k::Conv2dInt8Args a{};
+  input_dims(a, x);
+  const bool x_unsigned = g::has_dtype<std::uint8_t>(x);
+  const char* want = p.x_unsigned ? "uint8" : "int8";
+  if (x_unsigned != p.x_unsigned || !(x_unsigned || g::has_dtype<std::int8_t>(x))) {
+    g::fail("x", std::string("the weights were prepared for ") + want + " input, got " + g::dtype_name(x.dtype()));
   }
-  return out;
+  a.x = x_unsigned ? static_cast<const void*>(g::data<std::uint8_t>(x, "x", 4))
+                   : static_cast<const void*>(g::data<std::int8_t>(x, "x", 4));
+  a.x_unsigned = x_unsigned;
+  if (a.Cin != p.cin) g::fail("x", "has " + std::to_string(a.Cin) + " channels, the weights " + std::to_string(p.cin));
+  a.w = p.w.data();
+  a.bias = p.bias.data();
+  a.zp = p.zp.data();
+  a.Cout = p.cout;
+  a.KH = static_cast<int>(p.kh);
+  a.KW = static_cast<int>(p.kw);
+  auto fn = BNNFLOW_GLUE_PICK(chosen, conv2d_int8_packed);
+  const void* packed = p.packed->data();
+  return run_conv(a, stride, padding, threads, out_arg, {span_of(x, "x")},
+                  [fn, packed](const k::Conv2dInt8Args& args, bnnflow::ThreadPool* pool) { fn(args, packed, pool); });
 }
 
 // Peak int8 MACs per second of one core for `isa` (see kernels/conv_int8/mac_peak.h). The
@@ -93,13 +176,38 @@ double int8_mac_peak(const std::optional<std::string>& isa, double seconds) {
 }  // namespace
 
 BNNFLOW_BIND(glue_conv_int8) {
+  nb::class_<Conv2dInt8Weights>(m, "Conv2dInt8Weights",
+                                "conv2d_int8 weights, bias and zero points re-laid once for one ISA's kernel "
+                                "(see prepare_conv2d_int8_weights).")
+      .def_prop_ro("isa", [](const Conv2dInt8Weights& p) { return std::string(bnnflow::isa_name(p.isa)); })
+      .def_prop_ro("x_dtype", [](const Conv2dInt8Weights& p) { return std::string(p.x_unsigned ? "uint8" : "int8"); })
+      .def_ro("cout", &Conv2dInt8Weights::cout)
+      .def_ro("kh", &Conv2dInt8Weights::kh)
+      .def_ro("kw", &Conv2dInt8Weights::kw)
+      .def_ro("cin", &Conv2dInt8Weights::cin)
+      .def("__repr__", [](const Conv2dInt8Weights& p) {
+        return "Conv2dInt8Weights(cout=" + std::to_string(p.cout) + ", kh=" + std::to_string(p.kh) +
+               ", kw=" + std::to_string(p.kw) + ", cin=" + std::to_string(p.cin) + ", x_dtype='" +
+               (p.x_unsigned ? "uint8" : "int8") + "', isa='" + bnnflow::isa_name(p.isa) + "')";
+      });
+  m.def("prepare_conv2d_int8_weights", &prepare_conv2d_int8_weights, "w"_a, "bias"_a, "zp"_a, nb::kw_only(),
+        "x_dtype"_a = "uint8", "isa"_a = nb::none(),
+        "Re-lay conv2d_int8 weights w int8 [Cout,KH,KW,Cin], bias int32 [Cout] and zero points zp int32 "
+        "[Cin] (in x_dtype's range) once for one ISA's kernel (isa=None: the active ISA); the input "
+        "dtype x_dtype ('uint8' or 'int8') is part of the preparation. Returns a Conv2dInt8Weights "
+        "for conv2d_int8(x, weights, ...).");
   m.def("int8_mac_peak", &int8_mac_peak, "isa"_a = nb::none(), "seconds"_a = 0.2,
         "Peak int8 multiply-accumulates per second of one core on `isa` (avx2: vpmaddwd, "
         "avx512: vpdpbusd, neon: vmlal_s16), measured with independent accumulator chains.");
   m.def("conv2d_int8", &conv2d_int8, "x"_a, "w"_a, "bias"_a, "zp"_a, "stride"_a = 1, "padding"_a = 0,
-        "isa"_a = nb::none(), "threads"_a = 1,
+        "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "int8 convolution, NHWC: acc[n,i,j,o] = bias[o] + sum over taps inside the image of "
         "w[o,kh,kw,c] * (x[c] - zp[c]); padded taps contribute 0. x uint8 or int8 [N,H,W,Cin], "
         "w int8 [Cout,KH,KW,Cin], bias int32 [Cout], zp int32 [Cin] within x's dtype range. "
         "Returns int32 [N,Ho,Wo,Cout], Ho = (H + 2*padding - KH) // stride + 1.");
+  m.def("conv2d_int8", &conv2d_int8_prepared, "x"_a, "weights"_a, "stride"_a = 1, "padding"_a = 0,
+        "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
+        "conv2d_int8 with prepared weights (prepare_conv2d_int8_weights): the same result as "
+        "conv2d_int8(x, w, bias, zp, ...) with no per-call weight work. x must have the prepared "
+        "x_dtype and Cin channels; isa must be None or the weights' ISA.");
 }

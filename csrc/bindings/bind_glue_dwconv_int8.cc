@@ -1,5 +1,6 @@
 // Python binding of dwconv2d_int8 (depthwise with channel multiplier).
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/dwconv_int8/dwconv_int8.h"
 
@@ -11,9 +12,14 @@ namespace k = bnnflow::glue;
 
 namespace {
 
-nb::ndarray<nb::numpy, std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bias,
-                                                   const Array& zp, int stride, int padding,
-                                                   const std::optional<std::string>& isa, int threads) {
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
+
+Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
+                                int padding, const std::optional<std::string>& isa, int threads,
+                                const OutArg& out_arg) {
   if (x.ndim() != 4) g::fail("x", "expected NHWC, 4 dimensions, got shape " + g::shape_str(x));
   k::DwConv2dInt8Args a{};
   a.N = x.shape(0);
@@ -42,7 +48,8 @@ nb::ndarray<nb::numpy, std::int32_t> dwconv2d_int8(const Array& x, const Array& 
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.C * a.mult};
-  auto out = g::new_array<std::int32_t>(shape, &a.y);
+  auto out = bnnflow::bind::output<std::int32_t>(
+      out_arg, shape, &a.y, {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -54,7 +61,7 @@ nb::ndarray<nb::numpy, std::int32_t> dwconv2d_int8(const Array& x, const Array& 
 
 BNNFLOW_BIND(glue_dwconv_int8) {
   m.def("dwconv2d_int8", &dwconv2d_int8, "x"_a, "w"_a, "bias"_a, "zp"_a, "stride"_a = 1,
-        "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1,
+        "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "Depthwise int8 convolution with channel multiplier m = w.shape[0] // C: output channel "
         "o = c*m + j: acc = bias[o] + sum over taps inside of w[o,kh,kw] * (x[c] - zp[c]). "
         "x uint8 or int8 [N,H,W,C], w int8 [C*m,KH,KW], bias int32 [C*m], zp int32 [C]. "

@@ -1,5 +1,6 @@
 // Python bindings of the pooling kernels (int8 and float32, windowed and global).
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/pool/pool.h"
 
@@ -11,12 +12,17 @@ namespace k = bnnflow::glue;
 
 namespace {
 
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
+
 template <class Tin, class Tout>
 using PoolFn = void (*)(const k::PoolArgs<Tin, Tout>&, bnnflow::ThreadPool*);
 
 template <class Tin, class Tout>
-nb::ndarray<nb::numpy, Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int kernel, int stride,
-                                      int padding, int threads) {
+Res<Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int kernel, int stride, int padding, int threads,
+                   const OutArg& out_arg) {
   k::PoolArgs<Tin, Tout> a{};
   a.x = g::data<Tin>(x, "x", 4);
   a.N = x.shape(0);
@@ -30,7 +36,7 @@ nb::ndarray<nb::numpy, Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int 
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, kernel, stride, padding),
                        k::out_size(a.W, kernel, stride, padding), a.C};
-  auto out = g::new_array<Tout>(shape, &a.y);
+  auto out = bnnflow::bind::output<Tout>(out_arg, shape, &a.y, {span_of(x, "x")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -39,8 +45,8 @@ nb::ndarray<nb::numpy, Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int 
 }
 
 template <class Tin, class Tout>
-nb::ndarray<nb::numpy, Tout> run_global(void (*fn)(const k::GlobalPoolArgs<Tin, Tout>&, bnnflow::ThreadPool*),
-                                        const Array& x, int threads) {
+Res<Tout> run_global(void (*fn)(const k::GlobalPoolArgs<Tin, Tout>&, bnnflow::ThreadPool*), const Array& x,
+                     int threads, const OutArg& out_arg) {
   k::GlobalPoolArgs<Tin, Tout> a{};
   a.x = g::data<Tin>(x, "x", 4);
   a.N = x.shape(0);
@@ -48,7 +54,7 @@ nb::ndarray<nb::numpy, Tout> run_global(void (*fn)(const k::GlobalPoolArgs<Tin, 
   a.C = x.shape(3);
   if (a.HW == 0) g::fail("x", "spatial size must be at least 1x1");
   bnnflow::ThreadPool* pool = g::pool_for(threads);
-  auto out = g::new_array<Tout>(g::Shape{a.N, a.C}, &a.y);
+  auto out = bnnflow::bind::output<Tout>(out_arg, g::Shape{a.N, a.C}, &a.y, {span_of(x, "x")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -63,51 +69,51 @@ using Isa = std::optional<std::string>;
 BNNFLOW_BIND(glue_pool) {
   m.def(
       "maxpool_int8",
-      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads) {
+      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads, const OutArg& out) {
         return run_pool<std::int8_t, std::int8_t>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), maxpool_int8), x,
-                                                  kernel, stride, padding, threads);
+                                                  kernel, stride, padding, threads, out);
       },
-      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1,
+      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
       "Max pooling of int8 NHWC x over kernel x kernel windows; padded taps are ignored. "
       "0 <= padding <= kernel // 2.");
   m.def(
       "sumpool_int8",
-      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads) {
+      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads, const OutArg& out) {
         return run_pool<std::int8_t, std::int32_t>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), sumpool_int8), x,
-                                                   kernel, stride, padding, threads);
+                                                   kernel, stride, padding, threads, out);
       },
-      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1,
+      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
       "int32 sum of int8 NHWC x over the taps of each window inside the image (an average pool "
       "is this followed by requant32 with 1/kernel^2 folded into M).");
   m.def(
       "maxpool_f32",
-      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads) {
+      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads, const OutArg& out) {
         return run_pool<float, float>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), maxpool_f32), x, kernel,
-                                      stride, padding, threads);
+                                      stride, padding, threads, out);
       },
-      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1,
+      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
       "Max pooling of float32 NHWC x; padded taps are ignored.");
   m.def(
       "avgpool_f32",
-      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads) {
+      [](const Array& x, int kernel, int stride, int padding, const Isa& isa, int threads, const OutArg& out) {
         return run_pool<float, float>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), avgpool_f32), x, kernel,
-                                      stride, padding, threads);
+                                      stride, padding, threads, out);
       },
-      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1,
+      "x"_a, "kernel"_a, "stride"_a, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
       "Average pooling of float32 NHWC x, count_include_pad: (sum of the taps inside) / kernel^2.");
   m.def(
       "global_sumpool_int8",
-      [](const Array& x, const Isa& isa, int threads) {
+      [](const Array& x, const Isa& isa, int threads, const OutArg& out) {
         return run_global<std::int8_t, std::int32_t>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), global_sumpool_int8),
-                                                     x, threads);
+                                                     x, threads, out);
       },
-      "x"_a, "isa"_a = nb::none(), "threads"_a = 1,
+      "x"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
       "int32 [N, C] sum over H*W of int8 NHWC x.");
   m.def(
       "global_avgpool_f32",
-      [](const Array& x, const Isa& isa, int threads) {
+      [](const Array& x, const Isa& isa, int threads, const OutArg& out) {
         return run_global<float, float>(BNNFLOW_GLUE_PICK(g::resolve_isa(isa), global_avgpool_f32), x,
-                                        threads);
+                                        threads, out);
       },
-      "x"_a, "isa"_a = nb::none(), "threads"_a = 1, "float32 [N, C] mean over H*W of float32 NHWC x.");
+      "x"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(), "float32 [N, C] mean over H*W of float32 NHWC x.");
 }

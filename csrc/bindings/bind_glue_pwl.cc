@@ -1,5 +1,6 @@
 // Python bindings of the piecewise-linear activations pwl_int8 and pwl_f32.
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/pwl/pwl.h"
 
@@ -9,6 +10,11 @@ using bnnflow::bind::glue::Array;
 namespace g = bnnflow::bind::glue;
 
 namespace {
+
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+template <class T>
+using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
 // Both lines, over every int8 q, must stay in int32 (with the rounding term).
 void check_pwl_range(const bnnflow::glue::PwlInt8Args& a) {
@@ -27,10 +33,9 @@ void check_pwl_range(const bnnflow::glue::PwlInt8Args& a) {
   }
 }
 
-nb::ndarray<nb::numpy, std::int8_t> pwl_int8(const Array& x, const Array& t, const Array& Mp,
-                                             const Array& Bp, const Array& Mn, const Array& Bn,
-                                             const Array& s, const std::optional<std::string>& isa,
-                                             int threads) {
+Res<std::int8_t> pwl_int8(const Array& x, const Array& t, const Array& Mp, const Array& Bp,
+                          const Array& Mn, const Array& Bn, const Array& s,
+                          const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::PwlInt8Args a{};
   a.x = g::data<std::int8_t>(x, "x");
@@ -45,7 +50,10 @@ nb::ndarray<nb::numpy, std::int8_t> pwl_int8(const Array& x, const Array& t, con
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), pwl_int8);
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<std::int8_t>(
+      out_arg, g::shape_of(x), &a.y,
+      {span_of(x, "x", true), span_of(t, "t"), span_of(Mp, "Mp"), span_of(Bp, "Bp"), span_of(Mn, "Mn"),
+       span_of(Bn, "Bn"), span_of(s, "s")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -53,9 +61,9 @@ nb::ndarray<nb::numpy, std::int8_t> pwl_int8(const Array& x, const Array& t, con
   return out;
 }
 
-nb::ndarray<nb::numpy, float> pwl_f32(const Array& x, const Array& t, const Array& kp,
-                                      const Array& bp, const Array& kn, const Array& bn,
-                                      const std::optional<std::string>& isa, int threads) {
+Res<float> pwl_f32(const Array& x, const Array& t, const Array& kp, const Array& bp,
+                   const Array& kn, const Array& bn, const std::optional<std::string>& isa,
+                   int threads, const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::PwlF32Args a{};
   a.x = g::data<float>(x, "x");
@@ -68,7 +76,10 @@ nb::ndarray<nb::numpy, float> pwl_f32(const Array& x, const Array& t, const Arra
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<float>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<float>(
+      out_arg, g::shape_of(x), &a.y,
+      {span_of(x, "x", true), span_of(t, "t"), span_of(kp, "kp"), span_of(bp, "bp"), span_of(kn, "kn"),
+       span_of(bn, "bn")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -80,12 +91,12 @@ nb::ndarray<nb::numpy, float> pwl_f32(const Array& x, const Array& t, const Arra
 
 BNNFLOW_BIND(glue_pwl) {
   m.def("pwl_int8", &pwl_int8, "x"_a, "t"_a, "Mp"_a, "Bp"_a, "Mn"_a, "Bn"_a, "s"_a,
-        "isa"_a = nb::none(), "threads"_a = 1,
+        "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "Per-channel piecewise-linear int8 activation (PReLU, RPReLU, two-sided PReLU, ReLU): "
         "v = x >= t[c] ? Mp[c]*x + Bp[c] : Mn[c]*x + Bn[c]; y = clamp((v + r) >> s[c], -128, 127). "
-        "t, Bp, Bn int32, Mp, Mn int16, s int32 in [0, 30].");
+        "t, Bp, Bn int32, Mp, Mn int16, s int32 in [0, 30]. out: optional, may be x itself.");
   m.def("pwl_f32", &pwl_f32, "x"_a, "t"_a, "kp"_a, "bp"_a, "kn"_a, "bn"_a, "isa"_a = nb::none(),
-        "threads"_a = 1,
+        "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "Per-channel piecewise-linear float32 activation: y = x >= t[c] ? kp[c]*x + bp[c] : "
-        "kn[c]*x + bn[c] (all parameters float32 of shape (C,)).");
+        "kn[c]*x + bn[c] (all parameters float32 of shape (C,)); out: optional, may be x itself.");
 }

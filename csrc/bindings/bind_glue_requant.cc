@@ -1,5 +1,6 @@
 // Python bindings of requant (int8 -> int8) and requant32 (int32 -> int8).
 #include "bindings/glue_ndarray.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/requant/requant.h"
 
@@ -9,6 +10,10 @@ using bnnflow::bind::glue::Array;
 namespace g = bnnflow::bind::glue;
 
 namespace {
+
+using bnnflow::bind::OutArg;
+using bnnflow::bind::span_of;
+using I8Result = bnnflow::bind::Result<nb::ndarray<nb::numpy, std::int8_t>>;
 
 constexpr std::int64_t kI32Min = INT32_MIN, kI32Max = INT32_MAX;
 
@@ -40,8 +45,8 @@ void check_requant32_range(const std::int32_t* M, const std::int64_t* B, const s
   }
 }
 
-nb::ndarray<nb::numpy, std::int8_t> requant(const Array& x, const Array& M, const Array& B, const Array& s,
-                                            const std::optional<std::string>& isa, int threads) {
+I8Result requant(const Array& x, const Array& M, const Array& B, const Array& s,
+                 const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::RequantArgs a{};
   a.x = g::data<std::int8_t>(x, "x");
@@ -53,7 +58,9 @@ nb::ndarray<nb::numpy, std::int8_t> requant(const Array& x, const Array& M, cons
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<std::int8_t>(
+      out_arg, g::shape_of(x), &a.y,
+      {span_of(x, "x", true), span_of(M, "M"), span_of(B, "B"), span_of(s, "s")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -61,9 +68,8 @@ nb::ndarray<nb::numpy, std::int8_t> requant(const Array& x, const Array& M, cons
   return out;
 }
 
-nb::ndarray<nb::numpy, std::int8_t> requant32(const Array& x, const Array& M, const Array& B,
-                                              const Array& s, const std::optional<std::string>& isa,
-                                              int threads) {
+I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& s,
+                   const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::Requant32Args a{};
   a.x = g::data<std::int32_t>(x, "x");
@@ -75,7 +81,8 @@ nb::ndarray<nb::numpy, std::int8_t> requant32(const Array& x, const Array& M, co
   bnnflow::ThreadPool* pool = g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
-  auto out = g::new_array<std::int8_t>(g::shape_of(x), &a.y);
+  auto out = bnnflow::bind::output<std::int8_t>(
+      out_arg, g::shape_of(x), &a.y, {span_of(x, "x"), span_of(M, "M"), span_of(B, "B"), span_of(s, "s")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
@@ -86,11 +93,13 @@ nb::ndarray<nb::numpy, std::int8_t> requant32(const Array& x, const Array& M, co
 }  // namespace
 
 BNNFLOW_BIND(glue_requant) {
-  m.def("requant", &requant, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1,
+  m.def("requant", &requant, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "int8 requantization per channel (last axis): y = clamp((M[c]*x + B[c] + r) >> s[c], "
         "-128, 127), r = 2^(s-1) for s > 0 else 0. x int8, M int16, B int32, s int32 in [0, 30]; "
-        "M*x + B + r must fit int32 for every int8 x.");
-  m.def("requant32", &requant32, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1,
+        "M*x + B + r must fit int32 for every int8 x. out: optional int8 array of x's shape written in "
+        "place (may be x itself) and returned.");
+  m.def("requant32", &requant32, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
         "int32 -> int8 requantization per channel (last axis), int64 arithmetic: y = clamp((M[c]*x "
-        "+ B[c] + r) >> s[c], -128, 127). x int32, M int32, B int64, s int32 in [0, 62].");
+        "+ B[c] + r) >> s[c], -128, 127). x int32, M int32, B int64, s int32 in [0, 62]. out: optional int8 array of x's shape, written in "
+        "place and returned.");
 }

@@ -3,6 +3,7 @@
 #include <nanobind/stl/string.h>
 
 #include "bindings/ndarray_check.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/maxpool_packed/maxpool_packed.h"
@@ -15,7 +16,8 @@ BNNFLOW_BIND(maxpool_packed) {
   m.def(
       "maxpool_packed",
       [](const AnyArray& x, int kernel, int stride, int padding,
-         const std::optional<std::string>& isa, int threads) {
+         const std::optional<std::string>& isa, int threads,
+         const bind::OutArg& out_arg) -> bind::Result<nb::ndarray<nb::numpy, uint32_t>> {
         const Isa chosen = bind::resolve_isa(isa);
         const uint32_t* xp = bind::checked<uint32_t>(x, "x", 4);
         bind::require_positive(kernel, "kernel");
@@ -38,8 +40,9 @@ BNNFLOW_BIND(maxpool_packed) {
           throw std::invalid_argument("x is smaller than the pooling window");
         }
         uint32_t* out;
-        auto result = bind::new_array<uint32_t>(
-            {x.shape(0), static_cast<size_t>(ho), static_cast<size_t>(wo), x.shape(3)}, &out);
+        auto result = bind::output<uint32_t>(
+            out_arg, {x.shape(0), static_cast<size_t>(ho), static_cast<size_t>(wo), x.shape(3)},
+            &out, {bind::span_of(x, "x")});
         ThreadPool& pool = bind::pool_for(threads);
         {
           nb::gil_scoped_release release;
@@ -48,7 +51,7 @@ BNNFLOW_BIND(maxpool_packed) {
         return result;
       },
       nb::arg("x"), nb::arg("kernel"), nb::arg("stride"), nb::arg("padding") = 0, nb::kw_only(),
-      nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),
       "Max pooling of packed x uint32 [N, H, W, words] over kernel x kernel windows: max of\n"
       "+-1 values = AND of their bits over the taps inside the image (padded taps ignored).\n"
       "Needs 0 <= padding < kernel. Returns uint32 [N, Ho, Wo, words].");

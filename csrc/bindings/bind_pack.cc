@@ -3,6 +3,7 @@
 #include <nanobind/stl/string.h>
 
 #include "bindings/ndarray_check.h"
+#include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/pack/pack.h"
 
@@ -13,8 +14,9 @@ using bind::AnyArray;
 namespace {
 
 template <typename T, typename Th>
-nb::ndarray<nb::numpy, uint32_t> pack_impl(const AnyArray& x, const AnyArray& t, int groups, Isa isa, int threads,
-                     const char* t_dtype) {
+bind::Result<nb::ndarray<nb::numpy, uint32_t>> pack_impl(const AnyArray& x, const AnyArray& t, int groups,
+                                                         Isa isa, int threads, const char* t_dtype,
+                                                         const bind::OutArg& out_arg) {
   const T* xp = bind::checked<T>(x, "x", -1);
   if (t.dtype() != nb::dtype<Th>()) {
     throw std::invalid_argument(std::string("threshold must have dtype ") + t_dtype +
@@ -39,7 +41,8 @@ nb::ndarray<nb::numpy, uint32_t> pack_impl(const AnyArray& x, const AnyArray& t,
   const int words = groups * ((static_cast<int>(c) / groups + 31) / 32);
   shape.push_back(static_cast<size_t>(words));
   uint32_t* out;
-  auto result = bind::new_array<uint32_t>(shape, &out);
+  auto result = bind::output<uint32_t>(out_arg, shape, &out,
+                                       {bind::span_of(x, "x"), bind::span_of(t, "threshold")});
   ThreadPool& pool = bind::pool_for(threads);
   {
     nb::gil_scoped_release release;
@@ -59,22 +62,22 @@ BNNFLOW_BIND(pack) {
       "pack_bits",
       [](const AnyArray& x, const AnyArray& threshold, int groups,
          const std::optional<std::string>& isa,
-         int threads) -> nb::ndarray<nb::numpy, uint32_t> {
+         int threads, const bind::OutArg& out) -> bind::Result<nb::ndarray<nb::numpy, uint32_t>> {
         const Isa chosen = bind::resolve_isa(isa);
         bind::require_positive(threads, "threads");
         if (x.dtype() == nb::dtype<int8_t>()) {
-          return pack_impl<int8_t, int32_t>(x, threshold, groups, chosen, threads, "int32");
+          return pack_impl<int8_t, int32_t>(x, threshold, groups, chosen, threads, "int32", out);
         }
         if (x.dtype() == nb::dtype<float>()) {
-          return pack_impl<float, float>(x, threshold, groups, chosen, threads, "float32");
+          return pack_impl<float, float>(x, threshold, groups, chosen, threads, "float32", out);
         }
         throw std::invalid_argument("x must have dtype int8 or float32, got " +
                                     bind::describe_dtype(x));
       },
       nb::arg("x"), nb::arg("threshold"), nb::arg("groups") = 1, nb::kw_only(),
-      nb::arg("isa") = nb::none(), nb::arg("threads") = 1,
+      nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),
       "Binarise x [..., C] (int8 with int32 threshold, or float32 with float32 threshold):\n"
       "bit of channel c = x[..., c] < threshold[c]; each of `groups` groups of C/groups\n"
       "channels packed into its own ceil((C/groups)/32) little-endian uint32 words (pad bits\n"
-      "0). Returns uint32 [..., groups*ceil((C/groups)/32)].");
+      "0). Returns uint32 [..., groups*ceil((C/groups)/32)] (into out when given).");
 }

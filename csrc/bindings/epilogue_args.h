@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/ndarray_check.h"
+#include "bindings/out_arg.h"
 #include "kernels/bconv/bconv.h"
 
 namespace bnnflow::bind {
@@ -113,36 +114,37 @@ inline Epilogue parse_epilogue(const EpilogueArgs& a, int cout) {
   return ep;
 }
 
-// Output array [lead..., epilogue_row_elems] of the epilogue's dtype.
+// The memory of x and of every epilogue array given, for out='s overlap check.
+inline std::vector<Span> argument_spans(const AnyArray& x, const EpilogueArgs& a) {
+  std::vector<Span> spans{span_of(x, "x")};
+  const std::pair<const std::optional<AnyArray>*, const char*> named[] = {
+      {&a.scale, "scale"},   {&a.bias, "bias"},   {&a.multiplier, "multiplier"},
+      {&a.offset, "offset"}, {&a.shift, "shift"}, {&a.threshold, "threshold"}};
+  for (const auto& [arr, name] : named) {
+    if (*arr) spans.push_back(span_of(**arr, name));
+  }
+  return spans;
+}
+
+template <typename T>
+nb::object typed_output(const OutArg& out, const std::vector<size_t>& shape, void** data,
+                        const std::vector<Span>& ins) {
+  T* p;
+  Result<nb::ndarray<nb::numpy, T>> r = output<T>(out, shape, &p, ins);
+  *data = p;
+  return r.obj;
+}
+
+// Output array [lead..., epilogue_row_elems] of the epilogue's dtype: `out` (checked) or new.
 inline nb::object new_output(const Epilogue& ep, std::vector<size_t> shape, int cout,
-                             void** data) {
+                             void** data, const OutArg& out, const std::vector<Span>& ins) {
   shape.push_back(static_cast<size_t>(epilogue_row_elems(ep, cout)));
   switch (ep.kind) {
-    case EpilogueKind::kInt32: {
-      int32_t* p;
-      auto a = new_array<int32_t>(shape, &p);
-      *data = p;
-      return nb::cast(a);
-    }
-    case EpilogueKind::kFloat: {
-      float* p;
-      auto a = new_array<float>(shape, &p);
-      *data = p;
-      return nb::cast(a);
-    }
-    case EpilogueKind::kInt8: {
-      int8_t* p;
-      auto a = new_array<int8_t>(shape, &p);
-      *data = p;
-      return nb::cast(a);
-    }
+    case EpilogueKind::kInt32: return typed_output<int32_t>(out, shape, data, ins);
+    case EpilogueKind::kFloat: return typed_output<float>(out, shape, data, ins);
+    case EpilogueKind::kInt8: return typed_output<int8_t>(out, shape, data, ins);
     case EpilogueKind::kPacked:
-    default: {
-      uint32_t* p;
-      auto a = new_array<uint32_t>(shape, &p);
-      *data = p;
-      return nb::cast(a);
-    }
+    default: return typed_output<uint32_t>(out, shape, data, ins);
   }
 }
 

@@ -1,11 +1,49 @@
 #include "common/threadpool.h"
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 namespace bnnflow {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Spins until done() or `micros` have passed; returns done(). After a short pure spin it
+// yields between checks: when the thread it waits for shares its core (a busy machine), the
+// yield lets that thread run instead of burning the time slice.
+template <class Done>
+bool spin_until(const Done& done, int micros) {
+  for (int i = 0; i < 256; ++i) {
+    if (done()) return true;
+    cpu_relax();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (;;) {
+    for (int i = 0; i < 16; ++i) {
+      if (done()) return true;
+      std::this_thread::yield();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
+  slots_.reset(new Slot[num_threads]);
+  for (int i = 0; i < num_threads; ++i) slots_[i].claimed.store(1);
   workers_.reserve(num_threads - 1);
   for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -13,10 +51,16 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_slot(int index) {
+  std::size_t begin, end;
+  split_range(num_tasks_, num_threads(), index, &begin, &end);
+  for (std::size_t t = begin; t < end; ++t) (*fn_)(t);
 }
 
 void ThreadPool::parallel_for(std::size_t num_tasks,
@@ -27,42 +71,56 @@ void ThreadPool::parallel_for(std::size_t num_tasks,
     return;
   }
   std::lock_guard<std::mutex> run_lock(run_mutex_);
+  const int workers = static_cast<int>(workers_.size());
   {
+    // Under mutex_ so a worker between its predicate check and its wait cannot miss the job.
     std::lock_guard<std::mutex> lock(mutex_);
     fn_ = &fn;
     num_tasks_ = num_tasks;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+    completed_.store(0, std::memory_order_relaxed);
+    // Freeing a slot publishes fn_ and num_tasks_ to the thread that claims it.
+    for (int w = 1; w <= workers; ++w) slots_[w].claimed.store(0, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  std::size_t begin, end;
-  split_range(num_tasks, num_threads(), 0, &begin, &end);
-  for (std::size_t t = begin; t < end; ++t) fn(t);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
-  fn_ = nullptr;
+  run_slot(0);
+  int by_workers = 0;
+  for (int w = 1; w <= workers; ++w) {
+    if (slots_[w].claimed.exchange(1, std::memory_order_acq_rel) == 0) {
+      run_slot(w);  // its worker has not started it: run it here
+    } else {
+      ++by_workers;
+    }
+  }
+  auto all_done = [&] { return completed_.load(std::memory_order_acquire) == by_workers; };
+  if (!spin_until(all_done, kSpinMicros)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, all_done);
+  }
 }
 
+// A worker claims its own slot of each new job; a slot claimed late (its job already done and
+// the next one started) belongs to that next job, whose fn_ it then runs — correct, because a
+// job cannot finish while one of its claimed slots runs.
 void ThreadPool::worker_loop(int index) {
   unsigned long long seen = 0;
   for (;;) {
-    const std::function<void(std::size_t)>* fn;
-    std::size_t num_tasks;
-    {
+    auto ready = [&] {
+      return stop_.load(std::memory_order_acquire) ||
+             generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!spin_until(ready, kSpinMicros)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      fn = fn_;
-      num_tasks = num_tasks_;
+      start_cv_.wait(lock, ready);
     }
-    std::size_t begin, end;
-    split_range(num_tasks, num_threads(), index, &begin, &end);
-    for (std::size_t t = begin; t < end; ++t) (*fn)(t);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
+    if (slots_[index].claimed.exchange(1, std::memory_order_acq_rel) != 0) continue;
+    run_slot(index);
+    completed_.fetch_add(1, std::memory_order_acq_rel);
+    // The caller may be asleep: notify under the mutex so the wake-up cannot be lost.
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_cv_.notify_one();
   }
 }
 

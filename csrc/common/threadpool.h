@@ -1,9 +1,22 @@
 // A fixed pool of worker threads for data-parallel loops. One pool per Interpreter (or per
 // kernel call from Python); the calling thread takes part in the work.
+//
+// Hand-off: a worker that finishes a job spins (pause, then yield) for up to kSpinMicros on
+// the job counter before it blocks on the condition variable, and the caller spins likewise
+// for the workers to finish. Kernels called back to back (an interpreter run) therefore start
+// on every thread within a fraction of a microsecond instead of paying a futex wake-up (5-50
+// us, as long as a whole requant of a 56x56x64 tensor) per call.
+//
+// Each thread's contiguous range of tasks is a slot claimed by one atomic exchange. The caller
+// runs its own slot, then claims (steals) every worker slot not yet claimed: when the other
+// cores are busy with other processes, a descheduled worker costs nothing instead of making
+// the caller wait for it; the caller only waits for slots a worker actually started.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,16 +42,27 @@ class ThreadPool {
  private:
   void worker_loop(int index);
 
+  // How long an idle worker (or a waiting caller) spins before it sleeps.
+  static constexpr int kSpinMicros = 50;
+
+  // Runs slot `index` of the current job (its contiguous range of tasks).
+  void run_slot(int index);
+
+  struct alignas(64) Slot {
+    std::atomic<int> claimed{0};  // 0: free, 1: claimed by its worker or the caller
+  };
+
   std::vector<std::thread> workers_;
+  std::unique_ptr<Slot[]> slots_;  // one per worker thread (index 1..), [0] unused
   std::mutex run_mutex_;  // serialises parallel_for callers
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(std::size_t)>* fn_ = nullptr;
-  std::size_t num_tasks_ = 0;
-  unsigned long long generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  const std::function<void(std::size_t)>* fn_ = nullptr;  // published by the slot reset
+  std::size_t num_tasks_ = 0;                              // published by the slot reset
+  std::atomic<unsigned long long> generation_{0};
+  std::atomic<int> completed_{0};  // worker-run slots finished in the current job
+  std::atomic<bool> stop_{false};
 };
 
 // Splits [0, n) into `parts` near-equal contiguous ranges; returns range `index`.

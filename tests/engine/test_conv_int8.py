@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bnnflow import _engine
 from bnnflow.reference import int8_ops
 from engine import glue_params as gp
-from engine.op_check import check_op
+from engine.op_check import ISAS, check_op
 
 
 @st.composite
@@ -85,3 +85,51 @@ def test_conv2d_int8_rejects_bad_arguments(kwargs, arg):
     args.update(kwargs)
     with pytest.raises(ValueError, match=arg):
         _engine.conv2d_int8(**args)
+
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv=convs(), unsigned=st.booleans(), seed=gp.seeds)
+def test_prepared_weights_match_reference(conv, unsigned, seed):
+    """conv2d_int8(x, prepare_conv2d_int8_weights(w, bias, zp, x_dtype=...)) == the formula."""
+    xs, ws, stride, pad = conv
+    r = gp.rng(seed)
+    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
+    lo, hi = (0, 256) if unsigned else (-128, 128)
+    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
+    w = gp.int8(r, ws)
+    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    expected = int8_ops.conv2d_int8(x, w, bias, zp, stride, pad)
+    dtype = "uint8" if unsigned else "int8"
+    prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
+                for isa in ISAS}
+    w[...], bias[...], zp[...] = 0, 0, 0  # the prepared weights hold their own copies
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8(x, prepared[isa], stride, pad, isa=isa,
+                                                 threads=threads),
+        lambda: expected,
+    )
+
+
+def test_prepared_weights_properties_and_errors():
+    w = np.ones((5, 3, 3, 4), np.int8)
+    bias, zp = np.zeros(5, np.int32), np.zeros(4, np.int32)
+    p = _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype="int8", isa="scalar")
+    assert (p.cout, p.kh, p.kw, p.cin, p.x_dtype, p.isa) == (5, 3, 3, 4, "int8", "scalar")
+    x = np.zeros((1, 6, 6, 4), np.int8)
+    with pytest.raises(ValueError, match=r"^x: the weights were prepared for int8"):
+        _engine.conv2d_int8(x.astype(np.uint8), p)
+    with pytest.raises(ValueError, match=r"^x: has 3 channels"):
+        _engine.conv2d_int8(x[..., :3].copy(), p)
+    other = [isa for isa in ISAS if isa != "scalar"]
+    if other:
+        with pytest.raises(ValueError, match=r"^isa: .*prepared for 'scalar'"):
+            _engine.conv2d_int8(x, p, isa=other[0])
+    with pytest.raises(ValueError, match=r"^x_dtype"):
+        _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype="int16")
+    with pytest.raises(ValueError, match=r"^zp"):
+        _engine.prepare_conv2d_int8_weights(w, bias, np.full(4, 200, np.int32), x_dtype="int8")
+    with pytest.raises(ValueError, match=r"^bias"):
+        _engine.prepare_conv2d_int8_weights(w, bias[:4].copy(), zp)
+    with pytest.raises(ValueError, match=r"^w"):
+        _engine.prepare_conv2d_int8_weights(w[0], bias, zp)

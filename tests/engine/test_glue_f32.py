@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bnnflow import _engine
 from bnnflow.reference import float_ops
 from engine import glue_params as gp
-from engine.op_check import check_op
+from engine.op_check import ISAS, check_op
 
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), gp.channels)
 
@@ -53,6 +53,40 @@ def test_conv2d_f32_matches_reference(conv, seed):
         lambda: float_ops.conv2d_f32(x, w, bias, stride, pad),
         rtol=1e-4,
     )
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv=convs(), seed=gp.seeds)
+def test_conv2d_f32_prepared_weights_match_reference(conv, seed):
+    xs, ws, stride, pad = conv
+    r = gp.rng(seed)
+    x, w, bias = gp.f32(r, xs), gp.f32(r, ws), gp.f32(r, (ws[0],))
+    expected = float_ops.conv2d_f32(x, w, bias, stride, pad)
+    prepared = {isa: _engine.prepare_conv2d_f32_weights(w, bias, isa=isa) for isa in ISAS}
+    w[...], bias[...] = 0, 0  # the prepared weights hold their own copies
+    check_op(
+        lambda isa, threads: _engine.conv2d_f32(x, prepared[isa], stride, pad, isa=isa,
+                                                threads=threads),
+        lambda: expected,
+        rtol=1e-4,
+    )
+
+
+def test_conv2d_f32_prepared_weights_errors():
+    p = _engine.prepare_conv2d_f32_weights(np.ones((2, 1, 1, 3), np.float32),
+                                           np.zeros(2, np.float32), isa="scalar")
+    assert (p.cout, p.kh, p.kw, p.cin, p.isa) == (2, 1, 1, 3, "scalar")
+    with pytest.raises(ValueError, match=r"^x: has 4 channels"):
+        _engine.conv2d_f32(np.zeros((1, 2, 2, 4), np.float32), p)
+    with pytest.raises(ValueError, match=r"^x: expected dtype float32"):
+        _engine.conv2d_f32(np.zeros((1, 2, 2, 3), np.int8), p)
+    other = [isa for isa in ISAS if isa != "scalar"]
+    if other:
+        with pytest.raises(ValueError, match=r"^isa: "):
+            _engine.conv2d_f32(np.zeros((1, 2, 2, 3), np.float32), p, isa=other[0])
+    with pytest.raises(ValueError, match=r"^bias"):
+        _engine.prepare_conv2d_f32_weights(np.ones((2, 1, 1, 3), np.float32),
+                                           np.zeros(3, np.float32))
 
 
 @settings(max_examples=30, deadline=None)

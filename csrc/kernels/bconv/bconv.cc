@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -255,6 +256,17 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   }
 }
 
+// The largest part of n units split over `threads` contiguous ranges, as a fraction of n.
+double largest_share(size_t n, int threads) {
+  return static_cast<double>((n + threads - 1) / threads) / static_cast<double>(n);
+}
+
+constexpr double kIndirectionShare = 0.05;
+
+double block_split_share(size_t nblocks, int threads) {
+  return (1.0 - kIndirectionShare) * largest_share(nblocks, threads) + kIndirectionShare;
+}
+
 }  // namespace
 
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
@@ -272,16 +284,23 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;
   std::vector<uint32_t> zeros(xwords, 0u);
-  std::vector<uint32_t> split;
+  std::unique_ptr<uint32_t[]> split;
   if (parts == 2) {
-    // Nibble-split copy of the input, [pixel][word][lo, hi]: one cheap pass per call.
+    // Nibble-split copy of the input, [pixel][word][lo, hi]: one cheap pass per call, split
+    // over the threads (every tile may read any row, so it completes before the tiles start).
     const size_t words = static_cast<size_t>(geo.n) * geo.h * geo.w * w.groups * w.wg;
-    split.resize(2 * words);
-    for (size_t i = 0; i < words; ++i) {
-      split[2 * i] = x[i] & 0x0f0f0f0fu;
-      split[2 * i + 1] = (x[i] >> 4) & 0x0f0f0f0fu;
-    }
-    x = split.data();
+    split.reset(new uint32_t[2 * words]);
+    const int nsplit = static_cast<int>(std::min<size_t>(pool.num_threads(), words / 4096 + 1));
+    uint32_t* dst = split.get();
+    pool.parallel_for(nsplit, [&](size_t task) {
+      size_t i0, i1;
+      split_range(words, nsplit, static_cast<int>(task), &i0, &i1);
+      for (size_t i = i0; i < i1; ++i) {
+        dst[2 * i] = x[i] & 0x0f0f0f0fu;
+        dst[2 * i + 1] = (x[i] >> 4) & 0x0f0f0f0fu;
+      }
+    });
+    x = split.get();
   }
   const size_t tiles_per_image =
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
@@ -295,11 +314,13 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   const size_t tiles = static_cast<size_t>(geo.n) * tiles_per_image;
   const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
   const int threads = pool.num_threads();
-  // Threads take contiguous ranges of pixel tiles; when there are too few tiles (small
-  // images, dense layers) they split the channel blocks instead — except for packed outputs,
-  // whose words are shared between channel blocks.
+  // Threads take contiguous ranges of pixel tiles, or of channel blocks when that gives the
+  // smaller largest share (few tiles: 7x7 images, dense layers) — except for packed outputs,
+  // whose words are shared between channel blocks. A block split repeats the indirection
+  // tables on every thread (about kIndirectionShare of the work).
   size_t ranges = std::min<size_t>(tiles, threads), chunks = 1;
-  if (ep.kind != EpilogueKind::kPacked && threads > 1 && tiles < 4u * threads) {
+  if (ep.kind != EpilogueKind::kPacked && threads > 1 &&
+      block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
     ranges = 1;
     chunks = std::min<size_t>(nblocks, threads);
   }

@@ -20,8 +20,16 @@ struct Conv2dInt8Args {
   int KH, KW, stride, pad;
 };
 
-#define BNNFLOW_GLUE_CONV_INT8_KERNELS \
-  void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool);
+// conv2d_int8 = conv2d_int8_pack once into conv2d_int8_packed_bytes(a) bytes of zeroed, 64-byte
+// aligned memory, then conv2d_int8_packed. Packing reads only w, bias, zp, x_unsigned, Cin, Cout,
+// KH, KW (the ISA's weight layout; AVX-512 folds sum w*(zp + 128*signed) into the bias), so a
+// caller that keeps the packed bytes (prepare_conv2d_int8_weights) runs conv2d_int8_packed on
+// every call with the same w, bias, zp and input dtype. The scalar kernel packs nothing.
+#define BNNFLOW_GLUE_CONV_INT8_KERNELS                                  \
+  void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool);          \
+  std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a);        \
+  void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed);         \
+  void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool);
 BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_CONV_INT8_KERNELS)
 
 // x[i] as int32 whatever the input dtype.

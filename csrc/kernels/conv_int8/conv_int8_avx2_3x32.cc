@@ -72,7 +72,28 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
 
 }  // namespace
 
+// Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2].
+std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
+  const std::size_t J = (static_cast<std::size_t>(a.KW) * a.Cin + 1) / 2;
+  const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
+  return CoP * sizeof(std::int32_t) + static_cast<std::size_t>(a.KH) * J * CoP * 2 * sizeof(std::int16_t);
+}
+
+void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
+  const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
+  auto* bias = static_cast<std::int32_t*>(packed);
+  for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
+  pack_weights<2>(reinterpret_cast<std::int16_t*>(bias + CoP), a.w, a.Cout, a.KH,
+                  static_cast<std::size_t>(a.KW) * a.Cin, CoP);
+}
+
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
+  GlueBuffer<std::uint8_t> packed(conv2d_int8_packed_bytes(a));
+  conv2d_int8_pack(a, packed.data());
+  conv2d_int8_packed(a, packed.data(), pool);
+}
+
+void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
   Packed k;
@@ -91,13 +112,9 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
     stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
   }
 
-  GlueBuffer<std::int16_t> wp(static_cast<std::size_t>(a.KH) * k.J * k.CoP * 2);
-  pack_weights<2>(wp.data(), a.w, a.Cout, a.KH, L, k.CoP);
-  GlueBuffer<std::int32_t> bias(k.CoP);
-  for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
   k.xp = xp.data();
-  k.wp = wp.data();
-  k.bias = bias.data();
+  k.bias = static_cast<const std::int32_t*>(packed);
+  k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
   // Units: (channel block, output row), channel-block major, so one thread keeps a block's
   // weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).

@@ -103,7 +103,42 @@ void tile_block(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::si
 
 }  // namespace
 
+// Packed bytes: corrected bias int32 [CoP], then weights int8 [KH][Q][CoP][4].
+std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
+  const std::size_t Q = (static_cast<std::size_t>(a.KW) * a.Cin + 3) / 4;
+  const std::size_t CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
+  return CoP * sizeof(std::int32_t) + static_cast<std::size_t>(a.KH) * Q * CoP * 4;
+}
+
+// The bias absorbs sum over all taps of w * (zp + off): the staged input is x + off, the
+// border zp + off.
+void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
+  const std::int32_t off = a.x_unsigned ? 0 : 128;
+  const std::size_t CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
+  auto* bias = static_cast<std::int32_t*>(packed);
+  pack_weights<4>(reinterpret_cast<std::int8_t*>(bias + CoP), a.w, a.Cout, a.KH,
+                  static_cast<std::size_t>(a.KW) * a.Cin, CoP);
+  const std::size_t taps = static_cast<std::size_t>(a.KH) * a.KW;
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    std::uint32_t corr = 0;  // sum over all taps of w * (zp + off), wrapping like the lanes
+    for (std::size_t t = 0; t < taps; ++t) {
+      const std::int8_t* w = a.w + (o * taps + t) * a.Cin;
+      for (std::size_t c = 0; c < a.Cin; ++c) {
+        const std::uint8_t border = static_cast<std::uint8_t>(a.zp[c] + off);
+        corr += static_cast<std::uint32_t>(w[c] * border);
+      }
+    }
+    bias[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) - corr);
+  }
+}
+
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
+  GlueBuffer<std::uint8_t> packed(conv2d_int8_packed_bytes(a));
+  conv2d_int8_pack(a, packed.data());
+  conv2d_int8_packed(a, packed.data(), pool);
+}
+
+void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
   const std::int32_t off = a.x_unsigned ? 0 : 128;
@@ -118,21 +153,9 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   for (std::size_t c = 0; c < a.Cin; ++c) border[c] = static_cast<std::uint8_t>(a.zp[c] + off);
   stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool);
 
-  GlueBuffer<std::int8_t> wq(static_cast<std::size_t>(a.KH) * k.Q * k.CoP * 4);
-  GlueBuffer<std::int32_t> bias(k.CoP);
-  pack_weights<4>(wq.data(), a.w, a.Cout, a.KH, L, k.CoP);
-  const std::size_t taps = static_cast<std::size_t>(a.KH) * a.KW;
-  for (std::size_t o = 0; o < a.Cout; ++o) {
-    std::uint32_t corr = 0;  // sum over all taps of w * (zp + off), wrapping like the lanes
-    for (std::size_t t = 0; t < taps; ++t) {
-      const std::int8_t* w = a.w + (o * taps + t) * a.Cin;
-      for (std::size_t c = 0; c < a.Cin; ++c) corr += static_cast<std::uint32_t>(w[c] * border[c]);
-    }
-    bias[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) - corr);
-  }
   k.xu = xu.data();
-  k.wq = wq.data();
-  k.bias = bias.data();
+  k.bias = static_cast<const std::int32_t*>(packed);
+  k.wq = reinterpret_cast<const std::int8_t*>(k.bias + k.CoP);
 
   // Units: (block of 64 channels, output row), block major (weights stay in cache).
   const std::size_t rows = a.N * Ho, blocks = (k.CoP + 4 * kLanes - 1) / (4 * kLanes);

@@ -33,4 +33,9 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   });
 }
 
+// The scalar twin reads w and bias as they are: nothing to pack.
+std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args&) { return 0; }
+void conv2d_int8_pack(const Conv2dInt8Args&, void*) {}
+void conv2d_int8_packed(const Conv2dInt8Args& a, const void*, ThreadPool* pool) { conv2d_int8(a, pool); }
+
 }  // namespace bnnflow::glue::scalar

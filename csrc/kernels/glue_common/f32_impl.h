@@ -45,8 +45,25 @@ void conv_f32_tile(const Conv2dF32Args& a, const float* xp, const float* wk, con
   }
 }
 
+// Packed bytes: bias float [CoP], then weights float [KH][KW*Cin][CoP].
+template <class V, int NV>
+std::size_t conv2d_f32_packed_bytes_impl(const Conv2dF32Args& a) {
+  constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
+  const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
+  return (CoP + static_cast<std::size_t>(a.KH) * a.KW * a.Cin * CoP) * sizeof(float);
+}
+
+template <class V, int NV>
+void conv2d_f32_pack_impl(const Conv2dF32Args& a, void* packed) {
+  constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
+  const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
+  auto* bias = static_cast<float*>(packed);
+  for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
+  pack_weights<1>(bias + CoP, a.w, a.Cout, a.KH, static_cast<std::size_t>(a.KW) * a.Cin, CoP);
+}
+
 template <class V, int P, int NV>
-void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
+void conv2d_f32_packed_impl(const Conv2dF32Args& a, const void* packed, ThreadPool* pool) {
   constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
@@ -56,10 +73,8 @@ void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
   GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
   const std::int32_t* no_zp = nullptr;
   stage_interior(xp.data(), a.x, no_zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
-  GlueBuffer<float> wk(static_cast<std::size_t>(a.KH) * L * CoP);
-  pack_weights<1>(wk.data(), a.w, a.Cout, a.KH, L, CoP);
-  GlueBuffer<float> bias(CoP);
-  for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
+  const float* bias = static_cast<const float*>(packed);
+  const float* wk = bias + CoP;
   // Units: (channel block, output row), block major (weights stay in cache).
   const std::size_t rows = a.N * Ho, blocks = CoP / kC;
   parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
@@ -69,15 +84,22 @@ void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
       float* yrow = a.y + row * Wo * a.Cout;
       std::size_t ow = 0;
       for (; ow + P <= Wo; ow += P) {
-        conv_f32_tile<V, P, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+        conv_f32_tile<V, P, NV>(a, xp.data(), wk, bias, Hp, Wp, L, CoP, n, oh, ow, co,
                                 yrow + ow * a.Cout);
       }
       for (; ow < Wo; ++ow) {
-        conv_f32_tile<V, 1, NV>(a, xp.data(), wk.data(), bias.data(), Hp, Wp, L, CoP, n, oh, ow, co,
+        conv_f32_tile<V, 1, NV>(a, xp.data(), wk, bias, Hp, Wp, L, CoP, n, oh, ow, co,
                                 yrow + ow * a.Cout);
       }
     }
   });
+}
+
+template <class V, int P, int NV>
+void conv2d_f32_impl(const Conv2dF32Args& a, ThreadPool* pool) {
+  GlueBuffer<std::uint8_t> packed(conv2d_f32_packed_bytes_impl<V, NV>(a));
+  conv2d_f32_pack_impl<V, NV>(a, packed.data());
+  conv2d_f32_packed_impl<V, P, NV>(a, packed.data(), pool);
 }
 
 template <class V, int R>

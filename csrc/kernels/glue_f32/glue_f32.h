@@ -42,10 +42,16 @@ struct DenseF32Args {
   std::size_t N, Cin, Cout;
 };
 
+// conv2d_f32 = conv2d_f32_pack (weights with output channels across lanes, padded bias; reads
+// w, bias, Cin, Cout, KH, KW) into conv2d_f32_packed_bytes(a) bytes of zeroed 64-byte-aligned
+// memory, then conv2d_f32_packed; prepare_conv2d_f32_weights keeps the packed bytes.
 #define BNNFLOW_GLUE_F32_KERNELS                             \
   void scale_bias(const ScaleBiasArgs& a, ThreadPool* pool); \
   void dequant(const DequantArgs& a, ThreadPool* pool);      \
   void conv2d_f32(const Conv2dF32Args& a, ThreadPool* pool); \
+  std::size_t conv2d_f32_packed_bytes(const Conv2dF32Args& a); \
+  void conv2d_f32_pack(const Conv2dF32Args& a, void* packed); \
+  void conv2d_f32_packed(const Conv2dF32Args& a, const void* packed, ThreadPool* pool); \
   void dense_f32(const DenseF32Args& a, ThreadPool* pool);
 BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_F32_KERNELS)
 

@@ -57,4 +57,9 @@ void dense_f32(const DenseF32Args& a, ThreadPool* pool) {
   });
 }
 
+// The scalar twin reads w and bias as they are: nothing to pack.
+std::size_t conv2d_f32_packed_bytes(const Conv2dF32Args&) { return 0; }
+void conv2d_f32_pack(const Conv2dF32Args&, void*) {}
+void conv2d_f32_packed(const Conv2dF32Args& a, const void*, ThreadPool* pool) { conv2d_f32(a, pool); }
+
 }  // namespace bnnflow::glue::scalar

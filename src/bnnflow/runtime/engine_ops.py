@@ -131,6 +131,25 @@ def _conv_call(name: str, roles: tuple[str, ...]) -> Binder:
     return bind
 
 
+def _prepared_conv_call(name: str, prepare_name: str, roles: tuple[str, ...]) -> Binder:
+    """Binder for ``_engine.<name>(x, prepared, stride=, padding=, isa=, threads=)`` with the
+    weights re-laid once here by ``_engine.<prepare_name>(*params[roles], isa=)`` (int8 convs
+    also fix the input dtype); an engine without the prepare function gets the arrays."""
+    plain = _conv_call(name, roles)
+
+    def bind(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
+             ) -> Kernel | None:
+        fn, prepare = _engine_fn(name), _engine_fn(prepare_name)
+        if fn is None or prepare is None:
+            return plain(op, ins, out, p, isa, threads)
+        extra = {"x_dtype": ins[0].dtype} if "zp" in roles else {}
+        weights = prepare(*(p[r] for r in roles), **extra, isa=isa)
+        kw = {"stride": op.attrs["stride"], "padding": op.attrs["padding"], "isa": isa,
+              "threads": threads}
+        return _engine_kernel(fn, lambda x, **o: fn(x[0], weights, **kw, **o))
+    return bind
+
+
 def bind_concat(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
                 ) -> Kernel | None:
     fn = _engine_fn("concat")
@@ -163,7 +182,8 @@ ENGINE_BINDERS: dict[str, Binder] = {
     "maxpool_int8": _window_call("maxpool_int8"),
     "sumpool_int8": _window_call("sumpool_int8"),
     "global_sumpool_int8": _params_call("global_sumpool_int8", ()),
-    "conv2d_int8": _conv_call("conv2d_int8", ("weights", "bias", "zp")),
+    "conv2d_int8": _prepared_conv_call("conv2d_int8", "prepare_conv2d_int8_weights",
+                                       ("weights", "bias", "zp")),
     "dwconv2d_int8": _conv_call("dwconv2d_int8", ("weights", "bias", "zp")),
     "dense_int8": _params_call("dense_int8", ("weights", "bias")),
     "concat": bind_concat,
@@ -171,7 +191,8 @@ ENGINE_BINDERS: dict[str, Binder] = {
     "scale_bias": _params_call("scale_bias", ("scale", "bias")),
     "add_f32": _params_call("add_f32", (), n_inputs=2),
     "pwl_f32": _params_call("pwl_f32", ("t", "kp", "bp", "kn", "bn")),
-    "conv2d_f32": _conv_call("conv2d_f32", ("weights", "bias")),
+    "conv2d_f32": _prepared_conv_call("conv2d_f32", "prepare_conv2d_f32_weights",
+                                      ("weights", "bias")),
     "dense_f32": _params_call("dense_f32", ("weights", "bias")),
     "maxpool_f32": _window_call("maxpool_f32"),
     "avgpool_f32": _window_call("avgpool_f32"),

@@ -92,11 +92,12 @@ class Plan {
 
 // Tap pointers of output pixel (n, oh, ow): the input pixel of each tap, or the zp pixel for
 // a padded tap; entries taps .. 2*npairs-1 (an odd tap count's partner) point at the zp pixel
-// with weight 0. Pixels inside on the left/right step by stride*C from the previous one.
+// with weight 0. Pixels whose taps are all inside horizontally step by stride*C from the
+// previous one (taps in padded rows stay on the zp pixel).
 class TapWalker {
  public:
   TapWalker(const DwConv2dInt8Args& a, const Plan& p)
-      : a_(a), p_(p), ptr_(2 * p.npairs), xb_(static_cast<const std::uint8_t*>(a.x)) {
+      : a_(a), p_(p), ptr_(2 * p.npairs), step_(2 * p.npairs), xb_(static_cast<const std::uint8_t*>(a.x)) {
     for (std::size_t t = 0; t < 2 * p.npairs; ++t) ptr_[t] = p.zpix.data();
     lo_ = 0;
     while (lo_ < p.Wo && static_cast<std::ptrdiff_t>(lo_ * a.stride) < a.pad) ++lo_;
@@ -110,10 +111,7 @@ class TapWalker {
   const std::uint8_t* const* at(std::size_t n, std::size_t oh, std::size_t ow) {
     const bool inner = ow >= lo_ && ow < hi_;
     if (inner && ow == last_ + 1 && n == n_ && oh == oh_) {
-      const std::size_t step = static_cast<std::size_t>(a_.stride) * a_.C;
-      for (std::size_t t = 0; t < p_.taps; ++t) {
-        if (ptr_[t] != p_.zpix.data()) ptr_[t] += step;
-      }
+      for (std::size_t t = 0; t < p_.taps; ++t) ptr_[t] += step_[t];
     } else {
       fill(n, oh, ow);
     }
@@ -133,6 +131,7 @@ class TapWalker {
       for (int kw = 0; kw < a_.KW; ++kw) {
         const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a_.stride) + kw - a_.pad;
         const std::size_t t = static_cast<std::size_t>(kh) * a_.KW + kw;
+        step_[t] = row_in ? static_cast<std::size_t>(a_.stride) * a_.C : 0;
         ptr_[t] = row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(a_.W)
                       ? xb_ + ((n * a_.H + static_cast<std::size_t>(ih)) * a_.W + static_cast<std::size_t>(iw)) * a_.C
                       : p_.zpix.data();
@@ -143,6 +142,7 @@ class TapWalker {
   const DwConv2dInt8Args& a_;
   const Plan& p_;
   GlueBuffer<const std::uint8_t*> ptr_;
+  GlueBuffer<std::size_t> step_;  // stride*C for taps in rows inside the image, else 0
   const std::uint8_t* xb_;
   std::size_t lo_ = 0, hi_ = 0;  // output columns whose taps are all inside horizontally
   std::size_t n_ = kNone, oh_ = kNone, last_ = kNone;

@@ -23,7 +23,7 @@ inline __m256i dw_pair_bytes(const std::uint8_t* t0, const std::uint8_t* t1, std
                             _mm256_set1_epi64x(static_cast<long long>(dwc::load8(t1, nb))), 0xCC);
 }
 
-template <bool kSigned, bool kFull>
+template <bool kSigned, bool kFull, int kNP>
 void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k, std::int32_t* y) {
   const std::size_t b = 2 * k;
   const std::size_t ca = p.c0.data()[b], cb = p.c0.data()[b + 1];
@@ -31,7 +31,8 @@ void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k
   const __m512i mask = _mm512_loadu_si512(p.masks.data() + b * 32);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i acc = _mm512_loadu_si512(p.bias2.data() + b * 8);
-  for (std::size_t q = 0; q < p.npairs; ++q) {
+  const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;  // 5 for 3x3
+  for (std::size_t q = 0; q < np; ++q) {
     const std::uint8_t* t0 = tp[2 * q];
     const std::uint8_t* t1 = tp[2 * q + 1];
     __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(dw_pair_bytes(t0 + ca, t1 + ca, nb)),
@@ -48,23 +49,29 @@ void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k
   }
 }
 
-template <bool kSigned>
+template <bool kSigned, bool kFull, int kNP>
 void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
   dwc::TapWalker walk(a, p);
-  const bool full = a.C >= 8;
   for (std::size_t u = u0; u < u1; ++u) {
     const std::size_t n = u / p.Ho, oh = u % p.Ho;
     for (std::size_t ow = 0; ow < p.Wo; ++ow) {
       const std::uint8_t* const* tp = walk.at(n, oh, ow);
       std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
       for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
-        if (full) {
-          dw_block16<kSigned, true>(p, tp, k, y);
-        } else {
-          dw_block16<kSigned, false>(p, tp, k, y);
-        }
+        dw_block16<kSigned, kFull, kNP>(p, tp, k, y);
       }
     }
+  }
+}
+
+template <bool kSigned>
+void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    dw_rows<kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    dw_rows<kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    dw_rows<kSigned, true, 0>(a, p, u0, u1);
   }
 }
 
@@ -74,9 +81,9 @@ void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
   const dwc::Plan p(a);
   parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
     if (a.x_unsigned) {
-      dw_rows<false>(a, p, u0, u1);
+      dw_rows_dispatch<false>(a, p, u0, u1);
     } else {
-      dw_rows<true>(a, p, u0, u1);
+      dw_rows_dispatch<true>(a, p, u0, u1);
     }
   });
 }

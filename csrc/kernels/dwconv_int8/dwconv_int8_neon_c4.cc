@@ -10,14 +10,15 @@
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {
 
-template <bool kSigned, bool kFull>
+template <bool kSigned, bool kFull, int kNP>
 void dw_block8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t b, std::int32_t* y) {
   const std::size_t c0 = p.c0.data()[b];
   const std::size_t nb = kFull ? 8 : p.nbytes.data()[b];
   const uint8x16_t mlo = vld1q_u8(p.masks.data() + b * 32);
   const uint8x16_t mhi = vld1q_u8(p.masks.data() + b * 32 + 16);
   int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
-  for (std::size_t q = 0; q < p.npairs; ++q) {
+  const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;  // 5 for 3x3
+  for (std::size_t q = 0; q < np; ++q) {
     uint8x16_t src = vcombine_u8(vcreate_u8(dwc::load8(tp[2 * q] + c0, nb)),
                                  vcreate_u8(dwc::load8(tp[2 * q + 1] + c0, nb)));
     if constexpr (kSigned) src = veorq_u8(src, vdupq_n_u8(0x80));
@@ -44,23 +45,29 @@ void dw_block8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t b,
   }
 }
 
-template <bool kSigned>
+template <bool kSigned, bool kFull, int kNP>
 void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
   dwc::TapWalker walk(a, p);
-  const bool full = a.C >= 8;
   for (std::size_t u = u0; u < u1; ++u) {
     const std::size_t n = u / p.Ho, oh = u % p.Ho;
     for (std::size_t ow = 0; ow < p.Wo; ++ow) {
       const std::uint8_t* const* tp = walk.at(n, oh, ow);
       std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
       for (std::size_t b = 0; b < p.nblk; ++b) {
-        if (full) {
-          dw_block8<kSigned, true>(p, tp, b, y);
-        } else {
-          dw_block8<kSigned, false>(p, tp, b, y);
-        }
+        dw_block8<kSigned, kFull, kNP>(p, tp, b, y);
       }
     }
+  }
+}
+
+template <bool kSigned>
+void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    dw_rows<kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    dw_rows<kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    dw_rows<kSigned, true, 0>(a, p, u0, u1);
   }
 }
 
@@ -70,9 +77,9 @@ void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
   const dwc::Plan p(a);
   parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
     if (a.x_unsigned) {
-      dw_rows<false>(a, p, u0, u1);
+      dw_rows_dispatch<false>(a, p, u0, u1);
     } else {
-      dw_rows<true>(a, p, u0, u1);
+      dw_rows_dispatch<true>(a, p, u0, u1);
     }
   });
 }

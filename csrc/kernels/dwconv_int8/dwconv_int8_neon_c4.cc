@@ -1,4 +1,4 @@
-// NEON dwconv2d_int8 (AArch64): blocks of 8 output channels (two int32x4 halves of 4 channels)
+// NEON dwconv2d_int8 (AArch64; the file keeps its _c4 name, which the C++ tests include): blocks of 8 output channels (two int32x4 halves of 4 channels)
 // in the layout of dwconv_int8_plan.h. Per tap pair and 8 channels: two 8-byte loads into one
 // q register (tap 2p low, tap 2p+1 high), [eor 0x80 for int8 input], two tbl (channel-multiplier
 // expansion, interleave, zero-extension to int16 pairs; index 0x80 gives 0), four

@@ -1,9 +1,113 @@
-// avx2 dwconv2d_int8 from the generic kernel of dwconv_impl.h (output channels across lanes).
-#include "kernels/glue_common/vec_avx2.h"
-#include "kernels/glue_common/dwconv_impl.h"
+// AVX2 dwconv2d_int8: 8 output channels per ymm, tap pairs through vpmaddwd (see
+// dwconv_int8_plan.h). Per tap pair and 8 channels: two vpbroadcastq loads, vpblendd (tap 2p in
+// the low, tap 2p+1 in the high qword of each 128-bit half), [vpxor 0x80 for int8 input],
+// vpshufb (channel-multiplier expansion, interleave, zero-extension to int16), vpmaddwd, vpaddd.
+// Threads split over batch x output rows.
+#include <immintrin.h>
+
+#include "kernels/dwconv_int8/dwconv_int8_plan.h"
 
 namespace bnnflow::glue::avx2 {
+namespace {
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwconv2d_int8_impl<Vec>(a, pool); }
+// Taps 2q, 2q+1 at channel c0 as (8 bytes tap 2q, 8 bytes tap 2q+1) in each 128-bit half.
+template <bool kSigned, bool kFull>
+inline __m256i dw_pair_bytes(const std::uint8_t* t0, const std::uint8_t* t1, std::size_t nb) {
+  __m256i v = _mm256_blend_epi32(
+      _mm256_set1_epi64x(static_cast<long long>(dwc::load8(t0, kFull ? 8 : nb))),
+      _mm256_set1_epi64x(static_cast<long long>(dwc::load8(t1, kFull ? 8 : nb))), 0xCC);
+  if constexpr (kSigned) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
+  return v;
+}
+
+inline __m256i dw_mask(const dwc::Plan& p, std::size_t b) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.masks.data() + b * 32));
+}
+inline __m256i dw_weights(const dwc::Plan& p, std::size_t b, std::size_t q) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.wpk.data() + p.weight_index(b, q)));
+}
+inline __m256i dw_bias(const dwc::Plan& p, std::size_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.bias2.data() + b * 8));
+}
+
+inline void dw_store(const dwc::Plan& p, std::size_t b, std::int32_t* y, __m256i acc) {
+  const std::size_t left = p.Co - 8 * b;
+  if (left >= 8) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * b), acc);
+  } else {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), lanes);
+    _mm256_maskstore_epi32(y + 8 * b, keep, acc);
+  }
+}
+
+// One output pixel, all channel blocks (two 8-blocks per step share the tap pointers); kNP is
+// the number of tap pairs when fixed at compile time (5 for 3x3), else 0 (p.npairs).
+template <bool kSigned, bool kFull, int kNP>
+void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+  const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;
+  const std::size_t nb = p.nbytes.data()[0];
+  std::size_t b = 0;
+  for (; b + 2 <= p.nblk; b += 2) {
+    const std::size_t ca = p.c0.data()[b], cb = p.c0.data()[b + 1];
+    const __m256i ma = dw_mask(p, b), mb = dw_mask(p, b + 1);
+    __m256i acca = dw_bias(p, b), accb = dw_bias(p, b + 1);
+    for (std::size_t q = 0; q < np; ++q) {
+      const std::uint8_t* t0 = tp[2 * q];
+      const std::uint8_t* t1 = tp[2 * q + 1];
+      const __m256i va = _mm256_shuffle_epi8(dw_pair_bytes<kSigned, kFull>(t0 + ca, t1 + ca, nb), ma);
+      const __m256i vb = _mm256_shuffle_epi8(dw_pair_bytes<kSigned, kFull>(t0 + cb, t1 + cb, nb), mb);
+      acca = _mm256_add_epi32(acca, _mm256_madd_epi16(va, dw_weights(p, b, q)));
+      accb = _mm256_add_epi32(accb, _mm256_madd_epi16(vb, dw_weights(p, b + 1, q)));
+    }
+    dw_store(p, b, y, acca);
+    dw_store(p, b + 1, y, accb);
+  }
+  if (b < p.nblk) {
+    const std::size_t ca = p.c0.data()[b];
+    const __m256i ma = dw_mask(p, b);
+    __m256i acc = dw_bias(p, b);
+    for (std::size_t q = 0; q < np; ++q) {
+      const __m256i v = _mm256_shuffle_epi8(dw_pair_bytes<kSigned, kFull>(tp[2 * q] + ca, tp[2 * q + 1] + ca, nb), ma);
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, dw_weights(p, b, q)));
+    }
+    dw_store(p, b, y, acc);
+  }
+}
+
+template <bool kSigned, bool kFull, int kNP>
+void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  dwc::TapWalker walk(a, p);
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho;
+    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+      dw_pixel<kSigned, kFull, kNP>(p, walk.at(n, oh, ow), a.y + (u * p.Wo + ow) * p.Co);
+    }
+  }
+}
+
+template <bool kSigned>
+void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    dw_rows<kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    dw_rows<kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    dw_rows<kSigned, true, 0>(a, p, u0, u1);
+  }
+}
+
+}  // namespace
+
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
+  const dwc::Plan p(a);
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      dw_rows_dispatch<false>(a, p, u0, u1);
+    } else {
+      dw_rows_dispatch<true>(a, p, u0, u1);
+    }
+  });
+}
 
 }  // namespace bnnflow::glue::avx2

@@ -1,9 +1,91 @@
-// avx512 dwconv2d_int8 from the generic kernel of dwconv_impl.h (output channels across lanes).
-#include "kernels/glue_common/vec_avx512.h"
-#include "kernels/glue_common/dwconv_impl.h"
+// AVX-512 (F/BW) dwconv2d_int8: 16 output channels per zmm = the AVX2 kernel's 8-blocks 2k and
+// 2k+1 side by side (see dwconv_int8_plan.h). Per tap pair: four vpbroadcastq loads, two
+// vpblendd, vinserti64x4, [vpxorq 0x80 for int8 input], vpshufb, vpmaddwd, vpaddd; channel tails
+// by masked stores. Threads split over batch x output rows.
+#include "kernels/glue_common/x86_avx512.h"
+#include "kernels/dwconv_int8/dwconv_int8_plan.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
+namespace {
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwconv2d_int8_impl<Vec>(a, pool); }
+// vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
+inline __m512i dw_madd(__m512i a, __m512i b) {
+#if defined(BNNFLOW_GLUE_SIMDE)
+  return simde_mm512_madd_epi16(a, b);
+#else
+  return _mm512_madd_epi16(a, b);
+#endif
+}
+
+// Taps 2q, 2q+1 of one 8-block at channel c0: (8 bytes tap 2q, 8 bytes tap 2q+1) per 128 bits.
+inline __m256i dw_pair_bytes(const std::uint8_t* t0, const std::uint8_t* t1, std::size_t nb) {
+  return _mm256_blend_epi32(_mm256_set1_epi64x(static_cast<long long>(dwc::load8(t0, nb))),
+                            _mm256_set1_epi64x(static_cast<long long>(dwc::load8(t1, nb))), 0xCC);
+}
+
+template <bool kSigned, bool kFull, int kNP>
+void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k, std::int32_t* y) {
+  const std::size_t b = 2 * k;
+  const std::size_t ca = p.c0.data()[b], cb = p.c0.data()[b + 1];
+  const std::size_t nb = kFull ? 8 : p.nbytes.data()[b];
+  const __m512i mask = _mm512_loadu_si512(p.masks.data() + b * 32);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc = _mm512_loadu_si512(p.bias2.data() + b * 8);
+  const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;  // 5 for 3x3
+  for (std::size_t q = 0; q < np; ++q) {
+    const std::uint8_t* t0 = tp[2 * q];
+    const std::uint8_t* t1 = tp[2 * q + 1];
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(dw_pair_bytes(t0 + ca, t1 + ca, nb)),
+                                   dw_pair_bytes(t0 + cb, t1 + cb, nb), 1);
+    if constexpr (kSigned) v = _mm512_xor_si512(v, flip);
+    v = _mm512_shuffle_epi8(v, mask);
+    acc = _mm512_add_epi32(acc, dw_madd(v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q))));
+  }
+  const std::size_t left = p.Co - 8 * b;
+  if (left >= 16) {
+    _mm512_storeu_si512(y + 8 * b, acc);
+  } else {
+    _mm512_mask_storeu_epi32(y + 8 * b, static_cast<__mmask16>((1u << left) - 1u), acc);
+  }
+}
+
+template <bool kSigned, bool kFull, int kNP>
+void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  dwc::TapWalker walk(a, p);
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho;
+    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+      const std::uint8_t* const* tp = walk.at(n, oh, ow);
+      std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
+      for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
+        dw_block16<kSigned, kFull, kNP>(p, tp, k, y);
+      }
+    }
+  }
+}
+
+template <bool kSigned>
+void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    dw_rows<kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    dw_rows<kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    dw_rows<kSigned, true, 0>(a, p, u0, u1);
+  }
+}
+
+}  // namespace
+
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
+  const dwc::Plan p(a);
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      dw_rows_dispatch<false>(a, p, u0, u1);
+    } else {
+      dw_rows_dispatch<true>(a, p, u0, u1);
+    }
+  });
+}
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

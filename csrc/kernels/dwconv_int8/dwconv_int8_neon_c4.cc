@@ -1,9 +1,87 @@
-// neon dwconv2d_int8 from the generic kernel of dwconv_impl.h (output channels across lanes).
-#include "kernels/glue_common/vec_neon.h"
-#include "kernels/glue_common/dwconv_impl.h"
+// NEON dwconv2d_int8 (AArch64; the file keeps its _c4 name, which the C++ tests include): blocks of 8 output channels (two int32x4 halves of 4 channels)
+// in the layout of dwconv_int8_plan.h. Per tap pair and 8 channels: two 8-byte loads into one
+// q register (tap 2p low, tap 2p+1 high), [eor 0x80 for int8 input], two tbl (channel-multiplier
+// expansion, interleave, zero-extension to int16 pairs; index 0x80 gives 0), four
+// vmlal(_high)_s16 into accumulators that hold (tap 2p, tap 2p+1) products side by side; one
+// vpaddq per 4 channels at the end adds the pair halves. Threads split over batch x output rows.
+#include "kernels/glue_common/arm_neon.h"
+#include "kernels/dwconv_int8/dwconv_int8_plan.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
+namespace {
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwconv2d_int8_impl<Vec>(a, pool); }
+template <bool kSigned, bool kFull, int kNP>
+void dw_block8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t b, std::int32_t* y) {
+  const std::size_t c0 = p.c0.data()[b];
+  const std::size_t nb = kFull ? 8 : p.nbytes.data()[b];
+  const uint8x16_t mlo = vld1q_u8(p.masks.data() + b * 32);
+  const uint8x16_t mhi = vld1q_u8(p.masks.data() + b * 32 + 16);
+  int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+  const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;  // 5 for 3x3
+  for (std::size_t q = 0; q < np; ++q) {
+    uint8x16_t src = vcombine_u8(vcreate_u8(dwc::load8(tp[2 * q] + c0, nb)),
+                                 vcreate_u8(dwc::load8(tp[2 * q + 1] + c0, nb)));
+    if constexpr (kSigned) src = veorq_u8(src, vdupq_n_u8(0x80));
+    const int16x8_t lo = vreinterpretq_s16_u8(vqtbl1q_u8(src, mlo));
+    const int16x8_t hi = vreinterpretq_s16_u8(vqtbl1q_u8(src, mhi));
+    const std::int16_t* w = reinterpret_cast<const std::int16_t*>(p.wpk.data() + p.weight_index(b, q));
+    const int16x8_t wlo = vld1q_s16(w), whi = vld1q_s16(w + 8);
+    a0 = vmlal_s16(a0, vget_low_s16(lo), vget_low_s16(wlo));
+    a1 = vmlal_high_s16(a1, lo, wlo);
+    a2 = vmlal_s16(a2, vget_low_s16(hi), vget_low_s16(whi));
+    a3 = vmlal_high_s16(a3, hi, whi);
+  }
+  const int32x4_t r0 = vaddq_s32(vld1q_s32(p.bias2.data() + 8 * b), vpaddq_s32(a0, a1));
+  const int32x4_t r1 = vaddq_s32(vld1q_s32(p.bias2.data() + 8 * b + 4), vpaddq_s32(a2, a3));
+  const std::size_t left = p.Co - 8 * b;
+  if (left >= 8) {
+    vst1q_s32(y + 8 * b, r0);
+    vst1q_s32(y + 8 * b + 4, r1);
+  } else {
+    std::int32_t tmp[8];
+    vst1q_s32(tmp, r0);
+    vst1q_s32(tmp + 4, r1);
+    std::memcpy(y + 8 * b, tmp, left * sizeof(std::int32_t));
+  }
+}
+
+template <bool kSigned, bool kFull, int kNP>
+void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  dwc::TapWalker walk(a, p);
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho;
+    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+      const std::uint8_t* const* tp = walk.at(n, oh, ow);
+      std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
+      for (std::size_t b = 0; b < p.nblk; ++b) {
+        dw_block8<kSigned, kFull, kNP>(p, tp, b, y);
+      }
+    }
+  }
+}
+
+template <bool kSigned>
+void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    dw_rows<kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    dw_rows<kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    dw_rows<kSigned, true, 0>(a, p, u0, u1);
+  }
+}
+
+}  // namespace
+
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
+  const dwc::Plan p(a);
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      dw_rows_dispatch<false>(a, p, u0, u1);
+    } else {
+      dw_rows_dispatch<true>(a, p, u0, u1);
+    }
+  });
+}
 
 }  // namespace bnnflow::glue::BNNFLOW_NEON_NS

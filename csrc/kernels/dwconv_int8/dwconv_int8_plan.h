@@ -1,0 +1,160 @@
+// Per-call preparation shared by the SIMD dwconv2d_int8 kernels (AVX2, AVX-512, NEON).
+//
+// Channels go across lanes in blocks of 8 output channels; output channel o = c*m + j reads
+// input channel c straight from the NHWC input (no per-multiplier copy): a block's 8 lanes read
+// input bytes c0 .. c0+7 with c0 = min(8b / m, C - 8), and a byte shuffle (pshufb / tbl) maps them to lanes.
+// Taps go in pairs: one 16-byte source (8 bytes of tap 2p, 8 bytes of tap 2p+1 at channel c0)
+// is shuffled into int16 pairs (x_{2p}[c], x_{2p+1}[c]) per int32 lane, zero-extended, and
+// multiplied with packed int16 weight pairs (vpmaddwd, or vmlal + a final pairwise add on NEON).
+//
+// Zero point: the kernels sum raw bytes u = x + off (off = 128 for int8 input, applied as a
+// xor 0x80; 0 for uint8) over ALL taps, and fold the constant into the bias:
+//   bias2[o] = bias[o] - sum_t w[o,t] * (zp[c] + off).
+// A padded tap reads the "zp pixel" (bytes zp[c], i.e. u = zp[c] + off), so it contributes
+// w*(zp+off) - w*(zp+off) = 0, as docs/numerics.md §5 requires. All sums are int32 modulo 2^32
+// (exact products: |u| <= 255, |w| <= 128, a pair sum fits int32), so the result equals the
+// scalar twin bit for bit whatever the summation order.
+#pragma once
+#include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/glue_common/glue.h"
+
+namespace bnnflow::glue {
+namespace {
+namespace dwc {
+
+// Shapes, packed weights, shuffle masks and folded bias of one dwconv2d_int8 call.
+class Plan {
+ public:
+  explicit Plan(const DwConv2dInt8Args& a)
+      : Ho(out_size(a.H, a.KH, a.stride, a.pad)),
+        Wo(out_size(a.W, a.KW, a.stride, a.pad)),
+        Co(a.C * a.mult),
+        taps(static_cast<std::size_t>(a.KH) * static_cast<std::size_t>(a.KW)),
+        npairs((taps + 1) / 2),
+        nblk((Co + 7) / 8),
+        nblk2((nblk + 1) / 2 * 2),
+        masks(nblk2 * 32),
+        wpk(nblk2 * npairs * 8),
+        bias2(nblk2 * 8),
+        c0(nblk2),
+        nbytes(nblk2),
+        zpix(a.C + 16) {
+    const std::int32_t off = a.x_unsigned ? 0 : 128;
+    for (std::size_t c = 0; c < a.C; ++c) zpix[c] = static_cast<std::uint8_t>(a.zp[c]);
+    for (std::size_t b = 0; b < nblk2; ++b) {
+      // With C >= 8 every block reads 8 bytes inside the pixel (the window slides back at the
+      // end of the channels); with C < 8 it reads the C bytes from channel 0.
+      const std::size_t first = (8 * b) / a.mult;
+      c0[b] = a.C < 8 ? 0 : (first < a.C - 8 ? first : a.C - 8);
+      nbytes[b] = a.C < 8 ? a.C : 8;
+      for (std::size_t i = 0; i < 8; ++i) {
+        const std::size_t o = 8 * b + i;
+        const std::uint8_t idx = o < Co ? static_cast<std::uint8_t>(o / a.mult - c0[b]) : 0;
+        std::uint8_t* m = masks.data() + b * 32 + 4 * i;
+        m[0] = idx;
+        m[1] = 0x80;
+        m[2] = static_cast<std::uint8_t>(8 + idx);
+        m[3] = 0x80;
+        if (o >= Co) continue;
+        const std::int8_t* w = a.w + o * taps;
+        std::uint32_t wsum = 0;
+        for (std::size_t t = 0; t < taps; ++t) wsum += static_cast<std::uint32_t>(static_cast<std::int32_t>(w[t]));
+        const std::int32_t zu = a.zp[o / a.mult] + off;
+        bias2[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
+                                             wsum * static_cast<std::uint32_t>(zu));
+        for (std::size_t p = 0; p < npairs; ++p) {
+          const std::uint16_t lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(w[2 * p]));
+          const std::uint16_t hi =
+              2 * p + 1 < taps ? static_cast<std::uint16_t>(static_cast<std::int16_t>(w[2 * p + 1])) : 0;
+          wpk[weight_index(b, p) + i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                                                  (static_cast<std::uint32_t>(hi) << 16));
+        }
+      }
+    }
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Offset of the 8 packed weight pairs of 8-block b, tap pair p: layout [b/2][p][b%2][8], so
+  // 8-blocks 2k and 2k+1 are one contiguous 16-lane vector for AVX-512.
+  std::size_t weight_index(std::size_t b, std::size_t p) const {
+    return ((b / 2) * npairs + p) * 16 + (b % 2) * 8;
+  }
+
+  const std::size_t Ho, Wo, Co, taps, npairs, nblk, nblk2;
+  GlueBuffer<std::uint8_t> masks;   // [nblk2][32] pshufb masks (per 128-bit half: 8 + 8 bytes)
+  GlueBuffer<std::int32_t> wpk;     // packed int16 weight pairs, see weight_index
+  GlueBuffer<std::int32_t> bias2;   // [nblk2 * 8] bias with the zero-point term folded in
+  GlueBuffer<std::size_t> c0;       // [nblk2] first input channel of each 8-block
+  GlueBuffer<std::size_t> nbytes;   // [nblk2] input bytes read at c0: 8, or C when C < 8
+  GlueBuffer<std::uint8_t> zpix;    // [C + 16] the zero-point pixel (bytes zp[c])
+};
+
+// Tap pointers of output pixel (n, oh, ow): the input pixel of each tap, or the zp pixel for
+// a padded tap; entries taps .. 2*npairs-1 (an odd tap count's partner) point at the zp pixel
+// with weight 0. Pixels whose taps are all inside horizontally step by stride*C from the
+// previous one (taps in padded rows stay on the zp pixel).
+class TapWalker {
+ public:
+  TapWalker(const DwConv2dInt8Args& a, const Plan& p)
+      : a_(a), p_(p), ptr_(2 * p.npairs), step_(2 * p.npairs), xb_(static_cast<const std::uint8_t*>(a.x)) {
+    for (std::size_t t = 0; t < 2 * p.npairs; ++t) ptr_[t] = p.zpix.data();
+    lo_ = 0;
+    while (lo_ < p.Wo && static_cast<std::ptrdiff_t>(lo_ * a.stride) < a.pad) ++lo_;
+    hi_ = lo_;
+    while (hi_ < p.Wo && hi_ * a.stride + a.KW <= a.W + a.pad) ++hi_;  // iw + KW - 1 < W
+  }
+  TapWalker(const TapWalker&) = delete;
+  TapWalker& operator=(const TapWalker&) = delete;
+
+  // Sets the pointers for (n, oh, ow); returns them (valid until the next call).
+  const std::uint8_t* const* at(std::size_t n, std::size_t oh, std::size_t ow) {
+    const bool inner = ow >= lo_ && ow < hi_;
+    if (inner && ow == last_ + 1 && n == n_ && oh == oh_) {
+      for (std::size_t t = 0; t < p_.taps; ++t) ptr_[t] += step_[t];
+    } else {
+      fill(n, oh, ow);
+    }
+    n_ = n;
+    oh_ = oh;
+    last_ = inner ? ow : kNone;
+    return ptr_.data();
+  }
+
+ private:
+  static constexpr std::size_t kNone = ~std::size_t{0} - 1;
+
+  void fill(std::size_t n, std::size_t oh, std::size_t ow) {
+    for (int kh = 0; kh < a_.KH; ++kh) {
+      const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a_.stride) + kh - a_.pad;
+      const bool row_in = ih >= 0 && ih < static_cast<std::ptrdiff_t>(a_.H);
+      for (int kw = 0; kw < a_.KW; ++kw) {
+        const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a_.stride) + kw - a_.pad;
+        const std::size_t t = static_cast<std::size_t>(kh) * a_.KW + kw;
+        step_[t] = row_in ? static_cast<std::size_t>(a_.stride) * a_.C : 0;
+        ptr_[t] = row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(a_.W)
+                      ? xb_ + ((n * a_.H + static_cast<std::size_t>(ih)) * a_.W + static_cast<std::size_t>(iw)) * a_.C
+                      : p_.zpix.data();
+      }
+    }
+  }
+
+  const DwConv2dInt8Args& a_;
+  const Plan& p_;
+  GlueBuffer<const std::uint8_t*> ptr_;
+  GlueBuffer<std::size_t> step_;  // stride*C for taps in rows inside the image, else 0
+  const std::uint8_t* xb_;
+  std::size_t lo_ = 0, hi_ = 0;  // output columns whose taps are all inside horizontally
+  std::size_t n_ = kNone, oh_ = kNone, last_ = kNone;
+};
+
+// 8 input bytes at p (fewer when n < 8: the rest 0, never reading past p + n).
+static inline std::uint64_t load8(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, n == 8 ? 8 : n);
+  return v;
+}
+
+}  // namespace dwc
+}  // namespace
+}  // namespace bnnflow::glue

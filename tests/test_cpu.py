@@ -29,12 +29,13 @@ def test_forced_isa(monkeypatch):
 
 def test_forced_unknown_isa_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("BNNFLOW_ISA", "sse9")
-    with pytest.raises(ValueError, match="unknown ISA 'sse9'"):
+    with pytest.raises(ValueError, match=r"^BNNFLOW_ISA=sse9: .*unknown ISA 'sse9'"):
         cpu.active_isa()
 
 
 def test_forced_unsupported_isa_is_a_clear_error(monkeypatch):
     missing = [i for i in ("avx2", "avx512", "neon") if i not in cpu.supported_isas()]
     monkeypatch.setenv("BNNFLOW_ISA", missing[0])
-    with pytest.raises(RuntimeError, match="not supported by this CPU"):
+    with pytest.raises(RuntimeError, match=rf"^BNNFLOW_ISA={missing[0]}: .*not supported by "
+                       "this CPU"):
         cpu.active_isa()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from bnnflow import _engine
 
 
@@ -21,5 +23,15 @@ def active_isa() -> str:
     Raises:
         RuntimeError: ``BNNFLOW_ISA`` names an ISA this CPU cannot run.
         ValueError: ``BNNFLOW_ISA`` is not an ISA name.
+
+    Both messages start with ``BNNFLOW_ISA=<value>:`` so that the cause is plain.
     """
-    return _engine.active_isa()
+    try:
+        return _engine.active_isa()
+    except (ValueError, RuntimeError) as err:
+        value = os.environ.get("BNNFLOW_ISA")
+        if value is None:
+            raise
+        # The engine may name the variable itself ("BNNFLOW_ISA=x is not supported ...").
+        text = str(err).removeprefix(f"BNNFLOW_ISA={value} ").removeprefix("is ")
+        raise type(err)(f"BNNFLOW_ISA={value}: {text}") from err

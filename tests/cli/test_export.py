@@ -73,3 +73,25 @@ def test_run_data_matches_eval_and_summary(ckpts, tmp_path, capsys):
     assert main(["summary", str(model), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["file_bytes"] == model.stat().st_size and doc["totals"]["binary_macs"] > 0
+
+
+def test_export_wrong_inputs_fail_up_front(tmp_path, capsys):
+    """A .bnn as the checkpoint, a directory, or an unwritable -o: usage errors before any
+    work (no training checkpoint needed: the checks come before loading it)."""
+    from bnnflow.format import save
+    from bnnflow.graph.examples import tiny_int8_model
+
+    model = tmp_path / "model.bnn"
+    save(model, *tiny_int8_model(np.random.default_rng(0)))
+    assert main(["export", str(model), "-o", str(tmp_path / "x.bnn")]) == 2
+    err = capsys.readouterr().err
+    assert "is a .bnn model" in err and "training checkpoint" in err
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.bnn")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    ck = tmp_path / "ck.pt"
+    ck.write_bytes(b"PK\x03\x04" + bytes(64))
+    for out, text in ((tmp_path / "no" / "d" / "x.bnn", "does not exist"),
+                      (f"{tmp_path}/sub/", "is a directory"), (tmp_path, "is a directory")):
+        assert main(["export", str(ck), "-o", str(out)]) == 2
+        assert f"-o {out}: " in (err := capsys.readouterr().err) and text in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt", "model.bnn"]

@@ -13,3 +13,11 @@ def test_info_json(capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_info_bad_isa_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("BNNFLOW_ISA", "sse9")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnnflow info: error: BNNFLOW_ISA=sse9: ")
+    assert "Traceback" not in err and "scalar" in err

@@ -73,3 +73,54 @@ def test_cli_modules_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bad_isa_is_a_usage_error(model_file, monkeypatch, capsys):
+    monkeypatch.setenv("BNNFLOW_ISA", "sse9")
+    assert main(["run", str(model_file), "x.png"]) == 2
+    assert "error: BNNFLOW_ISA=sse9: " in capsys.readouterr().err
+
+
+def _png(tmp_path, name="a.png"):
+    p = tmp_path / name
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
+    return str(p)
+
+
+def test_options_between_image_paths(model_file, tmp_path, capsys):
+    """--top may come before, between or after the image paths; order is kept."""
+    a, b = _png(tmp_path, "a.png"), _png(tmp_path, "b.png")
+    for argv in (["--top", "1", a, b], [a, "--top", "1", b], [a, b, "--top", "1"]):
+        out = tmp_path / "r.json"
+        assert main(["run", str(model_file), *argv, "--json", str(out)]) == 0, argv
+        res = json.loads(out.read_text())
+        assert [r["image"] for r in res] == [a, b] and all(len(r["top"]) == 1 for r in res)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["run", str(model_file), a, "--top", "1", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_json_into_missing_directory_fails_up_front(model_file, tmp_path, capsys):
+    a = _png(tmp_path)
+    for target, text in ((tmp_path / "no" / "d" / "o.json", "does not exist"),
+                         (tmp_path, "is a directory")):
+        assert main(["run", str(model_file), a, "--json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--json {target}: " in err and text in err and "Traceback" not in err
+        assert not capsys.readouterr().out  # nothing was classified
+
+
+def test_threads_out_of_range_is_a_usage_error(model_file, tmp_path, capsys):
+    assert main(["run", str(model_file), _png(tmp_path), "--threads", "1000"]) == 2
+    assert "--threads must be in [1, 256], got 1000" in capsys.readouterr().err
+
+
+def test_wrong_model_file_types(tmp_path, capsys):
+    ck = tmp_path / "ck.pt"
+    torch.save({"w": torch.zeros(2)}, ck)
+    assert main(["run", str(ck), "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert "looks like a PyTorch checkpoint" in err and f"`bnnflow export {ck} -o" in err
+    assert main(["run", str(tmp_path), "x.png"]) == 2
+    assert "is a directory" in capsys.readouterr().err

@@ -28,3 +28,15 @@ def test_summary_table_and_json(tmp_path, capsys):
 def test_summary_bad_file(tmp_path, capsys):
     assert main(["summary", str(tmp_path / "missing.bnn")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_summary_wrong_file_types(tmp_path, capsys):
+    """A directory and a PyTorch checkpoint are named for what they are."""
+    assert main(["summary", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    ck = tmp_path / "ck.pt"
+    torch.save({"w": torch.zeros(2)}, ck)
+    assert main(["summary", str(ck)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like a PyTorch checkpoint" in err and f"bnnflow export {ck} -o" in err
+    assert "absurd" not in err

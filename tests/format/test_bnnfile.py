@@ -11,7 +11,16 @@ import pytest
 import safetensors.numpy
 
 from bnnflow import FormatError
-from bnnflow.format import FORMAT_VERSION, PRODUCER, dumps, load, loads, read, save
+from bnnflow.format import (
+    FORMAT_VERSION,
+    PRODUCER,
+    dumps,
+    file_kind,
+    load,
+    loads,
+    read,
+    save,
+)
 from bnnflow.graph.examples import op_case, tiny_float_model, tiny_int8_model
 
 VERSION_KEY, GRAPH_KEY = "bnnflow.format_version", "bnnflow.graph"
@@ -239,3 +248,75 @@ def test_every_op_type_round_trips() -> None:
         graph, tensors = op_case(op_type, np.random.default_rng(1))
         model = loads(dumps(graph, tensors))
         assert model.graph.to_json() == graph.to_json(), op_type
+
+
+def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """save writes a temp file in the same directory and renames it: a failed write leaves
+    the old file and no partial or temporary file behind."""
+    graph, tensors = _model()
+    path = tmp_path / "m.bnn"
+    save(path, graph, tensors)
+    before = path.read_bytes()
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("bnnflow.format.bnnfile.os.replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save(path, graph, tensors, extras={"changed": True})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bnn"]
+
+
+def test_save_into_missing_directory_writes_nothing(tmp_path: Path) -> None:
+    graph, tensors = _model()
+    with pytest.raises(FileNotFoundError):
+        save(tmp_path / "no" / "m.bnn", graph, tensors)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "zip"),  # torch.save (zip archive)
+    (b"\x80\x02\x8a\x0alc\xfc\x9cF\xf9 j\xa8", "pickle"),  # legacy torch.save
+])
+def test_torch_checkpoint_gets_the_export_hint(tmp_path: Path, head: bytes, kind: str) -> None:
+    data = head + bytes(200)
+    with pytest.raises(FormatError, match=rf"PyTorch checkpoint \({kind}\).*bnnflow export"):
+        loads(data)
+    path = tmp_path / "ck.pt"
+    path.write_bytes(data)
+    assert file_kind(path) == "torch"
+    with pytest.raises(FormatError, match="bnnflow export"):
+        load(path)
+
+
+def test_file_kind(tmp_path: Path) -> None:
+    graph, tensors = _model()
+    save(tmp_path / "m.bnn", graph, tensors)
+    (tmp_path / "junk").write_bytes(b"hello")
+    assert file_kind(tmp_path / "m.bnn") == "safetensors"
+    assert file_kind(tmp_path) == "directory"
+    assert file_kind(tmp_path / "none") == "missing"
+    assert file_kind(tmp_path / "junk") == "unknown"
+
+
+def test_header_length_that_looks_like_pickle_still_loads() -> None:
+    """A valid .bnn whose header length starts with the bytes of a pickle opcode (0x80 0x02)
+    is a .bnn: the safetensors test comes first."""
+    graph, tensors = _model()
+    data = dumps(graph, tensors)
+    n = struct.unpack("<Q", data[:8])[0]
+    header = data[8:8 + n].rstrip()
+    header += b" " * ((0x0280 - len(header)) % 0x10000)  # length ≡ 0x0280 (mod 2^16)
+    new = struct.pack("<Q", len(header)) + header + data[8 + n:]
+    assert new[:2] == b"\x80\x02"
+    assert loads(new).graph.ops == loads(data).graph.ops

@@ -1,5 +1,6 @@
 """Fuzzing the reader: flipped bytes, truncations, JSON mutations. Every outcome is either a
-valid model or a FormatError; nothing else may escape."""
+valid model or a FormatError; nothing else may escape. A file that loads also runs: an
+Interpreter is built on it and runs one random input without any exception."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from hypothesis import strategies as st
 
 from bnnflow import FormatError
 from bnnflow.format import BnnFile, dumps, loads
-from bnnflow.graph.examples import tiny_int8_model
+from bnnflow.graph.examples import random_input, tiny_int8_model
+from bnnflow.runtime import Interpreter
 
 GRAPH, TENSORS = tiny_int8_model(np.random.default_rng(0))
 DATA = dumps(GRAPH, TENSORS)
+#: Mutated files whose activations exceed this per sample load but are not run (time/memory).
+MAX_RUN_ELEMENTS = 1 << 22
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -28,6 +32,11 @@ def _outcome(data: bytes) -> str:
         assert str(e)
         return "error"
     assert isinstance(model, BnnFile)
+    if sum(info.sample_elements() for info in model.infos.values()) <= MAX_RUN_ELEMENTS:
+        interp = Interpreter.from_graph(model.graph, model.tensors)
+        x = random_input(np.random.default_rng(len(data)), model.graph, 1)
+        logits = interp.run(x)
+        assert logits.shape == (1, model.graph.output_spec.classes)
     return "ok"
 
 

@@ -292,3 +292,58 @@ def test_param_fuzz_only_format_errors(op_type: str, pick: int, shape: list[int]
         validate(g, t)
     except FormatError as e:
         assert e.field is not None
+
+
+# (op type, options, bias role to overflow, multiplier roles, accumulator bits)
+_OVERFLOW_CASES = [
+    ("requant", {}, "B", ("M",), 32),
+    ("add", {}, "B", ("Ma", "Mb"), 32),
+    ("pwl", {}, "Bp", ("Mp",), 32),
+    ("pwl", {}, "Bn", ("Mn",), 32),
+    ("bconv", {"epilogue": "int8"}, "B", ("M",), 32),
+    ("bdense", {"epilogue": "int8"}, "B", ("M",), 32),
+    ("requant32", {}, "B", ("M",), 64),
+]
+
+
+@pytest.mark.parametrize(("op_type", "options", "bias", "mults", "bits"), _OVERFLOW_CASES)
+def test_fixed_point_overflow_is_refused(op_type: str, options: dict, bias: str,
+                                         mults: tuple[str, ...], bits: int) -> None:
+    """numerics §3: M·x + B + 2^(s-1) must fit the accumulator for every input value; a
+    channel one past the limit is a FormatError naming the op and bias, one at it loads."""
+    g, t = _case(op_type, **options)
+    for role in mults:
+        t[f"op.{role}"] = t[f"op.{role}"].copy()
+        t[f"op.{role}"][0] = np.iinfo(t[f"op.{role}"].dtype).max
+    t["op.s"] = t["op.s"].copy()
+    t["op.s"][0] = 1
+    xmax = 127 if bits == 32 else 2**31 - 1
+    top = sum(int(t[f"op.{r}"][0]) * xmax for r in mults)
+    b = t[f"op.{bias}"].copy()
+    b[0] = (1 << (bits - 1)) - 1 - 1 - top  # at the limit: v_max = 2^(bits-1) - 1
+    t[f"op.{bias}"] = b
+    validate(g, t)
+    b = b.copy()
+    b[0] += 1
+    t[f"op.{bias}"] = b
+    _expect(g, t, "op", f"params.{bias}", rf"channel 0: .* overflows int{bits}")
+
+
+def test_fixed_point_negative_overflow_is_refused() -> None:
+    g, t = _case("requant")
+    t["op.M"] = t["op.M"].copy()
+    t["op.B"] = t["op.B"].copy()
+    t["op.M"][3] = 32767
+    t["op.B"][3] = np.iinfo(np.int32).min + 32767 * 127  # min at q=-128 is below INT32_MIN
+    _expect(g, t, "op", "params.B", r"channel 3: M\*q \+ B \+ rounding reaches .* int32")
+
+
+@pytest.mark.parametrize(("op_type", "input_dtype", "bad"), [
+    ("conv2d_int8", "uint8", 256), ("conv2d_int8", "uint8", -1), ("conv2d_int8", "int8", 128),
+    ("dwconv2d_int8", "int8", -129), ("dwconv2d_int8", "uint8", 1 << 24)])
+def test_zero_point_in_input_range(op_type: str, input_dtype: str, bad: int) -> None:
+    """numerics §5: zp is a value of x's dtype (the engine refuses anything else)."""
+    g, t = _case(op_type, input_dtype=input_dtype)
+    t["op.zp"] = t["op.zp"].copy()
+    t["op.zp"][1] = bad
+    _expect(g, t, "op", "params.zp", rf"\[{input_dtype}\b|{input_dtype} input's range")

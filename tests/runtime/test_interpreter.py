@@ -117,7 +117,7 @@ def test_from_file(model_file: Path, tmp_path: Path) -> None:
     (np.zeros((8, 8, 1), np.uint8), r"expected rank 4 .*got rank 3 with shape \[8, 8, 1\]"),
     (np.zeros((2, 8, 8, 3), np.uint8), r"expected shape \[N, 8, 8, 1\] uint8, got shape "
                                        r"\[2, 8, 8, 3\]"),
-    (np.zeros((0, 8, 8, 1), np.uint8), "got shape \\[0, 8, 8, 1\\]"),
+    (np.zeros((0, 8, 8, 1), np.uint8), "batch must be >= 1"),
     ([[1, 2]], "expected a numpy array"),
 ])
 def test_bad_input(model_file: Path, x, pattern: str) -> None:
@@ -132,10 +132,33 @@ def test_non_contiguous_input_is_accepted(model_file: Path) -> None:
 
 
 def test_bad_arguments(model_file: Path) -> None:
-    with pytest.raises(ValueError, match="num_threads"):
-        Interpreter(model_file, num_threads=0)
+    for bad in (0, 257, -1, 2.0, "2", True, None):
+        with pytest.raises(ValueError, match=r"num_threads must be (in \[1, 256\]|an integer)"):
+            Interpreter(model_file, num_threads=bad)
     with pytest.raises(ValueError, match="isa must be one of"):
         Interpreter(model_file, isa="sse2")
+
+
+def test_numpy_integer_threads(model_file: Path) -> None:
+    interp = Interpreter(model_file, num_threads=np.int64(2))
+    assert interp.num_threads == 2 and type(interp.num_threads) is int
+    assert Interpreter(model_file, num_threads=256).num_threads == 256
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_float_input_is_refused(value: float) -> None:
+    """numerics §5: NaN/inf give unspecified float results, so run() refuses them (the
+    reference interpreter too); a finite input of the same model runs."""
+    graph, tensors = tiny_float_model(np.random.default_rng(0))
+    assert graph.input_spec.dtype == "float32"
+    interp = Interpreter.from_graph(graph, tensors)
+    x = random_input(np.random.default_rng(1), graph, 2)
+    interp.run(x)
+    x[1, 2, 0, 0] = value
+    with pytest.raises(ValueError, match=r"non-finite value .* at index \[1, 2, 0, 0\]"):
+        interp.run(x)
+    with pytest.raises(ValueError, match="non-finite"):
+        run(graph, tensors, x)
 
 
 def test_concurrent_runs(model_file: Path) -> None:

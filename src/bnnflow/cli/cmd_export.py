@@ -73,10 +73,18 @@ def export_model(model: Any, info: dict[str, Any], path: str, dataflow: str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from bnnflow.cli.main import UsageError
+    from bnnflow.cli.main import UsageError, check_output_file
     from bnnflow.convert import ConversionError
+    from bnnflow.format import file_kind
     from bnnflow.train import CheckpointError, ModelError, load_model
 
+    kind = file_kind(args.checkpoint)
+    if kind == "directory":
+        raise UsageError(f"{args.checkpoint} is a directory, expected a training checkpoint")
+    if kind == "safetensors":
+        raise UsageError(f"{args.checkpoint} is a .bnn model (safetensors): export takes a "
+                         "training checkpoint (.pt written by `bnnflow train`)")
+    check_output_file(args.output, "-o")
     try:
         model, info = load_model(args.checkpoint)
     except (CheckpointError, ModelError) as err:

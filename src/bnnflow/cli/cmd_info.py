@@ -16,12 +16,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import bnnflow
     from bnnflow import cpu
+    from bnnflow.cli.main import UsageError
 
+    try:
+        active = cpu.active_isa()
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"{err} (unset BNNFLOW_ISA or name one of: "
+                         f"{', '.join(cpu.supported_isas())})") from err
     info = {
         "version": bnnflow.__version__,
         "features": cpu.cpu_features(),
         "supported_isas": cpu.supported_isas(),
-        "active_isa": cpu.active_isa(),
+        "active_isa": active,
     }
     if args.json:
         print(json.dumps(info, indent=2))

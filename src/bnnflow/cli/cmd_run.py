@@ -25,20 +25,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--data", metavar="SPEC", help="evaluate a data set's test split instead "
                    "(digits, cifar10:DIR, imagefolder:DIR)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    p.add_argument("--threads", type=int, default=1, help="engine threads (1)")
+    p.add_argument("--threads", type=int, default=1, help="engine threads (1 to 256; 1)")
     p.add_argument("--batch-size", type=int, default=256, help="--data batch size (256)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, extra_positionals="images")
     return p
 
 
 def open_interpreter(path: str, threads: int) -> Any:
-    """The :class:`Interpreter` of ``path``; UsageError for a missing or invalid file."""
+    """The :class:`Interpreter` of ``path``; UsageError for a missing, invalid or wrong-type
+    file (a directory, a PyTorch checkpoint) or a bad ``BNNFLOW_ISA``."""
+    from bnnflow import cpu
     from bnnflow.cli.main import UsageError
     from bnnflow.errors import FormatError
+    from bnnflow.format import file_kind
     from bnnflow.runtime import Interpreter
 
-    if not Path(path).is_file():
+    kind = file_kind(path)
+    if kind == "missing":
         raise UsageError(f"model {path!r} does not exist")
+    if kind == "directory":
+        raise UsageError(f"model {path!r} is a directory, expected a .bnn file")
+    if kind == "torch":
+        raise UsageError(f"{path} looks like a PyTorch checkpoint: export it first with "
+                         f"`bnnflow export {path} -o model.bnn`")
+    try:
+        cpu.active_isa()
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(str(err)) from err
     try:
         return Interpreter(path, num_threads=threads)
     except FormatError as err:
@@ -124,14 +137,19 @@ def evaluate_data(interp: Any, spec: str, batch_size: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bnnflow.cli.main import UsageError
+    from bnnflow.cli.main import UsageError, check_output_file
+    from bnnflow.runtime.interpreter import MAX_THREADS
 
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
-    if args.threads < 1 or args.batch_size < 1:
-        raise UsageError("--threads and --batch-size must be at least 1")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise UsageError(f"--threads must be in [1, {MAX_THREADS}], got {args.threads}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if bool(args.images) == bool(args.data):
         raise UsageError("give image files or --data SPEC (one of the two)")
+    if args.json:
+        check_output_file(args.json, "--json")
     interp = open_interpreter(args.model, args.threads)
     if args.data:
         result = {"model": args.model, "dataflow": interp.graph.dataflow,

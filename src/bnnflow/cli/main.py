@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -21,6 +22,19 @@ import bnnflow.cli
 
 class UsageError(Exception):
     """A bad command-line argument; printed without a traceback."""
+
+
+def check_output_file(path: str, option: str) -> None:
+    """Fail early (before any work) when ``path`` cannot be written as a file: a directory
+    (or a name ending in a separator), or a parent directory that is missing or not
+    writable. ``option`` names the argument in the message."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Subcommands with a list of positionals (``run MODEL IMAGE...``) name it in
+    # ``extra_positionals`` so that they may come on both sides of options: argparse leaves
+    # the ones after an option unparsed.
+    args, extra = parser.parse_known_args(argv)
+    dest = getattr(args, "extra_positionals", None)
+    if extra:
+        if dest is None or any(a.startswith("-") for a in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        setattr(args, dest, [*getattr(args, dest), *extra])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -11,8 +11,10 @@ before returning, and raises :class:`~bnnflow.errors.FormatError` for any proble
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,7 @@ import numpy as np
 
 from bnnflow import __version__
 from bnnflow.errors import FormatError
-from bnnflow.format.container import parse_json, read_container, write_container
+from bnnflow.format.container import parse_json, read_container, sniff, write_container
 from bnnflow.graph import PARAM_DTYPES, Graph, TensorInfo, graph_from_json, validate
 
 FORMAT_VERSION = 1
@@ -79,12 +81,54 @@ def save(path: str | os.PathLike[str], graph: Graph, tensors: Mapping[str, np.nd
 
     ``extras`` (JSON-able) are merged into the graph's ``metadata``.
 
+    The file is written to a temporary file in the same directory and renamed over
+    ``path``: a failed write leaves ``path`` as it was and no partial file.
+
     Raises:
         FormatError: the graph or tensors are invalid (nothing is written).
+        OSError: the directory does not exist or cannot be written (nothing is written).
     """
     data = dumps(graph, tensors, extras)
-    with open(path, "wb") as f:
-        f.write(data)
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".bnnflow-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process umask (read from /proc where possible: ``os.umask`` sets it, racily)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_kind(path: str | os.PathLike[str]) -> str:
+    """What is at ``path``, from its first bytes: ``"missing"``, ``"directory"``,
+    ``"safetensors"`` (a ``.bnn`` or another safetensors file), ``"torch"`` (a PyTorch
+    checkpoint: zip archive or pickle) or ``"unknown"`` (also an unreadable file)."""
+    if os.path.isdir(path):
+        return "directory"
+    if not os.path.exists(path):
+        return "missing"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return "unknown"
+    kind = sniff(head)
+    return "torch" if kind in ("zip", "pickle") else kind
 
 
 def _version(meta: Mapping[str, str]) -> int:

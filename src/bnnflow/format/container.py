@@ -80,6 +80,30 @@ def _check_entry(name: str, entry: Any, data_len: int) -> tuple[int, int]:
     return begin, end
 
 
+#: What :func:`read_header` and the CLI tell the owner of a PyTorch checkpoint.
+EXPORT_HINT = "export it first with `bnnflow export CHECKPOINT -o model.bnn`"
+
+
+def sniff(head: bytes) -> str:
+    """The kind of file whose first bytes are ``head`` (16 are enough).
+
+    ``"safetensors"``: a plausible header length (2 .. MAX_HEADER_BYTES) followed by ``{``
+    (a ``.bnn`` or any safetensors file); ``"zip"``: a zip archive (``PK\\3\\4``, what
+    ``torch.save`` writes); ``"pickle"``: a pickle of protocol 2-5 (legacy ``torch.save``);
+    else ``"unknown"``. The safetensors test comes first: a header length may begin with the
+    bytes of a pickle opcode, never with a zip signature (it would exceed the limit).
+    """
+    if len(head) >= 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if 2 <= n <= MAX_HEADER_BYTES:
+            return "safetensors"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"
+    return "unknown"
+
+
 def read_header(data: bytes) -> tuple[dict[str, str], dict[str, Any], int]:
     """Check and parse the raw header of a safetensors blob.
 
@@ -89,6 +113,10 @@ def read_header(data: bytes) -> tuple[dict[str, str], dict[str, Any], int]:
         FormatError: too short, absurd header length, header not JSON, malformed entries,
             offsets outside the file, overlapping or non-contiguous tensor data.
     """
+    kind = sniff(data[:16])
+    if kind in ("zip", "pickle"):
+        raise _fail(f"not a .bnn file: this looks like a PyTorch checkpoint ({kind}); "
+                    f"{EXPORT_HINT}")
     if len(data) < 8:
         raise _fail(f"not a safetensors file: {len(data)} bytes, shorter than the 8-byte "
                     "header length (truncated?)")

@@ -159,7 +159,8 @@ class InputSpec:
 
         Raises:
             ValueError: ``x`` is not an array, or its rank, shape (batch aside) or dtype differ
-                from the spec; the message gives expected and actual values.
+                from the spec, the batch is empty, or a float32 input holds NaN or inf; the
+                message gives expected and actual values.
         """
         want = f"[N, {', '.join(map(str, self.shape[1:]))}] {self.dtype}"
         if not isinstance(x, np.ndarray):
@@ -168,12 +169,20 @@ class InputSpec:
         if x.ndim != len(self.shape):
             raise ValueError(f"input {self.name!r}: expected rank {len(self.shape)} ({want}), "
                              f"got rank {x.ndim} with shape {list(x.shape)}")
-        if tuple(x.shape[1:]) != tuple(self.shape[1:]) or x.shape[0] < 1:
+        if tuple(x.shape[1:]) != tuple(self.shape[1:]):
             raise ValueError(f"input {self.name!r}: expected shape {want}, got shape "
                              f"{list(x.shape)}")
+        if x.shape[0] < 1:
+            raise ValueError(f"input {self.name!r}: batch must be >= 1, got an empty batch "
+                             f"of shape {list(x.shape)}")
         if x.dtype != np.dtype(self.dtype):
             raise ValueError(f"input {self.name!r}: expected dtype {self.dtype} ({want}), got "
                              f"dtype {x.dtype}")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            bad = np.argwhere(~np.isfinite(x))[0]
+            raise ValueError(f"input {self.name!r}: non-finite value {x[tuple(bad)]} at index "
+                             f"{bad.tolist()}; float inputs must be finite (NaN/inf give "
+                             "unspecified results, docs/numerics.md §5)")
         return np.ascontiguousarray(x)
 
 

@@ -348,6 +348,18 @@ def _global_pool(dtype: str, out_dtype: str) -> Callable[[OpContext], TensorInfo
     return infer
 
 
+def _expect_zp(ctx: OpContext, x_dtype: str, channels: int) -> None:
+    """``zp`` has one value per input channel, each a value of the input's dtype (numerics
+    §5: [0, 255] for uint8, [-128, 127] for int8)."""
+    ctx.expect_shape("zp", (channels,))
+    info = np.iinfo(x_dtype)
+    zp = ctx.params["zp"]
+    lo, hi = int(zp.min()), int(zp.max())
+    if lo < info.min or hi > info.max:
+        ctx.fail("params.zp", f"tensor {ctx.op.params['zp']!r} has values in [{lo}, {hi}], "
+                 f"expected within [{info.min}, {info.max}] (the {x_dtype} input's range)")
+
+
 def _conv(in_dtypes: tuple[str, ...], zp: bool, out_dtype: str
           ) -> Callable[[OpContext], TensorInfo]:
     def infer(ctx: OpContext) -> TensorInfo:
@@ -358,7 +370,7 @@ def _conv(in_dtypes: tuple[str, ...], zp: bool, out_dtype: str
                      f"{x.shape[3]}")
         ctx.expect_shape("bias", (cout,))
         if zp:
-            ctx.expect_shape("zp", (cin,))
+            _expect_zp(ctx, x.dtype, cin)
         ho, wo = _spatial(ctx, x, kh, kw, "params.weights")
         return ctx.output(out_dtype, (x.shape[0], ho, wo, cout))
     return infer
@@ -372,7 +384,7 @@ def _infer_dwconv2d_int8(ctx: OpContext) -> TensorInfo:
         ctx.fail("params.weights", f"{cout} output channels is not a multiple of the {c} "
                  "input channels")
     ctx.expect_shape("bias", (cout,))
-    ctx.expect_shape("zp", (c,))
+    _expect_zp(ctx, x.dtype, c)
     ho, wo = _spatial(ctx, x, kh, kw, "params.weights")
     return ctx.output("int32", (x.shape[0], ho, wo, cout))
 

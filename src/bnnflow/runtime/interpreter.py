@@ -8,6 +8,7 @@ call ``run`` on one interpreter at once.
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ _EMPTY_ARENA = np.empty(0, np.uint8)
 #: Arenas kept for reuse: per batch size, and how many batch sizes.
 _ARENAS_PER_BATCH_SIZE = 2
 _POOLED_BATCH_SIZES = 4
+#: Largest ``num_threads`` accepted.
+MAX_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,33 @@ class _Step:
     kernel: Kernel
 
 
+def _thread_count(value: object) -> int:
+    """``value`` as an int in ``[1, MAX_THREADS]`` (``operator.index``: no bool, no float)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"num_threads must be an integer, got {value!r}")
+    try:
+        n = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"num_threads must be an integer, got {value!r}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"num_threads must be in [1, {MAX_THREADS}], got {n}")
+    return n
+
+
 class Interpreter:
     """Run a ``.bnn`` model on the C++ engine.
 
     Args:
         path: the ``.bnn`` file (validated completely before anything runs).
-        num_threads: engine threads per op (>= 1).
+        num_threads: engine threads per op, an integer (any ``__index__`` type, e.g.
+            ``np.int64``) in ``[1, MAX_THREADS]``.
         isa: force an ISA (``"scalar"``, ``"avx2"``, ``"avx512"``, ``"neon"``); default: the
             engine's choice (the best this CPU runs, or ``BNNFLOW_ISA``).
 
     Raises:
         FormatError: the file is not a valid ``.bnn``.
-        ValueError: ``num_threads < 1`` or an unknown ``isa``.
+        ValueError: ``num_threads`` not an integer in ``[1, MAX_THREADS]``, or an unknown
+            ``isa``.
         RuntimeError: ``isa`` is not supported by this CPU.
     """
 
@@ -67,8 +85,7 @@ class Interpreter:
 
     def _setup(self, graph: Graph, tensors: Mapping[str, np.ndarray],
                infos: Mapping[str, TensorInfo], num_threads: int, isa: str | None) -> None:
-        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-            raise ValueError(f"num_threads must be an int >= 1, got {num_threads!r}")
+        num_threads = _thread_count(num_threads)
         self._graph = graph
         self._tensors = dict(tensors)
         self._infos = dict(infos)

@@ -153,7 +153,9 @@ BNNFLOW_BIND(bconv) {
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
               "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
               "-> numpy.ndarray"),
-      "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights:\n"
+      "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights\n"
+      "(pad bits beyond channel Cg in each group's last word must be 0, as pack_bits writes\n"
+      "them; checked, ValueError otherwise; 1 <= stride <= 64, 0 <= padding <= 1024):\n"
       "d = sum over taps inside the image of Cg - 2*popcount(x xor w), plus per padded tap 0\n"
       "(pad_mode='zero') or Cg - 2*popcount(w) ('one'); 'valid' needs padding=0.\n"
       "Output [N, Ho, Wo, Cout] (or packed words), Ho = (H + 2*padding - KH)//stride + 1.\n"

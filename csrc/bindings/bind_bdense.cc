@@ -71,7 +71,8 @@ BNNFLOW_BIND(bdense) {
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
               "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
               "-> numpy.ndarray"),
-      "Binary dense layer: packed x uint32 [N, ceil(cin/32)], prepared weights;\n"
+      "Binary dense layer: packed x uint32 [N, ceil(cin/32)] (pad bits beyond cin must be 0;\n"
+      "checked), prepared weights (cin <= 65535);\n"
       "d[n, o] = cin - 2*popcount(x[n] xor w[o]). Output [N, Cout] (or packed words).\n"
       BNNFLOW_EPILOGUE_DOC
       "out: optional C-contiguous array of the result's dtype and shape, written and returned.");

@@ -40,11 +40,11 @@ nb::object bconv2d_py(const AnyArray& x, const BconvWeights& w, int stride, int 
                       const std::optional<std::string>& isa, int threads,
                       const bind::OutArg& out_arg) {
   weights_isa(w, isa);
-  const uint32_t* xp = bind::checked<uint32_t>(x, "x", 4);
+  const uint32_t* xp = bind::data<uint32_t>(x, "x", 4);
   bind::require_dim(x, "x", 3, static_cast<int64_t>(w.groups) * w.wg,
                     "groups * ceil((cin/groups)/32) packed words per pixel");
-  bind::require_positive(stride, "stride");
-  if (padding < 0) throw std::invalid_argument("padding must be >= 0");
+  bind::require_spatial(x, "x");
+  bind::check_window(x.shape(1), x.shape(2), w.kh, w.kw, stride, padding, false);
   BconvGeometry geo;
   geo.n = static_cast<int>(x.shape(0));
   geo.h = static_cast<int>(x.shape(1));
@@ -53,24 +53,18 @@ nb::object bconv2d_py(const AnyArray& x, const BconvWeights& w, int stride, int 
   geo.pad = padding;
   geo.mode = parse_pad_mode(pad_mode);
   if (geo.mode == PadMode::kValid && padding != 0) {
-    throw std::invalid_argument("pad_mode='valid' needs padding=0, got " +
-                                std::to_string(padding));
+    bind::fail("padding", "pad_mode='valid' needs padding=0, got " + std::to_string(padding));
   }
   const int ho = conv_out_size(geo.h, w.kh, stride, padding);
   const int wo = conv_out_size(geo.w, w.kw, stride, padding);
-  if (ho < 1 || wo < 1) {
-    throw std::invalid_argument("x of spatial size " + std::to_string(geo.h) + "x" +
-                                std::to_string(geo.w) + " is smaller than the " +
-                                std::to_string(w.kh) + "x" + std::to_string(w.kw) +
-                                " kernel with padding " + std::to_string(padding));
-  }
+  bind::check_pad_bits(xp, x.size() / x.shape(3), w.groups, w.wg, w.cin / w.groups, "x");
   const Epilogue ep = bind::parse_epilogue(epargs, w.cout);
   void* out;
   nb::object result = bind::new_output(
       ep, {static_cast<size_t>(geo.n), static_cast<size_t>(ho), static_cast<size_t>(wo)},
       w.cout, &out, out_arg, bind::argument_spans(x, epargs));
   ThreadPool& pool = bind::pool_for(threads);
-  {
+  if (geo.n > 0) {
     nb::gil_scoped_release release;
     bconv2d(w, xp, geo, ep, out, pool);
   }
@@ -101,20 +95,29 @@ BNNFLOW_BIND(bconv) {
       "prepare_bconv_weights",
       [](const AnyArray& weights, int cin, int groups, const std::optional<std::string>& isa) {
         const Isa chosen = bind::resolve_isa(isa);
-        const uint32_t* wp = bind::checked<uint32_t>(weights, "weights", 4);
+        const uint32_t* wp = bind::data<uint32_t>(weights, "weights", 4);
         bind::require_positive(groups, "groups");
         bind::require_positive(cin, "cin");
         const int cout = static_cast<int>(weights.shape(0));
+        bind::require_positive(cout, "weights axis 0 (cout)");
+        bind::require_positive(static_cast<int64_t>(weights.shape(1)), "weights axis 1 (kh)");
+        bind::require_positive(static_cast<int64_t>(weights.shape(2)), "weights axis 2 (kw)");
         if (cin % groups != 0) {
-          throw std::invalid_argument("cin=" + std::to_string(cin) +
-                                      " is not a multiple of groups=" + std::to_string(groups));
+          bind::fail("cin", std::to_string(cin) + " is not a multiple of groups=" +
+                                std::to_string(groups));
         }
-        if (cout < 1 || cout % groups != 0) {
-          throw std::invalid_argument("weights has " + std::to_string(cout) +
-                                      " output channels (axis 0), not a positive multiple of "
-                                      "groups=" + std::to_string(groups));
+        if (cout % groups != 0) {
+          bind::fail("weights", "axis 0 has " + std::to_string(cout) +
+                                    " output channels, not a multiple of groups=" +
+                                    std::to_string(groups));
         }
-        bind::require_dim(weights, "weights", 3, (cin / groups + 31) / 32,
+        const int64_t cg = static_cast<int64_t>(cin) / groups;
+        const int64_t k = static_cast<int64_t>(weights.shape(1)) * weights.shape(2) * cg;
+        if (k > 65535) {
+          bind::fail("cin", "KH*KW*cin/groups = " + std::to_string(k) +
+                                " exceeds 65535 (docs/numerics.md: |d| <= KH*KW*Cg < 65536)");
+        }
+        bind::require_dim(weights, "weights", 3, (cg + 31) / 32,
                           "ceil((cin/groups)/32) packed words per tap");
         return prepare_bconv_weights(wp, cout, static_cast<int>(weights.shape(1)),
                                      static_cast<int>(weights.shape(2)), cin, groups, chosen);
@@ -150,7 +153,9 @@ BNNFLOW_BIND(bconv) {
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
               "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
               "-> numpy.ndarray"),
-      "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights:\n"
+      "Binary direct convolution of packed x uint32 [N, H, W, G*Wg] with prepared weights\n"
+      "(pad bits beyond channel Cg in each group's last word must be 0, as pack_bits writes\n"
+      "them; checked, ValueError otherwise; 1 <= stride <= 64, 0 <= padding <= 1024):\n"
       "d = sum over taps inside the image of Cg - 2*popcount(x xor w), plus per padded tap 0\n"
       "(pad_mode='zero') or Cg - 2*popcount(w) ('one'); 'valid' needs padding=0.\n"
       "Output [N, Ho, Wo, Cout] (or packed words), Ho = (H + 2*padding - KH)//stride + 1.\n"

@@ -17,9 +17,11 @@ BNNFLOW_BIND(bdense) {
       "prepare_bdense_weights",
       [](const AnyArray& weights, int cin, const std::optional<std::string>& isa) {
         const Isa chosen = bind::resolve_isa(isa);
-        const uint32_t* wp = bind::checked<uint32_t>(weights, "weights", 2);
+        const uint32_t* wp = bind::data<uint32_t>(weights, "weights", 2);
         bind::require_positive(cin, "cin");
-        bind::require_dim(weights, "weights", 1, (cin + 31) / 32, "ceil(cin/32) packed words");
+        if (cin > 65535) bind::fail("cin", "must be <= 65535, got " + std::to_string(cin));
+        bind::require_dim(weights, "weights", 1, (static_cast<int64_t>(cin) + 31) / 32,
+                          "ceil(cin/32) packed words");
         const int cout = static_cast<int>(weights.shape(0));
         bind::require_positive(cout, "weights.shape[0] (output channels)");
         return prepare_bdense_weights(wp, cout, cin, chosen);
@@ -43,8 +45,9 @@ BNNFLOW_BIND(bdense) {
         if (weights.kh != 1 || weights.kw != 1 || weights.groups != 1) {
           throw std::invalid_argument("weights were not prepared with prepare_bdense_weights");
         }
-        const uint32_t* xp = bind::checked<uint32_t>(x, "x", 2);
+        const uint32_t* xp = bind::data<uint32_t>(x, "x", 2);
         bind::require_dim(x, "x", 1, weights.wg, "ceil(cin/32) packed words");
+        bind::check_pad_bits(xp, x.shape(0), 1, weights.wg, weights.cin, "x");
         bind::EpilogueArgs ea{epilogue, clamp, scale, bias, multiplier, offset,
                               shift,    threshold, out_groups};
         const Epilogue ep = bind::parse_epilogue(ea, weights.cout);
@@ -53,7 +56,7 @@ BNNFLOW_BIND(bdense) {
         nb::object result = bind::new_output(ep, {static_cast<size_t>(n)}, weights.cout, &out,
                                              out_arg, bind::argument_spans(x, ea));
         ThreadPool& pool = bind::pool_for(threads);
-        {
+        if (n > 0) {
           nb::gil_scoped_release release;
           bdense(weights, xp, n, ep, out, pool);
         }
@@ -68,7 +71,8 @@ BNNFLOW_BIND(bdense) {
               "threshold: numpy.ndarray | None = None, out_groups: int = 1, "
               "isa: str | None = None, threads: int = 1, out: numpy.ndarray | None = None) "
               "-> numpy.ndarray"),
-      "Binary dense layer: packed x uint32 [N, ceil(cin/32)], prepared weights;\n"
+      "Binary dense layer: packed x uint32 [N, ceil(cin/32)] (pad bits beyond cin must be 0;\n"
+      "checked), prepared weights (cin <= 65535);\n"
       "d[n, o] = cin - 2*popcount(x[n] xor w[o]). Output [N, Cout] (or packed words).\n"
       BNNFLOW_EPILOGUE_DOC
       "out: optional C-contiguous array of the result's dtype and shape, written and returned.");

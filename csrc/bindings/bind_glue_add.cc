@@ -1,13 +1,13 @@
 // Python bindings of the residual adds: add_int8 (fixed point) and add_f32.
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/add/add.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 
 namespace {
 
@@ -45,7 +45,7 @@ Res<std::int8_t> add_int8(const Array& xa, const Array& xb, const Array& Ma, con
   a.s = g::shifts(s, "s", C, 30);
   check_add_range(a.Ma, a.Mb, a.B, a.s, C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), add_int8);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : xa.size() / C;
   auto out = bnnflow::bind::output<std::int8_t>(
@@ -66,7 +66,7 @@ Res<float> add_f32(const Array& xa, const Array& xb, const std::optional<std::st
   a.b = g::data<float>(xb, "b");
   g::check_same_shape(xa, xb, "b");
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), add_f32);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.size = xa.size();
   auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(xa), &a.y,
                                           {span_of(xa, "a", true), span_of(xb, "b", true)});

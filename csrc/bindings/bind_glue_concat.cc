@@ -1,15 +1,15 @@
 // Python binding of concat along channels (int8 or float32).
 #include <nanobind/stl/vector.h>
 
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/concat/concat.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 
 namespace {
 
@@ -34,7 +34,7 @@ nb::object concat_typed(const std::vector<Array>& xs, int threads, const OutArg&
   for (std::size_t d = 0; d + 1 < shape.size(); ++d) rows *= shape[d];
   shape.back() = total;
   bnnflow::glue::ConcatArgs a{ptrs.data(), widths.data(), xs.size(), nullptr, rows, sizeof(T)};
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   std::vector<std::string> names(xs.size());
   std::vector<bnnflow::bind::Span> spans;
   for (std::size_t i = 0; i < xs.size(); ++i) {

@@ -1,5 +1,5 @@
 // Python binding of conv2d_int8 (the int8 stem and real-valued downsample convolutions).
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/prepared_conv.h"
 #include "bindings/registry.h"
@@ -10,8 +10,8 @@
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 namespace k = bnnflow::glue;
 
 namespace {
@@ -23,9 +23,7 @@ using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
 // x: uint8 or int8 NHWC; zp[c] must be a value of x's dtype. Returns the data pointer.
 const void* int8_input(const Array& x, const Array& zp, std::size_t C, bool* is_unsigned) {
-  *is_unsigned = g::has_dtype<std::uint8_t>(x);
-  const void* p = *is_unsigned ? static_cast<const void*>(g::data<std::uint8_t>(x, "x", 4))
-                               : static_cast<const void*>(g::data<std::int8_t>(x, "x", 4));
+  const void* p = g::uint8_or_int8(x, "x", 4, is_unsigned);
   const std::int32_t* z = g::vec<std::int32_t>(zp, "zp", C);
   for (std::size_t c = 0; c < C; ++c) {
     g::check_range(z[c], *is_unsigned ? 0 : -128, *is_unsigned ? 255 : 127, "zp");
@@ -53,7 +51,7 @@ Res<std::int32_t> run_conv(k::Conv2dInt8Args& a, int stride, int padding, int th
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
   a.pad = padding;
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.Cout};
   auto out = bnnflow::bind::output<std::int32_t>(out_arg, shape, &a.y, spans);

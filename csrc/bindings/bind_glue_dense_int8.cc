@@ -1,13 +1,13 @@
 // Python binding of dense_int8 (the classifier's int8 x int8 -> int32 matrix product).
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/dense_int8/dense_int8.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 
 namespace {
 
@@ -27,7 +27,7 @@ Res<std::int32_t> dense_int8(const Array& x, const Array& w, const Array& bias,
   if (w.shape(1) != a.Cin) g::fail("w", "expected [Cout, Cin] with Cin = x.shape[1], got " + g::shape_str(w));
   a.bias = g::vec<std::int32_t>(bias, "bias", a.Cout);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dense_int8);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   auto out = bnnflow::bind::output<std::int32_t>(out_arg, g::Shape{a.N, a.Cout}, &a.y,
                                                  {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias")});
   {

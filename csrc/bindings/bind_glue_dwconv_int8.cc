@@ -1,13 +1,13 @@
 // Python binding of dwconv2d_int8 (depthwise with channel multiplier).
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/dwconv_int8/dwconv_int8.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 namespace k = bnnflow::glue;
 
 namespace {
@@ -26,9 +26,7 @@ Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bia
   a.H = x.shape(1);
   a.W = x.shape(2);
   a.C = x.shape(3);
-  a.x_unsigned = g::has_dtype<std::uint8_t>(x);
-  a.x = a.x_unsigned ? static_cast<const void*>(g::data<std::uint8_t>(x, "x", 4))
-                     : static_cast<const void*>(g::data<std::int8_t>(x, "x", 4));
+  a.x = g::uint8_or_int8(x, "x", 4, &a.x_unsigned);
   a.zp = g::vec<std::int32_t>(zp, "zp", a.C);
   for (std::size_t c = 0; c < a.C; ++c) {
     g::check_range(a.zp[c], a.x_unsigned ? 0 : -128, a.x_unsigned ? 255 : 127, "zp");
@@ -45,7 +43,7 @@ Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bia
   a.stride = stride;
   a.pad = padding;
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dwconv2d_int8);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.C * a.mult};
   auto out = bnnflow::bind::output<std::int32_t>(

@@ -1,5 +1,5 @@
 // Python bindings of the float32 glue: scale_bias, dequant, conv2d_f32, dense_f32.
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/prepared_conv.h"
 #include "bindings/registry.h"
@@ -7,8 +7,8 @@
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 namespace k = bnnflow::glue;
 using IsaArg = std::optional<std::string>;
 
@@ -27,7 +27,7 @@ Res<float> scale_bias(const Array& x, const Array& a_, const Array& b_, const Is
   a.a = g::vec<float>(a_, "a", C);
   a.b = g::vec<float>(b_, "b", C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), scale_bias);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(x), &a.y,
@@ -47,7 +47,7 @@ Res<float> dequant(const Array& x, const Array& scale, const Array& bias, const 
   a.scale = g::vec<float>(scale, "scale", C);
   a.bias = g::vec<float>(bias, "bias", C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dequant);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<float>(out_arg, g::shape_of(x), &a.y,
@@ -77,7 +77,7 @@ Res<float> run_conv_f32(k::Conv2dF32Args& a, const Array& x, int stride, int pad
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
   a.pad = padding;
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
                        a.Cout};
   auto out = bnnflow::bind::output<float>(out_arg, shape, &a.y, spans);
@@ -156,7 +156,7 @@ Res<float> dense_f32(const Array& x, const Array& w, const Array& bias, const Is
   if (w.shape(1) != a.Cin) g::fail("w", "expected [Cout, Cin] with Cin = x.shape[1], got " + g::shape_str(w));
   a.bias = g::vec<float>(bias, "bias", a.Cout);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dense_f32);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   auto out = bnnflow::bind::output<float>(out_arg, g::Shape{a.N, a.Cout}, &a.y,
                                           {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias")});
   {

@@ -1,13 +1,13 @@
 // Python bindings of the pooling kernels (int8 and float32, windowed and global).
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/pool/pool.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 namespace k = bnnflow::glue;
 
 namespace {
@@ -33,7 +33,7 @@ Res<Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int kernel, int stride,
   a.k = kernel;
   a.stride = stride;
   a.pad = padding;
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   const g::Shape shape{a.N, k::out_size(a.H, kernel, stride, padding),
                        k::out_size(a.W, kernel, stride, padding), a.C};
   auto out = bnnflow::bind::output<Tout>(out_arg, shape, &a.y, {span_of(x, "x")});
@@ -53,7 +53,7 @@ Res<Tout> run_global(void (*fn)(const k::GlobalPoolArgs<Tin, Tout>&, bnnflow::Th
   a.HW = x.shape(1) * x.shape(2);
   a.C = x.shape(3);
   if (a.HW == 0) g::fail("x", "spatial size must be at least 1x1");
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   auto out = bnnflow::bind::output<Tout>(out_arg, g::Shape{a.N, a.C}, &a.y, {span_of(x, "x")});
   {
     nb::gil_scoped_release release;

@@ -1,13 +1,13 @@
 // Python bindings of the piecewise-linear activations pwl_int8 and pwl_f32.
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/pwl/pwl.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 
 namespace {
 
@@ -48,7 +48,7 @@ Res<std::int8_t> pwl_int8(const Array& x, const Array& t, const Array& Mp, const
   a.channels = C;
   check_pwl_range(a);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), pwl_int8);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<std::int8_t>(
       out_arg, g::shape_of(x), &a.y,
@@ -73,7 +73,7 @@ Res<float> pwl_f32(const Array& x, const Array& t, const Array& kp, const Array&
   a.kn = g::vec<float>(kn, "kn", C);
   a.bn = g::vec<float>(bn, "bn", C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), pwl_f32);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<float>(

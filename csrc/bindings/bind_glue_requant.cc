@@ -1,13 +1,13 @@
 // Python bindings of requant (int8 -> int8) and requant32 (int32 -> int8).
-#include "bindings/glue_ndarray.h"
+#include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
 #include "kernels/requant/requant.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
-using bnnflow::bind::glue::Array;
-namespace g = bnnflow::bind::glue;
+using bnnflow::bind::Array;
+namespace g = bnnflow::bind;
 
 namespace {
 
@@ -55,7 +55,7 @@ I8Result requant(const Array& x, const Array& M, const Array& B, const Array& s,
   a.s = g::shifts(s, "s", C, 30);
   check_requant_range(a.M, a.B, a.s, C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<std::int8_t>(
@@ -78,7 +78,7 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
   a.s = g::shifts(s, "s", C, 62);
   check_requant32_range(a.M, a.B, a.s, C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant32);
-  bnnflow::ThreadPool* pool = g::pool_for(threads);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
   auto out = bnnflow::bind::output<std::int8_t>(

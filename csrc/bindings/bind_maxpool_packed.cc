@@ -19,13 +19,9 @@ BNNFLOW_BIND(maxpool_packed) {
          const std::optional<std::string>& isa, int threads,
          const bind::OutArg& out_arg) -> bind::Result<nb::ndarray<nb::numpy, uint32_t>> {
         const Isa chosen = bind::resolve_isa(isa);
-        const uint32_t* xp = bind::checked<uint32_t>(x, "x", 4);
-        bind::require_positive(kernel, "kernel");
-        bind::require_positive(stride, "stride");
-        if (padding < 0 || padding >= kernel) {
-          throw std::invalid_argument("padding must be in [0, kernel), got " +
-                                      std::to_string(padding));
-        }
+        const uint32_t* xp = bind::data<uint32_t>(x, "x", 4);
+        bind::require_spatial(x, "x");
+        bind::check_window(x.shape(1), x.shape(2), kernel, kernel, stride, padding, true);
         PoolGeometry g;
         g.n = static_cast<int>(x.shape(0));
         g.h = static_cast<int>(x.shape(1));
@@ -36,15 +32,12 @@ BNNFLOW_BIND(maxpool_packed) {
         g.pad = padding;
         const int ho = conv_out_size(g.h, kernel, stride, padding);
         const int wo = conv_out_size(g.w, kernel, stride, padding);
-        if (ho < 1 || wo < 1) {
-          throw std::invalid_argument("x is smaller than the pooling window");
-        }
         uint32_t* out;
         auto result = bind::output<uint32_t>(
             out_arg, {x.shape(0), static_cast<size_t>(ho), static_cast<size_t>(wo), x.shape(3)},
             &out, {bind::span_of(x, "x")});
         ThreadPool& pool = bind::pool_for(threads);
-        {
+        if (g.n > 0 && g.words > 0) {
           nb::gil_scoped_release release;
           maxpool_packed(xp, g, out, chosen, pool);
         }
@@ -54,5 +47,5 @@ BNNFLOW_BIND(maxpool_packed) {
       nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),
       "Max pooling of packed x uint32 [N, H, W, words] over kernel x kernel windows: max of\n"
       "+-1 values = AND of their bits over the taps inside the image (padded taps ignored).\n"
-      "Needs 0 <= padding < kernel. Returns uint32 [N, Ho, Wo, words].");
+      "Needs 0 <= padding <= kernel/2, 1 <= stride <= 64. Returns uint32 [N, Ho, Wo, words].");
 }

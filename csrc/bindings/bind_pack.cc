@@ -17,13 +17,12 @@ template <typename T, typename Th>
 bind::Result<nb::ndarray<nb::numpy, uint32_t>> pack_impl(const AnyArray& x, const AnyArray& t, int groups,
                                                          Isa isa, int threads, const char* t_dtype,
                                                          const bind::OutArg& out_arg) {
-  const T* xp = bind::checked<T>(x, "x", -1);
+  const T* xp = bind::data<T>(x, "x", -1);
   if (t.dtype() != nb::dtype<Th>()) {
-    throw std::invalid_argument(std::string("threshold must have dtype ") + t_dtype +
-                                " for x of dtype " + bind::dtype_name<T>() + ", got " +
-                                bind::describe_dtype(t));
+    bind::fail("threshold", std::string("expected dtype ") + t_dtype + " (x has dtype " +
+                                bind::type_name<T>() + "), got " + bind::dtype_name(t.dtype()));
   }
-  const Th* tp = bind::checked<Th>(t, "threshold", 1);
+  const Th* tp = bind::data<Th>(t, "threshold", 1);
   const int64_t c = static_cast<int64_t>(x.shape(x.ndim() - 1));
   bind::require_positive(groups, "groups");
   if (c < 1 || c % groups != 0) {
@@ -44,7 +43,7 @@ bind::Result<nb::ndarray<nb::numpy, uint32_t>> pack_impl(const AnyArray& x, cons
   auto result = bind::output<uint32_t>(out_arg, shape, &out,
                                        {bind::span_of(x, "x"), bind::span_of(t, "threshold")});
   ThreadPool& pool = bind::pool_for(threads);
-  {
+  if (pixels > 0) {
     nb::gil_scoped_release release;
     if constexpr (std::is_same_v<T, int8_t>) {
       pack_int8(xp, tp, pixels, static_cast<int>(c), groups, out, isa, pool);
@@ -64,15 +63,13 @@ BNNFLOW_BIND(pack) {
          const std::optional<std::string>& isa,
          int threads, const bind::OutArg& out) -> bind::Result<nb::ndarray<nb::numpy, uint32_t>> {
         const Isa chosen = bind::resolve_isa(isa);
-        bind::require_positive(threads, "threads");
         if (x.dtype() == nb::dtype<int8_t>()) {
           return pack_impl<int8_t, int32_t>(x, threshold, groups, chosen, threads, "int32", out);
         }
         if (x.dtype() == nb::dtype<float>()) {
           return pack_impl<float, float>(x, threshold, groups, chosen, threads, "float32", out);
         }
-        throw std::invalid_argument("x must have dtype int8 or float32, got " +
-                                    bind::describe_dtype(x));
+        bind::fail("x", "expected dtype int8 or float32, got " + bind::dtype_name(x.dtype()));
       },
       nb::arg("x"), nb::arg("threshold"), nb::arg("groups") = 1, nb::kw_only(),
       nb::arg("isa") = nb::none(), nb::arg("threads") = 1, nb::arg("out") = nb::none(),

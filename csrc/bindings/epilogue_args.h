@@ -30,14 +30,13 @@ inline const void* per_channel(const std::optional<AnyArray>& a, const char* nam
     throw std::invalid_argument("epilogue '" + kind + "' needs " + name);
   }
   if (a->dtype() != want) {
-    throw std::invalid_argument(std::string(name) + " must have dtype " + want_name +
-                                ", got " + describe_dtype(*a));
+    fail(name, std::string("expected dtype ") + want_name + ", got " + dtype_name(a->dtype()));
   }
-  if (a->ndim() != 1 || static_cast<int64_t>(a->shape(0)) != cout || !is_c_contiguous(*a)) {
-    throw std::invalid_argument(std::string(name) + " must be a contiguous 1-D array of " +
-                                std::to_string(cout) + " values (one per output channel), " +
-                                "got shape " + describe_shape(*a));
+  if (a->ndim() != 1 || static_cast<int64_t>(a->shape(0)) != cout) {
+    fail(name, "expected shape (" + std::to_string(cout) +
+                   ",) (one value per output channel), got " + shape_str(*a));
   }
+  check_contiguous(*a, name);
   return a->data();
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -45,16 +46,29 @@ ThreadPool::ThreadPool(int num_threads) {
   slots_.reset(new Slot[num_threads]);
   for (int i = 0; i < num_threads; ++i) slots_[i].claimed.store(1);
   workers_.reserve(num_threads - 1);
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  try {
+    for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (const std::exception& e) {
+    // A destructor does not run for a half-built object: stop and join the started workers
+    // here (a joinable std::thread destroyed would call std::terminate).
+    const std::size_t started = workers_.size();
+    stop_and_join();
+    throw std::runtime_error("ThreadPool: could not start worker thread " +
+                             std::to_string(started + 1) + " of " +
+                             std::to_string(num_threads - 1) + ": " + e.what());
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_and_join(); }
+
+void ThreadPool::stop_and_join() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true, std::memory_order_release);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void ThreadPool::run_slot(int index) {

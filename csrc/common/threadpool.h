@@ -25,7 +25,9 @@ namespace bnnflow {
 
 class ThreadPool {
  public:
-  // num_threads counts the caller: 1 means no worker threads at all.
+  // num_threads counts the caller: 1 means no worker threads at all. Throws
+  // std::runtime_error (after joining the workers already started) when the OS refuses a
+  // thread.
   explicit ThreadPool(int num_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -41,6 +43,7 @@ class ThreadPool {
 
  private:
   void worker_loop(int index);
+  void stop_and_join();  // sets stop_, wakes and joins every started worker
 
   // How long an idle worker (or a waiting caller) spins before it sleeps.
   static constexpr int kSpinMicros = 50;

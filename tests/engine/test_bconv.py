@@ -92,9 +92,9 @@ def _prepared():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"x": np.zeros((1, 5, 5, 2), np.uint32)}, "x has shape"),
-        ({"x": np.zeros((1, 5, 5, 1), np.int32)}, "x must have dtype uint32"),
-        ({"x": np.zeros((5, 5, 1), np.uint32)}, "x must be 4-D"),
+        ({"x": np.zeros((1, 5, 5, 2), np.uint32)}, "x: shape"),
+        ({"x": np.zeros((1, 5, 5, 1), np.int32)}, "x: expected dtype uint32, got int32"),
+        ({"x": np.zeros((5, 5, 1), np.uint32)}, "x: expected 4 dimensions"),
         ({"x": np.zeros((1, 2, 2, 1), np.uint32)}, "smaller than"),
         ({"pad_mode": "reflect"}, "pad_mode"),
         ({"pad_mode": "valid", "padding": 1}, "valid"),
@@ -102,9 +102,9 @@ def _prepared():
         ({"epilogue": "int4"}, "epilogue must be"),
         ({"epilogue": "float", "scale": np.ones(4, np.float32)}, "needs bias"),
         ({"epilogue": "float", "scale": np.ones(3, np.float32),
-          "bias": np.ones(4, np.float32)}, "scale must be a contiguous 1-D array of 4"),
+          "bias": np.ones(4, np.float32)}, r"scale: expected shape \(4,\)"),
         ({"epilogue": "float", "scale": np.ones(4, np.float64),
-          "bias": np.ones(4, np.float32)}, "scale must have dtype float32"),
+          "bias": np.ones(4, np.float32)}, "scale: expected dtype float32"),
         ({"scale": np.ones(4, np.float32)}, "scale is only used by epilogue 'float'"),
         ({"epilogue": "int8", "multiplier": np.ones(4, np.int16), "offset": np.ones(4, np.int32),
           "shift": np.full(4, 31, np.int32)}, "outside"),
@@ -124,10 +124,10 @@ def test_bconv_rejects_bad_arguments(kwargs, match):
 @pytest.mark.parametrize(
     ("shape", "cin", "groups", "match"),
     [
-        ((4, 3, 3, 1), 33, 1, "weights has shape"),
+        ((4, 3, 3, 1), 33, 1, "weights: shape"),
         ((4, 3, 3, 1), 30, 4, "multiple of groups"),
         ((6, 3, 3, 1), 32, 4, "output channels"),
-        ((4, 3, 3), 32, 1, "weights must be 4-D"),
+        ((4, 3, 3), 32, 1, "weights: expected 4 dimensions"),
         ((4, 16, 16, 8), 256, 1, "65536"),
     ],
 )

@@ -60,12 +60,12 @@ def test_sign_convention():
 @pytest.mark.parametrize(
     ("x", "t", "groups", "match"),
     [
-        (np.zeros((2, 4), np.int16), np.zeros(4, np.int32), 1, "x must have dtype int8"),
-        (np.zeros((2, 4), np.int8), np.zeros(4, np.float32), 1, "threshold must have dtype"),
-        (np.zeros((2, 4), np.int8), np.zeros(3, np.int32), 1, "threshold has shape"),
+        (np.zeros((2, 4), np.int16), np.zeros(4, np.int32), 1, "x: expected dtype int8 or float32"),
+        (np.zeros((2, 4), np.int8), np.zeros(4, np.float32), 1, "threshold: expected dtype"),
+        (np.zeros((2, 4), np.int8), np.zeros(3, np.int32), 1, "threshold: shape"),
         (np.zeros((2, 6), np.int8), np.zeros(6, np.int32), 4, "multiple of groups"),
-        (np.zeros((4, 2), np.int8).T, np.zeros(4, np.int32), 1, "x must be C-contiguous"),
-        (np.zeros((2, 4), np.float32), np.zeros(4, np.int32), 1, "threshold must have dtype"),
+        (np.zeros((4, 2), np.int8).T, np.zeros(4, np.int32), 1, "x: must be C-contiguous"),
+        (np.zeros((2, 4), np.float32), np.zeros(4, np.int32), 1, "threshold: expected dtype"),
     ],
 )
 def test_pack_rejects_bad_arguments(x, t, groups, match):

@@ -14,9 +14,10 @@ from bnnflow.reference.pack import WORD_BITS, bits_to_words, to_pm1, unpack_bits
 
 def maxpool_packed(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """uint32 ``[N, H, W, words]`` -> ``[N, Ho, Wo, words]``, ``Ho = (H + 2p − k) // s + 1``;
-    needs ``0 <= padding < kernel`` so every window holds an in-image tap."""
-    if not 0 <= padding < kernel:
-        raise ValueError(f"padding must be in [0, kernel), got {padding}")
+    needs ``0 <= padding <= kernel // 2`` (docs/numerics.md §7), so every window holds an
+    in-image tap."""
+    if not 0 <= padding <= kernel // 2:
+        raise ValueError(f"padding must be in [0, kernel // 2], got {padding}")
     words = x.shape[-1]
     values = to_pm1(unpack_bits(x, words * WORD_BITS))  # every bit, pad bits included
     low = -2  # below −1: a padded tap never wins the max

@@ -1,7 +1,8 @@
 """Peak resident memory of a process that loads one model file and runs it once.
 
-Runs in the engine's own environment (bnnflow: the main python with ``PYTHONPATH=src``; LCE:
-``.peers/lce``; ONNX Runtime: ``.peers/ort``; torch: the main python) and prints one JSON line::
+Runs in the engine's own environment (bnnflow: the main python, importing the bnnflow that
+the caller runs; LCE: ``.peers/lce``; ONNX Runtime: ``.peers/ort``; torch: the main python)
+and prints one JSON line::
 
     {"engine", "file", "model_bytes", "threads", "batch", "load_ms", "run_ms",
      "peak_rss_bytes", "baseline_rss_bytes"}

@@ -286,10 +286,14 @@ def _memory(recs: list[dict], paths: dict[tuple[str, str], Path],
     from bnnflow.bench import timing
     from bnnflow.bench.peers import find_root, peer_model_file, peer_python
 
+    import bnnflow
+
     root = find_root()
     script = root / "benchmarks" / "memprobe.py"
-    src = str(root / "src")
-    pypath = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # The probe imports the bnnflow this process runs (an installed wheel or a dev tree),
+    # never the checkout's src/, which lacks the built extension in a clean clone.
+    here = str(Path(bnnflow.__file__).resolve().parent.parent)
+    pypath = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {"PYTHONPATH": pypath}
     for r in recs:
         if r["threads"] != 1 or r["batch"] != 1:

@@ -283,10 +283,9 @@ def _memory(recs: list[dict], paths: dict[tuple[str, str], Path],
     batch 1); attached to that engine's and model's threads=1, batch=1 record."""
     import os
 
+    import bnnflow
     from bnnflow.bench import timing
     from bnnflow.bench.peers import find_root, peer_model_file, peer_python
-
-    import bnnflow
 
     root = find_root()
     script = root / "benchmarks" / "memprobe.py"

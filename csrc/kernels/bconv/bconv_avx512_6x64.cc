@@ -1,19 +1,24 @@
 // AVX-512 binary convolution micro-kernels: output channels in the 16 32-bit lanes, activation
 // words broadcast, vpxord + vpopcntd (VPOPCNTDQ) + vpaddd into 32-bit accumulators.
-// Tiles: 6 pixels x 64 channels; 8 x 32 and 8 x 16 for narrow groups.
+// Tiles: 6 pixels x 64 channels; 8 x 32 and 8 x 16 for narrow groups. Full channel blocks
+// finish in registers (d = K − 2·sum, clamp, epilogue: epilogue_avx512.h); the rest go
+// through the tile epilogue of bconv_epilogue_avx512_16.cc.
 #include <cstdint>
 
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/epilogue_avx512.h"
 #include "kernels/bconv/x86_avx512.h"
 
 namespace bnnflow::BNNFLOW_AVX512_NS {
+TileEpilogueFn bconv_epilogue();
 namespace {
 
+// acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block.
 template <int MAXP, int P, int V>
-inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
-          int32_t* out) {
+inline __attribute__((always_inline)) void accumulate(const uint32_t* const* x, int taps,
+                                                      int wg, int xoff, const uint32_t* w,
+                                                      __m512i (&acc)[P][V]) {
   constexpr int CB = 16 * V;
-  __m512i acc[P][V];
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_si512();
   for (int t = 0; t < taps; ++t) {
@@ -32,6 +37,14 @@ inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int ta
       }
     }
   }
+}
+
+template <int MAXP, int P, int V>
+inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps, int wg,
+                                                int xoff, const uint32_t* w, int32_t* out) {
+  constexpr int CB = 16 * V;
+  __m512i acc[P][V];
+  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, acc);
   for (int i = 0; i < P; ++i) {
     for (int v = 0; v < V; ++v) _mm512_storeu_si512(out + i * CB + 16 * v, acc[i][v]);
   }
@@ -59,15 +72,105 @@ void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32
                out + k * MAXP * 16 * V);
 }
 
+// A full channel block of P pixels finished in registers (docs: FusedRunFn).
+template <int MAXP, int P, int V, EpilogueKind kKind, bool kClamp>
+inline __attribute__((always_inline)) void tile_finish(
+    const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+    const EpilogueWriter& ew, const int32_t* k, const int32_t* const* krow, size_t pix0, int o0,
+    const int* word, const int* bit) {
+  __m512i acc[P][V];
+  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, acc);
+  for (int i = 0; i < P; ++i) {
+    const int32_t* kr = krow[i];
+    const __m512i kv = _mm512_set1_epi32(k[i]);
+    ep::PackedRow packed(static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
+    for (int v = 0; v < V; ++v) {
+      const __m512i kk = kr ? ep::load16(kr + o0 + 16 * v) : kv;
+      ep::finish16<kKind, kClamp>(ew, acc[i][v], kk, pix0 + i, o0 + 16 * v, word[v], bit[v],
+                                  &packed);
+    }
+    if constexpr (kKind == EpilogueKind::kPacked) packed.flush();
+  }
+}
+
+template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP>
+void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+                      int p, const EpilogueWriter& ew, const int32_t* k,
+                      const int32_t* const* krow, size_t pix0, int o0, const int* word,
+                      const int* bit) {
+  if (p == P) {
+    tile_finish<MAXP, P, V, kKind, kClamp>(x, taps, wg, xoff, w, ew, k, krow, pix0, o0, word,
+                                           bit);
+  } else if constexpr (P > 1) {
+    last_tile_finish<MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow, pix0,
+                                                    o0, word, bit);
+  }
+}
+
+template <int MAXP, int V, EpilogueKind kKind, bool kClamp>
+void run_many_finish_impl(const uint32_t* const* x, int taps, int wg, int xoff,
+                          const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
+                          const int32_t* k, const int32_t* const* krow, const size_t* pix0,
+                          int o0) {
+  int word[V] = {}, bit[V] = {};
+  if constexpr (kKind == EpilogueKind::kPacked) {
+    for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + 16 * v, &word[v], &bit[v]);
+  }
+  for (int t = 0; t + 1 < ntiles; ++t) {
+    tile_finish<MAXP, MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps,
+                                              wg, xoff, w, ew, k + t * MAXP, krow + t * MAXP,
+                                              pix0[t], o0, word, bit);
+  }
+  const int t = ntiles - 1;
+  last_tile_finish<MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps, wg,
+                                           xoff, w, p_last, ew, k + t * MAXP, krow + t * MAXP,
+                                           pix0[t], o0, word, bit);
+}
+
+template <int MAXP, int V, EpilogueKind kKind>
+void run_many_finish_kind(const uint32_t* const* x, int taps, int wg, int xoff,
+                          const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
+                          const int32_t* k, const int32_t* const* krow, const size_t* pix0,
+                          int o0) {
+  if (ew.clamp) {
+    run_many_finish_impl<MAXP, V, kKind, true>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
+                                               krow, pix0, o0);
+  } else {
+    run_many_finish_impl<MAXP, V, kKind, false>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
+                                                krow, pix0, o0);
+  }
+}
+
+// The driver calls this only when the int8 requant is exact in 32 bits (int8_fits_32).
+template <int MAXP, int V>
+void run_many_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+                     int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
+                     const int32_t* const* krow, const size_t* pix0, int o0) {
+  switch (ew.ep.kind) {
+    case EpilogueKind::kInt32:
+      return run_many_finish_kind<MAXP, V, EpilogueKind::kInt32>(x, taps, wg, xoff, w, ntiles,
+                                                                 p_last, ew, k, krow, pix0, o0);
+    case EpilogueKind::kFloat:
+      return run_many_finish_kind<MAXP, V, EpilogueKind::kFloat>(x, taps, wg, xoff, w, ntiles,
+                                                                 p_last, ew, k, krow, pix0, o0);
+    case EpilogueKind::kInt8:
+      return run_many_finish_kind<MAXP, V, EpilogueKind::kInt8>(x, taps, wg, xoff, w, ntiles,
+                                                                p_last, ew, k, krow, pix0, o0);
+    case EpilogueKind::kPacked:
+      return run_many_finish_kind<MAXP, V, EpilogueKind::kPacked>(x, taps, wg, xoff, w, ntiles,
+                                                                  p_last, ew, k, krow, pix0, o0);
+  }
+}
+
 const BconvMicrokernel k6x64{BNNFLOW_AVX512_ISA_NAME "_bconv_6x64", Isa::kAvx512, 6, 64,
-                             &run<6, 4>, false, nullptr,
-                             &run_many<6, 4>};
+                             &run<6, 4>, false, bconv_epilogue(), &run_many<6, 4>,
+                             &run_many_finish<6, 4>};
 const BconvMicrokernel k8x32{BNNFLOW_AVX512_ISA_NAME "_bconv_8x32", Isa::kAvx512, 8, 32,
-                             &run<8, 2>, false, nullptr,
-                             &run_many<8, 2>};
+                             &run<8, 2>, false, bconv_epilogue(), &run_many<8, 2>,
+                             &run_many_finish<8, 2>};
 const BconvMicrokernel k8x16{BNNFLOW_AVX512_ISA_NAME "_bconv_8x16", Isa::kAvx512, 8, 16,
-                             &run<8, 1>, false, nullptr,
-                             &run_many<8, 1>};
+                             &run<8, 1>, false, bconv_epilogue(), &run_many<8, 1>,
+                             &run_many_finish<8, 1>};
 
 }  // namespace
 

@@ -1,0 +1,125 @@
+// AVX-512 epilogue helpers shared by the AVX-512 tile epilogue (bconv_epilogue_avx512_16.cc)
+// and the micro-kernels that finish their tiles in registers (bconv_avx512_6x64.cc): 16
+// output channels per step. Include only from *_avx512_* sources (native or SIMDe build).
+#pragma once
+#include <cstring>
+
+#include "kernels/bconv/epilogue.h"
+#include "kernels/bconv/x86_avx512.h"
+#if defined(BNNFLOW_SIMDE_AVX512)
+#include "kernels/glue_common/simde_avx512_compat.h"  // intrinsics SIMDe 0.7.4 lacks
+#endif
+
+namespace bnnflow::BNNFLOW_AVX512_NS::ep {
+
+inline __m512i load16(const int32_t* p) { return _mm512_loadu_si512(p); }
+
+// vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
+inline __m512i madd16(__m512i a, __m512i b) {
+#if defined(BNNFLOW_SIMDE_AVX512)
+  return simde_mm512_madd_epi16(a, b);
+#else
+  return _mm512_madd_epi16(a, b);
+#endif
+}
+
+// Where the packed bits of channels o..o+15 go: word index in the pixel's row and bit
+// offset, or word = -1 when they straddle a word or group boundary.
+inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
+  const int g = o / w.og_ch, oc = o % w.og_ch;
+  const bool simple = oc + 16 <= w.og_ch && oc % 32 <= 16;
+  *word = simple ? g * w.og_words + oc / 32 : -1;
+  *bit = oc % 32;
+}
+
+// Bit b set where channel o+b is below its threshold (the sign of the next layer is -1).
+inline uint32_t below_threshold(const EpilogueWriter& w, __m512i d, int o) {
+  return static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(load16(w.ep.threshold + o), d));
+}
+
+// 16 channels o..o+15 of pixel `pix`, d already clamped (word/bit: see packed_slot; used
+// only by kPacked).
+template <EpilogueKind kKind>
+inline void store16(const EpilogueWriter& w, __m512i d, size_t pix, int o, int word, int bit) {
+  const Epilogue& e = w.ep;
+  if constexpr (kKind == EpilogueKind::kInt32) {
+    _mm512_storeu_si512(static_cast<int32_t*>(w.out) + pix * w.row_elems + o, d);
+  } else if constexpr (kKind == EpilogueKind::kFloat) {
+    // float32(d)·scale rounded, then + bias rounded — never a fused multiply-add (the empty
+    // asm hides the product from contraction; the SIMDe build relies on fp-contract=off).
+    __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_loadu_ps(e.scale + o));
+#if !defined(BNNFLOW_SIMDE_AVX512)
+    __asm__("" : "+v"(prod));
+#endif
+    const __m512 y = _mm512_add_ps(prod, _mm512_loadu_ps(e.bias + o));
+    _mm512_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
+  } else if constexpr (kKind == EpilogueKind::kInt8) {
+    // Exact only when EpilogueWriter::int8_fits_32 (callers check). q in [−128, 127] and M
+    // zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+    const __m512i q =
+        _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+    const __m512i mq = madd16(q, load16(w.mult_u16.data() + o));
+    const __m512i v = _mm512_add_epi32(_mm512_add_epi32(mq, load16(e.offset + o)),
+                                       load16(w.round.data() + o));
+    const __m128i y = _mm512_cvtsepi32_epi8(_mm512_srav_epi32(v, load16(e.shift + o)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) +
+                                                pix * w.row_elems + o),
+                     y);
+  } else {
+    const uint32_t bits = below_threshold(w, d, o);
+    uint32_t* row = static_cast<uint32_t*>(w.out) + pix * w.row_elems;
+    if (word >= 0) {
+      row[word] |= bits << bit;
+    } else {  // the 16 channels straddle a word or group boundary (rare): bit by bit
+      for (int b = 0; b < 16; ++b) {
+        if (!(bits >> b & 1u)) continue;
+        const int gg = (o + b) / w.og_ch, cc = (o + b) % w.og_ch;
+        row[gg * w.og_words + cc / 32] |= 1u << (cc % 32);
+      }
+    }
+  }
+}
+
+// Packed outputs: the bits of consecutive 16-channel chunks of one pixel gather in a
+// register, one OR per output word.
+class PackedRow {
+ public:
+  explicit PackedRow(uint32_t* row) : row_(row) {}
+  void add(int word, int bit, uint32_t bits) {
+    if (word != word_) {
+      flush();
+      word_ = word;
+      bits_ = 0;
+    }
+    bits_ |= bits << bit;
+  }
+  void flush() {
+    if (word_ >= 0) row_[word_] |= bits_;
+    word_ = -1;
+  }
+
+ private:
+  uint32_t* row_;
+  int word_ = -1;
+  uint32_t bits_ = 0;
+};
+
+// One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp.
+template <EpilogueKind kKind, bool kClamp>
+inline void finish16(const EpilogueWriter& w, __m512i s, __m512i kk, size_t pix, int o,
+                     int word, int bit, PackedRow* packed) {
+  __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
+  if constexpr (kClamp) {
+    d = _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(w.ep.lo)),
+                         _mm512_set1_epi32(w.ep.hi));
+  }
+  if constexpr (kKind == EpilogueKind::kPacked) {
+    if (word >= 0) {
+      packed->add(word, bit, below_threshold(w, d, o));
+      return;
+    }
+  }
+  store16<kKind>(w, d, pix, o, word, bit);
+}
+
+}  // namespace bnnflow::BNNFLOW_AVX512_NS::ep

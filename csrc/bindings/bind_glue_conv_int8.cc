@@ -3,10 +3,12 @@
 #include "bindings/out_arg.h"
 #include "bindings/prepared_conv.h"
 #include "bindings/registry.h"
+#include "bindings/requant_check.h"
 #include <chrono>
 
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/conv_int8/mac_peak.h"
+#include "kernels/requant/requant.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -113,10 +115,10 @@ Conv2dInt8Weights prepare_conv2d_int8_weights(const Array& w, const Array& bias,
   return p;
 }
 
-Res<std::int32_t> conv2d_int8_prepared(const Array& x, const Conv2dInt8Weights& p, int stride, int padding,
-                                       const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
+// The input and weight fields of a for prepared weights p; returns the ISA that runs.
+bnnflow::Isa prepared_args(k::Conv2dInt8Args& a, const Array& x, const Conv2dInt8Weights& p,
+                           const std::optional<std::string>& isa) {
   const bnnflow::Isa chosen = bnnflow::bind::prepared_isa(p.isa, isa, isa ? g::resolve_isa(isa) : p.isa);
-  k::Conv2dInt8Args a{};
   input_dims(a, x);
   const bool x_unsigned = g::has_dtype<std::uint8_t>(x);
   const char* want = p.x_unsigned ? "uint8" : "int8";
@@ -133,10 +135,45 @@ Res<std::int32_t> conv2d_int8_prepared(const Array& x, const Conv2dInt8Weights& 
   a.Cout = p.cout;
   a.KH = static_cast<int>(p.kh);
   a.KW = static_cast<int>(p.kw);
-  auto fn = BNNFLOW_GLUE_PICK(chosen, conv2d_int8_packed);
+  return chosen;
+}
+
+Res<std::int32_t> conv2d_int8_prepared(const Array& x, const Conv2dInt8Weights& p, int stride, int padding,
+                                       const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
+  k::Conv2dInt8Args a{};
+  auto fn = BNNFLOW_GLUE_PICK(prepared_args(a, x, p, isa), conv2d_int8_packed);
   const void* packed = p.packed->data();
   return run_conv(a, stride, padding, threads, out_arg, {span_of(x, "x")},
                   [fn, packed](const k::Conv2dInt8Args& args, bnnflow::ThreadPool* pool) { fn(args, packed, pool); });
+}
+
+// conv2d_int8 with requant32 fused: int8 out, no int32 tensor.
+Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p, const Array& M, const Array& B,
+                                     const Array& s, int stride, int padding, const std::optional<std::string>& isa,
+                                     int threads, const OutArg& out_arg) {
+  k::Conv2dInt8Args a{};
+  const bnnflow::Isa chosen = prepared_args(a, x, p, isa);
+  k::Conv2dInt8Requant rq{};
+  rq.M = g::vec<std::int32_t>(M, "M", a.Cout);
+  rq.B = g::vec<std::int64_t>(B, "B", a.Cout);
+  rq.s = g::shifts(s, "s", a.Cout, 62);
+  g::check_requant32_range(rq.M, rq.B, rq.s, a.Cout);
+  rq.fn = BNNFLOW_GLUE_PICK(chosen, requant32);
+  auto fn = BNNFLOW_GLUE_PICK(chosen, conv2d_int8_packed);
+  g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
+  a.stride = stride;
+  a.pad = padding;
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+                       a.Cout};
+  auto out = bnnflow::bind::output<std::int8_t>(out_arg, shape, &rq.y,
+                                                {span_of(x, "x"), span_of(M, "M"), span_of(B, "B"), span_of(s, "s")});
+  a.rq = &rq;
+  {
+    nb::gil_scoped_release release;
+    fn(a, p.packed->data(), pool);
+  }
+  return out;
 }
 
 // Peak int8 MACs per second of one core for `isa` (see kernels/conv_int8/mac_peak.h). The
@@ -208,4 +245,9 @@ BNNFLOW_BIND(glue_conv_int8) {
         "conv2d_int8 with prepared weights (prepare_conv2d_int8_weights): the same result as "
         "conv2d_int8(x, w, bias, zp, ...) with no per-call weight work. x must have the prepared "
         "x_dtype and Cin channels; isa must be None or the weights' ISA.");
+  m.def("conv2d_int8_requant", &conv2d_int8_requant, "x"_a, "weights"_a, "M"_a, "B"_a, "s"_a, "stride"_a = 1,
+        "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
+        "conv2d_int8(x, weights, ...) followed by requant32(acc, M, B, s) in one pass: int8 "
+        "[N,Ho,Wo,Cout] equal to the two ops, without the int32 tensor (each output row is "
+        "requantized while in cache). M int32, B int64, s int32 in [0, 62], all [Cout].");
 }

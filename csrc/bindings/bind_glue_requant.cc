@@ -2,6 +2,7 @@
 #include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
+#include "bindings/requant_check.h"
 #include "kernels/requant/requant.h"
 
 namespace nb = nanobind;
@@ -26,20 +27,6 @@ void check_requant_range(const std::int16_t* M, const std::int32_t* B, const std
       const std::int64_t v = std::int64_t{M[c]} * q + B[c] + r;
       if (v < kI32Min || v > kI32Max) {
         g::fail("B", "channel " + std::to_string(c) + ": M*q + B + rounding overflows int32");
-      }
-    }
-  }
-}
-
-// |M*x| <= 2^62 for int32 x; M*x + B + r must stay in int64 for every int32 x.
-void check_requant32_range(const std::int32_t* M, const std::int64_t* B, const std::int32_t* s,
-                           std::size_t C) {
-  for (std::size_t c = 0; c < C; ++c) {
-    const __int128 r = s[c] > 0 ? (__int128{1} << (s[c] - 1)) : 0;
-    for (__int128 x : {__int128{INT32_MIN}, __int128{INT32_MAX}}) {
-      const __int128 v = __int128{M[c]} * x + B[c] + r;
-      if (v < INT64_MIN || v > INT64_MAX) {
-        g::fail("B", "channel " + std::to_string(c) + ": M*x + B + rounding overflows int64");
       }
     }
   }
@@ -76,7 +63,7 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
   a.M = g::vec<std::int32_t>(M, "M", C);
   a.B = g::vec<std::int64_t>(B, "B", C);
   a.s = g::shifts(s, "s", C, 62);
-  check_requant32_range(a.M, a.B, a.s, C);
+  g::check_requant32_range(a.M, a.B, a.s, C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant32);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;

@@ -21,6 +21,7 @@ def test_run_reports_every_isa_and_a_sane_peak_fraction(tmp_path):
     assert [r["isa"] for r in report["results"]] == cpu.supported_isas()
     for r in report["results"]:
         assert r["int8_stem_ms"] > 0 and r["f32_stem_ms"] > 0
+        assert r["requant32_ms"] > 0 and r["fused_stem_ms"] > 0
         if r["isa"] != "scalar":
             assert r["peak_gmacs_per_core"] > 0
             assert 0 < r["fraction_of_peak"] < 2  # a tiny image can beat a noisy peak a bit

@@ -133,3 +133,66 @@ def test_prepared_weights_properties_and_errors():
         _engine.prepare_conv2d_int8_weights(w, bias[:4].copy(), zp)
     with pytest.raises(ValueError, match=r"^w"):
         _engine.prepare_conv2d_int8_weights(w[0], bias, zp)
+
+
+def _requant_params(r: np.random.Generator, cout: int):
+    M = r.integers(-(2**24), 2**24, size=cout).astype(np.int32)
+    B = r.integers(-(2**40), 2**40, size=cout).astype(np.int64)
+    s = r.integers(20, 41, size=cout).astype(np.int32)
+    return M, B, s
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv=convs(), unsigned=st.booleans(), seed=gp.seeds)
+def test_fused_requant_matches_reference(conv, unsigned, seed):
+    """conv2d_int8_requant == requant32(conv2d_int8(...)) of the reference, every ISA."""
+    xs, ws, stride, pad = conv
+    r = gp.rng(seed)
+    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
+    lo, hi = (0, 256) if unsigned else (-128, 128)
+    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
+    w = gp.int8(r, ws)
+    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    M, B, s = _requant_params(r, ws[0])
+    dtype = "uint8" if unsigned else "int8"
+    prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
+                for isa in ISAS}
+    out = check_op(
+        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, stride, pad,
+                                                         isa=isa, threads=threads),
+        lambda: int8_ops.requant32(int8_ops.conv2d_int8(x, w, bias, zp, stride, pad), M, B, s),
+    )
+    assert out.dtype == np.int8
+
+
+def test_fused_requant_stem_writes_out():
+    r = gp.rng(3)
+    x = gp.uint8(r, (2, 37, 41, 3))
+    w = gp.int8(r, (64, 7, 7, 3))
+    bias = r.integers(-1000, 1000, size=64).astype(np.int32)
+    zp = np.array([124, 116, 104], np.int32)
+    M, B, s = _requant_params(r, 64)
+    p = _engine.prepare_conv2d_int8_weights(w, bias, zp)
+    out = np.empty((2, 19, 21, 64), np.int8)
+    got = _engine.conv2d_int8_requant(x, p, M, B, s, 2, 3, threads=2, out=out)
+    assert got is out or np.shares_memory(got, out)
+    want = int8_ops.requant32(int8_ops.conv2d_int8(x, w, bias, zp, 2, 3), M, B, s)
+    np.testing.assert_array_equal(out, want)
+
+
+def test_fused_requant_rejects_bad_parameters():
+    p = _engine.prepare_conv2d_int8_weights(np.ones((4, 3, 3, 2), np.int8), np.zeros(4, np.int32),
+                                            np.zeros(2, np.int32))
+    x = np.zeros((1, 5, 5, 2), np.uint8)
+    M, B, s = np.ones(4, np.int32), np.zeros(4, np.int64), np.full(4, 3, np.int32)
+    with pytest.raises(ValueError, match=r"^M"):
+        _engine.conv2d_int8_requant(x, p, M[:3].copy(), B, s)
+    with pytest.raises(ValueError, match=r"^B"):
+        _engine.conv2d_int8_requant(x, p, M, B.astype(np.int32), s)
+    with pytest.raises(ValueError, match=r"^s"):
+        _engine.conv2d_int8_requant(x, p, M, B, np.full(4, 63, np.int32))
+    with pytest.raises(ValueError, match=r"^B: channel 0: .*overflows int64"):
+        _engine.conv2d_int8_requant(x, p, np.full(4, 2**31 - 1, np.int32),
+                                    np.full(4, 3 * 2**61, np.int64), s)
+    with pytest.raises(ValueError, match=r"^out"):
+        _engine.conv2d_int8_requant(x, p, M, B, s, 1, 1, out=np.empty((1, 5, 5, 4), np.int32))

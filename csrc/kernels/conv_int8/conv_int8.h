@@ -4,10 +4,25 @@
 // Padded taps contribute 0. Accumulation is int32 and wraps (two's complement) identically
 // on every ISA. Precondition: zp[c] is a value of the input dtype ([0,255] for uint8,
 // [-128,127] for int8), so the padded pixel (= zp) is representable in the input dtype.
+//
+// Fused requant32 (rq set): the kernel writes int8 rq->y[n,i,j,o] = requant32(acc[n,i,j,o])
+// (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
+// per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache.
 #pragma once
+#include <vector>
+
 #include "kernels/glue_common/glue.h"
+#include "kernels/requant/requant.h"
 
 namespace bnnflow::glue {
+
+struct Conv2dInt8Requant {
+  std::int8_t* y;        // [N, Ho, Wo, Cout]
+  const std::int32_t* M;  // [Cout]
+  const std::int64_t* B;  // [Cout]
+  const std::int32_t* s;  // [Cout], 0..62
+  Requant32Fn fn;
+};
 
 struct Conv2dInt8Args {
   const void* x;         // [N, H, W, Cin] uint8 (x_unsigned) or int8
@@ -18,6 +33,7 @@ struct Conv2dInt8Args {
   std::int32_t* y;       // [N, Ho, Wo, Cout]
   std::size_t N, H, W, Cin, Cout;
   int KH, KW, stride, pad;
+  const Conv2dInt8Requant* rq = nullptr;  // optional fused requant32 (see above)
 };
 
 // conv2d_int8 = conv2d_int8_pack once into conv2d_int8_packed_bytes(a) bytes of zeroed, 64-byte
@@ -36,6 +52,36 @@ BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_CONV_INT8_KERNELS)
 static inline std::int32_t conv_input_at(const Conv2dInt8Args& a, std::size_t i) {
   return a.x_unsigned ? static_cast<std::int32_t>(static_cast<const std::uint8_t*>(a.x)[i])
                       : static_cast<std::int32_t>(static_cast<const std::int8_t*>(a.x)[i]);
+}
+
+// The output-row loop shared by the ISAs' conv2d_int8_packed: block(n, oh, co, yrow) computes
+// output row (n, oh), channels [co, co + block_ch), into yrow ([Wo][Cout] int32). Without rq the
+// units are (channel block, row), block-major, so one block's weights stay in cache, and yrow is
+// the row of a.y; with rq the units are rows (all blocks of a row on one thread), yrow is a
+// per-thread scratch row, requantized into rq->y once complete.
+template <class Block>
+void conv_int8_rows(const Conv2dInt8Args& a, std::size_t Ho, std::size_t Wo, std::size_t block_ch,
+                    ThreadPool* pool, const Block& block) {
+  const std::size_t rows = a.N * Ho, blocks = (a.Cout + block_ch - 1) / block_ch;
+  const std::size_t row_elems = Wo * a.Cout;
+  if (a.rq == nullptr) {
+    parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
+      for (std::size_t u = u0; u < u1; ++u) {
+        const std::size_t row = u % rows;
+        block(row / Ho, row % Ho, (u / rows) * block_ch, a.y + row * row_elems);
+      }
+    });
+    return;
+  }
+  const Conv2dInt8Requant& rq = *a.rq;
+  parallel_ranges(pool, rows, [&](std::size_t r0, std::size_t r1) {
+    std::vector<std::int32_t> acc(row_elems);
+    for (std::size_t row = r0; row < r1; ++row) {
+      for (std::size_t b = 0; b < blocks; ++b) block(row / Ho, row % Ho, b * block_ch, acc.data());
+      const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s};
+      rq.fn(q, nullptr);
+    }
+  });
 }
 
 }  // namespace bnnflow::glue

@@ -157,17 +157,11 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wq = reinterpret_cast<const std::int8_t*>(k.bias + k.CoP);
 
-  // Units: (block of 64 channels, output row), block major (weights stay in cache).
-  const std::size_t rows = a.N * Ho, blocks = (k.CoP + 4 * kLanes - 1) / (4 * kLanes);
-  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
-    for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t co = (u / rows) * 4 * kLanes, row = u % rows;
-      const std::size_t n = row / Ho, oh = row % Ho;
-      std::int32_t* yrow = a.y + row * Wo * a.Cout;
-      std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-    }
+  conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
+                                                   std::int32_t* yrow) {
+    std::size_t ow = 0;
+    for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });
 }
 

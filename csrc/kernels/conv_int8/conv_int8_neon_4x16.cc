@@ -99,18 +99,13 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wk = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
-  // Units: (channel block, output row), channel-block major, so one thread keeps a block's
-  // weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
-  const std::size_t rows = a.N * Ho, blocks = k.CoP / kTileC;
-  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
-    for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t co = (u / rows) * kTileC, row = u % rows;
-      const std::size_t n = row / Ho, oh = row % Ho;
-      std::int32_t* yrow = a.y + row * Wo * a.Cout;
-      std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-    }
+  // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
+  // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
+                                              std::int32_t* yrow) {
+    std::size_t ow = 0;
+    for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });
 }
 

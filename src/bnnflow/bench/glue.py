@@ -39,6 +39,10 @@ def stem_inputs(size: int = 224, seed: int = 0) -> dict[str, np.ndarray]:
         "xf": r.standard_normal((1, size, size, 3)).astype(np.float32),
         "wf": r.standard_normal((STEM_COUT, STEM_K, STEM_K, 3)).astype(np.float32),
         "bf": r.standard_normal(STEM_COUT).astype(np.float32),
+        # requant32 of the int32 stem output to int8 (typical magnitudes of a converted stem)
+        "M": r.integers(2**20, 2**21, STEM_COUT).astype(np.int32),
+        "B": r.integers(-(2**36), 2**36, STEM_COUT).astype(np.int64),
+        "s": np.full(STEM_COUT, 40, np.int32),
     }
 
 
@@ -67,8 +71,10 @@ def mac_peak(isa: str) -> float | None:
 def bench_isa(
     isa: str, threads: int, inputs: dict[str, np.ndarray], repeats: int, peak: float | None
 ) -> dict[str, Any]:
-    """Time the int8 and float32 stems on one ISA and thread count."""
+    """Time the int8 and float32 stems on one ISA and thread count; for int8 also the
+    requant32 to int8 after it and the fused ``conv2d_int8_requant`` doing both."""
     i = inputs
+    prepared = _engine.prepare_conv2d_int8_weights(i["w"], i["bias"], i["zp"], isa=isa)
 
     def int8_stem() -> object:
         return _engine.conv2d_int8(
@@ -80,13 +86,25 @@ def bench_isa(
             i["xf"], i["wf"], i["bf"], STEM_STRIDE, STEM_PAD, isa=isa, threads=threads
         )
 
+    acc = int8_stem()
+
+    def requant() -> object:
+        return _engine.requant32(acc, i["M"], i["B"], i["s"], isa=isa, threads=threads)
+
+    def fused_stem() -> object:
+        return _engine.conv2d_int8_requant(i["x"], prepared, i["M"], i["B"], i["s"], STEM_STRIDE,
+                                           STEM_PAD, isa=isa, threads=threads)
+
     macs = stem_macs(i["x"].shape[1])
     t8, tf = best_time(int8_stem, repeats), best_time(f32_stem, repeats)
+    tq, tfused = best_time(requant, repeats), best_time(fused_stem, repeats)
     row: dict[str, Any] = {
         "isa": isa,
         "threads": threads,
         "int8_stem_ms": t8 * 1e3,
         "int8_stem_gmacs": macs / t8 / 1e9,
+        "requant32_ms": tq * 1e3,
+        "fused_stem_ms": tfused * 1e3,
         "f32_stem_ms": tf * 1e3,
         "f32_stem_gflops": 2 * macs / tf / 1e9,
         "peak_gmacs_per_core": None if peak is None else peak / 1e9,
@@ -152,15 +170,17 @@ def run(
 def format_table(report: dict[str, Any]) -> str:
     """A Markdown table of the results."""
     lines = [
-        "| ISA | threads | int8 stem ms | GMAC/s | peak GMAC/s/core | % of peak | f32 stem ms |",
-        "|---|---|---|---|---|---|---|",
+        "| ISA | threads | int8 stem ms | GMAC/s | peak GMAC/s/core | % of peak | "
+        "+ requant32 ms | fused stem+requant ms | f32 stem ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
         peak = "-" if r["peak_gmacs_per_core"] is None else f"{r['peak_gmacs_per_core']:.1f}"
         frac = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f} %"
         lines.append(
             f"| {r['isa']} | {r['threads']} | {r['int8_stem_ms']:.2f} | "
-            f"{r['int8_stem_gmacs']:.1f} | {peak} | {frac} | {r['f32_stem_ms']:.2f} |"
+            f"{r['int8_stem_gmacs']:.1f} | {peak} | {frac} | {r['requant32_ms']:.2f} | "
+            f"{r['fused_stem_ms']:.2f} | {r['f32_stem_ms']:.2f} |"
         )
     lines += [
         "",

@@ -150,6 +150,21 @@ def _prepared_conv_call(name: str, prepare_name: str, roles: tuple[str, ...]) ->
     return bind
 
 
+def bind_conv_requant(conv: Op, requant: Op, ins: Infos, p_conv: Params, p_req: Params,
+                      isa: str, threads: int) -> Kernel | None:
+    """``conv2d_int8`` then ``requant32`` as one ``_engine.conv2d_int8_requant`` call (see
+    :mod:`bnnflow.runtime.fusion`); None when the engine lacks it."""
+    prepare, fn = _engine_fn("prepare_conv2d_int8_weights"), _engine_fn("conv2d_int8_requant")
+    if prepare is None or fn is None:
+        return None
+    weights = prepare(p_conv["weights"], p_conv["bias"], p_conv["zp"], x_dtype=ins[0].dtype,
+                      isa=isa)
+    q = _shift32(p_req)
+    kw = {"stride": conv.attrs["stride"], "padding": conv.attrs["padding"], "isa": isa,
+          "threads": threads}
+    return _engine_kernel(fn, lambda x, **o: fn(x[0], weights, q["M"], q["B"], q["s"], **kw, **o))
+
+
 def bind_concat(op: Op, ins: Infos, out: TensorInfo, p: Params, isa: str, threads: int
                 ) -> Kernel | None:
     fn = _engine_fn("concat")

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnflow.format import read
-from bnnflow.graph import Graph, InputSpec, OutputSpec, TensorInfo, numpy_dtype, validate
+from bnnflow.graph import Graph, InputSpec, Op, OutputSpec, TensorInfo, numpy_dtype, validate
+from bnnflow.runtime.engine_ops import bind_conv_requant
+from bnnflow.runtime.fusion import Step, fuse
 from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
 from bnnflow.runtime.memory import MemoryPlan, last_uses, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
@@ -31,11 +33,14 @@ MAX_THREADS = 256
 
 
 @dataclass(frozen=True)
-class _Step:
-    name: str
-    inputs: tuple[str, ...]
-    output: str
-    kernel: Kernel
+class _Program:
+    """Steps in order, the tensors each step releases, and the arena of the tensors whose
+    kernels write into a given buffer (the others are allocated by the engine and released
+    after their last reader)."""
+
+    steps: list[Step]
+    drops: list[list[str]]
+    arena_plan: MemoryPlan
 
 
 def _thread_count(value: object) -> int:
@@ -91,22 +96,33 @@ class Interpreter:
         self._infos = dict(infos)
         self._threads = num_threads
         self._isa = resolve_isa(isa)
-        self._steps = [self._bind(op_index) for op_index in range(len(graph.ops))]
         self._plan = plan_memory(graph, self._infos)
-        # Only kernels that write into a given buffer use the arena; the others' results are
-        # released after their last reader instead.
-        in_arena = {s.output for s in self._steps if s.kernel.writes_out}
-        self._arena_plan = plan_memory(graph, self._infos, only=in_arena)
-        self._drops = last_uses(graph)
+        # `_full`: one step per op (run_all, run_op, the reference comparisons); `_fast`: the
+        # fused program run() executes (bnnflow.runtime.fusion), bit-identical.
+        self._full = self._program([self._bind(i) for i in range(len(graph.ops))])
+        self._fast = self._program(fuse(graph, self._full.steps, self._bind_pair))
         self._pool: dict[int, list[np.ndarray]] = {}
         self._lock = threading.Lock()
 
-    def _bind(self, index: int) -> _Step:
+    def _program(self, steps: list[Step]) -> _Program:
+        io = [(s.inputs, s.output) for s in steps]
+        in_arena = {s.output for s in steps if s.kernel.writes_out}
+        return _Program(steps, last_uses(self._graph, io),
+                        plan_memory(self._graph, self._infos, only=in_arena, steps=io))
+
+    def _bind_pair(self, first: Op, second: Op) -> Kernel | None:
+        params = [{role: self._tensors[name] for role, name in op.params.items()}
+                  for op in (first, second)]
+        ins = [self._infos[t] for t in first.inputs]
+        return bind_conv_requant(first, second, ins, params[0], params[1], self._isa,
+                                 self._threads)
+
+    def _bind(self, index: int) -> Step:
         op = self._graph.ops[index]
         params = {role: self._tensors[name] for role, name in op.params.items()}
         kernel = bind_kernel(op, [self._infos[t] for t in op.inputs], self._infos[op.output],
                              params, isa=self._isa, threads=self._threads)
-        return _Step(op.name, tuple(op.inputs), op.output, kernel)
+        return Step(op.name, tuple(op.inputs), op.output, kernel, (op.name,))
 
     # -- properties ---------------------------------------------------------------------
 
@@ -151,23 +167,23 @@ class Interpreter:
         """Bytes per sample of the arena actually allocated per run: the plan restricted to
         the tensors whose kernels write into a given buffer (the others are allocated by the
         engine and released after their last reader)."""
-        return self._arena_plan.peak_bytes
+        return self._fast.arena_plan.peak_bytes
 
     @property
     def backends(self) -> dict[str, str]:
         """Op name -> ``"engine"`` or ``"reference"`` (ops with no engine kernel)."""
-        return {s.name: s.kernel.backend for s in self._steps}
+        return {s.name: s.kernel.backend for s in self._full.steps}
 
     # -- running ------------------------------------------------------------------------
 
     def _acquire(self, batch: int) -> np.ndarray:
-        if self._arena_plan.peak_bytes == 0:
+        if self._fast.arena_plan.peak_bytes == 0:
             return _EMPTY_ARENA
         with self._lock:
             free = self._pool.get(batch)
             if free:
                 return free.pop()
-        return self._arena_plan.new_arena(batch)
+        return self._fast.arena_plan.new_arena(batch)
 
     def _release(self, batch: int, arena: np.ndarray) -> None:
         if arena is _EMPTY_ARENA:
@@ -179,20 +195,21 @@ class Interpreter:
             if len(free) < _ARENAS_PER_BATCH_SIZE:
                 free.append(arena)
 
-    def _execute(self, x: np.ndarray, arena: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
+    def _execute(self, program: _Program, x: np.ndarray, arena: np.ndarray, keep: bool
+                 ) -> dict[str, np.ndarray]:
         batch = x.shape[0]
         values = {self.input_spec.name: x}
         kept: dict[str, np.ndarray] = {}
-        for step, drops in zip(self._steps, self._drops, strict=True):
-            out = (self._arena_plan.view(arena, step.output, batch)
-                   if step.kernel.writes_out else None)
+        plan = program.arena_plan
+        for step, drops in zip(program.steps, program.drops, strict=True):
+            out = plan.view(arena, step.output, batch) if step.kernel.writes_out else None
             values[step.output] = result = step.kernel([values[t] for t in step.inputs], out)
             if keep:
                 kept[step.output] = result.copy()
             for t in drops:
                 del values[t]
         logits = values[self.output_spec.name]
-        in_arena = self.output_spec.name in self._arena_plan.allocations
+        in_arena = self.output_spec.name in plan.allocations
         kept[self.output_spec.name] = logits.copy() if in_arena else logits
         return kept
 
@@ -213,19 +230,24 @@ class Interpreter:
     def _run(self, x: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
         x = self.input_spec.check(x)
         batch = x.shape[0]
+        if keep:  # every activation: the unfused program, a fresh arena
+            full = self._full
+            arena = full.arena_plan.new_arena(batch) if full.arena_plan.peak_bytes else \
+                _EMPTY_ARENA
+            return self._execute(full, x, arena, keep=True)
         arena = self._acquire(batch)
         try:
-            return self._execute(x, arena, keep)
+            return self._execute(self._fast, x, arena, keep=False)
         finally:
             self._release(batch, arena)
 
     def run_op(self, name: str, inputs: list[np.ndarray]) -> np.ndarray:
         """Run the single op ``name`` on the given input arrays (batch from ``inputs[0]``) and
         return its output; for checking one kernel against the reference."""
-        index = next((i for i, s in enumerate(self._steps) if s.name == name), None)
+        index = next((i for i, s in enumerate(self._full.steps) if s.name == name), None)
         if index is None:
             raise KeyError(f"no op named {name!r}")
-        step = self._steps[index]
+        step = self._full.steps[index]
         info = self._infos[step.output]
         out = (np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
                if step.kernel.writes_out else None)

@@ -72,15 +72,27 @@ def place(lifetimes: Iterable[Lifetime]) -> dict[str, Allocation]:
     return {a.name: a for a in placed}
 
 
-def lifetimes(graph: Graph, infos: Mapping[str, TensorInfo]) -> list[Lifetime]:
-    """Live range of every tensor an op defines (the graph input is the caller's array)."""
+#: The data flow of a program: per step, its input tensor names and its output name.
+StepIO = tuple[tuple[str, ...], str]
+
+
+def graph_steps(graph: Graph) -> list[StepIO]:
+    """The ops of ``graph`` as :data:`StepIO`."""
+    return [(tuple(op.inputs), op.outputs[0]) for op in graph.ops]
+
+
+def lifetimes(graph: Graph, infos: Mapping[str, TensorInfo],
+              steps: list[StepIO] | None = None) -> list[Lifetime]:
+    """Live range of every tensor a step defines (the graph input is the caller's array);
+    the steps are the graph's ops unless ``steps`` (a fused program) is given."""
+    steps = graph_steps(graph) if steps is None else steps
     last: dict[str, int] = {}
     first: dict[str, int] = {}
-    for i, op in enumerate(graph.ops):
-        for t in op.inputs:
+    for i, (inputs, output) in enumerate(steps):
+        for t in inputs:
             last[t] = i
-        first[op.outputs[0]] = i
-    end = len(graph.ops)
+        first[output] = i
+    end = len(steps)
     out = []
     for name, i in first.items():
         stop = end if name == graph.output_spec.name else max(last.get(name, i), i)
@@ -122,21 +134,24 @@ class MemoryPlan:
 
 
 def plan_memory(graph: Graph, infos: Mapping[str, TensorInfo],
-                only: Collection[str] | None = None) -> MemoryPlan:
+                only: Collection[str] | None = None,
+                steps: list[StepIO] | None = None) -> MemoryPlan:
     """Plan the arena of ``graph`` (validated, with its inferred ``infos``); with ``only``,
-    place just those tensors."""
-    lts = [t for t in lifetimes(graph, infos) if only is None or t.name in only]
+    place just those tensors; with ``steps``, for that program instead of the graph's ops."""
+    lts = [t for t in lifetimes(graph, infos, steps) if only is None or t.name in only]
     return MemoryPlan(place(lts), dict(infos))
 
 
-def last_uses(graph: Graph) -> list[list[str]]:
-    """For each op, the tensors (the graph input included, the output excluded) whose last
-    reader it is: they can be released once it has run."""
+def last_uses(graph: Graph, steps: list[StepIO] | None = None) -> list[list[str]]:
+    """For each step (the graph's ops unless ``steps`` is given), the tensors (the graph
+    input included, the output excluded) whose last reader it is: they can be released once
+    it has run."""
+    steps = graph_steps(graph) if steps is None else steps
     last: dict[str, int] = {}
-    for i, op in enumerate(graph.ops):
-        for t in op.inputs:
+    for i, (inputs, _) in enumerate(steps):
+        for t in inputs:
             last[t] = i
-    drops: list[list[str]] = [[] for _ in graph.ops]
+    drops: list[list[str]] = [[] for _ in steps]
     for name, i in last.items():
         if name != graph.output_spec.name:
             drops[i].append(name)

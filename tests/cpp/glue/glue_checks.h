@@ -286,6 +286,22 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     a.y = got.data(); k.conv2d_int8(a, pool);
     record(cnt, tag(k, "conv2d_int8", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got, want);
 
+    // Fused requant32: int8 out equal to the scalar conv2d_int8 then the scalar requant32.
+    const auto M32 = r.ints<std::int32_t>(s.Cout, -(1 << 24), 1 << 24);
+    const auto B64 = r.ints<std::int64_t>(s.Cout, -(1LL << 40), 1LL << 40);
+    const auto s62 = r.ints<std::int32_t>(s.Cout, 20, 40);
+    std::vector<std::int8_t> got8(conv_out(s)), want8(conv_out(s));
+    const Requant32Args rq32{want.data(), want8.data(), conv_out(s) / s.Cout, s.Cout, M32.data(), B64.data(),
+                             s62.data()};
+    ref.requant32(rq32, nullptr);
+    const Conv2dInt8Requant fused{got8.data(), M32.data(), B64.data(), s62.data(), k.requant32};
+    a.rq = &fused;
+    a.y = nullptr;
+    k.conv2d_int8(a, pool);
+    a.rq = nullptr;
+    record(cnt, tag(k, "conv2d_int8+requant32", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got8,
+           want8);
+
     const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
     Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride, s.pad};
     std::vector<float> gotf(conv_out(s)), wantf(conv_out(s));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/bconv/bconv_isa.h"
@@ -103,6 +104,68 @@ namespace {
 
 constexpr int kTileGroup = 8;  // pixel tiles sharing one pass over each weight block
 
+// Mode 'zero': pixels whose window crosses the padding get their own K per channel,
+//   (taps − npad)·Cg + 2·Σ_{padded taps} popcount(w_tap),
+// so that d = K − 2·S with S summed over every tap (padded ones read zero words). The padded
+// taps depend only on which window rows and columns fall inside the input, so each thread
+// builds the K rows once per call, one per (row pattern, column pattern).
+struct PadKTable {
+  std::vector<int> row_pat, col_pat;  // pattern of output row oy / column ox
+  int ncols = 0;
+  std::vector<const int32_t*> krow;   // [row pattern][col pattern], null: no padded tap
+  std::vector<int32_t> k;
+};
+
+// Pattern ids of the window positions along one axis; a pattern is the [lo, hi) range of
+// kernel offsets inside the input (appended to `ranges`).
+std::vector<int> axis_patterns(int out, int in, int k, int stride, int pad,
+                               std::vector<std::pair<int, int>>* ranges) {
+  std::vector<int> id(out);
+  for (int o = 0; o < out; ++o) {
+    const int i0 = o * stride - pad;
+    const std::pair<int, int> r{std::max(0, -i0), std::max(0, std::min(k, in - i0))};
+    const auto it = std::find(ranges->begin(), ranges->end(), r);
+    id[o] = static_cast<int>(it - ranges->begin());
+    if (it == ranges->end()) ranges->push_back(r);
+  }
+  return id;
+}
+
+// K of a padded tap in mode 'zero': kr[o] += 2·popcount(w_tap[o]) − Cg (vectorisable).
+void add_pad_tap(int32_t* __restrict kr, const int32_t* __restrict tp, int n, int cg) {
+  for (int o = 0; o < n; ++o) kr[o] += 2 * tp[o] - cg;
+}
+
+// Only channels [o0, o1) of the rows are filled (a thread's channel blocks).
+PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int wo, int o0,
+                     int o1) {
+  PadKTable t;
+  std::vector<std::pair<int, int>> rows, cols;
+  t.row_pat = axis_patterns(ho, g.h, W.kh, g.stride, g.pad, &rows);
+  t.col_pat = axis_patterns(wo, g.w, W.kw, g.stride, g.pad, &cols);
+  t.ncols = static_cast<int>(cols.size());
+  const size_t npat = rows.size() * cols.size();
+  t.k.assign(npat * W.cout, W.kh * W.kw * W.cg);
+  t.krow.assign(npat, nullptr);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < cols.size(); ++c) {
+      int32_t* kr = t.k.data() + (r * cols.size() + c) * W.cout;
+      for (int ky = 0; ky < W.kh; ++ky) {
+        for (int kx = 0; kx < W.kw; ++kx) {
+          if (ky >= rows[r].first && ky < rows[r].second && kx >= cols[c].first &&
+              kx < cols[c].second) {
+            continue;
+          }
+          const int32_t* tp = W.tap_pop.data() + static_cast<size_t>(ky * W.kw + kx) * W.cout;
+          add_pad_tap(kr + o0, tp + o0, o1 - o0, W.cg);
+          t.krow[r * cols.size() + c] = kr;
+        }
+      }
+    }
+  }
+  return t;
+}
+
 struct ConvContext {
   const BconvWeights* w;
   const BconvGeometry* geo;
@@ -112,109 +175,129 @@ struct ConvContext {
   size_t tiles_per_image;
   std::vector<size_t> tap_offset;  // (ky·W + kx)·xwords
   EpilogueWriter writer;
+  bool fused = false;              // full channel blocks finish in the micro-kernel
+  bool direct = false;             // ... through run_many_finish_direct, for every block
 };
 
-struct TileInfo {
-  size_t pix0;                     // flat output pixel index of the tile's first pixel
-  int p;                           // pixels in the tile
-  int32_t k[kMaxPixels];           // K = taps·Cg
-  const int32_t* krow[kMaxPixels]; // per-channel K of pixels with padded taps ('zero' mode)
-};
-
-// K of a padded tap in mode 'zero': kr[o] += 2·popcount(w_tap[o]) − Cg (vectorisable).
-void add_pad_tap(int32_t* __restrict kr, const int32_t* __restrict tp, int cout, int cg) {
-  for (int o = 0; o < cout; ++o) kr[o] += 2 * tp[o] - cg;
-}
-
-// Fills the tile's indirection rows: ptrs[tap·P + i] = input pixel of tap for pixel i, or
-// the zero row for taps in the padding. In mode 'zero' a pixel with padded taps gets its own
-// K per channel, in krows[i·cout ..]: (taps − npad)·Cg + 2·Σ_{padded taps} popcount(w_tap),
-// so that d = K − 2·S with S summed over every tap (padded ones read zero words).
-void build_tile(const ConvContext& ctx, size_t tile, const uint32_t** ptrs, int32_t* krows,
-                TileInfo* info) {
-  const BconvWeights& W = *ctx.w;
-  const BconvGeometry& g = *ctx.geo;
-  const int P = W.kernel->max_pixels, taps = W.kh * W.kw;
-  const size_t n = tile / ctx.tiles_per_image;
-  const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
-  info->pix0 = n * ctx.ho * ctx.wo + first;
-  info->p = std::min(P, ctx.ho * ctx.wo - first);
-  int oy = first / ctx.wo, ox = first % ctx.wo - 1;
-  for (int i = 0; i < info->p; ++i) {
-    info->k[i] = taps * W.cg;
-    info->krow[i] = nullptr;
-    if (++ox == ctx.wo) {
-      ox = 0;
-      ++oy;
-    }
-    const int iy0 = oy * g.stride - g.pad, ix0 = ox * g.stride - g.pad;
-    if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
-      const uint32_t* base = ctx.x + ((n * g.h + iy0) * g.w + ix0) * ctx.xwords;
-      for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base + ctx.tap_offset[t];
-      continue;
-    }
-    int32_t* kr = nullptr;
-    if (g.mode == PadMode::kZero) {
-      kr = krows + static_cast<size_t>(i) * W.cout;
-      std::fill(kr, kr + W.cout, taps * W.cg);
-      info->krow[i] = kr;
-    }
-    for (int ky = 0; ky < W.kh; ++ky) {
-      const int iy = iy0 + ky;
-      for (int kx = 0; kx < W.kw; ++kx) {
-        const int ix = ix0 + kx, t = ky * W.kw + kx;
-        const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-        ptrs[t * P + i] = inside ? ctx.x + ((n * g.h + iy) * g.w + ix) * ctx.xwords : ctx.zeros;
-        if (inside || kr == nullptr) continue;
-        add_pad_tap(kr, W.tap_pop.data() + static_cast<size_t>(t) * W.cout, W.cout, W.cg);
-      }
-    }
-  }
-}
-
-// Up to kTileGroup consecutive tiles, their indirection rows and per-pixel K.
+// Up to kTileGroup consecutive tiles: indirection rows or window origins (TileRows), per-pixel
+// K (null krow: K = taps·Cg, else the per-channel row) laid out [tile][max_pixels], first
+// pixels and pixel counts.
 struct TileGroup {
+  const PadKTable* pad_k = nullptr;  // mode 'zero' with pad > 0 only
   int count = 0;
   bool full_but_last = true;  // only an image's last tile can be partial
-  TileInfo info[kTileGroup];
-  // The same K values laid out [tile][max_pixels] for the fused micro-kernels.
+  int p[kTileGroup];
+  bool direct[kTileGroup];
+  const uint32_t* base[kTileGroup * kMaxPixels];
   int32_t k_all[kTileGroup * kMaxPixels];
   const int32_t* krow_all[kTileGroup * kMaxPixels];
   size_t pix0_all[kTileGroup];
 };
 
+// Indirection rows of one window crossing the input border: the zero row for padded taps.
+void border_ptrs(const ConvContext& ctx, const uint32_t* img, int iy0, int ix0,
+                 const uint32_t** ptrs, int stride) {
+  const BconvWeights& W = *ctx.w;
+  const BconvGeometry& g = *ctx.geo;
+  for (int ky = 0; ky < W.kh; ++ky) {
+    const int iy = iy0 + ky;
+    for (int kx = 0; kx < W.kw; ++kx) {
+      const int ix = ix0 + kx;
+      const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+      ptrs[(ky * W.kw + kx) * stride] =
+          inside ? img + (static_cast<size_t>(iy) * g.w + ix) * ctx.xwords : ctx.zeros;
+    }
+  }
+}
+
+// Tile `tile` of the group (slot k): its pixels' K and window origins (null: the window
+// crosses the border); the tile reads them directly when `direct_ok`, it is full and all its
+// windows are inside, else through indirection rows ptrs[tap·P + i] (the zero row for taps
+// in the padding).
+void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint32_t** ptrs,
+                TileGroup* grp, int k) {
+  const BconvWeights& W = *ctx.w;
+  const BconvGeometry& g = *ctx.geo;
+  const int P = W.kernel->max_pixels, taps = W.kh * W.kw, K = taps * W.cg;
+  const size_t n = tile / ctx.tiles_per_image;
+  const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
+  const int p = std::min(P, ctx.ho * ctx.wo - first);
+  const uint32_t* img = ctx.x + n * g.h * g.w * ctx.xwords;
+  const uint32_t** base = grp->base + k * P;
+  const int32_t** krow = grp->krow_all + k * P;
+  bool inside_all = true;
+  int oy = first / ctx.wo, ox = first % ctx.wo;
+  for (int i = 0; i < p; ++i, ++ox) {
+    if (ox == ctx.wo) ox = 0, ++oy;
+    grp->k_all[k * P + i] = K;
+    const int iy0 = oy * g.stride - g.pad, ix0 = ox * g.stride - g.pad;
+    if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
+      base[i] = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
+      krow[i] = nullptr;
+      continue;
+    }
+    inside_all = false;
+    base[i] = nullptr;
+    const PadKTable* pk = grp->pad_k;
+    krow[i] = pk ? pk->krow[pk->row_pat[oy] * pk->ncols + pk->col_pat[ox]] : nullptr;
+  }
+  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
+  grp->p[k] = p;
+  grp->direct[k] = direct_ok && inside_all && p == P;
+  if (grp->direct[k]) return;
+  const size_t* off = ctx.tap_offset.data();
+  oy = first / ctx.wo, ox = first % ctx.wo;
+  for (int i = 0; i < p; ++i, ++ox) {
+    if (ox == ctx.wo) ox = 0, ++oy;
+    if (base[i] != nullptr) {
+      for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base[i] + off[t];
+    } else {
+      border_ptrs(ctx, img, oy * g.stride - g.pad, ox * g.stride - g.pad, ptrs + i, P);
+    }
+  }
+}
+
 void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** ptrs,
-                 int32_t* krows, TileGroup* grp) {
+                 TileGroup* grp) {
   const BconvWeights& W = *ctx.w;
   const int P = W.kernel->max_pixels;
   const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
   grp->count = count;
   grp->full_but_last = true;
-  for (int k = 0; k < count; ++k) {
-    TileInfo& info = grp->info[k];
-    build_tile(ctx, g0 + k, ptrs + k * per_tile,
-               krows ? krows + static_cast<size_t>(k) * P * W.cout : nullptr, &info);
-    if (k + 1 < count && info.p != P) grp->full_but_last = false;
-    grp->pix0_all[k] = info.pix0;
-    for (int i = 0; i < info.p; ++i) {
-      grp->k_all[k * P + i] = info.k[i];
-      grp->krow_all[k * P + i] = info.krow[i];
-    }
+  for (int k = 0; k + 1 < count; ++k) {
+    const size_t first = (g0 + k) % ctx.tiles_per_image * P;
+    if (first + P > static_cast<size_t>(ctx.ho) * ctx.wo) grp->full_but_last = false;
   }
+  for (int k = 0; k < count; ++k) {
+    build_tile(ctx, g0 + k, ctx.direct && grp->full_but_last, ptrs + k * per_tile, grp, k);
+  }
+}
+
+// Output channels [o0, o1) of channel block b.
+void block_channels(const BconvWeights& W, size_t b, int* o0, int* o1) {
+  const int g = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
+  *o0 = g * W.cout_g + kb * W.kernel->block;
+  *o1 = std::min(*o0 + W.kernel->block, (g + 1) * W.cout_g);
 }
 
 // One channel block b for every tile of the group: micro-kernel, then epilogue.
 void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
-               const uint32_t* const* ptrs, int32_t* tiles, bool fused) {
+               const uint32_t* const* ptrs, int32_t* tiles) {
   const BconvWeights& W = *ctx.w;
   const BconvMicrokernel& mk = *W.kernel;
   const int P = mk.max_pixels, CB = mk.block, taps = W.kh * W.kw;
   const size_t per_tile = static_cast<size_t>(taps) * P;
   const int g = static_cast<int>(b) / W.blocks, kb = static_cast<int>(b) % W.blocks;
   const int o0 = g * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
-  const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.info[count - 1].p;
+  const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
-  if (fused && grp.full_but_last && nc == CB) {
+  if (ctx.fused && grp.full_but_last && nc == CB && mk.run_many_finish_direct) {
+    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct};
+    mk.run_many_finish_direct(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
+                              grp.krow_all, grp.pix0_all, o0);
+    return;
+  }
+  if (ctx.fused && grp.full_but_last && nc == CB) {
     mk.run_many_finish(ptrs, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
@@ -223,15 +306,14 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
     mk.run_many(ptrs, taps, W.wg, xoff, wb, count, p_last, tiles);
   } else {
     for (int k = 0; k < count; ++k) {
-      mk.run(ptrs + k * per_tile, taps, W.wg, xoff, wb, grp.info[k].p,
+      mk.run(ptrs + k * per_tile, taps, W.wg, xoff, wb, grp.p[k],
              tiles + static_cast<size_t>(k) * P * CB);
     }
   }
   const TileEpilogueFn finish = mk.finish ? mk.finish : &finish_tile_scalar;
   for (int k = 0; k < count; ++k) {
-    const TileInfo& info = grp.info[k];
-    finish(ctx.writer, tiles + static_cast<size_t>(k) * P * CB, CB, info.k, info.krow,
-           info.pix0, info.p, o0, nc);
+    finish(ctx.writer, tiles + static_cast<size_t>(k) * P * CB, CB, grp.k_all + k * P,
+           grp.krow_all + k * P, grp.pix0_all[k], grp.p[k], o0, nc);
   }
 }
 
@@ -242,17 +324,20 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   const BconvMicrokernel& mk = *W.kernel;
   const int P = mk.max_pixels;
   std::vector<const uint32_t*> ptrs(static_cast<size_t>(kTileGroup) * W.kh * W.kw * P);
-  std::vector<int32_t> krows(ctx.geo->mode == PadMode::kZero && ctx.geo->pad > 0
-                                 ? static_cast<size_t>(kTileGroup) * P * W.cout
-                                 : 0);
   std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * mk.block);
-  const bool fused = mk.run_many_finish != nullptr &&
-                     !(ctx.writer.ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32);
   TileGroup grp;
+  PadKTable pad_k;
+  if (ctx.geo->mode == PadMode::kZero && ctx.geo->pad > 0) {
+    int o0, o1, last0, last1;
+    block_channels(W, b0, &o0, &o1);
+    block_channels(W, b1 - 1, &last0, &last1);
+    pad_k = make_pad_k(W, *ctx.geo, ctx.ho, ctx.wo, o0, last1);
+    grp.pad_k = &pad_k;
+  }
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
-    build_group(ctx, g0, count, ptrs.data(), krows.empty() ? nullptr : krows.data(), &grp);
-    for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data(), fused);
+    build_group(ctx, g0, count, ptrs.data(), &grp);
+    for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data());
   }
 }
 
@@ -306,6 +391,10 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
   ConvContext ctx{&w, &geo, x, zeros.data(), ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
+  const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
+  ctx.fused = (mk.run_many_finish || mk.run_many_finish_direct) && !int8_slow;
+  // Tiles skip their indirection rows only when every channel block finishes in registers.
+  ctx.direct = mk.run_many_finish_direct && ctx.fused && w.cout_g % mk.block == 0;
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * geo.w + kx) * xwords);

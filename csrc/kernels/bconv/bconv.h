@@ -65,6 +65,23 @@ using FusedRunFn = void (*)(const uint32_t* const* x, int taps, int wg, int xoff
                             const int32_t* k, const int32_t* const* krow, const size_t* pix0,
                             int o0);
 
+// Where a direct fused micro-kernel reads tile t's pixels: when direct[t], tap `tap` of pixel
+// i starts at base[t·max_pixels + i] + tap_off[tap] (windows inside the input: the driver
+// builds no indirection rows for them), else at x[(t·taps + tap)·max_pixels + i] as in
+// run_many.
+struct TileRows {
+  const uint32_t* const* x;
+  const uint32_t* const* base;
+  const size_t* tap_off;
+  const bool* direct;
+};
+
+// FusedRunFn reading its pixels through TileRows.
+using FusedDirectFn = void (*)(const TileRows& rows, int taps, int wg, int xoff,
+                               const uint32_t* w, int ntiles, int p_last,
+                               const EpilogueWriter& ew, const int32_t* k,
+                               const int32_t* const* krow, const size_t* pix0, int o0);
+
 struct BconvMicrokernel {
   const char* name;
   Isa isa;
@@ -79,6 +96,7 @@ struct BconvMicrokernel {
   void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                    int ntiles, int p_last, int32_t* out) = nullptr;
   FusedRunFn run_many_finish = nullptr;
+  FusedDirectFn run_many_finish_direct = nullptr;  // preferred over run_many_finish
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is

@@ -13,17 +13,31 @@ namespace bnnflow::BNNFLOW_AVX512_NS {
 TileEpilogueFn bconv_epilogue();
 namespace {
 
+// The input pixels of one tile: indirection rows ...
+template <int MAXP>
+struct TableRows {
+  const uint32_t* const* x;
+  const uint32_t* pixel(int t, int i) const { return x[t * MAXP + i]; }
+};
+
+// ... or, for windows inside the input, each pixel's window origin plus the tap offsets.
+struct DirectRows {
+  const uint32_t* const* base;
+  const size_t* tap_off;
+  const uint32_t* pixel(int t, int i) const { return base[i] + tap_off[t]; }
+};
+
 // acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block.
-template <int MAXP, int P, int V>
-inline __attribute__((always_inline)) void accumulate(const uint32_t* const* x, int taps,
-                                                      int wg, int xoff, const uint32_t* w,
+template <int P, int V, class Rows>
+inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
+                                                      int xoff, const uint32_t* w,
                                                       __m512i (&acc)[P][V]) {
   constexpr int CB = 16 * V;
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_si512();
   for (int t = 0; t < taps; ++t) {
     const uint32_t* xs[P];
-    for (int i = 0; i < P; ++i) xs[i] = x[t * MAXP + i] + xoff;
+    for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
     const uint32_t* wt = w + static_cast<size_t>(t) * wg * CB;
     for (int j = 0; j < wg; ++j) {
       __m512i wv[V];
@@ -44,7 +58,7 @@ inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int ta
                                                 int xoff, const uint32_t* w, int32_t* out) {
   constexpr int CB = 16 * V;
   __m512i acc[P][V];
-  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, acc);
+  accumulate<P, V>(TableRows<MAXP>{x}, taps, wg, xoff, w, acc);
   for (int i = 0; i < P; ++i) {
     for (int v = 0; v < V; ++v) _mm512_storeu_si512(out + i * CB + 16 * v, acc[i][v]);
   }
@@ -73,13 +87,13 @@ void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32
 }
 
 // A full channel block of P pixels finished in registers (docs: FusedRunFn).
-template <int MAXP, int P, int V, EpilogueKind kKind, bool kClamp>
+template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
 inline __attribute__((always_inline)) void tile_finish(
-    const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
-    const EpilogueWriter& ew, const int32_t* k, const int32_t* const* krow, size_t pix0, int o0,
-    const int* word, const int* bit) {
+    const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
+    const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const int* word,
+    const int* bit) {
   __m512i acc[P][V];
-  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, acc);
+  accumulate<P, V>(rows, taps, wg, xoff, w, acc);
   for (int i = 0; i < P; ++i) {
     const int32_t* kr = krow[i];
     const __m512i kv = _mm512_set1_epi32(k[i]);
@@ -93,57 +107,67 @@ inline __attribute__((always_inline)) void tile_finish(
   }
 }
 
-template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP>
+// The last tile of a group when it is partial (never direct).
+template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP - 1>
 void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                       int p, const EpilogueWriter& ew, const int32_t* k,
                       const int32_t* const* krow, size_t pix0, int o0, const int* word,
                       const int* bit) {
   if (p == P) {
-    tile_finish<MAXP, P, V, kKind, kClamp>(x, taps, wg, xoff, w, ew, k, krow, pix0, o0, word,
-                                           bit);
+    tile_finish<P, V, kKind, kClamp>(TableRows<MAXP>{x}, taps, wg, xoff, w, ew, k, krow,
+                                         pix0, o0, word, bit);
   } else if constexpr (P > 1) {
-    last_tile_finish<MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow, pix0,
-                                                    o0, word, bit);
+    last_tile_finish<MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow,
+                                                        pix0, o0, word, bit);
   }
 }
 
 template <int MAXP, int V, EpilogueKind kKind, bool kClamp>
-void run_many_finish_impl(const uint32_t* const* x, int taps, int wg, int xoff,
-                          const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
-                          const int32_t* k, const int32_t* const* krow, const size_t* pix0,
-                          int o0) {
+void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
+                          int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
+                          const int32_t* const* krow, const size_t* pix0, int o0) {
   int word[V] = {}, bit[V] = {};
   if constexpr (kKind == EpilogueKind::kPacked) {
     for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + 16 * v, &word[v], &bit[v]);
   }
-  for (int t = 0; t + 1 < ntiles; ++t) {
-    tile_finish<MAXP, MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps,
-                                              wg, xoff, w, ew, k + t * MAXP, krow + t * MAXP,
-                                              pix0[t], o0, word, bit);
+  const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
+  for (int t = 0; t < nfull; ++t) {
+    const int32_t* kt = k + t * MAXP;
+    const int32_t* const* krt = krow + t * MAXP;
+    if (rows.direct[t]) {
+      tile_finish<MAXP, V, kKind, kClamp>(DirectRows{rows.base + t * MAXP, rows.tap_off},
+                                              taps, wg, xoff, w, ew, kt, krt, pix0[t], o0,
+                                              word, bit);
+    } else {
+      tile_finish<MAXP, V, kKind, kClamp>(
+          TableRows<MAXP>{rows.x + static_cast<size_t>(t) * taps * MAXP}, taps, wg, xoff, w,
+          ew, kt, krt, pix0[t], o0, word, bit);
+    }
   }
+  if (nfull == ntiles) return;
   const int t = ntiles - 1;
-  last_tile_finish<MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps, wg,
-                                           xoff, w, p_last, ew, k + t * MAXP, krow + t * MAXP,
-                                           pix0[t], o0, word, bit);
+  last_tile_finish<MAXP, V, kKind, kClamp>(rows.x + static_cast<size_t>(t) * taps * MAXP,
+                                               taps, wg, xoff, w, p_last, ew, k + t * MAXP,
+                                               krow + t * MAXP, pix0[t], o0, word, bit);
 }
 
 template <int MAXP, int V, EpilogueKind kKind>
-void run_many_finish_kind(const uint32_t* const* x, int taps, int wg, int xoff,
+void run_many_finish_kind(const TileRows& x, int taps, int wg, int xoff,
                           const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
                           const int32_t* k, const int32_t* const* krow, const size_t* pix0,
                           int o0) {
   if (ew.clamp) {
-    run_many_finish_impl<MAXP, V, kKind, true>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
-                                               krow, pix0, o0);
+    run_many_finish_impl<MAXP, V, kKind, true>(x, taps, wg, xoff, w, ntiles, p_last, ew, k, krow,
+                                             pix0, o0);
   } else {
-    run_many_finish_impl<MAXP, V, kKind, false>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
-                                                krow, pix0, o0);
+    run_many_finish_impl<MAXP, V, kKind, false>(x, taps, wg, xoff, w, ntiles, p_last, ew, k, krow,
+                                              pix0, o0);
   }
 }
 
 // The driver calls this only when the int8 requant is exact in 32 bits (int8_fits_32).
 template <int MAXP, int V>
-void run_many_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+void run_many_finish(const TileRows& x, int taps, int wg, int xoff, const uint32_t* w,
                      int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                      const int32_t* const* krow, const size_t* pix0, int o0) {
   switch (ew.ep.kind) {
@@ -163,13 +187,13 @@ void run_many_finish(const uint32_t* const* x, int taps, int wg, int xoff, const
 }
 
 const BconvMicrokernel k6x64{BNNFLOW_AVX512_ISA_NAME "_bconv_6x64", Isa::kAvx512, 6, 64,
-                             &run<6, 4>, false, bconv_epilogue(), &run_many<6, 4>,
+                             &run<6, 4>, false, bconv_epilogue(), &run_many<6, 4>, nullptr,
                              &run_many_finish<6, 4>};
 const BconvMicrokernel k8x32{BNNFLOW_AVX512_ISA_NAME "_bconv_8x32", Isa::kAvx512, 8, 32,
-                             &run<8, 2>, false, bconv_epilogue(), &run_many<8, 2>,
+                             &run<8, 2>, false, bconv_epilogue(), &run_many<8, 2>, nullptr,
                              &run_many_finish<8, 2>};
 const BconvMicrokernel k8x16{BNNFLOW_AVX512_ISA_NAME "_bconv_8x16", Isa::kAvx512, 8, 16,
-                             &run<8, 1>, false, bconv_epilogue(), &run_many<8, 1>,
+                             &run<8, 1>, false, bconv_epilogue(), &run_many<8, 1>, nullptr,
                              &run_many_finish<8, 1>};
 
 }  // namespace

@@ -42,8 +42,9 @@ struct EpilogueWriter {
   bool int8_fits_32;  // 128·|M| + |B| + 2^(s−1) < 2^31 for every channel: int32 requant exact
   int og_ch = 1, og_words = 1;  // packed: channels and words per output group
   // int8, for the SIMD epilogues: M zero-extended to 32 bits (a 16-bit multiply-add of
-  // (q, 0) pairs gives M·q exactly) and the rounding term 2^(s−1) (0 for s = 0).
-  std::vector<int32_t> mult_u16, round;
+  // (q, 0) pairs gives M·q exactly) and B plus the rounding term 2^(s−1) (0 for s = 0), exact
+  // when int8_fits_32.
+  std::vector<int32_t> mult_u16, offset_round;
 
   EpilogueWriter(const Epilogue& e, int cout_, void* out_)
       : ep(e),
@@ -58,13 +59,13 @@ struct EpilogueWriter {
     }
     if (e.kind == EpilogueKind::kInt8) {
       mult_u16.resize(cout);
-      round.resize(cout);
+      offset_round.resize(cout);
       for (int c = 0; c < cout; ++c) {
         mult_u16[c] = static_cast<int32_t>(static_cast<uint16_t>(e.mult[c]));
-        round[c] = e.shift[c] > 0 ? int32_t{1} << (e.shift[c] - 1) : 0;
         const int64_t m = e.mult[c] < 0 ? -int64_t{e.mult[c]} : e.mult[c];
         const int64_t b = e.offset[c] < 0 ? -int64_t{e.offset[c]} : e.offset[c];
         const int64_t r = e.shift[c] > 0 ? int64_t{1} << (e.shift[c] - 1) : 0;
+        offset_round[c] = static_cast<int32_t>(e.offset[c] + r);
         if (128 * m + b + r >= (int64_t{1} << 31)) int8_fits_32 = false;
       }
     }

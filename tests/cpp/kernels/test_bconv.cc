@@ -225,6 +225,14 @@ int main() {
       {3, 5, 4, 100, 2, 9, 2, 3, 1, 1, PadMode::kOne},
       {1, 4, 4, 1000, 1, 20, 3, 3, 1, 1, PadMode::kZero},  // > 31 words per tap
       {1, 3, 3, 5, 4, 1, 3, 3, 1, 1, PadMode::kZero},      // one output channel per group
+      // whole channel blocks: interior tiles read their windows without indirection rows
+      {2, 12, 13, 128, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {2, 10, 11, 50, 2, 64, 3, 3, 1, 0, PadMode::kValid},
+      {1, 12, 12, 64, 1, 32, 3, 3, 1, 1, PadMode::kOne},
+      {3, 9, 10, 20, 3, 16, 5, 5, 1, 2, PadMode::kZero},
+      // few tiles, many blocks: threads split the channel blocks ('zero' K rows per thread)
+      {1, 5, 5, 64, 1, 256, 3, 3, 1, 1, PadMode::kZero},
+      {1, 6, 6, 32, 2, 96, 3, 3, 1, 1, PadMode::kZero},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

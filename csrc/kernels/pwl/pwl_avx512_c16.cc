@@ -1,10 +1,69 @@
-// avx512 pwl_int8 and pwl_f32 (16 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
+// avx512 pwl_int8 and pwl_f32. pwl_int8 runs 16 channels per step: the slope and offset of
+// each lane's segment are selected first (one compare, two blends), then a single vpmaddwd
+// of (q, sign) int16 pairs against (M, 0) gives M·q exactly (|M·q| ≤ 32768·128 < 2^31),
+// where the generic kernel computes both segments with two vpmulld. Offsets carry the
+// rounding term 2^(s−1); int32 sums wrap as in the scalar twin. Channel tails use the scalar
+// formula. pwl_f32 is the generic kernel of eltwise_impl.h.
 #include "kernels/glue_common/vec_avx512.h"
 #include "kernels/glue_common/eltwise_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
+namespace {
 
-void pwl_int8(const PwlInt8Args& a, ThreadPool* pool) { pwl_int8_impl<Vec>(a, pool); }
+inline __m512i pwl_madd16(__m512i a, __m512i b) {
+#if defined(BNNFLOW_GLUE_SIMDE)
+  return simde_mm512_madd_epi16(a, b);  // SIMDe 0.7.4's native alias has the wrong arity
+#else
+  return _mm512_madd_epi16(a, b);
+#endif
+}
+
+// Per-channel constants: slopes zero-extended from 16 bits, offsets with the rounding term.
+struct PwlConsts {
+  GlueBuffer<std::int32_t> mp, bp, mn, bn;
+  explicit PwlConsts(const PwlInt8Args& a) : mp(a.channels), bp(a.channels), mn(a.channels), bn(a.channels) {
+    for (std::size_t c = 0; c < a.channels; ++c) {
+      const std::int32_t r = round_term32(a.s[c]);
+      mp[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(a.Mp[c]));
+      mn[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(a.Mn[c]));
+      bp[c] = wadd32(a.Bp[c], r);
+      bn[c] = wadd32(a.Bn[c], r);
+    }
+  }
+};
+
+inline void pwl_16(const std::int8_t* x, std::int8_t* y, const PwlConsts& k, const PwlInt8Args& a,
+                   std::size_t c) {
+  const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+  const __mmask16 pos = _mm512_cmpge_epi32_mask(q, _mm512_loadu_si512(a.t + c));
+  const __m512i m = _mm512_mask_blend_epi32(pos, _mm512_loadu_si512(k.mn.data() + c),
+                                            _mm512_loadu_si512(k.mp.data() + c));
+  const __m512i b = _mm512_mask_blend_epi32(pos, _mm512_loadu_si512(k.bn.data() + c),
+                                            _mm512_loadu_si512(k.bp.data() + c));
+  const __m512i v = _mm512_srav_epi32(_mm512_add_epi32(pwl_madd16(q, m), b), _mm512_loadu_si512(a.s + c));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm512_cvtsepi32_epi8(v));
+}
+
+}  // namespace
+
+void pwl_int8(const PwlInt8Args& a, ThreadPool* pool) {
+  const std::size_t C = a.channels, Cv = C - C % 16;
+  const PwlConsts k(a);
+  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::int8_t* x = a.x + r * C;
+      std::int8_t* y = a.y + r * C;
+      std::size_t c = 0;
+      for (; c < Cv; c += 16) pwl_16(x + c, y + c, k, a, c);
+      for (; c < C; ++c) {
+        const std::int32_t q = x[c];
+        const std::int32_t v = q >= a.t[c] ? wadd32(a.Mp[c] * q, k.bp.data()[c]) : wadd32(a.Mn[c] * q, k.bn.data()[c]);
+        y[c] = sat8(v >> a.s[c]);
+      }
+    }
+  });
+}
+
 void pwl_f32(const PwlF32Args& a, ThreadPool* pool) { pwl_f32_impl<Vec>(a, pool); }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

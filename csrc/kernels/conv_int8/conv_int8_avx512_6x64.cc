@@ -7,7 +7,8 @@
 // [0, 255]). Then sum w*(x - zp) = sum w*u - sum w*(zp + off) over *all* taps (border taps
 // give u - (zp + off) = 0), and the second sum is a per-channel constant folded into the
 // bias. The KW*Cin staged bytes of a kernel row are contiguous and read as 4-byte groups; a
-// row length that is not a multiple of 4 meets zero weights.
+// row length that is not a multiple of 4 either meets zero weights or (column-tail layout,
+// below: the RGB stem) leaves its last bytes to a transposed plane.
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/glue_common/conv_prep.h"
 #include "kernels/glue_common/x86_avx512.h"
@@ -23,91 +24,193 @@ struct Packed {
   const std::int8_t* wq;   // [KH][Q][CoP][4]
   const std::int32_t* bias;  // [CoP], zero-point correction folded in
   std::size_t Hp, Wp, Q, CoP;
+  // Column-tail layout (see tail_layout): Q2 > 0 quads per pixel from the column-tail plane.
+  const std::uint8_t* xt;  // [N][Wo][Hp][rem]
+  const std::int8_t* wq2;  // [Q2][CoP][4]
+  std::size_t Q2;
 };
 
+// A tile reads, for each of its P pixels, KH runs of 4*Q bytes (pixel p's run r starts at
+// x0 + p*pix + r*row), then, with the column-tail layout, 4*Q2 bytes at x1 + p*pix1.
+// The accumulators (and weight vectors) are named variables, not arrays: GCC scalarizes an
+// __m512i array only partly here and mirrors acc[6][4] on the stack (24 extra stores at the
+// start and at the end of every tile). X(p, v) for pixel p < P, vector v < V.
+#define BNNFLOW_CONV_V(X) X(0) X(1) X(2) X(3)
+#define BNNFLOW_CONV_PV(X) \
+  X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) \
+  X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)
+
 template <int P, int V>
-void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
-          std::size_t co, std::int32_t* y) {
-  __m512i acc[P][V];
-  for (int p = 0; p < P; ++p) {
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_loadu_si512(k.bias + co + v * kLanes);
+void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
+          std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co, std::int32_t* y) {
+  static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
+  const __m512i zero = _mm512_setzero_si512();
+#define BNNFLOW_DECL_B(v) \
+  const __m512i bias##v = V > v ? _mm512_loadu_si512(k.bias + co + v * kLanes) : zero;
+  BNNFLOW_CONV_V(BNNFLOW_DECL_B)
+#undef BNNFLOW_DECL_B
+#define BNNFLOW_DECL_ACC(p, v) __m512i acc##p##v = bias##v;
+  BNNFLOW_CONV_PV(BNNFLOW_DECL_ACC)
+#undef BNNFLOW_DECL_ACC
+  // Q quads at xr + p*px (broadcast) times the weight quads at wr.
+#define BNNFLOW_STEP(p, v) \
+  if constexpr (P > p && V > v) acc##p##v = _mm512_dpbusd_epi32(acc##p##v, b##p, w##v);
+#define BNNFLOW_PIXEL(p)                                                        \
+  if constexpr (P > p) {                                                        \
+    std::int32_t quad;                                                          \
+    std::memcpy(&quad, xr + p * px + 4 * q, 4);                                 \
+    const __m512i b##p = _mm512_set1_epi32(quad);                               \
+    BNNFLOW_STEP(p, 0) BNNFLOW_STEP(p, 1) BNNFLOW_STEP(p, 2) BNNFLOW_STEP(p, 3) \
   }
-  const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
-  for (int kh = 0; kh < a.KH; ++kh) {
-    const std::uint8_t* xr = k.xu + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
-    const std::int8_t* wr = k.wq + (static_cast<std::size_t>(kh) * k.Q * k.CoP + co) * 4;
-    for (std::size_t q = 0; q < k.Q; ++q) {
-      __m512i w[V];
-      for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_si512(wr + (q * k.CoP + v * kLanes) * 4);
-      for (int p = 0; p < P; ++p) {
-        std::int32_t quad;
-        std::memcpy(&quad, xr + p * pix + 4 * q, 4);
-        const __m512i b = _mm512_set1_epi32(quad);
-        for (int v = 0; v < V; ++v) acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], b, w[v]);
-      }
-    }
+#define BNNFLOW_LOAD_W(v) const __m512i w##v = V > v ? _mm512_loadu_si512(wq + v * kLanes * 4) : zero;
+#define BNNFLOW_QUADS(Q)                                                                         \
+  for (std::size_t q = 0; q < (Q); ++q) {                                                         \
+    const std::int8_t* wq = wr + q * k.CoP * 4;                                                   \
+    BNNFLOW_CONV_V(BNNFLOW_LOAD_W)                                                                \
+    BNNFLOW_PIXEL(0) BNNFLOW_PIXEL(1) BNNFLOW_PIXEL(2) BNNFLOW_PIXEL(3) BNNFLOW_PIXEL(4) BNNFLOW_PIXEL(5) \
   }
+  for (std::size_t r = 0; r < static_cast<std::size_t>(a.KH); ++r) {
+    const std::uint8_t* xr = x0 + r * row;
+    const std::size_t px = pix;
+    const std::int8_t* wr = k.wq + (r * k.Q * k.CoP + co) * 4;
+    BNNFLOW_QUADS(k.Q)
+  }
+  if (k.Q2 > 0) {
+    const std::uint8_t* xr = x1;
+    const std::size_t px = pix1;
+    const std::int8_t* wr = k.wq2 + co * 4;
+    BNNFLOW_QUADS(k.Q2)
+  }
+#undef BNNFLOW_QUADS
+#undef BNNFLOW_LOAD_W
+#undef BNNFLOW_PIXEL
+#undef BNNFLOW_STEP
+  // Whole vectors stored plainly, a partial last one masked.
   const std::size_t valid = a.Cout - co < V * kLanes ? a.Cout - co : V * kLanes;
-  for (int p = 0; p < P; ++p) {
-    std::int32_t* yp = y + p * a.Cout + co;
-    for (int v = 0; v < V; ++v) {
-      const std::size_t c0 = v * kLanes;
-      if (c0 >= valid) break;
-      const std::size_t m = valid - c0 < kLanes ? valid - c0 : kLanes;
-      _mm512_mask_storeu_epi32(yp + c0, static_cast<__mmask16>((1u << m) - 1u), acc[p][v]);
-    }
+  const bool full = valid == V * kLanes;
+#define BNNFLOW_MASK(v)                                                                        \
+  const __mmask16 m##v = static_cast<__mmask16>(                                              \
+      (1u << (valid > v * kLanes ? (valid - v * kLanes < kLanes ? valid - v * kLanes : kLanes) \
+                                 : 0)) - 1u);
+  BNNFLOW_CONV_V(BNNFLOW_MASK)
+#undef BNNFLOW_MASK
+#define BNNFLOW_STORE(p, v)                                                        \
+  if constexpr (P > p && V > v) {                                                  \
+    std::int32_t* yp = y + p * a.Cout + co + v * kLanes;                           \
+    if (full) {                                                                    \
+      _mm512_storeu_si512(yp, acc##p##v);                                          \
+    } else {                                                                       \
+      _mm512_mask_storeu_epi32(yp, m##v, acc##p##v);                               \
+    }                                                                              \
   }
+  BNNFLOW_CONV_PV(BNNFLOW_STORE)
+#undef BNNFLOW_STORE
 }
+#undef BNNFLOW_CONV_PV
+#undef BNNFLOW_CONV_V
 
 // Stages u = x + off (off = 128 for int8 input) into the padded buffer; border pixels get
-// `border` (zp + off per channel).
+// `border` (zp + off per channel). The interior of a row is one contiguous run of W*Cin bytes
+// (copied, or xor 0x80 = +128 mod 256 for int8 input, 64 bytes at a time).
+template <class RowDone>
 void stage_unsigned(const Conv2dInt8Args& a, std::uint8_t* xu, const std::uint8_t* border,
-                    std::size_t Hp, std::size_t Wp, ThreadPool* pool) {
+                    std::size_t Hp, std::size_t Wp, ThreadPool* pool, const RowDone& row_done) {
   const std::size_t C = a.Cin, pad = static_cast<std::size_t>(a.pad);
+  const std::size_t run = a.W * C;
   parallel_ranges(pool, a.N * Hp, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / Hp, hp = r % Hp;
       const bool inside_h = hp >= pad && hp < a.H + pad;
       std::uint8_t* row = xu + r * Wp * C;
       for (std::size_t wp = 0; wp < Wp; ++wp) {
-        std::uint8_t* px = row + wp * C;
-        if (!inside_h || wp < pad || wp >= a.W + pad) {
-          std::memcpy(px, border, C);
-          continue;
-        }
-        const std::size_t src = ((n * a.H + hp - pad) * a.W + wp - pad) * C;
-        if (a.x_unsigned) {
-          std::memcpy(px, static_cast<const std::uint8_t*>(a.x) + src, C);
-        } else {
-          const std::int8_t* x = static_cast<const std::int8_t*>(a.x) + src;
-          for (std::size_t c = 0; c < C; ++c) px[c] = static_cast<std::uint8_t>(x[c] + 128);
-        }
+        if (inside_h && wp == pad) wp = a.W + pad;  // the interior is copied below
+        if (wp >= Wp) break;
+        std::memcpy(row + wp * C, border, C);
       }
+      if (!inside_h) {
+        row_done(n, hp, row);
+        continue;
+      }
+      std::uint8_t* dst = row + pad * C;
+      const std::uint8_t* src = static_cast<const std::uint8_t*>(a.x) + (n * a.H + hp - pad) * run;
+      if (a.x_unsigned) {
+        std::memcpy(dst, src, run);
+        row_done(n, hp, row);
+        continue;
+      }
+      const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+      std::size_t i = 0;
+      for (; i + 64 <= run; i += 64) {
+        _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), bias));
+      }
+      for (; i < run; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ 0x80u);
+      row_done(n, hp, row);
     }
   });
 }
 
 // One block of up to 64 channels starting at co (a multiple of 64).
 template <int P>
-void tile_block(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
-                std::size_t ow, std::size_t co, std::int32_t* y) {
+void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
+                std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
+                std::int32_t* y) {
   const std::size_t vectors = (k.CoP - co) / kLanes;
   switch (vectors < 4 ? vectors : 4) {
-    case 4: tile<P, 4>(a, k, n, oh, ow, co, y); break;
-    case 3: tile<P, 3>(a, k, n, oh, ow, co, y); break;
-    case 2: tile<P, 2>(a, k, n, oh, ow, co, y); break;
-    case 1: tile<P, 1>(a, k, n, oh, ow, co, y); break;
+    case 4: tile<P, 4>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 3: tile<P, 3>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 2: tile<P, 2>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 1: tile<P, 1>(a, k, x0, pix, row, x1, pix1, co, y); break;
     default: break;
+  }
+}
+
+// Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
+// stem: 21 = 5 quads + 1 byte, read as 6 quads): each kernel row reads only its floor(L/4)
+// whole quads, and the last rem bytes of every kernel row (the last rem channels of the last
+// kernel column, rem <= Cin) come from a plane that holds, per output column ow, the input
+// column ow*stride + KW-1 transposed, [N][Wo][Hp][rem]: for output row oh its KH*rem bytes are
+// contiguous, read as Q2 = ceil(KH*rem/4) quads (bytes past KH*rem meet zero weights). The
+// stem: 7*5 + 2 = 37 quads per pixel instead of 42.
+struct TailLayout {
+  std::size_t Q1, rem, Q2;
+};
+
+TailLayout tail_layout(const Conv2dInt8Args& a) {
+  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin, KH = static_cast<std::size_t>(a.KH);
+  const std::size_t rem = L % 4, Q2 = (KH * rem + 3) / 4;
+  if (rem == 0 || rem > a.Cin || KH * (L / 4) + Q2 >= KH * ((L + 3) / 4)) return {(L + 3) / 4, 0, 0};
+  return {L / 4, rem, Q2};
+}
+
+// Row hp of image n of the column-tail plane, from the staged row (still in cache).
+template <std::size_t REM>
+void tail_plane_row_rem(const Conv2dInt8Args& a, std::size_t Hp, std::size_t Wo, std::size_t n,
+                        std::size_t hp, const std::uint8_t* row, std::uint8_t* xt) {
+  const std::size_t C = a.Cin, step = a.stride * C, dstep = Hp * REM;
+  const std::uint8_t* src = row + (a.KW - 1) * C + C - REM;
+  std::uint8_t* dst = xt + (n * Wo * Hp + hp) * REM;
+  for (std::size_t ow = 0; ow < Wo; ++ow) {
+    for (std::size_t j = 0; j < REM; ++j) dst[ow * dstep + j] = src[ow * step + j];
+  }
+}
+
+void tail_plane_row(const Conv2dInt8Args& a, std::size_t Hp, std::size_t Wo, std::size_t rem,
+                    std::size_t n, std::size_t hp, const std::uint8_t* row, std::uint8_t* xt) {
+  switch (rem) {
+    case 1: tail_plane_row_rem<1>(a, Hp, Wo, n, hp, row, xt); break;
+    case 2: tail_plane_row_rem<2>(a, Hp, Wo, n, hp, row, xt); break;
+    default: tail_plane_row_rem<3>(a, Hp, Wo, n, hp, row, xt); break;
   }
 }
 
 }  // namespace
 
-// Packed bytes: corrected bias int32 [CoP], then weights int8 [KH][Q][CoP][4].
+// Packed bytes: corrected bias int32 [CoP], then weights int8 [KH][Q1][CoP][4], then (column-
+// tail layout) [Q2][CoP][4].
 std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
-  const std::size_t Q = (static_cast<std::size_t>(a.KW) * a.Cin + 3) / 4;
+  const TailLayout t = tail_layout(a);
   const std::size_t CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
-  return CoP * sizeof(std::int32_t) + static_cast<std::size_t>(a.KH) * Q * CoP * 4;
+  return CoP * sizeof(std::int32_t) + (static_cast<std::size_t>(a.KH) * t.Q1 + t.Q2) * CoP * 4;
 }
 
 // The bias absorbs sum over all taps of w * (zp + off): the staged input is x + off, the
@@ -116,8 +219,23 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
   const std::int32_t off = a.x_unsigned ? 0 : 128;
   const std::size_t CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
   auto* bias = static_cast<std::int32_t*>(packed);
-  pack_weights<4>(reinterpret_cast<std::int8_t*>(bias + CoP), a.w, a.Cout, a.KH,
-                  static_cast<std::size_t>(a.KW) * a.Cin, CoP);
+  const TailLayout t = tail_layout(a);
+  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin, KH = static_cast<std::size_t>(a.KH);
+  std::int8_t* main = reinterpret_cast<std::int8_t*>(bias + CoP);
+  std::int8_t* tail = main + KH * t.Q1 * CoP * 4;
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    for (std::size_t kh = 0; kh < KH; ++kh) {
+      for (std::size_t j = 0; j < L; ++j) {
+        const std::int8_t b = a.w[(o * KH + kh) * L + j];
+        if (j < 4 * t.Q1) {
+          main[((kh * t.Q1 + j / 4) * CoP + o) * 4 + j % 4] = b;
+        } else {  // j >= L - rem: the column-tail bytes
+          const std::size_t i = kh * t.rem + j - (L - t.rem);
+          tail[((i / 4) * CoP + o) * 4 + i % 4] = b;
+        }
+      }
+    }
+  }
   const std::size_t taps = static_cast<std::size_t>(a.KH) * a.KW;
   for (std::size_t o = 0; o < a.Cout; ++o) {
     std::uint32_t corr = 0;  // sum over all taps of w * (zp + off), wrapping like the lanes
@@ -145,23 +263,48 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   Packed k;
   k.Hp = a.H + 2 * a.pad;
   k.Wp = a.W + 2 * a.pad;
-  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
-  k.Q = (L + 3) / 4;
+  const TailLayout t = tail_layout(a);
+  k.Q = t.Q1;
+  k.Q2 = t.Q2;
   k.CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
 
+  // 4 bytes of slack each: the last quad of the last kernel row may read past the last pixel,
+  // the last tail quad past the last column of the tail plane.
   GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4), border(a.Cin);
+  GlueBuffer<std::uint8_t> xt(t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem + 4 : 0);
   for (std::size_t c = 0; c < a.Cin; ++c) border[c] = static_cast<std::uint8_t>(a.zp[c] + off);
-  stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool);
-
+  stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool,
+                 [&](std::size_t n, std::size_t hp, const std::uint8_t* srow) {
+                   if (t.Q2 > 0) tail_plane_row(a, k.Hp, Wo, t.rem, n, hp, srow, xt.data());
+                 });
   k.xu = xu.data();
+  k.xt = xt.data();
+
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wq = reinterpret_cast<const std::int8_t*>(k.bias + k.CoP);
+  k.wq2 = k.wq + static_cast<std::size_t>(a.KH) * k.Q * k.CoP * 4;
 
+  const std::size_t row = k.Wp * a.Cin, pix = static_cast<std::size_t>(a.stride) * a.Cin;
+  const std::size_t pix1 = k.Hp * t.rem;
   conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                    std::int32_t* yrow) {
+    const std::uint8_t* x0 = k.xu + (n * k.Hp + oh * a.stride) * row;
+    const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
     std::size_t ow = 0;
-    for (; ow + kTileP <= Wo; ow += kTileP) tile_block<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-    for (; ow < Wo; ++ow) tile_block<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    for (; ow + kTileP <= Wo; ow += kTileP) {
+      tile_block<kTileP>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co, yrow + ow * a.Cout);
+    }
+    const std::uint8_t* xr = x0 + ow * pix;
+    const std::uint8_t* xr1 = x1 + ow * pix1;
+    std::int32_t* yr = yrow + ow * a.Cout;
+    switch (Wo - ow) {  // the last < kTileP pixels as one narrower tile
+      case 5: tile_block<5>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+      case 4: tile_block<4>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+      case 3: tile_block<3>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+      case 2: tile_block<2>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+      case 1: tile_block<1>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+      default: break;
+    }
   });
 }
 

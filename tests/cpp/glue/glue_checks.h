@@ -214,6 +214,34 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
   }
 }
 
+// requant32 at the edges of its contract: channel counts around the 16-channel groups and
+// the 4-group packs, x / M / B at their extremes (products near 2^62, sums that wrap int64),
+// s in {0, 1, 31, 32, 61, 62}; rows of 1 (the last-row path) and more.
+inline void check_requant32_edges(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads,
+                                  Rng& r, Counts& cnt) {
+  const std::int32_t xs[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX, 12345, -98765};
+  const std::int32_t ms[] = {INT32_MIN, INT32_MAX, -1, 0, 1, 1 << 20, -(1 << 30)};
+  const std::int64_t bs[] = {INT64_MIN, INT64_MAX, 0, -1, 1LL << 62, -(1LL << 62), 1LL << 61};
+  const std::int32_t ss[] = {0, 1, 31, 32, 61, 62};
+  for (std::size_t C : {1u, 8u, 15u, 16u, 17u, 24u, 32u, 48u, 63u, 64u, 65u, 72u, 80u, 128u, 133u, 336u}) {
+    for (std::size_t rows : {1u, 2u, 7u}) {
+      const std::size_t n = rows * C;
+      std::vector<std::int32_t> x(n), M(C), s(C);
+      std::vector<std::int64_t> B(C);
+      const auto any32 = [&r] { return static_cast<std::int32_t>(r.uniform64(INT32_MIN, INT32_MAX)); };
+      for (auto& e : x) e = r.uniform(0, 3) == 0 ? any32() : xs[r.uniform(0, 8)];
+      for (auto& e : M) e = r.uniform(0, 3) == 0 ? any32() : ms[r.uniform(0, 6)];
+      for (auto& e : B) e = r.uniform(0, 3) == 0 ? r.uniform64(INT64_MIN, INT64_MAX) : bs[r.uniform(0, 6)];
+      for (auto& e : s) e = r.uniform(0, 2) == 0 ? r.uniform(0, 62) : ss[r.uniform(0, 5)];
+      std::vector<std::int8_t> got(n), want(n);
+      Requant32Args a{x.data(), nullptr, rows, C, M.data(), B.data(), s.data()};
+      a.y = want.data(); ref.requant32(a, nullptr);
+      a.y = got.data(); k.requant32(a, pool);
+      record(cnt, tag(k, "requant32 edges", threads, rows, C), got, want);
+    }
+  }
+}
+
 inline void check_pools(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                         Counts& cnt) {
   auto gen8 = [&](std::size_t n) { return r.ints<std::int8_t>(n, -128, 127); };
@@ -267,6 +295,14 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
   for (int iter = 0; iter < 40; ++iter) {
     ConvShape s = random_conv(r, iter % 4 == 0 ? 70 : 9);
     if (iter == 0) s = ConvShape{1, 30, 30, 3, 64, 7, 7, 2, 3};  // the stem, small image
+    // Stems whose output widths leave 1..5 pixels after the 6-pixel tiles (Wo = 23, 20, 15,
+    // 13, 16), int8 and uint8 input (iter parity), a 130-channel one (two 64-channel blocks and
+    // a partial third), an image row of > 64 bytes (the staged copy's vector loop and tail).
+    if (iter == 1) s = ConvShape{1, 45, 45, 3, 64, 7, 7, 2, 3};
+    if (iter == 2) s = ConvShape{2, 17, 39, 3, 64, 7, 7, 2, 3};
+    if (iter == 3) s = ConvShape{1, 9, 29, 3, 130, 7, 7, 2, 3};
+    if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
+    if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
@@ -358,6 +394,7 @@ inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::ui
     ThreadPool pool(threads);
     Rng r(seed + threads);
     check_eltwise(k, ref, &pool, threads, r, cnt);
+    check_requant32_edges(k, ref, &pool, threads, r, cnt);
     check_pools(k, ref, &pool, threads, r, cnt);
     check_convs(k, ref, &pool, threads, r, cnt);
     check_dense(k, ref, &pool, threads, r, cnt);

@@ -223,7 +223,10 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin, KH = static_cast<std::size_t>(a.KH);
   std::int8_t* main = reinterpret_cast<std::int8_t*>(bias + CoP);
   std::int8_t* tail = main + KH * t.Q1 * CoP * 4;
-  for (std::size_t o = 0; o < a.Cout; ++o) {
+  if (t.Q2 == 0) {
+    pack_weights<4>(main, a.w, a.Cout, a.KH, L, CoP);  // cache-friendly order for big layers
+  }
+  for (std::size_t o = 0; t.Q2 > 0 && o < a.Cout; ++o) {
     for (std::size_t kh = 0; kh < KH; ++kh) {
       for (std::size_t j = 0; j < L; ++j) {
         const std::int8_t b = a.w[(o * KH + kh) * L + j];

@@ -54,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--plot", default=None, help="draw a PNG bar chart here")
     p.add_argument("--markdown", default=None, help="write the Markdown tables here")
     p.add_argument("--profile", action="store_true",
-                   help="print bnnflow's time per op (lowest thread count, batch 1)")
+                   help="print bnnflow's time per op (each thread count, batch 1)")
     p.add_argument("--memory", action="store_true",
                    help="measure model size and peak RSS per engine (a process each)")
     p.add_argument("--workdir", default="out/bench-models",
@@ -258,13 +258,11 @@ def _cpu_name() -> str:
 
 
 def _profile(interps: dict, recs: list[dict], ceilings: Any, opts: dict[str, Any]) -> None:
-    """Per-op table for each (model, dataflow) at the lowest thread count, batch 1."""
+    """Per-op table for each (model, dataflow) and thread count, batch 1 (side by side, the
+    tables of two thread counts show which ops scale)."""
     from bnnflow.bench import timing
 
-    threads = min(opts["threads"])
-    for (model, dataflow, t), interp in interps.items():
-        if t != threads:
-            continue
+    for (model, dataflow, threads), interp in interps.items():
         x = timing.input_batch(interp, 1)
         rows = timing.profile_ops(interp, x)
         whole = next((r for r in recs if r["model"] == model and r.get("dataflow") == dataflow

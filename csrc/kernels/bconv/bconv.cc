@@ -15,6 +15,54 @@
 
 namespace bnnflow {
 
+// The portable epilogue (epilogue.h), compiled here for the baseline ISA only.
+void EpilogueWriter::write(const int32_t* s, int32_t k, const int32_t* krow, size_t pix, int o0,
+                         int nc) const {
+  int32_t d[kMaxBlock];
+  for (int c = 0; c < nc; ++c) {
+    const int32_t v = (krow ? krow[o0 + c] : k) - 2 * s[c];
+    d[c] = clamp ? std::min(std::max(v, ep.lo), ep.hi) : v;
+  }
+  switch (ep.kind) {
+    case EpilogueKind::kInt32: {
+      int32_t* y = static_cast<int32_t*>(out) + pix * row_elems + o0;
+      for (int c = 0; c < nc; ++c) y[c] = d[c];
+      break;
+    }
+    case EpilogueKind::kFloat: {
+      float* y = static_cast<float*>(out) + pix * row_elems + o0;
+      const float* a = ep.scale + o0;
+      const float* b = ep.bias + o0;
+      for (int c = 0; c < nc; ++c) y[c] = static_cast<float>(d[c]) * a[c] + b[c];
+      break;
+    }
+    case EpilogueKind::kInt8: {
+      int8_t* y = static_cast<int8_t*>(out) + pix * row_elems + o0;
+      for (int c = 0; c < nc; ++c) {
+        const int o = o0 + c;
+        y[c] = requant_int8(d[c], ep.mult[o], ep.offset[o], ep.shift[o]);
+      }
+      break;
+    }
+    case EpilogueKind::kPacked: {
+      uint32_t* y = static_cast<uint32_t*>(out) + pix * row_elems;
+      for (int c = 0; c < nc; ++c) {
+        const int o = o0 + c;
+        if (d[c] < ep.threshold[o]) {
+          const int g = o / og_ch, oc = o % og_ch;
+          y[g * og_words + oc / 32] |= 1u << (oc % 32);
+        }
+      }
+      break;
+    }
+  }
+}
+
+void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
+                        const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
+  for (int i = 0; i < p; ++i) w.write(s + i * cb, k[i], krow[i], pix0 + i, o0, nc);
+}
+
 const BconvMicrokernel* bconv_microkernel(Isa isa, int cout_g) {
   switch (isa) {
     case Isa::kScalar:

@@ -296,9 +296,13 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     ConvShape s = random_conv(r, iter % 4 == 0 ? 70 : 9);
     if (iter == 0) s = ConvShape{1, 30, 30, 3, 64, 7, 7, 2, 3};  // the stem, small image
     // Stems whose output widths leave 1..5 pixels after the 6-pixel tiles (Wo = 23, 20, 15,
-    // 13, 16), int8 and uint8 input (iter parity), a 130-channel one (two 64-channel blocks and
-    // a partial third), an image row of > 64 bytes (the staged copy's vector loop and tail).
+    // 13, 16), int8 (odd iter) and uint8 (even iter) input, a 130-channel one (two 64-channel
+    // blocks and a partial third), an image row of > 64 bytes (the staged copy's vector loop
+    // and tail).
     if (iter == 1) s = ConvShape{1, 45, 45, 3, 64, 7, 7, 2, 3};
+    if (iter == 6) s = ConvShape{1, 45, 45, 3, 64, 7, 7, 2, 3};
+    if (iter == 10) s = ConvShape{1, 9, 29, 3, 130, 7, 7, 2, 3};
+    if (iter == 14) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
     if (iter == 2) s = ConvShape{2, 17, 39, 3, 64, 7, 7, 2, 3};
     if (iter == 3) s = ConvShape{1, 9, 29, 3, 130, 7, 7, 2, 3};
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};

@@ -1,10 +1,13 @@
 // Every optimized bconv2d / bdense micro-kernel against its scalar twin (and the scalar one
 // against a naive loop of the numerics formula) on random and hand-picked shapes: channels not
 // a multiple of 32, 1x1 / 3x3 / 5x5 / 7x7 / 2x3 kernels, strides 1-3, all padding modes,
-// groups, batch > 1, all four epilogues with and without clamp, 1 and 2 threads.
+// groups, batch > 1, all four epilogues with and without clamp (int8 also with offsets that
+// force the int64 fallback), 1, 2 and 4 threads.
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,9 @@ using namespace bnnflow;
 using test::uniform;
 
 namespace {
+
+constexpr int kPools = 3;
+constexpr int kPoolThreads[kPools] = {1, 2, 4};
 
 struct Case {
   int n, h, w, cg, groups, cout_g, kh, kw, stride, pad;
@@ -39,7 +45,10 @@ struct EpilogueData {
   std::vector<int32_t> offset, shift, threshold;
 };
 
-EpilogueData make_epilogue(std::mt19937& rng, EpilogueKind kind, int cout, int k, bool clamp) {
+// wide: half of the int8 offsets within 2^23 of ±2^31, so that 128·|M| + |B| + 2^(s−1) ≥ 2^31
+// for some channel and the int8 epilogues take their int64 fallback (int8_fits_32 false).
+EpilogueData make_epilogue(std::mt19937& rng, EpilogueKind kind, int cout, int k, bool clamp,
+                           bool wide = false) {
   EpilogueData e;
   e.ep.kind = kind;
   if (clamp) {
@@ -50,7 +59,9 @@ EpilogueData make_epilogue(std::mt19937& rng, EpilogueKind kind, int cout, int k
     e.scale.push_back(static_cast<float>(uniform(rng, -1000, 1000)) / 997.f);
     e.bias.push_back(static_cast<float>(uniform(rng, -1000, 1000)) / 31.f);
     e.mult.push_back(static_cast<int16_t>(uniform(rng, -32767, 32767)));
-    e.offset.push_back(uniform(rng, -(1 << 20), 1 << 20));
+    const bool extreme = wide && uniform(rng, 0, 1) == 1;  // |B| within 2^23 of 2^31
+    const int32_t big = uniform(rng, INT32_MAX - (1 << 23), INT32_MAX);
+    e.offset.push_back(extreme ? (uniform(rng, 0, 1) ? big : -big) : uniform(rng, -(1 << 20), 1 << 20));
     e.shift.push_back(uniform(rng, 0, 30));
     const int r = uniform(rng, 0, 9);
     e.threshold.push_back(r == 0 ? INT32_MIN : (r == 9 ? INT32_MAX : uniform(rng, -k, k)));
@@ -151,7 +162,7 @@ std::vector<Candidate> candidates() {
   return out;
 }
 
-void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
+void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
   const auto x = test::random_packed(rng, static_cast<size_t>(c.n) * c.h * c.w, cin, c.groups);
   const auto w = test::random_packed(rng, static_cast<size_t>(cout) * c.kh * c.kw, c.cg, 1);
@@ -170,21 +181,26 @@ void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool
   for (const Candidate& cand : candidates()) {
     const BconvWeights opt = prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups,
                                                    cand.table(c.cout_g));
-    for (EpilogueKind kind : {EpilogueKind::kInt32, EpilogueKind::kFloat, EpilogueKind::kInt8,
-                              EpilogueKind::kPacked}) {
-      const EpilogueData e = make_epilogue(rng, kind, cout, k, uniform(rng, 0, 1) == 1);
+    for (int variant = 0; variant < 5; ++variant) {  // int8 twice: narrow and wide offsets
+      const EpilogueKind kind = variant == 0 ? EpilogueKind::kInt32
+                                : variant == 1 ? EpilogueKind::kFloat
+                                : variant == 4 ? EpilogueKind::kPacked
+                                               : EpilogueKind::kInt8;
+      const bool wide = variant == 3;
+      const EpilogueData e = make_epilogue(rng, kind, cout, k, uniform(rng, 0, 1) == 1, wide);
       const auto want = run(ref, x, geo, e.ep, *pools[0]);
-      for (int t = 0; t < 2; ++t) {
+      for (int t = 0; t < kPools; ++t) {
         const auto got = run(opt, x, geo, e.ep, *pools[t]);
-        tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want, cand.name + " (" + opt.kernel->name + ") epilogue " +
-                                     std::to_string(static_cast<int>(kind)) + " threads " +
-                                     std::to_string(t + 1) + " " + describe(c));
+        tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want,
+                    cand.name + " (" + opt.kernel->name + ") epilogue " +
+                        std::to_string(static_cast<int>(kind)) + (wide ? " wide" : "") +
+                        " threads " + std::to_string(kPoolThreads[t]) + " " + describe(c));
       }
     }
   }
 }
 
-void check_dense(std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
+void check_dense(std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
   const int n = uniform(rng, 1, 20), cin = uniform(rng, 1, 700), cout = uniform(rng, 1, 150);
   const auto x = test::random_packed(rng, n, cin, 1);
   const auto w = test::random_packed(rng, cout, cin, 1);
@@ -197,7 +213,7 @@ void check_dense(std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
       const size_t bytes = static_cast<size_t>(n) * epilogue_row_elems(e.ep, cout) * 4;
       std::vector<uint8_t> want(bytes), got(bytes);
       bdense(ref, x.data(), n, e.ep, want.data(), *pools[0]);
-      for (int t = 0; t < 2; ++t) {
+      for (int t = 0; t < kPools; ++t) {
         bdense(opt, x.data(), n, e.ep, got.data(), *pools[t]);
         tally.check(got == want, "bdense " + cand.name + " n=" + std::to_string(n) +
                                      " cin=" + std::to_string(cin) +
@@ -211,8 +227,8 @@ void check_dense(std::mt19937& rng, test::Tally& tally, ThreadPool* pools[2]) {
 
 int main() {
   test::Tally tally;
-  ThreadPool one(1), two(2);
-  ThreadPool* pools[2] = {&one, &two};
+  ThreadPool one(kPoolThreads[0]), two(kPoolThreads[1]), four(kPoolThreads[2]);
+  ThreadPool* pools[kPools] = {&one, &two, &four};
   std::mt19937 rng(1234);
   const std::vector<Case> fixed = {
       {1, 8, 8, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
@@ -233,6 +249,9 @@ int main() {
       // few tiles, many blocks: threads split the channel blocks ('zero' K rows per thread)
       {1, 5, 5, 64, 1, 256, 3, 3, 1, 1, PadMode::kZero},
       {1, 6, 6, 32, 2, 96, 3, 3, 1, 1, PadMode::kZero},
+      // channel-block split (with 4 threads) over mostly direct interior tiles
+      {1, 10, 10, 32, 1, 512, 3, 3, 1, 1, PadMode::kZero},
+      {1, 12, 13, 128, 1, 64, 3, 3, 1, 1, PadMode::kZero},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install bnnflow with its training and test extras into .venv, then run every default check:
-# ruff, the Python tests, the C++ kernel tests natively, and (when the cross toolchain and
-# qemu-user are present) the C++ kernel tests built for AArch64 and run under qemu-aarch64.
+# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), and (when
+# the cross toolchain and qemu-user are present) built for AArch64 and run under qemu-aarch64.
 # Slow and peer checks are opt-in: `pytest -m slow`, `pytest -m peers`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,14 @@ ruff check src tests benchmarks
 cmake -S . -B build/cpp-native -G Ninja -DBNNFLOW_PYTHON=OFF -DBNNFLOW_TESTS=ON > /dev/null
 cmake --build build/cpp-native > /dev/null
 ctest --test-dir build/cpp-native --output-on-failure
+
+# The same kernel tests under AddressSanitizer + UndefinedBehaviorSanitizer (native kernels;
+# the SIMDe builds are left out to keep the compile short): every read past a buffer's end,
+# every signed overflow outside the documented wrap-arounds, fails the run.
+cmake -S . -B build/cpp-asan -G Ninja -DBNNFLOW_PYTHON=OFF -DBNNFLOW_TESTS=ON \
+  -DBNNFLOW_TEST_SIMDE=OFF -DBNNFLOW_SANITIZE=address,undefined > /dev/null
+cmake --build build/cpp-asan > /dev/null
+ctest --test-dir build/cpp-asan --output-on-failure
 
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
   cmake -S . -B build/cpp-aarch64 -G Ninja -DBNNFLOW_PYTHON=OFF -DBNNFLOW_TESTS=ON \

@@ -12,7 +12,7 @@ void concat(const ConcatArgs& a, ThreadPool* pool) {
       char* y = static_cast<char*>(a.y) + r * row_bytes;
       for (std::size_t i = 0; i < a.count; ++i) {
         const std::size_t bytes = a.widths[i] * a.elem_size;
-        std::memcpy(y, static_cast<const char*>(a.xs[i]) + r * bytes, bytes);
+        if (bytes > 0) std::memcpy(y, static_cast<const char*>(a.xs[i]) + r * bytes, bytes);
         y += bytes;
       }
     }

@@ -28,6 +28,14 @@ struct Vec {
   static I mul(I a, I b) { return _mm512_mullo_epi32(a, b); }
   static I mla(I acc, I a, I b) { return _mm512_add_epi32(acc, _mm512_mullo_epi32(a, b)); }
   static I srav(I a, I s) { return _mm512_srav_epi32(a, s); }
+  // vpmaddwd: int16 pairs multiplied and summed into int32 lanes.
+  static I madd16(I a, I b) {
+#if defined(BNNFLOW_GLUE_SIMDE)
+    return simde_mm512_madd_epi16(a, b);  // SIMDe 0.7.4's native alias has the wrong arity
+#else
+    return _mm512_madd_epi16(a, b);
+#endif
+  }
   static I max(I a, I b) { return _mm512_max_epi32(a, b); }
   static I select_lt(I q, I t, I x, I y) {
     return _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(q, t), y, x);

@@ -10,14 +10,6 @@
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
 
-inline __m512i pwl_madd16(__m512i a, __m512i b) {
-#if defined(BNNFLOW_GLUE_SIMDE)
-  return simde_mm512_madd_epi16(a, b);  // SIMDe 0.7.4's native alias has the wrong arity
-#else
-  return _mm512_madd_epi16(a, b);
-#endif
-}
-
 // Per-channel constants: slopes zero-extended from 16 bits, offsets with the rounding term.
 struct PwlConsts {
   GlueBuffer<std::int32_t> mp, bp, mn, bn;
@@ -40,7 +32,7 @@ inline void pwl_16(const std::int8_t* x, std::int8_t* y, const PwlConsts& k, con
                                             _mm512_loadu_si512(k.mp.data() + c));
   const __m512i b = _mm512_mask_blend_epi32(pos, _mm512_loadu_si512(k.bn.data() + c),
                                             _mm512_loadu_si512(k.bp.data() + c));
-  const __m512i v = _mm512_srav_epi32(_mm512_add_epi32(pwl_madd16(q, m), b), _mm512_loadu_si512(a.s + c));
+  const __m512i v = _mm512_srav_epi32(_mm512_add_epi32(Vec::madd16(q, m), b), _mm512_loadu_si512(a.s + c));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm512_cvtsepi32_epi8(v));
 }
 

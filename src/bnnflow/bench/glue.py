@@ -4,7 +4,9 @@ The stem is ResNet's 7x7 stride-2 convolution, 3 -> 64 channels on a 224x224 uin
 (118.0 M multiply-accumulates). For each ISA this CPU runs it reports the best time over
 ``repeats`` runs, the MAC rate, and that rate as a fraction of the peak int8 MAC rate of the
 same number of cores (``_engine.int8_mac_peak``: vpmaddwd on AVX2, vpdpbusd on AVX-512 VNNI,
-vmlal_s16 on NEON). The float32 stem (``conv2d_f32``) is timed alongside.
+vmlal_s16 on NEON). The float32 stem (``conv2d_f32``) is timed alongside, then the int8 1x1
+convolutions of ResNet-18's downsampling shortcuts and the elementwise int8 ops (requant,
+add_int8, pwl_int8) on a 56x56x64 tensor.
 
     python -m bnnflow.bench.glue [--json FILE] [--repeats N] [--threads 1 2] [--size 224]
 """
@@ -25,6 +27,9 @@ from bnnflow import _engine, cpu
 STEM_COUT, STEM_K, STEM_STRIDE, STEM_PAD = 64, 7, 2, 3
 #: (H = W, Cin, Cout) of the real-valued 1x1 downsample convolutions of a ResNet-18-like net.
 POINTWISE = ((28, 64, 128), (14, 128, 256), (7, 256, 512))
+# The elementwise int8 ops of a ResNet block at its largest activation (56x56x64).
+ELTWISE_SHAPE = (1, 56, 56, 64)
+ELTWISE_OPS = ("requant", "add_int8", "pwl_int8")
 
 
 def stem_inputs(size: int = 224, seed: int = 0) -> dict[str, np.ndarray]:
@@ -140,6 +145,39 @@ def bench_pointwise(isa: str, threads: int, repeats: int, peak: float | None) ->
     return rows
 
 
+def eltwise_inputs(shape: tuple[int, ...] = ELTWISE_SHAPE, seed: int = 2) -> dict[str, np.ndarray]:
+    """Two int8 tensors and per-channel fixed-point parameters of a typical converted model."""
+    r = np.random.default_rng(seed)
+    c = shape[-1]
+    return {
+        "a": r.integers(-128, 128, shape, dtype=np.int8),
+        "b": r.integers(-128, 128, shape, dtype=np.int8),
+        "M": r.integers(1000, 30000, c).astype(np.int16),
+        "M2": r.integers(-3000, 3000, c).astype(np.int16),
+        "B": r.integers(-4096, 4096, c).astype(np.int32),
+        "s": np.full(c, 15, np.int32),
+        "t": r.integers(-20, 20, c).astype(np.int32),
+    }
+
+
+def bench_eltwise(
+    isa: str, threads: int, repeats: int, inputs: dict[str, np.ndarray]
+) -> list[dict]:
+    """Best time of each op of ``ELTWISE_OPS`` on ``inputs`` (a binding call each, the output
+    allocation included)."""
+    i = inputs
+    calls = {
+        "requant": lambda: _engine.requant(i["a"], i["M"], i["B"], i["s"], isa=isa,
+                                           threads=threads),
+        "add_int8": lambda: _engine.add_int8(i["a"], i["b"], i["M"], i["M2"], i["B"], i["s"],
+                                             isa=isa, threads=threads),
+        "pwl_int8": lambda: _engine.pwl_int8(i["a"], i["t"], i["M"], i["B"], i["M2"], i["B"],
+                                             i["s"], isa=isa, threads=threads),
+    }
+    return [{"isa": isa, "threads": threads, "op": op, "shape": list(i["a"].shape),
+             "us": best_time(calls[op], repeats) * 1e6} for op in ELTWISE_OPS]
+
+
 def run(
     isas: Sequence[str] | None = None,
     threads: Sequence[int] = (1,),
@@ -148,14 +186,15 @@ def run(
 ) -> dict[str, Any]:
     """Benchmark every ISA in ``isas`` (default: all this CPU runs) at each thread count."""
     isas = list(isas or cpu.supported_isas())
-    inputs = stem_inputs(size)
-    rows, pointwise = [], []
+    inputs, elt_inputs = stem_inputs(size), eltwise_inputs()
+    rows, pointwise, eltwise = [], [], []
     for isa in isas:
         peak = mac_peak(isa)
         reps = 1 if isa == "scalar" else repeats
         rows.extend(bench_isa(isa, n, inputs, reps, peak) for n in threads)
         for n in threads:
             pointwise.extend(bench_pointwise(isa, n, reps, peak))
+            eltwise.extend(bench_eltwise(isa, n, 10 * reps, elt_inputs))
     return {
         "benchmark": "int8 stem conv 7x7 s2 3->64",
         "image": [1, size, size, 3],
@@ -164,6 +203,7 @@ def run(
         "cpu_features": cpu.cpu_features(),
         "results": rows,
         "pointwise_1x1": pointwise,
+        "eltwise": eltwise,
     }
 
 
@@ -194,6 +234,9 @@ def format_table(report: dict[str, Any]) -> str:
             f"| {r['isa']} | {r['threads']} | {h}x{h}, {cin} -> {cout} | {r['ms']:.3f} | "
             f"{r['gmacs']:.1f} | {frac} |"
         )
+    lines += ["", "| ISA | threads | int8 op, 56x56x64 | µs |", "|---|---|---|---|"]
+    lines += [f"| {r['isa']} | {r['threads']} | {r['op']} | {r['us']:.1f} |"
+              for r in report["eltwise"]]
     return "\n".join(lines)
 
 

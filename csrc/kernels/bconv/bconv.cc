@@ -198,6 +198,7 @@ PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int 
   for (size_t r = 0; r < rows.size(); ++r) {
     for (size_t c = 0; c < cols.size(); ++c) {
       int32_t* kr = t.k.data() + (r * cols.size() + c) * W.cout;
+      bool padded = false;
       for (int ky = 0; ky < W.kh; ++ky) {
         for (int kx = 0; kx < W.kw; ++kx) {
           if (ky >= rows[r].first && ky < rows[r].second && kx >= cols[c].first &&
@@ -206,9 +207,10 @@ PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int 
           }
           const int32_t* tp = W.tap_pop.data() + static_cast<size_t>(ky * W.kw + kx) * W.cout;
           add_pad_tap(kr + o0, tp + o0, o1 - o0, W.cg);
-          t.krow[r * cols.size() + c] = kr;
+          padded = true;
         }
       }
+      if (padded) t.krow[r * cols.size() + c] = kr;
     }
   }
   return t;
@@ -224,7 +226,7 @@ struct ConvContext {
   std::vector<size_t> tap_offset;  // (ky·W + kx)·xwords
   EpilogueWriter writer;
   bool fused = false;              // full channel blocks finish in the micro-kernel
-  bool direct = false;             // ... through run_many_finish_direct, for every block
+  bool direct = false;             // ... for every block: interior tiles read directly
 };
 
 // Up to kTileGroup consecutive tiles: indirection rows or window origins (TileRows), per-pixel
@@ -339,14 +341,9 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
   const int o0 = g * W.cout_g + kb * CB, nc = std::min(CB, W.cout_g - kb * CB);
   const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
-  if (ctx.fused && grp.full_but_last && nc == CB && mk.run_many_finish_direct) {
-    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct};
-    mk.run_many_finish_direct(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
-                              grp.krow_all, grp.pix0_all, o0);
-    return;
-  }
   if (ctx.fused && grp.full_but_last && nc == CB) {
-    mk.run_many_finish(ptrs, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
+    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct};
+    mk.run_many_finish(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
   }
@@ -440,9 +437,9 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   ConvContext ctx{&w, &geo, x, zeros.data(), ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
   const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
-  ctx.fused = (mk.run_many_finish || mk.run_many_finish_direct) && !int8_slow;
+  ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
   // Tiles skip their indirection rows only when every channel block finishes in registers.
-  ctx.direct = mk.run_many_finish_direct && ctx.fused && w.cout_g % mk.block == 0;
+  ctx.direct = ctx.fused && w.cout_g % mk.block == 0;
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * geo.w + kx) * xwords);

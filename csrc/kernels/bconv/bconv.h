@@ -57,18 +57,9 @@ using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int c
                                 const int32_t* k, const int32_t* const* krow, size_t pix0,
                                 int p, int o0, int nc);
 
-// Optional fused form of run_many for full channel blocks: instead of writing sums, tile t
-// (pixels i < max_pixels, or p_last for the last tile) goes straight through the epilogue
-// with K = k[t·max_pixels + i] (or the row krow[t·max_pixels + i]) at pixel pix0[t] + i.
-using FusedRunFn = void (*)(const uint32_t* const* x, int taps, int wg, int xoff,
-                            const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
-                            const int32_t* k, const int32_t* const* krow, const size_t* pix0,
-                            int o0);
-
-// Where a direct fused micro-kernel reads tile t's pixels: when direct[t], tap `tap` of pixel
-// i starts at base[t·max_pixels + i] + tap_off[tap] (windows inside the input: the driver
-// builds no indirection rows for them), else at x[(t·taps + tap)·max_pixels + i] as in
-// run_many.
+// Where a fused micro-kernel reads tile t's pixels: when direct[t], tap `tap` of pixel i starts
+// at base[t·max_pixels + i] + tap_off[tap] (windows inside the input: the driver builds no
+// indirection rows for them), else at x[(t·taps + tap)·max_pixels + i] as in run_many.
 struct TileRows {
   const uint32_t* const* x;
   const uint32_t* const* base;
@@ -76,11 +67,13 @@ struct TileRows {
   const bool* direct;
 };
 
-// FusedRunFn reading its pixels through TileRows.
-using FusedDirectFn = void (*)(const TileRows& rows, int taps, int wg, int xoff,
-                               const uint32_t* w, int ntiles, int p_last,
-                               const EpilogueWriter& ew, const int32_t* k,
-                               const int32_t* const* krow, const size_t* pix0, int o0);
+// Optional fused form of run_many for full channel blocks: instead of writing sums, tile t
+// (pixels i < max_pixels, or p_last for the last tile, which is never direct) goes straight
+// through the epilogue with K = k[t·max_pixels + i] (or the row krow[t·max_pixels + i]) at
+// pixel pix0[t] + i.
+using FusedRunFn = void (*)(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
+                            int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
+                            const int32_t* const* krow, const size_t* pix0, int o0);
 
 struct BconvMicrokernel {
   const char* name;
@@ -96,7 +89,6 @@ struct BconvMicrokernel {
   void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                    int ntiles, int p_last, int32_t* out) = nullptr;
   FusedRunFn run_many_finish = nullptr;
-  FusedDirectFn run_many_finish_direct = nullptr;  // preferred over run_many_finish
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/bconv_rows.h"
 #include "kernels/bconv/epilogue_avx2.h"
 
 namespace bnnflow::avx2 {
@@ -18,8 +19,8 @@ TileEpilogueFn bconv_epilogue();
 namespace {
 
 // sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
-template <int MAXP, int P, int V>
-inline __attribute__((always_inline)) void accumulate(const uint32_t* const* x, int taps, int wg,
+template <int P, int V, class Rows>
+inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m256i (&sum)[P][V]) {
   constexpr int CB = 8 * V;
@@ -39,7 +40,7 @@ inline __attribute__((always_inline)) void accumulate(const uint32_t* const* x, 
       const int jn = std::min(wg, j + budget);
       budget -= jn - j;
       const uint32_t* xs[P];
-      for (int i = 0; i < P; ++i) xs[i] = x[t * MAXP + i] + xoff;
+      for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
       const uint32_t* wt = w + static_cast<size_t>(t) * wg * 2 * CB;
       for (; j < jn; ++j) {
         __m256i wl[V], wh[V];
@@ -77,7 +78,7 @@ inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int ta
                                                 int xoff, const uint32_t* w, int32_t* out) {
   constexpr int CB = 8 * V;
   __m256i sum[P][V];
-  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, sum);
+  accumulate<P, V>(TableRows<MAXP>{x}, taps, wg, xoff, w, sum);
   for (int i = 0; i < P; ++i) {
     for (int v = 0; v < V; ++v) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * CB + 8 * v), sum[i][v]);
@@ -100,13 +101,13 @@ void run(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w
 // 4, 5 and 6 pixels x 16 channels were within 2 % of each other on the ResNet-18 layers;
 // 8 x 8 serves groups of <= 8 output channels.
 // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
-template <int MAXP, int P, int V, EpilogueKind kKind, bool kClamp>
+template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
 inline __attribute__((always_inline)) void tile_finish(
-    const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
-    const EpilogueWriter& ew, const int32_t* k, const int32_t* const* krow, size_t pix0, int o0,
-    const int* word, const int* bit) {
+    const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
+    const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const int* word,
+    const int* bit) {
   __m256i sum[P][V];
-  accumulate<MAXP, P, V>(x, taps, wg, xoff, w, sum);
+  accumulate<P, V>(rows, taps, wg, xoff, w, sum);
   const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
   for (int i = 0; i < P; ++i) {
     const int32_t* kr = krow[i];
@@ -137,14 +138,15 @@ inline __attribute__((always_inline)) void tile_finish(
   }
 }
 
-template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP>
+// The last tile of a group when it is partial (never direct).
+template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP - 1>
 void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                       int p, const EpilogueWriter& ew, const int32_t* k,
                       const int32_t* const* krow, size_t pix0, int o0, const int* word,
                       const int* bit) {
   if (p == P) {
-    tile_finish<MAXP, P, V, kKind, kClamp>(x, taps, wg, xoff, w, ew, k, krow, pix0, o0, word,
-                                           bit);
+    tile_finish<P, V, kKind, kClamp>(TableRows<MAXP>{x}, taps, wg, xoff, w, ew, k, krow, pix0,
+                                     o0, word, bit);
   } else if constexpr (P > 1) {
     last_tile_finish<MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow, pix0,
                                                     o0, word, bit);
@@ -152,27 +154,29 @@ void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, cons
 }
 
 template <int MAXP, int V, EpilogueKind kKind, bool kClamp>
-void run_many_finish_impl(const uint32_t* const* x, int taps, int wg, int xoff,
-                          const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
-                          const int32_t* k, const int32_t* const* krow, const size_t* pix0,
-                          int o0) {
+void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
+                          int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
+                          const int32_t* const* krow, const size_t* pix0, int o0) {
   int word[V] = {}, bit[V] = {};
   if constexpr (kKind == EpilogueKind::kPacked) {
     for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + 8 * v, &word[v], &bit[v]);
   }
-  for (int t = 0; t + 1 < ntiles; ++t) {
-    tile_finish<MAXP, MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps, wg,
-                                              xoff, w, ew, k + t * MAXP, krow + t * MAXP,
-                                              pix0[t], o0, word, bit);
+  const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
+  for (int t = 0; t < nfull; ++t) {
+    with_tile_rows<MAXP>(rows, taps, t, [&](const auto& tr) {
+      tile_finish<MAXP, V, kKind, kClamp>(tr, taps, wg, xoff, w, ew, k + t * MAXP,
+                                          krow + t * MAXP, pix0[t], o0, word, bit);
+    });
   }
+  if (nfull == ntiles) return;
   const int t = ntiles - 1;
-  last_tile_finish<MAXP, V, kKind, kClamp>(x + static_cast<size_t>(t) * taps * MAXP, taps, wg,
-                                           xoff, w, p_last, ew, k + t * MAXP, krow + t * MAXP,
-                                           pix0[t], o0, word, bit);
+  last_tile_finish<MAXP, V, kKind, kClamp>(rows.x + static_cast<size_t>(t) * taps * MAXP, taps,
+                                           wg, xoff, w, p_last, ew, k + t * MAXP,
+                                           krow + t * MAXP, pix0[t], o0, word, bit);
 }
 
 template <int MAXP, int V, EpilogueKind kKind>
-void run_many_finish_kind(const uint32_t* const* x, int taps, int wg, int xoff,
+void run_many_finish_kind(const TileRows& x, int taps, int wg, int xoff,
                           const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
                           const int32_t* k, const int32_t* const* krow, const size_t* pix0,
                           int o0) {
@@ -186,7 +190,7 @@ void run_many_finish_kind(const uint32_t* const* x, int taps, int wg, int xoff,
 }
 
 template <int MAXP, int V>
-void run_many_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+void run_many_finish(const TileRows& x, int taps, int wg, int xoff, const uint32_t* w,
                      int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                      const int32_t* const* krow, const size_t* pix0, int o0) {
   switch (ew.ep.kind) {

@@ -6,26 +6,13 @@
 #include <cstdint>
 
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/bconv_rows.h"
 #include "kernels/bconv/epilogue_avx512.h"
 #include "kernels/bconv/x86_avx512.h"
 
 namespace bnnflow::BNNFLOW_AVX512_NS {
 TileEpilogueFn bconv_epilogue();
 namespace {
-
-// The input pixels of one tile: indirection rows ...
-template <int MAXP>
-struct TableRows {
-  const uint32_t* const* x;
-  const uint32_t* pixel(int t, int i) const { return x[t * MAXP + i]; }
-};
-
-// ... or, for windows inside the input, each pixel's window origin plus the tap offsets.
-struct DirectRows {
-  const uint32_t* const* base;
-  const size_t* tap_off;
-  const uint32_t* pixel(int t, int i) const { return base[i] + tap_off[t]; }
-};
 
 // acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block.
 template <int P, int V, class Rows>
@@ -132,17 +119,10 @@ void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, cons
   }
   const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
   for (int t = 0; t < nfull; ++t) {
-    const int32_t* kt = k + t * MAXP;
-    const int32_t* const* krt = krow + t * MAXP;
-    if (rows.direct[t]) {
-      tile_finish<MAXP, V, kKind, kClamp>(DirectRows{rows.base + t * MAXP, rows.tap_off},
-                                              taps, wg, xoff, w, ew, kt, krt, pix0[t], o0,
-                                              word, bit);
-    } else {
-      tile_finish<MAXP, V, kKind, kClamp>(
-          TableRows<MAXP>{rows.x + static_cast<size_t>(t) * taps * MAXP}, taps, wg, xoff, w,
-          ew, kt, krt, pix0[t], o0, word, bit);
-    }
+    with_tile_rows<MAXP>(rows, taps, t, [&](const auto& tr) {
+      tile_finish<MAXP, V, kKind, kClamp>(tr, taps, wg, xoff, w, ew, k + t * MAXP,
+                                          krow + t * MAXP, pix0[t], o0, word, bit);
+    });
   }
   if (nfull == ntiles) return;
   const int t = ntiles - 1;
@@ -187,13 +167,13 @@ void run_many_finish(const TileRows& x, int taps, int wg, int xoff, const uint32
 }
 
 const BconvMicrokernel k6x64{BNNFLOW_AVX512_ISA_NAME "_bconv_6x64", Isa::kAvx512, 6, 64,
-                             &run<6, 4>, false, bconv_epilogue(), &run_many<6, 4>, nullptr,
+                             &run<6, 4>, false, bconv_epilogue(), &run_many<6, 4>,
                              &run_many_finish<6, 4>};
 const BconvMicrokernel k8x32{BNNFLOW_AVX512_ISA_NAME "_bconv_8x32", Isa::kAvx512, 8, 32,
-                             &run<8, 2>, false, bconv_epilogue(), &run_many<8, 2>, nullptr,
+                             &run<8, 2>, false, bconv_epilogue(), &run_many<8, 2>,
                              &run_many_finish<8, 2>};
 const BconvMicrokernel k8x16{BNNFLOW_AVX512_ISA_NAME "_bconv_8x16", Isa::kAvx512, 8, 16,
-                             &run<8, 1>, false, bconv_epilogue(), &run_many<8, 1>, nullptr,
+                             &run<8, 1>, false, bconv_epilogue(), &run_many<8, 1>,
                              &run_many_finish<8, 1>};
 
 }  // namespace

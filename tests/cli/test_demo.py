@@ -46,3 +46,14 @@ def test_demo_end_to_end(tmp_path, capsys):
         assert (out / f"ftbnn_small_{dataflow}.bnn").is_file()
     assert len(report["timing"]) == 8 and (out / "demo.png").is_file()
     assert str(out) in capsys.readouterr().out
+
+
+def test_demo_replaces_its_own_runs(tmp_path, monkeypatch):
+    """A second demo into the same directory is not refused as "already holds a run"."""
+    import bnnflow.train
+
+    configs = []
+    monkeypatch.setattr(bnnflow.train, "train", lambda config, log=None: configs.append(config))
+    cmd_demo.train_all(tmp_path, 3, 1)
+    assert [c.overwrite for c in configs] == [True, True, True]
+    assert all(not c.resume for c in configs)

@@ -78,7 +78,7 @@ def _error(capsys, argv):
         (["--model", TINY, "--data", "cifar10:/no/such/dir"], "'/no/such/dir'.*does not exist"),
         (["--model", TINY, "--stage", "2"], "--stage 2 needs --init"),
         (["--model", TINY, "--epochs", "0"], "--epochs must be at least 1"),
-        (["--model", TINY, "--resume"], "--resume: no checkpoint"),
+        (["--model", TINY, "--resume"], "--resume: no checkpoint .* holds no training run"),
         (["--epochs", "1"], "--model is required"),
         (["--model", TINY, "--model-arg", "oops"], "--model-arg 'oops'"),
         (["--model", TINY, "--model-arg", "bogus=1"], "rejects arguments"),
@@ -119,3 +119,58 @@ def test_python_dash_m_entry_reports_usage_errors():
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith("bnnflow train: error: unknown model 'nope'; available:")
+
+
+def test_train_into_an_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    err = _error(capsys, ["train", "--model", TINY, "--epochs", "1", "--quiet", "--out",
+                          str(out)])
+    assert "already holds a training run" in err and "--overwrite" in err
+    assert "give one of them" in _error(capsys, ["train", "--out", str(out), "--resume",
+                                                 "--overwrite"])
+    (out / "keep.txt").write_text("x")
+    assert _train(out, "--seed", "4", "--overwrite") == 0
+    assert (out / "keep.txt").exists()
+    assert json.loads((out / "config.json").read_text())["seed"] == 4
+
+
+def test_ctrl_c_prints_what_was_saved_and_exits_130(tmp_path, capsys, monkeypatch):
+    from bnnflow.train import trainer
+
+    real_epoch = trainer.train_epoch
+
+    def stop_at_2(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
+    out = tmp_path / "run"
+    assert _train(out, "--epochs", "3") == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{out}/last.pt holds epoch 1 of 3" in err
+    command = f"bnnflow train --out {out} --resume --threads 1"
+    assert err.rstrip().endswith(f"Resume with: {command}")
+    monkeypatch.undo()
+    # the printed command works, and says where it resumes
+    assert main(command.split()[1:]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"resuming {out} at epoch 2 of 3")
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
+
+
+def test_resume_with_more_epochs_extends(trained, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "3", "--threads",
+                 "1"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"extending {out} from 2 to 3 epochs")
+    assert "epoch 3/3" in printed
+    err = _error(capsys, ["train", "--out", str(out), "--resume", "--epochs", "2"])
+    assert "already holds 3 epochs; to train further give more than 3" in err

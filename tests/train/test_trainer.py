@@ -235,3 +235,131 @@ def test_progress_bar_only_on_a_tty_and_not_quiet(tiny_config, monkeypatch):
     tty.text.clear()
     train(tiny_config(epochs=1, quiet=True, out=tiny_config().out + "-q"), log=lines.append)
     assert tty.text == [] and len(lines) == 1
+
+
+def test_a_directory_with_a_run_is_refused_without_overwrite(tiny_config, tmp_path):
+    train(tiny_config(epochs=1))
+    out = tmp_path / "run"
+    before = (out / "last.pt").read_bytes()
+    with pytest.raises(TrainError, match=r"already holds a training run \(metrics.jsonl, "
+                       r"last.pt, best.pt, config.json\); continue it with --resume"):
+        train(tiny_config(epochs=1, seed=5))
+    assert (out / "last.pt").read_bytes() == before  # untouched
+    with pytest.raises(TrainError, match="give one of them"):
+        train(tiny_config(epochs=1, resume=True, overwrite=True))
+
+
+def test_overwrite_replaces_only_the_run_files(tiny_config, tmp_path, monkeypatch):
+    train(tiny_config(epochs=2))
+    out = tmp_path / "run"
+    (out / "notes.txt").write_text("mine")
+    (out / "curves.png").write_bytes(b"png")
+    real_epoch = trainer.train_epoch
+
+    def stop_at_1(run, epoch):
+        raise KeyboardInterrupt
+
+    # interrupted before its first epoch: the old run's files are gone, nothing new is saved
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_1)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=1, seed=5, overwrite=True))
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "curves.png",
+                                                      "metrics.jsonl", "notes.txt"]
+    monkeypatch.setattr(trainer, "train_epoch", real_epoch)
+    with pytest.raises(TrainError, match=r"stopped before its first epoch finished; start it "
+                       "again with --overwrite"):
+        train(tiny_config(epochs=1, seed=5, resume=True))
+    records = train(tiny_config(epochs=1, seed=5, overwrite=True))
+    assert _strip_time(_records(out)) == _strip_time(records)
+    assert read_checkpoint(out / "last.pt")["config"]["seed"] == 5
+    assert (out / "notes.txt").read_text() == "mine" and (out / "curves.png").exists()
+
+
+def test_ctrl_c_reports_the_saved_epoch_and_the_resume_command(tiny_config, monkeypatch):
+    real_epoch = trainer.train_epoch
+
+    def stop_at_2(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
+    config = tiny_config(epochs=3)
+    with pytest.raises(trainer.TrainInterrupted) as info:
+        train(config)
+    stop = info.value
+    assert isinstance(stop, KeyboardInterrupt)
+    assert stop.epoch == 1 and stop.epochs == 3
+    assert stop.checkpoint == Path(config.out) / "last.pt"
+    assert read_checkpoint(stop.checkpoint)["epoch"] == 1
+    assert stop.command == f"bnnflow train --out {config.out} --resume --threads 1"
+    report = stop.report()
+    assert f"{config.out}/last.pt holds epoch 1 of 3; epoch 2 was cut short" in report
+    assert report.endswith(f"Resume with: {stop.command}")
+    assert not list(Path(config.out).glob("*.tmp"))
+
+
+def test_ctrl_c_while_saving_leaves_a_consistent_run(tiny_config, tmp_path, monkeypatch):
+    """Interrupted between best.pt and last.pt: last.pt holds the previous epoch and the
+    resumed run equals an uninterrupted one."""
+    full = train(tiny_config(out=str(tmp_path / "full"), epochs=2))
+    real_save = trainer.ckpt_mod.save_atomic
+
+    def save(state, path):
+        if Path(path).name == "last.pt" and state["epoch"] == 2:
+            raise KeyboardInterrupt
+        real_save(state, path)
+
+    monkeypatch.setattr(trainer.ckpt_mod, "save_atomic", save)
+    with pytest.raises(trainer.TrainInterrupted) as info:
+        train(tiny_config(epochs=2))
+    assert info.value.epoch == 1
+    monkeypatch.undo()
+    out = tmp_path / "run"
+    assert read_checkpoint(out / "last.pt")["epoch"] == 1
+    assert [r["epoch"] for r in _records(out)] == [1, 2]  # line 2 is dropped on resume
+    assert _strip_time(train(tiny_config(epochs=2, resume=True))) == _strip_time(full[1:])
+    assert _strip_time(_records(out)) == _strip_time(full)
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(tiny_config, tmp_path):
+    logs: list[str] = []
+    train(tiny_config(epochs=2))
+    extended = train(tiny_config(epochs=3, resume=True, quiet=False), log=logs.append)
+    assert [r["epoch"] for r in extended] == [3]
+    assert logs[0].startswith(f"extending {tmp_path / 'run'} from 2 to 3 epochs: resuming at "
+                              "epoch 3 of 3")
+    assert "lr schedule is recomputed over 3 epochs" in logs[0]
+    out = tmp_path / "run"
+    assert [r["epoch"] for r in _records(out)] == [1, 2, 3]
+    last = read_checkpoint(out / "last.pt")
+    assert last["epoch"] == 3 and last["config"]["epochs"] == 3
+    assert json.loads((out / "config.json").read_text())["epochs"] == 3
+    # the lr of epoch 3 follows the 3-epoch cosine schedule, not the finished 2-epoch one
+    steps = last["scheduler_state"]["last_epoch"] // 3
+    from bnnflow.train.recipe import lr_factor
+
+    assert extended[0]["lr"] == pytest.approx(2e-3 * lr_factor(3 * steps - 1, 3 * steps, 0,
+                                                               "cosine"))
+    with pytest.raises(TrainError, match=r"--epochs 2: .* already holds 3 epochs; to train "
+                       r"further give more than 3"):
+        train(tiny_config(epochs=2, resume=True))
+
+
+def test_resume_says_where_it_resumes(tiny_config, tmp_path, monkeypatch):
+    real_epoch = trainer.train_epoch
+
+    def stop_at_2(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(run, epoch)
+
+    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=2))
+    monkeypatch.undo()
+    logs: list[str] = []
+    train(tiny_config(epochs=2, resume=True, quiet=False), log=logs.append)
+    out = tmp_path / "run"
+    assert logs[0] == (f"resuming {out} at epoch 2 of 2 ({out / 'last.pt'} holds 1 finished "
+                       "epoch)")

@@ -50,17 +50,21 @@ def say(text: str) -> None:
 # ----------------------------------------------------------------------------------------
 
 def train_all(out: Path, epochs: int, threads: int) -> dict[str, Path]:
-    """Stage 1, stage 2 and the float twin; returns their ``last.pt`` paths."""
+    """Stage 1, stage 2 and the float twin; returns their ``last.pt`` paths.
+
+    The demo owns its run directories: a second demo into the same ``out`` replaces them
+    (``overwrite``).
+    """
     from bnnflow.train import TrainConfig, train
 
     runs = {
         "stage1": TrainConfig(model="ftbnn_small", out=str(out / "stage1"), epochs=epochs,
-                              threads=threads),
+                              threads=threads, overwrite=True),
         "stage2": TrainConfig(model="ftbnn_small", out=str(out / "stage2"), stage=2,
                               epochs=max(1, epochs // 3), init=str(out / "stage1" / "last.pt"),
-                              threads=threads),
+                              threads=threads, overwrite=True),
         "float_twin": TrainConfig(model="ftbnn_small_float", out=str(out / "float_twin"),
-                                  epochs=epochs, threads=threads),
+                                  epochs=epochs, threads=threads, overwrite=True),
     }
     paths = {}
     for name, config in runs.items():

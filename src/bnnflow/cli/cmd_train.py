@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 # Options whose default lives in TrainConfig (argparse default None = "not given").
 CONFIG_OPTIONS = (
@@ -22,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "train",
         help="train a model (stage 1: float glue; stage 2: BNN-Clip int8 fine-tune)",
         description="Train a model; writes OUT/metrics.jsonl, OUT/last.pt, OUT/best.pt and "
-        "OUT/config.json. With --resume, settings not given are taken from OUT/last.pt.",
+        "OUT/config.json. A directory that holds a run is refused unless --resume (settings "
+        "not given are taken from OUT/last.pt; --epochs N extends a finished run) or "
+        "--overwrite. Ctrl-C keeps the last finished epoch and prints the command to resume.",
     )
     p.add_argument("--model", help="model name (see bnnflow.models.available()) or "
                    "package.module:callable")
@@ -47,7 +52,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--image-size", type=int, help="imagefolder: resize images to N x N")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="extra model builder argument (VALUE parsed as JSON); repeatable")
-    p.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT/last.pt; with --epochs N (more than done) extend the "
+                   "run, the lr schedule recomputed over N epochs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in OUT (metrics.jsonl, last.pt, best.pt, "
+                   "config.json; other files are kept)")
     p.add_argument("--workers", type=int, default=0, help="data loading processes (0)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (default: torch's choice; 1 is "
@@ -77,31 +87,41 @@ def make_config(args: argparse.Namespace) -> Any:
     """The TrainConfig of this command line (settings from last.pt when resuming)."""
     from bnnflow.cli.main import UsageError
     from bnnflow.train.checkpoint import read_checkpoint
-    from bnnflow.train.trainer import TrainConfig
+    from bnnflow.train.trainer import TrainConfig, TrainError, resume_checkpoint
 
     given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None}
     if args.model_arg:
         given["model_kwargs"] = parse_model_args(args.model_arg)
     base: dict[str, Any] = {}
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the run in --out and --overwrite replaces it; "
+                         "give one of them")
     if args.resume:
-        from pathlib import Path
-
-        last = Path(args.out) / "last.pt"
-        if not last.is_file():
-            raise UsageError(f"--resume: no checkpoint {str(last)!r} to resume from")
+        try:
+            last = resume_checkpoint(args.out)
+        except TrainError as err:
+            raise UsageError(str(err)) from err
         saved = read_checkpoint(last)["config"]
         base = {k: saved[k] for k in (*CONFIG_OPTIONS, "model_kwargs") if k in saved}
     elif "model" not in given:
         raise UsageError("--model is required (or --resume an existing run)")
     fields = {**base, **given}
     # When resuming, the trainer checks that everything given agrees with last.pt.
-    return TrainConfig(out=args.out, resume=args.resume, quiet=args.quiet,
+    return TrainConfig(out=args.out, resume=args.resume, overwrite=args.overwrite,
+                       quiet=args.quiet,
                        workers=args.workers, threads=args.threads, **fields)
 
 
 def run(args: argparse.Namespace) -> int:
     from bnnflow.cli.main import UsageError
-    from bnnflow.train import CheckpointError, DataError, ModelError, TrainError, train
+    from bnnflow.train import (
+        CheckpointError,
+        DataError,
+        ModelError,
+        TrainError,
+        TrainInterrupted,
+        train,
+    )
 
     if args.workers < 0:
         raise UsageError(f"--workers must be ≥ 0, got {args.workers}")
@@ -110,4 +130,8 @@ def run(args: argparse.Namespace) -> int:
         train(config, log=print)
     except (TrainError, DataError, ModelError, CheckpointError) as err:
         raise UsageError(str(err)) from err
+    except TrainInterrupted as stop:
+        if stop.is_main:
+            print(f"\nbnnflow train: {stop.report()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bnnflow.train.checkpoint import CheckpointError, load_model
 from bnnflow.train.data import DataError, ImageData, load_data
 from bnnflow.train.modelspec import ModelError
-from bnnflow.train.trainer import TrainConfig, TrainError, train
+from bnnflow.train.trainer import TrainConfig, TrainError, TrainInterrupted, train
 
 __all__ = [
     "CheckpointError",
@@ -22,6 +22,7 @@ __all__ = [
     "ModelError",
     "TrainConfig",
     "TrainError",
+    "TrainInterrupted",
     "load_data",
     "load_model",
     "train",

@@ -43,10 +43,41 @@ RESUME_FIELDS = (
     "batch_size", "schedule", "warmup_epochs", "weight_decay", "teacher", "kd_alpha",
     "kd_temperature", "calib_batches", "augment",
 )
+# The files that make a directory a training run (``--overwrite`` removes exactly these).
+RUN_FILES = ("metrics.jsonl", "last.pt", "best.pt", "config.json")
 
 
 class TrainError(ValueError):
     """A training configuration that cannot run (user error)."""
+
+
+class TrainInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`, with what was saved and how to resume.
+
+    A ``KeyboardInterrupt``: callers that do not catch it stop as on any Ctrl-C.
+    ``epoch`` is the epoch ``checkpoint`` holds (``None``: no checkpoint of this run);
+    ``command`` is the command line that resumes it (``None``: nothing to resume).
+    """
+
+    def __init__(self, out: Path, checkpoint: Path | None, epoch: int | None, epochs: int,
+                 command: str | None, is_main: bool = True) -> None:
+        super().__init__(f"training of {out} interrupted")
+        self.out, self.checkpoint, self.epoch, self.epochs = out, checkpoint, epoch, epochs
+        self.command, self.is_main = command, is_main
+
+    def report(self) -> str:
+        """What was saved and the command that resumes (or restarts) the run."""
+        if self.checkpoint is None:
+            return (f"interrupted before the first epoch of {self.out} finished: no checkpoint "
+                    f"was saved, there is nothing to resume.\nStart again with "
+                    f"{self.command}")
+        if self.epoch is None:
+            return (f"interrupted while resuming: {self.checkpoint} is unchanged.\nResume "
+                    f"with: {self.command}")
+        lost = (f"; epoch {self.epoch + 1} was cut short and will be trained again"
+                if self.epoch < self.epochs else "")
+        return (f"interrupted: {self.checkpoint} holds epoch {self.epoch} of {self.epochs}"
+                f"{lost}.\nResume with: {self.command}")
 
 
 @dataclass
@@ -73,6 +104,7 @@ class TrainConfig:
     image_size: int | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    overwrite: bool = False  # replace the run files of ``out`` (see RUN_FILES)
     quiet: bool = False
     workers: int = 0
     threads: int | None = None  # torch intra-op threads; None: torch's default
@@ -84,6 +116,9 @@ class TrainConfig:
         """Raise :class:`TrainError` for values that cannot work."""
         if self.epochs < 1:
             raise TrainError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.resume and self.overwrite:
+            raise TrainError("--resume continues the run in --out and --overwrite replaces "
+                             "it; give one of them")
         if self.stage not in (1, 2):
             raise TrainError(f"--stage must be 1 or 2, got {self.stage}")
         if self.stage == 2 and not self.init:
@@ -131,6 +166,8 @@ class Run:
     best_acc: float = -1.0
     best_epoch: int = 0
     calibration: dict[str, Any] | None = None  # stage 2: accuracy right after calibration
+    saved_epoch: int | None = None  # the epoch out/last.pt holds (None: no checkpoint yet)
+    saved_epochs: int | None = None  # the --epochs recorded in out/last.pt
 
     @property
     def out(self) -> Path:
@@ -202,6 +239,8 @@ def calibration_batches(run_data: ImageData, config: TrainConfig) -> list[torch.
 
 def _check_compatible(config: TrainConfig, saved: dict[str, Any], what: str) -> None:
     for key in RESUME_FIELDS:
+        if key == "epochs":  # may grow: see _check_epochs
+            continue
         if key in saved and getattr(config, key) != saved[key]:
             raise TrainError(
                 f"--{key.replace('_', '-')} is {getattr(config, key)!r} but {what} was made "
@@ -229,15 +268,51 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
     return init, merged
 
 
+def resume_checkpoint(out: str | Path) -> Path:
+    """``out/last.pt``, or a :class:`TrainError` saying why there is nothing to resume."""
+    last = Path(out) / "last.pt"
+    if last.is_file():
+        return last
+    started = [name for name in RUN_FILES if (Path(out) / name).exists()]
+    why = (f"the run in {str(out)!r} stopped before its first epoch finished; start it again "
+           "with --overwrite" if started else f"{str(out)!r} holds no training run")
+    raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from ({why})")
+
+
+def check_out_dir(config: TrainConfig) -> None:
+    """Refuse to train a fresh run into a directory that holds one, unless ``overwrite``."""
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"--out {str(out)!r} is a file, not a directory")
+    if config.resume or config.overwrite:
+        return
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if present:
+        raise TrainError(
+            f"--out {str(out)!r} already holds a training run ({', '.join(present)}); "
+            "continue it with --resume (more epochs: --resume --epochs N), or give "
+            "--overwrite to replace it"
+        )
+
+
+def _check_epochs(config: TrainConfig, saved: dict[str, Any], last: Path) -> None:
+    """``--epochs`` on resume: the recorded total, or more than the epochs already done."""
+    done, planned = int(saved["epoch"]), int(saved["config"]["epochs"])
+    if config.epochs != planned and config.epochs <= done:
+        raise TrainError(
+            f"--epochs {config.epochs}: {str(last)!r} already holds {done} epochs; to "
+            f"train further give more than {done} (e.g. --epochs {done + 10})"
+        )
+
+
 def _read_resume(config: TrainConfig) -> dict[str, Any] | None:
     """The checkpoint to resume (``None`` for a fresh run), checked against ``config``."""
     if not config.resume:
         return None
-    last = Path(config.out) / "last.pt"
-    if not last.is_file():
-        raise TrainError(f"--resume: no checkpoint {str(last)!r} to resume from")
+    last = resume_checkpoint(config.out)
     saved = ckpt_mod.read_checkpoint(last)
     _check_compatible(config, saved["config"], str(last))
+    _check_epochs(config, saved, last)
     return saved
 
 
@@ -270,6 +345,7 @@ def _make_model(
 def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], None]) -> Run:
     """Data, model (fresh, from --init, or resumed), optimizer, scheduler, teacher."""
     config.validate()
+    check_out_dir(config)
     if config.batch_size % d.world:
         raise TrainError(
             f"--batch-size {config.batch_size} is not divisible by the {d.world} processes"
@@ -287,15 +363,47 @@ def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], Non
     if config.teacher:  # before restoring the RNG: building the teacher draws from it
         run.teacher, _ = ckpt_mod.load_model(config.teacher)
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer_state"])
-        scheduler.load_state_dict(saved["scheduler_state"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        run.start_epoch = int(saved["epoch"])
-        run.best_acc = float(saved.get("best_acc", -1.0))
-        run.best_epoch = int(saved.get("best_epoch", 0))
+        _restore(run, saved, log)
     if d.active:
         run.net = torch.nn.parallel.DistributedDataParallel(model)
     return run
+
+
+def _restore(run: Run, saved: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Load optimizer, scheduler, RNG and counters from ``saved`` (``out/last.pt``).
+
+    When ``--epochs`` differs from the checkpoint's (a run extended, or shortened before it
+    finished), the schedule is the one of the new total: the scheduler built for the new
+    total continues at the step reached, and every group's lr is set to that schedule's
+    value there (not the old schedule's, e.g. ≈ 0 at the end of a finished cosine run).
+    """
+    config = run.config
+    run.optimizer.load_state_dict(saved["optimizer_state"])
+    run.scheduler.load_state_dict(saved["scheduler_state"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    run.start_epoch = run.saved_epoch = int(saved["epoch"])
+    run.saved_epochs = int(saved["config"]["epochs"])
+    run.best_acc = float(saved.get("best_acc", -1.0))
+    run.best_epoch = int(saved.get("best_epoch", 0))
+    done, where = run.start_epoch, run.out / "last.pt"
+    if run.saved_epochs == config.epochs:
+        if done < config.epochs:
+            log(f"resuming {run.out} at epoch {done + 1} of {config.epochs} ({where} holds "
+                f"{_epochs_text(done)})")
+        return
+    step = run.scheduler.last_epoch
+    for group, base, factor in zip(run.optimizer.param_groups, run.scheduler.base_lrs,
+                                   run.scheduler.lr_lambdas, strict=True):
+        group["lr"] = base * factor(step)
+    verb = "extending" if config.epochs > run.saved_epochs else "shortening"
+    log(f"{verb} {run.out} from {run.saved_epochs} to {config.epochs} epochs: resuming at "
+        f"epoch {done + 1} of {config.epochs} ({where} holds {_epochs_text(done)}); the "
+        f"{config.schedule} lr schedule is recomputed over {config.epochs} epochs (lr now "
+        f"{run.optimizer.param_groups[0]['lr']:.3g})")
+
+
+def _epochs_text(n: int) -> str:
+    return "1 finished epoch" if n == 1 else f"{n} finished epochs"
 
 
 def _to_int8(model: torch.nn.Module, data: ImageData, config: TrainConfig,
@@ -406,15 +514,29 @@ def checkpoint_dict(run: Run, epoch: int, record: dict[str, Any]) -> dict[str, A
     }
 
 
+def _metrics_epoch(line: str) -> int | None:
+    """The epoch of a metrics line; ``None`` for a blank or cut-off line."""
+    try:
+        return int(json.loads(line)["epoch"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _prepare_out(run: Run) -> None:
+    """Create ``out``; fresh run: remove the old run files if ``overwrite``, start an empty
+    metrics.jsonl; resume: keep the metrics lines of the epochs last.pt holds. Then write
+    config.json."""
     out = run.out
     out.mkdir(parents=True, exist_ok=True)
     metrics = out / "metrics.jsonl"
     if run.config.resume and metrics.exists():
         kept = [line for line in metrics.read_text().splitlines()
-                if line.strip() and json.loads(line)["epoch"] <= run.start_epoch]
+                if (e := _metrics_epoch(line)) is not None and e <= run.start_epoch]
         metrics.write_text("".join(line + "\n" for line in kept))
     elif not run.config.resume:
+        if run.config.overwrite:
+            for name in RUN_FILES:
+                (out / name).unlink(missing_ok=True)
         metrics.write_text("")
     config = {**run.config.to_dict(), "model_kwargs_resolved": run.model_kwargs,
               "data_info": run.data.describe(), "world_size": run.dist.world,
@@ -424,16 +546,22 @@ def _prepare_out(run: Run) -> None:
 
 
 def _finish_epoch(run: Run, epoch: int, record: dict[str, Any]) -> None:
-    """Append the metrics line, then write last.pt (and best.pt) atomically."""
+    """Append the metrics line, then write best.pt (if improved) and last.pt atomically.
+
+    last.pt comes last: a Ctrl-C anywhere in here leaves last.pt at ``epoch - 1`` (resume
+    drops the metrics line and replays the epoch, rewriting best.pt identically) or at
+    ``epoch`` with everything else written.
+    """
     with open(run.out / "metrics.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
     improved = record["test_acc"] > run.best_acc
     if improved:
         run.best_acc, run.best_epoch = record["test_acc"], epoch
     state = checkpoint_dict(run, epoch, record)
-    ckpt_mod.save_atomic(state, run.out / "last.pt")
     if improved:
         ckpt_mod.save_atomic(state, run.out / "best.pt")
+    ckpt_mod.save_atomic(state, run.out / "last.pt")
+    run.saved_epoch, run.saved_epochs = epoch, run.config.epochs
 
 
 def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
@@ -448,17 +576,55 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list
         torch.set_num_threads(config.threads)
     d = distributed.setup()
     say = (lambda s: None) if (config.quiet or not d.is_main or log is None) else log
+    run: Run | None = None
     try:
         run = build_run(config, d, say)
         if d.is_main:
             _prepare_out(run)
         if run.start_epoch >= config.epochs:
-            say(f"{run.out / 'last.pt'} already has all {config.epochs} epochs")
+            say(f"{run.out / 'last.pt'} already holds all {config.epochs} epochs; to train "
+                f"further: --resume --epochs N with N > {config.epochs}")
             return []
         return _epochs(run, say)
+    except KeyboardInterrupt as err:
+        if isinstance(err, TrainInterrupted):
+            raise
+        raise _interrupted(config, run, d) from None
     finally:
         distributed.teardown(d)
         torch.set_num_threads(threads)
+
+
+def resume_command(config: TrainConfig, world: int, epochs_differ: bool) -> str:
+    """The command line that resumes the run of ``config`` (settings come from last.pt)."""
+    import shlex
+
+    head = (f"torchrun --standalone --nproc_per_node={world} -m bnnflow.cli.main train"
+            if world > 1 else "bnnflow train")
+    parts = [head, "--out", shlex.quote(str(config.out)), "--resume"]
+    if epochs_differ:
+        parts += ["--epochs", str(config.epochs)]
+    if config.threads is not None:
+        parts += ["--threads", str(config.threads)]
+    if config.workers:
+        parts += ["--workers", str(config.workers)]
+    return " ".join(parts)
+
+
+def _interrupted(config: TrainConfig, run: Run | None, d: distributed.Dist
+                 ) -> TrainInterrupted:
+    """The :class:`TrainInterrupted` for a Ctrl-C at this point of :func:`train`."""
+    out, last = Path(config.out), Path(config.out) / "last.pt"
+    if run is not None and run.saved_epoch is not None:
+        command = resume_command(config, d.world, run.saved_epochs != config.epochs)
+        return TrainInterrupted(out, last, run.saved_epoch, config.epochs, command, d.is_main)
+    if config.resume:  # interrupted while loading: last.pt is untouched
+        command = resume_command(config, d.world, True)
+        return TrainInterrupted(out, last, None, config.epochs, command, d.is_main)
+    # a fresh run: the old run files are removed (--overwrite) and new ones started only
+    # once build_run has returned
+    command = "the same command" + ("" if run is None else " and --overwrite")
+    return TrainInterrupted(out, None, None, config.epochs, command, d.is_main)
 
 
 def _epochs(run: Run, say: Callable[[str], None]) -> list[dict[str, Any]]:

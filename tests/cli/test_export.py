@@ -98,3 +98,29 @@ def test_export_wrong_inputs_fail_up_front(tmp_path, capsys):
         assert main(["export", str(ck), "-o", str(out)]) == 2
         assert f"-o {out}: " in (err := capsys.readouterr().err) and text in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt", "model.bnn"]
+
+
+def test_export_of_a_text_file_says_it_is_not_a_checkpoint(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello, notes\n")
+    assert main(["export", str(notes), "-o", str(tmp_path / "x.bnn")]) == 2
+    err = capsys.readouterr().err
+    assert f"'{notes}' is not a PyTorch checkpoint: it starts with b'hello, n'" in err
+    assert "101" not in err and not (tmp_path / "x.bnn").exists()
+
+
+def test_eval_of_a_bnn_or_a_non_checkpoint_says_what_the_file_is(tmp_path, capsys):
+    from bnnflow.format import save
+    from bnnflow.graph.examples import tiny_int8_model
+
+    model = tmp_path / "model.bnn"
+    save(model, *tiny_int8_model(np.random.default_rng(0)))
+    assert main(["eval", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{model}' is a .bnn model (safetensors), not a training checkpoint: run it " \
+        f"with `bnnflow run {model} IMAGE...`" in err
+    assert "Unpickl" not in err and "weights_only" not in err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert main(["eval", str(notes)]) == 2
+    assert "is not a PyTorch checkpoint" in capsys.readouterr().err

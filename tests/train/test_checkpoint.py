@@ -41,8 +41,40 @@ def test_bad_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         read_checkpoint(tmp_path / "none.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match=r"'.*junk.pt' is not a PyTorch checkpoint: it "
+                       r"starts with b'not a ch'"):
         read_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04" + bytes(40))
+    with pytest.raises(CheckpointError, match=r"cut.pt' cannot be read \(corrupt or "
+                       r"truncated\?\): RuntimeError: PytorchStreamReader"):
+        read_checkpoint(tmp_path / "cut.pt")
     torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a bnnflow checkpoint"):
         read_checkpoint(tmp_path / "other.pt")
+
+
+def test_files_that_are_not_checkpoints_say_what_they_are(tmp_path):
+    """A .bnn, a run directory, a plain pickle, a pickle of objects: no unpickling error."""
+    import pickle
+
+    import numpy as np
+
+    from bnnflow.format import save
+    from bnnflow.graph.examples import tiny_int8_model
+
+    save(tmp_path / "m.bnn", *tiny_int8_model(np.random.default_rng(0)))
+    with pytest.raises(CheckpointError, match=r"m.bnn' is a .bnn model \(safetensors\), not a "
+                       r"training checkpoint: run it with `bnnflow run "):
+        read_checkpoint(tmp_path / "m.bnn")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"is a directory, not a checkpoint \(a training "
+                       r"run: give '.*run/last.pt'\)"):
+        read_checkpoint(tmp_path / "run")
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"a": 1}, protocol=2))
+    with pytest.raises(CheckpointError, match="is a pickle but not a PyTorch checkpoint"):
+        read_checkpoint(tmp_path / "plain.pkl")
+    torch.save({"a": CheckpointError("x")}, tmp_path / "code.pt")  # an object: refused
+    with pytest.raises(CheckpointError, match=r"is a pickle that torch.load\(weights_only=True"
+                       r"\) refuses \(.*\), not a checkpoint written by `bnnflow train`"):
+        read_checkpoint(tmp_path / "code.pt")

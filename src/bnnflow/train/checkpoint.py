@@ -25,7 +25,9 @@ the target with ``os.replace``: an interrupted run always leaves the previous co
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +61,73 @@ def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
         raise
 
 
+def check_file_kind(path: Path) -> str:
+    """Raise :class:`CheckpointError` saying what ``path`` is when it cannot be a PyTorch
+    checkpoint: missing, a directory (a training run: name its ``last.pt``), a ``.bnn``
+    model (safetensors) or a file that is neither a zip archive nor a pickle. Returns the
+    kind: ``"zip"`` (what torch.save writes) or ``"pickle"``."""
+    from bnnflow.format import file_kind
+    from bnnflow.format.container import sniff
+
+    kind = file_kind(path)
+    shown = str(path)
+    if kind == "missing":
+        raise CheckpointError(f"checkpoint {shown!r} does not exist")
+    if kind == "directory":
+        hint = (f" (a training run: give {str(path / 'last.pt')!r})"
+                if (path / "last.pt").is_file() else "")
+        raise CheckpointError(f"{shown!r} is a directory, not a checkpoint{hint}")
+    if kind == "safetensors":
+        raise CheckpointError(
+            f"{shown!r} is a .bnn model (safetensors), not a training checkpoint: run it with "
+            f"`bnnflow run {shown} IMAGE...` or `bnnflow run {shown} --data SPEC`"
+        )
+    if kind == "unknown":
+        with open(path, "rb") as f:
+            head = f.read(8)
+        raise CheckpointError(
+            f"{shown!r} is not a PyTorch checkpoint: it starts with {head!r}, a checkpoint "
+            "written by `bnnflow train` (torch.save) is a zip archive starting with b'PK'"
+        )
+    with open(path, "rb") as f:
+        return sniff(f.read(16))
+
+
+def _load_error(path: Path, kind: str, err: Exception) -> CheckpointError:
+    """A readable :class:`CheckpointError` for a zip/pickle file torch.load refused."""
+    shown = str(path)
+    if isinstance(err, pickle.UnpicklingError):
+        text = str(err)
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip().split("\n")[0]
+        detail = detail.split(". ")[0]
+        return CheckpointError(
+            f"{shown!r} is a pickle that torch.load(weights_only=True) refuses ({detail}), not "
+            "a checkpoint written by `bnnflow train` (bnnflow never unpickles code)"
+        )
+    first = str(err).split(". ")[0].strip()
+    if kind == "pickle":
+        return CheckpointError(f"{shown!r} is a pickle but not a PyTorch checkpoint: "
+                               f"{type(err).__name__}: {first}")
+    return CheckpointError(f"checkpoint {shown!r} cannot be read (corrupt or truncated?): "
+                           f"{type(err).__name__}: {first}")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and check a checkpoint dict (``weights_only=True``)."""
+    """Load and check a checkpoint dict (``weights_only=True``).
+
+    Raises:
+        CheckpointError: the file is missing, a directory, a ``.bnn`` model, not a PyTorch
+            file, unreadable, not a bnnflow checkpoint or of another version; the message
+            says which.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    kind = check_file_kind(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {err}") from err
+        raise _load_error(path, kind, err) from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a bnnflow checkpoint")
     if ckpt.get("version") != VERSION:

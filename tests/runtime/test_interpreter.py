@@ -306,3 +306,38 @@ def test_allocated_arena_is_the_arena_plan(model_file: Path) -> None:
     arena = interp._acquire(3)
     assert arena.nbytes == 3 * interp.arena_bytes_per_sample
     assert interp.arena_bytes_per_sample <= interp.peak_activation_bytes
+
+
+def test_run_op_checks_its_inputs(model_file: Path) -> None:
+    """Wrong count, type, shape, dtype or batch: a ValueError naming the op and the tensor
+    (not an IndexError or an engine error)."""
+    interp = Interpreter(model_file)
+    x = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 1)).astype(np.uint8)
+    acts = {interp.input_spec.name: x, **interp.run_all(x)}
+    add = next(op for op in interp.graph.ops if op.name == "block1.add")
+    a, b = (acts[t] for t in add.inputs)
+    np.testing.assert_array_equal(interp.run_op("block1.add", [a, b]), acts[add.output])
+    ins = f"2 inputs \\({add.inputs[0]}, {add.inputs[1]}\\)"
+    cases = [
+        ([], rf"run_op 'block1.add' \(add\): takes {ins}, got 0"),
+        ([a], rf"takes {ins}, got 1"),
+        ([a, b, b], rf"takes {ins}, got 3"),
+        (a, rf"run_op 'block1.add' \(add\): expected a list of {ins}, got ndarray"),
+        ([a, b.tolist()], rf"input '{add.inputs[1]}': expected a numpy array"),
+        ([a, b[:, :4]], rf"input '{add.inputs[1]}': expected shape \[N, 8, 8, 32\] int8, got "
+                        r"shape \[3, 4, 8, 32\]"),
+        ([a, b[0]], r"got shape \[8, 8, 32\]"),
+        ([a.astype(np.int32), b], rf"input '{add.inputs[0]}': expected dtype int8 .*got "
+                                  "dtype int32"),
+        ([a, b[:2]], rf"input '{add.inputs[1]}': batch 2, expected 3 \(the batch of "
+                     f"'{add.inputs[0]}'\\)"),
+        ([a[:0], b[:0]], r"batch 0, expected >= 1"),
+    ]
+    for inputs, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            interp.run_op("block1.add", inputs)
+    with pytest.raises(ValueError, match=r"run_op 'stem.conv' \(conv2d_int8\): takes 1 input "
+                       r"\(image\), got 0"):
+        interp.run_op("stem.conv", [])
+    with pytest.raises(KeyError, match="no op named 'nope'"):
+        interp.run_op("nope", [x])

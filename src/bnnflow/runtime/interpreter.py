@@ -99,6 +99,10 @@ class Interpreter:
         self._plan = plan_memory(graph, self._infos)
         # `_full`: one step per op (run_all, run_op, the reference comparisons); `_fast`: the
         # fused program run() executes (bnnflow.runtime.fusion), bit-identical.
+        # per op, per input: (shape without the batch, numpy dtype), for run_op's checks
+        self._op_signatures = [
+            [(tuple(self._infos[t].shape[1:]), numpy_dtype(self._infos[t].dtype))
+             for t in op.inputs] for op in graph.ops]
         self._full = self._program([self._bind(i) for i in range(len(graph.ops))])
         self._fast = self._program(fuse(graph, self._full.steps, self._bind_pair))
         self._pool: dict[int, list[np.ndarray]] = {}
@@ -243,15 +247,69 @@ class Interpreter:
 
     def run_op(self, name: str, inputs: list[np.ndarray]) -> np.ndarray:
         """Run the single op ``name`` on the given input arrays (batch from ``inputs[0]``) and
-        return its output; for checking one kernel against the reference."""
+        return its output; for checking one kernel against the reference.
+
+        Raises:
+            KeyError: no op is called ``name``.
+            ValueError: ``inputs`` is not a list of as many numpy arrays as the op has inputs,
+                or an array's dtype, rank, shape (batch aside) or batch differs from its
+                tensor's; the message names the op, the tensor and expected and actual.
+        """
         index = next((i for i, s in enumerate(self._full.steps) if s.name == name), None)
         if index is None:
             raise KeyError(f"no op named {name!r}")
         step = self._full.steps[index]
+        arrays = self._op_inputs(index, inputs)
         info = self._infos[step.output]
-        out = (np.empty(info.concrete_shape(inputs[0].shape[0]), numpy_dtype(info.dtype))
+        out = (np.empty(info.concrete_shape(arrays[0].shape[0]), numpy_dtype(info.dtype))
                if step.kernel.writes_out else None)
-        return step.kernel([np.ascontiguousarray(a) for a in inputs], out)
+        return step.kernel(arrays, out)
+
+    def _op_inputs(self, index: int, inputs: object) -> list[np.ndarray]:
+        """``inputs`` of op ``index`` as C-contiguous arrays: a fast test (a few µs, so that
+        per-op timings through run_op stay honest), the messages of :meth:`_check_op_inputs`
+        when it fails."""
+        wanted = self._op_signatures[index]
+        if isinstance(inputs, (list, tuple)) and len(inputs) == len(wanted) and wanted:
+            batch = inputs[0].shape[0] if isinstance(inputs[0], np.ndarray) else 0
+            if batch >= 1 and all(
+                isinstance(x, np.ndarray) and x.dtype == dtype and x.shape[0] == batch
+                and x.shape[1:] == tail for x, (tail, dtype) in zip(inputs, wanted, strict=True)
+            ):
+                return [np.ascontiguousarray(x) for x in inputs]
+        return self._check_op_inputs(self._graph.ops[index], inputs)
+
+    def _check_op_inputs(self, op: Op, inputs: object) -> list[np.ndarray]:
+        """``inputs`` as C-contiguous arrays, checked against the tensors ``op`` reads; a
+        ValueError names the op, the tensor, expected and actual."""
+        where = f"run_op {op.name!r} ({op.type})"
+        names = list(op.inputs)
+        wanted = f"{len(names)} input{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"{where}: expected a list of {wanted}, got "
+                             f"{type(inputs).__name__}")
+        if len(inputs) != len(names):
+            raise ValueError(f"{where}: takes {wanted}, got {len(inputs)}")
+        arrays, batch = [], None
+        for tensor, x in zip(names, inputs, strict=True):
+            info = self._infos[tensor]
+            want = f"[N, {', '.join(map(str, info.shape[1:]))}] {info.dtype}"
+            if not isinstance(x, np.ndarray):
+                raise ValueError(f"{where}: input {tensor!r}: expected a numpy array {want}, "
+                                 f"got {type(x).__name__}")
+            if x.ndim != len(info.shape) or tuple(x.shape[1:]) != tuple(info.shape[1:]):
+                raise ValueError(f"{where}: input {tensor!r}: expected shape {want}, got "
+                                 f"shape {list(x.shape)}")
+            if x.dtype != numpy_dtype(info.dtype):
+                raise ValueError(f"{where}: input {tensor!r}: expected dtype "
+                                 f"{numpy_dtype(info.dtype)} ({want}), got dtype {x.dtype}")
+            if x.shape[0] < 1 or (batch is not None and x.shape[0] != batch):
+                raise ValueError(f"{where}: input {tensor!r}: batch {x.shape[0]}, expected "
+                                 f"{'>= 1' if batch is None else batch} (the batch of "
+                                 f"{names[0]!r})")
+            batch = x.shape[0]
+            arrays.append(np.ascontiguousarray(x))
+        return arrays
 
     def summary(self) -> Summary:
         """Per-op table (type, name, output shape, MACs by precision, params by precision,

@@ -157,7 +157,8 @@ def test_ctrl_c_prints_what_was_saved_and_exits_130(tmp_path, capsys, monkeypatc
     # the printed command works, and says where it resumes
     assert main(command.split()[1:]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith(f"resuming {out} at epoch 2 of 3")
+    assert printed.splitlines()[0] == (f"resuming {out} at epoch 2 of 3 ({out / 'last.pt'} "
+                                       "holds 1 finished epoch)")
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
 

@@ -345,21 +345,3 @@ def test_resume_with_more_epochs_extends_a_finished_run(tiny_config, tmp_path):
                        r"further give more than 3"):
         train(tiny_config(epochs=2, resume=True))
 
-
-def test_resume_says_where_it_resumes(tiny_config, tmp_path, monkeypatch):
-    real_epoch = trainer.train_epoch
-
-    def stop_at_2(run, epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_epoch(run, epoch)
-
-    monkeypatch.setattr(trainer, "train_epoch", stop_at_2)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(epochs=2))
-    monkeypatch.undo()
-    logs: list[str] = []
-    train(tiny_config(epochs=2, resume=True, quiet=False), log=logs.append)
-    out = tmp_path / "run"
-    assert logs[0] == (f"resuming {out} at epoch 2 of 2 ({out / 'last.pt'} holds 1 finished "
-                       "epoch)")

@@ -30,6 +30,7 @@ import numpy as np
 
 from bnnflow.convert import fixedpoint
 from bnnflow.convert.lgraph import LGraph, LNode
+from bnnflow.graph.fixedpoint import INT32_IN_INT64
 
 I8 = 128.0  # bound on |q| of an int8 tensor
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -45,7 +46,8 @@ def _requant(m: np.ndarray, b: np.ndarray, in_max: Any, node: LNode) -> dict[str
 
 def _requant32(m: np.ndarray, b: np.ndarray, in_max: Any, node: LNode) -> dict[str, np.ndarray]:
     try:
-        (M,), B, s = fixedpoint.choose([m], b, [in_max], bits=32, max_shift=62, acc_bits=63)
+        (M,), B, s = fixedpoint.choose([m], b, [in_max], bits=32, max_shift=62,
+                                       acc=INT32_IN_INT64)
     except ValueError as err:
         raise node.error(f"requantization does not fit int32 fixed point: {err}") from err
     return {"M": M.astype(np.int32), "B": B.astype(np.int64), "s": s.astype(np.int8)}

@@ -186,3 +186,50 @@ def test_model_must_end_in_logits():
 def test_bad_example_input():
     with pytest.raises(ConversionError, match="example_input"):
         convert(ftbnn_small(), torch.zeros(1, 8, 8), "float")
+
+
+def test_binary_linear_k_limit():
+    """Issue 10.2: a BinaryLinear with more than 65,535 inputs once converted and validated,
+    and the engine refused the file without naming the op."""
+    class Head(nn.Module):
+        def __init__(self, features: int):
+            super().__init__()
+            self.normalize = bnn.InputNormalize([ZP], [SCALE])
+            self.fc = bnn.BinaryLinear(features, 3)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.normalize(x), 1))
+
+    x = torch.zeros(1, 1, 256, 256)  # 65,536 features
+    e = _err(Head(256 * 256), x=x)
+    assert e.module == "fc" and e.op == "BinaryLinear"
+    assert "K = in_features = 65536 exceeds 65535" in e.reason
+    convert(Head(255 * 257).eval(), torch.zeros(1, 1, 255, 257), "float")  # 65,535 fits
+
+
+def test_binary_conv_k_limit():
+    """K = 7·7·1400 = 68,600 was returned by convert() and caught only when saved."""
+    body = nn.Sequential(nn.Conv2d(4, 1400, 1), bnn.BinaryConv2d(1400, 4, 7, padding=3))
+    e = _err(Wrap(body))
+    assert e.module == "body.1" and e.op == "BinaryConv2d"
+    assert "K = KH·KW·Cin/groups = 7·7·1400 = 68600 exceeds 65535" in e.reason
+    body = nn.Sequential(nn.Conv2d(4, 1400, 1), bnn.BinaryConv2d(1400, 4, 7, padding=3,
+                                                                 groups=2))
+    convert(Wrap(body).eval(), X[:1], "float")  # 7·7·700 = 34,300 fits
+
+
+@pytest.mark.parametrize("dataflow", ["float", "int8"])
+@pytest.mark.parametrize("layer, field", [
+    (bnn.QConv2d(4, 4, 1, stride=65), "attrs.stride"),
+    (bnn.QConv2d(4, 4, 1, padding=65), "attrs.padding"),
+    (nn.MaxPool2d(1, stride=65), "attrs.stride"),
+])
+def test_engine_limits_are_checked_by_convert(layer, field, dataflow):
+    """Every other engine limit (docs/format.md) is refused by convert() itself, naming the
+    module and the rule, not at save or by the engine."""
+    body = nn.Sequential(layer, bnn.Int8Point())
+    model = Wrap(body)
+    if dataflow == "int8":
+        stage2_(model, X)
+    e = _err(model, dataflow)
+    assert e.module == "body.0" and field in e.reason and "docs/format.md" in e.reason

@@ -32,6 +32,9 @@ MAX_DIM = 1 << 20
 MAX_SAMPLE_ELEMENTS = 1 << 28
 MAX_NAME = 512
 MAX_OPS = 100_000
+#: Largest magnitude of a float32 param (docs/numerics.md §5: with inputs below 2^32, a float32
+#: op's products stay below 2^96 and its sums below 2^126, short of float32's 2^128).
+MAX_FLOAT_PARAM = 2.0**64
 
 
 # ----------------------------------------------------------------------------------------
@@ -223,9 +226,16 @@ def check_params(op: Op, index: int, schema: OpSchema,
         if arr.dtype.name not in spec.dtypes:
             raise op_error(op, index, f"params.{role}", f"tensor {name!r} has dtype "
                            f"{arr.dtype}, expected {' or '.join(spec.dtypes)}")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise op_error(op, index, f"params.{role}", f"tensor {name!r} has non-finite "
-                           "values")
+        if arr.dtype.kind == "f" and arr.size:
+            if not np.all(np.isfinite(arr)):
+                raise op_error(op, index, f"params.{role}", f"tensor {name!r} has non-finite "
+                               "values")
+            big = float(np.abs(arr).max())
+            if big > MAX_FLOAT_PARAM:
+                raise op_error(op, index, f"params.{role}", f"tensor {name!r} has a value of "
+                               f"magnitude {big:.4g}, expected |x| <= 2^64 = "
+                               f"{MAX_FLOAT_PARAM:.4g} (float32 intermediates must not "
+                               "overflow, docs/numerics.md §5)")
         if spec.value_range is not None and arr.size:
             lo, hi = spec.value_range
             vmin, vmax = int(arr.min()), int(arr.max())

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from torch import nn
 
 from bnnflow import nn as bnn
-
 from bnnflow.convert import ConversionError, convert, export
 from bnnflow.format import read
 from bnnflow.models import birealnet_small, ftbnn_small, quicknet
@@ -26,8 +25,8 @@ from .helpers import (
     randomize_,
     stage2_,
 )
-from .test_errors import Wrap
 from .strategies import MODEL
+from .test_errors import Wrap
 
 
 def _float_close(got: np.ndarray, exp: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ def test_bounds_are_the_brute_force_extremes(mults, bias, s):
     v = sum(m * g for m, g in zip(mults, grids, strict=True)) + bias + r
     vmin, vmax = intermediate_bounds(mults, bias, s, SMALL)
     assert (vmin[0], vmax[0]) == (int(v.min()), int(v.max()))
-    fits = -(1 << 11) <= v.min() and v.max() < (1 << 11)
+    fits = v.min() >= -(1 << 11) and v.max() < (1 << 11)
     assert (overflowing_channels(mults, bias, s, SMALL).size == 0) == fits
 
 

@@ -3,6 +3,7 @@ reason."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -233,3 +234,51 @@ def test_engine_limits_are_checked_by_convert(layer, field, dataflow):
         stage2_(model, X)
     e = _err(model, dataflow)
     assert e.module == "body.0" and field in e.reason and "docs/format.md" in e.reason
+
+
+def _dead_relu_model() -> nn.Module:
+    """A ReLU whose input is negative on every calibration batch: its Int8Point sees only 0."""
+    body = nn.Sequential(bnn.QConv2d(4, 4, 1), nn.BatchNorm2d(4), bnn.Int8Point(), nn.ReLU(),
+                         bnn.Int8Point(), bnn.QConv2d(4, 4, 1), nn.BatchNorm2d(4),
+                         bnn.Int8Point())
+    model = Wrap(body).eval()
+    with torch.no_grad():
+        model.body[1].bias.fill_(-100.0)
+    return model
+
+
+def test_int8_point_that_saw_only_zeros():
+    """Issue 10.3: the refusal blamed the next layer's multiplier ("multiplier 1.02e+12 does
+    not fit 16-bit fixed point"); it now says the point's observed range is empty and what to
+    do."""
+    model = stage2_(_dead_relu_model(), X)
+    e = _err(model, "int8")
+    assert e.module == "body.4" and e.op == "Int8Point"
+    assert "observed range is empty" in e.reason and "only zeros" in e.reason
+    assert "more or different batches" in e.reason and "min_scale" in e.reason
+
+
+def test_min_scale_gives_an_empty_point_a_scale():
+    from .helpers import assert_engine_equals_reference, nhwc
+
+    model = bnn.enable_int8(_dead_relu_model())
+    bnn.calibrate(model, [X])
+    bnn.freeze_int8(model, min_scale=1 / 127)
+    assert float(model.body[4].scale) == pytest.approx(1 / 127)
+    assert float(model.body[2].scale) > 1 / 127  # only scales below min_scale move
+    graph, tensors = convert(model, X[:1], "int8")
+    assert_engine_equals_reference(graph, tensors, nhwc(X, np.uint8))
+    with pytest.raises(ValueError, match="min_scale must be a positive"):
+        bnn.freeze_int8(model, min_scale=0.0)
+
+
+def test_tiny_scale_names_the_int8_point():
+    """A scale that is tiny but not empty: the refusal of the layer before it names the
+    output scale and its Int8Point."""
+    model = stage2_(_dead_relu_model(), X)
+    with torch.no_grad():
+        model.body[4].max_abs.fill_(1e-18)
+        model.body[4].scale.fill_(1e-18 / 127)
+    e = _err(model, "int8")
+    assert e.module == "body.3" and "does not fit int16 fixed point" in e.reason
+    assert "output scale S = 7.874e-21 of Int8Point 'body.4'" in e.reason

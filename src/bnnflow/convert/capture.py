@@ -26,7 +26,7 @@ from bnnflow import nn as bnn
 from bnnflow.convert.errors import ConversionError
 from bnnflow.convert.lgraph import LGraph, LNode
 from bnnflow.graph.schema import MAX_BINARY_K
-from bnnflow.nn.int8 import _QWeight
+from bnnflow.nn.int8 import _QWeight, observed_range_is_empty
 from bnnflow.nn.nonlinear import piecewise_linear
 
 
@@ -89,7 +89,7 @@ def capture(model: nn.Module, example_input: torch.Tensor) -> LGraph:
     for name, m in work.named_modules():
         if isinstance(m, bnn.Int8Point):
             states[name] = {"mode": m.mode, "observed": int(m.num_observed),
-                            "S": float(m.scale)}
+                            "S": float(m.scale), "empty": observed_range_is_empty(m)}
             m.mode = "disabled"  # shape propagation must not observe the example input
     gm = trace(work, example_input.detach().to(torch.float32))
     return _Builder(gm, states).build()

@@ -97,6 +97,18 @@ def test_sign_read_by_a_real_layer():
     assert e.module == "body.0" and "not a binary layer" in e.reason
 
 
+@pytest.mark.parametrize("pool", [False, True])
+def test_sign_read_by_a_real_layer_int8(pool):
+    """Issue 10.4: in the int8 data-flow the refusal said only that the conv's input 'is not
+    an int8 tensor'; it now says why, as the float data-flow does."""
+    mods = [bnn.SignActivation(), *([nn.MaxPool2d(2)] if pool else []), bnn.QConv2d(4, 4, 1),
+            nn.BatchNorm2d(4), bnn.Int8Point()]
+    model = stage2_(Wrap(nn.Sequential(*mods)), X)
+    e = _err(model, "int8")
+    assert e.module == ("body.1" if pool else "body.0")
+    assert f"read by QConv2d 'body.{1 + pool}', which is not a binary layer" in e.reason
+
+
 def test_int8_needs_stage2():
     e = _err(ftbnn_small(), "int8")
     assert e.op == "Int8Point" and "stage-1" in e.reason and "enable_int8" in e.reason

@@ -40,6 +40,7 @@ def lower(graph: LGraph, dataflow: str) -> LGraph:
     fold_bn.run(graph)
     fold_sign.run(graph)
     packed_pool.run(graph)
+    layouts.check_sign_readers(graph)
     if dataflow == "int8":
         assign_scales.run(graph)
         fixed_point.run(graph)

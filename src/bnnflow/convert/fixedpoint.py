@@ -64,12 +64,18 @@ def choose(
     b = np.clip(np.broadcast_to(np.asarray(offset, np.float64), (c,)), -(reach + 256), reach + 256)
     s = np.broadcast_to(np.asarray(max_shift, np.int64), (c,)).copy()
     top = int(s.max())
+    m_max = (1 << (bits - 1)) - 1
+    for m in ms:
+        big = np.flatnonzero(~(np.abs(m) < m_max + 0.5))  # NaN counts as too big
+        if big.size:
+            ch = int(big[0])
+            raise ValueError(f"channel {ch}: multiplier {m[ch]:.6g} does not fit {bits}-bit "
+                             "fixed point even with shift 0")
     for m in ms:
         nz = m != 0
         if np.any(nz):
             _, sm = quantize_multiplier(m[nz], bits=bits, max_shift=top)
             s[nz] = np.minimum(s[nz], sm)
-    m_max = (1 << (bits - 1)) - 1
     out_m = [np.zeros(c, np.int64) for _ in ms]
     out_b = np.zeros(c, np.int64)
     for ch in range(c):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from torch import nn
 
 from bnnflow import nn as bnn
@@ -36,10 +36,13 @@ def _float_close(got: np.ndarray, exp: np.ndarray) -> np.ndarray:
 
 
 def _check_int8(model, x) -> None:
+    """Every mismatch is a rounding tie (the correctness property); and ties stay rare —
+    a loose guard: a tiny model repeats one near-tie value over many elements (53 of 1536 in
+    the pinned example below; docs/conversion.md has the measured distribution)."""
     graph, tensors = convert(model, x[:1], "int8")
     report = compare_int8(model, graph, tensors, x)
     assert report.non_ties == 0, report.counts
-    assert report.mismatches <= 0.01 * report.elements + 2, report.counts
+    assert report.mismatches <= 0.05 * report.elements + 2, report.counts
 
 
 @settings(max_examples=15, deadline=None)
@@ -53,6 +56,8 @@ def test_random_models_float_stage1(spec):
 
 @settings(max_examples=15, deadline=None)
 @given(MODEL)
+@example({"seed": 716, "cin": 2, "c0": 3, "size": 4, "layers": [{"kind": "chain"}],
+          "head": "flat", "classes": 2, "batch": 16})  # 3.5 % near ties: see _check_int8
 def test_random_models_int8_and_float_stage2(spec):
     model, x = build_random(spec)
     stage2_(model, x)

@@ -185,3 +185,20 @@ def test_random_models(seed):
 @pytest.mark.parametrize("seed", range(6, 156))
 def test_random_models_many(seed):
     check_model(seed)
+
+
+def test_measure_ties_counts_what_compare_int8_counts():
+    """The tie-measurement script (docs/conversion.md) tallies the same mismatches as the
+    tests' comparison, grouped by producing op."""
+    from collections import defaultdict
+
+    from .measure_ties import Tally, measure
+
+    d = draw_model(7)  # has an average pool
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    assert measure(d.model, d.x, tallies)
+    graph, tensors = convert(d.model, d.x[:1], "int8")
+    report = compare_int8(d.model, graph, tensors, d.x)
+    assert sum(t.elements for t in tallies.values()) == report.elements
+    assert sum(t.mismatches for t in tallies.values()) == report.mismatches
+    assert "requant32 after sumpool_int8" in tallies

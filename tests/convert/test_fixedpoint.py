@@ -19,6 +19,7 @@ def test_int16_choice_is_in_range_and_precise(mults, offset, in_max):
     ms, B, s = choose([np.array([m]) for m in mults], np.array([offset]), [in_max] * len(mults))
     assert 0 <= s[0] <= 30
     assert overflowing_channels(ms, B, s, INT8_IN_INT32).size == 0  # the validator's rule
+    assert -(2**31) <= B[0] < 2**31  # B is an int32 param
     for m, M in zip(mults, ms, strict=True):
         assert abs(int(M[0])) <= 32767
         # |M·2^-s − m| ≤ half a step of the chosen shift
@@ -64,3 +65,11 @@ def test_per_channel_max_shift():
     (M,), _, s = choose([np.array([0.5, 0.5])], np.zeros(2), [128.0],
                         max_shift=np.array([3, 20]))
     assert list(s) == [3, 15] and list(M) == [4, 16384]
+
+
+def test_offset_fits_its_dtype_not_only_the_intermediate():
+    """A dead channel (m = 0) with offset −2.44: at s = 30, B = −2.62e9 leaves int32 although
+    B + 2^29 does not (found by test_random_models: the int32 cast wrapped B)."""
+    (M,), B, s = choose([np.array([0.0])], np.array([-2.4399267480358335]), [128.0])
+    assert M[0] == 0 and B[0] >= -(2**31) and s[0] == 29
+    assert overflowing_channels([M], B, s, INT8_IN_INT32).size == 0

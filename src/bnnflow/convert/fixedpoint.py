@@ -5,8 +5,9 @@ Every integer rescale of the int8 data-flow computes, per output channel,
     out = saturate(rshift_round(Σ_i M_i·x_i + B, s)),     M_i ≈ m_i·2^s,  B ≈ b·2^s
 
 for real multipliers ``m_i`` and a real offset ``b`` (in output units). :func:`choose` picks,
-per channel, the largest ``s ≤ max_shift`` such that every ``|M_i|`` fits ``bits`` signed bits
-**and** the intermediate cannot overflow the op's accumulator for any input the op accepts —
+per channel, the largest ``s ≤ max_shift`` such that every ``|M_i|`` fits ``bits`` signed bits,
+``B`` fits the accumulator's width (its dtype: int32, int64 for ``requant32``) **and** the
+intermediate cannot overflow the op's accumulator for any input the op accepts —
 the rule the validator checks, :func:`bnnflow.graph.fixedpoint.overflowing_channels` (int8
 inputs and an int32 intermediate by default; every int32 input and an int64 intermediate for
 ``requant32``). A smaller ``s`` costs precision, never correctness.
@@ -76,13 +77,14 @@ def choose(
         if np.any(nz):
             _, sm = quantize_multiplier(m[nz], bits=bits, max_shift=top)
             s[nz] = np.minimum(s[nz], sm)
+    b_lo, b_hi = acc.limits  # B is stored with the accumulator's width (int32 / int64)
     out_m = [np.zeros(c, np.int64) for _ in ms]
     out_b = np.zeros(c, np.int64)
     for ch in range(c):
         for sc in range(int(s[ch]), -1, -1):
             Ms = [int(_round_half_up(m[ch] * 2.0**sc)) for m in ms]
             B = int(_round_half_up(b[ch] * 2.0**sc))
-            if all(abs(M) <= m_max for M in Ms) and abs(B) < 2**63 and \
+            if all(abs(M) <= m_max for M in Ms) and b_lo <= B <= b_hi and \
                     overflowing_channels(Ms, B, sc, acc).size == 0:
                 for i, M in enumerate(Ms):
                     out_m[i][ch] = M

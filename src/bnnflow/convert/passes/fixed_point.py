@@ -33,6 +33,7 @@ from bnnflow.convert.lgraph import LGraph, LNode
 from bnnflow.graph.fixedpoint import INT32_IN_INT64
 
 I8 = 128.0  # bound on |q| of an int8 tensor
+TINY_SCALE = 1e-8  # an int8 scale below this hints at a tensor that was ~0 during calibration
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -43,8 +44,9 @@ def _scale_note(node: LNode) -> str:
     if S is None:
         return ""
     src = node.attrs.get("S_from") or node.module
-    return (f" (output scale S = {S:.4g} of Int8Point {src!r}; a tiny S means that tensor was "
-            "nearly 0 on every calibration batch)")
+    hint = "; a tiny S means that tensor was nearly 0 on every calibration batch" \
+        if S < TINY_SCALE else ""
+    return f" (output scale S = {S:.4g} of Int8Point {src!r}{hint})"
 
 
 def _requant(m: np.ndarray, b: np.ndarray, in_max: Any, node: LNode) -> dict[str, np.ndarray]:

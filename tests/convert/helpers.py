@@ -59,6 +59,29 @@ def nhwc(x: torch.Tensor, dtype: type) -> np.ndarray:
     return np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy()).astype(dtype)
 
 
+def assert_engine_equals_reference(graph, tensors, x: np.ndarray, isa: str | None = None,
+                                   threads: int = 1) -> None:
+    """Save and load the model (bytes round trip, validated as a file), run it on the engine
+    Interpreter and compare every op's output with the reference: integer and packed tensors
+    identical, float32 within 1e-5 relative (of the element or of the tensor's largest
+    magnitude, docs/numerics.md)."""
+    from bnnflow.format import dumps, loads
+    from bnnflow.runtime import Interpreter
+
+    f = loads(dumps(graph, tensors))
+    interp = Interpreter.from_graph(f.graph, f.tensors, num_threads=threads, isa=isa)
+    ref = refops.run_all(f.graph, f.tensors, x)
+    got = interp.run_all(x)
+    for op in f.graph.ops:
+        a, b = got[op.outputs[0]], ref[op.outputs[0]]
+        assert a.dtype == b.dtype and a.shape == b.shape, op.name
+        if a.dtype == np.float32:
+            scale = max(1.0, float(np.abs(b).max()))
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale, err_msg=op.name)
+        else:
+            assert np.array_equal(a, b), f"{op.type} {op.name} differs on {interp.isa}"
+
+
 @dataclass
 class Int8Report:
     """Per Int8Point: elements, mismatches, mismatches that are not rounding ties."""

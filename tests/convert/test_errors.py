@@ -3,6 +3,7 @@ reason."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -96,6 +97,18 @@ def test_sign_read_by_a_real_layer():
     assert e.module == "body.0" and "not a binary layer" in e.reason
 
 
+@pytest.mark.parametrize("pool", [False, True])
+def test_sign_read_by_a_real_layer_int8(pool):
+    """Issue 10.4: in the int8 data-flow the refusal said only that the conv's input 'is not
+    an int8 tensor'; it now says why, as the float data-flow does."""
+    mods = [bnn.SignActivation(), *([nn.MaxPool2d(2)] if pool else []), bnn.QConv2d(4, 4, 1),
+            nn.BatchNorm2d(4), bnn.Int8Point()]
+    model = stage2_(Wrap(nn.Sequential(*mods)), X)
+    e = _err(model, "int8")
+    assert e.module == ("body.1" if pool else "body.0")
+    assert f"read by QConv2d 'body.{1 + pool}', which is not a binary layer" in e.reason
+
+
 def test_int8_needs_stage2():
     e = _err(ftbnn_small(), "int8")
     assert e.op == "Int8Point" and "stage-1" in e.reason and "enable_int8" in e.reason
@@ -186,3 +199,98 @@ def test_model_must_end_in_logits():
 def test_bad_example_input():
     with pytest.raises(ConversionError, match="example_input"):
         convert(ftbnn_small(), torch.zeros(1, 8, 8), "float")
+
+
+def test_binary_linear_k_limit():
+    """Issue 10.2: a BinaryLinear with more than 65,535 inputs once converted and validated,
+    and the engine refused the file without naming the op."""
+    class Head(nn.Module):
+        def __init__(self, features: int):
+            super().__init__()
+            self.normalize = bnn.InputNormalize([ZP], [SCALE])
+            self.fc = bnn.BinaryLinear(features, 3)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.normalize(x), 1))
+
+    x = torch.zeros(1, 1, 256, 256)  # 65,536 features
+    e = _err(Head(256 * 256), x=x)
+    assert e.module == "fc" and e.op == "BinaryLinear"
+    assert "K = in_features = 65536 exceeds 65535" in e.reason
+    convert(Head(255 * 257).eval(), torch.zeros(1, 1, 255, 257), "float")  # 65,535 fits
+
+
+def test_binary_conv_k_limit():
+    """K = 7·7·1400 = 68,600 was returned by convert() and caught only when saved."""
+    body = nn.Sequential(nn.Conv2d(4, 1400, 1), bnn.BinaryConv2d(1400, 4, 7, padding=3))
+    e = _err(Wrap(body))
+    assert e.module == "body.1" and e.op == "BinaryConv2d"
+    assert "K = KH·KW·Cin/groups = 7·7·1400 = 68600 exceeds 65535" in e.reason
+    body = nn.Sequential(nn.Conv2d(4, 1400, 1), bnn.BinaryConv2d(1400, 4, 7, padding=3,
+                                                                 groups=2))
+    convert(Wrap(body).eval(), X[:1], "float")  # 7·7·700 = 34,300 fits
+
+
+@pytest.mark.parametrize("dataflow", ["float", "int8"])
+@pytest.mark.parametrize("layer, field", [
+    (bnn.QConv2d(4, 4, 1, stride=65), "attrs.stride"),
+    (bnn.QConv2d(4, 4, 1, padding=65), "attrs.padding"),
+    (nn.MaxPool2d(1, stride=65), "attrs.stride"),
+])
+def test_engine_limits_are_checked_by_convert(layer, field, dataflow):
+    """Every other engine limit (docs/format.md) is refused by convert() itself, naming the
+    module and the rule, not at save or by the engine."""
+    body = nn.Sequential(layer, bnn.Int8Point())
+    model = Wrap(body)
+    if dataflow == "int8":
+        stage2_(model, X)
+    e = _err(model, dataflow)
+    assert e.module == "body.0" and field in e.reason and "docs/format.md" in e.reason
+
+
+def _dead_relu_model() -> nn.Module:
+    """A ReLU whose input is negative on every calibration batch: its Int8Point sees only 0."""
+    body = nn.Sequential(bnn.QConv2d(4, 4, 1), nn.BatchNorm2d(4), bnn.Int8Point(), nn.ReLU(),
+                         bnn.Int8Point(), bnn.QConv2d(4, 4, 1), nn.BatchNorm2d(4),
+                         bnn.Int8Point())
+    model = Wrap(body).eval()
+    with torch.no_grad():
+        model.body[1].bias.fill_(-100.0)
+    return model
+
+
+def test_int8_point_that_saw_only_zeros():
+    """Issue 10.3: the refusal blamed the next layer's multiplier ("multiplier 1.02e+12 does
+    not fit 16-bit fixed point"); it now says the point's observed range is empty and what to
+    do."""
+    model = stage2_(_dead_relu_model(), X)
+    e = _err(model, "int8")
+    assert e.module == "body.4" and e.op == "Int8Point"
+    assert "observed range is empty" in e.reason and "only zeros" in e.reason
+    assert "more or different batches" in e.reason and "min_scale" in e.reason
+
+
+def test_min_scale_gives_an_empty_point_a_scale():
+    from .helpers import assert_engine_equals_reference, nhwc
+
+    model = bnn.enable_int8(_dead_relu_model())
+    bnn.calibrate(model, [X])
+    bnn.freeze_int8(model, min_scale=1 / 127)
+    assert float(model.body[4].scale) == pytest.approx(1 / 127)
+    assert float(model.body[2].scale) > 1 / 127  # only scales below min_scale move
+    graph, tensors = convert(model, X[:1], "int8")
+    assert_engine_equals_reference(graph, tensors, nhwc(X, np.uint8))
+    with pytest.raises(ValueError, match="min_scale must be a positive"):
+        bnn.freeze_int8(model, min_scale=0.0)
+
+
+def test_tiny_scale_names_the_int8_point():
+    """A scale that is tiny but not empty: the refusal of the layer before it names the
+    output scale and its Int8Point."""
+    model = stage2_(_dead_relu_model(), X)
+    with torch.no_grad():
+        model.body[4].max_abs.fill_(1e-18)
+        model.body[4].scale.fill_(1e-18 / 127)
+    e = _err(model, "int8")
+    assert e.module == "body.3" and "does not fit int16 fixed point" in e.reason
+    assert "output scale S = 7.874e-21 of Int8Point 'body.4'" in e.reason

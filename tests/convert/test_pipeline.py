@@ -7,14 +7,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
+from torch import nn
 
+from bnnflow import nn as bnn
 from bnnflow.convert import ConversionError, convert, export
 from bnnflow.format import read
 from bnnflow.models import birealnet_small, ftbnn_small, quicknet
 
-from .helpers import build_random, compare_float, compare_int8, randomize_, stage2_
+from .helpers import (
+    SCALE,
+    assert_engine_equals_reference,
+    build_random,
+    compare_float,
+    compare_int8,
+    nhwc,
+    randomize_,
+    stage2_,
+)
 from .strategies import MODEL
+from .test_errors import Wrap
 
 
 def _float_close(got: np.ndarray, exp: np.ndarray) -> np.ndarray:
@@ -24,10 +36,13 @@ def _float_close(got: np.ndarray, exp: np.ndarray) -> np.ndarray:
 
 
 def _check_int8(model, x) -> None:
+    """Every mismatch is a rounding tie (the correctness property); and ties stay rare —
+    a loose guard: a tiny model repeats one near-tie value over many elements (53 of 1536 in
+    the pinned example below; docs/conversion.md has the measured distribution)."""
     graph, tensors = convert(model, x[:1], "int8")
     report = compare_int8(model, graph, tensors, x)
     assert report.non_ties == 0, report.counts
-    assert report.mismatches <= 0.01 * report.elements + 2, report.counts
+    assert report.mismatches <= 0.05 * report.elements + 2, report.counts
 
 
 @settings(max_examples=15, deadline=None)
@@ -41,6 +56,8 @@ def test_random_models_float_stage1(spec):
 
 @settings(max_examples=15, deadline=None)
 @given(MODEL)
+@example({"seed": 716, "cin": 2, "c0": 3, "size": 4, "layers": [{"kind": "chain"}],
+          "head": "flat", "classes": 2, "batch": 16})  # 3.5 % near ties: see _check_int8
 def test_random_models_int8_and_float_stage2(spec):
     model, x = build_random(spec)
     stage2_(model, x)
@@ -132,3 +149,25 @@ def test_imagenet_models_224(name):
     assert _float_close(got, exp).all()
     stage2_(model, x)
     _check_int8(model, x)
+
+
+@pytest.mark.parametrize("seed, gamma, beta", [(3, 1e-5, 0.9), (0, 1e-5, 2.0), (0, 1e-6, 0.5),
+                                               (8, 1e-6, -0.5), (2, 0.0, 0.9)])
+def test_nearly_dead_bn_channel(seed, gamma, beta):
+    """Issue 10.1: a stem BN channel with γ ≈ 0 and β ≠ 0 (output nearly constant) once got a
+    requant32 shift (57-58) whose M·x + B overflowed int64 for large int32 x, so export failed
+    in the validator. The converter now satisfies the validator's rule (every int32 x), and
+    the int8 tensors still equal PyTorch's."""
+    torch.manual_seed(seed)
+    model = Wrap(nn.Identity(), c=8).eval()
+    model.stem[0] = bnn.QConv2d(1, 8, 3, 1, 1, bias=False, input_scale=[SCALE])
+    with torch.no_grad():
+        model.stem[1].weight[0] = gamma
+        model.stem[1].bias[0] = beta
+    x = torch.randint(0, 256, (8, 1, 8, 8)).float()
+    stage2_(model, x)
+    graph, tensors = convert(model, x[:1], "int8")
+    assert int(tensors["stem.0:requant32.s"][0]) <= 62
+    assert_engine_equals_reference(graph, tensors, nhwc(x, np.uint8))
+    report = compare_int8(model, graph, tensors, x)
+    assert report.non_ties == 0 and report.mismatches == 0, report.counts

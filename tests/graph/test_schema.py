@@ -160,7 +160,7 @@ def test_binary_k_limit() -> None:
     g2, t2 = _case("bconv", c=2048, h=8, w=8, kernel=1, padding=0)
     t2["op.weights"] = grouped_packed_weights(np.random.default_rng(0), 6, 6, 6, 2048, 1)
     _op(g2).attrs["padding"] = 0
-    _expect(g2, t2, "op", "params.weights", "K = 6\\*6\\*2048 exceeds 65535")
+    _expect(g2, t2, "op", "params.weights", "K = 6\\*6\\*2048 = 73728 exceeds 65535")
 
 
 def test_pack_rules() -> None:

@@ -190,3 +190,21 @@ def test_fake_quant_rounds_like_the_engine(v, s):
     x = torch.tensor([v / 2.0**s], dtype=torch.float64)
     got = fake_quant_int8(x, torch.tensor(1.0, dtype=torch.float64)).item()
     assert got == int(saturate_int8(rshift_round(np.array([v]), s))[0])
+
+
+def test_freeze_min_scale_and_empty_range():
+    from bnnflow.nn.int8 import observed_range_is_empty
+
+    seen, empty = Int8Point(), Int8Point()
+    model = nn.Sequential(seen, nn.ReLU(), empty)
+    enable_int8(model)
+    calibrate(model, [-torch.rand(2, 3)])  # ReLU output all 0
+    assert observed_range_is_empty(empty) and not observed_range_is_empty(seen)
+    low = float(seen.scale)
+    freeze_int8(model, min_scale=0.5 * low)
+    assert float(seen.scale) == low  # above min_scale: unchanged
+    assert float(empty.scale) == pytest.approx(0.5 * low)
+    assert float(empty.max_abs) == pytest.approx(127 * 0.5 * low)
+    assert not observed_range_is_empty(empty)
+    with pytest.raises(ValueError, match="min_scale"):
+        freeze_int8(model, min_scale=float("nan"))

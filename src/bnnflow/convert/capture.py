@@ -25,7 +25,8 @@ from torch.fx.passes.shape_prop import ShapeProp
 from bnnflow import nn as bnn
 from bnnflow.convert.errors import ConversionError
 from bnnflow.convert.lgraph import LGraph, LNode
-from bnnflow.nn.int8 import _QWeight
+from bnnflow.graph.schema import MAX_BINARY_K
+from bnnflow.nn.int8 import _QWeight, observed_range_is_empty
 from bnnflow.nn.nonlinear import piecewise_linear
 
 
@@ -88,7 +89,7 @@ def capture(model: nn.Module, example_input: torch.Tensor) -> LGraph:
     for name, m in work.named_modules():
         if isinstance(m, bnn.Int8Point):
             states[name] = {"mode": m.mode, "observed": int(m.num_observed),
-                            "S": float(m.scale)}
+                            "S": float(m.scale), "empty": observed_range_is_empty(m)}
             m.mode = "disabled"  # shape propagation must not observe the example input
     gm = trace(work, example_input.detach().to(torch.float32))
     return _Builder(gm, states).build()
@@ -223,9 +224,19 @@ def _sign_threshold(m: nn.Module, channels: int, qual: str) -> np.ndarray:
     return _f64(m.threshold(channels))
 
 
+def _check_binary_k(k: int, formula: str, qual: str, op: str) -> None:
+    """The engine's binary accumulators are 16-bit: ``K ≤ MAX_BINARY_K`` (numerics §4)."""
+    if k > MAX_BINARY_K:
+        raise ConversionError(qual, op, f"K = {formula} = {k} exceeds {MAX_BINARY_K}: binary "
+                              "layers accumulate in 16 bits (docs/numerics.md §4); use fewer "
+                              "input channels, a smaller kernel or more groups")
+
+
 def _h_binary_conv(b: _Builder, m: bnn.BinaryConv2d, qual: str, x: str,
                    in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
     spec = m.deploy_spec()
+    _, cg, kh, kw = spec.weight_sign.shape
+    _check_binary_k(kh * kw * cg, f"KH·KW·Cin/groups = {kh}·{kw}·{cg}", qual, "BinaryConv2d")
     if spec.input_quantizer is not None:
         t = _f64(spec.input_threshold)
         x = b.add(f"{qual}.sign", "sign", [x], qual, in_shape, op="BinaryConv2d", t=t)
@@ -239,6 +250,8 @@ def _h_binary_conv(b: _Builder, m: bnn.BinaryConv2d, qual: str, x: str,
 def _h_binary_linear(b: _Builder, m: bnn.BinaryLinear, qual: str, x: str,
                      in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
     spec = m.deploy_spec()
+    cin = spec.weight_sign.shape[1]
+    _check_binary_k(cin, "in_features", qual, "BinaryLinear")
     if spec.input_quantizer is not None:
         t = _f64(spec.input_threshold)
         x = b.add(f"{qual}.sign", "sign", [x], qual, in_shape, op="BinaryLinear", t=t)

@@ -43,12 +43,17 @@ class _Emitter:
         self.df = dataflow
         self.b = GraphBuilder(input_spec(graph, dataflow), dataflow)
         self.out: dict[str, str] = {graph.input: self.b.input}
+        #: op name -> the node it was emitted for (names the module in errors).
+        self.origin: dict[str, LNode] = {}
+        self._node: LNode | None = None
 
     def src(self, node: LNode, i: int = 0) -> str:
         return self.out[node.inputs[i]]
 
     def add(self, op: str, name: str, inputs: list[str], attrs: dict[str, Any] | None = None,
             **params: np.ndarray) -> str:
+        if self._node is not None:
+            self.origin[name] = self._node
         return self.b.add(op, name, inputs, attrs, **params)
 
     # -- per kind -------------------------------------------------------------------------
@@ -175,12 +180,14 @@ class _Emitter:
                    "flatten": self.flatten, "requant": self.requant}.get(n.kind)
         if handler is None:
             raise n.error(f"no {self.df} lowering for {n.kind!r}")
+        self._node = n
         self.out[n.name] = handler(n)
 
 
 def emit(graph: LGraph, dataflow: str, class_names: list[str] | None,
-         metadata: dict[str, Any]) -> tuple[Graph, dict[str, np.ndarray]]:
-    """The catalogue graph and its param tensors for a fully lowered :class:`LGraph`."""
+         metadata: dict[str, Any]) -> tuple[Graph, dict[str, np.ndarray], dict[str, LNode]]:
+    """The catalogue graph, its param tensors, and the node each op was emitted for, for a
+    fully lowered :class:`LGraph`."""
     em = _Emitter(graph, dataflow)
     for node in graph.nodes:
         if node.kind != "input":
@@ -191,4 +198,5 @@ def emit(graph: LGraph, dataflow: str, class_names: list[str] | None,
     if dataflow == "int8":
         metadata = {**metadata, "int8_points": {
             n.attrs["S_from"]: em.out[n.name] for n in graph.nodes if n.attrs.get("S_from")}}
-    return em.b.build(em.out[graph.output], out.shape[0], class_names, metadata)
+    built, tensors = em.b.build(em.out[graph.output], out.shape[0], class_names, metadata)
+    return built, tensors, em.origin

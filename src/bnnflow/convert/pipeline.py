@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from bnnflow.convert import capture as capture_mod
 from bnnflow.convert import emit as emit_mod
 from bnnflow.convert.errors import ConversionError
-from bnnflow.convert.lgraph import LGraph
+from bnnflow.convert.lgraph import LGraph, LNode
 from bnnflow.convert.passes import (
     assign_scales,
     check_int8,
@@ -22,6 +23,7 @@ from bnnflow.convert.passes import (
     pack_weights,
     packed_pool,
 )
+from bnnflow.errors import FormatError
 from bnnflow.graph import Graph
 
 DATAFLOWS = ("int8", "float")
@@ -38,6 +40,7 @@ def lower(graph: LGraph, dataflow: str) -> LGraph:
     fold_bn.run(graph)
     fold_sign.run(graph)
     packed_pool.run(graph)
+    layouts.check_sign_readers(graph)
     if dataflow == "int8":
         assign_scales.run(graph)
         fixed_point.run(graph)
@@ -70,11 +73,34 @@ def convert(model: Any, example_input: Any, dataflow: str = "int8",
                               f"{dataflow!r}")
     lgraph = lower(capture_mod.capture(model, example_input), dataflow)
     meta = {"source": type(model).__name__, **dict(metadata or {})}
-    graph, tensors = emit_mod.emit(lgraph, dataflow, class_names, meta)
+    graph, tensors, origin = emit_mod.emit(lgraph, dataflow, class_names, meta)
     if class_names is not None and len(class_names) != graph.output_spec.classes:
         raise ConversionError("", "output", f"{len(class_names)} class names for "
                               f"{graph.output_spec.classes} classes")
+    check_file(graph, tensors, origin)
     return graph, tensors
+
+
+def check_file(graph: Graph, tensors: dict[str, np.ndarray],
+               origin: Mapping[str, LNode]) -> None:
+    """Validate the result exactly as :func:`bnnflow.format.save` and ``load`` will (every
+    schema rule and engine limit of docs/format.md, the fixed-point overflow rule, JSON
+    metadata), so that a model the file cannot hold is refused here, by ``convert``.
+
+    Raises:
+        ConversionError: naming the module the offending op came from and the rule.
+    """
+    from bnnflow.format import dumps
+
+    try:
+        dumps(graph, tensors)
+    except FormatError as err:
+        node = origin.get(err.op or "")
+        if node is None:
+            raise ConversionError("", "export", f"the result is not a valid .bnn file: "
+                                  f"{err}") from err
+        raise node.error(f"the result breaks a rule of the .bnn format (docs/format.md): "
+                         f"{err}") from err
 
 
 def export(model: Any, path: Any, example_input: Any, dataflow: str = "int8",

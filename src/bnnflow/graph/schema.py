@@ -275,7 +275,8 @@ def _infer_bconv(ctx: OpContext) -> TensorInfo:
         ctx.fail("params.weights", f"{wg} words per group, but {cg} input channels per group "
                  f"need {words_per_group(x.channels, g)}")
     if kh * kw * cg > MAX_BINARY_K:
-        ctx.fail("params.weights", f"K = {kh}*{kw}*{cg} exceeds {MAX_BINARY_K}")
+        ctx.fail("params.weights", f"K = {kh}*{kw}*{cg} = {kh * kw * cg} exceeds {MAX_BINARY_K} "
+                 "(16-bit binary accumulators, docs/numerics.md §4)")
     if ctx.attrs["pad_mode"] == "valid" and ctx.attrs["padding"] != 0:
         ctx.fail("attrs.padding", "pad_mode 'valid' requires padding 0")
     _check_pad_bits(ctx, "weights", cg)
@@ -291,6 +292,9 @@ def _infer_bdense(ctx: OpContext) -> TensorInfo:
     cout, w = ctx.expect_rank("weights", 2)
     if w != x.shape[-1]:
         ctx.fail("params.weights", f"{w} words per row, input {x.name!r} has {x.shape[-1]}")
+    if x.channels > MAX_BINARY_K:
+        ctx.fail("inputs[0]", f"K = {x.channels} input channels exceeds {MAX_BINARY_K} (16-bit "
+                 "binary accumulators, docs/numerics.md §4)")
     _check_pad_bits(ctx, "weights", x.channels)
     return _epilogue_out(ctx, cout, (x.shape[0],))
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bnnflow.errors import FormatError
+from bnnflow.graph import fixedpoint
 from bnnflow.graph.ir import (
     DATAFLOWS,
     INPUT_DTYPES,
@@ -31,6 +32,9 @@ MAX_DIM = 1 << 20
 MAX_SAMPLE_ELEMENTS = 1 << 28
 MAX_NAME = 512
 MAX_OPS = 100_000
+#: Largest magnitude of a float32 param (docs/numerics.md §5: with inputs below 2^32, a float32
+#: op's products stay below 2^96 and its sums below 2^126, short of float32's 2^128).
+MAX_FLOAT_PARAM = 2.0**64
 
 
 # ----------------------------------------------------------------------------------------
@@ -222,9 +226,16 @@ def check_params(op: Op, index: int, schema: OpSchema,
         if arr.dtype.name not in spec.dtypes:
             raise op_error(op, index, f"params.{role}", f"tensor {name!r} has dtype "
                            f"{arr.dtype}, expected {' or '.join(spec.dtypes)}")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise op_error(op, index, f"params.{role}", f"tensor {name!r} has non-finite "
-                           "values")
+        if arr.dtype.kind == "f" and arr.size:
+            if not np.all(np.isfinite(arr)):
+                raise op_error(op, index, f"params.{role}", f"tensor {name!r} has non-finite "
+                               "values")
+            big = float(np.abs(arr).max())
+            if big > MAX_FLOAT_PARAM:
+                raise op_error(op, index, f"params.{role}", f"tensor {name!r} has a value of "
+                               f"magnitude {big:.4g}, expected |x| <= 2^64 = "
+                               f"{MAX_FLOAT_PARAM:.4g} (float32 intermediates must not "
+                               "overflow, docs/numerics.md §5)")
         if spec.value_range is not None and arr.size:
             lo, hi = spec.value_range
             vmin, vmax = int(arr.min()), int(arr.max())
@@ -256,47 +267,27 @@ def _check_io(op: Op, index: int, schema: OpSchema, infos: Mapping[str, TensorIn
     return [infos[t] for t in op.inputs]
 
 
-# Fixed-point intermediates (docs/numerics.md §3): for every channel c and every input value
-# the op can see, Σ_i M_i[c]·x_i + B[c] + 2^(s[c]-1) must fit the accumulator. Per op type:
-# (accumulator bits, input range, [(multiplier roles, bias role, formula)] one per branch).
-_INT8 = (-128, 127)
-_FIXED_POINT: dict[str, tuple[int, tuple[int, int], list[tuple[tuple[str, ...], str, str]]]] = {
-    "requant": (32, _INT8, [(("M",), "B", "M*q + B")]),
-    "requant32": (64, (-(2**31), 2**31 - 1), [(("M",), "B", "M*x + B")]),
-    "add": (32, _INT8, [(("Ma", "Mb"), "B", "Ma*a + Mb*b + B")]),
-    "pwl": (32, _INT8, [(("Mp",), "Bp", "Mp*q + Bp"), (("Mn",), "Bn", "Mn*q + Bn")]),
-}
-_EPILOGUE_INT8 = (32, _INT8, [(("M",), "B", "M*q + B")])
-
-
 def check_fixed_point(op: Op, index: int, arrays: Mapping[str, np.ndarray]) -> None:
     """The fixed-point intermediate cannot overflow (numerics §3), exactly: for each channel
-    ``c``, ``lo_acc ≤ min_x v ≤ max_x v ≤ hi_acc`` with ``v = Σ_i M_i[c]·x_i + B[c] + r[c]``,
-    ``r = 2^(s-1)`` (0 for ``s = 0``), ``x_i`` over the input range (int8, or int32 for
-    requant32); the int8 epilogue of bconv/bdense counts as a requant of its clipped int8
-    ``q``. Call after shape inference (the per-channel params have one shape)."""
-    rule = _FIXED_POINT.get(op.type)
-    if rule is None and op.type in ("bconv", "bdense") and op.attrs.get("epilogue") == "int8":
-        rule = _EPILOGUE_INT8
+    ``c``, ``v = Σ_i M_i[c]·x_i + B[c] + r[c]`` stays in the accumulator for every input
+    value the op accepts (int8; any int32 for requant32); the int8 epilogue of bconv/bdense
+    counts as a requant of its clipped int8 ``q``. The rule is
+    :func:`bnnflow.graph.fixedpoint.overflowing_channels`, the same the converter satisfies.
+    Call after shape inference (the per-channel params have one shape)."""
+    rule = fixedpoint.rule_for(op.type, op.attrs)
     if rule is None:
         return
-    bits, (xlo, xhi), branches = rule
-    acc_lo, acc_hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    s = arrays["s"].astype(np.int64)
-    r = np.where(s > 0, np.left_shift(1, np.maximum(s - 1, 0), dtype=object), 0).astype(object)
-    for mults, bias, formula in branches:
-        vmax = arrays[bias].astype(object) + r
-        vmin = vmax.copy()
-        for role in mults:
-            m = arrays[role].astype(object)
-            vmax = vmax + np.maximum(m * xlo, m * xhi)
-            vmin = vmin + np.minimum(m * xlo, m * xhi)
-        bad = np.flatnonzero((vmax > acc_hi) | (vmin < acc_lo))
+    acc, branches = rule
+    for br in branches:
+        mults = [arrays[role] for role in br.mults]
+        bad = fixedpoint.overflowing_channels(mults, arrays[br.bias], arrays["s"], acc)
         if bad.size:
             c = int(bad[0])
-            raise op_error(op, index, f"params.{bias}", f"channel {c}: {formula} + rounding "
-                           f"reaches [{vmin.flat[c]}, {vmax.flat[c]}] over the input range, "
-                           f"overflows int{bits} (numerics §3)")
+            vmin, vmax = fixedpoint.intermediate_bounds([m[c] for m in mults],
+                                                        arrays[br.bias][c], arrays["s"][c], acc)
+            raise op_error(op, index, f"params.{br.bias}", f"channel {c}: {br.formula} + "
+                           f"rounding reaches [{vmin[0]}, {vmax[0]}] over the input range "
+                           f"{list(acc.input_range)}, overflows int{acc.bits} (numerics §3)")
 
 
 def validate_op(op: Op, index: int, infos: Mapping[str, TensorInfo],

@@ -17,6 +17,7 @@ fine-tune. Scales are observed as the running maximum of ``|x|`` over all calibr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -247,15 +248,34 @@ def calibrate(
     return model
 
 
-def freeze_int8(model: nn.Module) -> nn.Module:
+def freeze_int8(model: nn.Module, min_scale: float | None = None) -> nn.Module:
     """Freeze every observing Int8Point's scale (and mark Q-layers frozen).
 
-    Raises ``ValueError`` naming the first Int8Point that never observed data.
+    ``min_scale``: raise the scale of every frozen Int8Point to at least this value (its
+    ``max_abs`` to ``127·min_scale``). Needed where a tensor was 0 on every calibration batch
+    (e.g. a ReLU whose input was never positive): its observed range is empty and its scale a
+    placeholder the int8 data-flow cannot use (``bnnflow.convert`` refuses it).
+
+    Raises ``ValueError`` naming the first Int8Point that never observed data, or for a
+    ``min_scale`` that is not a positive finite number.
     """
+    if min_scale is not None and not (math.isfinite(min_scale) and min_scale > 0):
+        raise ValueError(f"min_scale must be a positive finite number, got {min_scale!r}")
     for name, m in model.named_modules():
         if isinstance(m, Int8Point) and m.mode == "observing" and int(m.num_observed) == 0:
             raise ValueError(f"Int8Point {name!r} has not observed any data; calibrate first")
     for m in _int8_modules(model):
         if m.mode == "observing":
             m.set_mode("frozen")
+        if min_scale is not None and isinstance(m, Int8Point) and m.mode == "frozen" \
+                and float(m.scale) < min_scale:
+            with torch.no_grad():
+                m.scale.fill_(min_scale)
+                m.max_abs.fill_(127.0 * min_scale)
     return model
+
+
+def observed_range_is_empty(point: Int8Point) -> bool:
+    """Whether ``point`` saw only zeros (``max|x| = 0``) and has no usable scale (no
+    ``min_scale`` raised it): its scale is the ``1e-12/127`` placeholder."""
+    return float(point.max_abs) == 0.0 and float(point.scale) <= _TINY / 127.0

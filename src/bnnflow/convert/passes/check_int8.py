@@ -3,7 +3,8 @@
 Checks, naming the module at fault:
 
 - every ``Int8Point`` is enabled and has observed calibration data (``enable_int8`` →
-  ``calibrate`` → ``freeze_int8``);
+  ``calibrate`` → ``freeze_int8``) that is not all zeros (an empty observed range has no
+  scale; ``freeze_int8(model, min_scale=...)`` gives it one);
 - every ``QConv2d`` / ``QLinear`` fake-quantises its weights (int8 weights are what the engine
   runs) and no plain ``nn.Conv2d`` / ``nn.Linear`` is left;
 - the input goes through an ``InputNormalize`` (the engine's input is uint8 pixels).
@@ -26,6 +27,14 @@ def run(graph: LGraph) -> None:
         if node.attrs["observed"] == 0:
             raise node.error(f"Int8Point was never calibrated (it has observed no data); "
                              f"{STAGE2}")
+        if node.attrs.get("empty"):
+            n = node.attrs["observed"]
+            raise node.error(
+                f"Int8Point saw only zeros on its {n} calibration batch{'es' * (n != 1)} "
+                "(max|x| = 0): its observed range is empty, so it has no int8 scale. Calibrate "
+                "on more or different batches (inputs for which this tensor is non-zero, e.g. "
+                "a ReLU whose input was never positive), or freeze with a minimum scale: "
+                "freeze_int8(model, min_scale=...)")
     for node in graph:
         if node.kind not in ("conv", "linear"):
             continue

@@ -30,24 +30,41 @@ import numpy as np
 
 from bnnflow.convert import fixedpoint
 from bnnflow.convert.lgraph import LGraph, LNode
+from bnnflow.graph.fixedpoint import INT32_IN_INT64
 
 I8 = 128.0  # bound on |q| of an int8 tensor
+TINY_SCALE = 1e-8  # an int8 scale below this hints at a tensor that was ~0 during calibration
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _scale_note(node: LNode) -> str:
+    """Where the output scale came from: a tiny ``S`` (a tensor nearly 0 on every calibration
+    batch) makes every multiplier into it huge."""
+    S = node.attrs.get("S")
+    if S is None:
+        return ""
+    src = node.attrs.get("S_from") or node.module
+    hint = "; a tiny S means that tensor was nearly 0 on every calibration batch" \
+        if S < TINY_SCALE else ""
+    return f" (output scale S = {S:.4g} of Int8Point {src!r}{hint})"
 
 
 def _requant(m: np.ndarray, b: np.ndarray, in_max: Any, node: LNode) -> dict[str, np.ndarray]:
     try:
         (M,), B, s = fixedpoint.choose([m], b, [in_max])
     except ValueError as err:
-        raise node.error(f"requantization does not fit int16 fixed point: {err}") from err
+        raise node.error(f"requantization does not fit int16 fixed point: {err}"
+                         f"{_scale_note(node)}") from err
     return {"M": M.astype(np.int16), "B": B.astype(np.int32), "s": s.astype(np.int8)}
 
 
 def _requant32(m: np.ndarray, b: np.ndarray, in_max: Any, node: LNode) -> dict[str, np.ndarray]:
     try:
-        (M,), B, s = fixedpoint.choose([m], b, [in_max], bits=32, max_shift=62, acc_bits=63)
+        (M,), B, s = fixedpoint.choose([m], b, [in_max], bits=32, max_shift=62,
+                                       acc=INT32_IN_INT64)
     except ValueError as err:
-        raise node.error(f"requantization does not fit int32 fixed point: {err}") from err
+        raise node.error(f"requantization does not fit int32 fixed point: {err}"
+                         f"{_scale_note(node)}") from err
     return {"M": M.astype(np.int32), "B": B.astype(np.int64), "s": s.astype(np.int8)}
 
 
@@ -141,7 +158,8 @@ def _add(graph: LGraph, node: LNode) -> None:
         (Ma, Mb), B, s = fixedpoint.choose([np.full(c, sa / S), np.full(c, sb / S)],
                                            np.zeros(c), [I8, I8])
     except ValueError as err:
-        raise node.error(f"the residual add does not fit int16 fixed point: {err}") from err
+        raise node.error(f"the residual add does not fit int16 fixed point: {err}"
+                         f"{_scale_note(node)}") from err
     node.attrs["fx"] = {"Ma": Ma.astype(np.int16), "Mb": Mb.astype(np.int16),
                         "B": B.astype(np.int32), "s": s.astype(np.int8)}
 
@@ -157,7 +175,8 @@ def _pwl(graph: LGraph, node: LNode) -> None:
         (Mp,), Bp, _ = fixedpoint.choose([pos[0]], pos[1], [I8], max_shift=s)
         (Mn,), Bn, _ = fixedpoint.choose([neg[0]], neg[1], [I8], max_shift=s)
     except ValueError as err:
-        raise node.error(f"the non-linearity does not fit int16 fixed point: {err}") from err
+        raise node.error(f"the non-linearity does not fit int16 fixed point: {err}"
+                         f"{_scale_note(node)}") from err
     node.attrs["fx"] = {"t": _int_threshold(at["t"], s_in), "Mp": Mp.astype(np.int16),
                         "Bp": Bp.astype(np.int32), "Mn": Mn.astype(np.int16),
                         "Bn": Bn.astype(np.int32), "s": s.astype(np.int8)}

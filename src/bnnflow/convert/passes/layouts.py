@@ -95,10 +95,29 @@ def _reader_groups(graph: LGraph, sign: LNode, user: LNode) -> int:
         g = fold_sign.binary_groups(graph, user)
         if g is not None:
             return g
+        if graph.is_output(user.name):
+            raise user.error("a binarized tensor must be read by binary layers only")
+        for reader in graph.consumers(user.name):
+            _reader_groups(graph, user, reader)  # names a reader that is not binary
         raise user.error("a max pool of binarized data must be read by binary layers that "
                          "pack for one group count")
     raise sign.error(f"the binarized tensor is read by {user.attrs.get('op', user.kind)} "
                      f"{user.module!r}, which is not a binary layer")
+
+
+def check_sign_readers(graph: LGraph) -> None:
+    """Every ``sign`` (binarized tensor) is read only by binary layers or packed max pools:
+    otherwise a :class:`~bnnflow.convert.ConversionError` naming the sign and the reader. Run
+    before the int8 passes too, so that a real layer reading bits is told why (it would
+    otherwise only see that its input has no int8 scale)."""
+    for sign in graph:
+        if sign.kind != "sign":
+            continue
+        users = graph.consumers(sign.name)
+        if graph.is_output(sign.name) or not users:
+            raise sign.error("a binarized tensor must be read by binary layers only")
+        for u in users:
+            _reader_groups(graph, sign, u)
 
 
 def _split_signs(graph: LGraph) -> None:

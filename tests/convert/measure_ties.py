@@ -1,0 +1,130 @@
+"""Measure how often the int8 export and the stage-2 PyTorch model round differently, per op.
+
+The training graph rescales with the real multiplier (float32), the engine with ``M·2^-s``; an
+element differs only where PyTorch's pre-rounding value ``v`` is a rounding tie or within the
+fixed-point error of one (docs/conversion.md, "int8 rounding ties"). This script converts
+random stage-2 models (the draws of ``test_random_models.py`` without faults), compares every
+Int8Point tensor with teacher forcing (``helpers.compare_int8``) and reports, per producing
+op, the elements, the mismatches, how many of those are *exact* ties (``v = k + 0.5`` in
+float64) and the per-tensor mismatch rates. Run from the repository root::
+
+    PYTHONPATH=src:tests python -m convert.measure_ties [--models 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bnnflow.convert import ConversionError, convert
+from bnnflow.graph import Graph, validate
+
+from . import refops
+from .helpers import _int8_points, build_random, nhwc, stage2_
+from .test_random_models import draw_spec, extreme_bn_
+
+
+@dataclass
+class Tally:
+    """Counts of one producing op kind."""
+
+    tensors: int = 0
+    elements: int = 0
+    mismatches: int = 0
+    exact_ties: int = 0
+    rates: list[float] = field(default_factory=list)
+
+    def add(self, n: int, bad: int, exact: int) -> None:
+        self.tensors += 1
+        self.elements += n
+        self.mismatches += bad
+        self.exact_ties += exact
+        self.rates.append(bad / n if n else 0.0)
+
+
+def producer_kind(graph: Graph, tensor: str) -> str:
+    """What computes an Int8Point's integers: the op type, with the op before a requant."""
+    ops = {op.outputs[0]: op for op in graph.ops}
+    op = ops[tensor]
+    if op.type in ("bconv", "bdense"):
+        return f"{op.type} int8 epilogue"
+    if op.type in ("requant", "requant32"):
+        src = ops.get(op.inputs[0])
+        if src is None or (op.type == "requant" and src.type != "maxpool_int8"):
+            return f"{op.type} after BN / second Int8Point"
+        return f"{op.type} after {src.type}"
+    return op.type
+
+
+def measure(model: torch.nn.Module, x: torch.Tensor, tallies: dict[str, Tally]) -> bool:
+    """Add one model's counts; False if it does not convert."""
+    try:
+        graph, tensors = convert(model, x[:1], "int8")
+    except ConversionError:
+        return False
+    ints, reals, _ = _int8_points(model, x)
+    mapping = graph.metadata["int8_points"]
+    infos = validate(graph, tensors)
+    forced = {t: ints[k].reshape(-1, *infos[t].shape[1:]).astype(np.int8)
+              for k, t in mapping.items()}
+    seen = refops.run_all(graph, tensors, nhwc(x, np.uint8), force=forced)
+    for k, t in mapping.items():
+        ref = seen[t].astype(np.int64).reshape(ints[k].shape)
+        bad = ref != ints[k]
+        v = reals[k][bad]
+        exact = int(np.sum(v - np.floor(v) == 0.5))
+        tallies[producer_kind(graph, t)].add(int(ref.size), int(bad.sum()), exact)
+    return True
+
+
+def run(models: int) -> tuple[dict[str, Tally], list[float], int]:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    per_model: list[float] = []
+    converted = 0
+    for seed in range(models):
+        spec = draw_spec(seed)
+        share = spec.pop("extreme_bn")
+        spec.pop("fault")
+        model, x = build_random(spec)
+        extreme_bn_(model, share, seed)
+        stage2_(model, x)
+        before = {k: (t.elements, t.mismatches) for k, t in tallies.items()}
+        if not measure(model, x, tallies):
+            continue
+        converted += 1
+        n = sum(t.elements - before.get(k, (0, 0))[0] for k, t in tallies.items())
+        bad = sum(t.mismatches - before.get(k, (0, 0))[1] for k, t in tallies.items())
+        per_model.append(bad / n)
+    return tallies, per_model, converted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=int, default=150)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    tallies, per_model, converted = run(args.models)
+    print(f"{converted} of {args.models} random stage-2 models converted\n")
+    print("| producing op | tensors | elements | mismatches | rate | exact ties | "
+          "tensors with any | median / p90 / max per tensor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kind, t in sorted(tallies.items(), key=lambda kv: -kv[1].mismatches / kv[1].elements):
+        r = np.array(t.rates)
+        print(f"| {kind} | {t.tensors} | {t.elements} | {t.mismatches} | "
+              f"{100 * t.mismatches / t.elements:.3f} % | {t.exact_ties} | "
+              f"{int(np.sum(r > 0))} | {100 * np.median(r):.2f} / "
+              f"{100 * np.quantile(r, 0.9):.2f} / {100 * r.max():.2f} % |")
+    pm = np.array(per_model)
+    total = sum(t.elements for t in tallies.values())
+    bad = sum(t.mismatches for t in tallies.values())
+    print(f"\nall: {bad} of {total} elements ({100 * bad / total:.3f} %); per model median "
+          f"{100 * np.median(pm):.3f} %, p90 {100 * np.quantile(pm, 0.9):.3f} %, max "
+          f"{100 * pm.max():.3f} %, models with no mismatch {int(np.sum(pm == 0))}")
+
+
+if __name__ == "__main__":
+    main()

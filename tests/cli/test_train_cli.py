@@ -175,3 +175,11 @@ def test_resume_with_more_epochs_extends(trained, tmp_path, capsys):
     assert "epoch 3/3" in printed
     err = _error(capsys, ["train", "--out", str(out), "--resume", "--epochs", "2"])
     assert "already holds 3 epochs; to train further give more than 3" in err
+
+
+def test_stage2_of_a_model_without_int8_points_is_a_usage_error(trained, tmp_path, capsys):
+    out = tmp_path / "s2"
+    code = _train(out, "--stage", "2", "--init", str(trained / "last.pt"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "has no int8 points" in err and "Traceback" not in err

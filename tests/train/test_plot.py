@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bnnflow.cli.main import main
-from bnnflow.train.plot import PlotError, curves_figure, load_runs
+from bnnflow.train.plot import PlotError, curves_figure, load_runs, read_metrics
 
 
 def _run(path: Path, stage: int, accs: list[float], init: str | None = None,
@@ -89,6 +89,12 @@ def test_plot_command_writes_the_chained_png(stages, tmp_path, capsys):
 
 
 def test_bad_metrics(tmp_path):
-    (tmp_path / "metrics.jsonl").write_text("{oops\n")
+    (tmp_path / "metrics.jsonl").write_text('{oops\n{"epoch": 1}\n')
     with pytest.raises(PlotError, match="not JSON"):
         load_runs([tmp_path])
+
+
+def test_last_line_cut_mid_write_is_skipped(tmp_path):
+    record = {"epoch": 1, "train_loss": 1.0, "test_acc": 0.5}
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(record) + '\n{"epoch": 2, "tr')
+    assert read_metrics(tmp_path) == [record]

@@ -225,6 +225,11 @@ def disable_int8(model: nn.Module) -> nn.Module:
     return model
 
 
+def has_observing_points(model: nn.Module) -> bool:
+    """Whether some Int8Point or Q-layer of ``model`` is in ``observing`` mode."""
+    return any(isinstance(m, Int8Point) and m.mode == "observing" for m in model.modules())
+
+
 @torch.no_grad()
 def calibrate(
     model: nn.Module, batches: Iterable[Any], max_batches: int | None = None
@@ -234,7 +239,7 @@ def calibrate(
     Each batch is a tensor or a tuple/list whose first item is the input. The model's
     training flag is restored afterwards.
     """
-    if not any(isinstance(m, Int8Point) and m.mode == "observing" for m in model.modules()):
+    if not has_observing_points(model):
         raise ValueError("calibrate: no Int8Point is observing; call enable_int8(model) first")
     was_training = model.training
     model.eval()

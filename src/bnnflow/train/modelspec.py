@@ -78,6 +78,11 @@ def calibrate(model: torch.nn.Module, batches: Iterable[torch.Tensor]) -> None:
     _int8_module().calibrate(model, batches)
 
 
+def has_int8_points(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has an int8 point that observes after ``enable_int8``."""
+    return _int8_module().has_observing_points(model)
+
+
 def freeze_int8(model: torch.nn.Module) -> None:
     """Freeze the observed scales: the fake-quant forward uses them unchanged from now on."""
     _int8_module().freeze_int8(model)

@@ -44,12 +44,15 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise PlotError(f"{str(run_dir)!r} has no metrics.jsonl (is it a training --out dir?)")
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as err:
+            if number == len(lines):
+                break  # a line cut off mid-write by an interrupt, as resume skips it
             raise PlotError(f"{path}:{number}: not JSON: {err}") from err
     if not records:
         raise PlotError(f"{path} is empty: no epoch finished yet")

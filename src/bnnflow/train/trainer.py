@@ -410,6 +410,11 @@ def _to_int8(model: torch.nn.Module, data: ImageData, config: TrainConfig,
              log: Callable[[str], None]) -> None:
     """enable_int8 → calibrate (eval mode) → freeze_int8."""
     modelspec.enable_int8(model)
+    if not modelspec.has_int8_points(model):
+        raise TrainError(
+            f"--stage 2: model {config.model!r} has no int8 points (bnnflow.nn Int8Point or "
+            "Q-layers), so there is nothing to calibrate; BNN-Clip stage 2 needs a model built "
+            "with them (e.g. ftbnn_small, birealnet18)")
     batches = calibration_batches(data, config)
     model.eval()
     with torch.no_grad():

@@ -138,4 +138,19 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
+void run_ranges(ThreadPool* pool, std::size_t n, RangeFn fn, const void* ctx) {
+  if (n == 0) return;
+  const int parts = pool == nullptr ? 1 : pool->num_threads();
+  if (parts <= 1 || n == 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  const int used = n < static_cast<std::size_t>(parts) ? static_cast<int>(n) : parts;
+  pool->parallel_for(static_cast<std::size_t>(used), [&](std::size_t t) {
+    std::size_t b, e;
+    split_range(n, used, static_cast<int>(t), &b, &e);
+    fn(ctx, b, e);
+  });
+}
+
 }  // namespace bnnflow

@@ -29,7 +29,36 @@ def test_scale_bias_and_dequant_match_reference(shape, seed):
     check_op(
         lambda isa, threads: _engine.dequant(acc, a, b, isa=isa, threads=threads),
         lambda: float_ops.dequant(acc, a, b),
+        rtol=0.0,  # bit-identical (docs/numerics.md §5)
     )
+
+
+def double_rounding_witnesses(n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """``n`` (acc, scale, bias) triples whose ``f32(acc·scale + bias)`` rounded once from
+    float64 differs from the float32 two-step ``f32(f32(acc·scale) + bias)``, as ``[1, n]``
+    int32 and two ``[n]`` float32 arrays."""
+    r = np.random.default_rng(seed)
+    acc = r.integers(-(2**20), 2**20, size=20 * n).astype(np.int32)
+    scale = r.standard_normal(20 * n).astype(np.float32)
+    bias = r.standard_normal(20 * n).astype(np.float32)
+    once = (acc.astype(np.float64) * scale + bias).astype(np.float32)
+    two_step = (acc.astype(np.float32) * scale) + bias
+    pick = np.flatnonzero(once != two_step)[:n]
+    assert pick.size == n, "too few witnesses drawn"
+    return acc[pick].reshape(1, n), scale[pick], bias[pick]
+
+
+def test_dequant_rounds_product_then_sum_on_every_isa():
+    """Elements where one float64 rounding and float32 product-then-sum differ by an ulp (an
+    FMA in a kernel, or the old float64 reference, fails here); 37 channels cover the vector
+    lanes and the scalar tail of every ISA."""
+    acc, scale, bias = double_rounding_witnesses(37)
+    want = float_ops.dequant(acc, scale, bias)
+    assert np.array_equal(want, (acc.astype(np.float32) * scale) + bias)
+    for isa in ISAS:
+        for threads in (1, 2):
+            got = _engine.dequant(acc, scale, bias, isa=isa, threads=threads)
+            assert np.array_equal(got, want), isa
 
 
 @st.composite

@@ -70,8 +70,24 @@ def test_elementwise_float_ops(seed):
         want = kp[c] * v + bp[c] if v >= t[c] else kn[c] * v + bn[c]
         np.testing.assert_allclose(pw[i, c], want, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(sb[i, c], kp[c] * v + bp[c], rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(dq[i, c], float(acc[i, c]) * kn[c] + bn[c], rtol=1e-6, atol=1e-5)
+        # f32(acc), the f32 product, the f32 sum: three float32 roundings (numerics §5)
+        assert dq[i, c] == np.float32(np.float32(acc[i, c]) * kn[c]) + bn[c]
     np.testing.assert_allclose(float_ops.add_f32(x, x), 2 * x)
     w = r.standard_normal((5, 4)).astype(np.float32)
     b = r.standard_normal(5).astype(np.float32)
     np.testing.assert_allclose(float_ops.dense_f32(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+
+
+def test_dequant_rounds_in_float32_not_float64():
+    """dequant = f32(f32(f32(acc)·scale) + bias): on elements where rounding acc·scale + bias
+    once from float64 lands one ulp away, the reference takes the float32 two-step value."""
+    r = np.random.default_rng(3)
+    acc = r.integers(-(2**20), 2**20, 4000).astype(np.int32)
+    scale, bias = (r.standard_normal(4000).astype(np.float32) for _ in range(2))
+    once = (acc.astype(np.float64) * scale + bias).astype(np.float32)
+    differ = once != (acc.astype(np.float32) * scale) + bias
+    assert differ.sum() > 100  # about a quarter of the elements
+    got = float_ops.dequant(acc[differ].reshape(1, -1), scale[differ], bias[differ])[0]
+    assert (got != once[differ]).all()  # the float64 route is not what dequant computes
+    for a, s, b, y in zip(acc[differ], scale[differ], bias[differ], got, strict=True):
+        assert y == np.float32(np.float32(np.float32(a) * s) + b)

@@ -7,7 +7,6 @@
 // slower on Zen 3; see the ceiling kernels in ceiling_avx2_methods.cc.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
 
 #include "kernels/bconv/bconv_isa.h"
@@ -37,7 +36,7 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_si256();
     int budget = 31;
     while (t < taps && budget > 0) {
-      const int jn = std::min(wg, j + budget);
+      const int jn = j + budget < wg ? j + budget : wg;
       budget -= jn - j;
       const uint32_t* xs[P];
       for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;

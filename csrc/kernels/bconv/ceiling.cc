@@ -7,19 +7,25 @@
 
 namespace bnnflow {
 
+namespace {
+std::vector<CeilingKernel> to_vector(CeilingKernelList l) {
+  return std::vector<CeilingKernel>(l.kernels, l.kernels + l.count);
+}
+}  // namespace
+
 std::vector<CeilingKernel> ceiling_kernels(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return scalar::ceiling_kernels();
+      return to_vector(scalar::ceiling_kernels());
 #if defined(__x86_64__) || defined(_M_X64)
     case Isa::kAvx2:
-      return avx2::ceiling_kernels();
+      return to_vector(avx2::ceiling_kernels());
     case Isa::kAvx512:
-      return avx512::ceiling_kernels();
+      return to_vector(avx512::ceiling_kernels());
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon:
-      return neon::ceiling_kernels();
+      return to_vector(neon::ceiling_kernels());
 #endif
     default:
       break;

@@ -22,17 +22,24 @@ struct CeilingKernel {
   bool split_nibbles;
 };
 
+// One ISA's kernels: a static array (the ISA files return no std::vector, whose inline code
+// would be emitted with the ISA's flags; docs/development.md, "Per-ISA objects").
+struct CeilingKernelList {
+  const CeilingKernel* kernels;
+  size_t count;
+};
+
 namespace scalar {
-std::vector<CeilingKernel> ceiling_kernels();
+CeilingKernelList ceiling_kernels();
 }
 namespace avx2 {
-std::vector<CeilingKernel> ceiling_kernels();
+CeilingKernelList ceiling_kernels();
 }
 namespace avx512 {
-std::vector<CeilingKernel> ceiling_kernels();
+CeilingKernelList ceiling_kernels();
 }
 namespace neon {
-std::vector<CeilingKernel> ceiling_kernels();
+CeilingKernelList ceiling_kernels();
 }
 
 // Every ceiling kernel of an ISA compiled into this build.

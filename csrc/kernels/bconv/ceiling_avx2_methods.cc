@@ -167,13 +167,15 @@ uint64_t popcnt64(const uint32_t* w32, size_t words, int passes) {
   return a0 + a1 + a2 + a3;
 }
 
-}  // namespace
+const CeilingKernel kCeilingKernels[] = {
+    {"avx2-nibble-lut", Isa::kAvx2, 128, &nibble_lut, false},
+    {"avx2-harley-seal", Isa::kAvx2, 32, &harley_seal, false},
+    {"avx2-split-nibble-lut", Isa::kAvx2, 64, &split_nibble_lut, true},
+    {"x86-popcnt64", Isa::kAvx2, 128, &popcnt64, false}};
 
-std::vector<CeilingKernel> ceiling_kernels() {
-  return {{"avx2-nibble-lut", Isa::kAvx2, 128, &nibble_lut, false},
-          {"avx2-harley-seal", Isa::kAvx2, 32, &harley_seal, false},
-          {"avx2-split-nibble-lut", Isa::kAvx2, 64, &split_nibble_lut, true},
-          {"x86-popcnt64", Isa::kAvx2, 128, &popcnt64, false}};
+}  // namespace
+CeilingKernelList ceiling_kernels() {
+  return {kCeilingKernels, sizeof(kCeilingKernels) / sizeof(kCeilingKernels[0])};
 }
 
 }  // namespace bnnflow::avx2

@@ -20,8 +20,9 @@ uint64_t run(const uint32_t* w, size_t words, int passes) {
   const __m512i s = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
   return static_cast<uint64_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(s)));
 }
+const CeilingKernel kCeilingKernels[] = {{"avx512-vpopcntd", Isa::kAvx512, 128, &run, false}};
 }  // namespace
-std::vector<CeilingKernel> ceiling_kernels() {
-  return {{"avx512-vpopcntd", Isa::kAvx512, 128, &run, false}};
+CeilingKernelList ceiling_kernels() {
+  return {kCeilingKernels, sizeof(kCeilingKernels) / sizeof(kCeilingKernels[0])};
 }
 }  // namespace bnnflow::BNNFLOW_AVX512_NS

@@ -22,8 +22,9 @@ uint64_t run(const uint32_t* w, size_t words, int passes) {
   }
   return total;
 }
+const CeilingKernel kCeilingKernels[] = {{"neon-cnt-uadalp", Isa::kNeon, 128, &run, false}};
 }  // namespace
-std::vector<CeilingKernel> ceiling_kernels() {
-  return {{"neon-cnt-uadalp", Isa::kNeon, 128, &run, false}};
+CeilingKernelList ceiling_kernels() {
+  return {kCeilingKernels, sizeof(kCeilingKernels) / sizeof(kCeilingKernels[0])};
 }
 }  // namespace bnnflow::neon

@@ -13,8 +13,9 @@ uint64_t run(const uint32_t* w, size_t words, int passes) {
   }
   return static_cast<uint64_t>(acc[0]) + acc[1] + acc[2] + acc[3];
 }
+const CeilingKernel kCeilingKernels[] = {{"scalar-popcount32", Isa::kScalar, 128, &run, false}};
 }  // namespace
-std::vector<CeilingKernel> ceiling_kernels() {
-  return {{"scalar-popcount32", Isa::kScalar, 128, &run, false}};
+CeilingKernelList ceiling_kernels() {
+  return {kCeilingKernels, sizeof(kCeilingKernels) / sizeof(kCeilingKernels[0])};
 }
 }  // namespace bnnflow::scalar

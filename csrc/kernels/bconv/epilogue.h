@@ -45,7 +45,13 @@ struct EpilogueWriter {
   // (q, 0) pairs gives M·q exactly) and B plus the rounding term 2^(s−1) (0 for s = 0), exact
   // when int8_fits_32.
   std::vector<int32_t> mult_u16, offset_round;
+  // Their data, for the ISA epilogues: an ISA-compiled file must not call std::vector's inline
+  // members (docs/development.md, "Per-ISA objects"). Hence no copies (they would dangle).
+  const int32_t* mult_u16_data = nullptr;
+  const int32_t* offset_round_data = nullptr;
 
+  EpilogueWriter(const EpilogueWriter&) = delete;
+  EpilogueWriter& operator=(const EpilogueWriter&) = delete;
   EpilogueWriter(const Epilogue& e, int cout_, void* out_)
       : ep(e),
         cout(cout_),
@@ -68,6 +74,8 @@ struct EpilogueWriter {
         offset_round[c] = static_cast<int32_t>(e.offset[c] + r);
         if (128 * m + b + r >= (int64_t{1} << 31)) int8_fits_32 = false;
       }
+      mult_u16_data = mult_u16.data();
+      offset_round_data = offset_round.data();
     }
   }
 

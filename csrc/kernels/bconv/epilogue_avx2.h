@@ -50,9 +50,9 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int wo
     const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
     const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
     // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16.data() + o));
+    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16_data + o));
     const __m256i sh = load8(ep.shift + o);
-    const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round.data() + o));
+    const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round_data + o));
     // The signed-saturating packs of store_int8x8 clamp to [−128, 127].
     store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, _mm256_srav_epi32(v, sh));
   } else {

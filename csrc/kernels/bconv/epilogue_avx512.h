@@ -58,8 +58,8 @@ inline void store16(const EpilogueWriter& w, __m512i d, size_t pix, int o, int w
     // zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
     const __m512i q =
         _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    const __m512i mq = madd16(q, load16(w.mult_u16.data() + o));
-    const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round.data() + o));
+    const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
+    const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
     const __m128i y = _mm512_cvtsepi32_epi8(_mm512_srav_epi32(v, load16(e.shift + o)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) +
                                                 pix * w.row_elems + o),

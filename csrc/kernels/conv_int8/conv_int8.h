@@ -9,8 +9,6 @@
 // (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
 // per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache.
 #pragma once
-#include <vector>
-
 #include "kernels/glue_common/glue.h"
 #include "kernels/requant/requant.h"
 
@@ -75,7 +73,7 @@ void conv_int8_rows(const Conv2dInt8Args& a, std::size_t Ho, std::size_t Wo, std
   }
   const Conv2dInt8Requant& rq = *a.rq;
   parallel_ranges(pool, rows, [&](std::size_t r0, std::size_t r1) {
-    std::vector<std::int32_t> acc(row_elems);
+    GlueBuffer<std::int32_t> acc(row_elems);
     for (std::size_t row = r0; row < r1; ++row) {
       for (std::size_t b = 0; b < blocks; ++b) block(row / Ho, row % Ho, b * block_ch, acc.data());
       const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s};

@@ -148,7 +148,10 @@ void dequant_impl(const DequantArgs& a, ThreadPool* pool) {
       std::size_t c = 0;
       for (; c < Cv; c += V::kI32) {
         const typename V::F v = V::cvtf(V::ld_i32(x + c));
-        V::stf(y + c, V::fma(V::ldf(a.bias + c), v, V::ldf(a.scale + c)));
+        // Two roundings, as the scalar twin and the reference: f32(f32(f32(acc)·scale) + bias)
+        // (docs/numerics.md §5); a fused multiply-add would round once and differ in the last
+        // bit.
+        V::stf(y + c, V::addf(V::mulf(v, V::ldf(a.scale + c)), V::ldf(a.bias + c)));
       }
       for (; c < C; ++c) y[c] = static_cast<float>(x[c]) * a.scale[c] + a.bias[c];
     }

@@ -7,9 +7,17 @@
 // time against SIMDe (C++ tests only, so they run on machines without AVX-512), `neon_simde`
 // the NEON sources against SIMDe's NEON (so NEON is also checked natively on x86).
 //
-// ISA-compiled files must not instantiate std containers or other COMDAT library code that
-// the linker could pick for a different ISA: they use GlueBuffer below (inside an anonymous
-// namespace) for scratch memory.
+// Per-ISA objects and the one-definition rule (docs/development.md, "Per-ISA objects"): a file
+// named *_avx2_* / *_avx512_* / *_neon_* is compiled with its ISA's flags, and every inline
+// function or template instantiation it emits with external linkage is a weak (COMDAT) symbol
+// that the linker may pick for *every* caller, including code that runs on a CPU without that
+// ISA. So in those files every externally visible symbol lies in the ISA's namespace
+// (bnnflow::glue::avx2, bnnflow::avx512, ...) and everything else is TU-local: helpers in
+// anonymous namespaces (as GlueBuffer below and the *_impl.h templates) or `static`, templates
+// instantiated only with TU-local types (kernel lambdas). No std containers, std::function,
+// std::min or other shared inline library code: scratch memory is GlueBuffer, parallel loops go
+// through parallel_ranges → run_ranges (threadpool.cc, ISA-neutral). The ctest `isa_symbols`
+// (cmake/check_isa_symbols.cmake) lists every ISA object's symbols and fails on any violation.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -80,21 +88,16 @@ Fn pick_kernel(Isa isa, const char* op, Fn scalar_fn, Fn avx2_fn, Fn avx512_fn, 
   return fn;
 }
 
-// Runs body(begin, end) over [0, n) split into one contiguous range per pool thread.
+// Runs body(begin, end) over [0, n) split into one contiguous range per pool thread, through
+// the ISA-neutral run_ranges (threadpool.h): Body is a kernel's lambda (no linkage), so this
+// instantiation and its callback are TU-local, and no std::function code is emitted here.
 template <class Body>
 void parallel_ranges(ThreadPool* pool, std::size_t n, const Body& body) {
-  if (n == 0) return;
-  const int parts = pool == nullptr ? 1 : pool->num_threads();
-  if (parts <= 1 || n == 1) {
-    body(std::size_t{0}, n);
-    return;
-  }
-  const int used = n < static_cast<std::size_t>(parts) ? static_cast<int>(n) : parts;
-  pool->parallel_for(static_cast<std::size_t>(used), [&](std::size_t t) {
-    std::size_t b, e;
-    split_range(n, used, static_cast<int>(t), &b, &e);
-    body(b, e);
-  });
+  run_ranges(pool, n,
+             [](const void* ctx, std::size_t b, std::size_t e) {
+               (*static_cast<const Body*>(ctx))(b, e);
+             },
+             &body);
 }
 
 // r = 2^(s-1) for s > 0 else 0: the rounding term of rshift_round.
@@ -128,21 +131,32 @@ namespace {
 template <class T>
 class GlueBuffer {
  public:
-  explicit GlueBuffer(std::size_t n) : n_(n) {
-    const std::size_t bytes = ((n * sizeof(T) + 63) / 64 + 1) * 64;
-    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
-    if (p_ == nullptr) throw std::bad_alloc();
-    std::memset(static_cast<void*>(p_), 0, bytes);
-  }
-  ~GlueBuffer() { std::free(p_); }
+  GlueBuffer() = default;  // empty (data() == nullptr) until allocate()
+  explicit GlueBuffer(std::size_t n) { allocate(n); }
+  ~GlueBuffer() { release(); }
   GlueBuffer(const GlueBuffer&) = delete;
   GlueBuffer& operator=(const GlueBuffer&) = delete;
+  // n zeroed elements (any previous contents are freed).
+  void allocate(std::size_t n) {
+    release();
+    const std::size_t bytes = ((n * sizeof(T) + 63) / 64 + 1) * 64;
+    // The library's aligned operator new throws std::bad_alloc itself: no exception object is
+    // constructed (and no inline std::bad_alloc code emitted) in an ISA-compiled file.
+    p_ = static_cast<T*>(::operator new(bytes, std::align_val_t{64}));
+    n_ = n;
+    std::memset(static_cast<void*>(p_), 0, bytes);
+  }
   T* data() { return p_; }
   const T* data() const { return p_; }
   T& operator[](std::size_t i) { return p_[i]; }
   std::size_t size() const { return n_; }
 
  private:
+  void release() {
+    if (p_ != nullptr) ::operator delete(static_cast<void*>(p_), std::align_val_t{64});
+    p_ = nullptr;
+    n_ = 0;
+  }
   T* p_ = nullptr;
   std::size_t n_ = 0;
 };

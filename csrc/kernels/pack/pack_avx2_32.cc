@@ -2,7 +2,7 @@
 // vcmpltps + vmovmskps (float32).
 #include <immintrin.h>
 
-#include <vector>
+#include "kernels/glue_common/glue.h"
 
 #include "kernels/pack/pack.h"
 #include "kernels/pack/pack_common.h"
@@ -12,8 +12,8 @@ namespace {
 
 void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
           uint32_t* out) {
-  std::vector<int8_t> tc(channels);
-  std::vector<uint8_t> force(channels);
+  glue::GlueBuffer<int8_t> tc(static_cast<size_t>(channels));
+  glue::GlueBuffer<uint8_t> force(static_cast<size_t>(channels));
   pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
   pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
     const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + c0));

@@ -1,6 +1,6 @@
 // AVX-512 pack kernels: one 32-channel word per vpcmpb-to-mask (AVX512BW) or two
 // vcmpps-to-mask compares.
-#include <vector>
+#include "kernels/glue_common/glue.h"
 
 #include "kernels/bconv/x86_avx512.h"
 #include "kernels/pack/pack.h"
@@ -11,8 +11,8 @@ namespace {
 
 void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
           uint32_t* out) {
-  std::vector<int8_t> tc(channels);
-  std::vector<uint8_t> force(channels);
+  glue::GlueBuffer<int8_t> tc(static_cast<size_t>(channels));
+  glue::GlueBuffer<uint8_t> force(static_cast<size_t>(channels));
   pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
   pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
     // 32 channels in the low half of a zmm register (upper half zero; its mask bits dropped).

@@ -1,10 +1,13 @@
 // Shared loop of the pack kernels: every ISA supplies how to pack one full 32-channel word;
-// partial words (the last of a group when Cg % 32 != 0) take the scalar path.
+// partial words (the last of a group when Cg % 32 != 0) take the scalar path. Everything is
+// TU-local (anonymous namespace): the scalar and the ISA-compiled pack files each get their own
+// copy, never a shared weak symbol (docs/development.md, "Per-ISA objects").
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 namespace bnnflow::pack_detail {
+namespace {
 
 template <typename T, typename Th>
 inline uint32_t pack_word_scalar(const T* x, const Th* t, int n) {
@@ -39,4 +42,5 @@ inline void int8_thresholds(const int32_t* t, int channels, int8_t* tc, uint8_t*
   }
 }
 
+}  // namespace
 }  // namespace bnnflow::pack_detail

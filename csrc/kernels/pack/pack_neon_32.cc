@@ -2,7 +2,7 @@
 // weight and summed across lanes (addv) into the word's bits.
 #include <arm_neon.h>
 
-#include <vector>
+#include "kernels/glue_common/glue.h"
 
 #include "kernels/pack/pack.h"
 #include "kernels/pack/pack_common.h"
@@ -20,8 +20,8 @@ inline uint32_t bits16(uint8x16_t m) {
 
 void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
           uint32_t* out) {
-  std::vector<int8_t> tc(channels);
-  std::vector<uint8_t> force(channels);
+  glue::GlueBuffer<int8_t> tc(static_cast<size_t>(channels));
+  glue::GlueBuffer<uint8_t> force(static_cast<size_t>(channels));
   pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
   pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
     uint32_t bits = 0;

@@ -1,6 +1,5 @@
 // AVX-512 requant (16 int32 lanes, generic kernel) and requant32 (16 channels per step as
 // even/odd int64 halves).
-#include <memory>
 
 #include "kernels/glue_common/vec_avx512.h"
 #include "kernels/glue_common/eltwise_impl.h"
@@ -45,9 +44,9 @@ void requant32(const Requant32Args& a, ThreadPool* pool) {
   // On the stack for up to 336 channels (the fused conv calls this once per output row).
   const std::size_t need = G * 48 + 2 * (C - Cg);
   alignas(64) std::int64_t local[1024];
-  std::unique_ptr<GlueBuffer<std::int64_t>> heap;
-  if (need > 1024) heap = std::make_unique<GlueBuffer<std::int64_t>>(need);
-  std::int64_t* const pbase = heap ? heap->data() : local;
+  GlueBuffer<std::int64_t> heap;
+  if (need > 1024) heap.allocate(need);
+  std::int64_t* const pbase = need > 1024 ? heap.data() : local;
   for (std::size_t g = 0; g < G; ++g) {
     std::int64_t* p = pbase + g * 48;
     for (std::size_t j = 0; j < 16; ++j) {

@@ -156,6 +156,7 @@ def test_stage2_calibrates_then_freezes(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setattr(modelspec, "enable_int8", enable)
     monkeypatch.setattr(modelspec, "calibrate", calibrate)
     monkeypatch.setattr(modelspec, "freeze_int8", freeze)
+    monkeypatch.setattr(modelspec, "has_int8_points", lambda model: True)
     config = tiny_config(out=str(tmp_path / "s2"), epochs=1, stage=2,
                          init=str(tmp_path / "s1" / "last.pt"), calib_batches=3)
     record = train(config)[0]

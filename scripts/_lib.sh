@@ -10,8 +10,9 @@ step() {
   local name=$1 rc=0
   shift
   mkdir -p "$BNNFLOW_LOG_DIR"
-  local log="$BNNFLOW_LOG_DIR/$name.log"
+  local log="$BNNFLOW_LOG_DIR/$name.log" start=$SECONDS
   "$@" > "$log" 2>&1 || rc=$?
+  echo "[step $name: exit $rc after $((SECONDS - start)) s]" >> "$log"
   if [ "$rc" -ne 0 ]; then
     {
       echo "error: step '$name' failed (exit $rc): $*"
@@ -54,4 +55,14 @@ install_into_venv() {
   fi
   step build-requirements python -m pip install "${reqs[@]}"
   step install python -m pip install --no-build-isolation ".[$extras]"
+}
+
+# simde_include [PYTHON]: the include folder of the PyPI package cmeel-simde installed for
+# PYTHON (default: python), or nothing when it is not installed there.
+simde_include() {
+  "${1:-python}" - << 'PY'
+import pathlib, sysconfig
+inc = pathlib.Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix" / "include"
+print(inc if (inc / "simde" / "x86" / "avx512.h").is_file() else "")
+PY
 }

@@ -18,13 +18,8 @@ ruff check src tests benchmarks
 # Run the tests against the installed package, not the source tree.
 (cd tests && python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml .)
 
-# SIMDe's headers as installed by the PyPI package cmeel-simde (test extra), if present.
-simde_hints=$(python - << 'PY'
-import pathlib, sysconfig
-inc = pathlib.Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix" / "include"
-print(inc if (inc / "simde" / "x86" / "avx512.h").is_file() else "")
-PY
-)
+# SIMDe's headers as installed by the PyPI package cmeel-simde (test extra).
+simde_hints=$(simde_include)
 
 # cpp_tests NAME CMAKE-ARGS...: configure, build and run the C++ tests in build/cpp-NAME.
 cpp_tests() {

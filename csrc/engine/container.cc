@@ -39,6 +39,13 @@ std::uint64_t read_u64le(const std::uint8_t* p) {
   return v;
 }
 
+std::string i128_text(unsigned __int128 v) {
+  if (v == 0) return "0";
+  std::string t;
+  for (; v; v /= 10) t += static_cast<char>('0' + static_cast<int>(v % 10));
+  return std::string(t.rbegin(), t.rend());
+}
+
 struct Span {
   std::uint64_t begin, end;
   std::size_t tensor;
@@ -93,8 +100,9 @@ ParamTensor check_entry(const std::string& name, const Json& entry, std::uint64_
     for (std::size_t i = 0; i < t.shape.size(); ++i) {
       dims += (i ? ", " : "") + std::to_string(t.shape[i]);
     }
+    const std::string want = huge ? "more than 2^64" : i128_text(nbytes);
     format_error(where + ": " + std::to_string(end - begin) + " bytes of data for shape " + dims +
-                 "] " + dtype.get<std::string>());
+                 "] " + dtype.get<std::string>() + " (" + want + " bytes)");
   }
   t.numel = static_cast<std::size_t>(numel);
   span->begin = static_cast<std::uint64_t>(begin);

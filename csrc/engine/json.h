@@ -9,7 +9,9 @@
 
 namespace bnnflow::engine {
 
-using Json = nlohmann::json;
+// Objects keep their keys in file order (as Python's dicts do), so messages list fields in
+// the order the Python validator would.
+using Json = nlohmann::ordered_json;
 
 // Deepest nesting accepted by parse_json (the Python validator allows 32 levels of free
 // metadata below graph.metadata, a few levels deep in the document).

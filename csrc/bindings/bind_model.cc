@@ -178,18 +178,26 @@ nb::object run_op(const NativeModel& self, std::size_t index, const std::vector<
     throw e::Error(e::ErrorKind::kInput, "op index " + std::to_string(index) + " out of range");
   }
   const e::ValidOp& op = m.valid().ops[index];
+  const std::string what = "run_op '" + m.graph().ops[index].name + "' (" + m.graph().ops[index].type + ")";
   if (xs.size() != op.inputs.size()) {
-    throw e::Error(e::ErrorKind::kInput, "op " + std::to_string(index) + " takes " +
-                                             std::to_string(op.inputs.size()) + " inputs, got " +
+    std::string names;
+    for (int t : op.inputs) names += (names.empty() ? "" : ", ") + m.valid().tensors[t].name;
+    throw e::Error(e::ErrorKind::kInput, what + ": takes " + std::to_string(op.inputs.size()) +
+                                             " inputs (" + names + "), got " +
                                              std::to_string(xs.size()));
   }
   std::size_t n = 0;
   std::vector<const void*> ptrs;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const e::TensorInfo& info = m.valid().tensors[op.inputs[i]];
-    const std::size_t ni = check_array(xs[i], info, "inputs[" + std::to_string(i) + "]");
+    const std::size_t ni = check_array(xs[i], info, what + ": inputs[" + std::to_string(i) +
+                                                        "] (tensor '" + info.name + "')");
     if (i == 0) n = ni;
-    if (ni != n) throw e::Error(e::ErrorKind::kInput, "inputs: batch sizes differ");
+    if (ni != n) {
+      throw e::Error(e::ErrorKind::kInput, what + ": inputs[" + std::to_string(i) + "] has batch " +
+                                               std::to_string(ni) + ", inputs[0] " +
+                                               std::to_string(n) + " (one batch for all)");
+    }
     ptrs.push_back(xs[i].data());
   }
   nb::object out = new_array(m.valid().tensors[op.output], n, nullptr);

@@ -310,8 +310,12 @@ def test_bad_arguments(tmp_path: Path) -> None:
         model.run(np.zeros((1, 8, 8, 1), np.float32))
     with pytest.raises(ValueError, match="batch must be >= 1"):
         model.run(np.zeros((0, 8, 8, 1), np.uint8))
-    with pytest.raises(ValueError, match="takes 1 inputs, got 2"):
+    with pytest.raises(ValueError, match=r"run_op 'stem.conv' \(conv2d_int8\): takes 1 inputs "
+                       r"\(image\), got 2"):
         model.run_op(0, [np.zeros((1, 8, 8, 1), np.uint8)] * 2)
+    with pytest.raises(ValueError, match=r"inputs\[0\] \(tensor 'image'\): expected shape "
+                       r"\[N, 8, 8, 1\] uint8, got shape \[1, 8, 8, 2\]"):
+        model.run_op(0, [np.zeros((1, 8, 8, 2), np.uint8)])
     with pytest.raises(ValueError, match="out of range"):
         model.run_op(99, [])
     with pytest.raises(ValueError, match="num_threads"):

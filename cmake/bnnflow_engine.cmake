@@ -24,6 +24,13 @@ else()
   endforeach()
   find_path(BNNFLOW_NLOHMANN_JSON_INCLUDE nlohmann/json.hpp
             HINTS ${_bnnflow_json_hints} /usr/include /usr/local/include)
+  if(NOT BNNFLOW_NLOHMANN_JSON_INCLUDE AND CMAKE_CROSSCOMPILING)
+    # Header-only and the same on every target: the build machine's copy will do.
+    unset(BNNFLOW_NLOHMANN_JSON_INCLUDE CACHE)
+    find_path(BNNFLOW_NLOHMANN_JSON_INCLUDE nlohmann/json.hpp
+              HINTS ${_bnnflow_json_hints} /usr/include /usr/local/include
+              NO_CMAKE_FIND_ROOT_PATH)
+  endif()
   if(NOT BNNFLOW_NLOHMANN_JSON_INCLUDE)
     message(FATAL_ERROR
       "bnnflow's native runtime needs nlohmann-json (header-only). Install one of: "

@@ -51,16 +51,16 @@ struct Span {
   std::size_t tensor;
 };
 
-ParamTensor check_entry(const std::string& name, const Json& entry, std::uint64_t data_len,
+ParamTensor check_entry(const std::string& name, const MapJson& entry, std::uint64_t data_len,
                         Span* span) {
   const std::string where = "tensor " + quote(name);
   if (!entry.is_object() || entry.size() != 3 || !entry.contains("dtype") ||
       !entry.contains("shape") || !entry.contains("data_offsets")) {
     format_error(where + ": header entry must have exactly dtype, shape, data_offsets");
   }
-  const Json& dtype = entry["dtype"];
-  const Json& shape = entry["shape"];
-  const Json& offsets = entry["data_offsets"];
+  const MapJson& dtype = entry["dtype"];
+  const MapJson& shape = entry["shape"];
+  const MapJson& offsets = entry["data_offsets"];
   ParamTensor t;
   t.name = name;
   if (!dtype.is_string() || !parse_code(dtype.get<std::string>(), &t.dtype)) {
@@ -74,7 +74,8 @@ ParamTensor check_entry(const std::string& name, const Json& entry, std::uint64_
     if (ok_shape) t.shape.push_back(d);
   }
   if (!ok_shape) {
-    format_error(where + ": shape " + short_repr(shape) + " is not a list of non-negative ints");
+    format_error(where + ": shape " + short_repr(shape) +
+                 " is not a list of non-negative ints");
   }
   std::int64_t begin = 0, end = 0;
   if (!offsets.is_array() || offsets.size() != 2 || !json_int(offsets[0], &begin) ||
@@ -164,7 +165,8 @@ Container read_container(const std::uint8_t* data, std::size_t size) {
     format_error("truncated file: header length " + std::to_string(n) + " but only " +
                  std::to_string(size - 8) + " bytes follow");
   }
-  Json header = parse_json(reinterpret_cast<const char*>(data + 8), n, "safetensors header");
+  MapJson header =
+      parse_json(reinterpret_cast<const char*>(data + 8), n, "safetensors header");
   if (!header.is_object()) format_error("safetensors header: expected a JSON object");
   Container c;
   auto meta = header.find("__metadata__");

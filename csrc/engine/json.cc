@@ -7,36 +7,72 @@
 
 namespace bnnflow::engine {
 
-Json parse_json(const char* data, std::size_t size, const std::string& what) {
-  auto limit = [](int depth, Json::parse_event_t, Json&) {
-    if (depth > kMaxJsonDepth) throw std::length_error("nested too deeply");
-    return true;
-  };
-  try {
-    return Json::parse(data, data + size, limit, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/false);
-  } catch (const Json::exception& e) {
-    format_error(what + " is not valid JSON: " + e.what(), what);
-  } catch (const std::length_error&) {
+namespace {
+
+// Deepest nesting of [ and { outside strings (linear pre-scan; the SAX DOM parser itself is
+// iterative, and nlohmann's callback parser, which could count depth, rescans every object
+// at its end: quadratic in the keys of an object).
+int max_depth(const char* data, std::size_t size) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < size; ++i) {
+    const char c = data[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > kMaxJsonDepth) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+template <class J>
+J parse_limited(const char* data, std::size_t size, const std::string& what) {
+  if (max_depth(data, size) > kMaxJsonDepth) {
     format_error(what + " is not valid JSON: nested more than " +
                      std::to_string(kMaxJsonDepth) + " levels deep",
                  what);
   }
+  try {
+    return J::parse(data, data + size, nullptr, /*allow_exceptions=*/true,
+                    /*ignore_comments=*/false);
+  } catch (const typename J::exception& e) {
+    format_error(what + " is not valid JSON: " + e.what(), what);
+  }
 }
 
-bool json_int(const Json& v, std::int64_t* out) {
+template <class J>
+bool json_int_impl(const J& v, std::int64_t* out) {
   if (v.is_number_unsigned()) {
-    const std::uint64_t u = v.get<std::uint64_t>();
+    const std::uint64_t u = v.template get<std::uint64_t>();
     if (u > static_cast<std::uint64_t>(INT64_MAX)) return false;
     *out = static_cast<std::int64_t>(u);
     return true;
   }
   if (v.is_number_integer()) {
-    *out = v.get<std::int64_t>();
+    *out = v.template get<std::int64_t>();
     return true;
   }
   return false;
 }
+
+}  // namespace
+
+Json parse_json(const char* data, std::size_t size, const std::string& what) {
+  return parse_limited<Json>(data, size, what);
+}
+
+
+bool json_int(const Json& v, std::int64_t* out) { return json_int_impl(v, out); }
 
 namespace {
 

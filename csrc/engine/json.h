@@ -9,13 +9,16 @@
 
 namespace bnnflow::engine {
 
-// Objects keep their keys in file order (as Python's dicts do), so messages list fields in
-// the order the Python validator would.
-using Json = nlohmann::ordered_json;
+// Objects are std::maps (sorted keys, O(log n) insertion): parsing stays O(n log n) however
+// many keys a hostile object has (ordered_json inserts in linear time per key). Messages that
+// show a JSON object therefore list its keys sorted, where Python keeps file order.
+using Json = nlohmann::json;
 
 // Deepest nesting accepted by parse_json (the Python validator allows 32 levels of free
 // metadata below graph.metadata, a few levels deep in the document).
 inline constexpr int kMaxJsonDepth = 100;
+
+using MapJson = Json;  // the safetensors header (may list hundreds of thousands of tensors)
 
 // Parses text [data, data + size) as JSON; `what` names the document in the error.
 Json parse_json(const char* data, std::size_t size, const std::string& what);

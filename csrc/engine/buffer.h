@@ -16,11 +16,14 @@ inline std::size_t round_up(std::size_t n, std::size_t a = kAlign) { return (n +
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(std::size_t n) : n_(n) {
+  // n bytes; all zero, or with zero_all = false only the slack past n (the caller fills
+  // the first n bytes itself).
+  explicit AlignedBuffer(std::size_t n, bool zero_all = true) : n_(n) {
     const std::size_t bytes = round_up(n == 0 ? 1 : n) + kAlign;
     p_.reset(static_cast<std::uint8_t*>(std::aligned_alloc(kAlign, bytes)));
     if (!p_) throw std::bad_alloc();
-    std::memset(p_.get(), 0, bytes);
+    if (zero_all) std::memset(p_.get(), 0, bytes);
+    else std::memset(p_.get() + n, 0, bytes - n);
   }
   std::uint8_t* data() { return p_.get(); }
   const std::uint8_t* data() const { return p_.get(); }

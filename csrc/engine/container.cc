@@ -214,7 +214,7 @@ Container read_container(const std::uint8_t* data, std::size_t size) {
   const std::uint8_t* region = data + 8 + n;
   for (const Span& s : spans) {
     ParamTensor& t = c.tensors[s.tensor];
-    t.data = AlignedBuffer(s.end - s.begin);
+    t.data = AlignedBuffer(s.end - s.begin, /*zero_all=*/false);
     if (s.end > s.begin) std::memcpy(t.data.data(), region + s.begin, s.end - s.begin);
   }
   c.index.reserve(c.tensors.size());

@@ -80,7 +80,7 @@ struct Model::Context {
 
 Model::~Model() = default;
 
-std::vector<std::uint8_t> read_file(const std::string& path) {
+FileBytes read_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw Error(ErrorKind::kIo, quote(path) + ": " + std::strerror(errno));
@@ -92,7 +92,7 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
   }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) throw Error(ErrorKind::kIo, quote(path) + ": " + std::strerror(errno));
-  std::vector<std::uint8_t> data(static_cast<std::size_t>(st.st_size));
+  std::vector<std::uint8_t, NoInit<std::uint8_t>> data(static_cast<std::size_t>(st.st_size));
   const std::size_t got = data.empty() ? 0 : std::fread(data.data(), 1, data.size(), f);
   const bool failed = std::ferror(f) != 0;
   std::fclose(f);
@@ -105,7 +105,7 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
 
 std::unique_ptr<Model> Model::from_file(const std::string& path, const ModelOptions& opts) {
   const auto t0 = Clock::now();
-  const std::vector<std::uint8_t> data = read_file(path);
+  const FileBytes data = read_file(path);
   const double read_seconds = seconds_since(t0);
   std::unique_ptr<Model> m(new Model());
   m->load(data.data(), data.size(), opts);

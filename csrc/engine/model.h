@@ -109,7 +109,28 @@ class Model {
   mutable std::vector<std::unique_ptr<Context>> free_;
 };
 
+// An allocator that leaves new elements uninitialised (a file's bytes are read over them).
+template <class T>
+struct NoInit : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = NoInit<U>;
+  };
+  NoInit() = default;
+  template <class U>
+  NoInit(const NoInit<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using FileBytes = std::vector<std::uint8_t, NoInit<std::uint8_t>>;
+
 // The bytes of the file at `path` (Error kIo / kFormat for missing, unreadable, too large).
-std::vector<std::uint8_t> read_file(const std::string& path);
+FileBytes read_file(const std::string& path);
 
 }  // namespace bnnflow::engine

@@ -130,6 +130,18 @@ if(BNNFLOW_TOOLS AND BNNFLOW_C_API)
   endif()
 endif()
 
+# ---- Fuzzing the loader (tools/fuzz) ---------------------------------------------------------
+option(BNNFLOW_FUZZ_LIBFUZZER "Build bnnflow-fuzz-loader for libFuzzer (clang only)" OFF)
+if(BNNFLOW_TOOLS AND BNNFLOW_C_API)
+  add_executable(bnnflow-fuzz-loader ${CMAKE_CURRENT_SOURCE_DIR}/tools/fuzz/fuzz_loader.cc)
+  target_link_libraries(bnnflow-fuzz-loader PRIVATE bnnflow_core)
+  if(BNNFLOW_FUZZ_LIBFUZZER)
+    target_compile_definitions(bnnflow-fuzz-loader PRIVATE BNNFLOW_FUZZ_LIBFUZZER=1)
+    target_compile_options(bnnflow-fuzz-loader PRIVATE -fsanitize=fuzzer)
+    target_link_options(bnnflow-fuzz-loader PRIVATE -fsanitize=fuzzer)
+  endif()
+endif()
+
 # ---- Tests of the C API and the tools (ctest) -----------------------------------------------
 if(BNNFLOW_TESTS AND BNNFLOW_C_API)
   set(_bnnflow_data ${CMAKE_CURRENT_SOURCE_DIR}/tests/cpp/engine/data)
@@ -152,6 +164,13 @@ if(BNNFLOW_TESTS AND BNNFLOW_C_API)
     string(STRIP "${_bnnflow_expected}" _bnnflow_expected)
     set_tests_properties(bnnflow_classify_pgm PROPERTIES
       PASS_REGULAR_EXPRESSION "${_bnnflow_expected}")
+    if(NOT BNNFLOW_FUZZ_LIBFUZZER)
+      add_test(NAME bnnflow_fuzz_loader_short
+               COMMAND bnnflow-fuzz-loader --runs 3000 ${_bnnflow_data}/tiny_int8.bnn
+                       ${_bnnflow_data}/tiny_float.bnn)
+      set_tests_properties(bnnflow_fuzz_loader_short PROPERTIES
+        PASS_REGULAR_EXPRESSION "crashes: 0")
+    endif()
   endif()
   if(BNNFLOW_INSTALL AND NOT CMAKE_CROSSCOMPILING)
     add_test(NAME bnnflow_install_consumer

@@ -177,7 +177,7 @@ if(BNNFLOW_TESTS AND BNNFLOW_C_API)
              COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR}
                      -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}
                      -DWORK_DIR=${CMAKE_BINARY_DIR}/install-consumer
-                     -DGENERATOR=${CMAKE_GENERATOR}
+                     -DGENERATOR=${CMAKE_GENERATOR} -DSANITIZE=${BNNFLOW_SANITIZE}
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/tests/cpp/engine/install_consumer.cmake)
   endif()
 endif()

@@ -5,6 +5,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -246,6 +247,41 @@ void translate(const std::exception_ptr& p, void*) {
 
 BNNFLOW_BIND(model) {
   nb::register_exception_translator(&translate);
+  m.def(
+      "native_op_schemas",
+      [] {
+        nb::list out;
+        for (const e::OpSchemaInfo& s : e::op_schemas()) {
+          nb::list attrs, params;
+          for (const auto& a : s.attrs) {
+            nb::dict d;
+            d["name"] = a.name;
+            d["kind"] = a.is_int ? "int" : "str";
+            d["lo"] = a.is_int ? nb::cast(a.lo) : nb::none();
+            d["hi"] = a.is_int ? nb::cast(a.hi) : nb::none();
+            d["choices"] = a.is_int ? nb::none() : nb::cast(a.choices);
+            d["nullable"] = a.nullable;
+            d["when"] = a.when;
+            attrs.append(d);
+          }
+          for (const auto& p : s.params) {
+            nb::dict d;
+            d["role"] = p.role;
+            d["dtypes"] = p.dtypes;
+            d["value_range"] = p.ranged ? nb::cast(std::make_pair(p.lo, p.hi)) : nb::none();
+            d["when"] = p.when;
+            params.append(d);
+          }
+          nb::dict d;
+          d["type"] = s.type;
+          d["inputs"] = s.variadic ? nb::cast(std::make_pair(s.inputs, nb::none())) : nb::cast(s.inputs);
+          d["attrs"] = attrs;
+          d["params"] = params;
+          out.append(d);
+        }
+        return out;
+      },
+      "The native validator's op schema table (tests compare it with bnnflow.graph.SCHEMAS).");
   nb::class_<NativeModel>(m, "NativeModel",
                           "A .bnn model loaded, validated, planned and bound by the native "
                           "executor (csrc/engine); bnnflow.runtime.Interpreter wraps it.")

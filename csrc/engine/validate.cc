@@ -834,6 +834,33 @@ const ParamTensor& ValidOp::param(const char* role) const {
   throw std::logic_error(std::string("param role ") + role + " not bound");
 }
 
+std::vector<OpSchemaInfo> op_schemas() {
+  auto when_name = [](When w) -> std::string {
+    switch (w) {
+      case When::kPacked: return "packed";
+      case When::kFloat: return "float";
+      case When::kInt8: return "int8";
+      default: return "";
+    }
+  };
+  std::vector<OpSchemaInfo> out;
+  for (const OpSchema& s : schemas()) {
+    OpSchemaInfo info{s.type, s.inputs, s.variadic, {}, {}};
+    for (const AttrSpec& a : s.attrs) {
+      info.attrs.push_back({a.name, a.is_int, a.lo, a.hi,
+                            std::vector<std::string>(a.choices.begin(), a.choices.end()),
+                            a.nullable, when_name(a.when)});
+    }
+    for (const ParamSpec& p : s.params) {
+      std::vector<std::string> dtypes;
+      for (DType d : p.dtypes) dtypes.emplace_back(dtype_name(d));
+      info.params.push_back({p.role, dtypes, p.ranged, p.lo, p.hi, when_name(p.when)});
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 const char* op_type_name(OpKind kind) {
   for (const OpSchema& s : schemas()) {
     if (s.kind == kind) return s.type;

@@ -54,4 +54,31 @@ ValidGraph validate(const Graph& graph, const Container& container);
 // The op type names, in catalogue order (for messages and tools).
 const char* op_type_name(OpKind kind);
 
+// The schema table, as data (tests compare it with bnnflow.graph.schema.SCHEMAS, so the two
+// definitions of each op cannot drift apart). `when` is "" (always) or the epilogue kind
+// ("packed", "float", "int8") the attr / param belongs to.
+struct AttrSchemaInfo {
+  std::string name;
+  bool is_int;
+  std::int64_t lo, hi;
+  std::vector<std::string> choices;
+  bool nullable;
+  std::string when;
+};
+struct ParamSchemaInfo {
+  std::string role;
+  std::vector<std::string> dtypes;
+  bool ranged;
+  std::int64_t lo, hi;
+  std::string when;
+};
+struct OpSchemaInfo {
+  std::string type;
+  int inputs;
+  bool variadic;  // inputs is then the minimum
+  std::vector<AttrSchemaInfo> attrs;
+  std::vector<ParamSchemaInfo> params;
+};
+std::vector<OpSchemaInfo> op_schemas();
+
 }  // namespace bnnflow::engine

@@ -325,3 +325,35 @@ def test_bad_arguments(tmp_path: Path) -> None:
         model.num_threads = 300
     model.num_threads = 4
     assert model.num_threads == 4
+
+
+# -- one schema, two validators -------------------------------------------------------------
+
+def _when(spec) -> str:
+    """The epilogue kind a conditional attr / param belongs to ("" when unconditional)."""
+    if spec.when is None:
+        return ""
+    kinds = [e for e in ("int32", "float", "int8", "packed") if spec.when({"epilogue": e})]
+    assert len(kinds) == 1, kinds
+    return kinds[0]
+
+
+def test_native_schemas_are_the_python_schemas() -> None:
+    """The C++ validator's op table (csrc/engine/validate.cc) and bnnflow.graph.SCHEMAS list
+    the same ops with the same inputs, attrs (kind, range, choices, nullable, condition) and
+    params (dtypes, value range, condition), in the same order."""
+    native = {s["type"]: s for s in _engine.native_op_schemas()}
+    assert list(native) == list(SCHEMAS)
+    for name, schema in SCHEMAS.items():
+        n = native[name]
+        assert n["inputs"] == schema.inputs, name
+        attrs = [(a["name"], a["kind"], a["lo"], a["hi"],
+                  tuple(a["choices"]) if a["choices"] is not None else None, a["nullable"],
+                  a["when"]) for a in n["attrs"]]
+        assert attrs == [(k, a.kind, a.lo, a.hi, a.choices, a.nullable, _when(a))
+                         for k, a in schema.attrs.items()], name
+        params = [(p["role"], tuple(p["dtypes"]),
+                   tuple(p["value_range"]) if p["value_range"] is not None else None, p["when"])
+                  for p in n["params"]]
+        assert params == [(r, p.dtypes, p.value_range, _when(p))
+                          for r, p in schema.params.items()], name

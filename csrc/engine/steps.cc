@@ -175,8 +175,14 @@ Step requant_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::int32_t* B = op.param("B").as<std::int32_t>();
   auto fn = BNNFLOW_GLUE_PICK(isa, requant);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::RequantArgs a{in<std::int8_t>(ins, 0), static_cast<std::int8_t*>(out), r.rows * n,
-                     r.channels, M, B, shift->data()};
+    k::RequantArgs a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.M = M;
+    a.B = B;
+    a.s = shift->data();
     fn(a, &pool);
   };
   return s;
@@ -190,8 +196,14 @@ Step requant32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::int64_t* B = op.param("B").as<std::int64_t>();
   auto fn = BNNFLOW_GLUE_PICK(isa, requant32);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::Requant32Args a{in<std::int32_t>(ins, 0), static_cast<std::int8_t*>(out), r.rows * n,
-                       r.channels, M, B, shift->data()};
+    k::Requant32Args a{};
+    a.x = in<std::int32_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.M = M;
+    a.B = B;
+    a.s = shift->data();
     fn(a, &pool);
   };
   return s;
@@ -206,9 +218,16 @@ Step add_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::int32_t* B = op.param("B").as<std::int32_t>();
   auto fn = BNNFLOW_GLUE_PICK(isa, add_int8);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::AddInt8Args a{in<std::int8_t>(ins, 0), in<std::int8_t>(ins, 1),
-                     static_cast<std::int8_t*>(out), r.rows * n, r.channels, Ma, Mb, B,
-                     shift->data()};
+    k::AddInt8Args a{};
+    a.a = in<std::int8_t>(ins, 0);
+    a.b = in<std::int8_t>(ins, 1);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.Ma = Ma;
+    a.Mb = Mb;
+    a.B = B;
+    a.s = shift->data();
     fn(a, &pool);
   };
   return s;
@@ -225,8 +244,17 @@ Step pwl_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::int32_t* Bn = op.param("Bn").as<std::int32_t>();
   auto fn = BNNFLOW_GLUE_PICK(isa, pwl_int8);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::PwlInt8Args a{in<std::int8_t>(ins, 0), static_cast<std::int8_t*>(out), r.rows * n,
-                     r.channels, t, Mp, Bp, Mn, Bn, shift->data()};
+    k::PwlInt8Args a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.t = t;
+    a.Mp = Mp;
+    a.Bp = Bp;
+    a.Mn = Mn;
+    a.Bn = Bn;
+    a.s = shift->data();
     fn(a, &pool);
   };
   return s;
@@ -262,7 +290,12 @@ Step global_pool_step(const ValidGraph& g, const ValidOp& op,
   const std::size_t hw = static_cast<std::size_t>(x.shape[1] * x.shape[2]);
   const std::size_t c = static_cast<std::size_t>(x.shape[3]);
   s.run = [hw, c, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::GlobalPoolArgs<Tin, Tout> a{in<Tin>(ins, 0), static_cast<Tout*>(out), n, hw, c};
+    k::GlobalPoolArgs<Tin, Tout> a{};
+    a.x = in<Tin>(ins, 0);
+    a.y = static_cast<Tout*>(out);
+    a.N = n;
+    a.HW = hw;
+    a.C = c;
     fn(a, &pool);
   };
   return s;
@@ -351,8 +384,14 @@ Step dense_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::size_t cin = static_cast<std::size_t>(w.shape[1]);
   auto fn = BNNFLOW_GLUE_PICK(isa, dense_int8);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::DenseInt8Args a{in<std::int8_t>(ins, 0), wp, bias, static_cast<std::int32_t*>(out), n,
-                       cin, cout};
+    k::DenseInt8Args a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.w = wp;
+    a.bias = bias;
+    a.y = static_cast<std::int32_t*>(out);
+    a.N = n;
+    a.Cin = cin;
+    a.Cout = cout;
     fn(a, &pool);
   };
   return s;
@@ -366,7 +405,13 @@ Step concat_step(const ValidGraph& g, const ValidOp& op) {
   const std::size_t rows = static_cast<std::size_t>(x.rows_per_sample());
   const std::size_t elem = act_dtype_size(x.dtype);
   s.run = [widths, rows, elem](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::ConcatArgs a{ins, widths->data(), widths->size(), out, rows * n, elem};
+    k::ConcatArgs a{};
+    a.xs = ins;
+    a.widths = widths->data();
+    a.count = widths->size();
+    a.y = out;
+    a.rows = rows * n;
+    a.elem_size = elem;
     k::concat(a, &pool);
   };
   return s;
@@ -379,8 +424,13 @@ Step dequant_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const float* bias = op.param("bias").as<float>();
   auto fn = BNNFLOW_GLUE_PICK(isa, dequant);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::DequantArgs a{in<std::int32_t>(ins, 0), static_cast<float*>(out), r.rows * n, r.channels,
-                     scale, bias};
+    k::DequantArgs a{};
+    a.x = in<std::int32_t>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.scale = scale;
+    a.bias = bias;
     fn(a, &pool);
   };
   return s;
@@ -393,8 +443,13 @@ Step scale_bias_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const float* bias = op.param("bias").as<float>();
   auto fn = BNNFLOW_GLUE_PICK(isa, scale_bias);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::ScaleBiasArgs a{in<float>(ins, 0), static_cast<float*>(out), r.rows * n, r.channels, scale,
-                       bias};
+    k::ScaleBiasArgs a{};
+    a.x = in<float>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.a = scale;
+    a.b = bias;
     fn(a, &pool);
   };
   return s;
@@ -405,7 +460,11 @@ Step add_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::size_t per = static_cast<std::size_t>(g.tensors[op.inputs[0]].sample_elements());
   auto fn = BNNFLOW_GLUE_PICK(isa, add_f32);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::AddF32Args a{in<float>(ins, 0), in<float>(ins, 1), static_cast<float*>(out), per * n};
+    k::AddF32Args a{};
+    a.a = in<float>(ins, 0);
+    a.b = in<float>(ins, 1);
+    a.y = static_cast<float*>(out);
+    a.size = per * n;
     fn(a, &pool);
   };
   return s;
@@ -421,8 +480,16 @@ Step pwl_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const float* bn = op.param("bn").as<float>();
   auto fn = BNNFLOW_GLUE_PICK(isa, pwl_f32);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::PwlF32Args a{in<float>(ins, 0), static_cast<float*>(out), r.rows * n, r.channels, t, kp,
-                    bp, kn, bn};
+    k::PwlF32Args a{};
+    a.x = in<float>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.t = t;
+    a.kp = kp;
+    a.bp = bp;
+    a.kn = kn;
+    a.bn = bn;
     fn(a, &pool);
   };
   return s;
@@ -474,7 +541,14 @@ Step dense_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::size_t cin = static_cast<std::size_t>(w.shape[1]);
   auto fn = BNNFLOW_GLUE_PICK(isa, dense_f32);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::DenseF32Args a{in<float>(ins, 0), wp, bias, static_cast<float*>(out), n, cin, cout};
+    k::DenseF32Args a{};
+    a.x = in<float>(ins, 0);
+    a.w = wp;
+    a.bias = bias;
+    a.y = static_cast<float*>(out);
+    a.N = n;
+    a.Cin = cin;
+    a.Cout = cout;
     fn(a, &pool);
   };
   return s;
@@ -548,7 +622,12 @@ Step make_conv_requant_step(const ValidGraph& g, const ValidOp& conv, const Vali
   const std::int64_t* B = requant.param("B").as<std::int64_t>();
   auto rq_fn = BNNFLOW_GLUE_PICK(isa, requant32);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    k::Conv2dInt8Requant rq{static_cast<std::int8_t*>(out), M, B, shift->data(), rq_fn};
+    k::Conv2dInt8Requant rq{};
+    rq.y = static_cast<std::int8_t*>(out);
+    rq.M = M;
+    rq.B = B;
+    rq.s = shift->data();
+    rq.fn = rq_fn;
     k::Conv2dInt8Args a = p->proto;
     a.x = ins[0];
     a.y = nullptr;

@@ -2,7 +2,9 @@
 // bnnflow.runtime.engine_ops did, in C++. Weights are prepared for the model's ISA here
 // (binary weights re-arranged for the micro-kernel, int8/float conv weights packed, shifts
 // widened); a Step's run() then only fills the kernel's argument struct and calls it.
-// Steps keep no per-call state: several threads may run the same Step at once.
+// Steps keep no per-call state: several threads may run the same Step at once. Argument
+// structs are filled field by field (never positionally), so a kernel header that gains a
+// field fails to compile or leaves it value-initialised instead of shifting the others.
 #pragma once
 #include <cstddef>
 #include <functional>

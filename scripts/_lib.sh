@@ -44,7 +44,7 @@ install_into_venv() {
   # shellcheck disable=SC1091
   . .venv/bin/activate
   # Keep in step with [build-system] requires in pyproject.toml (tests/test_scripts.py checks).
-  local reqs=("scikit-build-core>=0.10" "nanobind>=2.4")
+  local reqs=("scikit-build-core>=0.10" "nanobind>=2.4" "nlohmann-json>=3.9")
   local have
   have=$(cmake --version 2> /dev/null | head -n 1 | awk '{print $3}') || true
   if [ -z "$have" ] || ! version_at_least "$have" 3.18; then

@@ -1,4 +1,4 @@
-"""Bind-time fusion (bnnflow.runtime.fusion): conv2d_int8 + requant32 run as one engine call,
+"""Bind-time fusion (native executor): conv2d_int8 + requant32 run as one engine call,
 bit-identical to the two ops, and only where the int32 tensor has no other reader."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ISAS = cpu.supported_isas()
 
 
 def _step_names(interp: Interpreter) -> list[str]:
-    return [s.name for s in interp._fast.steps]
+    return interp.steps
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -32,7 +32,7 @@ def test_stem_pair_is_fused_and_exact(isa: str, threads: int) -> None:
     for batch in (1, 3, 1):
         x = random_input(rng, graph, batch)
         np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
-    assert interp.arena_bytes_per_sample <= interp._full.arena_plan.peak_bytes
+    assert interp.arena_bytes_per_sample <= interp.peak_activation_bytes
     # run_all keeps every tensor, the int32 one included (the unfused program)
     assert interp.run_all(random_input(rng, graph, 2))["stem.conv"].dtype == np.int32
 

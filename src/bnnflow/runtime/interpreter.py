@@ -1,46 +1,41 @@
-"""The deploy-time :class:`Interpreter`: load and validate a ``.bnn``, plan one activation
-arena, bind each op's engine kernel once, run batches.
+"""The deploy-time :class:`Interpreter`: a thin wrapper over the native executor
+(``bnnflow._engine.NativeModel``, C++ in ``csrc/engine``), which loads and validates a ``.bnn``,
+binds every op to its kernel once (weights prepared for the ISA), plans one activation arena
+and runs the whole graph in one call with the GIL released. The C API
+(``include/bnnflow/bnnflow.h``) and ``bnnflow-benchmark`` run the same executor.
 
-Thread safety: every :meth:`Interpreter.run` call takes an arena of its own from a small pool
-(under a lock) and the bound kernels keep no per-call state, so several Python threads may
-call ``run`` on one interpreter at once.
+Thread safety: several Python threads may call :meth:`Interpreter.run` on one interpreter at
+once; each native run takes an arena and thread pool of its own.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import operator
 import os
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from bnnflow.format import read
-from bnnflow.graph import Graph, InputSpec, Op, OutputSpec, TensorInfo, numpy_dtype, validate
-from bnnflow.runtime.engine_ops import bind_conv_requant
-from bnnflow.runtime.fusion import Step, fuse
-from bnnflow.runtime.kernels import Kernel, bind_kernel, resolve_isa
-from bnnflow.runtime.memory import MemoryPlan, last_uses, plan_memory
+from bnnflow.format import dumps
+from bnnflow.graph import (
+    Graph,
+    InputSpec,
+    Op,
+    OutputSpec,
+    TensorInfo,
+    graph_from_json,
+    numpy_dtype,
+)
+from bnnflow.runtime.memory import MemoryPlan, plan_memory
 from bnnflow.runtime.summary import Summary, summarize
 
-_EMPTY_ARENA = np.empty(0, np.uint8)
-#: Arenas kept for reuse: per batch size, and how many batch sizes.
-_ARENAS_PER_BATCH_SIZE = 2
-_POOLED_BATCH_SIZES = 4
 #: Largest ``num_threads`` accepted.
 MAX_THREADS = 256
-
-
-@dataclass(frozen=True)
-class _Program:
-    """Steps in order, the tensors each step releases, and the arena of the tensors whose
-    kernels write into a given buffer (the others are allocated by the engine and released
-    after their last reader)."""
-
-    steps: list[Step]
-    drops: list[list[str]]
-    arena_plan: MemoryPlan
+#: The ISA names the engine knows.
+ISAS = ("scalar", "avx2", "avx512", "neon")
 
 
 def _thread_count(value: object) -> int:
@@ -56,11 +51,36 @@ def _thread_count(value: object) -> int:
     return n
 
 
+def resolve_isa(isa: str | None) -> str:
+    """``isa`` checked against this CPU, or the engine's active ISA when ``None``.
+
+    Raises:
+        ValueError: not an ISA name.
+        RuntimeError: this CPU cannot run it.
+    """
+    from bnnflow import cpu
+
+    if isa is None:
+        return cpu.active_isa()
+    if isa not in ISAS:
+        raise ValueError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
+    if isa not in cpu.supported_isas():
+        raise RuntimeError(f"isa {isa!r} is not supported by this CPU (supported: "
+                           f"{', '.join(cpu.supported_isas())})")
+    return isa
+
+
+def _native_model() -> type:
+    from bnnflow import _engine
+
+    return _engine.NativeModel
+
+
 class Interpreter:
-    """Run a ``.bnn`` model on the C++ engine.
+    """Run a ``.bnn`` model on the native executor.
 
     Args:
-        path: the ``.bnn`` file (validated completely before anything runs).
+        path: the ``.bnn`` file (validated completely, natively, before anything runs).
         num_threads: engine threads per op, an integer (any ``__index__`` type, e.g.
             ``np.int64``) in ``[1, MAX_THREADS]``.
         isa: force an ISA (``"scalar"``, ``"avx2"``, ``"avx512"``, ``"neon"``); default: the
@@ -68,6 +88,7 @@ class Interpreter:
 
     Raises:
         FormatError: the file is not a valid ``.bnn``.
+        OSError: the file cannot be read (``FileNotFoundError``, ``IsADirectoryError``, ...).
         ValueError: ``num_threads`` not an integer in ``[1, MAX_THREADS]``, or an unknown
             ``isa``.
         RuntimeError: ``isa`` is not supported by this CPU.
@@ -75,58 +96,34 @@ class Interpreter:
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 1, *,
                  isa: str | None = None):
-        model = read(path)
-        self._setup(model.graph, model.tensors, model.infos, num_threads, isa)
+        threads, isa = _thread_count(num_threads), resolve_isa(isa)
+        target = os.fspath(path)
+        os.stat(target)  # FileNotFoundError / PermissionError as Python gives them
+        if os.path.isdir(target):
+            raise IsADirectoryError(errno.EISDIR, "is a directory, expected a .bnn file", target)
+        native = _native_model().from_file(target, threads, isa)
+        graph = graph_from_json(json.loads(native.graph_json)["graph"])
+        self._setup(native, graph)
 
     @classmethod
     def from_graph(cls, graph: Graph, tensors: Mapping[str, np.ndarray], num_threads: int = 1,
                    *, isa: str | None = None) -> Interpreter:
-        """An interpreter for an in-memory graph (validated as :func:`bnnflow.format.load`
-        would)."""
+        """An interpreter for an in-memory graph: serialised as :func:`bnnflow.format.dumps`
+        would (validated on the way), then loaded natively from the bytes."""
+        threads, isa = _thread_count(num_threads), resolve_isa(isa)
+        data = dumps(graph, {k: np.ascontiguousarray(v) for k, v in tensors.items()})
         self = cls.__new__(cls)
-        tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-        self._setup(graph, tensors, validate(graph, tensors), num_threads, isa)
+        self._setup(_native_model().from_bytes(data, threads, isa), graph)
         return self
 
-    def _setup(self, graph: Graph, tensors: Mapping[str, np.ndarray],
-               infos: Mapping[str, TensorInfo], num_threads: int, isa: str | None) -> None:
-        num_threads = _thread_count(num_threads)
+    def _setup(self, native: object, graph: Graph) -> None:
+        self._native = native
         self._graph = graph
-        self._tensors = dict(tensors)
-        self._infos = dict(infos)
-        self._threads = num_threads
-        self._isa = resolve_isa(isa)
-        self._plan = plan_memory(graph, self._infos)
-        # `_full`: one step per op (run_all, run_op, the reference comparisons); `_fast`: the
-        # fused program run() executes (bnnflow.runtime.fusion), bit-identical.
+        self._op_index = {op.name: i for i, op in enumerate(graph.ops)}
         # per op, per input: (shape without the batch, numpy dtype), for run_op's checks
         self._op_signatures = [
-            [(tuple(self._infos[t].shape[1:]), numpy_dtype(self._infos[t].dtype))
+            [(tuple(self.infos[t].shape[1:]), numpy_dtype(self.infos[t].dtype))
              for t in op.inputs] for op in graph.ops]
-        self._full = self._program([self._bind(i) for i in range(len(graph.ops))])
-        self._fast = self._program(fuse(graph, self._full.steps, self._bind_pair))
-        self._pool: dict[int, list[np.ndarray]] = {}
-        self._lock = threading.Lock()
-
-    def _program(self, steps: list[Step]) -> _Program:
-        io = [(s.inputs, s.output) for s in steps]
-        in_arena = {s.output for s in steps if s.kernel.writes_out}
-        return _Program(steps, last_uses(self._graph, io),
-                        plan_memory(self._graph, self._infos, only=in_arena, steps=io))
-
-    def _bind_pair(self, first: Op, second: Op) -> Kernel | None:
-        params = [{role: self._tensors[name] for role, name in op.params.items()}
-                  for op in (first, second)]
-        ins = [self._infos[t] for t in first.inputs]
-        return bind_conv_requant(first, second, ins, params[0], params[1], self._isa,
-                                 self._threads)
-
-    def _bind(self, index: int) -> Step:
-        op = self._graph.ops[index]
-        params = {role: self._tensors[name] for role, name in op.params.items()}
-        kernel = bind_kernel(op, [self._infos[t] for t in op.inputs], self._infos[op.output],
-                             params, isa=self._isa, threads=self._threads)
-        return Step(op.name, tuple(op.inputs), op.output, kernel, (op.name,))
 
     # -- properties ---------------------------------------------------------------------
 
@@ -146,104 +143,94 @@ class Interpreter:
 
     @property
     def isa(self) -> str:
-        return self._isa
+        return self._native.isa
 
     @property
     def num_threads(self) -> int:
-        return self._threads
+        return self._native.num_threads
 
-    @property
+    @cached_property
+    def infos(self) -> dict[str, TensorInfo]:
+        """The inferred :class:`TensorInfo` of every activation (the input first), as the
+        native validator inferred them."""
+        out = {}
+        for t in self._native.tensors:
+            out[t["name"]] = TensorInfo(t["name"], t["dtype"], tuple(t["shape"]),
+                                        t.get("channels"), t.get("groups"))
+        return out
+
+    @cached_property
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The container's param tensors (read-only views of the native model's copies)."""
+        return {name: self._native.param(name) for name in sorted(self._graph.param_names())}
+
+    @cached_property
     def memory_plan(self) -> MemoryPlan:
-        return self._plan
+        """The liveness plan of every activation (per op, batch of one), made in Python by
+        :func:`bnnflow.runtime.memory.plan_memory` (the native planner's algorithm)."""
+        return plan_memory(self._graph, self.infos)
 
     @property
     def peak_activation_bytes(self) -> int:
         """Peak activation bytes for a batch of one under the liveness plan (every activation
         in one arena, reused when dead; the caller's input excluded)."""
-        return self._plan.peak_bytes
+        return self._native.peak_activation_bytes
 
     def activation_bytes(self, batch: int) -> int:
         """Peak activation bytes for a batch of ``batch``."""
-        return self._plan.arena_bytes(batch)
+        return batch * self.peak_activation_bytes
 
     @property
     def arena_bytes_per_sample(self) -> int:
-        """Bytes per sample of the arena actually allocated per run: the plan restricted to
-        the tensors whose kernels write into a given buffer (the others are allocated by the
-        engine and released after their last reader)."""
-        return self._fast.arena_plan.peak_bytes
+        """Bytes per sample of the arena a run allocates: the plan of the program :meth:`run`
+        executes (fused pairs are one step, their intermediate tensor never exists)."""
+        return self._native.arena_bytes_per_sample
+
+    @property
+    def steps(self) -> list[str]:
+        """The steps :meth:`run` executes, in order: op names, ``"a+b"`` for a fused pair
+        (``conv2d_int8`` + the ``requant32`` that is its only reader)."""
+        return [name for name, _ in self._native.steps]
 
     @property
     def backends(self) -> dict[str, str]:
-        """Op name -> ``"engine"`` or ``"reference"`` (ops with no engine kernel)."""
-        return {s.name: s.kernel.backend for s in self._full.steps}
+        """Op name -> ``"engine"``: every op runs on a native kernel."""
+        return {op.name: "engine" for op in self._graph.ops}
+
+    @property
+    def load_seconds(self) -> float:
+        """Native read + parse + validate time of the model."""
+        return self._native.load_seconds
+
+    @property
+    def prepare_seconds(self) -> float:
+        """Native kernel binding (weight preparation) + arena planning time."""
+        return self._native.prepare_seconds
 
     # -- running ------------------------------------------------------------------------
 
-    def _acquire(self, batch: int) -> np.ndarray:
-        if self._fast.arena_plan.peak_bytes == 0:
-            return _EMPTY_ARENA
-        with self._lock:
-            free = self._pool.get(batch)
-            if free:
-                return free.pop()
-        return self._fast.arena_plan.new_arena(batch)
-
-    def _release(self, batch: int, arena: np.ndarray) -> None:
-        if arena is _EMPTY_ARENA:
-            return
-        with self._lock:
-            if batch not in self._pool and len(self._pool) >= _POOLED_BATCH_SIZES:
-                self._pool.pop(next(iter(self._pool)))  # forget the oldest batch size
-            free = self._pool.setdefault(batch, [])
-            if len(free) < _ARENAS_PER_BATCH_SIZE:
-                free.append(arena)
-
-    def _execute(self, program: _Program, x: np.ndarray, arena: np.ndarray, keep: bool
-                 ) -> dict[str, np.ndarray]:
-        batch = x.shape[0]
-        values = {self.input_spec.name: x}
-        kept: dict[str, np.ndarray] = {}
-        plan = program.arena_plan
-        for step, drops in zip(program.steps, program.drops, strict=True):
-            out = plan.view(arena, step.output, batch) if step.kernel.writes_out else None
-            values[step.output] = result = step.kernel([values[t] for t in step.inputs], out)
-            if keep:
-                kept[step.output] = result.copy()
-            for t in drops:
-                del values[t]
-        logits = values[self.output_spec.name]
-        in_arena = self.output_spec.name in plan.allocations
-        kept[self.output_spec.name] = logits.copy() if in_arena else logits
-        return kept
-
     def run(self, x: np.ndarray) -> np.ndarray:
-        """float32 logits ``[N, classes]`` for the batch ``x``.
+        """float32 logits ``[N, classes]`` for the batch ``x`` (one native call, GIL
+        released).
 
         Raises:
             ValueError: ``x`` is not a numpy array of the input spec's rank, shape (batch
-                aside) and dtype; the message states expected and actual.
+                aside) and dtype, or a float input holds NaN / inf; the message states
+                expected and actual.
         """
-        return self._run(x, keep=False)[self.output_spec.name]
+        return self._native.run(self.input_spec.check(x))
+
+    def profile(self, x: np.ndarray) -> list[tuple[str, str, float]]:
+        """``(step name, step type, seconds)`` of every step of one :meth:`run` of ``x``,
+        timed natively."""
+        _, seconds = self._native.run_profiled(self.input_spec.check(x))
+        return [(name, kind, t) for (name, kind), t in zip(self._native.steps, seconds,
+                                                            strict=True)]
 
     def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Every activation (copied out of the arena as each op finishes), for debugging and
-        the engine == reference tests."""
-        return self._run(x, keep=True)
-
-    def _run(self, x: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
-        x = self.input_spec.check(x)
-        batch = x.shape[0]
-        if keep:  # every activation: the unfused program, a fresh arena
-            full = self._full
-            arena = full.arena_plan.new_arena(batch) if full.arena_plan.peak_bytes else \
-                _EMPTY_ARENA
-            return self._execute(full, x, arena, keep=True)
-        arena = self._acquire(batch)
-        try:
-            return self._execute(self._fast, x, arena, keep=False)
-        finally:
-            self._release(batch, arena)
+        """Every activation (name -> array, in op order) of the per-op program, for
+        debugging and the engine == reference tests."""
+        return self._native.run_all(self.input_spec.check(x))
 
     def run_op(self, name: str, inputs: list[np.ndarray]) -> np.ndarray:
         """Run the single op ``name`` on the given input arrays (batch from ``inputs[0]``) and
@@ -255,15 +242,10 @@ class Interpreter:
                 or an array's dtype, rank, shape (batch aside) or batch differs from its
                 tensor's; the message names the op, the tensor and expected and actual.
         """
-        index = next((i for i, s in enumerate(self._full.steps) if s.name == name), None)
+        index = self._op_index.get(name)
         if index is None:
             raise KeyError(f"no op named {name!r}")
-        step = self._full.steps[index]
-        arrays = self._op_inputs(index, inputs)
-        info = self._infos[step.output]
-        out = (np.empty(info.concrete_shape(arrays[0].shape[0]), numpy_dtype(info.dtype))
-               if step.kernel.writes_out else None)
-        return step.kernel(arrays, out)
+        return self._native.run_op(index, self._op_inputs(index, inputs))
 
     def _op_inputs(self, index: int, inputs: object) -> list[np.ndarray]:
         """``inputs`` of op ``index`` as C-contiguous arrays: a fast test (a few µs, so that
@@ -292,7 +274,7 @@ class Interpreter:
             raise ValueError(f"{where}: takes {wanted}, got {len(inputs)}")
         arrays, batch = [], None
         for tensor, x in zip(names, inputs, strict=True):
-            info = self._infos[tensor]
+            info = self.infos[tensor]
             want = f"[N, {', '.join(map(str, info.shape[1:]))}] {info.dtype}"
             if not isinstance(x, np.ndarray):
                 raise ValueError(f"{where}: input {tensor!r}: expected a numpy array {want}, "
@@ -314,4 +296,5 @@ class Interpreter:
     def summary(self) -> Summary:
         """Per-op table (type, name, output shape, MACs by precision, params by precision,
         backend) and totals with the peak activation memory, for ``bnnflow summary``."""
-        return summarize(self._graph, self._tensors, self._infos, self._plan, self.backends)
+        return summarize(self._graph, self.tensors, self.infos, self.memory_plan,
+                         self.backends)

@@ -1,0 +1,325 @@
+#include "engine/model.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "engine/error.h"
+#include "engine/json.h"
+
+namespace bnnflow::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+const char* kVersionKey = "bnnflow.format_version";
+const char* kGraphKey = "bnnflow.graph";
+
+int check_version(const Container& c) {
+  auto v = c.metadata.find(kVersionKey);
+  if (v == c.metadata.end() || c.metadata.find(kGraphKey) == c.metadata.end()) {
+    format_error(std::string("not a bnnflow file: the safetensors metadata lacks '") +
+                     kVersionKey + "' or '" + kGraphKey + "'",
+                 kVersionKey);
+  }
+  const std::string& text = v->second;
+  bool digits = !text.empty() && text.size() < 10;
+  for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
+  if (!digits) {
+    format_error(std::string(kVersionKey) + ": " + quote(text.substr(0, 20)) +
+                     " is not an integer",
+                 kVersionKey);
+  }
+  const int version = std::stoi(text);
+  if (version != kFormatVersion) {
+    format_error("format version " + std::to_string(version) +
+                     " is not supported (this bnnflow runtime reads versions " +
+                     std::to_string(kFormatVersion) + ")",
+                 kVersionKey);
+  }
+  return version;
+}
+
+// A step program's arena: every tensor a step defines, live from its step to its last
+// reader (the graph output: to the end).
+ArenaPlan plan_program(const std::vector<Step>& steps, const ValidGraph& g) {
+  const std::size_t n = g.tensors.size();
+  std::vector<int> first(n, -1), last(n, -1);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    for (int t : steps[i].inputs) last[static_cast<std::size_t>(t)] = static_cast<int>(i);
+    first[static_cast<std::size_t>(steps[i].output)] = static_cast<int>(i);
+  }
+  std::vector<Lifetime> lts;
+  lts.reserve(steps.size());
+  for (const Step& s : steps) {
+    const std::size_t t = static_cast<std::size_t>(s.output);
+    const int stop = s.output == g.output ? static_cast<int>(steps.size())
+                                          : std::max(last[t], first[t]);
+    lts.push_back({s.output, g.tensors[t].sample_bytes(), first[t], stop, &g.tensors[t].name});
+  }
+  return place(std::move(lts), n);
+}
+
+}  // namespace
+
+struct Model::Context {
+  int threads;
+  ThreadPool pool;
+  AlignedBuffer arena;
+  std::vector<const void*> ins;
+  explicit Context(int n) : threads(n), pool(n) {}
+};
+
+Model::~Model() = default;
+
+FileBytes read_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw Error(ErrorKind::kIo, quote(path) + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIo, quote(path) + ": is a directory");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) {
+    format_error(quote(path) + ": " + std::to_string(st.st_size) + " bytes exceeds the " +
+                 std::to_string(kMaxFileBytes) + "-byte limit of a .bnn file");
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw Error(ErrorKind::kIo, quote(path) + ": " + std::strerror(errno));
+  std::vector<std::uint8_t, NoInit<std::uint8_t>> data(static_cast<std::size_t>(st.st_size));
+  const std::size_t got = data.empty() ? 0 : std::fread(data.data(), 1, data.size(), f);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || got != data.size()) {
+    throw Error(ErrorKind::kIo, quote(path) + ": read " + std::to_string(got) + " of " +
+                                    std::to_string(data.size()) + " bytes");
+  }
+  return data;
+}
+
+std::unique_ptr<Model> Model::from_file(const std::string& path, const ModelOptions& opts) {
+  const auto t0 = Clock::now();
+  const FileBytes data = read_file(path);
+  const double read_seconds = seconds_since(t0);
+  std::unique_ptr<Model> m(new Model());
+  m->load(data.data(), data.size(), opts);
+  m->timings_.load_seconds += read_seconds;
+  return m;
+}
+
+std::unique_ptr<Model> Model::from_buffer(const void* data, std::size_t size,
+                                          const ModelOptions& opts) {
+  if (data == nullptr && size != 0) input_error("buffer: NULL data with a non-zero size");
+  std::unique_ptr<Model> m(new Model());
+  m->load(static_cast<const std::uint8_t*>(data), size, opts);
+  return m;
+}
+
+void Model::set_num_threads(int n) {
+  if (n < 1 || n > kMaxThreads) {
+    input_error("num_threads must be in [1, " + std::to_string(kMaxThreads) + "], got " +
+                std::to_string(n));
+  }
+  threads_.store(n);
+}
+
+void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions& opts) {
+  const auto t0 = Clock::now();
+  set_num_threads(opts.num_threads);
+  isa_ = opts.isa ? *opts.isa : active_isa();
+  if (!isa_supported(isa_)) {
+    throw Error(ErrorKind::kUnsupported,
+                std::string("isa '") + isa_name(isa_) + "' is not supported by this CPU");
+  }
+  static const std::uint8_t kEmpty = 0;
+  container_ = read_container(data == nullptr ? &kEmpty : data, size);
+  const int version = check_version(container_);
+  const std::string& text = container_.metadata.at(kGraphKey);
+  const Json doc = parse_json(text.data(), text.size(), kGraphKey);
+  if (!doc.is_object() || doc.size() != 3 || !doc.contains("format_version") ||
+      !doc.contains("producer") || !doc.contains("graph")) {
+    format_error(std::string(kGraphKey) +
+                     ": expected an object with exactly format_version, producer, graph",
+                 kGraphKey);
+  }
+  const Json& fv = doc["format_version"];
+  if (!fv.is_number() || fv.get<double>() != version) {
+    format_error(std::string(kGraphKey) + ".format_version " + short_repr(fv) + " differs from " +
+                     kVersionKey + " " + std::to_string(version),
+                 "format_version");
+  }
+  if (!doc["producer"].is_string()) {
+    format_error(std::string(kGraphKey) + ".producer: expected a string", "producer");
+  }
+  producer_ = doc["producer"].get<std::string>();
+  graph_ = graph_from_json(doc["graph"]);
+  valid_ = validate(graph_, container_);
+  timings_.load_seconds = seconds_since(t0);
+
+  const auto t1 = Clock::now();
+  try {
+    full_.reserve(valid_.ops.size());
+    for (const ValidOp& op : valid_.ops) {
+      full_.push_back(make_step(valid_, op, isa_));
+      full_.back().name = graph_.ops[op.index].name;
+    }
+    // Fusion: conv2d_int8 then the requant32 that is its only reader -> one step.
+    std::vector<int> readers(valid_.tensors.size(), 0);
+    for (const ValidOp& op : valid_.ops) {
+      for (int t : op.inputs) ++readers[static_cast<std::size_t>(t)];
+    }
+    for (std::size_t i = 0; i < valid_.ops.size(); ++i) {
+      const ValidOp& a = valid_.ops[i];
+      if (i + 1 < valid_.ops.size()) {
+        const ValidOp& b = valid_.ops[i + 1];
+        if (a.kind == OpKind::kConv2dInt8 && b.kind == OpKind::kRequant32 &&
+            b.inputs[0] == a.output && readers[static_cast<std::size_t>(a.output)] == 1 &&
+            a.output != valid_.output) {
+          fast_.push_back(make_conv_requant_step(valid_, a, b, isa_));
+          fast_.back().name = graph_.ops[a.index].name + "+" + graph_.ops[b.index].name;
+          ++i;
+          continue;
+        }
+      }
+      fast_.push_back(full_[i]);
+    }
+  } catch (const std::invalid_argument& e) {
+    throw Error(ErrorKind::kUnsupported, e.what());
+  }
+  full_plan_ = plan_program(full_, valid_);
+  fast_plan_ = plan_program(fast_, valid_);
+  timings_.prepare_seconds = seconds_since(t1);
+}
+
+std::size_t Model::input_bytes(std::size_t batch) const { return batch * input_info().sample_bytes(); }
+std::size_t Model::output_bytes(std::size_t batch) const { return batch * output_info().sample_bytes(); }
+
+void Model::check_input(const void* input, std::size_t batch) const {
+  const TensorInfo& in = input_info();
+  if (batch < 1) input_error("input " + quote(in.name) + ": batch must be >= 1, got 0");
+  // Keep batch * (arena or any tensor) far from overflow.
+  const std::size_t per = std::max({fast_plan_.peak, full_plan_.peak, in.sample_bytes(), std::size_t{1}});
+  if (batch > (std::size_t{1} << 40) / per) {
+    input_error("input " + quote(in.name) + ": batch " + std::to_string(batch) + " is too large");
+  }
+  if (input == nullptr) input_error("input " + quote(in.name) + ": NULL data");
+  if (in.dtype == ActDType::kFloat32) {
+    const float* x = static_cast<const float*>(input);
+    const std::size_t n = batch * static_cast<std::size_t>(in.sample_elements());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (std::isfinite(x[i])) continue;
+      std::vector<std::int64_t> index(in.shape.size());
+      std::size_t rest = i;
+      for (std::size_t d = in.shape.size(); d-- > 1;) {
+        index[d] = static_cast<std::int64_t>(rest % static_cast<std::size_t>(in.shape[d]));
+        rest /= static_cast<std::size_t>(in.shape[d]);
+      }
+      index[0] = static_cast<std::int64_t>(rest);
+      input_error("input " + quote(in.name) + ": non-finite value " +
+                  (std::isnan(x[i]) ? std::string("nan") : x[i] > 0 ? "inf" : "-inf") +
+                  " at index " + shape_str(index) +
+                  "; float inputs must be finite (NaN/inf give unspecified results, "
+                  "docs/numerics.md \xC2\xA7" "5)");
+    }
+  }
+}
+
+std::unique_ptr<Model::Context> Model::acquire(std::size_t arena_bytes) const {
+  const int threads = threads_.load();
+  std::unique_ptr<Context> ctx;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = free_.size(); i-- > 0;) {
+      if (free_[i]->threads == threads) {
+        ctx = std::move(free_[i]);
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
+  }
+  if (!ctx) ctx = std::make_unique<Context>(threads);
+  if (ctx->arena.size() < arena_bytes) ctx->arena = AlignedBuffer(arena_bytes);
+  return ctx;
+}
+
+void Model::release(std::unique_ptr<Context> ctx) const {
+  constexpr std::size_t kKeep = 4;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (ctx->threads != threads_.load()) return;
+  if (free_.size() < kKeep) free_.push_back(std::move(ctx));
+}
+
+void Model::run(const void* input, std::size_t batch, float* output,
+                std::vector<double>* step_seconds) const {
+  check_input(input, batch);
+  if (output == nullptr) input_error("output: NULL data");
+  std::unique_ptr<Context> ctx = acquire(batch * fast_plan_.peak);
+  std::uint8_t* arena = ctx->arena.data();
+  const auto& offset = fast_plan_.offset;
+  auto addr = [&](int t) -> const void* {
+    return t == 0 ? input : arena + batch * offset[static_cast<std::size_t>(t)];
+  };
+  if (step_seconds) step_seconds->assign(fast_.size(), 0.0);
+  for (std::size_t i = 0; i < fast_.size(); ++i) {
+    const Step& s = fast_[i];
+    ctx->ins.clear();
+    for (int t : s.inputs) ctx->ins.push_back(addr(t));
+    void* out = arena + batch * offset[static_cast<std::size_t>(s.output)];
+    if (step_seconds) {
+      const auto t0 = Clock::now();
+      s.run(ctx->ins.data(), out, batch, ctx->pool);
+      (*step_seconds)[i] = seconds_since(t0);
+    } else {
+      s.run(ctx->ins.data(), out, batch, ctx->pool);
+    }
+  }
+  std::memcpy(output, addr(valid_.output), output_bytes(batch));
+  release(std::move(ctx));
+}
+
+Activations Model::run_all(const void* input, std::size_t batch) const {
+  check_input(input, batch);
+  Activations acts;
+  acts.batch = batch;
+  acts.offset.resize(valid_.tensors.size());
+  std::size_t total = 0;
+  for (std::size_t t = 0; t < valid_.tensors.size(); ++t) {
+    acts.offset[t] = total;
+    total += round_up(valid_.tensors[t].sample_bytes());
+  }
+  acts.data = AlignedBuffer(batch * total);
+  std::memcpy(acts.data.data(), input, input_bytes(batch));
+  std::unique_ptr<Context> ctx = acquire(0);
+  for (const Step& s : full_) {
+    ctx->ins.clear();
+    for (int t : s.inputs) ctx->ins.push_back(acts.tensor(t));
+    s.run(ctx->ins.data(), const_cast<void*>(acts.tensor(s.output)), batch, ctx->pool);
+  }
+  release(std::move(ctx));
+  return acts;
+}
+
+void Model::run_op(std::size_t index, const void* const* inputs, std::size_t batch,
+                   void* output) const {
+  if (index >= full_.size()) {
+    input_error("op index " + std::to_string(index) + " out of range (the graph has " +
+                std::to_string(full_.size()) + " ops)");
+  }
+  if (batch < 1) input_error("run_op: batch must be >= 1");
+  const Step& s = full_[index];
+  for (std::size_t i = 0; i < s.inputs.size(); ++i) {
+    if (inputs[i] == nullptr) input_error("run_op: input " + std::to_string(i) + " is NULL");
+  }
+  if (output == nullptr) input_error("run_op: output is NULL");
+  std::unique_ptr<Context> ctx = acquire(0);
+  s.run(inputs, output, batch, ctx->pool);
+  release(std::move(ctx));
+}
+
+}  // namespace bnnflow::engine

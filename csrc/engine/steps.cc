@@ -1,0 +1,641 @@
+#include "engine/steps.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "engine/buffer.h"
+#include "engine/error.h"
+#include "kernels/add/add.h"
+#include "kernels/bconv/bconv.h"
+#include "kernels/bdense/bdense.h"
+#include "kernels/concat/concat.h"
+#include "kernels/conv_int8/conv_int8.h"
+#include "kernels/dense_int8/dense_int8.h"
+#include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/glue_f32/glue_f32.h"
+#include "kernels/maxpool_packed/maxpool_packed.h"
+#include "kernels/pack/pack.h"
+#include "kernels/pool/pool.h"
+#include "kernels/pwl/pwl.h"
+#include "kernels/requant/requant.h"
+
+namespace bnnflow::engine {
+
+namespace {
+
+namespace k = ::bnnflow::glue;
+
+using Ins = const void* const*;
+
+template <class T>
+const T* in(Ins ins, int i) {
+  return static_cast<const T*>(ins[i]);
+}
+
+// The int8 shifts of the file widened to the int32 the kernels take (kept alive by the step).
+std::shared_ptr<std::vector<std::int32_t>> widen_shift(const ParamTensor& s) {
+  auto out = std::make_shared<std::vector<std::int32_t>>(s.numel);
+  for (std::size_t i = 0; i < s.numel; ++i) (*out)[i] = s.as<std::int8_t>()[i];
+  return out;
+}
+
+Step base(const ValidGraph& g, const ValidOp& op) {
+  Step s;
+  s.inputs = op.inputs;
+  s.output = op.output;
+  s.ops = {op.index};
+  s.type = op_type_name(op.kind);
+  (void)g;
+  return s;
+}
+
+// The epilogue of bconv / bdense from attrs and params (docs/numerics.md §4).
+Epilogue make_epilogue(const ValidOp& op, std::shared_ptr<std::vector<std::int32_t>>* shift) {
+  Epilogue ep;
+  const OpAttrs& a = op.attrs;
+  if (a.clamp_lo) ep.lo = static_cast<std::int32_t>(*a.clamp_lo);
+  if (a.clamp_hi) ep.hi = static_cast<std::int32_t>(*a.clamp_hi);
+  if (a.epilogue == "int32") {
+    ep.kind = EpilogueKind::kInt32;
+  } else if (a.epilogue == "float") {
+    ep.kind = EpilogueKind::kFloat;
+    ep.scale = op.param("scale").as<float>();
+    ep.bias = op.param("bias").as<float>();
+  } else if (a.epilogue == "int8") {
+    ep.kind = EpilogueKind::kInt8;
+    ep.mult = op.param("M").as<std::int16_t>();
+    ep.offset = op.param("B").as<std::int32_t>();
+    *shift = widen_shift(op.param("s"));
+    ep.shift = (*shift)->data();
+  } else {
+    ep.kind = EpilogueKind::kPacked;
+    ep.threshold = op.param("T").as<std::int32_t>();
+    ep.out_groups = static_cast<int>(a.out_groups);
+  }
+  return ep;
+}
+
+PadMode pad_mode(const std::string& m) {
+  return m == "one" ? PadMode::kOne : m == "valid" ? PadMode::kValid : PadMode::kZero;
+}
+
+Step pack_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const std::size_t pixels = static_cast<std::size_t>(x.rows_per_sample());
+  const int c = static_cast<int>(x.shape.back()), groups = static_cast<int>(op.attrs.groups);
+  const ParamTensor& t = op.param("t");
+  (void)pack_kernels(isa);  // fails now, not at run time, when the ISA is not built
+  if (x.dtype == ActDType::kInt8) {
+    const std::int32_t* tp = t.as<std::int32_t>();
+    s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+      pack_int8(in<std::int8_t>(ins, 0), tp, pixels * n, c, groups,
+                static_cast<std::uint32_t*>(out), isa, pool);
+    };
+  } else {
+    const float* tp = t.as<float>();
+    s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+      pack_f32(in<float>(ins, 0), tp, pixels * n, c, groups, static_cast<std::uint32_t*>(out),
+               isa, pool);
+    };
+  }
+  return s;
+}
+
+Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  auto weights = std::make_shared<BconvWeights>(prepare_bconv_weights(
+      w.as<std::uint32_t>(), static_cast<int>(w.shape[0]), static_cast<int>(w.shape[1]),
+      static_cast<int>(w.shape[2]), static_cast<int>(x.channels),
+      static_cast<int>(op.attrs.groups), isa));
+  std::shared_ptr<std::vector<std::int32_t>> shift;
+  const Epilogue ep = make_epilogue(op, &shift);
+  BconvGeometry geo;
+  geo.h = static_cast<int>(x.shape[1]);
+  geo.w = static_cast<int>(x.shape[2]);
+  geo.stride = static_cast<int>(op.attrs.stride);
+  geo.pad = static_cast<int>(op.attrs.padding);
+  geo.mode = pad_mode(op.attrs.pad_mode);
+  s.run = [weights, shift, ep, geo](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    BconvGeometry gn = geo;
+    gn.n = static_cast<int>(n);
+    bconv2d(*weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
+  };
+  return s;
+}
+
+Step bdense_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  auto weights = std::make_shared<BconvWeights>(prepare_bdense_weights(
+      w.as<std::uint32_t>(), static_cast<int>(w.shape[0]), static_cast<int>(x.channels), isa));
+  std::shared_ptr<std::vector<std::int32_t>> shift;
+  const Epilogue ep = make_epilogue(op, &shift);
+  s.run = [weights, shift, ep](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    bdense(*weights, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
+  };
+  return s;
+}
+
+Step maxpool_packed_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  (void)maxpool_packed_kernel(isa);
+  PoolGeometry geo;
+  geo.h = static_cast<int>(x.shape[1]);
+  geo.w = static_cast<int>(x.shape[2]);
+  geo.words = static_cast<int>(x.shape[3]);
+  geo.kh = geo.kw = static_cast<int>(op.attrs.kernel);
+  geo.stride = static_cast<int>(op.attrs.stride);
+  geo.pad = static_cast<int>(op.attrs.padding);
+  s.run = [geo, isa](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    PoolGeometry gn = geo;
+    gn.n = static_cast<int>(n);
+    maxpool_packed(in<std::uint32_t>(ins, 0), gn, static_cast<std::uint32_t*>(out), isa, pool);
+  };
+  return s;
+}
+
+// Per-channel elementwise ops: rows = batch * rows per sample, channels = last dim.
+struct Rows {
+  std::size_t rows, channels;
+};
+Rows rows_of(const TensorInfo& x) {
+  return {static_cast<std::size_t>(x.rows_per_sample()), static_cast<std::size_t>(x.shape.back())};
+}
+
+Step requant_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  auto shift = widen_shift(op.param("s"));
+  const std::int16_t* M = op.param("M").as<std::int16_t>();
+  const std::int32_t* B = op.param("B").as<std::int32_t>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, requant);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::RequantArgs a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.M = M;
+    a.B = B;
+    a.s = shift->data();
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step requant32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  auto shift = widen_shift(op.param("s"));
+  const std::int32_t* M = op.param("M").as<std::int32_t>();
+  const std::int64_t* B = op.param("B").as<std::int64_t>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, requant32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::Requant32Args a{};
+    a.x = in<std::int32_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.M = M;
+    a.B = B;
+    a.s = shift->data();
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step add_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  auto shift = widen_shift(op.param("s"));
+  const std::int16_t* Ma = op.param("Ma").as<std::int16_t>();
+  const std::int16_t* Mb = op.param("Mb").as<std::int16_t>();
+  const std::int32_t* B = op.param("B").as<std::int32_t>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, add_int8);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::AddInt8Args a{};
+    a.a = in<std::int8_t>(ins, 0);
+    a.b = in<std::int8_t>(ins, 1);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.Ma = Ma;
+    a.Mb = Mb;
+    a.B = B;
+    a.s = shift->data();
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step pwl_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  auto shift = widen_shift(op.param("s"));
+  const std::int32_t* t = op.param("t").as<std::int32_t>();
+  const std::int16_t* Mp = op.param("Mp").as<std::int16_t>();
+  const std::int32_t* Bp = op.param("Bp").as<std::int32_t>();
+  const std::int16_t* Mn = op.param("Mn").as<std::int16_t>();
+  const std::int32_t* Bn = op.param("Bn").as<std::int32_t>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, pwl_int8);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::PwlInt8Args a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.y = static_cast<std::int8_t*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.t = t;
+    a.Mp = Mp;
+    a.Bp = Bp;
+    a.Mn = Mn;
+    a.Bn = Bn;
+    a.s = shift->data();
+    fn(a, &pool);
+  };
+  return s;
+}
+
+template <class Tin, class Tout>
+Step pool_step(const ValidGraph& g, const ValidOp& op,
+               void (*fn)(const k::PoolArgs<Tin, Tout>&, ThreadPool*)) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  k::PoolArgs<Tin, Tout> proto{};
+  proto.H = static_cast<std::size_t>(x.shape[1]);
+  proto.W = static_cast<std::size_t>(x.shape[2]);
+  proto.C = static_cast<std::size_t>(x.shape[3]);
+  proto.k = static_cast<int>(op.attrs.kernel);
+  proto.stride = static_cast<int>(op.attrs.stride);
+  proto.pad = static_cast<int>(op.attrs.padding);
+  s.run = [proto, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::PoolArgs<Tin, Tout> a = proto;
+    a.x = in<Tin>(ins, 0);
+    a.y = static_cast<Tout*>(out);
+    a.N = n;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+template <class Tin, class Tout>
+Step global_pool_step(const ValidGraph& g, const ValidOp& op,
+                      void (*fn)(const k::GlobalPoolArgs<Tin, Tout>&, ThreadPool*)) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const std::size_t hw = static_cast<std::size_t>(x.shape[1] * x.shape[2]);
+  const std::size_t c = static_cast<std::size_t>(x.shape[3]);
+  s.run = [hw, c, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::GlobalPoolArgs<Tin, Tout> a{};
+    a.x = in<Tin>(ins, 0);
+    a.y = static_cast<Tout*>(out);
+    a.N = n;
+    a.HW = hw;
+    a.C = c;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+// conv2d_int8 weights packed once for the ISA's kernel.
+struct PreparedConvInt8 {
+  k::Conv2dInt8Args proto{};
+  AlignedBuffer packed;
+  decltype(&k::scalar::conv2d_int8_packed) fn = nullptr;
+};
+
+std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
+                                                    Isa isa) {
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  auto p = std::make_shared<PreparedConvInt8>();
+  k::Conv2dInt8Args& a = p->proto;
+  a.x_unsigned = x.dtype == ActDType::kUint8;
+  a.w = w.as<std::int8_t>();
+  a.bias = op.param("bias").as<std::int32_t>();
+  a.zp = op.param("zp").as<std::int32_t>();
+  a.H = static_cast<std::size_t>(x.shape[1]);
+  a.W = static_cast<std::size_t>(x.shape[2]);
+  a.Cin = static_cast<std::size_t>(x.shape[3]);
+  a.Cout = static_cast<std::size_t>(w.shape[0]);
+  a.KH = static_cast<int>(w.shape[1]);
+  a.KW = static_cast<int>(w.shape[2]);
+  a.stride = static_cast<int>(op.attrs.stride);
+  a.pad = static_cast<int>(op.attrs.padding);
+  auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed_bytes);
+  auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_int8_pack);
+  p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed);
+  p->packed = AlignedBuffer(bytes(a));
+  pack(a, p->packed.data());
+  return p;
+}
+
+Step conv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  auto p = prepare_conv_int8(g, op, isa);
+  s.run = [p](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::Conv2dInt8Args a = p->proto;
+    a.x = ins[0];
+    a.y = static_cast<std::int32_t*>(out);
+    a.N = n;
+    p->fn(a, p->packed.data(), &pool);
+  };
+  return s;
+}
+
+Step dwconv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  k::DwConv2dInt8Args proto{};
+  proto.x_unsigned = x.dtype == ActDType::kUint8;
+  proto.w = w.as<std::int8_t>();
+  proto.bias = op.param("bias").as<std::int32_t>();
+  proto.zp = op.param("zp").as<std::int32_t>();
+  proto.H = static_cast<std::size_t>(x.shape[1]);
+  proto.W = static_cast<std::size_t>(x.shape[2]);
+  proto.C = static_cast<std::size_t>(x.shape[3]);
+  proto.mult = static_cast<std::size_t>(w.shape[0]) / proto.C;
+  proto.KH = static_cast<int>(w.shape[1]);
+  proto.KW = static_cast<int>(w.shape[2]);
+  proto.stride = static_cast<int>(op.attrs.stride);
+  proto.pad = static_cast<int>(op.attrs.padding);
+  auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
+  s.run = [proto, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::DwConv2dInt8Args a = proto;
+    a.x = ins[0];
+    a.y = static_cast<std::int32_t*>(out);
+    a.N = n;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step dense_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const ParamTensor& w = op.param("weights");
+  const std::int8_t* wp = w.as<std::int8_t>();
+  const std::int32_t* bias = op.param("bias").as<std::int32_t>();
+  const std::size_t cout = static_cast<std::size_t>(w.shape[0]);
+  const std::size_t cin = static_cast<std::size_t>(w.shape[1]);
+  auto fn = BNNFLOW_GLUE_PICK(isa, dense_int8);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::DenseInt8Args a{};
+    a.x = in<std::int8_t>(ins, 0);
+    a.w = wp;
+    a.bias = bias;
+    a.y = static_cast<std::int32_t*>(out);
+    a.N = n;
+    a.Cin = cin;
+    a.Cout = cout;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step concat_step(const ValidGraph& g, const ValidOp& op) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  auto widths = std::make_shared<std::vector<std::size_t>>();
+  for (int t : op.inputs) widths->push_back(static_cast<std::size_t>(g.tensors[t].shape.back()));
+  const std::size_t rows = static_cast<std::size_t>(x.rows_per_sample());
+  const std::size_t elem = act_dtype_size(x.dtype);
+  s.run = [widths, rows, elem](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::ConcatArgs a{};
+    a.xs = ins;
+    a.widths = widths->data();
+    a.count = widths->size();
+    a.y = out;
+    a.rows = rows * n;
+    a.elem_size = elem;
+    k::concat(a, &pool);
+  };
+  return s;
+}
+
+Step dequant_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  const float* scale = op.param("scale").as<float>();
+  const float* bias = op.param("bias").as<float>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, dequant);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::DequantArgs a{};
+    a.x = in<std::int32_t>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.scale = scale;
+    a.bias = bias;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step scale_bias_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  const float* scale = op.param("scale").as<float>();
+  const float* bias = op.param("bias").as<float>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, scale_bias);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::ScaleBiasArgs a{};
+    a.x = in<float>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.a = scale;
+    a.b = bias;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step add_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const std::size_t per = static_cast<std::size_t>(g.tensors[op.inputs[0]].sample_elements());
+  auto fn = BNNFLOW_GLUE_PICK(isa, add_f32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::AddF32Args a{};
+    a.a = in<float>(ins, 0);
+    a.b = in<float>(ins, 1);
+    a.y = static_cast<float*>(out);
+    a.size = per * n;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+Step pwl_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  const float* t = op.param("t").as<float>();
+  const float* kp = op.param("kp").as<float>();
+  const float* bp = op.param("bp").as<float>();
+  const float* kn = op.param("kn").as<float>();
+  const float* bn = op.param("bn").as<float>();
+  auto fn = BNNFLOW_GLUE_PICK(isa, pwl_f32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::PwlF32Args a{};
+    a.x = in<float>(ins, 0);
+    a.y = static_cast<float*>(out);
+    a.rows = r.rows * n;
+    a.channels = r.channels;
+    a.t = t;
+    a.kp = kp;
+    a.bp = bp;
+    a.kn = kn;
+    a.bn = bn;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+struct PreparedConvF32 {
+  k::Conv2dF32Args proto{};
+  AlignedBuffer packed;
+  decltype(&k::scalar::conv2d_f32_packed) fn = nullptr;
+};
+
+Step conv_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  auto p = std::make_shared<PreparedConvF32>();
+  k::Conv2dF32Args& a = p->proto;
+  a.w = w.as<float>();
+  a.bias = op.param("bias").as<float>();
+  a.H = static_cast<std::size_t>(x.shape[1]);
+  a.W = static_cast<std::size_t>(x.shape[2]);
+  a.Cin = static_cast<std::size_t>(x.shape[3]);
+  a.Cout = static_cast<std::size_t>(w.shape[0]);
+  a.KH = static_cast<int>(w.shape[1]);
+  a.KW = static_cast<int>(w.shape[2]);
+  a.stride = static_cast<int>(op.attrs.stride);
+  a.pad = static_cast<int>(op.attrs.padding);
+  auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed_bytes);
+  auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_f32_pack);
+  p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed);
+  p->packed = AlignedBuffer(bytes(a));
+  pack(a, p->packed.data());
+  s.run = [p](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::Conv2dF32Args args = p->proto;
+    args.x = in<float>(ins, 0);
+    args.y = static_cast<float*>(out);
+    args.N = n;
+    p->fn(args, p->packed.data(), &pool);
+  };
+  return s;
+}
+
+Step dense_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const ParamTensor& w = op.param("weights");
+  const float* wp = w.as<float>();
+  const float* bias = op.param("bias").as<float>();
+  const std::size_t cout = static_cast<std::size_t>(w.shape[0]);
+  const std::size_t cin = static_cast<std::size_t>(w.shape[1]);
+  auto fn = BNNFLOW_GLUE_PICK(isa, dense_f32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::DenseF32Args a{};
+    a.x = in<float>(ins, 0);
+    a.w = wp;
+    a.bias = bias;
+    a.y = static_cast<float*>(out);
+    a.N = n;
+    a.Cin = cin;
+    a.Cout = cout;
+    fn(a, &pool);
+  };
+  return s;
+}
+
+// flatten is a layout change only: NHWC data already is [N, H*W*C]; copied (no aliasing).
+Step flatten_step(const ValidGraph& g, const ValidOp& op) {
+  Step s = base(g, op);
+  const std::size_t bytes = g.tensors[op.inputs[0]].sample_bytes();
+  s.run = [bytes](Ins ins, void* out, std::size_t n, ThreadPool&) {
+    std::memcpy(out, ins[0], bytes * n);
+  };
+  return s;
+}
+
+Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  switch (op.kind) {
+    case OpKind::kPack: return pack_step(g, op, isa);
+    case OpKind::kBconv: return bconv_step(g, op, isa);
+    case OpKind::kBdense: return bdense_step(g, op, isa);
+    case OpKind::kMaxpoolPacked: return maxpool_packed_step(g, op, isa);
+    case OpKind::kRequant: return requant_step(g, op, isa);
+    case OpKind::kRequant32: return requant32_step(g, op, isa);
+    case OpKind::kAdd: return add_step(g, op, isa);
+    case OpKind::kPwl: return pwl_step(g, op, isa);
+    case OpKind::kMaxpoolInt8: return pool_step(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_int8));
+    case OpKind::kSumpoolInt8: return pool_step(g, op, BNNFLOW_GLUE_PICK(isa, sumpool_int8));
+    case OpKind::kGlobalSumpoolInt8:
+      return global_pool_step(g, op, BNNFLOW_GLUE_PICK(isa, global_sumpool_int8));
+    case OpKind::kConv2dInt8: return conv_int8_step(g, op, isa);
+    case OpKind::kDwconv2dInt8: return dwconv_int8_step(g, op, isa);
+    case OpKind::kDenseInt8: return dense_int8_step(g, op, isa);
+    case OpKind::kConcat: return concat_step(g, op);
+    case OpKind::kDequant: return dequant_step(g, op, isa);
+    case OpKind::kScaleBias: return scale_bias_step(g, op, isa);
+    case OpKind::kAddF32: return add_f32_step(g, op, isa);
+    case OpKind::kPwlF32: return pwl_f32_step(g, op, isa);
+    case OpKind::kConv2dF32: return conv_f32_step(g, op, isa);
+    case OpKind::kDenseF32: return dense_f32_step(g, op, isa);
+    case OpKind::kMaxpoolF32: return pool_step(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_f32));
+    case OpKind::kAvgpoolF32: return pool_step(g, op, BNNFLOW_GLUE_PICK(isa, avgpool_f32));
+    case OpKind::kGlobalAvgpoolF32:
+      return global_pool_step(g, op, BNNFLOW_GLUE_PICK(isa, global_avgpool_f32));
+    case OpKind::kFlatten: return flatten_step(g, op);
+  }
+  throw std::logic_error("unhandled op kind");
+}
+
+}  // namespace
+
+Step make_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s;
+  try {
+    s = make_step_impl(g, op, isa);
+  } catch (const std::invalid_argument& e) {  // BNNFLOW_GLUE_PICK: no kernel for this ISA
+    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(op.index) + " (" +
+                                             op_type_name(op.kind) + "): " + e.what());
+  }
+  return s;
+}
+
+Step make_conv_requant_step(const ValidGraph& g, const ValidOp& conv, const ValidOp& requant,
+                            Isa isa) {
+  Step s = base(g, conv);
+  s.output = requant.output;
+  s.ops = {conv.index, requant.index};
+  s.type = "conv2d_int8+requant32";
+  auto p = prepare_conv_int8(g, conv, isa);
+  auto shift = widen_shift(requant.param("s"));
+  const std::int32_t* M = requant.param("M").as<std::int32_t>();
+  const std::int64_t* B = requant.param("B").as<std::int64_t>();
+  auto rq_fn = BNNFLOW_GLUE_PICK(isa, requant32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::Conv2dInt8Requant rq{};
+    rq.y = static_cast<std::int8_t*>(out);
+    rq.M = M;
+    rq.B = B;
+    rq.s = shift->data();
+    rq.fn = rq_fn;
+    k::Conv2dInt8Args a = p->proto;
+    a.x = ins[0];
+    a.y = nullptr;
+    a.N = n;
+    a.rq = &rq;
+    p->fn(a, p->packed.data(), &pool);
+  };
+  return s;
+}
+
+}  // namespace bnnflow::engine

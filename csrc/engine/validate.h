@@ -1,0 +1,84 @@
+// Validation of a whole graph against the op schemas and the container: the C++ port of
+// bnnflow.graph.schema + bnnflow.graph.validate, rule by rule and with the same messages
+// ("op #3 'layer1.0.conv1' (bconv): attrs.stride: expected int in [1, 64], got 0"). Known op
+// types, inputs defined before use and once (SSA, topological order), attrs (presence, type,
+// range), params (presence, dtype, shape, value range, finite floats, pad bits), shape
+// inference of all 25 op types, the fixed-point overflow rules (numerics §3), activation size
+// limits, the output spec and unused container tensors. Linear in the size of the graph.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/container.h"
+#include "engine/graph.h"
+
+namespace bnnflow::engine {
+
+enum class OpKind : std::uint8_t {
+  kPack, kBconv, kBdense, kMaxpoolPacked, kRequant, kRequant32, kAdd, kPwl, kMaxpoolInt8,
+  kSumpoolInt8, kGlobalSumpoolInt8, kConv2dInt8, kDwconv2dInt8, kDenseInt8, kConcat, kDequant,
+  kScaleBias, kAddF32, kPwlF32, kConv2dF32, kDenseF32, kMaxpoolF32, kAvgpoolF32,
+  kGlobalAvgpoolF32, kFlatten,
+};
+
+// The attrs of an op, typed (only those its schema has are meaningful).
+struct OpAttrs {
+  std::int64_t stride = 1, padding = 0, groups = 1, kernel = 1, out_groups = 1;
+  std::string pad_mode, epilogue;
+  std::optional<std::int64_t> clamp_lo, clamp_hi;
+};
+
+struct ValidOp {
+  OpKind kind;
+  std::size_t index;                 // position in the graph
+  std::vector<int> inputs;           // tensor ids (0 = the graph input)
+  int output = -1;
+  OpAttrs attrs;
+  std::vector<std::pair<std::string, const ParamTensor*>> params;  // role -> tensor
+  const ParamTensor& param(const char* role) const;
+};
+
+struct ValidGraph {
+  std::vector<TensorInfo> tensors;  // id -> info; 0 is the graph input, then op outputs
+  std::vector<ValidOp> ops;
+  int output = -1;                  // tensor id of the logits
+};
+
+// Checks `graph` against the schemas and `container`; throws Error (kFormat) on the first
+// violation, naming the op and field.
+ValidGraph validate(const Graph& graph, const Container& container);
+
+// The op type names, in catalogue order (for messages and tools).
+const char* op_type_name(OpKind kind);
+
+// The schema table, as data (tests compare it with bnnflow.graph.schema.SCHEMAS, so the two
+// definitions of each op cannot drift apart). `when` is "" (always) or the epilogue kind
+// ("packed", "float", "int8") the attr / param belongs to.
+struct AttrSchemaInfo {
+  std::string name;
+  bool is_int;
+  std::int64_t lo, hi;
+  std::vector<std::string> choices;
+  bool nullable;
+  std::string when;
+};
+struct ParamSchemaInfo {
+  std::string role;
+  std::vector<std::string> dtypes;
+  bool ranged;
+  std::int64_t lo, hi;
+  std::string when;
+};
+struct OpSchemaInfo {
+  std::string type;
+  int inputs;
+  bool variadic;  // inputs is then the minimum
+  std::vector<AttrSchemaInfo> attrs;
+  std::vector<ParamSchemaInfo> params;
+};
+std::vector<OpSchemaInfo> op_schemas();
+
+}  // namespace bnnflow::engine

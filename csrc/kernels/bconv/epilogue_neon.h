@@ -56,7 +56,8 @@ inline void store_int8(const EpilogueWriter& w, const int32x4_t (&d)[V], int8_t*
     vst1_s8(y, vqmovn_s16(vcombine_s16(h[0], h[1])));
   } else {
     static_assert(V == 1, "chunks of 1, 2 or 4 vectors");
-    const int32_t four = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h[0], h[0]))), 0);
+    const int8x8_t b = vqmovn_s16(vcombine_s16(h[0], h[0]));
+    const int32_t four = vget_lane_s32(vreinterpret_s32_s8(b), 0);
     std::memcpy(y, &four, 4);
   }
 }

@@ -270,6 +270,11 @@ int main() {
       {1, 8, 9, 33, 2, 23, 3, 3, 1, 1, PadMode::kOne},
       {2, 4, 5, 17, 1, 12, 1, 1, 1, 0, PadMode::kValid},
       {3, 5, 3, 64, 4, 4, 3, 3, 1, 1, PadMode::kZero},
+      // groups of exactly 8 output channels: NEON 8x8 (AVX-512 8x16) full blocks in registers
+      {1, 8, 8, 64, 2, 8, 3, 3, 1, 1, PadMode::kZero},
+      {1, 10, 12, 50, 4, 8, 3, 3, 1, 1, PadMode::kOne},
+      {2, 8, 8, 32, 3, 8, 1, 1, 1, 0, PadMode::kValid},
+      {1, 11, 9, 20, 2, 8, 3, 3, 2, 1, PadMode::kZero},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

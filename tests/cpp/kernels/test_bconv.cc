@@ -160,6 +160,9 @@ std::vector<Candidate> candidates() {
 #if defined(BNNFLOW_HAVE_SIMDE_AVX512)
   out.push_back({"avx512-simde", &avx512_simde::bconv_microkernel, true});
 #endif
+#if defined(BNNFLOW_HAVE_SIMDE_NEON)
+  out.push_back({"neon-simde", &neon_simde::bconv_microkernel, true});
+#endif
   return out;
 }
 

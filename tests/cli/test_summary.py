@@ -40,3 +40,34 @@ def test_summary_wrong_file_types(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "looks like a PyTorch checkpoint" in err and f"bnnflow export {ck} -o" in err
     assert "absurd" not in err
+
+
+class _LongNames(torch.nn.Module):
+    """ftbnn_small under a submodule name long enough that op names pass 28 characters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone_with_a_rather_long_descriptive_name = ftbnn_small()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone_with_a_rather_long_descriptive_name(x)
+
+
+def test_summary_does_not_cut_names(tmp_path, capsys):
+    """Regression: the name column was cut to 28 characters; it is as wide as the longest."""
+    path = tmp_path / "long.bnn"
+    export(_LongNames().eval(), path, torch.zeros(1, 1, 8, 8), "float")
+    assert main(["summary", str(path), "--json"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)["rows"]]
+    longest = max(names, key=len)
+    assert len(longest) > 40
+    assert main(["summary", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "type"])
+    table = lines[head + 2:head + 2 + len(names)]
+    for name, line in zip(names, table, strict=True):
+        assert line.split()[2] == name
+    # the columns after the name line up: every row's output column starts at the same place
+    starts = {line.index(" N", line.index(name) + len(name)) for name, line in
+              zip(names, table, strict=True)}
+    assert len(starts) == 1

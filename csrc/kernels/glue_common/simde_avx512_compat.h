@@ -29,13 +29,23 @@ using F32x16 = Lanes<float, 16>;
 
 #define BNNFLOW_COMPAT_NS bnnflow_simde_compat
 
+// SIMDe 0.7.6 and later typedef __mmask16 / __mmask64 themselves (SIMDE_ENABLE_NATIVE_ALIASES).
+#if SIMDE_VERSION < HEDLEY_VERSION_ENCODE(0, 7, 6)
 #ifndef __mmask16
 typedef simde__mmask16 __mmask16;
 #endif
 #ifndef __mmask64
 typedef simde__mmask64 __mmask64;
 #endif
+#endif
 
+// SIMDe 0.7.4 (Debian's libsimde-dev) lacks all of the intrinsics below; later releases
+// (PyPI's cmeel-simde 0.8.2) have some, as macros naming simde_* functions. The definitions here
+// replace those (#undef): the same code on every SIMDe release, and SIMDe 0.8.2's portable
+// _mm512_mask_storeu_epi32 writes zeros into the masked-off lanes, where the hardware leaves
+// memory untouched (a tail store would overwrite the bytes after it).
+
+#undef _mm512_cvtepi8_epi32
 static inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
   const auto in = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::int8_t, 16>>(a);
   BNNFLOW_COMPAT_NS::I32x16 out;
@@ -43,6 +53,7 @@ static inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
   return BNNFLOW_COMPAT_NS::bits<__m512i>(out);
 }
 
+#undef _mm512_cvtepi16_epi32
 static inline __m512i _mm512_cvtepi16_epi32(__m256i a) {
   const auto in = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::int16_t, 16>>(a);
   BNNFLOW_COMPAT_NS::I32x16 out;
@@ -50,6 +61,7 @@ static inline __m512i _mm512_cvtepi16_epi32(__m256i a) {
   return BNNFLOW_COMPAT_NS::bits<__m512i>(out);
 }
 
+#undef _mm512_cvtepi32_epi64
 static inline __m512i _mm512_cvtepi32_epi64(__m256i a) {
   const auto in = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::int32_t, 8>>(a);
   BNNFLOW_COMPAT_NS::I64x8 out;
@@ -58,6 +70,7 @@ static inline __m512i _mm512_cvtepi32_epi64(__m256i a) {
 }
 
 // Arithmetic right shift per lane; counts above 31 give the sign fill, as the hardware does.
+#undef _mm512_srav_epi32
 static inline __m512i _mm512_srav_epi32(__m512i a, __m512i count) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I32x16>(a);
   const auto n = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::uint32_t, 16>>(count);
@@ -66,6 +79,7 @@ static inline __m512i _mm512_srav_epi32(__m512i a, __m512i count) {
   return BNNFLOW_COMPAT_NS::bits<__m512i>(out);
 }
 
+#undef _mm512_srav_epi64
 static inline __m512i _mm512_srav_epi64(__m512i a, __m512i count) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I64x8>(a);
   const auto n = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::uint64_t, 8>>(count);
@@ -74,6 +88,7 @@ static inline __m512i _mm512_srav_epi64(__m512i a, __m512i count) {
   return BNNFLOW_COMPAT_NS::bits<__m512i>(out);
 }
 
+#undef _mm512_cmplt_epi32_mask
 static inline __mmask16 _mm512_cmplt_epi32_mask(__m512i a, __m512i b) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I32x16>(a);
   const auto y = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I32x16>(b);
@@ -82,6 +97,7 @@ static inline __mmask16 _mm512_cmplt_epi32_mask(__m512i a, __m512i b) {
   return static_cast<__mmask16>(m);
 }
 
+#undef _mm512_cvtepi32_ps
 static inline __m512 _mm512_cvtepi32_ps(__m512i a) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I32x16>(a);
   BNNFLOW_COMPAT_NS::F32x16 out;
@@ -90,6 +106,7 @@ static inline __m512 _mm512_cvtepi32_ps(__m512i a) {
 }
 
 // Intel's reduction order: halves added pairwise (512 -> 256 -> 128 -> 64 -> 32).
+#undef _mm512_reduce_add_ps
 static inline float _mm512_reduce_add_ps(__m512 a) {
   auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::F32x16>(a);
   for (int w = 8; w >= 1; w /= 2) {
@@ -98,6 +115,7 @@ static inline float _mm512_reduce_add_ps(__m512 a) {
   return x.v[0];
 }
 
+#undef _mm512_reduce_add_epi32
 static inline int _mm512_reduce_add_epi32(__m512i a) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::Lanes<std::uint32_t, 16>>(a);
   std::uint32_t s = 0;
@@ -105,6 +123,7 @@ static inline int _mm512_reduce_add_epi32(__m512i a) {
   return static_cast<int>(s);
 }
 
+#undef _mm512_mask_storeu_epi32
 static inline void _mm512_mask_storeu_epi32(void* p, __mmask16 k, __m512i a) {
   const auto x = BNNFLOW_COMPAT_NS::bits<BNNFLOW_COMPAT_NS::I32x16>(a);
   for (int i = 0; i < 16; ++i) {
@@ -112,6 +131,7 @@ static inline void _mm512_mask_storeu_epi32(void* p, __mmask16 k, __m512i a) {
   }
 }
 
+#undef _mm512_maskz_loadu_epi8
 static inline __m512i _mm512_maskz_loadu_epi8(__mmask64 k, const void* p) {
   BNNFLOW_COMPAT_NS::Lanes<std::int8_t, 64> out;
   for (int i = 0; i < 64; ++i) {

@@ -48,16 +48,20 @@ class Summary:
         return asdict(self)
 
     def to_text(self) -> str:
-        """A fixed-width table with totals."""
-        head = f"{'#':>3} {'type':<19} {'name':<28} {'output':<18} {'bin MACs':>11} " \
+        """A table with totals; the type, name and output columns are as wide as their longest
+        entry (never cut)."""
+        outputs = [" ".join(("x".join("N" if d == -1 else str(d) for d in r.output_shape),
+                             r.output_dtype)) for r in self.rows]
+        tw = max([len("type"), *(len(r.type) for r in self.rows)])
+        nw = max([len("name"), *(len(r.name) for r in self.rows)])
+        ow = max([len("output"), *map(len, outputs)])
+        head = f"{'#':>3} {'type':<{tw}} {'name':<{nw}} {'output':<{ow}} {'bin MACs':>11} " \
                f"{'int8 MACs':>10} {'f32 MACs':>10} {'params B':>9} backend"
         lines = [head, "-" * len(head)]
-        for r in self.rows:
-            shape = "x".join("N" if d == -1 else str(d) for d in r.output_shape)
-            lines.append(f"{r.index:>3} {r.type:<19} {r.name[:28]:<28} "
-                         f"{(shape + ' ' + r.output_dtype)[:18]:<18} {r.binary_macs:>11,} "
-                         f"{r.int8_macs:>10,} {r.float_macs:>10,} {r.param_bytes:>9,} "
-                         f"{r.backend}")
+        for r, out in zip(self.rows, outputs, strict=True):
+            lines.append(f"{r.index:>3} {r.type:<{tw}} {r.name:<{nw}} {out:<{ow}} "
+                         f"{r.binary_macs:>11,} {r.int8_macs:>10,} {r.float_macs:>10,} "
+                         f"{r.param_bytes:>9,} {r.backend}")
         t = self.totals
         lines += ["-" * len(head),
                   f"binary MACs {t['binary_macs']:,}  int8 MACs {t['int8_macs']:,}  float MACs "

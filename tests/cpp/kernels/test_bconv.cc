@@ -2,7 +2,9 @@
 // against a naive loop of the numerics formula) on random and hand-picked shapes: channels not
 // a multiple of 32, 1x1 / 3x3 / 5x5 / 7x7 / 2x3 kernels, strides 1-3, all padding modes,
 // groups, batch > 1, all four epilogues with and without clamp (int8 also with offsets that
-// force the int64 fallback), 1, 2 and 4 threads.
+// force the int64 fallback), 1, 2 and 4 threads. Candidates: every native optimized ISA, plus
+// the AVX-512 and NEON sources built against SIMDe where the build has them; hand-picked shapes
+// reach each tile's fused full blocks, its tile epilogue and the channel-block thread split.
 #include <cmath>
 #include <cstring>
 #include <algorithm>

@@ -1,5 +1,6 @@
-// Per-ISA micro-kernel tables of the binary convolution (one namespace per ISA; the AVX-512
-// sources are also built against SIMDe into bnnflow::avx512_simde for the C++ tests).
+// Per-ISA micro-kernel tables of the binary convolution (one namespace per ISA; for the C++
+// tests the AVX-512 sources are also built against SIMDe into bnnflow::avx512_simde, and the
+// NEON sources into bnnflow::neon_simde).
 #pragma once
 #include "kernels/bconv/bconv.h"
 
@@ -17,6 +18,9 @@ namespace avx512_simde {
 const BconvMicrokernel* bconv_microkernel(int cout_g);
 }
 namespace neon {
+const BconvMicrokernel* bconv_microkernel(int cout_g);
+}
+namespace neon_simde {
 const BconvMicrokernel* bconv_microkernel(int cout_g);
 }
 }  // namespace bnnflow

@@ -2,7 +2,9 @@
 // against a naive loop of the numerics formula) on random and hand-picked shapes: channels not
 // a multiple of 32, 1x1 / 3x3 / 5x5 / 7x7 / 2x3 kernels, strides 1-3, all padding modes,
 // groups, batch > 1, all four epilogues with and without clamp (int8 also with offsets that
-// force the int64 fallback), 1, 2 and 4 threads.
+// force the int64 fallback), 1, 2 and 4 threads. Candidates: every native optimized ISA, plus
+// the AVX-512 and NEON sources built against SIMDe where the build has them; hand-picked shapes
+// reach each tile's fused full blocks, its tile epilogue and the channel-block thread split.
 #include <cmath>
 #include <cstring>
 #include <algorithm>
@@ -140,6 +142,7 @@ std::vector<int32_t> naive(const Case& c, const std::vector<uint32_t>& x,
 struct Candidate {
   std::string name;
   const BconvMicrokernel* (*table)(int);
+  bool fused_all;  // every micro-kernel of the table finishes full blocks in registers
 };
 
 std::vector<Candidate> candidates() {
@@ -147,17 +150,20 @@ std::vector<Candidate> candidates() {
   for (Isa isa : test::optimized_isas()) {
     switch (isa) {
 #if defined(__x86_64__)
-      case Isa::kAvx2: out.push_back({"avx2", &avx2::bconv_microkernel}); break;
-      case Isa::kAvx512: out.push_back({"avx512", &avx512::bconv_microkernel}); break;
+      case Isa::kAvx2: out.push_back({"avx2", &avx2::bconv_microkernel, false}); break;
+      case Isa::kAvx512: out.push_back({"avx512", &avx512::bconv_microkernel, true}); break;
 #endif
 #if defined(__aarch64__)
-      case Isa::kNeon: out.push_back({"neon", &neon::bconv_microkernel}); break;
+      case Isa::kNeon: out.push_back({"neon", &neon::bconv_microkernel, true}); break;
 #endif
       default: break;
     }
   }
 #if defined(BNNFLOW_HAVE_SIMDE_AVX512)
-  out.push_back({"avx512-simde", &avx512_simde::bconv_microkernel});
+  out.push_back({"avx512-simde", &avx512_simde::bconv_microkernel, true});
+#endif
+#if defined(BNNFLOW_HAVE_SIMDE_NEON)
+  out.push_back({"neon-simde", &neon_simde::bconv_microkernel, true});
 #endif
   return out;
 }
@@ -181,6 +187,12 @@ void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool
   for (const Candidate& cand : candidates()) {
     const BconvWeights opt = prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups,
                                                    cand.table(c.cout_g));
+    // Every optimized kernel has a vectorised tile epilogue (and, where the ISA has one, the
+    // fused form): a table that silently fell back to the portable epilogue would still be
+    // exact, so the comparisons below could not notice.
+    tally.check(opt.kernel->finish != nullptr &&
+                    (!cand.fused_all || opt.kernel->run_many_finish != nullptr),
+                cand.name + " (" + opt.kernel->name + ") has its ISA's epilogue");
     for (int variant = 0; variant < 5; ++variant) {  // int8 twice: narrow and wide offsets
       const EpilogueKind kind = variant == 0 ? EpilogueKind::kInt32
                                 : variant == 1 ? EpilogueKind::kFloat
@@ -252,6 +264,22 @@ int main() {
       // channel-block split (with 4 threads) over mostly direct interior tiles
       {1, 10, 10, 32, 1, 512, 3, 3, 1, 1, PadMode::kZero},
       {1, 12, 13, 128, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      // NEON tiles (4x16, 8x8): full 16- and 8-channel blocks finished in registers; batch
+      // > 1 with a partial last tile per image, so some groups of full blocks go through the
+      // tile epilogue (16-channel steps); 4-channel steps and tails of partial blocks
+      {2, 5, 5, 64, 1, 32, 3, 3, 1, 1, PadMode::kZero},
+      {3, 3, 5, 40, 2, 8, 3, 3, 1, 1, PadMode::kOne},
+      {2, 7, 6, 24, 3, 16, 3, 3, 1, 1, PadMode::kZero},
+      {1, 9, 9, 96, 1, 48, 3, 3, 2, 1, PadMode::kZero},
+      {2, 6, 7, 45, 1, 28, 2, 3, 1, 0, PadMode::kValid},
+      {1, 8, 9, 33, 2, 23, 3, 3, 1, 1, PadMode::kOne},
+      {2, 4, 5, 17, 1, 12, 1, 1, 1, 0, PadMode::kValid},
+      {3, 5, 3, 64, 4, 4, 3, 3, 1, 1, PadMode::kZero},
+      // groups of exactly 8 output channels: NEON 8x8 (AVX-512 8x16) full blocks in registers
+      {1, 8, 8, 64, 2, 8, 3, 3, 1, 1, PadMode::kZero},
+      {1, 10, 12, 50, 4, 8, 3, 3, 1, 1, PadMode::kOne},
+      {2, 8, 8, 32, 3, 8, 1, 1, 1, 0, PadMode::kValid},
+      {1, 11, 9, 20, 2, 8, 3, 3, 2, 1, PadMode::kZero},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

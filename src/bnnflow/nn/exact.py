@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import types
+import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -215,7 +216,13 @@ class IntegerGraph:
     """A converted ``int8`` graph, ready to run on torch tensors of one device."""
 
     def __init__(self, graph: Any, tensors: Mapping[str, np.ndarray],
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", until: str | None = None) -> None:
+        """``until``: stop after the op that writes this tensor (run a prefix of the graph).
+
+        Raises:
+            FormatError: an invalid graph.
+            NotImplementedError: an op type outside the int8 data-flow, named with its op.
+        """
         from bnnflow.graph import validate
 
         self.graph = graph
@@ -230,6 +237,8 @@ class IntegerGraph:
             params = {r: _param(op, r, np.asarray(tensors[n]), cin, self.device)
                       for r, n in op.params.items()}
             self.steps.append((op, _Ctx(op.attrs, params, cin)))
+            if op.outputs[0] == until:
+                break
 
     def input_from_pixels(self, x: Value) -> Value:
         """NCHW float pixels → the graph's NHWC input (uint8/int8 as ``bnnflow run`` rounds)."""
@@ -258,8 +267,12 @@ class IntegerGraph:
 # The model's eval forward
 # ---------------------------------------------------------------------------------------
 
-_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, IntegerGraph]] = \
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, IntegerGraph | None]] = \
     weakref.WeakKeyDictionary()
+
+
+class NotExactWarning(UserWarning):
+    """A frozen model the int8 data-flow cannot hold: its eval forward stays fake-quant."""
 
 
 def _int8_points(model: nn.Module) -> list[nn.Module]:
@@ -284,13 +297,18 @@ def _key(model: nn.Module, x: Value) -> tuple[Any, ...]:
 
 def integer_graph(model: nn.Module, x: Value) -> IntegerGraph:
     """The converted graph of ``model`` for inputs shaped like ``x`` (cached until a parameter
-    or buffer changes in place — an optimizer step, ``load_state_dict`` — or a mode changes)."""
+    or buffer changes in place — an optimizer step, ``load_state_dict`` — or a mode changes).
+
+    Raises:
+        ConversionError: the int8 data-flow cannot hold the model (as ``convert`` says).
+    """
     from bnnflow.convert import convert
 
     key = _key(model, x)
     hit = _CACHE.get(model)
-    if hit is not None and hit[0] == key:
+    if hit is not None and hit[0] == key and hit[1] is not None:
         return hit[1]
+    _CACHE.pop(model, None)
     work = copy.deepcopy(model).cpu().eval()
     graph, tensors = convert(work, x[:1].detach().cpu().to(torch.float32), "int8")
     ig = IntegerGraph(graph, tensors, x.device)
@@ -298,16 +316,32 @@ def integer_graph(model: nn.Module, x: Value) -> IntegerGraph:
     return ig
 
 
-def exact_forward(model: nn.Module, x: Value) -> Value:
-    """The engine's logits for NCHW float pixels ``x`` (no gradient)."""
+def exact_forward(model: nn.Module, x: Value) -> Value | None:
+    """The engine's logits for NCHW float pixels ``x`` (no gradient), or ``None`` when the int8
+    data-flow cannot hold the model (a :class:`NotExactWarning` says why, once per state)."""
+    from bnnflow.convert import ConversionError
+
+    key = _key(model, x)
+    hit = _CACHE.get(model)
+    if hit is not None and hit[0] == key and hit[1] is None:
+        return None
     with torch.no_grad():
-        ig = integer_graph(model, x)
+        try:
+            ig = integer_graph(model, x)
+        except ConversionError as err:
+            _CACHE[model] = (key, None)
+            warnings.warn(f"{type(model).__name__}: the int8 data-flow cannot hold this frozen "
+                          f"model, so its eval forward stays fake-quant (float rescaling, "
+                          f"not the engine's integers): {err}", NotExactWarning, stacklevel=3)
+            return None
         return ig.run(ig.input_from_pixels(x))
 
 
 def _forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
     if not self.training and not kwargs and len(args) == 1 and is_exact(self):
-        return exact_forward(self, args[0])
+        y = exact_forward(self, args[0])
+        if y is not None:
+            return y
     return type(self).forward(self, *args, **kwargs)
 
 

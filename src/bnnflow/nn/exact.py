@@ -10,7 +10,9 @@ place they are computed), round-half-up shifts, saturation, int32 wrap-around, t
 engine) and to the numpy reference on every input: the trained model *is* the spec.
 
 Training mode is unchanged: the fake-quant forward with straight-through gradients
-(:mod:`bnnflow.nn.int8`). The exact forward has no gradients (integer ops).
+(:mod:`bnnflow.nn.int8`). The exact forward has no gradients (integer ops). A frozen model the
+int8 data-flow cannot hold (``convert`` raises ``ConversionError``) keeps the fake-quant eval
+forward, with a :class:`NotExactWarning` giving the reason.
 
 Input: the float NCHW pixels the model takes are quantised to the graph's input dtype exactly
 as ``bnnflow run`` does (``clip(round_half_even(x), 0, 255)`` to uint8), then laid out NHWC.

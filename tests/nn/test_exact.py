@@ -47,8 +47,15 @@ def frozen() -> tuple[torch.nn.Module, torch.Tensor]:
     return model.eval(), x
 
 
-def _engine_logits(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
-    graph, tensors = convert(model, x[:1], "int8")
+_GRAPHS: dict[int, tuple] = {}
+
+
+def _engine_logits(model: torch.nn.Module, x: torch.Tensor, fresh: bool = False) -> np.ndarray:
+    """The reference's logits for the model's int8 export (converted once per model object
+    unless ``fresh``)."""
+    if fresh or id(model) not in _GRAPHS:
+        _GRAPHS[id(model)] = convert(model, x[:1], "int8")
+    graph, tensors = _GRAPHS[id(model)]
     u8 = np.ascontiguousarray(np.clip(np.round(x.permute(0, 2, 3, 1).numpy()), 0, 255))
     return reference_run(graph, tensors, u8.astype(np.uint8))
 
@@ -71,6 +78,25 @@ def test_eval_forward_is_bit_identical_to_the_reference(frozen):
         assert np.array_equal(model(y).numpy(), model(z).numpy())
 
 
+def test_autocast_does_not_change_the_logits(frozen):
+    model, x = frozen
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = model(x.to(memory_format=torch.channels_last)).numpy()
+    assert got.dtype == np.float32 and np.array_equal(got, _engine_logits(model, x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_eval_forward_is_bit_identical(frozen):
+    import copy
+
+    model, x = frozen
+    gpu = copy.deepcopy(model).cuda()
+    with torch.no_grad():
+        got = gpu(x.cuda())
+    assert got.device.type == "cuda"
+    assert np.array_equal(got.cpu().numpy(), _engine_logits(model, x))
+
+
 def test_training_keeps_fake_quant_and_gradients_and_eval_follows_updates(frozen):
     import copy
 
@@ -88,7 +114,7 @@ def test_training_keeps_fake_quant_and_gradients_and_eval_follows_updates(frozen
     with torch.no_grad():
         after = model(x).numpy()
     assert not np.array_equal(after, before.numpy())
-    assert np.array_equal(after, _engine_logits(model, x))
+    assert np.array_equal(after, _engine_logits(model, x, fresh=True))
 
 
 def test_exact_false_keeps_the_fake_quant_eval_forward(frozen):

@@ -318,16 +318,20 @@ def integer_graph(model: nn.Module, x: Value) -> IntegerGraph:
     return ig
 
 
+@torch.compiler.disable
 def exact_forward(model: nn.Module, x: Value) -> Value | None:
     """The engine's logits for NCHW float pixels ``x`` (no gradient), or ``None`` when the int8
-    data-flow cannot hold the model (a :class:`NotExactWarning` says why, once per state)."""
+    data-flow cannot hold the model (a :class:`NotExactWarning` says why, once per state).
+
+    Runs outside autocast (mixed precision would round the float32 ``dequant``) and outside
+    ``torch.compile`` (eager integer ops)."""
     from bnnflow.convert import ConversionError
 
     key = _key(model, x)
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == key and hit[1] is None:
         return None
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         try:
             ig = integer_graph(model, x)
         except ConversionError as err:

@@ -110,11 +110,17 @@ def test_training_keeps_fake_quant_and_gradients_and_eval_follows_updates(frozen
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)
     with torch.no_grad():
         before = model.eval()(x).clone()
-    torch.optim.SGD(model.parameters(), lr=0.5).step()  # in place: the cache key changes
+    torch.optim.SGD(model.parameters(), lr=0.5).step()  # new values: converted again
     with torch.no_grad():
         after = model(x).numpy()
     assert not np.array_equal(after, before.numpy())
     assert np.array_equal(after, _engine_logits(model, x, fresh=True))
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.bias.data += 0.5  # through .data: no version bump, still seen
+    with torch.no_grad():
+        again = model(x).numpy()
+    assert not np.array_equal(again, after)
+    assert np.array_equal(again, _engine_logits(model, x, fresh=True))
 
 
 def test_exact_false_keeps_the_fake_quant_eval_forward(frozen):

@@ -269,8 +269,22 @@ class IntegerGraph:
 # The model's eval forward
 # ---------------------------------------------------------------------------------------
 
-_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, IntegerGraph | None]] = \
-    weakref.WeakKeyDictionary()
+@dataclass
+class _Entry:
+    """A conversion of one model: for which inputs and modes (``key``), from which values of
+    its parameters and buffers (``snapshot``), and the result (``None``: not convertible)."""
+
+    key: tuple[Any, ...]
+    snapshot: list[Value]
+    graph: IntegerGraph | None
+
+    def matches(self, model: nn.Module, key: tuple[Any, ...]) -> bool:
+        state = _state(model)
+        return key == self.key and len(state) == len(self.snapshot) and \
+            all(torch.equal(a, b) for a, b in zip(state, self.snapshot, strict=True))
+
+
+_CACHE: weakref.WeakKeyDictionary[nn.Module, _Entry] = weakref.WeakKeyDictionary()
 
 
 class NotExactWarning(UserWarning):
@@ -291,30 +305,44 @@ def is_exact(model: nn.Module) -> bool:
         all(p.mode == "frozen" for p in points)
 
 
+def _state(model: nn.Module) -> list[Value]:
+    return [t.detach() for t in (*model.parameters(), *model.buffers())]
+
+
 def _key(model: nn.Module, x: Value) -> tuple[Any, ...]:
-    state = tuple((id(t), t._version) for t in [*model.parameters(), *model.buffers()])
     modes = tuple(p.mode for p in _int8_points(model))
-    return (tuple(x.shape[1:]), str(x.device), state, modes)
+    return (tuple(x.shape[1:]), str(x.device), modes)
+
+
+def _lookup(model: nn.Module, x: Value) -> tuple[tuple[Any, ...], _Entry | None]:
+    key = _key(model, x)
+    hit = _CACHE.get(model)
+    return key, hit if hit is not None and hit.matches(model, key) else None
+
+
+def _remember(model: nn.Module, key: tuple[Any, ...], ig: IntegerGraph | None) -> None:
+    _CACHE[model] = _Entry(key, [t.clone() for t in _state(model)], ig)
 
 
 def integer_graph(model: nn.Module, x: Value) -> IntegerGraph:
-    """The converted graph of ``model`` for inputs shaped like ``x`` (cached until a parameter
-    or buffer changes in place — an optimizer step, ``load_state_dict`` — or a mode changes).
+    """The converted graph of ``model`` for inputs shaped like ``x``, cached while every
+    parameter and buffer keeps its values (compared with a snapshot, so any change counts:
+    an optimizer step, ``load_state_dict``, a write through ``.data``) and every Int8Point
+    its mode.
 
     Raises:
         ConversionError: the int8 data-flow cannot hold the model (as ``convert`` says).
     """
     from bnnflow.convert import convert
 
-    key = _key(model, x)
-    hit = _CACHE.get(model)
-    if hit is not None and hit[0] == key and hit[1] is not None:
-        return hit[1]
+    key, hit = _lookup(model, x)
+    if hit is not None and hit.graph is not None:
+        return hit.graph
     _CACHE.pop(model, None)
     work = copy.deepcopy(model).cpu().eval()
     graph, tensors = convert(work, x[:1].detach().cpu().to(torch.float32), "int8")
     ig = IntegerGraph(graph, tensors, x.device)
-    _CACHE[model] = (key, ig)
+    _remember(model, key, ig)
     return ig
 
 
@@ -327,15 +355,14 @@ def exact_forward(model: nn.Module, x: Value) -> Value | None:
     ``torch.compile`` (eager integer ops)."""
     from bnnflow.convert import ConversionError
 
-    key = _key(model, x)
-    hit = _CACHE.get(model)
-    if hit is not None and hit[0] == key and hit[1] is None:
+    key, hit = _lookup(model, x)
+    if hit is not None and hit.graph is None:
         return None
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         try:
             ig = integer_graph(model, x)
         except ConversionError as err:
-            _CACHE[model] = (key, None)
+            _remember(model, key, None)
             warnings.warn(f"{type(model).__name__}: the int8 data-flow cannot hold this frozen "
                           f"model, so its eval forward stays fake-quant (float rescaling, "
                           f"not the engine's integers): {err}", NotExactWarning, stacklevel=3)

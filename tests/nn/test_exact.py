@@ -99,10 +99,12 @@ def test_cuda_eval_forward_is_bit_identical(frozen):
 
 def test_training_keeps_fake_quant_and_gradients_and_eval_follows_updates(frozen):
     import copy
+    import pickle
 
     model, x = frozen
     model = copy.deepcopy(model)
-    assert exact.is_exact(model)  # the switch travels with a deep copy
+    assert exact.is_exact(model)  # the switch travels with a deep copy (and a pickle)
+    assert exact.is_exact(pickle.loads(pickle.dumps(model)))
     model.train()
     out = model(x[:8])
     out.square().mean().backward()

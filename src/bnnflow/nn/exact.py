@@ -25,7 +25,6 @@ convolutions run as float64 convolutions of integers whose partial sums stay far
 from __future__ import annotations
 
 import copy
-import types
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -370,12 +369,21 @@ def exact_forward(model: nn.Module, x: Value) -> Value | None:
         return ig.run(ig.input_from_pixels(x))
 
 
-def _forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    if not self.training and not kwargs and len(args) == 1 and is_exact(self):
-        y = exact_forward(self, args[0])
-        if y is not None:
-            return y
-    return type(self).forward(self, *args, **kwargs)
+class _ExactForward:
+    """``model.forward`` once installed: the exact forward in eval mode when every Int8Point is
+    frozen, the class's own (fake-quant) forward otherwise. A plain object (not a bound
+    method), so the model still deep-copies and pickles with it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        model = self.model
+        if not model.training and not kwargs and len(args) == 1 and is_exact(model):
+            y = exact_forward(model, args[0])
+            if y is not None:
+                return y
+        return type(model).forward(model, *args, **kwargs)
 
 
 def install(model: nn.Module, enabled: bool = True) -> nn.Module:
@@ -389,7 +397,7 @@ def install(model: nn.Module, enabled: bool = True) -> nn.Module:
     """
     if enabled:
         model._bnnflow_exact = True  # type: ignore[assignment]
-        model.forward = types.MethodType(_forward, model)  # type: ignore[method-assign]
+        model.forward = _ExactForward(model)  # type: ignore[method-assign]
     else:
         model.__dict__.pop("forward", None)
         model._bnnflow_exact = False  # type: ignore[assignment]

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from bnnflow import nn as bnn
-from bnnflow.graph import validate
 
 from . import refops
 
@@ -84,9 +83,11 @@ def assert_engine_equals_reference(graph, tensors, x: np.ndarray, isa: str | Non
 
 @dataclass
 class Int8Report:
-    """Per Int8Point: elements, mismatches, mismatches that are not rounding ties."""
+    """Per Int8Point tensor: ``(elements, mismatches)`` between the frozen PyTorch model's
+    eval forward and the reference; and whether the logits are identical."""
 
-    counts: dict[str, tuple[int, int, int]]
+    counts: dict[str, tuple[int, int]]
+    logits_equal: bool
     top1_agreement: float
 
     @property
@@ -94,17 +95,60 @@ class Int8Report:
         return sum(c[1] for c in self.counts.values())
 
     @property
-    def non_ties(self) -> int:
-        return sum(c[2] for c in self.counts.values())
-
-    @property
     def elements(self) -> int:
         return sum(c[0] for c in self.counts.values())
 
 
-def _int8_points(model: nn.Module, x: torch.Tensor
-                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Torch integers and pre-rounding values ``v = x/S`` at every Int8Point, and logits."""
+def torch_int8_tensors(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """Every activation of the frozen model's exact eval forward (bnnflow.nn.exact) as the
+    reference lays it out: int8 / int32 / uint32-packed / float32 numpy arrays by tensor."""
+    from bnnflow.nn import exact
+    from bnnflow.reference.pack import bits_to_words
+
+    ig = exact.integer_graph(model, x)
+    out = {}
+    for name, v in ig.run_all(ig.input_from_pixels(x)).items():
+        info = ig.infos[name]
+        a = v.cpu().numpy()
+        out[name] = bits_to_words(a, info.groups) if info.is_packed else a.astype(info.dtype)
+    return out
+
+
+def compare_int8(model: nn.Module, graph, tensors, x: torch.Tensor) -> Int8Report:
+    """The frozen stage-2 model in eval mode against the reference run of ``graph`` (free run,
+    no forcing): every tensor at an Int8Point compared element by element, and the logits
+    (``model(x)``, the exact eval forward) compared bit for bit."""
+    assert not model.training
+    with torch.no_grad():
+        logits = model(x).numpy()
+    mine = torch_int8_tensors(model, x)
+    ref = refops.run_all(graph, tensors, nhwc(x, np.uint8))
+    counts = {}
+    for k, t in graph.metadata["int8_points"].items():
+        assert mine[t].dtype == ref[t].dtype == np.int8, (k, mine[t].dtype, ref[t].dtype)
+        counts[k] = (int(ref[t].size), int(np.sum(mine[t] != ref[t])))
+    free = ref[graph.output_spec.name]
+    return Int8Report(counts, bool(np.array_equal(free, logits)),
+                      float((free.argmax(1) == logits.argmax(1)).mean()))
+
+
+def assert_int8_exact(model: nn.Module, graph, tensors, x: torch.Tensor) -> Int8Report:
+    """compare_int8, and assert 0 mismatches and bit-identical logits."""
+    report = compare_int8(model, graph, tensors, x)
+    assert report.mismatches == 0 and report.logits_equal, report.counts
+    return report
+
+
+def fake_quant_int8_points(model: nn.Module, x: torch.Tensor
+                           ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """The *fake-quant* forward (the training forward, float rescaling) of a copy of the model
+    in eval mode: its integers and pre-rounding values ``v = x/S`` at every Int8Point, and its
+    logits. For measuring how far that forward is from the engine (convert.measure_ties)."""
+    import copy
+
+    from bnnflow.nn import exact
+
+    model = exact.install(copy.deepcopy(model), False).eval()
     ints: dict[str, np.ndarray] = {}
     reals: dict[str, np.ndarray] = {}
     hooks = []
@@ -125,32 +169,6 @@ def _int8_points(model: nn.Module, x: torch.Tensor
         for h in hooks:
             h.remove()
     return ints, reals, logits
-
-
-def compare_int8(model: nn.Module, graph, tensors, x: torch.Tensor) -> Int8Report:
-    """Run the reference with teacher forcing at every Int8Point tensor (each segment sees
-    PyTorch's own int8 input) and count mismatches; a mismatch is a tie when PyTorch's
-    pre-rounding value v lies within the fixed-point error ((|v| + 256)·2^-14 + 2^-10, two
-    int16 multipliers of inputs up to 128) of k + 0.5.
-    The top-1 agreement is measured on a free run (no forcing)."""
-    ints, reals, logits = _int8_points(model, x)
-    mapping = graph.metadata["int8_points"]
-    infos = validate(graph, tensors)
-    forced = {t: ints[k].reshape(-1, *infos[t].shape[1:]) for k, t in mapping.items()}
-    xi = nhwc(x, np.uint8)
-    seen = refops.run_all(graph, tensors, xi, force={t: v.astype(np.int8)
-                                                      for t, v in forced.items()})
-    counts = {}
-    for k, t in mapping.items():
-        ref = seen[t].astype(np.int64).reshape(ints[k].shape)
-        bad = ref != ints[k]
-        v = reals[k][bad]
-        frac = v - np.floor(v)
-        tie = np.abs(frac - 0.5) <= (np.abs(v) + 256) * 2.0**-14 + 2.0**-10
-        counts[k] = (int(ref.size), int(bad.sum()), int((~tie).sum()))
-    free = refops.run(graph, tensors, xi)
-    agree = float((free.argmax(1) == logits.argmax(1)).mean())
-    return Int8Report(counts, agree)
 
 
 def compare_float(model: nn.Module, graph, tensors, x: torch.Tensor

@@ -10,7 +10,8 @@ For each model and each data-flow the implication is checked:
 
 - converts ⇒ the file validates (save + load round trip), runs on the engine Interpreter and
   equals the reference op by op (integer and packed tensors identical, float32 within the
-  documented tolerance), and the int8 tensors equal PyTorch's but for rounding ties;
+  documented tolerance), and the frozen PyTorch model's eval forward equals the reference on
+  every Int8Point tensor and bit for bit on the logits;
 - refused ⇒ a ConversionError naming a module of the model and the rule (for an injected
   fault: that fault's rule); never a FormatError, ValueError or IndexError from inside.
 
@@ -32,6 +33,7 @@ from bnnflow.convert import ConversionError, convert
 
 from .helpers import (
     assert_engine_equals_reference,
+    assert_int8_exact,
     build_random,
     compare_float,
     compare_int8,
@@ -166,8 +168,7 @@ def check_model(seed: int) -> dict[str, str]:
             f"{dataflow}: fault {d.fault} was not refused"
         assert_engine_equals_reference(graph, tensors, nhwc(d.x, dtype))
         if dataflow == "int8":
-            report = compare_int8(d.model, graph, tensors, d.x)
-            assert report.non_ties == 0, report.counts
+            assert_int8_exact(d.model, graph, tensors, d.x)
         else:
             got, exp = compare_float(d.model, graph, tensors, d.x)
             scale = max(1.0, float(np.abs(exp).max()))
@@ -188,17 +189,18 @@ def test_random_models_many(seed):
 
 
 def test_measure_ties_counts_what_compare_int8_counts():
-    """The tie-measurement script (docs/conversion.md) tallies the same mismatches as the
-    tests' comparison, grouped by producing op."""
+    """The measurement script (docs/conversion.md) tallies the same elements and (eval
+    forward) mismatches as the tests' comparison, grouped by producing op, and sees the
+    logits equal."""
     from collections import defaultdict
 
     from .measure_ties import Tally, measure
 
     d = draw_model(7)  # has an average pool
     tallies: dict[str, Tally] = defaultdict(Tally)
-    assert measure(d.model, d.x, tallies)
+    assert measure(d.model, d.x, tallies) is True
     graph, tensors = convert(d.model, d.x[:1], "int8")
     report = compare_int8(d.model, graph, tensors, d.x)
     assert sum(t.elements for t in tallies.values()) == report.elements
-    assert sum(t.mismatches for t in tallies.values()) == report.mismatches
+    assert sum(t.mismatches for t in tallies.values()) == report.mismatches == 0
     assert "requant32 after sumpool_int8" in tallies

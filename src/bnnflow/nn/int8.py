@@ -253,8 +253,14 @@ def calibrate(
     return model
 
 
-def freeze_int8(model: nn.Module, min_scale: float | None = None) -> nn.Module:
+def freeze_int8(model: nn.Module, min_scale: float | None = None, exact: bool = True
+                ) -> nn.Module:
     """Freeze every observing Int8Point's scale (and mark Q-layers frozen).
+
+    ``exact`` (default): from now on the model's **eval** forward is the engine's integer
+    arithmetic (:mod:`bnnflow.nn.exact`: the converted int8 graph run on torch integer
+    tensors, bit-identical to ``bnnflow run``); training mode keeps the fake-quant forward and
+    its straight-through gradients. ``exact=False`` keeps the fake-quant forward in eval too.
 
     ``min_scale``: raise the scale of every frozen Int8Point to at least this value (its
     ``max_abs`` to ``127·min_scale``). Needed where a tensor was 0 on every calibration batch
@@ -277,6 +283,9 @@ def freeze_int8(model: nn.Module, min_scale: float | None = None) -> nn.Module:
             with torch.no_grad():
                 m.scale.fill_(min_scale)
                 m.max_abs.fill_(127.0 * min_scale)
+    from bnnflow.nn import exact as exact_mod
+
+    exact_mod.install(model, exact)
     return model
 
 

@@ -19,8 +19,11 @@ def _records(out):
     return [json.loads(line) for line in lines]
 
 
+TIMING = ("seconds", "images_per_s", "data_wait_s", "data_wait_share")
+
+
 def _strip_time(records):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
 
 def test_short_run_learns_and_writes_files(tiny_config):

@@ -123,10 +123,14 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
 def global_batches(n: int, batch_size: int, world: int, seed: int, epoch: int
                    ) -> list[list[int]]:
     """The global batches of an epoch (a last batch of fewer than ``world`` images merged)."""
+    if batch_size < world:
+        raise ValueError(f"a batch of {batch_size} images cannot be split over {world} "
+                         "processes")
     order = epoch_permutation(n, seed, epoch)
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if len(batches) > 1 and len(batches[-1]) < world:
-        batches[-2] += batches.pop()
+        tail = batches.pop()
+        batches[-1] = batches[-1] + tail
     return batches
 
 

@@ -176,13 +176,17 @@ def test_stage2_calibrates_then_freezes(tiny_config, tmp_path, monkeypatch):
 
 
 def test_ddp_two_processes_match_files(tmp_path):
-    """torchrun with 2 gloo processes: rank 0 alone writes, the result is a valid run."""
+    """torchrun with 2 gloo processes: rank 0 alone writes, the result is a valid run.
+
+    Step checkpoints reduce the running sums over the ranks in the middle of epochs, so a
+    collective out of step would hang or fail here."""
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "bnnflow.cli.main", "train", "--model", "tests.train.tinymodels:tiny",
-           "--epochs", "2", "--batch-size", "128", "--out", str(out), "--seed", "3"]
+           "--epochs", "2", "--batch-size", "128", "--out", str(out), "--seed", "3",
+           "--device", "cpu", "--save-every-steps", "5"]  # mid-epoch saves: collectives
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = _records(out)

@@ -344,6 +344,8 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
 
 def resume_checkpoint(out: str | Path) -> Path:
     """``out/last.pt``, or a :class:`TrainError` saying why there is nothing to resume."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise TrainError(f"--out {str(out)!r} is an existing file, not a run directory")
     last = Path(out) / "last.pt"
     if last.is_file():
         return last

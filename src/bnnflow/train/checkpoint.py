@@ -15,7 +15,8 @@ numbers, strings, lists, dicts only — no code is unpickled):
 | ``scaler_state`` | ``torch.amp.GradScaler`` state (``{}`` unless ``--amp fp16``) |
 | ``rng`` | ``{"torch": ByteTensor}`` — the global torch RNG (``"cuda"``: the device's, on CUDA) |
 | ``partial`` | ``None`` after an epoch; mid-epoch (``--save-every-steps``): ``{"step", "loss_sum",
-  "correct", "count", "seconds"}`` — the steps of epoch ``epoch + 1`` done and its sums |
+  "correct", "count", "seconds", "aug_states"}`` — the steps of epoch ``epoch + 1`` done,
+  its running sums and each rank's augmentation generator state |
 | ``config`` | the training configuration (what ``config.json`` holds) |
 | ``data`` | the data set summary (spec, classes, image size, split sizes) |
 | ``metrics`` | the last epoch's metrics record; ``best_acc``, ``best_epoch`` |

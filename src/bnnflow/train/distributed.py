@@ -54,6 +54,14 @@ class Dist:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t.cpu().tolist()
 
+    def all_gather_objects(self, obj: object) -> list:
+        """``[obj of rank 0, obj of rank 1, ...]`` on every rank (pickled collective)."""
+        if not self.active:
+            return [obj]
+        out: list = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
     def broadcast_buffers(self, module: torch.nn.Module) -> None:
         """Copy rank 0's buffers (BatchNorm running statistics, int8 scales) to every rank."""
         if not self.active:

@@ -9,11 +9,13 @@ engine will use, and the checkpoint after every epoch is already the deployable 
 
 Reproducibility: the model is initialised after ``torch.manual_seed(seed)``; the data order of
 epoch ``e`` is ``randperm`` seeded with ``seed + e`` (``DistributedSampler``'s), sharded over
-the ranks without duplicates (:func:`bnnflow.train.distributed.shard_batches`), and the
-augmentation of step ``k`` of epoch ``e`` on rank ``r`` comes from a generator seeded with
+the ranks without duplicates (:func:`bnnflow.train.distributed.shard_batches`); the batch
+augmentation of epoch ``e`` on rank ``r`` comes from a generator seeded with ``(seed, e, r)``
+and the decode-time augmentation (ImageNet transforms) of step ``k`` from a seed of
 ``(seed, e, r, k)``. A checkpoint (after an epoch, or every ``save_every_steps`` optimizer
 steps in the middle of one) stores the model, optimizer, scheduler, GradScaler, global torch
-RNG, the step reached in the epoch and the epoch's running loss/accuracy sums, so resuming
+RNG, the step reached in the epoch, every rank's augmentation generator state and the
+epoch's running loss/accuracy sums, so resuming
 replays the rest exactly as an uninterrupted run would (on the CPU, same thread count and
 world size).
 """
@@ -224,6 +226,11 @@ class Run:
     @property
     def out(self) -> Path:
         return Path(self.config.out)
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """A well-mixed 63-bit seed for the augmentation generator of (seed, epoch, rank)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(2, np.uint64)[0] >> 1)
 
 
 def batch_seed(seed: int, epoch: int, rank: int, step: int) -> int:
@@ -515,6 +522,11 @@ def _restore(run: Run, saved: dict[str, Any], log: Callable[[str], None]) -> Non
     if "cuda" in saved["rng"] and run.dist.device.type == "cuda":
         torch.cuda.set_rng_state(saved["rng"]["cuda"], run.dist.device)
     run.partial = saved.get("partial")
+    if run.partial and len(run.partial.get("aug_states", [])) != run.dist.world:
+        raise TrainError(
+            f"{run.out / 'last.pt'} was saved in the middle of an epoch by "
+            f"{len(run.partial.get('aug_states', []))} processes; resume it with as many "
+            f"(this run has {run.dist.world})")
     run.saved_step = int(run.partial["step"]) if run.partial else 0
     record = saved.get("metrics")
     run.last_record = record if record and record.get("epoch") == saved["epoch"] else None
@@ -589,8 +601,11 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
     first = int(partial.get("step", 0))
     sums = [float(partial.get(k, 0.0)) if d.is_main else 0.0
             for k in ("loss_sum", "correct", "count")]
-    seeds = [batch_seed(config.seed, epoch, d.rank, k) for k in range(len(batches))]
-    items = [(b, seeds[k] if decode else None) for k, b in enumerate(batches)][first:]
+    gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, d.rank))
+    if partial.get("aug_states"):
+        gen.set_state(partial["aug_states"][d.rank])
+    items = [(b, batch_seed(config.seed, epoch, d.rank, k) if decode else None)
+             for k, b in enumerate(batches)][first:]
     sizes = [len(b) for b in distributed.global_batches(len(run.data.train), config.batch_size,
                                                          d.world, config.seed, epoch)]
     lr, wait, seen, t0 = config.base_lr(), 0.0, 0.0, time.perf_counter()
@@ -602,7 +617,6 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
             tw = time.perf_counter()
             images, labels = next(stream)
             if mode not in ("none", "decode"):
-                gen = torch.Generator().manual_seed(seeds[step])
                 images = augment_batch(images, mode, gen)
             wait += time.perf_counter() - tw
             lr, loss, correct = _train_step(run, images, labels, sizes[step])
@@ -613,7 +627,8 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
             bar.update(1)
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}")
             if _step_checkpoint_due(run, step + 1, len(batches)):
-                _save_step(run, epoch, step + 1, sums, elapsed + time.perf_counter() - t0)
+                _save_step(run, epoch, step + 1, sums, gen,
+                           elapsed + time.perf_counter() - t0)
     here = time.perf_counter() - t0
     loss_sum, correct, count, seen = d.all_sum([*sums, seen])
     return {"train_loss": loss_sum / count, "train_acc": correct / count, "lr": lr,
@@ -671,13 +686,19 @@ def _step_checkpoint_due(run: Run, done: int, total: int) -> bool:
     return n > 0 and done < total and run.scheduler.last_epoch % n == 0
 
 
-def _save_step(run: Run, epoch: int, step: int, sums: list[float], seconds: float) -> None:
-    """Write last.pt holding ``step`` steps of ``epoch`` (all ranks call: sums are reduced)."""
+def _save_step(run: Run, epoch: int, step: int, sums: list[float], gen: torch.Generator,
+               seconds: float) -> None:
+    """Write last.pt holding ``step`` steps of ``epoch``.
+
+    All ranks call it: the running sums are reduced and the augmentation generator states
+    gathered (rank ``r`` resumes with state ``r``).
+    """
     loss_sum, correct, count = run.dist.all_sum(sums)
+    aug_states = run.dist.all_gather_objects(gen.get_state())
     if run.dist.is_main:
         state = checkpoint_dict(run, epoch - 1, run.last_record)
         state["partial"] = {"step": step, "loss_sum": loss_sum, "correct": correct,
-                            "count": count, "seconds": seconds}
+                            "count": count, "seconds": seconds, "aug_states": aug_states}
         ckpt_mod.save_atomic(state, run.out / "last.pt")
         run.saved_epoch, run.saved_epochs, run.saved_step = epoch - 1, run.config.epochs, step
     run.dist.barrier()

@@ -419,7 +419,7 @@ def _make_model(
                                    f"--init {config.init!r}")
     if config.stage == 1:
         return model, kwargs, int8, None
-    _to_int8(model, data, config, log)
+    _to_int8(model, data, config, log, d.device)
     calibration = {"batches": config.calib_batches, "test_acc": _accuracy(model, data, d)}
     log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
     return model, kwargs, {"enabled": True, "frozen": True}, calibration
@@ -561,15 +561,16 @@ def _steps_text(n: int) -> str:
 
 
 def _to_int8(model: torch.nn.Module, data: ImageData, config: TrainConfig,
-             log: Callable[[str], None]) -> None:
-    """enable_int8 → calibrate (eval mode) → freeze_int8."""
+             log: Callable[[str], None], device: torch.device) -> None:
+    """enable_int8 → calibrate (eval mode, on ``device``) → freeze_int8."""
     modelspec.enable_int8(model)
     if not modelspec.has_int8_points(model):
         raise TrainError(
             f"--stage 2: model {config.model!r} has no int8 points (bnnflow.nn Int8Point or "
             "Q-layers), so there is nothing to calibrate; BNN-Clip stage 2 needs a model built "
             "with them (e.g. ftbnn_small, birealnet18)")
-    batches = calibration_batches(data, config)
+    batches = [b.to(device) for b in calibration_batches(data, config)]
+    model.to(device)
     model.eval()
     with torch.no_grad():
         modelspec.calibrate(model, batches)

@@ -156,3 +156,44 @@ def test_teacher_given_as_a_plain_state_dict(tiny_config, tmp_path):
 def test_compile_runs_an_epoch(tiny_config):
     records = train(tiny_config(epochs=1, compile=True, device="cpu"))
     assert math.isfinite(records[0]["train_loss"])
+
+
+def test_imagenet_transforms_in_workers_resume_mid_epoch_exactly(tiny_config, tmp_path,
+                                                                  monkeypatch):
+    """Mixed-size image folder, RandomResizedCrop decoded in a persistent worker, killed
+    after a step checkpoint and resumed: equal to the uninterrupted run."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 10), ("test", 3)):
+        for c in range(2):
+            folder = tmp_path / "img" / split / f"c{c}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                w, h = (20 + 3 * i, 14 + 2 * i) if c else (12 + 2 * i, 18 + i)
+                pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+                pixels[..., c] = 250
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    common = {"data": f"imagefolder:{tmp_path / 'img'}", "transforms": "imagenet",
+              "image_size": 8, "batch_size": 4, "epochs": 2, "lr": 0.01, "workers": 1}
+    train(tiny_config(out=str(tmp_path / "full"), **common))  # 5 steps per epoch
+    real_step, calls = trainer._train_step, []
+
+    def killed(run, *args):
+        calls.append(1)
+        if len(calls) == 8:  # step 3 of epoch 2; last.pt holds epoch 1 + 1 step
+            raise KeyboardInterrupt
+        return real_step(run, *args)
+
+    part = tiny_config(out=str(tmp_path / "part"), save_every_steps=3, **common)
+    monkeypatch.setattr(trainer, "_train_step", killed)
+    with pytest.raises(TrainInterrupted):
+        train(part)
+    monkeypatch.undo()
+    assert read_checkpoint(tmp_path / "part" / "last.pt")["partial"]["step"] == 1
+    train(tiny_config(out=str(tmp_path / "part"), resume=True, save_every_steps=3, **common))
+    assert _strip(_records(tmp_path / "part")) == _strip(_records(tmp_path / "full"))
+    a, b = (read_checkpoint(tmp_path / d / "last.pt") for d in ("full", "part"))
+    assert all(torch.equal(v, b["model_state"][k]) for k, v in a["model_state"].items())
+    assert a["data"]["transforms"] == "imagenet"

@@ -68,6 +68,16 @@ def test_bf16_channels_last_sgd_run_records_throughput(tiny_config):
     assert all(v.dtype != torch.bfloat16 for v in saved["model_state"].values())
 
 
+def test_fp16_grad_scaler_state_is_checkpointed_and_resumed(tiny_config):
+    """fp16 autocast on the CPU with a GradScaler: 12 steps per epoch, none skipped."""
+    train(tiny_config(epochs=1, device="cpu", amp="fp16"))
+    state = read_checkpoint(Path(tiny_config().out) / "last.pt")["scaler_state"]
+    assert state["scale"] == 65536.0 and state["_growth_tracker"] == 12
+    train(tiny_config(epochs=2, device="cpu", amp="fp16", resume=True))
+    state = read_checkpoint(Path(tiny_config().out) / "last.pt")["scaler_state"]
+    assert state["_growth_tracker"] == 24  # continued, not restarted
+
+
 def test_cuda_without_cuda_is_a_train_error(tiny_config):
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")

@@ -197,7 +197,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
         "int8": int8,
         "epoch": int(ckpt["epoch"]),
         "data": ckpt.get("data", {}),
-        "metrics": ckpt.get("metrics", {}),
+        "metrics": ckpt.get("metrics") or {},
         "config": ckpt.get("config", {}),
         "path": str(path),
     }

@@ -353,3 +353,33 @@ def test_resume_with_more_epochs_extends_a_finished_run(tiny_config, tmp_path):
                        r"further give more than 3"):
         train(tiny_config(epochs=2, resume=True))
 
+
+
+@pytest.mark.slow
+def test_ddp_resume_in_the_middle_of_an_epoch_is_exact(tmp_path):
+    """2 gloo processes killed at step 9 of epoch 2 (step checkpoint at step 8), resumed:
+    metrics and weights equal those of the uninterrupted 2-process run."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+           "OMP_NUM_THREADS": "1"}
+
+    def torchrun(out, *extra, kill_at=0):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "bnnflow.cli.main", "train", "--out", str(out),
+               "--threads", "1", "--quiet", *extra]
+        return subprocess.run(cmd, env={**env, "TINY_KILL_AT": str(kill_at)},
+                              capture_output=True, text=True, timeout=300)
+
+    args = ("--model", "tests.train.tinymodels:tiny_killable", "--epochs", "2",
+            "--batch-size", "128", "--seed", "3", "--device", "cpu")
+    assert torchrun(tmp_path / "full", *args).returncode == 0
+    killed = torchrun(tmp_path / "part", *args, "--save-every-steps", "4", kill_at=21)
+    assert killed.returncode != 0
+    assert "holds epoch 1 of 2 and 8 steps of epoch 2" in killed.stderr
+    saved = read_checkpoint(tmp_path / "part" / "last.pt")
+    assert saved["partial"]["step"] == 8 and len(saved["partial"]["aug_states"]) == 2
+    resumed = torchrun(tmp_path / "part", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _strip_time(_records(tmp_path / "part")) == _strip_time(_records(tmp_path / "full"))
+    a, b = (read_checkpoint(tmp_path / d / "last.pt") for d in ("full", "part"))
+    for key, value in a["model_state"].items():
+        assert torch.equal(value, b["model_state"][key]), key

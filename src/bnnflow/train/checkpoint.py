@@ -13,7 +13,8 @@ numbers, strings, lists, dicts only — no code is unpickled):
 | ``epoch`` | epochs completed |
 | ``optimizer_state``, ``scheduler_state`` | to resume |
 | ``scaler_state`` | ``torch.amp.GradScaler`` state (``{}`` unless ``--amp fp16``) |
-| ``rng`` | ``{"torch": ByteTensor}`` — the global torch RNG (``"cuda"``: the device's, on CUDA) |
+| ``rng`` | ``{"torch": ByteTensor}`` — the global torch RNG (``"cuda"``: the device's, on CUDA;
+  ``"ranks"``: under DDP, every rank's ``{"torch", "cuda"}``, restored rank by rank) |
 | ``partial`` | ``None`` after an epoch; mid-epoch (``--save-every-steps``): ``{"step", "loss_sum",
   "correct", "count", "seconds", "aug_states"}`` — the steps of epoch ``epoch + 1`` done,
   its running sums and each rank's augmentation generator state |

@@ -222,6 +222,7 @@ class Run:
     last_record: dict[str, Any] | None = None  # metrics of the last finished epoch
     scaler: Any = None  # torch.amp.GradScaler (enabled with --amp fp16)
     loader: Any = None  # the persistent DataLoader of the training split (--workers > 0)
+    rank_rng: list[dict[str, torch.Tensor]] | None = None  # every rank's RNG (gathered)
 
     @property
     def out(self) -> Path:
@@ -518,9 +519,13 @@ def _restore(run: Run, saved: dict[str, Any], log: Callable[[str], None]) -> Non
     run.scheduler.load_state_dict(saved["scheduler_state"])
     if saved.get("scaler_state") and run.scaler.is_enabled():
         run.scaler.load_state_dict(saved["scaler_state"])
-    torch.set_rng_state(saved["rng"]["torch"])
-    if "cuda" in saved["rng"] and run.dist.device.type == "cuda":
-        torch.cuda.set_rng_state(saved["rng"]["cuda"], run.dist.device)
+    rng = saved["rng"]
+    ranks = rng.get("ranks") or []
+    if len(ranks) == run.dist.world:  # each rank continues its own stream
+        rng = ranks[run.dist.rank]
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and run.dist.device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], run.dist.device)
     run.partial = saved.get("partial")
     if run.partial and len(run.partial.get("aug_states", [])) != run.dist.world:
         raise TrainError(
@@ -696,6 +701,7 @@ def _save_step(run: Run, epoch: int, step: int, sums: list[float], gen: torch.Ge
     """
     loss_sum, correct, count = run.dist.all_sum(sums)
     aug_states = run.dist.all_gather_objects(gen.get_state())
+    _gather_rng(run)
     if run.dist.is_main:
         state = checkpoint_dict(run, epoch - 1, run.last_record)
         state["partial"] = {"step": step, "loss_sum": loss_sum, "correct": correct,
@@ -763,11 +769,26 @@ def checkpoint_dict(run: Run, epoch: int, record: dict[str, Any]) -> dict[str, A
     }
 
 
-def _rng_states(run: Run) -> dict[str, torch.Tensor]:
-    """The global CPU RNG state, and the CUDA one of the run's device when on CUDA."""
+def _local_rng(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's global CPU RNG state, and its CUDA device's when on CUDA."""
     states = {"torch": torch.get_rng_state()}
-    if run.dist.device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(run.dist.device)
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def _gather_rng(run: Run) -> None:
+    """Collect every rank's RNG states (all ranks call; ranks' streams differ once their
+    batch slices differ in size, e.g. dropout on a last batch split 15/14)."""
+    if run.dist.active:
+        run.rank_rng = run.dist.all_gather_objects(_local_rng(run.dist.device))
+
+
+def _rng_states(run: Run) -> dict[str, Any]:
+    """Rank 0's RNG states (``torch``, ``cuda``) and, under DDP, ``ranks``: every rank's."""
+    states: dict[str, Any] = _local_rng(run.dist.device)
+    if run.dist.active and run.rank_rng is not None:
+        states["ranks"] = run.rank_rng
     return states
 
 
@@ -939,6 +960,7 @@ def _epochs(run: Run, say: Callable[[str], None]) -> list[dict[str, Any]]:
             "data_wait_s": stats["data_wait_s"],
             "data_wait_share": stats["data_wait_share"],
         }
+        _gather_rng(run)
         if run.dist.is_main:
             _finish_epoch(run, epoch, record)
         run.dist.barrier()

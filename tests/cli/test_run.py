@@ -124,3 +124,34 @@ def test_wrong_model_file_types(tmp_path, capsys):
     assert "looks like a PyTorch checkpoint" in err and f"`bnnflow export {ck} -o" in err
     assert main(["run", str(tmp_path), "x.png"]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_data_imagefolder_with_the_imagenet_eval_transform(tmp_path, monkeypatch):
+    """--transforms imagenet reaches the data loader: mixed-size images are resized on the
+    shorter side and centre-cropped to the model's input (no squash)."""
+    from bnnflow.train import data as data_mod
+
+    torch.manual_seed(0)
+    path = tmp_path / "rgb.bnn"
+    export(ftbnn_small(num_classes=2, in_channels=3).eval(), path, torch.zeros(1, 3, 16, 16),
+           "float")
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        for c in range(2):
+            folder = tmp_path / "img" / split / f"c{c}"
+            folder.mkdir(parents=True)
+            for i, (w, h) in enumerate([(20, 40), (37, 18)]):
+                Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+                    folder / f"{i}.png")
+    real, calls = data_mod.load_data, []
+
+    def spy(spec, image_size=None, transforms="resize"):
+        calls.append((image_size, transforms))
+        return real(spec, image_size, transforms)
+
+    monkeypatch.setattr(data_mod, "load_data", spy)
+    out = tmp_path / "r.json"
+    assert main(["run", str(path), "--data", f"imagefolder:{tmp_path / 'img'}",
+                 "--transforms", "imagenet", "--json", str(out)]) == 0
+    assert calls == [(16, "imagenet")]
+    assert json.loads(out.read_text())["count"] == 4

@@ -84,6 +84,11 @@ def _error(capsys, argv):
         (["--model", TINY, "--model-arg", "bogus=1"], "rejects arguments"),
         (["--model", "ftbnn_small", "--model-arg", "bogus=1"], "'ftbnn_small' rejects"),
         (["--model", TINY, "--init", "/no/ckpt.pt"], "--init checkpoint '/no/ckpt.pt'"),
+        (["--model", TINY, "--nesterov"], "--nesterov needs --optimizer sgd"),
+        (["--model", TINY, "--label-smoothing", "1.5"], "--label-smoothing must be in"),
+        (["--model", TINY, "--save-every-steps", "-1"], "--save-every-steps must be"),
+        (["--model", TINY, "--teacher-model", "ftbnn_small_float"], "give --teacher too"),
+        (["--model", TINY, "--transforms", "imagenet"], "applies to imagefolder"),
     ],
 )
 def test_train_bad_arguments(capsys, tmp_path, argv, message):
@@ -183,3 +188,13 @@ def test_stage2_of_a_model_without_int8_points_is_a_usage_error(trained, tmp_pat
     assert code == 2
     err = capsys.readouterr().err
     assert "has no int8 points" in err and "Traceback" not in err
+
+
+def test_out_naming_an_existing_file_is_a_usage_error(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("not a run")
+    err = _error(capsys, ["train", "--model", TINY, "--quiet", "--out", str(target)])
+    assert "is an existing file, not a directory" in err
+    err = _error(capsys, ["train", "--resume", "--quiet", "--out", str(target)])
+    assert "is an existing file, not a run directory" in err
+    assert target.read_text() == "not a run"

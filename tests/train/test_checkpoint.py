@@ -78,3 +78,15 @@ def test_files_that_are_not_checkpoints_say_what_they_are(tmp_path):
     with pytest.raises(CheckpointError, match=r"is a pickle that torch.load\(weights_only=True"
                        r"\) refuses \(.*\), not a checkpoint written by `bnnflow train`"):
         read_checkpoint(tmp_path / "code.pt")
+
+
+def test_a_successful_save_removes_temps_of_killed_saves(tmp_path):
+    target = tmp_path / "last.pt"
+    stale = [tmp_path / ".last.pt.k1ll3d.tmp", tmp_path / ".last.pt.x.tmp"]
+    for f in stale:
+        f.write_bytes(b"PK half a checkpoint")
+    other = tmp_path / ".best.pt.abc.tmp"  # another file's temp: not this save's business
+    other.write_bytes(b"x")
+    save_atomic({"a": 1}, target)
+    assert target.is_file() and not any(f.exists() for f in stale) and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.pt.abc.tmp", "last.pt"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -51,3 +53,24 @@ class TinyNet(nn.Module):
 
 def tiny(num_classes: int = 10, in_channels: int = 1, **kwargs) -> nn.Module:
     return TinyNet(num_classes, in_channels, **kwargs)
+
+
+class KillableTiny(TinyNet):
+    """:class:`TinyNet` whose ``N``-th training forward raises ``KeyboardInterrupt`` when the
+    environment variable ``TINY_KILL_AT=N`` is set: a Ctrl-C at a known step inside a
+    torchrun job (every rank stops at the same step)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.calls += 1
+            if self.calls == int(os.environ.get("TINY_KILL_AT", "0")):
+                raise KeyboardInterrupt
+        return super().forward(x)
+
+
+def tiny_killable(num_classes: int = 10, in_channels: int = 1, **kwargs) -> nn.Module:
+    return KillableTiny(num_classes, in_channels, **kwargs)

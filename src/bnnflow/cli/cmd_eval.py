@@ -32,7 +32,7 @@ def evaluate_checkpoint(path: str, data_spec: str | None, image_size: int | None
         raise UsageError(f"checkpoint {path!r} does not record its data set; pass --data")
     if image_size is None and info["config"].get("image_size"):
         image_size = info["config"]["image_size"]
-    data = load_data(spec, image_size)
+    data = load_data(spec, image_size, info["config"].get("transforms") or "resize")
     expected = info["data"].get("num_classes")
     if expected is not None and expected != data.num_classes:
         raise UsageError(

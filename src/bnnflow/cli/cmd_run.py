@@ -27,6 +27,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--threads", type=int, default=1, help="engine threads (1 to 256; 1)")
     p.add_argument("--batch-size", type=int, default=256, help="--data batch size (256)")
+    p.add_argument("--transforms", choices=("resize", "imagenet"), default="resize",
+                   help="--data imagefolder: square resize (default) or the ImageNet "
+                   "evaluation transform (shorter side 256/224, centre crop) of models "
+                   "trained with --transforms imagenet")
     p.set_defaults(func=run, extra_positionals="images")
     return p
 
@@ -106,7 +110,8 @@ def to_input(images: Any, dtype: str) -> np.ndarray:
         arr.astype(dtype)
 
 
-def evaluate_data(interp: Any, spec: str, batch_size: int) -> dict[str, Any]:
+def evaluate_data(interp: Any, spec: str, batch_size: int, transforms: str = "resize"
+                  ) -> dict[str, Any]:
     """Accuracy and predictions (test-set order) of the engine on ``spec``'s test split."""
     import torch
 
@@ -115,7 +120,8 @@ def evaluate_data(interp: Any, spec: str, batch_size: int) -> dict[str, Any]:
 
     shape = interp.input_spec.shape
     try:
-        data = load_data(spec, shape[1] if spec.startswith("imagefolder") else None)
+        data = load_data(spec, shape[1] if spec.startswith("imagefolder") else None,
+                         transforms)
     except DataError as err:
         raise UsageError(str(err)) from err
     if list(data.image_size) != [shape[1], shape[2]] or data.in_channels != shape[3]:
@@ -153,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     interp = open_interpreter(args.model, args.threads)
     if args.data:
         result = {"model": args.model, "dataflow": interp.graph.dataflow,
-                  **evaluate_data(interp, args.data, args.batch_size)}
+                  **evaluate_data(interp, args.data, args.batch_size, args.transforms)}
         print(f"{args.model} ({result['dataflow']} data-flow) on {args.data}: accuracy "
               f"{result['accuracy']:.4f} ({result['correct']}/{result['count']})")
         out: Any = result

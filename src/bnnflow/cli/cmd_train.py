@@ -1,6 +1,8 @@
 """``bnnflow train``: train a BNN (stage 1) or BNN-Clip int8 fine-tune it (stage 2).
 
-Multi-process: ``torchrun --standalone --nproc_per_node=N -m bnnflow.cli.main train ...``.
+Multi-process: ``torchrun --standalone --nproc_per_node=N -m bnnflow.cli.main train ...``;
+several machines: ``torchrun --nnodes=M --nproc_per_node=N --rdzv-backend=c10d
+--rdzv-endpoint=HOST:PORT --rdzv-id=JOB -m bnnflow.cli.main train ...`` (docs/training.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 CONFIG_OPTIONS = (
     "model", "data", "epochs", "stage", "init", "seed", "lr", "batch_size", "schedule",
     "warmup_epochs", "weight_decay", "teacher", "kd_alpha", "kd_temperature",
-    "calib_batches", "augment", "image_size",
+    "calib_batches", "augment", "image_size", "transforms", "optimizer", "momentum",
+    "nesterov", "label_smoothing", "teacher_model", "device", "amp", "channels_last",
+    "compile", "save_every_steps", "sync_bn",
 )
 
 
@@ -43,13 +47,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--warmup-epochs", type=float, help="linear warmup length (default 0)")
     p.add_argument("--weight-decay", type=float,
                    help="L2 on real-valued weights (default 5e-6; binary latent weights: 0)")
-    p.add_argument("--teacher", metavar="CKPT", help="distil from this (float) checkpoint")
+    p.add_argument("--teacher", metavar="CKPT", help="distil from this (float) checkpoint "
+                   "(with --teacher-model: a plain state_dict file)")
+    p.add_argument("--teacher-model", metavar="NAME",
+                   help="architecture of a state_dict --teacher (e.g. ftbnn_small_float)")
     p.add_argument("--kd-alpha", type=float, help="weight of the distillation term (0.5)")
     p.add_argument("--kd-temperature", type=float, help="softening temperature (4.0)")
     p.add_argument("--calib-batches", type=int, help="stage 2: calibration batches (8)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction,
                    help="data augmentation (default on: shifts for digits, crop+flip else)")
-    p.add_argument("--image-size", type=int, help="imagefolder: resize images to N x N")
+    p.add_argument("--image-size", type=int, help="imagefolder: resize images to N x N "
+                   "(--transforms imagenet: the crop size, default 224)")
+    p.add_argument("--transforms", choices=("resize", "imagenet"),
+                   help="imagefolder decoding: resize (default; square resize, pad-crop+flip) "
+                   "or imagenet (RandomResizedCrop+flip; eval resize 256/224, centre crop)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), help="optimizer (default adam)")
+    p.add_argument("--momentum", type=float, help="sgd momentum (default 0.9)")
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction,
+                   help="sgd: Nesterov momentum (default off)")
+    p.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="where to train (default auto: CUDA when available)")
+    p.add_argument("--amp", choices=("off", "bf16", "fp16"),
+                   help="autocast mixed precision (default off; fp16 adds a GradScaler)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   help="NHWC memory format for model and batches (default off)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                   help="torch.compile the training forward (default off)")
+    p.add_argument("--save-every-steps", type=int, metavar="N",
+                   help="also write OUT/last.pt every N optimizer steps (default 0: epochs "
+                   "only); --resume continues in the middle of the epoch")
+    p.add_argument("--sync-bn", action=argparse.BooleanOptionalAction,
+                   help="SyncBatchNorm across torchrun processes (CUDA only; default off)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="extra model builder argument (VALUE parsed as JSON); repeatable")
     p.add_argument("--resume", action="store_true",

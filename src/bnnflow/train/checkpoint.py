@@ -12,7 +12,12 @@ numbers, strings, lists, dicts only — no code is unpickled):
 | ``int8`` | ``{"enabled": bool, "frozen": bool}``: whether ``enable_int8`` / ``freeze_int8`` ran |
 | ``epoch`` | epochs completed |
 | ``optimizer_state``, ``scheduler_state`` | to resume |
-| ``rng`` | ``{"torch": ByteTensor}`` — the global torch RNG after the epoch |
+| ``scaler_state`` | ``torch.amp.GradScaler`` state (``{}`` unless ``--amp fp16``) |
+| ``rng`` | ``{"torch": ByteTensor}`` — the global torch RNG (``"cuda"``: the device's, on CUDA;
+  ``"ranks"``: under DDP, every rank's ``{"torch", "cuda"}``, restored rank by rank) |
+| ``partial`` | ``None`` after an epoch; mid-epoch (``--save-every-steps``): ``{"step", "loss_sum",
+  "correct", "count", "seconds", "aug_states"}`` — the steps of epoch ``epoch + 1`` done,
+  its running sums and each rank's augmentation generator state |
 | ``config`` | the training configuration (what ``config.json`` holds) |
 | ``data`` | the data set summary (spec, classes, image size, split sizes) |
 | ``metrics`` | the last epoch's metrics record; ``best_acc``, ``best_epoch`` |
@@ -20,6 +25,8 @@ numbers, strings, lists, dicts only — no code is unpickled):
 
 Files are written to a temporary file in the same directory, flushed, fsynced and moved over
 the target with ``os.replace``: an interrupted run always leaves the previous complete file.
+A save killed outright (SIGKILL, power loss) can leave its ``.NAME.XXXX.tmp`` file; the next
+successful save of ``NAME`` removes such leftovers.
 """
 
 from __future__ import annotations
@@ -59,6 +66,19 @@ def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temps(path)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporary files ``.NAME.*.tmp`` that killed saves of ``path`` left behind.
+
+    Called after a successful save (bnnflow trains with one writer per run directory, so
+    no other save of ``path`` can be in flight). Returns the files removed.
+    """
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 def check_file_kind(path: Path) -> str:
@@ -178,7 +198,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
         "int8": int8,
         "epoch": int(ckpt["epoch"]),
         "data": ckpt.get("data", {}),
-        "metrics": ckpt.get("metrics", {}),
+        "metrics": ckpt.get("metrics") or {},
         "config": ckpt.get("config", {}),
         "path": str(path),
     }

@@ -16,6 +16,10 @@ the models normalise inside, so the engine can take uint8 images as they are. La
   ``DIR/<class>/*`` split per class with a fixed seed (20 % test). Images are decoded with
   PIL as RGB and resized to ``image_size`` x ``image_size`` when given (otherwise all
   images must share one size). Images are decoded lazily, batch by batch.
+  With ``transforms="imagenet"`` (``--transforms imagenet``) the ImageNet recipe replaces the
+  square resize: training images get RandomResizedCrop to ``image_size`` (default 224) and a
+  flip, evaluation images a shorter-side resize to ``round(image_size·256/224)`` and a centre
+  crop (bnnflow.train.transforms); images may then have any size.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                  "ship", "truck")
 IMAGEFOLDER_TEST_FRACTION = 0.2
 SPLIT_SEED = 0
+TRANSFORMS = ("resize", "imagenet")
+IMAGENET_SIZE = 224
 
 
 class DataError(ValueError):
@@ -50,8 +56,14 @@ class Split(Protocol):
 
     def __len__(self) -> int: ...
 
-    def fetch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (images ``float32 [B, C, H, W]`` with values 0..255, labels ``int64 [B]``)."""
+    def fetch(self, indices: torch.Tensor, seed: int | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (images ``float32 [B, C, H, W]`` with values 0..255, labels ``int64 [B]``).
+
+        ``seed``: draw the split's decode-time training augmentation (the ImageNet
+        RandomResizedCrop) from a generator seeded with it; ``None``: the evaluation
+        transform. Splits without decode-time augmentation ignore it.
+        """
         ...
 
 
@@ -65,24 +77,35 @@ class TensorSplit:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def fetch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fetch(self, indices: torch.Tensor, seed: int | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images[indices].float(), self.labels[indices]
 
 
 @dataclass
 class FileSplit:
-    """A split decoded from image files on demand (PIL, RGB, optional square resize)."""
+    """A split decoded from image files on demand (PIL, RGB).
+
+    ``transforms``: ``"resize"`` (optional square resize to ``image_size``) or ``"imagenet"``
+    (RandomResizedCrop + flip when fetched with a seed, else resize 256/224 + centre crop).
+    """
 
     paths: list[Path]
     labels: torch.Tensor
     image_size: int | None
     shape: tuple[int, int, int]
+    transforms: str = "resize"
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def fetch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = [_decode(self.paths[int(i)], self.image_size, self.shape) for i in indices]
+    def fetch(self, indices: torch.Tensor, seed: int | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.transforms == "imagenet":
+            g = None if seed is None else torch.Generator().manual_seed(seed)
+            images = [_decode_imagenet(self.paths[int(i)], self.shape[1], g) for i in indices]
+        else:
+            images = [_decode(self.paths[int(i)], self.image_size, self.shape) for i in indices]
         return torch.stack(images).float(), self.labels[indices]
 
 
@@ -97,7 +120,10 @@ class ImageData:
     in_channels: int
     image_size: tuple[int, int]
     class_names: list[str] = field(default_factory=list)
-    augment: str = "none"  # "shift" (digits) or "crop_flip" (cifar10, imagefolder)
+    # "shift" (digits), "crop_flip" (cifar10, imagefolder) or "decode" (imagefolder with the
+    # ImageNet transforms: the training split augments while decoding, given a seed)
+    augment: str = "none"
+    transforms: str = "resize"
 
     def describe(self) -> dict:
         """A JSON-able summary stored in checkpoints and config.json."""
@@ -109,15 +135,23 @@ class ImageData:
             "class_names": list(self.class_names),
             "train_size": len(self.train),
             "test_size": len(self.test),
+            "transforms": self.transforms,
         }
 
 
-def load_data(spec: str, image_size: int | None = None) -> ImageData:
+def load_data(spec: str, image_size: int | None = None, transforms: str = "resize"
+              ) -> ImageData:
     """Open the data set named by ``spec`` (``digits``, ``cifar10:DIR``, ``imagefolder:DIR``).
 
+    ``transforms="imagenet"`` (image folders only) selects the ImageNet recipe.
     Raises :class:`DataError` naming the spec, the missing file or the bad size.
     """
     kind, _, arg = spec.partition(":")
+    if transforms not in TRANSFORMS:
+        raise DataError(f"--transforms must be one of {', '.join(TRANSFORMS)}, got "
+                        f"{transforms!r}")
+    if transforms == "imagenet" and kind != "imagefolder":
+        raise DataError(f"--transforms imagenet applies to imagefolder:DIR data, not {spec!r}")
     if kind == "digits":
         if arg:
             raise DataError(f"data set 'digits' takes no argument, got {spec!r}")
@@ -130,7 +164,7 @@ def load_data(spec: str, image_size: int | None = None) -> ImageData:
             raise DataError(f"data directory {str(root)!r} (from --data {spec}) does not exist")
         if kind == "cifar10":
             return load_cifar10(root, spec)
-        return load_imagefolder(root, spec, image_size)
+        return load_imagefolder(root, spec, image_size, transforms)
     raise DataError(
         f"unknown data set {spec!r}; expected one of: digits, cifar10:DIR, imagefolder:DIR"
     )
@@ -216,6 +250,22 @@ def _decode(path: Path, image_size: int | None, shape: tuple[int, int, int]) -> 
     return tensor
 
 
+def _decode_imagenet(path: Path, size: int, generator: torch.Generator | None
+                     ) -> torch.Tensor:
+    from PIL import Image
+
+    from bnnflow.train import transforms
+
+    try:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+            if generator is None:
+                return transforms.resize_center_crop(rgb, size)
+            return transforms.random_resized_crop(rgb, size, generator)
+    except OSError as err:
+        raise DataError(f"cannot read image {str(path)!r}: {err}") from err
+
+
 def _list_classes(folder: Path) -> dict[str, list[Path]]:
     classes: dict[str, list[Path]] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -245,7 +295,7 @@ def _fixed_split(
 
 def _file_split(
     classes: dict[str, list[Path]], names: list[str], image_size: int | None,
-    shape: tuple[int, int, int],
+    shape: tuple[int, int, int], transforms: str = "resize",
 ) -> FileSplit:
     paths: list[Path] = []
     labels: list[int] = []
@@ -253,10 +303,12 @@ def _file_split(
         for f in classes.get(name, []):
             paths.append(f)
             labels.append(index)
-    return FileSplit(paths, torch.tensor(labels, dtype=torch.int64), image_size, shape)
+    return FileSplit(paths, torch.tensor(labels, dtype=torch.int64), image_size, shape,
+                     transforms)
 
 
-def load_imagefolder(root: Path, spec: str, image_size: int | None) -> ImageData:
+def load_imagefolder(root: Path, spec: str, image_size: int | None,
+                     transforms: str = "resize") -> ImageData:
     """``root/train/<class>/*`` + ``root/test/<class>/*``, or ``root/<class>/*`` split 80/20."""
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_classes, test_classes = _list_classes(root / "train"), _list_classes(root / "test")
@@ -276,14 +328,18 @@ def load_imagefolder(root: Path, spec: str, image_size: int | None) -> ImageData
     first = train_classes[names[0]][0]
     from PIL import Image
 
+    if transforms == "imagenet":
+        image_size = image_size or IMAGENET_SIZE
     with Image.open(first) as img:
         width, height = (image_size, image_size) if image_size else img.size
     shape = (3, height, width)
-    train = _file_split(train_classes, names, image_size, shape)
-    test = _file_split(test_classes, names, image_size, shape)
+    train = _file_split(train_classes, names, image_size, shape, transforms)
+    test = _file_split(test_classes, names, image_size, shape, transforms)
     if len(test) == 0:
         raise DataError(f"imagefolder {str(root)!r} has no test images")
-    return ImageData(spec, train, test, len(names), 3, (height, width), names, "crop_flip")
+    augment = "decode" if transforms == "imagenet" else "crop_flip"
+    return ImageData(spec, train, test, len(names), 3, (height, width), names, augment,
+                     transforms)
 
 
 def data_spec_kind(spec: str) -> str:

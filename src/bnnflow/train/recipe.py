@@ -1,6 +1,6 @@
 """The training recipe: optimizer, learning-rate schedule, loss (with optional distillation).
 
-Optimizer: Adam. Parameter groups:
+Optimizer: Adam (default) or SGD (``momentum``, optionally Nesterov). Parameter groups:
 
 - binary latent weights (``BinaryConv2d``/``BinaryLinear`` weights): weight decay 0 — decay
   would pull latent weights toward 0 where their sign flips at random;
@@ -12,8 +12,9 @@ Schedule, per optimizer step ``t`` of ``T`` (``W`` warmup steps):
 ``lr(t) = lr · (t+1)/W`` for ``t < W``; then with ``p = (t − W)/(T − W)``:
 cosine ``lr · ½(1 + cos(π p))``, linear ``lr · (1 − p)``.
 
-Loss: cross-entropy; with a teacher, ``(1 − α)·CE(s, y) + α·τ²·KL(softmax(t/τ) ‖ softmax(s/τ))``
-(Hinton et al. 2015; τ² keeps the gradient scale independent of τ).
+Loss: cross-entropy (with label smoothing ``ε``: the target is ``(1 − ε)·onehot(y) + ε/K``);
+with a teacher, ``(1 − α)·CE(s, y) + α·τ²·KL(softmax(t/τ) ‖ softmax(s/τ))`` (Hinton et al.
+2015; τ² keeps the gradient scale independent of τ).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from bnnflow.train.modelspec import is_binary_latent
 
 SCHEDULES = ("cosine", "linear")
+OPTIMIZERS = ("adam", "sgd")
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -53,9 +55,17 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Adam:
-    """Adam over :func:`param_groups`."""
-    return torch.optim.Adam(param_groups(model, weight_decay), lr=lr)
+def make_optimizer(
+    model: torch.nn.Module, lr: float, weight_decay: float, kind: str = "adam",
+    momentum: float = 0.9, nesterov: bool = False,
+) -> torch.optim.Optimizer:
+    """Adam, or SGD with ``momentum`` (Nesterov if ``nesterov``), over :func:`param_groups`."""
+    if kind == "adam":
+        return torch.optim.Adam(param_groups(model, weight_decay), lr=lr)
+    if kind == "sgd":
+        return torch.optim.SGD(param_groups(model, weight_decay), lr=lr, momentum=momentum,
+                               nesterov=nesterov)
+    raise ValueError(f"unknown optimizer {kind!r}; expected one of {OPTIMIZERS}")
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
@@ -83,10 +93,13 @@ def make_scheduler(
 
 def distillation_loss(
     student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float,
-    temperature: float,
+    temperature: float, label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """``(1 − α)·CE(student, labels) + α·τ²·KL(softmax(teacher/τ) ‖ softmax(student/τ))``."""
-    ce = F.cross_entropy(student, labels)
+    """``(1 − α)·CE(student, labels) + α·τ²·KL(softmax(teacher/τ) ‖ softmax(student/τ))``.
+
+    ``label_smoothing`` applies to the cross-entropy term only.
+    """
+    ce = F.cross_entropy(student, labels, label_smoothing=label_smoothing)
     if alpha == 0.0:
         return ce
     kl = F.kl_div(

@@ -9,7 +9,8 @@ int32 input for ``requant32`` (int64 accumulator) — the engine's bindings chec
 :func:`overflowing_channels` is the one implementation of this rule:
 :func:`bnnflow.graph.validate.validate` refuses a graph that breaks it, and
 :func:`bnnflow.convert.fixedpoint.choose` only returns parameters that pass it. All arithmetic
-is on Python integers (exact).
+is on Python integers (exact). Which ops have a rule, with which accumulator and formulas, is
+declared in the op manifest (:mod:`bnnflow.graph.manifest`), like the C++ validator's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+from bnnflow.graph import manifest
+
+INT32_MIN, INT32_MAX = manifest.INT32_MIN, manifest.INT32_MAX
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,16 @@ class Accumulator:
         return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
 
 
+def _accumulator(name: str) -> Accumulator:
+    acc = manifest.ACCUMULATORS[name]
+    lo, hi = acc["input_range"]
+    return Accumulator(acc["bits"], (lo, hi))
+
+
 #: int8 inputs, int32 intermediate: requant, add, pwl, the int8 epilogue of bconv/bdense.
-INT8_IN_INT32 = Accumulator(32, (-128, 127))
+INT8_IN_INT32 = _accumulator("INT8_IN_INT32")
 #: any int32 input, int64 intermediate: requant32 (the engine accepts every int32 value).
-INT32_IN_INT64 = Accumulator(64, (INT32_MIN, INT32_MAX))
+INT32_IN_INT64 = _accumulator("INT32_IN_INT64")
 
 
 @dataclass(frozen=True)
@@ -51,24 +60,43 @@ class Branch:
     formula: str
 
 
-#: op type -> (accumulator, branches); ``pwl`` checks each of its two lines on its own.
-RULES: dict[str, tuple[Accumulator, tuple[Branch, ...]]] = {
-    "requant": (INT8_IN_INT32, (Branch(("M",), "B", "M*q + B"),)),
-    "requant32": (INT32_IN_INT64, (Branch(("M",), "B", "M*x + B"),)),
-    "add": (INT8_IN_INT32, (Branch(("Ma", "Mb"), "B", "Ma*a + Mb*b + B"),)),
-    "pwl": (INT8_IN_INT32, (Branch(("Mp",), "Bp", "Mp*q + Bp"), Branch(("Mn",), "Bn",
-                                                                       "Mn*q + Bn"))),
-}
-EPILOGUE_INT8 = (INT8_IN_INT32, (Branch(("M",), "B", "M*q + B"),))
+@dataclass(frozen=True)
+class Rule:
+    """The fixed-point rule of an op: its accumulator and branches (``pwl`` checks each of
+    its two lines on its own); with ``when`` (an attr and its values), it applies only then
+    (the int8 epilogue of bconv/bdense)."""
+
+    accumulator: Accumulator
+    branches: tuple[Branch, ...]
+    when: tuple[str, tuple[str, ...]] | None = None
+
+    def applies(self, attrs: Mapping[str, Any]) -> bool:
+        if self.when is None:
+            return True
+        v = attrs.get(self.when[0])
+        return isinstance(v, str) and v in self.when[1]
+
+
+def _rule(entry: Mapping[str, Any]) -> Rule:
+    when = entry.get("when")
+    return Rule(_accumulator(entry["accumulator"]),
+                tuple(Branch(tuple(b["mults"]), b["bias"], b["formula"])
+                      for b in entry["branches"]),
+                None if when is None else (when["attr"], tuple(when["in"])))
+
+
+#: op type -> its fixed-point rule, from the op manifest (:mod:`bnnflow.graph.manifest`).
+RULES: dict[str, Rule] = {e["type"]: _rule(e["fixed_point"]) for e in manifest.OPS
+                          if "fixed_point" in e}
 
 
 def rule_for(op_type: str, attrs: Mapping[str, Any]) -> tuple[Accumulator,
                                                               tuple[Branch, ...]] | None:
     """The fixed-point rule of an op (``None`` for ops without a fixed-point rescale)."""
     rule = RULES.get(op_type)
-    if rule is None and op_type in ("bconv", "bdense") and attrs.get("epilogue") == "int8":
-        return EPILOGUE_INT8
-    return rule
+    if rule is None or not rule.applies(attrs):
+        return None
+    return rule.accumulator, rule.branches
 
 
 def intermediate_bounds(mults: Sequence[Any], bias: Any, s: Any, acc: Accumulator

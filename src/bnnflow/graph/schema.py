@@ -1,9 +1,11 @@
 """Op schemas: required attrs (type, range), params (dtype, shape, value range), inputs and
 shape inference for every op of docs/numerics.md.
 
-Each :class:`OpSchema` lists its attrs and params declaratively; its ``infer`` function checks
-what depends on the inputs (ranks, dtypes, channel counts, param shapes) and returns the
-output's :class:`~bnnflow.graph.ir.TensorInfo`. Every violation raises
+Each :class:`OpSchema` lists its attrs and params declaratively, built from the op manifest
+(:mod:`bnnflow.graph.manifest`, the one definition the C++ validator is generated from too);
+its ``infer`` function, code written here and once more in ``csrc/engine/validate.cc``,
+checks what depends on the inputs (ranks, dtypes, channel counts, param shapes) and returns
+the output's :class:`~bnnflow.graph.ir.TensorInfo`. Every violation raises
 :class:`~bnnflow.errors.FormatError` naming the op and the field.
 """
 
@@ -16,16 +18,33 @@ from typing import Any, NoReturn
 import numpy as np
 
 from bnnflow.errors import FormatError
+from bnnflow.graph import manifest
 from bnnflow.graph.ir import Op, TensorInfo, words_per_group
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT32_MIN, INT32_MAX = manifest.INT32_MIN, manifest.INT32_MAX
 #: Sanity bounds that keep hostile files from asking for absurd shapes or loops.
-MAX_KERNEL = 64
-MAX_STRIDE = 64
-MAX_PADDING = 64
-MAX_GROUPS = 1 << 16
+MAX_KERNEL = manifest.LIMITS["MAX_KERNEL"]
+MAX_STRIDE = manifest.LIMITS["MAX_STRIDE"]
+MAX_PADDING = manifest.LIMITS["MAX_PADDING"]
+MAX_GROUPS = manifest.LIMITS["MAX_GROUPS"]
 #: Binary accumulators are exact in 16 bits (docs/numerics.md §4): K = KH*KW*Cg < 65536.
-MAX_BINARY_K = 65535
+MAX_BINARY_K = manifest.LIMITS["MAX_BINARY_K"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``attrs[attr]`` is one of the strings ``values`` (a manifest ``when``)."""
+
+    attr: str
+    values: tuple[str, ...]
+
+    def __call__(self, attrs: Mapping[str, Any]) -> bool:
+        v = attrs.get(self.attr)
+        return isinstance(v, str) and v in self.values
+
+    @staticmethod
+    def from_manifest(when: Mapping[str, Any] | None) -> Condition | None:
+        return None if when is None else Condition(when["attr"], tuple(when["in"]))
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,7 @@ class AttrSpec:
     hi: int | None = None
     choices: tuple[str, ...] | None = None
     nullable: bool = False
-    when: Callable[[Mapping[str, Any]], bool] | None = None
+    when: Condition | None = None
 
     def describe(self) -> str:
         if self.kind == "str":
@@ -59,7 +78,7 @@ class ParamSpec:
 
     dtypes: tuple[str, ...]
     value_range: tuple[int, int] | None = None
-    when: Callable[[Mapping[str, Any]], bool] | None = None
+    when: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -148,47 +167,6 @@ def op_error(op: Op, index: int, field_name: str, message: str) -> FormatError:
 # ----------------------------------------------------------------------------------------
 # Shared rules
 # ----------------------------------------------------------------------------------------
-
-def _int(lo: int, hi: int, **kw: Any) -> AttrSpec:
-    return AttrSpec("int", lo=lo, hi=hi, **kw)
-
-
-def _is_packed_epilogue(a: Mapping[str, Any]) -> bool:
-    return a.get("epilogue") == "packed"
-
-
-def _epilogue_is(name: str) -> Callable[[Mapping[str, Any]], bool]:
-    return lambda a: a.get("epilogue") == name
-
-
-EPILOGUES = ("int32", "float", "int8", "packed")
-SHIFT30 = (0, 30)
-SHIFT62 = (0, 62)
-
-EPILOGUE_ATTRS: dict[str, AttrSpec] = {
-    "epilogue": AttrSpec("str", choices=EPILOGUES),
-    "clamp_lo": _int(INT32_MIN, INT32_MAX, nullable=True),
-    "clamp_hi": _int(INT32_MIN, INT32_MAX, nullable=True),
-    "out_groups": _int(1, MAX_GROUPS, when=_is_packed_epilogue),
-}
-EPILOGUE_PARAMS: dict[str, ParamSpec] = {
-    "scale": ParamSpec(("float32",), when=_epilogue_is("float")),
-    "bias": ParamSpec(("float32",), when=_epilogue_is("float")),
-    "M": ParamSpec(("int16",), when=_epilogue_is("int8")),
-    "B": ParamSpec(("int32",), when=_epilogue_is("int8")),
-    "s": ParamSpec(("int8",), value_range=SHIFT30, when=_epilogue_is("int8")),
-    "T": ParamSpec(("int32",), when=_is_packed_epilogue),
-}
-POOL_ATTRS: dict[str, AttrSpec] = {
-    "kernel": _int(1, MAX_KERNEL),
-    "stride": _int(1, MAX_STRIDE),
-    "padding": _int(0, MAX_PADDING),
-}
-CONV_ATTRS: dict[str, AttrSpec] = {
-    "stride": _int(1, MAX_STRIDE),
-    "padding": _int(0, MAX_PADDING),
-}
-
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """``(size + 2*padding - kernel) // stride + 1`` (0 or less: the kernel does not fit)."""
@@ -422,80 +400,70 @@ def _infer_flatten(ctx: OpContext) -> TensorInfo:
 
 
 # ----------------------------------------------------------------------------------------
-# The catalogue
+# The catalogue: the manifest's declarations + the infer functions above
 # ----------------------------------------------------------------------------------------
 
-def _p(*dtypes: str, value_range: tuple[int, int] | None = None) -> ParamSpec:
-    return ParamSpec(tuple(dtypes), value_range=value_range)
-
-
-_REQUANT = {"M": _p("int16"), "B": _p("int32"), "s": _p("int8", value_range=SHIFT30)}
-_REQUANT32 = {"M": _p("int32"), "B": _p("int64"), "s": _p("int8", value_range=SHIFT62)}
-_ADD = {"Ma": _p("int16"), "Mb": _p("int16"), "B": _p("int32"),
-        "s": _p("int8", value_range=SHIFT30)}
-_PWL = {"t": _p("int32"), "Mp": _p("int16"), "Bp": _p("int32"), "Mn": _p("int16"),
-        "Bn": _p("int32"), "s": _p("int8", value_range=SHIFT30)}
-_PWL_F32 = {r: _p("float32") for r in ("t", "kp", "bp", "kn", "bn")}
-_SCALE_BIAS = {"scale": _p("float32"), "bias": _p("float32")}
-
-SCHEMAS: dict[str, OpSchema] = {
-    s.type: s
-    for s in [
-        OpSchema("pack", 1, {"groups": _int(1, MAX_GROUPS)}, {"t": _p("int32", "float32")},
-                 _infer_pack, "bit = x < t[c]; int8 x with int32 t, float32 x with float32 t"),
-        OpSchema("bconv", 1,
-                 {**CONV_ATTRS, "pad_mode": AttrSpec("str", choices=("zero", "one", "valid")),
-                  "groups": _int(1, MAX_GROUPS), **EPILOGUE_ATTRS},
-                 {"weights": _p("uint32"), **EPILOGUE_PARAMS},
-                 _infer_bconv, "binary direct convolution with fused epilogue", "binary"),
-        OpSchema("bdense", 1, dict(EPILOGUE_ATTRS),
-                 {"weights": _p("uint32"), **EPILOGUE_PARAMS},
-                 _infer_bdense, "binary dense with fused epilogue", "binary"),
-        OpSchema("maxpool_packed", 1, dict(POOL_ATTRS), {}, _infer_maxpool_packed,
-                 "max of ±1 = AND of bits over taps inside the image"),
-        OpSchema("requant", 1, {}, _REQUANT, _unary("int8", "int8", tuple(_REQUANT)),
-                 "int8 -> int8 fixed-point rescale"),
-        OpSchema("requant32", 1, {}, _REQUANT32, _unary("int32", "int8", tuple(_REQUANT32)),
-                 "int32 -> int8 fixed-point rescale (int64 intermediate)"),
-        OpSchema("add", 2, {}, _ADD, _binary_same("int8", tuple(_ADD)),
-                 "int8 + int8 -> int8 residual add"),
-        OpSchema("pwl", 1, {}, _PWL, _unary("int8", "int8", tuple(_PWL)),
-                 "per-channel piecewise-linear non-linearity, fixed point"),
-        OpSchema("maxpool_int8", 1, dict(POOL_ATTRS), {}, _pool("int8", "int8"),
-                 "max over taps inside the image"),
-        OpSchema("sumpool_int8", 1, dict(POOL_ATTRS), {}, _pool("int8", "int32"),
-                 "int32 sum over taps inside the image"),
-        OpSchema("global_sumpool_int8", 1, {}, {}, _global_pool("int8", "int32"),
-                 "int32 [N, C] sum over H*W"),
-        OpSchema("conv2d_int8", 1, dict(CONV_ATTRS),
-                 {"weights": _p("int8"), "bias": _p("int32"), "zp": _p("int32")},
-                 _conv(("uint8", "int8"), True, "int32"),
-                 "int8/uint8 conv with per-input-channel zero point, int32 out", "int8"),
-        OpSchema("dwconv2d_int8", 1, dict(CONV_ATTRS),
-                 {"weights": _p("int8"), "bias": _p("int32"), "zp": _p("int32")},
-                 _infer_dwconv2d_int8, "depthwise int8 conv, channel multiplier m", "int8"),
-        OpSchema("dense_int8", 1, {}, {"weights": _p("int8"), "bias": _p("int32")},
-                 _dense("int8", "int32"), "int8 dense, int32 out", "int8"),
-        OpSchema("concat", (2, None), {}, {}, _infer_concat, "concat along channels"),
-        OpSchema("dequant", 1, {}, dict(_SCALE_BIAS), _unary("int32", "float32",
-                                                              tuple(_SCALE_BIAS)),
-                 "float32(x) * scale[c] + bias[c]"),
-        OpSchema("scale_bias", 1, {}, dict(_SCALE_BIAS),
-                 _unary("float32", "float32", tuple(_SCALE_BIAS)), "x * scale[c] + bias[c]"),
-        OpSchema("add_f32", 2, {}, {}, _binary_same("float32", ()), "a + b"),
-        OpSchema("pwl_f32", 1, {}, _PWL_F32, _unary("float32", "float32", tuple(_PWL_F32)),
-                 "x >= t ? kp*x + bp : kn*x + bn"),
-        OpSchema("conv2d_f32", 1, dict(CONV_ATTRS),
-                 {"weights": _p("float32"), "bias": _p("float32")},
-                 _conv(("float32",), False, "float32"), "float32 conv", "float"),
-        OpSchema("dense_f32", 1, {}, {"weights": _p("float32"), "bias": _p("float32")},
-                 _dense("float32", "float32"), "float32 dense", "float"),
-        OpSchema("maxpool_f32", 1, dict(POOL_ATTRS), {}, _pool("float32", "float32"),
-                 "max over taps inside the image"),
-        OpSchema("avgpool_f32", 1, dict(POOL_ATTRS), {}, _pool("float32", "float32"),
-                 "average pool, count_include_pad"),
-        OpSchema("global_avgpool_f32", 1, {}, {}, _global_pool("float32", "float32"),
-                 "mean over H*W"),
-        OpSchema("flatten", 1, {}, {}, _infer_flatten, "[N,H,W,C] -> [N, H*W*C] (NHWC order)"),
-    ]
+#: op type -> shape inference (the one part of an op's schema that is code).
+INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
+    "pack": _infer_pack,
+    "bconv": _infer_bconv,
+    "bdense": _infer_bdense,
+    "maxpool_packed": _infer_maxpool_packed,
+    "requant": _unary("int8", "int8", ("M", "B", "s")),
+    "requant32": _unary("int32", "int8", ("M", "B", "s")),
+    "add": _binary_same("int8", ("Ma", "Mb", "B", "s")),
+    "pwl": _unary("int8", "int8", ("t", "Mp", "Bp", "Mn", "Bn", "s")),
+    "maxpool_int8": _pool("int8", "int8"),
+    "sumpool_int8": _pool("int8", "int32"),
+    "global_sumpool_int8": _global_pool("int8", "int32"),
+    "conv2d_int8": _conv(("uint8", "int8"), True, "int32"),
+    "dwconv2d_int8": _infer_dwconv2d_int8,
+    "dense_int8": _dense("int8", "int32"),
+    "concat": _infer_concat,
+    "dequant": _unary("int32", "float32", ("scale", "bias")),
+    "scale_bias": _unary("float32", "float32", ("scale", "bias")),
+    "add_f32": _binary_same("float32", ()),
+    "pwl_f32": _unary("float32", "float32", ("t", "kp", "bp", "kn", "bn")),
+    "conv2d_f32": _conv(("float32",), False, "float32"),
+    "dense_f32": _dense("float32", "float32"),
+    "maxpool_f32": _pool("float32", "float32"),
+    "avgpool_f32": _pool("float32", "float32"),
+    "global_avgpool_f32": _global_pool("float32", "float32"),
+    "flatten": _infer_flatten,
 }
+
+
+def attr_spec(entry: Mapping[str, Any]) -> AttrSpec:
+    """The :class:`AttrSpec` of one manifest attr entry."""
+    choices = entry.get("choices")
+    return AttrSpec(entry["kind"], lo=entry.get("lo"), hi=entry.get("hi"),
+                    choices=None if choices is None else tuple(choices),
+                    nullable=entry.get("nullable", False),
+                    when=Condition.from_manifest(entry.get("when")))
+
+
+def param_spec(entry: Mapping[str, Any]) -> ParamSpec:
+    """The :class:`ParamSpec` of one manifest param entry."""
+    vr = entry.get("range")
+    return ParamSpec(tuple(entry["dtypes"]), value_range=None if vr is None else (vr[0], vr[1]),
+                     when=Condition.from_manifest(entry.get("when")))
+
+
+def schema_from_manifest(entry: Mapping[str, Any]) -> OpSchema:
+    """The :class:`OpSchema` of one manifest op entry, with its infer function from
+    :data:`INFER`."""
+    n = entry["inputs"]
+    inputs: int | tuple[int, None] = n if isinstance(n, int) else (n["min"], None)
+    infer = INFER.get(entry["type"])
+    if infer is None:
+        raise LookupError(f"op type {entry['type']!r} of the manifest has no infer function in "
+                          "bnnflow.graph.schema.INFER")
+    return OpSchema(entry["type"], inputs, {a["name"]: attr_spec(a) for a in entry["attrs"]},
+                    {p["role"]: param_spec(p) for p in entry["params"]}, infer,
+                    entry.get("doc", ""), entry.get("macs", "none"))
+
+
+SCHEMAS: dict[str, OpSchema] = {e["type"]: schema_from_manifest(e) for e in manifest.OPS}
+if set(INFER) != set(SCHEMAS):
+    raise LookupError("infer functions without a manifest entry: "
+                      f"{sorted(set(INFER) - set(SCHEMAS))}")

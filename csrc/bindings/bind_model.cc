@@ -250,8 +250,15 @@ BNNFLOW_BIND(model) {
   m.def(
       "native_op_schemas",
       [] {
+        auto cond = [](const e::manifest::Cond& c) -> nb::object {
+          if (c.attr.empty()) return nb::none();
+          nb::dict d;
+          d["attr"] = c.attr;
+          d["in"] = c.in;
+          return d;
+        };
         nb::list out;
-        for (const e::OpSchemaInfo& s : e::op_schemas()) {
+        for (const e::manifest::Op& s : e::manifest::ops()) {
           nb::list attrs, params;
           for (const auto& a : s.attrs) {
             nb::dict d;
@@ -261,27 +268,51 @@ BNNFLOW_BIND(model) {
             d["hi"] = a.is_int ? nb::cast(a.hi) : nb::none();
             d["choices"] = a.is_int ? nb::none() : nb::cast(a.choices);
             d["nullable"] = a.nullable;
-            d["when"] = a.when;
+            d["when"] = cond(a.when);
             attrs.append(d);
           }
           for (const auto& p : s.params) {
+            nb::list dtypes;
+            for (e::DType t : p.dtypes) dtypes.append(e::dtype_name(t));
             nb::dict d;
             d["role"] = p.role;
-            d["dtypes"] = p.dtypes;
+            d["dtypes"] = dtypes;
             d["value_range"] = p.ranged ? nb::cast(std::make_pair(p.lo, p.hi)) : nb::none();
-            d["when"] = p.when;
+            d["when"] = cond(p.when);
             params.append(d);
+          }
+          nb::object fixed_point = nb::none();
+          if (s.fixed_point.present) {
+            nb::list branches;
+            for (const auto& b : s.fixed_point.branches) {
+              nb::dict d;
+              d["mults"] = b.mults;
+              d["bias"] = b.bias;
+              d["formula"] = b.formula;
+              branches.append(d);
+            }
+            nb::dict d;
+            d["bits"] = s.fixed_point.bits;
+            d["input_range"] = std::make_pair(s.fixed_point.in_lo, s.fixed_point.in_hi);
+            d["branches"] = branches;
+            d["when"] = cond(s.fixed_point.when);
+            fixed_point = d;
           }
           nb::dict d;
           d["type"] = s.type;
+          d["kind"] = static_cast<int>(s.kind);
           d["inputs"] = s.variadic ? nb::cast(std::make_pair(s.inputs, nb::none())) : nb::cast(s.inputs);
           d["attrs"] = attrs;
           d["params"] = params;
+          d["fixed_point"] = fixed_point;
+          d["macs"] = s.macs;
+          d["doc"] = s.doc;
           out.append(d);
         }
         return out;
       },
-      "The native validator's op schema table (tests compare it with bnnflow.graph.SCHEMAS).");
+      "The native validator's op table, engine/op_manifest.h (tests compare it with "
+      "bnnflow.graph.SCHEMAS and bnnflow.graph.fixedpoint.RULES).");
   nb::class_<NativeModel>(m, "NativeModel",
                           "A .bnn model loaded, validated, planned and bound by the native "
                           "executor (csrc/engine); bnnflow.runtime.Interpreter wraps it.")

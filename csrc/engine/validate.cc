@@ -12,10 +12,6 @@ namespace bnnflow::engine {
 
 namespace {
 
-constexpr std::int64_t kI32Min = INT32_MIN, kI32Max = INT32_MAX;
-constexpr std::int64_t kMaxKernel = 64, kMaxStride = 64, kMaxPadding = 64;
-constexpr std::int64_t kMaxGroups = 1 << 16;
-constexpr std::int64_t kMaxBinaryK = 65535;
 // Largest magnitude of a float32 param (docs/numerics.md §5: with inputs below 2^32 a float32
 // op's products stay below 2^96 and its sums below 2^126, short of float32's 2^128).
 constexpr double kMaxFloatParam = 18446744073709551616.0;  // 2^64
@@ -27,154 +23,50 @@ std::string format_g4(double x) {
   return buf;
 }
 
-// When an attr / param applies: always, or for one epilogue kind.
-enum class When : std::uint8_t { kAlways, kPacked, kFloat, kInt8 };
+// The op table is the op manifest (csrc/engine/op_manifest.h, generated from
+// src/bnnflow/graph/manifest.py): inputs, attrs, params, conditions and fixed-point rules are
+// data there; shape inference (infer_* below) is the code of each op.
+using AttrSpec = manifest::Attr;
+using ParamSpec = manifest::Param;
+using OpSchema = manifest::Op;
 
-struct AttrSpec {
-  const char* name;
-  bool is_int;
-  std::int64_t lo = 0, hi = 0;
-  std::vector<const char*> choices;
-  bool nullable = false;
-  When when = When::kAlways;
-
-  std::string describe() const {
-    std::string text;
-    if (!is_int) {
-      text = "one of ";
-      for (std::size_t i = 0; i < choices.size(); ++i) text += (i ? ", " : "") + quote(choices[i]);
-    } else {
-      text = "int in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    }
-    return nullable ? text + " or null" : text;
+// Python's AttrSpec.describe().
+std::string describe(const AttrSpec& a) {
+  std::string text;
+  if (!a.is_int) {
+    text = "one of ";
+    for (std::size_t i = 0; i < a.choices.size(); ++i) text += (i ? ", " : "") + quote(a.choices[i]);
+  } else {
+    text = "int in [" + std::to_string(a.lo) + ", " + std::to_string(a.hi) + "]";
   }
-};
-
-struct ParamSpec {
-  const char* role;
-  std::vector<DType> dtypes;
-  bool ranged = false;
-  std::int64_t lo = 0, hi = 0;
-  When when = When::kAlways;
-};
-
-struct OpSchema {
-  const char* type;
-  OpKind kind;
-  int inputs;     // exact count, or the minimum when variadic
-  bool variadic;
-  std::vector<AttrSpec> attrs;
-  std::vector<ParamSpec> params;
-};
-
-AttrSpec int_attr(const char* name, std::int64_t lo, std::int64_t hi, bool nullable = false,
-                  When when = When::kAlways) {
-  AttrSpec a{name, true};
-  a.lo = lo;
-  a.hi = hi;
-  a.nullable = nullable;
-  a.when = when;
-  return a;
-}
-AttrSpec str_attr(const char* name, std::vector<const char*> choices) {
-  AttrSpec a{name, false};
-  a.choices = std::move(choices);
-  return a;
-}
-ParamSpec p(const char* role, std::vector<DType> dtypes) { return ParamSpec{role, dtypes}; }
-ParamSpec ranged(const char* role, DType d, std::int64_t lo, std::int64_t hi,
-                 When when = When::kAlways) {
-  ParamSpec s{role, {d}, true, lo, hi, when};
-  return s;
-}
-ParamSpec when_p(const char* role, DType d, When when) {
-  ParamSpec s{role, {d}};
-  s.when = when;
-  return s;
+  return a.nullable ? text + " or null" : text;
 }
 
-std::vector<AttrSpec> pool_attrs() {
-  return {int_attr("kernel", 1, kMaxKernel), int_attr("stride", 1, kMaxStride),
-          int_attr("padding", 0, kMaxPadding)};
-}
-std::vector<AttrSpec> conv_attrs() {
-  return {int_attr("stride", 1, kMaxStride), int_attr("padding", 0, kMaxPadding)};
-}
-std::vector<AttrSpec> epilogue_attrs() {
-  return {str_attr("epilogue", {"int32", "float", "int8", "packed"}),
-          int_attr("clamp_lo", kI32Min, kI32Max, true), int_attr("clamp_hi", kI32Min, kI32Max, true),
-          int_attr("out_groups", 1, kMaxGroups, false, When::kPacked)};
-}
-std::vector<ParamSpec> epilogue_params() {
-  return {p("weights", {DType::kUint32}),
-          when_p("scale", DType::kFloat32, When::kFloat),
-          when_p("bias", DType::kFloat32, When::kFloat),
-          when_p("M", DType::kInt16, When::kInt8),
-          when_p("B", DType::kInt32, When::kInt8),
-          ranged("s", DType::kInt8, 0, 30, When::kInt8),
-          when_p("T", DType::kInt32, When::kPacked)};
-}
+// The attrs check_attr stores in OpAttrs; a manifest attr outside this list needs a field.
+constexpr const char* kStoredAttrs[] = {"stride",   "padding",  "groups",   "kernel",
+                                        "out_groups", "clamp_lo", "clamp_hi", "pad_mode",
+                                        "epilogue"};
 
-template <class T>
-std::vector<T> cat(std::vector<T> a, const std::vector<T>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
+// The manifest's ops, checked once against what this file's code handles: OpKind order, every
+// attr stored in OpAttrs, every condition on a declared string attr.
 const std::vector<OpSchema>& schemas() {
-  using D = DType;
-  static const std::vector<OpSchema> all = [] {
-    const std::vector<ParamSpec> requant = {p("M", {D::kInt16}), p("B", {D::kInt32}),
-                                            ranged("s", D::kInt8, 0, 30)};
-    const std::vector<ParamSpec> requant32 = {p("M", {D::kInt32}), p("B", {D::kInt64}),
-                                              ranged("s", D::kInt8, 0, 62)};
-    const std::vector<ParamSpec> add = {p("Ma", {D::kInt16}), p("Mb", {D::kInt16}),
-                                        p("B", {D::kInt32}), ranged("s", D::kInt8, 0, 30)};
-    const std::vector<ParamSpec> pwl = {p("t", {D::kInt32}),  p("Mp", {D::kInt16}),
-                                        p("Bp", {D::kInt32}), p("Mn", {D::kInt16}),
-                                        p("Bn", {D::kInt32}), ranged("s", D::kInt8, 0, 30)};
-    const std::vector<ParamSpec> pwl_f32 = {p("t", {D::kFloat32}), p("kp", {D::kFloat32}),
-                                            p("bp", {D::kFloat32}), p("kn", {D::kFloat32}),
-                                            p("bn", {D::kFloat32})};
-    const std::vector<ParamSpec> scale_bias = {p("scale", {D::kFloat32}),
-                                               p("bias", {D::kFloat32})};
-    const std::vector<ParamSpec> conv_int8 = {p("weights", {D::kInt8}), p("bias", {D::kInt32}),
-                                              p("zp", {D::kInt32})};
-    const std::vector<ParamSpec> f32_wb = {p("weights", {D::kFloat32}), p("bias", {D::kFloat32})};
-    std::vector<OpSchema> s = {
-        {"pack", OpKind::kPack, 1, false, {int_attr("groups", 1, kMaxGroups)},
-         {p("t", {D::kInt32, D::kFloat32})}},
-        {"bconv", OpKind::kBconv, 1, false,
-         cat(cat(conv_attrs(), {str_attr("pad_mode", {"zero", "one", "valid"}),
-                                int_attr("groups", 1, kMaxGroups)}),
-             epilogue_attrs()),
-         epilogue_params()},
-        {"bdense", OpKind::kBdense, 1, false, epilogue_attrs(), epilogue_params()},
-        {"maxpool_packed", OpKind::kMaxpoolPacked, 1, false, pool_attrs(), {}},
-        {"requant", OpKind::kRequant, 1, false, {}, requant},
-        {"requant32", OpKind::kRequant32, 1, false, {}, requant32},
-        {"add", OpKind::kAdd, 2, false, {}, add},
-        {"pwl", OpKind::kPwl, 1, false, {}, pwl},
-        {"maxpool_int8", OpKind::kMaxpoolInt8, 1, false, pool_attrs(), {}},
-        {"sumpool_int8", OpKind::kSumpoolInt8, 1, false, pool_attrs(), {}},
-        {"global_sumpool_int8", OpKind::kGlobalSumpoolInt8, 1, false, {}, {}},
-        {"conv2d_int8", OpKind::kConv2dInt8, 1, false, conv_attrs(), conv_int8},
-        {"dwconv2d_int8", OpKind::kDwconv2dInt8, 1, false, conv_attrs(), conv_int8},
-        {"dense_int8", OpKind::kDenseInt8, 1, false, {},
-         {p("weights", {D::kInt8}), p("bias", {D::kInt32})}},
-        {"concat", OpKind::kConcat, 2, true, {}, {}},
-        {"dequant", OpKind::kDequant, 1, false, {}, scale_bias},
-        {"scale_bias", OpKind::kScaleBias, 1, false, {}, scale_bias},
-        {"add_f32", OpKind::kAddF32, 2, false, {}, {}},
-        {"pwl_f32", OpKind::kPwlF32, 1, false, {}, pwl_f32},
-        {"conv2d_f32", OpKind::kConv2dF32, 1, false, conv_attrs(), f32_wb},
-        {"dense_f32", OpKind::kDenseF32, 1, false, {}, f32_wb},
-        {"maxpool_f32", OpKind::kMaxpoolF32, 1, false, pool_attrs(), {}},
-        {"avgpool_f32", OpKind::kAvgpoolF32, 1, false, pool_attrs(), {}},
-        {"global_avgpool_f32", OpKind::kGlobalAvgpoolF32, 1, false, {}, {}},
-        {"flatten", OpKind::kFlatten, 1, false, {}, {}},
-    };
-    return s;
+  static const std::vector<OpSchema>& all = []() -> const std::vector<OpSchema>& {
+    const std::vector<OpSchema>& ops = manifest::ops();
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const OpSchema& op = ops[i];
+      if (static_cast<std::size_t>(op.kind) != i) {
+        throw std::logic_error("op manifest: " + op.type + " is out of OpKind order");
+      }
+      for (const AttrSpec& a : op.attrs) {
+        const bool stored = std::any_of(std::begin(kStoredAttrs), std::end(kStoredAttrs),
+                                        [&](const char* n) { return a.name == n; });
+        if (!stored) {
+          throw std::logic_error("op manifest: attr " + a.name + " of " + op.type +
+                                 " has no OpAttrs field (csrc/engine/validate.cc check_attr)");
+        }
+      }
+    }
+    return ops;
   }();
   return all;
 }
@@ -197,13 +89,13 @@ std::string known_types() {
   return t;
 }
 
-bool applies(When when, const Json& attrs) {
-  if (when == When::kAlways) return true;
-  auto it = attrs.find("epilogue");
+// A manifest condition: always (no attr), or the attr is one of the strings `in`.
+bool applies(const manifest::Cond& when, const Json& attrs) {
+  if (when.attr.empty()) return true;
+  auto it = attrs.find(when.attr);
   if (it == attrs.end() || !it->is_string()) return false;
-  const std::string& e = it->get_ref<const std::string&>();
-  return (when == When::kPacked && e == "packed") || (when == When::kFloat && e == "float") ||
-         (when == When::kInt8 && e == "int8");
+  const std::string& v = it->get_ref<const std::string&>();
+  return std::find(when.in.begin(), when.in.end(), v) != when.in.end();
 }
 
 std::int64_t floordiv(std::int64_t a, std::int64_t b) {
@@ -276,6 +168,10 @@ class OpContext {
   }
   void expect_channels(std::initializer_list<const char*> roles, std::int64_t c) const {
     for (const char* r : roles) expect_shape(r, {c});
+  }
+  // Every bound param has shape [c], in the manifest's param order.
+  void expect_all_channels(std::int64_t c) const {
+    for (const auto& [role, t] : out_.params) expect_shape(role.c_str(), {c});
   }
   const std::vector<std::int64_t>& expect_rank(const char* role, std::size_t rank) const {
     const ParamTensor& t = param(role);
@@ -489,20 +385,21 @@ TensorInfo infer_maxpool_packed(const OpContext& ctx) {
   return ctx.output(A::kPacked, {x.shape[0], ho, wo, x.shape[3]}, x.channels, x.groups);
 }
 
-TensorInfo unary(const OpContext& ctx, A in, A out, std::initializer_list<const char*> roles) {
+// Elementwise over [N, C] / [N, H, W, C]; every param has one value per channel.
+TensorInfo unary(const OpContext& ctx, A in, A out) {
   const TensorInfo& x = ctx.input(0, {in}, {2, 4});
-  ctx.expect_channels(roles, x.shape.back());
+  ctx.expect_all_channels(x.shape.back());
   return ctx.output(out, x.shape);
 }
 
-TensorInfo binary_same(const OpContext& ctx, A dtype, std::initializer_list<const char*> roles) {
+TensorInfo binary_same(const OpContext& ctx, A dtype) {
   const TensorInfo& a = ctx.input(0, {dtype}, {2, 4});
   const TensorInfo& b = ctx.input(1, {dtype}, {2, 4});
   if (a.shape != b.shape) {
     ctx.fail("inputs[1]", "shape " + shape_str(b.shape) + " of " + quote(b.name) +
                               " differs from " + shape_str(a.shape) + " of " + quote(a.name));
   }
-  ctx.expect_channels(roles, a.shape.back());
+  ctx.expect_all_channels(a.shape.back());
   return ctx.output(dtype, a.shape);
 }
 
@@ -587,10 +484,10 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
     case OpKind::kBconv: return infer_bconv(ctx);
     case OpKind::kBdense: return infer_bdense(ctx);
     case OpKind::kMaxpoolPacked: return infer_maxpool_packed(ctx);
-    case OpKind::kRequant: return unary(ctx, A::kInt8, A::kInt8, {"M", "B", "s"});
-    case OpKind::kRequant32: return unary(ctx, A::kInt32, A::kInt8, {"M", "B", "s"});
-    case OpKind::kAdd: return binary_same(ctx, A::kInt8, {"Ma", "Mb", "B", "s"});
-    case OpKind::kPwl: return unary(ctx, A::kInt8, A::kInt8, {"t", "Mp", "Bp", "Mn", "Bn", "s"});
+    case OpKind::kRequant: return unary(ctx, A::kInt8, A::kInt8);
+    case OpKind::kRequant32: return unary(ctx, A::kInt32, A::kInt8);
+    case OpKind::kAdd: return binary_same(ctx, A::kInt8);
+    case OpKind::kPwl: return unary(ctx, A::kInt8, A::kInt8);
     case OpKind::kMaxpoolInt8: return pool(ctx, A::kInt8, A::kInt8);
     case OpKind::kSumpoolInt8: return pool(ctx, A::kInt8, A::kInt32);
     case OpKind::kGlobalSumpoolInt8: return global_pool(ctx, A::kInt8, A::kInt32);
@@ -598,11 +495,11 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
     case OpKind::kDwconv2dInt8: return infer_dwconv(ctx);
     case OpKind::kDenseInt8: return dense(ctx, A::kInt8, A::kInt32);
     case OpKind::kConcat: return infer_concat(ctx);
-    case OpKind::kDequant: return unary(ctx, A::kInt32, A::kFloat32, {"scale", "bias"});
-    case OpKind::kScaleBias: return unary(ctx, A::kFloat32, A::kFloat32, {"scale", "bias"});
-    case OpKind::kAddF32: return binary_same(ctx, A::kFloat32, {});
+    case OpKind::kDequant: return unary(ctx, A::kInt32, A::kFloat32);
+    case OpKind::kScaleBias: return unary(ctx, A::kFloat32, A::kFloat32);
+    case OpKind::kAddF32: return binary_same(ctx, A::kFloat32);
     case OpKind::kPwlF32:
-      return unary(ctx, A::kFloat32, A::kFloat32, {"t", "kp", "bp", "kn", "bn"});
+      return unary(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kConv2dF32: return conv(ctx, false, A::kFloat32);
     case OpKind::kDenseF32: return dense(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kMaxpoolF32: return pool(ctx, A::kFloat32, A::kFloat32);
@@ -617,7 +514,7 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
 
 void check_attr(const OpContext& ctx, const AttrSpec& spec, const Json& value, OpAttrs& out) {
   const std::string field = std::string("attrs.") + spec.name;
-  auto bad = [&](const std::string& why) { ctx.fail(field, "expected " + spec.describe() + ", " + why); };
+  auto bad = [&](const std::string& why) { ctx.fail(field, "expected " + describe(spec) + ", " + why); };
   if (value.is_null()) {
     if (!spec.nullable) bad("got null");
     return;
@@ -642,8 +539,7 @@ void check_attr(const OpContext& ctx, const AttrSpec& spec, const Json& value, O
   bool ok = value.is_string();
   if (ok) {
     const std::string& s = value.get_ref<const std::string&>();
-    ok = std::any_of(spec.choices.begin(), spec.choices.end(),
-                     [&](const char* c) { return s == c; });
+    ok = std::find(spec.choices.begin(), spec.choices.end(), s) != spec.choices.end();
   }
   if (!ok) bad("got " + short_repr(value));
   if (name == "pad_mode") out.pad_mode = value.get<std::string>();
@@ -654,12 +550,12 @@ void check_attrs(const OpContext& ctx, const Op& op, const OpSchema& schema, OpA
   const Json& attrs = op.attrs;
   for (int pass = 0; pass < 2; ++pass) {
     for (const AttrSpec& spec : schema.attrs) {
-      const bool conditional = spec.when != When::kAlways;
+      const bool conditional = !spec.when.attr.empty();
       if (conditional != (pass == 1)) continue;
       auto it = attrs.find(spec.name);
-      const std::string field = std::string("attrs.") + spec.name;
+      const std::string field = "attrs." + spec.name;
       if (!conditional || applies(spec.when, attrs)) {
-        if (it == attrs.end()) ctx.fail(field, "missing (expected " + spec.describe() + ")");
+        if (it == attrs.end()) ctx.fail(field, "missing (expected " + describe(spec) + ")");
         check_attr(ctx, spec, *it, out);
       } else if (it != attrs.end()) {
         ctx.fail(field, "not allowed with these attrs");
@@ -727,7 +623,7 @@ void check_params(const OpContext& ctx, const Op& op, const OpSchema& schema,
     ctx.fail("params." + role, "unknown param (expected " + list + "])");
   }
   for (const ParamSpec* spec : wanted) {
-    const std::string field = std::string("params.") + spec->role;
+    const std::string field = "params." + spec->role;
     auto it = std::find_if(op.params.begin(), op.params.end(),
                            [&](const auto& rp) { return rp.first == spec->role; });
     if (it == op.params.end()) {
@@ -773,12 +669,6 @@ void check_params(const OpContext& ctx, const Op& op, const OpSchema& schema,
 
 // ---- fixed point (numerics §3) ----------------------------------------------------------
 
-struct Branch {
-  std::vector<const char*> mults;
-  const char* bias;
-  const char* formula;
-};
-
 std::int64_t element(const ParamTensor& t, std::size_t i) {
   switch (t.dtype) {
     case DType::kInt8: return t.as<std::int8_t>()[i];
@@ -802,36 +692,20 @@ std::string i128_str(__int128 v) {
   return std::string(s.rbegin(), s.rend());
 }
 
-void check_fixed_point(const OpContext& ctx, const ValidOp& vop) {
-  int bits = 32;
-  __int128 xlo = -128, xhi = 127;
-  std::vector<Branch> branches;
-  switch (vop.kind) {
-    case OpKind::kRequant: branches = {{{"M"}, "B", "M*q + B"}}; break;
-    case OpKind::kRequant32:
-      bits = 64;
-      xlo = INT32_MIN;
-      xhi = INT32_MAX;
-      branches = {{{"M"}, "B", "M*x + B"}};
-      break;
-    case OpKind::kAdd: branches = {{{"Ma", "Mb"}, "B", "Ma*a + Mb*b + B"}}; break;
-    case OpKind::kPwl:
-      branches = {{{"Mp"}, "Bp", "Mp*q + Bp"}, {{"Mn"}, "Bn", "Mn*q + Bn"}};
-      break;
-    case OpKind::kBconv:
-    case OpKind::kBdense:
-      if (vop.attrs.epilogue != "int8") return;
-      branches = {{{"M"}, "B", "M*q + B"}};
-      break;
-    default: return;
-  }
+// The op's manifest rule (numerics §3), when it has one that applies to these attrs.
+void check_fixed_point(const OpContext& ctx, const ValidOp& vop, const OpSchema& schema,
+                       const Json& attrs) {
+  const manifest::FixedPoint& rule = schema.fixed_point;
+  if (!rule.present || !applies(rule.when, attrs)) return;
+  const int bits = rule.bits;
+  const __int128 xlo = rule.in_lo, xhi = rule.in_hi;
   const __int128 acc_hi = (static_cast<__int128>(1) << (bits - 1)) - 1;
   const __int128 acc_lo = -(static_cast<__int128>(1) << (bits - 1));
   const ParamTensor& s = vop.param("s");
-  for (const Branch& b : branches) {
-    const ParamTensor& bias = vop.param(b.bias);
+  for (const manifest::Branch& b : rule.branches) {
+    const ParamTensor& bias = vop.param(b.bias.c_str());
     std::vector<const ParamTensor*> mults;
-    for (const char* m : b.mults) mults.push_back(&vop.param(m));
+    for (const std::string& m : b.mults) mults.push_back(&vop.param(m.c_str()));
     for (std::size_t c = 0; c < bias.numel; ++c) {
       const std::int64_t sc = element(s, c);
       const __int128 r = sc > 0 ? static_cast<__int128>(1) << (sc - 1) : 0;
@@ -842,7 +716,7 @@ void check_fixed_point(const OpContext& ctx, const ValidOp& vop) {
         vmin += std::min(mv * xlo, mv * xhi);
       }
       if (vmax > acc_hi || vmin < acc_lo) {
-        ctx.fail(std::string("params.") + b.bias,
+        ctx.fail("params." + b.bias,
                  "channel " + std::to_string(c) + ": " + b.formula + " + rounding reaches [" +
                      i128_str(vmin) + ", " + i128_str(vmax) +
                      "] over the input range [" + i128_str(xlo) + ", " + i128_str(xhi) +
@@ -862,36 +736,9 @@ const ParamTensor& ValidOp::param(const char* role) const {
   throw std::logic_error(std::string("param role ") + role + " not bound");
 }
 
-std::vector<OpSchemaInfo> op_schemas() {
-  auto when_name = [](When w) -> std::string {
-    switch (w) {
-      case When::kPacked: return "packed";
-      case When::kFloat: return "float";
-      case When::kInt8: return "int8";
-      default: return "";
-    }
-  };
-  std::vector<OpSchemaInfo> out;
-  for (const OpSchema& s : schemas()) {
-    OpSchemaInfo info{s.type, s.inputs, s.variadic, {}, {}};
-    for (const AttrSpec& a : s.attrs) {
-      info.attrs.push_back({a.name, a.is_int, a.lo, a.hi,
-                            std::vector<std::string>(a.choices.begin(), a.choices.end()),
-                            a.nullable, when_name(a.when)});
-    }
-    for (const ParamSpec& p : s.params) {
-      std::vector<std::string> dtypes;
-      for (DType d : p.dtypes) dtypes.emplace_back(dtype_name(d));
-      info.params.push_back({p.role, dtypes, p.ranged, p.lo, p.hi, when_name(p.when)});
-    }
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
 const char* op_type_name(OpKind kind) {
   for (const OpSchema& s : schemas()) {
-    if (s.kind == kind) return s.type;
+    if (s.kind == kind) return s.type.c_str();
   }
   return "?";
 }
@@ -958,7 +805,7 @@ ValidGraph validate(const Graph& graph, const Container& container) {
     check_attrs(ctx, op, schema, vop.attrs);
     check_params(ctx, op, schema, container, vop);
     TensorInfo info = infer(ctx, schema.kind);
-    check_fixed_point(ctx, vop);
+    check_fixed_point(ctx, vop, schema, op.attrs);
     __int128 elems = 1;
     bool too_big = false;
     for (std::size_t k = 1; k < info.shape.size(); ++k) {

@@ -14,15 +14,9 @@
 
 #include "engine/container.h"
 #include "engine/graph.h"
+#include "engine/op_manifest.h"
 
 namespace bnnflow::engine {
-
-enum class OpKind : std::uint8_t {
-  kPack, kBconv, kBdense, kMaxpoolPacked, kRequant, kRequant32, kAdd, kPwl, kMaxpoolInt8,
-  kSumpoolInt8, kGlobalSumpoolInt8, kConv2dInt8, kDwconv2dInt8, kDenseInt8, kConcat, kDequant,
-  kScaleBias, kAddF32, kPwlF32, kConv2dF32, kDenseF32, kMaxpoolF32, kAvgpoolF32,
-  kGlobalAvgpoolF32, kFlatten,
-};
 
 // The attrs of an op, typed (only those its schema has are meaningful).
 struct OpAttrs {
@@ -54,31 +48,7 @@ ValidGraph validate(const Graph& graph, const Container& container);
 // The op type names, in catalogue order (for messages and tools).
 const char* op_type_name(OpKind kind);
 
-// The schema table, as data (tests compare it with bnnflow.graph.schema.SCHEMAS, so the two
-// definitions of each op cannot drift apart). `when` is "" (always) or the epilogue kind
-// ("packed", "float", "int8") the attr / param belongs to.
-struct AttrSchemaInfo {
-  std::string name;
-  bool is_int;
-  std::int64_t lo, hi;
-  std::vector<std::string> choices;
-  bool nullable;
-  std::string when;
-};
-struct ParamSchemaInfo {
-  std::string role;
-  std::vector<std::string> dtypes;
-  bool ranged;
-  std::int64_t lo, hi;
-  std::string when;
-};
-struct OpSchemaInfo {
-  std::string type;
-  int inputs;
-  bool variadic;  // inputs is then the minimum
-  std::vector<AttrSchemaInfo> attrs;
-  std::vector<ParamSchemaInfo> params;
-};
-std::vector<OpSchemaInfo> op_schemas();
+// The schema table is manifest::ops() (engine/op_manifest.h); tests compare it with
+// bnnflow.graph.SCHEMAS and bnnflow.graph.manifest.OPS.
 
 }  // namespace bnnflow::engine

@@ -21,8 +21,9 @@ from bnnflow import FormatError, _engine, cpu
 from bnnflow.format import dumps, loads
 from bnnflow.format.bnnfile import GRAPH_KEY, VERSION_KEY
 from bnnflow.format.container import write_container
-from bnnflow.graph import SCHEMAS
+from bnnflow.graph import SCHEMAS, fixedpoint
 from bnnflow.graph.examples import op_case, random_input, tiny_float_model, tiny_int8_model
+from bnnflow.graph.schema import Condition
 from bnnflow.reference.interpreter import run, run_all
 
 NativeModel = _engine.NativeModel
@@ -329,31 +330,39 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 # -- one schema, two validators -------------------------------------------------------------
 
-def _when(spec) -> str:
-    """The epilogue kind a conditional attr / param belongs to ("" when unconditional)."""
-    if spec.when is None:
-        return ""
-    kinds = [e for e in ("int32", "float", "int8", "packed") if spec.when({"epilogue": e})]
-    assert len(kinds) == 1, kinds
-    return kinds[0]
+def _when(cond: Condition | tuple[str, tuple[str, ...]] | None) -> dict | None:
+    """A Python condition as the native table reports it."""
+    if cond is None:
+        return None
+    attr, values = (cond.attr, cond.values) if isinstance(cond, Condition) else cond
+    return {"attr": attr, "in": list(values)}
 
 
 def test_native_schemas_are_the_python_schemas() -> None:
-    """The C++ validator's op table (csrc/engine/validate.cc) and bnnflow.graph.SCHEMAS list
-    the same ops with the same inputs, attrs (kind, range, choices, nullable, condition) and
-    params (dtypes, value range, condition), in the same order."""
+    """The C++ validator's op table (engine/op_manifest.h, as compiled into the extension) and
+    bnnflow.graph.SCHEMAS / fixedpoint.RULES (both built from bnnflow.graph.manifest) list the
+    same ops in the same order with the same inputs, attrs (kind, range, choices, nullable,
+    condition), params (dtypes, value range, condition), fixed-point rules, MACs and docs."""
     native = {s["type"]: s for s in _engine.native_op_schemas()}
     assert list(native) == list(SCHEMAS)
-    for name, schema in SCHEMAS.items():
+    for i, (name, schema) in enumerate(SCHEMAS.items()):
         n = native[name]
-        assert n["inputs"] == schema.inputs, name
+        assert (n["kind"], n["inputs"], n["macs"], n["doc"]) == (
+            i, schema.inputs, schema.macs, schema.doc), name
         attrs = [(a["name"], a["kind"], a["lo"], a["hi"],
                   tuple(a["choices"]) if a["choices"] is not None else None, a["nullable"],
                   a["when"]) for a in n["attrs"]]
-        assert attrs == [(k, a.kind, a.lo, a.hi, a.choices, a.nullable, _when(a))
+        assert attrs == [(k, a.kind, a.lo, a.hi, a.choices, a.nullable, _when(a.when))
                          for k, a in schema.attrs.items()], name
         params = [(p["role"], tuple(p["dtypes"]),
                    tuple(p["value_range"]) if p["value_range"] is not None else None, p["when"])
                   for p in n["params"]]
-        assert params == [(r, p.dtypes, p.value_range, _when(p))
+        assert params == [(r, p.dtypes, p.value_range, _when(p.when))
                           for r, p in schema.params.items()], name
+        rule = fixedpoint.RULES.get(name)
+        want = None if rule is None else {
+            "bits": rule.accumulator.bits, "input_range": rule.accumulator.input_range,
+            "branches": [{"mults": list(b.mults), "bias": b.bias, "formula": b.formula}
+                         for b in rule.branches],
+            "when": _when(rule.when)}
+        assert n["fixed_point"] == want, name

@@ -294,23 +294,25 @@ def _infer_maxpool_packed(ctx: OpContext) -> TensorInfo:
 # int8 glue
 # ----------------------------------------------------------------------------------------
 
-def _unary(in_dtype: str, out_dtype: str, roles: tuple[str, ...]) -> Callable[[OpContext],
-                                                                              TensorInfo]:
+def _unary(in_dtype: str, out_dtype: str) -> Callable[[OpContext], TensorInfo]:
+    """Elementwise over ``[N, C]`` / ``[N, H, W, C]``; every param has one value per channel
+    (checked in the manifest's param order)."""
     def infer(ctx: OpContext) -> TensorInfo:
         x = ctx.input(0, (in_dtype,), (2, 4))
-        _per_channel(ctx, roles, x.shape[-1])
+        _per_channel(ctx, tuple(ctx.params), x.shape[-1])
         return ctx.output(out_dtype, x.shape)
     return infer
 
 
-def _binary_same(dtype: str, roles: tuple[str, ...]) -> Callable[[OpContext], TensorInfo]:
+def _binary_same(dtype: str) -> Callable[[OpContext], TensorInfo]:
+    """Two inputs of one shape; every param has one value per channel."""
     def infer(ctx: OpContext) -> TensorInfo:
         a = ctx.input(0, (dtype,), (2, 4))
         b = ctx.input(1, (dtype,), (2, 4))
         if a.shape != b.shape:
             ctx.fail("inputs[1]", f"shape {list(b.shape)} of {b.name!r} differs from "
                      f"{list(a.shape)} of {a.name!r}")
-        _per_channel(ctx, roles, a.shape[-1])
+        _per_channel(ctx, tuple(ctx.params), a.shape[-1])
         return ctx.output(dtype, a.shape)
     return infer
 
@@ -409,10 +411,10 @@ INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
     "bconv": _infer_bconv,
     "bdense": _infer_bdense,
     "maxpool_packed": _infer_maxpool_packed,
-    "requant": _unary("int8", "int8", ("M", "B", "s")),
-    "requant32": _unary("int32", "int8", ("M", "B", "s")),
-    "add": _binary_same("int8", ("Ma", "Mb", "B", "s")),
-    "pwl": _unary("int8", "int8", ("t", "Mp", "Bp", "Mn", "Bn", "s")),
+    "requant": _unary("int8", "int8"),
+    "requant32": _unary("int32", "int8"),
+    "add": _binary_same("int8"),
+    "pwl": _unary("int8", "int8"),
     "maxpool_int8": _pool("int8", "int8"),
     "sumpool_int8": _pool("int8", "int32"),
     "global_sumpool_int8": _global_pool("int8", "int32"),
@@ -420,10 +422,10 @@ INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
     "dwconv2d_int8": _infer_dwconv2d_int8,
     "dense_int8": _dense("int8", "int32"),
     "concat": _infer_concat,
-    "dequant": _unary("int32", "float32", ("scale", "bias")),
-    "scale_bias": _unary("float32", "float32", ("scale", "bias")),
-    "add_f32": _binary_same("float32", ()),
-    "pwl_f32": _unary("float32", "float32", ("t", "kp", "bp", "kn", "bn")),
+    "dequant": _unary("int32", "float32"),
+    "scale_bias": _unary("float32", "float32"),
+    "add_f32": _binary_same("float32"),
+    "pwl_f32": _unary("float32", "float32"),
     "conv2d_f32": _conv(("float32",), False, "float32"),
     "dense_f32": _dense("float32", "float32"),
     "maxpool_f32": _pool("float32", "float32"),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from bnnflow.graph import Graph, Op, TensorInfo, validate
+from bnnflow.graph import SCHEMAS, Graph, Op, TensorInfo, validate
 
 #: ``fn(op, inputs, params, input_infos) -> output``: one op on numpy arrays (params: role ->
 #: array; ``input_infos`` give e.g. the real channel count of packed inputs).
@@ -122,6 +122,12 @@ def _binary_ops() -> dict[str, RefOp]:
             "maxpool_packed": ref_maxpool_packed}
 
 
+def _roles(op_type: str) -> tuple[str, ...]:
+    """The op's param roles in manifest order: the positional order of its reference
+    function (``bnnflow.graph.manifest``)."""
+    return tuple(SCHEMAS[op_type].params)
+
+
 def _positional(fn: Callable[..., np.ndarray], roles: tuple[str, ...], n_inputs: int = 1
                 ) -> RefOp:
     """``fn(*inputs, *params[roles])``."""
@@ -156,26 +162,26 @@ def _glue_ops() -> dict[str, RefOp]:
     from bnnflow.reference import int8_ops as i
 
     return {
-        "requant": _positional(i.requant, ("M", "B", "s")),
-        "requant32": _positional(i.requant32, ("M", "B", "s")),
-        "add": _positional(i.add_int8, ("Ma", "Mb", "B", "s"), n_inputs=2),
-        "pwl": _positional(i.pwl_int8, ("t", "Mp", "Bp", "Mn", "Bn", "s")),
+        "requant": _positional(i.requant, _roles("requant")),
+        "requant32": _positional(i.requant32, _roles("requant32")),
+        "add": _positional(i.add_int8, _roles("add"), n_inputs=2),
+        "pwl": _positional(i.pwl_int8, _roles("pwl")),
         "maxpool_int8": _window(i.maxpool_int8),
         "sumpool_int8": _window(i.sumpool_int8),
-        "global_sumpool_int8": _positional(i.global_sumpool_int8, ()),
-        "conv2d_int8": _conv(i.conv2d_int8, ("weights", "bias", "zp")),
-        "dwconv2d_int8": _conv(i.dwconv2d_int8, ("weights", "bias", "zp")),
-        "dense_int8": _positional(i.dense_int8, ("weights", "bias")),
+        "global_sumpool_int8": _positional(i.global_sumpool_int8, _roles("global_sumpool_int8")),
+        "conv2d_int8": _conv(i.conv2d_int8, _roles("conv2d_int8")),
+        "dwconv2d_int8": _conv(i.dwconv2d_int8, _roles("dwconv2d_int8")),
+        "dense_int8": _positional(i.dense_int8, _roles("dense_int8")),
         "concat": lambda op, ins, p, infos: i.concat(list(ins)),
-        "dequant": _positional(f.dequant, ("scale", "bias")),
-        "scale_bias": _positional(f.scale_bias, ("scale", "bias")),
-        "add_f32": _positional(f.add_f32, (), n_inputs=2),
-        "pwl_f32": _positional(f.pwl_f32, ("t", "kp", "bp", "kn", "bn")),
-        "conv2d_f32": _conv(f.conv2d_f32, ("weights", "bias")),
-        "dense_f32": _positional(f.dense_f32, ("weights", "bias")),
+        "dequant": _positional(f.dequant, _roles("dequant")),
+        "scale_bias": _positional(f.scale_bias, _roles("scale_bias")),
+        "add_f32": _positional(f.add_f32, _roles("add_f32"), n_inputs=2),
+        "pwl_f32": _positional(f.pwl_f32, _roles("pwl_f32")),
+        "conv2d_f32": _conv(f.conv2d_f32, _roles("conv2d_f32")),
+        "dense_f32": _positional(f.dense_f32, _roles("dense_f32")),
         "maxpool_f32": _window(f.maxpool_f32),
         "avgpool_f32": _window(f.avgpool_f32),
-        "global_avgpool_f32": _positional(f.global_avgpool_f32, ()),
+        "global_avgpool_f32": _positional(f.global_avgpool_f32, _roles("global_avgpool_f32")),
         "flatten": _flatten,
     }
 

@@ -1,4 +1,5 @@
 // Python bindings of the residual adds: add_int8 (fixed point) and add_f32.
+#include "bindings/fixed_point_check.h"
 #include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
@@ -16,19 +17,15 @@ using bnnflow::bind::span_of;
 template <class T>
 using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
+// Ma*a + Mb*b + B + r within int32 for every int8 a, b (the manifest's rule for add).
 void check_add_range(const std::int16_t* Ma, const std::int16_t* Mb, const std::int32_t* B,
                      const std::int32_t* s, std::size_t C) {
-  for (std::size_t c = 0; c < C; ++c) {
-    const std::int64_t r = s[c] > 0 ? (std::int64_t{1} << (s[c] - 1)) : 0;
-    for (std::int64_t qa : {-128, 127}) {
-      for (std::int64_t qb : {-128, 127}) {
-        const std::int64_t v = std::int64_t{Ma[c]} * qa + std::int64_t{Mb[c]} * qb + B[c] + r;
-        if (v < INT32_MIN || v > INT32_MAX) {
-          g::fail("B", "channel " + std::to_string(c) + ": Ma*a + Mb*b + B + rounding overflows int32");
-        }
-      }
-    }
-  }
+  g::check_fixed_point(bnnflow::engine::OpKind::kAdd, C,
+                       [&](const std::string& role, std::size_t c) -> std::int64_t {
+                         if (role == "Ma") return Ma[c];
+                         if (role == "Mb") return Mb[c];
+                         return role == "B" ? B[c] : s[c];
+                       });
 }
 
 Res<std::int8_t> add_int8(const Array& xa, const Array& xb, const Array& Ma, const Array& Mb,

@@ -1,4 +1,5 @@
 // Python bindings of the piecewise-linear activations pwl_int8 and pwl_f32.
+#include "bindings/fixed_point_check.h"
 #include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
@@ -16,21 +17,16 @@ using bnnflow::bind::span_of;
 template <class T>
 using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
-// Both lines, over every int8 q, must stay in int32 (with the rounding term).
+// Both lines, over every int8 q, must stay in int32 (the manifest's rule for pwl).
 void check_pwl_range(const bnnflow::glue::PwlInt8Args& a) {
-  for (std::size_t c = 0; c < a.channels; ++c) {
-    const std::int64_t r = a.s[c] > 0 ? (std::int64_t{1} << (a.s[c] - 1)) : 0;
-    for (std::int64_t q : {-128, 127}) {
-      const std::int64_t vp = std::int64_t{a.Mp[c]} * q + a.Bp[c] + r;
-      const std::int64_t vn = std::int64_t{a.Mn[c]} * q + a.Bn[c] + r;
-      if (vp < INT32_MIN || vp > INT32_MAX) {
-        g::fail("Bp", "channel " + std::to_string(c) + ": Mp*q + Bp + rounding overflows int32");
-      }
-      if (vn < INT32_MIN || vn > INT32_MAX) {
-        g::fail("Bn", "channel " + std::to_string(c) + ": Mn*q + Bn + rounding overflows int32");
-      }
-    }
-  }
+  g::check_fixed_point(bnnflow::engine::OpKind::kPwl, a.channels,
+                       [&](const std::string& role, std::size_t c) -> std::int64_t {
+                         if (role == "Mp") return a.Mp[c];
+                         if (role == "Bp") return a.Bp[c];
+                         if (role == "Mn") return a.Mn[c];
+                         if (role == "Bn") return a.Bn[c];
+                         return a.s[c];
+                       });
 }
 
 Res<std::int8_t> pwl_int8(const Array& x, const Array& t, const Array& Mp, const Array& Bp,

@@ -2,6 +2,7 @@
 #include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
+#include "bindings/fixed_point_check.h"
 #include "bindings/requant_check.h"
 #include "kernels/requant/requant.h"
 
@@ -16,20 +17,12 @@ using bnnflow::bind::OutArg;
 using bnnflow::bind::span_of;
 using I8Result = bnnflow::bind::Result<nb::ndarray<nb::numpy, std::int8_t>>;
 
-constexpr std::int64_t kI32Min = INT32_MIN, kI32Max = INT32_MAX;
-
-// max/min over q in [-128, 127] of M*q + B + r must stay in int32.
-void check_requant_range(const std::int16_t* M, const std::int32_t* B, const std::int32_t* s,
-                         std::size_t C) {
-  for (std::size_t c = 0; c < C; ++c) {
-    const std::int64_t r = s[c] > 0 ? (std::int64_t{1} << (s[c] - 1)) : 0;
-    for (std::int64_t q : {-128, 127}) {
-      const std::int64_t v = std::int64_t{M[c]} * q + B[c] + r;
-      if (v < kI32Min || v > kI32Max) {
-        g::fail("B", "channel " + std::to_string(c) + ": M*q + B + rounding overflows int32");
-      }
-    }
-  }
+// M*q + B + r within int32 for every int8 q (the manifest's rule for requant).
+void check_requant_range(const bnnflow::glue::RequantArgs& a, std::size_t C) {
+  g::check_fixed_point(bnnflow::engine::OpKind::kRequant, C,
+                       [&](const std::string& role, std::size_t c) -> std::int64_t {
+                         return role == "M" ? a.M[c] : role == "B" ? a.B[c] : a.s[c];
+                       });
 }
 
 I8Result requant(const Array& x, const Array& M, const Array& B, const Array& s,
@@ -40,7 +33,7 @@ I8Result requant(const Array& x, const Array& M, const Array& B, const Array& s,
   a.M = g::vec<std::int16_t>(M, "M", C);
   a.B = g::vec<std::int32_t>(B, "B", C);
   a.s = g::shifts(s, "s", C, 30);
-  check_requant_range(a.M, a.B, a.s, C);
+  check_requant_range(a, C);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;

@@ -3,22 +3,18 @@
 #include <cstdint>
 #include <string>
 
+#include "bindings/fixed_point_check.h"
 #include "bindings/ndarray_check.h"
 
 namespace bnnflow::bind {
 
-// |M*x| <= 2^62 for int32 x; M*x + B + r must stay in int64 for every int32 x.
-inline void check_requant32_range(const std::int32_t* M, const std::int64_t* B, const std::int32_t* s,
-                           std::size_t C) {
-  for (std::size_t c = 0; c < C; ++c) {
-    const __int128 r = s[c] > 0 ? (__int128{1} << (s[c] - 1)) : 0;
-    for (__int128 x : {__int128{INT32_MIN}, __int128{INT32_MAX}}) {
-      const __int128 v = __int128{M[c]} * x + B[c] + r;
-      if (v < INT64_MIN || v > INT64_MAX) {
-        fail("B", "channel " + std::to_string(c) + ": M*x + B + rounding overflows int64");
-      }
-    }
-  }
+// M*x + B + r within int64 for every int32 x (the manifest's rule for requant32).
+inline void check_requant32_range(const std::int32_t* M, const std::int64_t* B,
+                                  const std::int32_t* s, std::size_t C) {
+  check_fixed_point(engine::OpKind::kRequant32, C,
+                    [&](const std::string& role, std::size_t c) -> std::int64_t {
+                      return role == "M" ? M[c] : role == "B" ? B[c] : s[c];
+                    });
 }
 
 }  // namespace bnnflow::bind

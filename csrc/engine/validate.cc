@@ -699,23 +699,18 @@ void check_fixed_point(const OpContext& ctx, const ValidOp& vop, const OpSchema&
   if (!rule.present || !applies(rule.when, attrs)) return;
   const int bits = rule.bits;
   const __int128 xlo = rule.in_lo, xhi = rule.in_hi;
-  const __int128 acc_hi = (static_cast<__int128>(1) << (bits - 1)) - 1;
-  const __int128 acc_lo = -(static_cast<__int128>(1) << (bits - 1));
   const ParamTensor& s = vop.param("s");
+  std::vector<std::int64_t> mv;
   for (const manifest::Branch& b : rule.branches) {
     const ParamTensor& bias = vop.param(b.bias.c_str());
     std::vector<const ParamTensor*> mults;
     for (const std::string& m : b.mults) mults.push_back(&vop.param(m.c_str()));
     for (std::size_t c = 0; c < bias.numel; ++c) {
-      const std::int64_t sc = element(s, c);
-      const __int128 r = sc > 0 ? static_cast<__int128>(1) << (sc - 1) : 0;
-      __int128 vmax = static_cast<__int128>(element(bias, c)) + r, vmin = vmax;
-      for (const ParamTensor* m : mults) {
-        const __int128 mv = element(*m, c);
-        vmax += std::max(mv * xlo, mv * xhi);
-        vmin += std::min(mv * xlo, mv * xhi);
-      }
-      if (vmax > acc_hi || vmin < acc_lo) {
+      mv.clear();
+      for (const ParamTensor* m : mults) mv.push_back(element(*m, c));
+      const auto [vmin, vmax, overflows] =
+          fixed_point_range(rule, mv.data(), mv.size(), element(bias, c), element(s, c));
+      if (overflows) {
         ctx.fail("params." + b.bias,
                  "channel " + std::to_string(c) + ": " + b.formula + " + rounding reaches [" +
                      i128_str(vmin) + ", " + i128_str(vmax) +
@@ -728,6 +723,21 @@ void check_fixed_point(const OpContext& ctx, const ValidOp& vop, const OpSchema&
 }
 
 }  // namespace
+
+FixedPointRange fixed_point_range(const manifest::FixedPoint& rule, const std::int64_t* mults,
+                                  std::size_t n_mults, std::int64_t bias, std::int64_t shift) {
+  const __int128 xlo = rule.in_lo, xhi = rule.in_hi;
+  const __int128 r = shift > 0 ? static_cast<__int128>(1) << (shift - 1) : 0;
+  __int128 vmax = static_cast<__int128>(bias) + r, vmin = vmax;
+  for (std::size_t i = 0; i < n_mults; ++i) {
+    const __int128 m = mults[i];
+    vmax += std::max(m * xlo, m * xhi);
+    vmin += std::min(m * xlo, m * xhi);
+  }
+  const __int128 acc_hi = (static_cast<__int128>(1) << (rule.bits - 1)) - 1;
+  const __int128 acc_lo = -(static_cast<__int128>(1) << (rule.bits - 1));
+  return {vmin, vmax, vmax > acc_hi || vmin < acc_lo};
+}
 
 const ParamTensor& ValidOp::param(const char* role) const {
   for (const auto& [r, t] : params) {

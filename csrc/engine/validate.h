@@ -48,6 +48,17 @@ ValidGraph validate(const Graph& graph, const Container& container);
 // The op type names, in catalogue order (for messages and tools).
 const char* op_type_name(OpKind kind);
 
+// The fixed-point intermediate of numerics §3 for one channel of one branch of a manifest
+// rule: [vmin, vmax] of sum_i mults[i]*x_i + bias + 2^(shift-1) (0 for shift 0) over every
+// x_i in the rule's input range, and whether it leaves the rule's `bits`-bit accumulator.
+// The validator and the per-op bindings both check with it.
+struct FixedPointRange {
+  __int128 vmin, vmax;
+  bool overflows;
+};
+FixedPointRange fixed_point_range(const manifest::FixedPoint& rule, const std::int64_t* mults,
+                                  std::size_t n_mults, std::int64_t bias, std::int64_t shift);
+
 // The schema table is manifest::ops() (engine/op_manifest.h); tests compare it with
 // bnnflow.graph.SCHEMAS and bnnflow.graph.manifest.OPS.
 

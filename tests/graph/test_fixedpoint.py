@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bnnflow import _engine
@@ -18,6 +18,7 @@ from bnnflow.graph.fixedpoint import (
     Accumulator,
     intermediate_bounds,
     overflowing_channels,
+    rule_for,
 )
 
 SMALL = Accumulator(12, (-5, 7))
@@ -84,3 +85,48 @@ def test_choose_passes_the_validator_rule(m, offset, in_max):
     if m * 2**15 < 2**15 - 1:
         (M,), B, s = choose([np.array([m])], np.array([offset]), [min(in_max, 128.0)])
         assert overflowing_channels([M], B, s, INT8_IN_INT32).size == 0
+
+
+def _binding_call(op_type: str, m: list[np.ndarray], b: list[np.ndarray], s: np.ndarray,
+                  c: int) -> None:
+    """The op's per-op binding on int8 inputs of ``c`` channels with these params."""
+    x = np.zeros((1, c), np.int8)
+    if op_type == "requant":
+        _engine.requant(x, m[0], b[0], s)
+    elif op_type == "add":
+        _engine.add_int8(x, x, m[0], m[1], b[0], s)
+    else:
+        _engine.pwl_int8(x, np.zeros(c, np.int32), m[0], b[0], m[1], b[1], s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["requant", "add", "pwl"]), st.integers(1, 4), st.data())
+def test_bindings_refuse_what_the_rule_refuses(op_type, c, data):
+    """The per-op bindings check the manifest's rule with the validator's arithmetic: they
+    refuse exactly when a branch overflows, naming the first channel (then branch) and the
+    formula."""
+    acc, branches = rule_for(op_type, {})
+    lo16, hi16 = -(2**15), 2**15 - 1
+    ints = st.integers
+    m = {r: np.array(data.draw(st.lists(ints(lo16, hi16), min_size=c, max_size=c)), np.int16)
+         for br in branches for r in br.mults}
+    near = 2**23  # biases near the int32 ends, where the rule bites
+    bias = st.one_of(ints(-(2**31), -(2**31) + near), ints(2**31 - 1 - near, 2**31 - 1),
+                     ints(-1000, 1000))
+    b = {br.bias: np.array(data.draw(st.lists(bias, min_size=c, max_size=c)), np.int32)
+         for br in branches}
+    s = np.array(data.draw(st.lists(ints(0, 30), min_size=c, max_size=c)), np.int32)
+    bad = [(ch, br) for ch in range(c) for br in branches
+           if overflowing_channels([m[r][ch] for r in br.mults], b[br.bias][ch], s[ch],
+                                   acc).size]
+    mults = [m[r] for br in branches for r in br.mults]
+    biases = [b[br.bias] for br in branches]
+    event("accepted" if not bad else "refused")
+    if not bad:
+        _binding_call(op_type, mults, biases, s, c)
+        return
+    ch, br = bad[0]
+    with pytest.raises(ValueError) as err:
+        _binding_call(op_type, mults, biases, s, c)
+    assert str(err.value) == (f"{br.bias}: channel {ch}: {br.formula} + rounding overflows "
+                              f"int{acc.bits}")

@@ -5,6 +5,9 @@
 // range), params (presence, dtype, shape, value range, finite floats, pad bits), shape
 // inference of all 25 op types, the fixed-point overflow rules (numerics §3), activation size
 // limits, the output spec and unused container tensors. Linear in the size of the graph.
+// The declarative part of every op (inputs, attrs, params, conditions, fixed-point rules) is
+// the op manifest, engine/op_manifest.h, generated from src/bnnflow/graph/manifest.py; shape
+// inference is code here and in bnnflow.graph.schema (docs/development.md, "Adding an op").
 #pragma once
 #include <cstdint>
 #include <optional>

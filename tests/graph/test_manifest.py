@@ -59,7 +59,8 @@ def test_entries_are_consistent(op_type: str) -> None:
     op = OPS[op_type]
     assert set(op) <= {"type", "kind", "inputs", "attrs", "params", "fixed_point", "doc",
                        "macs"}, op_type
-    assert op["kind"].startswith("k") and op["doc"], op_type
+    camel = "k" + "".join(part.capitalize() for part in op_type.split("_"))
+    assert op["kind"] == camel and op["doc"], op_type
     assert op.get("macs", "none") in ("binary", "int8", "float", "none")
     assert isinstance(op["inputs"], int) or set(op["inputs"]) == {"min"}
     names = [a["name"] for a in op["attrs"]]

@@ -1,7 +1,7 @@
 // Driver of the fuzz entry without libFuzzer (any compiler, e.g. g++ with ASan + UBSan):
 // replays files / folders of .bnn inputs through LLVMFuzzerTestOneInput and, with
-// --mutations N, also N structure-aware mutants of each (a chain of up to 8 mutations from the
-// file, mutator.h), from a fixed --seed so the run is reproducible.
+// --mutations N, also N structure-aware mutants of them (chains of 8 mutations, each chain
+// from the next file in turn, mutator.h), from a fixed --seed so the run is reproducible.
 //
 //   bnnflow_fuzz_replay [--mutations N] [--seed S] PATH...
 #include <algorithm>
@@ -84,22 +84,25 @@ int main(int argc, char** argv) {
   long execs = 0;
   constexpr size_t kMax = size_t{1} << 20;
   std::vector<uint8_t> buf(kMax);
+  std::vector<std::vector<uint8_t>> inputs;
   for (const auto& path : files) {
-    std::vector<uint8_t> in = read_all(path);
-    LLVMFuzzerTestOneInput(in.data(), in.size());
+    inputs.push_back(read_all(path));
+    LLVMFuzzerTestOneInput(inputs.back().data(), inputs.back().size());
     ++execs;
+  }
+  // Mutants: chains of up to 8 mutations, each chain from the next file in turn.
+  size_t size = 0;
+  for (long k = 0; k < mutations; ++k) {
+    const std::vector<uint8_t>& in = inputs[static_cast<size_t>(k / 8) % inputs.size()];
     if (in.size() > kMax) continue;
-    size_t size = 0;
-    for (long k = 0; k < mutations; ++k) {
-      if (k % 8 == 0) {  // restart the chain from the file
-        std::memcpy(buf.data(), in.data(), in.size());
-        size = in.size();
-      }
-      size = bnnflow_fuzz::mutate_bnn(buf.data(), size, kMax, rng(), raw_mutate);
-      std::vector<uint8_t> exact(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(size));
-      LLVMFuzzerTestOneInput(exact.data(), exact.size());
-      ++execs;
+    if (k % 8 == 0) {
+      std::memcpy(buf.data(), in.data(), in.size());
+      size = in.size();
     }
+    size = bnnflow_fuzz::mutate_bnn(buf.data(), size, kMax, rng(), raw_mutate);
+    std::vector<uint8_t> exact(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(size));
+    LLVMFuzzerTestOneInput(exact.data(), exact.size());
+    ++execs;
   }
   const double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

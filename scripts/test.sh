@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install bnnflow with its training and test extras into .venv, then run every default check:
-# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), and (when
-# the cross toolchain and qemu-user are present) built for AArch64 and run under qemu-aarch64.
+# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), a short fuzz
+# run of the native loader (when clang is installed), and (when the cross toolchain and
+# qemu-user are present) built for AArch64 and run under qemu-aarch64.
 # Slow and peer checks are opt-in: `pytest -m slow`, `pytest -m peers`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,10 @@ cmake -S . -B build/cpp-asan -G Ninja -DBNNFLOW_PYTHON=OFF -DBNNFLOW_TESTS=ON \
   -DBNNFLOW_TEST_SIMDE=OFF -DBNNFLOW_SANITIZE=address,undefined > /dev/null
 cmake --build build/cpp-asan > /dev/null
 ctest --test-dir build/cpp-asan --output-on-failure
+
+# libFuzzer on the native loader and executor (clang, ASan + UBSan; docs/fuzzing.md): the
+# committed corpus replayed, then 30 s per target. Skipped with a note when clang is absent.
+bash fuzz/run.sh
 
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
   cmake -S . -B build/cpp-aarch64 -G Ninja -DBNNFLOW_PYTHON=OFF -DBNNFLOW_TESTS=ON \

@@ -52,7 +52,7 @@ run() {  # run LOG CMD...: the command's output into LOG; on failure show it and
   local log="$1" rc=0
   shift
   "$@" > "$log" 2>&1 || rc=$?
-  grep -E "^(#[0-9]+ +DONE|stat::|INFO: seed corpus)" "$log" || true
+  grep -E "^(#[0-9]+[[:space:]]+DONE|stat::|INFO: seed corpus)" "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -n 60 "$log" >&2
     echo "error: $(basename "$1") failed (exit $rc); the input is in $BUILD/artifacts/" >&2

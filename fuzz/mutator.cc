@@ -120,7 +120,10 @@ void mutate_json(Json& doc, Rng& rng) {
         if (n) v.erase(rng() % n);
         break;
       case 1:
-        if (n) v.insert(v.begin() + static_cast<std::ptrdiff_t>(rng() % (n + 1)), Json(v[rng() % n]));
+        if (n) {
+          Json copy = v[rng() % n];
+          v.insert(v.begin() + static_cast<std::ptrdiff_t>(rng() % (n + 1)), std::move(copy));
+        }
         break;
       case 2:
         if (n > 1) std::swap(v[rng() % n], v[rng() % n]);

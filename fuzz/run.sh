@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets of the native loader (clang, ASan + UBSan, docs/fuzzing.md),
-# replay the committed corpus (fuzz/corpus), then fuzz each target for FUZZ_SECONDS (default 30) on one
-# core from a fresh seed corpus. Exits non-zero on a crash, a sanitizer report, a hang or a
-# broken C API contract (the input is saved under build/fuzz/artifacts/).
+# replay the committed corpus (fuzz/corpus), then fuzz each target for FUZZ_SECONDS (default
+# 30) on one core from the seeds, fuzz/corpus and the corpus of earlier runs. Exits non-zero on
+# a crash, a sanitizer report, a hang or a broken C API contract (the input is saved under
+# build/fuzz/artifacts/).
 #
 #   bash fuzz/run.sh                      # the CI run: 2 x 30 s
 #   FUZZ_SECONDS=1800 bash fuzz/run.sh    # the long run (docs/fuzzing.md)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install bnnflow with its training and test extras into .venv, then run every default check:
-# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), and (when
-# the cross toolchain and qemu-user are present) built for AArch64 and run under qemu-aarch64.
+# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), a short fuzz
+# run of the native loader (when clang is installed), and (when the cross toolchain and
+# qemu-user are present) built for AArch64 and run under qemu-aarch64.
 # Slow and peer checks are opt-in: `pytest -m slow`, `pytest -m peers`.
 #
 # Needs only Python 3.10+ and a C++17 compiler: cmake, ninja and SIMDe's headers come from
@@ -41,6 +42,10 @@ cpp_tests native
 # the SIMDe builds are left out to keep the compile short): every read past a buffer's end,
 # every signed overflow outside the documented wrap-arounds, fails the run.
 cpp_tests asan -DBNNFLOW_TEST_SIMDE=OFF -DBNNFLOW_SANITIZE=address,undefined
+
+# libFuzzer on the native loader and executor (clang, ASan + UBSan; docs/fuzzing.md): the
+# committed corpus replayed, then 30 s per target. Skipped with a note when clang is absent.
+bash fuzz/run.sh
 
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
   cpp_tests aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake

@@ -29,10 +29,11 @@ if ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { r
   skip "clang cannot link libFuzzer (libclang-rt-*-dev missing)"
 fi
 
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNNFLOW_PYTHON=OFF -DBNNFLOW_FUZZ=ON \
-  -DBNNFLOW_TESTS=OFF -DBNNFLOW_TOOLS=OFF -DBNNFLOW_INSTALL=OFF > /dev/null
-cmake --build "$BUILD" --target bnnflow_fuzz_model bnnflow_fuzz_model_structured > /dev/null
+. scripts/_lib.sh  # step NAME CMD...: output to build/logs/NAME.log, printed on failure
+step fuzz-configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNNFLOW_PYTHON=OFF \
+  -DBNNFLOW_FUZZ=ON -DBNNFLOW_TESTS=OFF -DBNNFLOW_TOOLS=OFF -DBNNFLOW_INSTALL=OFF
+step fuzz-build cmake --build "$BUILD" --target bnnflow_fuzz_model bnnflow_fuzz_model_structured
 
 # Seeds: real .bnn files from the Python package when it is importable (fresh every run),
 # always the C API fixtures and the committed corpus (fuzz/corpus).

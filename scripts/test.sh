@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install bnnflow with its training and test extras into .venv, then run every default check:
-# ruff, the Python tests, the C++ kernel tests natively (also under ASan + UBSan), and (when
-# the cross toolchain and qemu-user are present) built for AArch64 and run under qemu-aarch64.
+# ruff, the Python tests, the C++ tests natively (also under ASan + UBSan; with them a replay +
+# mutation fuzz run of the native loader), and (when the cross toolchain and qemu-user are
+# present) built for AArch64 and run under qemu-aarch64. BNNFLOW_FUZZ=1 adds a libFuzzer run.
 # Slow and peer checks are opt-in: `pytest -m slow`, `pytest -m peers`.
 #
 # Needs only Python 3.10+ and a C++17 compiler: cmake, ninja and SIMDe's headers come from
@@ -41,6 +42,16 @@ cpp_tests native
 # the SIMDe builds are left out to keep the compile short): every read past a buffer's end,
 # every signed overflow outside the documented wrap-arounds, fails the run.
 cpp_tests asan -DBNNFLOW_TEST_SIMDE=OFF -DBNNFLOW_SANITIZE=address,undefined
+
+# Fuzzing the native loader: every C++ test build above ran the fuzz_replay ctest (the
+# committed corpus + 4,000 structure-aware mutants through the C API; under ASan + UBSan in
+# build/cpp-asan). The libFuzzer run (clang, a build of its own, 2 x 30 s) is opt-in to keep
+# this command short: BNNFLOW_FUZZ=1, or `bash fuzz/run.sh` (docs/fuzzing.md).
+if [ "${BNNFLOW_FUZZ:-0}" = "1" ]; then
+  bash fuzz/run.sh
+else
+  echo "note: libFuzzer run skipped (BNNFLOW_FUZZ=1 runs it; fuzz_replay ran above)" >&2
+fi
 
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
   cpp_tests aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake

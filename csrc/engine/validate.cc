@@ -614,7 +614,7 @@ void check_params(const OpContext& ctx, const Op& op, const OpSchema& schema,
   for (const auto& [role, name] : op.params) {
     if (find_wanted(role) != nullptr) continue;
     const bool in_schema = std::any_of(schema.params.begin(), schema.params.end(),
-                                       [&](const ParamSpec& s) { return role == s.role; });
+                                       [&r = role](const ParamSpec& s) { return r == s.role; });
     if (in_schema) ctx.fail("params." + role, "not allowed with these attrs");
     std::set<std::string> names;
     for (const ParamSpec* s : wanted) names.insert(s->role);

@@ -2,10 +2,11 @@
 models as .bnn files, an input batch for each and the logits the numpy reference computes.
 
     python tests/cpp/engine/make_model_cases.py OUTDIR [MODEL ...]
+    python tests/cpp/engine/make_model_cases.py --list    (the case names, one a line)
 
 MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
 on the digits data set; the input: the first test images), ``birealnet18`` and ``quicknet``
-(random weights and BN statistics, calibrated stage 2, at 32x32 with 10 classes; the input:
+(random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
 random images); all three by default. Each is exported in both data-flows; for every
 ``<model>_<dataflow>`` the script writes, into OUTDIR:
 
@@ -30,9 +31,10 @@ import numpy as np
 
 #: Images per case (qemu-aarch64 runs every case: keep it small).
 BATCH = 4
-#: Input side of the ImageNet models (their 32x downsampling leaves a 1x1 map).
-SIZE = 32
+#: Input side of the ImageNet models (their 32x downsampling leaves a 2x2 map).
+SIZE = 64
 CLASSES = 10
+DATAFLOWS = ("int8", "float")
 
 
 def _digits(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
@@ -90,8 +92,11 @@ def write_case(out: Path, case: str, model: object, dataflow: str, pixels: np.nd
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--list"]:
+        print("\n".join(f"{m}_{d}" for m in MODELS for d in DATAFLOWS))
+        return 0
     if not argv or argv[0].startswith("-"):
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        print("usage: make_model_cases.py OUTDIR [MODEL ...] | --list", file=sys.stderr)
         return 2
     out, names = Path(argv[0]), argv[1:] or list(MODELS)
     unknown = [n for n in names if n not in MODELS]
@@ -106,7 +111,8 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             models, pixels = MODELS[name](Path(tmp))
-            for dataflow, model in models.items():
+            for dataflow in DATAFLOWS:
+                model = models[dataflow]
                 write_case(out, f"{name}_{dataflow}", model, dataflow, pixels)
         print(f"{name}: int8 + float cases in {time.perf_counter() - start:.1f} s")
     return 0

@@ -83,6 +83,29 @@ if(_bnnflow_cases_dir)
   add_executable(run_model_case ${CMAKE_CURRENT_LIST_DIR}/run_model_case.c)
   target_link_libraries(run_model_case PRIVATE bnnflow_static)
   set_target_properties(run_model_case PROPERTIES LINKER_LANGUAGE CXX)
+  # The comparison itself: a model's logits against another model's reference (same batch,
+  # same classes) must be reported as mismatches, in both modes.
+  foreach(_dataflow int8 float)
+    if(NOT "birealnet18_${_dataflow}" IN_LIST _bnnflow_cases OR
+       NOT "quicknet_${_dataflow}" IN_LIST _bnnflow_cases)
+      continue()
+    endif()
+    if(_dataflow STREQUAL "int8")
+      set(_check --exact)
+      set(_verdict "bit-identity")
+    else()
+      set(_check --rtol 1e-5)
+      set(_verdict "the tolerance")
+    endif()
+    set(_mine ${_bnnflow_cases_dir}/birealnet18_${_dataflow})
+    add_test(NAME model_case_selftest.${_dataflow}_mismatch
+             COMMAND run_model_case ${_mine}.bnn ${_mine}.input
+                     ${_bnnflow_cases_dir}/quicknet_${_dataflow}.logits --isa scalar ${_check})
+    # (A pass regular expression ignores the exit status: the count must be reported.)
+    set_tests_properties(model_case_selftest.${_dataflow}_mismatch PROPERTIES
+      FIXTURES_REQUIRED bnnflow_model_cases
+      PASS_REGULAR_EXPRESSION "40 logits, [1-9][0-9]* outside ${_verdict}")
+  endforeach()
   # ISA:threads — the scalar kernels on one thread, the SIMD ones on the pool.
   if(BNNFLOW_ARM64)
     set(_bnnflow_cases_isas scalar:1 neon:2)

@@ -172,6 +172,8 @@ if(BNNFLOW_TESTS AND BNNFLOW_C_API)
         PASS_REGULAR_EXPRESSION "crashes: 0")
     endif()
   endif()
+  # Whole converted models against the numpy reference, on every ISA of the target.
+  include(${CMAKE_CURRENT_SOURCE_DIR}/tests/cpp/engine/model_cases.cmake)
   if(BNNFLOW_INSTALL AND NOT CMAKE_CROSSCOMPILING)
     add_test(NAME bnnflow_install_consumer
              COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR}

@@ -22,12 +22,19 @@ ruff check src tests benchmarks
 # SIMDe's headers as installed by the PyPI package cmeel-simde (test extra).
 simde_hints=$(simde_include)
 
+# The whole-model cases (converted models, inputs, reference logits), made once by the
+# installed package for the three C++ builds below, whose ctest runs them on the C API on every
+# ISA of the target (model_case.*: natively, under the sanitizers, under qemu-aarch64).
+cases=$PWD/build/model_cases
+rm -rf "$cases"  # no stale case from an older run
+step model-cases python tests/cpp/engine/make_model_cases.py "$cases"
+
 # cpp_tests NAME CMAKE-ARGS...: configure, build and run the C++ tests in build/cpp-NAME.
 cpp_tests() {
   local name=$1
   shift
   step "cpp-$name-configure" cmake -S . -B "build/cpp-$name" -G Ninja -DBNNFLOW_PYTHON=OFF \
-    -DBNNFLOW_TESTS=ON "-DBNNFLOW_SIMDE_HINTS=$simde_hints" "$@"
+    -DBNNFLOW_TESTS=ON "-DBNNFLOW_SIMDE_HINTS=$simde_hints" "-DBNNFLOW_MODEL_CASES_DIR=$cases" "$@"
   if grep -q "SIMDe not found" "$BNNFLOW_LOG_DIR/cpp-$name-configure.log"; then
     echo "note: SIMDe headers not found (pip install cmeel-simde, or apt install" \
       "libsimde-dev): the SIMDe builds of the AVX-512 / NEON kernels are not tested ($name)" >&2

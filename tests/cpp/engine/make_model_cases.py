@@ -1,0 +1,122 @@
+"""Write the whole-model cases of the native runtime's ctest run (``model_case.*``): converted
+models as .bnn files, an input batch for each and the logits the numpy reference computes.
+
+    python tests/cpp/engine/make_model_cases.py OUTDIR [MODEL ...]
+    python tests/cpp/engine/make_model_cases.py --list    (the case names, one a line)
+
+MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
+on the digits data set; the input: the first test images), ``birealnet18`` and ``quicknet``
+(random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
+random images); all three by default. Each is exported in both data-flows; for every
+``<model>_<dataflow>`` the script writes, into OUTDIR:
+
+- ``<case>.bnn``: the converted model;
+- ``<case>.input``: the batch, raw C-order NHWC bytes of the model's input dtype (uint8 for
+  int8, float32 for float; the same pixels in both);
+- ``<case>.logits``: the reference's float32 logits ``[batch, classes]``, raw little-endian.
+
+tests/cpp/engine/run_model_case.c runs each file on the C API and compares (CMake wires it up
+as ctest tests, also under qemu-aarch64; docs/development.md). Needs torch and bnnflow.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+#: Images per case (qemu-aarch64 runs every case: keep it small).
+BATCH = 4
+#: Input side of the ImageNet models (their 32x downsampling leaves a 2x2 map).
+SIZE = 64
+CLASSES = 10
+DATAFLOWS = ("int8", "float")
+
+
+def _digits(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
+    """ftbnn_small after 1 + 1 epochs on digits (the stage-2 model), and test images."""
+    import torch
+
+    from bnnflow.train import TrainConfig, load_data, load_model, train
+
+    s1, s2 = tmp / "s1", tmp / "s2"
+    train(TrainConfig(model="ftbnn_small", out=str(s1), epochs=1, quiet=True, threads=1))
+    train(TrainConfig(model="ftbnn_small", out=str(s2), epochs=1, stage=2,
+                      init=str(s1 / "last.pt"), quiet=True, threads=1))
+    model, _ = load_model(s2 / "last.pt")
+    images, _ = load_data("digits").test.fetch(torch.arange(BATCH))
+    pixels = images.permute(0, 2, 3, 1).numpy().astype(np.uint8)
+    return {"int8": model, "float": model}, pixels
+
+
+def _imagenet(name: str) -> Callable[[Path], tuple[dict[str, object], np.ndarray]]:
+    """``name`` at SIZE x SIZE, random weights: calibrated for int8, as built for float."""
+
+    def make(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
+        from bnnflow.bench.models import build_model, calibrate_int8, random_images
+
+        calibration = random_images(BATCH, SIZE, 3, seed=1)
+        int8 = calibrate_int8(build_model(name, 0, num_classes=CLASSES), calibration)
+        return ({"int8": int8, "float": build_model(name, 0, num_classes=CLASSES)},
+                random_images(BATCH, SIZE, 3, seed=2))
+
+    return make
+
+
+MODELS: dict[str, Callable[[Path], tuple[dict[str, object], np.ndarray]]] = {
+    "digits": _digits,
+    "birealnet18": _imagenet("birealnet18"),
+    "quicknet": _imagenet("quicknet"),
+}
+
+
+def write_case(out: Path, case: str, model: object, dataflow: str, pixels: np.ndarray) -> None:
+    """Convert ``model`` in ``dataflow``, and write the case's three files."""
+    import torch
+
+    from bnnflow.convert import convert
+    from bnnflow.format import save
+    from bnnflow.reference.interpreter import run
+
+    example = torch.from_numpy(pixels[:1]).permute(0, 3, 1, 2).float()
+    graph, tensors = convert(model, example, dataflow, metadata={"test_case": case})
+    x = pixels.astype(graph.input_spec.dtype)
+    logits = run(graph, tensors, x)
+    save(out / f"{case}.bnn", graph, tensors)
+    (out / f"{case}.input").write_bytes(np.ascontiguousarray(x).tobytes())
+    (out / f"{case}.logits").write_bytes(logits.astype("<f4").tobytes())
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--list"]:
+        print("\n".join(f"{m}_{d}" for m in MODELS for d in DATAFLOWS))
+        return 0
+    if not argv or argv[0].startswith("-"):
+        print("usage: make_model_cases.py OUTDIR [MODEL ...] | --list", file=sys.stderr)
+        return 2
+    out, names = Path(argv[0]), argv[1:] or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        print(f"unknown model(s) {unknown}; choose from {list(MODELS)}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(1)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            models, pixels = MODELS[name](Path(tmp))
+            for dataflow in DATAFLOWS:
+                model = models[dataflow]
+                write_case(out, f"{name}_{dataflow}", model, dataflow, pixels)
+        print(f"{name}: int8 + float cases in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -132,7 +132,17 @@ void Model::set_num_threads(int n) {
 void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions& opts) {
   const auto t0 = Clock::now();
   set_num_threads(opts.num_threads);
-  isa_ = opts.isa ? *opts.isa : active_isa();
+  if (opts.isa) {
+    isa_ = *opts.isa;
+  } else {
+    try {
+      isa_ = active_isa();  // the best this CPU runs, or the BNNFLOW_ISA environment variable
+    } catch (const std::invalid_argument& e) {
+      throw Error(ErrorKind::kInput, std::string("environment variable BNNFLOW_ISA: ") + e.what());
+    } catch (const std::runtime_error& e) {
+      throw Error(ErrorKind::kUnsupported, e.what());
+    }
+  }
   if (!isa_supported(isa_)) {
     throw Error(ErrorKind::kUnsupported,
                 std::string("isa '") + isa_name(isa_) + "' is not supported by this CPU");
@@ -197,15 +207,26 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
   timings_.prepare_seconds = seconds_since(t1);
 }
 
-std::size_t Model::input_bytes(std::size_t batch) const { return batch * input_info().sample_bytes(); }
-std::size_t Model::output_bytes(std::size_t batch) const { return batch * output_info().sample_bytes(); }
+std::size_t Model::max_batch() const {
+  // Keep batch * (arena or any tensor) far from overflow.
+  const std::size_t per = std::max({fast_plan_.peak, full_plan_.peak,
+                                    input_info().sample_bytes(), std::size_t{1}});
+  return (std::size_t{1} << 40) / per;
+}
+
+// 0 for a batch run() refuses (0 or above max_batch()), so a caller's malloc of the result
+// can never be a silently wrapped size.
+std::size_t Model::input_bytes(std::size_t batch) const {
+  return batch < 1 || batch > max_batch() ? 0 : batch * input_info().sample_bytes();
+}
+std::size_t Model::output_bytes(std::size_t batch) const {
+  return batch < 1 || batch > max_batch() ? 0 : batch * output_info().sample_bytes();
+}
 
 void Model::check_input(const void* input, std::size_t batch) const {
   const TensorInfo& in = input_info();
   if (batch < 1) input_error("input " + quote(in.name) + ": batch must be >= 1, got 0");
-  // Keep batch * (arena or any tensor) far from overflow.
-  const std::size_t per = std::max({fast_plan_.peak, full_plan_.peak, in.sample_bytes(), std::size_t{1}});
-  if (batch > (std::size_t{1} << 40) / per) {
+  if (batch > max_batch()) {
     input_error("input " + quote(in.name) + ": batch " + std::to_string(batch) + " is too large");
   }
   if (input == nullptr) input_error("input " + quote(in.name) + ": NULL data");
@@ -251,7 +272,15 @@ std::unique_ptr<Model::Context> Model::acquire(std::size_t arena_bytes) const {
 void Model::release(std::unique_ptr<Context> ctx) const {
   constexpr std::size_t kKeep = 4;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (ctx->threads != threads_.load()) return;
+  const int threads = threads_.load();
+  // Contexts of an earlier thread count would never be taken again; drop them, so that after
+  // set_num_threads the free list refills with pools of the new size.
+  free_.erase(std::remove_if(free_.begin(), free_.end(),
+                             [threads](const std::unique_ptr<Context>& c) {
+                               return c->threads != threads;
+                             }),
+              free_.end());
+  if (ctx->threads != threads) return;
   if (free_.size() < kKeep) free_.push_back(std::move(ctx));
 }
 

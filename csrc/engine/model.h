@@ -74,6 +74,8 @@ class Model {
   std::size_t arena_bytes_per_sample() const { return fast_plan_.peak; }
   std::size_t peak_activation_bytes() const { return full_plan_.peak; }
 
+  // The largest batch run() accepts (batch x the arena stays below 2^40 bytes).
+  std::size_t max_batch() const;
   std::size_t input_bytes(std::size_t batch) const;
   std::size_t output_bytes(std::size_t batch) const;
 

@@ -108,7 +108,8 @@ BNNFLOW_API bnnflow_status bnnflow_model_output_spec(const bnnflow_model* model,
 BNNFLOW_API int64_t bnnflow_model_num_classes(const bnnflow_model* model);
 /* Name of class `index` (NULL if the file has no class names or index is out of range). */
 BNNFLOW_API const char* bnnflow_model_class_name(const bnnflow_model* model, int64_t index);
-/* Bytes of the input / output of a batch of `batch` samples. */
+/* Bytes of the input / output of a batch of `batch` samples; 0 when bnnflow_model_run would
+ * refuse the batch (0, or so large that batch x the arena would pass 2^40 bytes). */
 BNNFLOW_API size_t bnnflow_model_input_bytes(const bnnflow_model* model, size_t batch);
 BNNFLOW_API size_t bnnflow_model_output_bytes(const bnnflow_model* model, size_t batch);
 /* Bytes of the activation arena per sample (what a run allocates, times the batch). */

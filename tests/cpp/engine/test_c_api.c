@@ -2,6 +2,7 @@
  * make_fixtures.py), check the specs, run them on every ISA this CPU has and compare the logits
  * with the numpy reference's (int8 data-flow: identical; float: within 1e-5), and check that
  * bad files, bad arguments and bad inputs get error codes with messages. */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,32 @@ static void test_specs(void) {
   CHECK(bnnflow_model_run(m, pixels, 1, NULL) == BNNFLOW_ERROR_INVALID_ARGUMENT);
   CHECK(bnnflow_model_run(NULL, pixels, 1, logits) == BNNFLOW_ERROR_INVALID_ARGUMENT);
   CHECK(bnnflow_model_run(m, pixels, 1, logits) == BNNFLOW_OK);
+  /* sizes of batches run() refuses are 0, never a wrapped product */
+  CHECK(bnnflow_model_input_bytes(m, 0) == 0 && bnnflow_model_output_bytes(m, 0) == 0);
+  CHECK(bnnflow_model_input_bytes(m, (size_t)-1 / 64 + 2) == 0);
+  CHECK(bnnflow_model_output_bytes(m, (size_t)-1 / 40 + 2) == 0);
+  CHECK(bnnflow_model_input_bytes(m, 1000) == 64000 && bnnflow_model_output_bytes(m, 2) == 80);
   bnnflow_model_destroy(m);
+}
+
+/* BNNFLOW_ISA naming an ISA this CPU lacks is BNNFLOW_ERROR_UNSUPPORTED (as opts.isa is), an
+ * unknown name an invalid argument that names the variable. */
+static void test_isa_environment_variable(void) {
+  static const char* isas[] = {"neon", "avx512", "avx2"};
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tiny_int8.bnn", BNNFLOW_TEST_DATA);
+  bnnflow_model* m = NULL;
+  for (int i = 0; i < 3; ++i) {
+    if (bnnflow_isa_supported(isas[i])) continue;
+    setenv("BNNFLOW_ISA", isas[i], 1);
+    CHECK(bnnflow_model_create_from_file(path, NULL, &m) == BNNFLOW_ERROR_UNSUPPORTED);
+    CHECK(m == NULL && strstr(bnnflow_last_error(), "BNNFLOW_ISA") != NULL);
+    break;
+  }
+  setenv("BNNFLOW_ISA", "bogus", 1);
+  CHECK(bnnflow_model_create_from_file(path, NULL, &m) == BNNFLOW_ERROR_INVALID_ARGUMENT);
+  CHECK(m == NULL && strstr(bnnflow_last_error(), "BNNFLOW_ISA") != NULL);
+  unsetenv("BNNFLOW_ISA");
 }
 
 static void test_bad_files(void) {
@@ -212,6 +238,7 @@ int main(void) {
   test_specs();
   test_bad_files();
   test_float_input_must_be_finite();
+  test_isa_environment_variable();
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -248,3 +248,19 @@ def test_every_int8_op_equals_the_reference(op, options, groups, c, seed):
     got = ig.run_all(torch.from_numpy(x.astype(np.int64)))
     for name, v in got.items():
         assert np.array_equal(_as_reference(v, ig.infos[name]), ref[name]), (op, name)
+
+
+def test_ops_outside_the_int8_dataflow_are_refused_by_name(monkeypatch) -> None:
+    """A float op type, or a bconv / bdense with the float epilogue: a ValueError naming the
+    op, at construction (not deep inside a run)."""
+    from bnnflow.graph.examples import tiny_float_model
+
+    graph, tensors = tiny_float_model(np.random.default_rng(0))
+    first_float = next(op for op in graph.ops if op.type not in exact.TABLE)
+    with pytest.raises(ValueError, match=rf"op '{first_float.name}': .*not an int8 data-flow"):
+        exact.IntegerGraph(graph, tensors)
+    bconv = next(op for op in graph.ops if op.attrs.get("epilogue") == "float")
+    monkeypatch.setattr(exact, "TABLE", {op.type: None for op in graph.ops})
+    with pytest.raises(ValueError, match=rf"op '{bconv.name}' \({bconv.type}\): epilogue "
+                       "'float' is not part of the int8 data-flow"):
+        exact.IntegerGraph(graph, tensors)

@@ -96,9 +96,8 @@ def _epilogue(d: Value, attrs: Mapping[str, Any], p: Mapping[str, Value]) -> Val
         return d
     if kind == "int8":
         return requant(saturate(d), p["M"], p["B"], p["s"])
-    if kind == "packed":
-        return d < p["T"]
-    raise NotImplementedError(f"epilogue {kind!r} is not part of the int8 data-flow")
+    assert kind == "packed", kind  # IntegerGraph refuses the float epilogue up front
+    return d < p["T"]
 
 
 @dataclass
@@ -213,6 +212,10 @@ def _param(op: Any, role: str, arr: np.ndarray, cin: list[int], device: torch.de
     return torch.from_numpy(arr.astype(np.int64)).to(device)
 
 
+#: bconv / bdense epilogues of the int8 data-flow (the float one belongs to the float data-flow).
+INT_EPILOGUES = ("int32", "int8", "packed")
+
+
 class IntegerGraph:
     """A converted ``int8`` graph, ready to run on torch tensors of one device."""
 
@@ -222,7 +225,8 @@ class IntegerGraph:
 
         Raises:
             FormatError: an invalid graph.
-            NotImplementedError: an op type outside the int8 data-flow, named with its op.
+            ValueError: an op outside the int8 data-flow (a float op type, or a bconv /
+                bdense with the float epilogue), named with its op.
         """
         from bnnflow.graph import validate
 
@@ -232,8 +236,11 @@ class IntegerGraph:
         self.steps: list[tuple[Any, _Ctx]] = []
         for op in graph.ops:
             if op.type not in TABLE:
-                raise NotImplementedError(f"op {op.name!r}: the exact int8 forward has no "
-                                          f"torch form of op type {op.type!r}")
+                raise ValueError(f"op {op.name!r}: the exact int8 forward has no torch form "
+                                 f"of op type {op.type!r} (not an int8 data-flow op)")
+            if op.attrs.get("epilogue", "int8") not in INT_EPILOGUES:
+                raise ValueError(f"op {op.name!r} ({op.type}): epilogue "
+                                 f"{op.attrs['epilogue']!r} is not part of the int8 data-flow")
             cin = [self.infos[t].logical_channels for t in op.inputs]
             params = {r: _param(op, r, np.asarray(tensors[n]), cin, self.device)
                       for r, n in op.params.items()}

@@ -27,10 +27,18 @@ constexpr int kPools = 3;
 constexpr int kPoolThreads[kPools] = {1, 2, 4};
 
 struct Case {
-  int n, h, w, cg, groups, cout_g, kh, kw, stride;
-  int pt, pl, pb, pr;  // padding top, left, bottom, right
+  int n, h, w, cg, groups, cout_g, kh, kw, stride, pad;
   PadMode mode;
+  int pt = -1, pl = -1, pb = -1, pr = -1;  // padding top, left, bottom, right (-1: pad)
 };
+
+// The case with every side set (a side left at -1 takes `pad`).
+Case with_sides(Case c) {
+  for (int* s : {&c.pt, &c.pl, &c.pb, &c.pr}) {
+    if (*s < 0) *s = c.pad;
+  }
+  return c;
+}
 
 std::string describe(const Case& c) {
   static const char* modes[] = {"zero", "one", "valid"};
@@ -169,7 +177,8 @@ std::vector<Candidate> candidates() {
   return out;
 }
 
-void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
+void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
+  const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
   const auto x = test::random_packed(rng, static_cast<size_t>(c.n) * c.h * c.w, cin, c.groups);
   const auto w = test::random_packed(rng, static_cast<size_t>(cout) * c.kh * c.kw, c.cg, 1);
@@ -281,6 +290,11 @@ int main() {
       {1, 10, 12, 50, 4, 8, 3, 3, 1, 1, PadMode::kOne},
       {2, 8, 8, 32, 3, 8, 1, 1, 1, 0, PadMode::kValid},
       {1, 11, 9, 20, 2, 8, 3, 3, 2, 1, PadMode::kZero},
+      // TF "same" padding: the extra row / column at the bottom / right
+      {1, 8, 8, 64, 1, 64, 3, 3, 2, 0, PadMode::kZero, 0, 0, 1, 1},
+      {2, 10, 9, 128, 1, 64, 3, 3, 2, 0, PadMode::kOne, 0, 0, 1, 1},
+      {1, 7, 8, 40, 2, 24, 5, 5, 2, 0, PadMode::kZero, 1, 1, 2, 2},
+      {1, 9, 6, 70, 1, 130, 3, 3, 1, 0, PadMode::kOne, 0, 2, 2, 0},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
@@ -294,9 +308,11 @@ int main() {
     c.mode = modes[uniform(rng, 0, 2)];
     // every side its own padding (TF "same" is asymmetric); a third of the cases symmetric
     const int pmax = c.mode == PadMode::kValid ? 0 : std::min(c.kh, c.kw) - 1;
-    int* sides[] = {&c.pt, &c.pl, &c.pb, &c.pr};
-    for (int* s : sides) *s = uniform(rng, 0, pmax);
-    if (i % 3 == 0) c.pl = c.pb = c.pr = c.pt;
+    c.pad = uniform(rng, 0, pmax);
+    if (i % 3 != 0) {
+      for (int* s : {&c.pt, &c.pl, &c.pb, &c.pr}) *s = uniform(rng, 0, pmax);
+    }
+    c = with_sides(c);
     c.stride = uniform(rng, 1, 3);
     c.h = std::max(uniform(rng, 1, 12), c.kh - c.pt - c.pb);
     c.w = std::max(uniform(rng, 1, 14), c.kw - c.pl - c.pr);

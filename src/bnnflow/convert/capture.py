@@ -232,8 +232,17 @@ def _check_binary_k(k: int, formula: str, qual: str, op: str) -> None:
                               "input channels, a smaller kernel or more groups")
 
 
+def _check_binary_weights(m: nn.Module, qual: str, op: str) -> None:
+    """A layer in real-weight mode (two-step schedule, step 1) has no binary weights."""
+    if getattr(m, "real_weights", False):
+        raise ConversionError(qual, op, "the layer is in real-weight mode (step 1 of the "
+                              "two-step schedule: binary activations, real weights); convert "
+                              "the step-2 model, whose weights are binary")
+
+
 def _h_binary_conv(b: _Builder, m: bnn.BinaryConv2d, qual: str, x: str,
                    in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    _check_binary_weights(m, qual, "BinaryConv2d")
     spec = m.deploy_spec()
     _, cg, kh, kw = spec.weight_sign.shape
     _check_binary_k(kh * kw * cg, f"KH·KW·Cin/groups = {kh}·{kw}·{cg}", qual, "BinaryConv2d")
@@ -249,6 +258,7 @@ def _h_binary_conv(b: _Builder, m: bnn.BinaryConv2d, qual: str, x: str,
 
 def _h_binary_linear(b: _Builder, m: bnn.BinaryLinear, qual: str, x: str,
                      in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    _check_binary_weights(m, qual, "BinaryLinear")
     spec = m.deploy_spec()
     cin = spec.weight_sign.shape[1]
     _check_binary_k(cin, "in_features", qual, "BinaryLinear")

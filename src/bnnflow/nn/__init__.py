@@ -15,6 +15,7 @@ from .binary import (
     BinaryLinear,
     BinaryLinearSpec,
     clip_latent_weights_,
+    set_real_weights,
 )
 from .int8 import (
     INT8_MODES,
@@ -59,6 +60,7 @@ __all__ = [
     "freeze_int8",
     "piecewise_linear",
     "round_half_up",
+    "set_real_weights",
     "sign",
     "ste_sign",
 ]

@@ -12,7 +12,7 @@ from bnnflow.nn import BinaryConv2d
 def test_available():
     assert available() == [
         "birealnet18", "birealnet_small", "birealnet_small_float", "ftbnn18", "ftbnn_small",
-        "ftbnn_small_float", "quicknet",
+        "ftbnn_small_float", "quicknet", "resnet18", "resnet34",
     ]
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from .birealnet import birealnet18, birealnet_small, birealnet_small_float
 from .ftbnn import ftbnn18, ftbnn_small, ftbnn_small_float
 from .quicknet import quicknet
+from .resnet import resnet18, resnet34
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "birealnet18": birealnet18,
@@ -20,6 +21,8 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "ftbnn_small": ftbnn_small,
     "ftbnn_small_float": ftbnn_small_float,
     "quicknet": quicknet,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
 }
 
 

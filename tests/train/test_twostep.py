@@ -2,6 +2,9 @@
 hand, resume in either step, the CLI, the plot, and the refusals."""
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from bnnflow.train.plot import load_runs
 from bnnflow.train.report import read_run
 from bnnflow.train.trainer import TrainError, train
 
+from .conftest import ROOT
 from .test_trainer import _records, _strip_time
 
 
@@ -162,3 +166,22 @@ def test_cli_two_step_with_a_zoo_model_plot_report_export(tmp_path, monkeypatch,
     assert main(["plot", "ts", "-o", "curves.png"]) == 0 and Path("curves.png").stat().st_size
     result = read_run("ts", 0, "ts")
     assert result.epochs == 3 and result.test_acc == _records(Path("ts/step2"))[-1]["test_acc"]
+
+
+@pytest.mark.slow
+def test_two_step_under_torchrun_keeps_one_process_group(tmp_path):
+    """2 gloo processes run both steps: joining a second process group in the same process
+    hangs under torchrun, so the steps share one (distributed.hold_group)."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "bnnflow.cli.main", "train", "--model", "tests.train.tinymodels:tiny",
+           "--two-step", "--epochs", "2", "--batch-size", "128", "--out", str(out),
+           "--device", "cpu"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for sub in ("step1", "step2"):
+        assert len(_records(out / sub)) == 1
+        assert json.loads((out / sub / "config.json").read_text())["world_size"] == 2
+    assert proc.stdout.count("step 2: starting from") == 1  # only rank 0 prints

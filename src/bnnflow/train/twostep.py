@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bnnflow.train import checkpoint as ckpt_mod
-from bnnflow.train import trainer
+from bnnflow.train import distributed, trainer
 from bnnflow.train.trainer import RUN_FILES, TrainConfig, TrainError, TrainInterrupted
 
 PLAN = "two_step.json"
@@ -157,6 +157,25 @@ def _step2_config(step2: TrainConfig, resume: bool) -> TrainConfig:
     return replace(step2, resume=True, init=saved if same else step2.init)
 
 
+def _run_steps(config: TrainConfig, step1: TrainConfig, step2: TrainConfig,
+               say: Callable[[str], None], log: Callable[[str], None] | None,
+               progress: list[int]) -> list[dict[str, Any]]:
+    """Step 1 (unless finished), then step 2, each started or resumed."""
+    records: list[dict[str, Any]] = []
+    last1 = Path(step1.out) / "last.pt"
+    if config.resume and _finished(last1, step1.epochs):
+        say(f"step 1 is finished ({last1} holds its {_n(step1.epochs)})")
+    else:
+        resume1 = config.resume and last1.is_file()
+        records += trainer.train(replace(step1, resume=resume1, overwrite=not resume1), log)
+    progress[0] = 2
+    resume2 = config.resume and (Path(step2.out) / "last.pt").is_file()
+    say(f"step 2: {'resuming' if resume2 else 'starting from'} "
+        f"{Path(step2.out) / 'last.pt' if resume2 else last1}")
+    records += trainer.train(_step2_config(step2, resume2), log)
+    return records
+
+
 def train_two_step(config: TrainConfig, log: Callable[[str], None] | None = None
                    ) -> list[dict[str, Any]]:
     """Run (or resume) both steps; returns the metrics records of the epochs run here (step
@@ -169,7 +188,8 @@ def train_two_step(config: TrainConfig, log: Callable[[str], None] | None = None
         _check_resume(config)
     else:
         config.validate()
-        _check_fresh(config)
+        if _is_main():  # other ranks could already see rank 0's plan; its error ends the job
+            _check_fresh(config)
         config = replace(config, step1_epochs=split_epochs(config)[0])
     say = (lambda s: None) if (config.quiet or log is None or not _is_main()) else log
     step1, step2 = step_configs(config)
@@ -180,20 +200,9 @@ def train_two_step(config: TrainConfig, log: Callable[[str], None] | None = None
     say(f"two-step schedule: step 1 (binary activations, real weights) {_n(step1.epochs)} "
         f"into {step1.out}, step 2 (binary weights, from step 1) {_n(step2.epochs)} into "
         f"{step2.out}")
-    records: list[dict[str, Any]] = []
-    step = 1
-    try:
-        last1 = Path(step1.out) / "last.pt"
-        if config.resume and _finished(last1, step1.epochs):
-            say(f"step 1 is finished ({last1} holds its {_n(step1.epochs)})")
-        else:
-            resume1 = config.resume and last1.is_file()
-            records += trainer.train(replace(step1, resume=resume1, overwrite=not resume1), log)
-        step = 2
-        resume2 = config.resume and (Path(step2.out) / "last.pt").is_file()
-        say(f"step 2: {'resuming' if resume2 else 'starting from'} "
-            f"{Path(step2.out) / 'last.pt' if resume2 else last1}")
-        records += trainer.train(_step2_config(step2, resume2), log)
-    except TrainInterrupted as stop:
-        raise TwoStepInterrupted(stop, step, resume_command(config)) from None
-    return records
+    progress = [1]  # the step running (for the interrupt report)
+    with distributed.hold_group():  # one process group for both steps (torchrun)
+        try:
+            return _run_steps(config, step1, step2, say, log, progress)
+        except TrainInterrupted as stop:
+            raise TwoStepInterrupted(stop, progress[0], resume_command(config)) from None

@@ -4,18 +4,22 @@
 // (run_many_finish), and the dispatch over the epilogue's kind and clamp. An ISA file supplies
 // only its register tile, as a struct T in its anonymous namespace:
 //
-//   static constexpr Isa kIsa;  static constexpr int kLanes;     // int32 lanes per vector
-//   static constexpr bool kSplitNibbles;                          // operands nibble-split
-//   template <int MAXP, int P, int V>                             // P pixels x kLanes·V channels:
-//   static void tile(const uint32_t* const* x, int taps, int wg,  //   sums into out[P][kLanes·V]
-//                    int xoff, const uint32_t* w, int32_t* out);
-//   template <int V> struct Slots;                                // packed epilogue: where one
-//   template <int V> static void packed_slots(const EpilogueWriter&, int o0, Slots<V>*);  // block's bits go
+//   static constexpr Isa kIsa;
+//   static constexpr int kLanes;           // int32 lanes per vector
+//   static constexpr bool kSplitNibbles;   // operands nibble-split (BconvMicrokernel)
+//   // P pixels x kLanes·V channels: popcount sums into out[P][kLanes·V]
+//   template <int MAXP, int P, int V>
+//   static void tile(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+//                    int32_t* out);
+//   // packed epilogue: where the bits of one channel block go
+//   template <int V> struct Slots;
+//   template <int V> static void packed_slots(const EpilogueWriter&, int o0, Slots<V>*);
+//   // P pixels finished in registers: d = K − 2·sum, clamp, epilogue
 //   template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
 //   static void tile_finish(const Rows& rows, int taps, int wg, int xoff, const uint32_t* w,
 //                           const EpilogueWriter& ew, const int32_t* k,
 //                           const int32_t* const* krow, size_t pix0, int o0,
-//                           const Slots<V>& slots);            // P pixels, d = K − 2·sum, epilogue
+//                           const Slots<V>& slots);
 //
 // and bconv_microkernel_of<T, MAXP, V>(name, epilogue) builds its table entry. Rows is
 // TableRows<MAXP> or DirectRows (bconv_rows.h). Everything here is TU-local (anonymous

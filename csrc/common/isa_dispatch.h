@@ -30,7 +30,8 @@ Fn pick_isa_kernel(Isa isa, const char* op, const Fn (&table)[kIsaCount]) {
 
 }  // namespace bnnflow
 
-#define BNNFLOW_ISA_TABLE_ENTRY_(name, Enum, arch, scope, fn) BNNFLOW_ISA_BUILT_##arch(&scope::name::fn),
+#define BNNFLOW_ISA_TABLE_ENTRY_(name, Enum, arch, scope, fn) \
+  BNNFLOW_ISA_BUILT_##arch(&scope::name::fn),
 // The table of BNNFLOW_ISA_PICK, for a kernel every ISA has (its type is the scalar one's).
 #define BNNFLOW_ISA_TABLE(scope, fn) {BNNFLOW_ISA_LIST(BNNFLOW_ISA_TABLE_ENTRY_, scope, fn)}
 // The same for a kernel only the vector ISAs have (scalar: nullptr), of type Fn.

@@ -44,7 +44,9 @@
 #endif
 
 // Declares DECLS in the namespace of every ISA and SIMDe twin (inside the caller's namespace):
-//   namespace bnnflow::glue { BNNFLOW_DECLARE_ISAS(void requant(const RequantArgs&, ThreadPool*);) }
+//   namespace bnnflow::glue {
+//   BNNFLOW_DECLARE_ISAS(void requant(const RequantArgs&, ThreadPool*);)
+//   }
 #define BNNFLOW_ISA_DECLARE_NS_(name, Enum, arch, ...) \
   namespace name {                                     \
   __VA_ARGS__                                          \

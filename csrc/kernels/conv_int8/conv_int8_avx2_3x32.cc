@@ -9,7 +9,7 @@
 #include <immintrin.h>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
+#include "kernels/common/conv_prep.h"
 
 namespace bnnflow::glue::avx2 {
 namespace {

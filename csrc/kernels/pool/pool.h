@@ -8,7 +8,7 @@
 //   global_sumpool_int8 : int8 [N,H,W,C] -> int32 [N,C]  sum over H*W
 //   global_avgpool_f32  : f32  [N,H,W,C] -> f32   [N,C]  (sum over H*W) * (1 / (H*W))
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -41,7 +41,7 @@ using GlobalAvgPoolF32Args = GlobalPoolArgs<float, float>;
   void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool);                \
   void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool); \
   void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_POOL_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_POOL_KERNELS)
 
 // The window of output index o along an axis of length n: taps [t0, t1) are inside.
 struct PoolWindow {

@@ -1,7 +1,7 @@
 // NEON ceiling micro-kernel: eor + cnt + uadalp (16-bit accumulators), four broadcast words.
 #include <arm_neon.h>
 
-#include "kernels/bconv/ceiling.h"
+#include "measure/ceiling.h"
 
 namespace bnnflow::neon {
 namespace {

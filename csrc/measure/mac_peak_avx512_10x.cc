@@ -1,6 +1,6 @@
 // vpdpbusd throughput loop: 10 independent zmm chains, 64 u8 x s8 MACs per instruction.
-#include "kernels/conv_int8/mac_peak.h"
-#include "kernels/glue_common/x86_avx512.h"
+#include "measure/mac_peak.h"
+#include "kernels/common/isa_avx512.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 

@@ -1,10 +1,10 @@
-// Generic pooling kernels over lane traits V (see eltwise_impl.h). Channels go across lanes;
+// Generic pooling kernels over lane traits V (kernels/common/vec_*.h). Channels go across lanes;
 // taps are visited in the scalar twin's order (kh, then kw), so integer and float results
 // equal the scalar kernels exactly. Channel tails use scalar code.
 #pragma once
 #include <limits>
 
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 #include "kernels/pool/pool.h"
 
 namespace bnnflow::glue {
@@ -158,3 +158,16 @@ void global_avgpool_f32_impl(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
 
 }  // namespace
 }  // namespace bnnflow::glue
+
+// Defines the pooling kernels of pool.h in the enclosing ISA namespace from lane traits V.
+#define BNNFLOW_DEFINE_POOL_KERNELS(V)                                                            \
+  void maxpool_int8(const MaxPoolInt8Args& a, ThreadPool* pool) { maxpool_int8_impl<V>(a, pool); } \
+  void sumpool_int8(const SumPoolInt8Args& a, ThreadPool* pool) { sumpool_int8_impl<V>(a, pool); } \
+  void maxpool_f32(const MaxPoolF32Args& a, ThreadPool* pool) { maxpool_f32_impl<V>(a, pool); }    \
+  void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool) { avgpool_f32_impl<V>(a, pool); }    \
+  void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool) {                    \
+    global_sumpool_int8_impl<V>(a, pool);                                                         \
+  }                                                                                               \
+  void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {                      \
+    global_avgpool_f32_impl<V>(a, pool);                                                          \
+  }

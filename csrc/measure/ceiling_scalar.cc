@@ -1,5 +1,5 @@
 // Scalar ceiling micro-kernel (portable 32-bit popcount).
-#include "kernels/bconv/ceiling.h"
+#include "measure/ceiling.h"
 
 namespace bnnflow::scalar {
 namespace {

@@ -1,9 +1,11 @@
-#include "kernels/bconv/ceiling.h"
+#include "measure/ceiling.h"
 
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
+
+#include "common/isa_dispatch.h"
 
 namespace bnnflow {
 
@@ -14,24 +16,7 @@ std::vector<CeilingKernel> to_vector(CeilingKernelList l) {
 }  // namespace
 
 std::vector<CeilingKernel> ceiling_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar:
-      return to_vector(scalar::ceiling_kernels());
-#if defined(__x86_64__) || defined(_M_X64)
-    case Isa::kAvx2:
-      return to_vector(avx2::ceiling_kernels());
-    case Isa::kAvx512:
-      return to_vector(avx512::ceiling_kernels());
-#endif
-#if defined(__aarch64__)
-    case Isa::kNeon:
-      return to_vector(neon::ceiling_kernels());
-#endif
-    default:
-      break;
-  }
-  throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
-                              "' is not compiled into this build");
+  return to_vector(BNNFLOW_ISA_PICK(isa, ::bnnflow, ceiling_kernels)());
 }
 
 std::vector<CeilingResult> measure_ceiling(Isa isa, size_t words, int passes, int repeats) {

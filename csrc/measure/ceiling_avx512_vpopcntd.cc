@@ -1,6 +1,6 @@
 // AVX-512 ceiling micro-kernel: vpxord + vpopcntd (VPOPCNTDQ) + vpaddd, four broadcast words.
-#include "kernels/bconv/ceiling.h"
-#include "kernels/bconv/x86_avx512.h"
+#include "measure/ceiling.h"
+#include "kernels/common/isa_avx512.h"
 
 namespace bnnflow::BNNFLOW_AVX512_NS {
 namespace {

@@ -5,7 +5,7 @@
 #pragma once
 #include <type_traits>
 
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 namespace {

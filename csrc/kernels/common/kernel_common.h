@@ -28,65 +28,14 @@
 #include <string>
 
 #include "common/cpu_features.h"
+#include "common/isa_dispatch.h"
 #include "common/threadpool.h"
 
-#define BNNFLOW_GLUE_DECLARE_ISAS(DECLS) \
-  namespace scalar {                     \
-  DECLS                                  \
-  }                                      \
-  namespace avx2 {                       \
-  DECLS                                  \
-  }                                      \
-  namespace avx512 {                     \
-  DECLS                                  \
-  }                                      \
-  namespace avx512_simde {               \
-  DECLS                                  \
-  }                                      \
-  namespace neon {                       \
-  DECLS                                  \
-  }                                      \
-  namespace neon_simde {                 \
-  DECLS                                  \
-  }
-
-#if defined(__x86_64__) || defined(_M_X64)
-#define BNNFLOW_GLUE_X86(fn) (fn)
-#else
-#define BNNFLOW_GLUE_X86(fn) nullptr
-#endif
-#if defined(__aarch64__)
-#define BNNFLOW_GLUE_ARM(fn) (fn)
-#else
-#define BNNFLOW_GLUE_ARM(fn) nullptr
-#endif
-
-// Picks the kernel of `isa` from the four built ones; throws std::invalid_argument when that
-// ISA is not built into this binary or not supported by this CPU.
-#define BNNFLOW_GLUE_PICK(isa, name)                                                     \
-  ::bnnflow::glue::pick_kernel<decltype(&::bnnflow::glue::scalar::name)>(                  \
-      (isa), #name, &::bnnflow::glue::scalar::name,                                       \
-                               BNNFLOW_GLUE_X86(&::bnnflow::glue::avx2::name),             \
-                               BNNFLOW_GLUE_X86(&::bnnflow::glue::avx512::name),           \
-                               BNNFLOW_GLUE_ARM(&::bnnflow::glue::neon::name))
+// The glue kernels' scope for the one picker (common/isa_dispatch.h):
+// BNNFLOW_GLUE_PICK(isa, requant) is &bnnflow::glue::<isa>::requant, or throws.
+#define BNNFLOW_GLUE_PICK(isa, name) BNNFLOW_ISA_PICK(isa, ::bnnflow::glue, name)
 
 namespace bnnflow::glue {
-
-template <class Fn>
-Fn pick_kernel(Isa isa, const char* op, Fn scalar_fn, Fn avx2_fn, Fn avx512_fn, Fn neon_fn) {
-  Fn fn = nullptr;
-  switch (isa) {
-    case Isa::kScalar: fn = scalar_fn; break;
-    case Isa::kAvx2: fn = avx2_fn; break;
-    case Isa::kAvx512: fn = avx512_fn; break;
-    case Isa::kNeon: fn = neon_fn; break;
-  }
-  if (fn == nullptr || !isa_supported(isa)) {
-    throw std::invalid_argument(std::string("isa: ") + op + " has no " + isa_name(isa) +
-                                " kernel on this CPU");
-  }
-  return fn;
-}
 
 // Runs body(begin, end) over [0, n) split into one contiguous range per pool thread, through
 // the ISA-neutral run_ranges (threadpool.h): Body is a kernel's lambda (no linkage), so this

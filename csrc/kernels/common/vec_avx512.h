@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/glue_common/x86_avx512.h"
+#include "kernels/common/isa_avx512.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
@@ -30,7 +30,7 @@ struct Vec {
   static I srav(I a, I s) { return _mm512_srav_epi32(a, s); }
   // vpmaddwd: int16 pairs multiplied and summed into int32 lanes.
   static I madd16(I a, I b) {
-#if defined(BNNFLOW_GLUE_SIMDE)
+#if defined(BNNFLOW_SIMDE_AVX512)
     return simde_mm512_madd_epi16(a, b);  // SIMDe 0.7.4's native alias has the wrong arity
 #else
     return _mm512_madd_epi16(a, b);

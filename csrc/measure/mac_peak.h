@@ -3,11 +3,12 @@
 // (AVX-512 VNNI: 64 MACs per zmm instruction), vmlal_s16 (NEON: 4 MACs per instruction).
 // Many independent accumulator chains hide the latency, so the loop runs at the
 // instruction's throughput. Used by the glue benchmark to express a convolution's speed as a
-// fraction of peak.
+// fraction of peak. Measurement code: built into bnnflow_measure (the Python extension and
+// the C++ tests), not into the engine library.
 #pragma once
 #include <cstdint>
 
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -16,6 +17,10 @@ namespace bnnflow::glue {
 // cannot be optimised away.
 #define BNNFLOW_GLUE_MAC_PEAK_KERNELS \
   std::uint64_t mac_peak_loop(std::uint64_t iterations, std::int32_t* sink);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_MAC_PEAK_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_MAC_PEAK_KERNELS)
+
+using MacPeakFn = std::uint64_t (*)(std::uint64_t iterations, std::int32_t* sink);
+// The peak loop of `isa`, or nullptr where there is none (scalar, an ISA not built here).
+MacPeakFn mac_peak_kernel(Isa isa);
 
 }  // namespace bnnflow::glue

@@ -6,7 +6,7 @@
 //  - popcnt64:    scalar 64-bit xor + popcnt + add on the integer ports.
 #include <immintrin.h>
 
-#include "kernels/bconv/ceiling.h"
+#include "measure/ceiling.h"
 
 namespace bnnflow::avx2 {
 namespace {

@@ -1,7 +1,7 @@
 // vpmaddwd throughput loop: 10 independent ymm chains, 16 int16 MACs per instruction.
 #include <immintrin.h>
 
-#include "kernels/conv_int8/mac_peak.h"
+#include "measure/mac_peak.h"
 
 namespace bnnflow::glue::avx2 {
 

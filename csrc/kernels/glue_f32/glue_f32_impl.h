@@ -1,10 +1,11 @@
-// Generic float32 conv2d and dense over lane traits V (FMA). conv2d_f32 is a direct NHWC
+// Generic float32 glue over lane traits V (kernels/common/vec_*.h): scale_bias and dequant
+// (elementwise; channel tails in scalar code), conv2d and dense (FMA). conv2d_f32 is a direct NHWC
 // convolution with output channels across lanes: the input is staged once with a zero border
 // (conv_prep.h) so a kernel row's KW*Cin values are contiguous; each value is broadcast and
 // fused-multiply-added into a register tile of kP pixels x kNV channel vectors.
 #pragma once
-#include "kernels/glue_common/conv_prep.h"
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/conv_prep.h"
+#include "kernels/common/kernel_common.h"
 #include "kernels/glue_f32/glue_f32.h"
 
 namespace bnnflow::glue {
@@ -134,5 +135,62 @@ void dense_f32_impl(const DenseF32Args& a, ThreadPool* pool) {
   });
 }
 
+template <class V>
+void scale_bias_impl(const ScaleBiasArgs& a, ThreadPool* pool) {
+  const std::size_t C = a.channels;
+  const std::size_t Cv = C - C % V::kI32;
+  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* x = a.x + r * C;
+      float* y = a.y + r * C;
+      std::size_t c = 0;
+      for (; c < Cv; c += V::kI32) {
+        V::stf(y + c, V::fma(V::ldf(a.b + c), V::ldf(x + c), V::ldf(a.a + c)));
+      }
+      for (; c < C; ++c) y[c] = x[c] * a.a[c] + a.b[c];
+    }
+  });
+}
+
+template <class V>
+void dequant_impl(const DequantArgs& a, ThreadPool* pool) {
+  const std::size_t C = a.channels;
+  const std::size_t Cv = C - C % V::kI32;
+  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::int32_t* x = a.x + r * C;
+      float* y = a.y + r * C;
+      std::size_t c = 0;
+      for (; c < Cv; c += V::kI32) {
+        const typename V::F v = V::cvtf(V::ld_i32(x + c));
+        // Two roundings, as the scalar twin and the reference: f32(f32(f32(acc)·scale) + bias)
+        // (docs/numerics.md §5); a fused multiply-add would round once and differ in the last
+        // bit.
+        V::stf(y + c, V::addf(V::mulf(v, V::ldf(a.scale + c)), V::ldf(a.bias + c)));
+      }
+      for (; c < C; ++c) y[c] = static_cast<float>(x[c]) * a.scale[c] + a.bias[c];
+    }
+  });
+}
+
 }  // namespace
 }  // namespace bnnflow::glue
+
+// Defines the float32 glue kernels of glue_f32.h in the enclosing ISA namespace from lane
+// traits V, with a conv2d_f32 register tile of P pixels x NV vectors.
+#define BNNFLOW_DEFINE_GLUE_F32_KERNELS(V, P, NV)                                              \
+  void scale_bias(const ScaleBiasArgs& a, ThreadPool* pool) { scale_bias_impl<V>(a, pool); } \
+  void dequant(const DequantArgs& a, ThreadPool* pool) { dequant_impl<V>(a, pool); }         \
+  void conv2d_f32(const Conv2dF32Args& a, ThreadPool* pool) {                                \
+    conv2d_f32_impl<V, P, NV>(a, pool);                                                      \
+  }                                                                                          \
+  std::size_t conv2d_f32_packed_bytes(const Conv2dF32Args& a) {                              \
+    return conv2d_f32_packed_bytes_impl<V, NV>(a);                                           \
+  }                                                                                          \
+  void conv2d_f32_pack(const Conv2dF32Args& a, void* packed) {                               \
+    conv2d_f32_pack_impl<V, NV>(a, packed);                                                  \
+  }                                                                                          \
+  void conv2d_f32_packed(const Conv2dF32Args& a, const void* packed, ThreadPool* pool) {     \
+    conv2d_f32_packed_impl<V, P, NV>(a, packed, pool);                                       \
+  }                                                                                          \
+  void dense_f32(const DenseF32Args& a, ThreadPool* pool) { dense_f32_impl<V>(a, pool); }

@@ -1,5 +1,5 @@
 // Test-only: lane-by-lane definitions of the AVX-512 intrinsics the glue kernels use that
-// SIMDe 0.7.4 lacks, following Intel's pseudo-code. Included only under BNNFLOW_GLUE_SIMDE
+// SIMDe 0.7.4 lacks, following Intel's pseudo-code. Included only under BNNFLOW_SIMDE_AVX512
 // (the C++ tests' second, portable build of the AVX-512 sources); the real build uses the
 // native intrinsics.
 #pragma once

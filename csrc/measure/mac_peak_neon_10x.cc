@@ -1,7 +1,7 @@
 // vmlal_s16 throughput loop: 10 independent int32x4 chains, 4 int16 MACs per instruction.
-#include "kernels/glue_common/arm_neon.h"
+#include "kernels/common/isa_neon.h"
 
-#include "kernels/conv_int8/mac_peak.h"
+#include "measure/mac_peak.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 

@@ -1,13 +1,15 @@
 // Micro-kernels that measure this CPU's xor + popcount + accumulate ceiling: one operand streams
 // from an L1-resident buffer, the other is four register-held words (as the broadcast
 // activation words of the convolution's register tile). Each pass over `words` words performs
-// words · 32 · 4 binary multiply-accumulates.
+// words · 32 · 4 binary multiply-accumulates. Measurement code: built into bnnflow_measure (the
+// Python extension and the C++ tests), not into the engine library.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "common/cpu_features.h"
+#include "common/isa_list.h"
 
 namespace bnnflow {
 
@@ -29,18 +31,7 @@ struct CeilingKernelList {
   size_t count;
 };
 
-namespace scalar {
-CeilingKernelList ceiling_kernels();
-}
-namespace avx2 {
-CeilingKernelList ceiling_kernels();
-}
-namespace avx512 {
-CeilingKernelList ceiling_kernels();
-}
-namespace neon {
-CeilingKernelList ceiling_kernels();
-}
+BNNFLOW_DECLARE_ISAS(CeilingKernelList ceiling_kernels();)
 
 // Every ceiling kernel of an ISA compiled into this build.
 std::vector<CeilingKernel> ceiling_kernels(Isa isa);

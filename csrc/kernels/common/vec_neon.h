@@ -1,6 +1,6 @@
 // AArch64 NEON lane traits for the generic glue kernels (*_impl.h).
 #pragma once
-#include "kernels/glue_common/arm_neon.h"
+#include "kernels/common/isa_neon.h"
 
 #include <cstdint>
 #include <cstring>

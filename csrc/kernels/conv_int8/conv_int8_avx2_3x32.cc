@@ -17,6 +17,7 @@ namespace {
 constexpr int kTileP = 3;  // output pixels per tile
 constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
+constexpr int kTileP16 = 6;  // output pixels per tile of a last block of <= 16 channels
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
@@ -25,12 +26,16 @@ struct Packed {
   std::size_t Hp, Wp, J, CoP;
 };
 
-template <int P>
+// P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
+// whole blocks, NV = 2 (16 channels, P = kTileP16 = 6, again 12 accumulators) for a last block
+// of <= 16 channels, so a 16-channel layer (the QuickNet stem) spends no multiplies on the zero
+// weights of padding channels 16..31.
+template <int P, int NV = kNV>
 void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
           std::size_t co, std::int32_t* y) {
-  __m256i acc[P][kNV];
+  __m256i acc[P][NV];
   for (int p = 0; p < P; ++p) {
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       acc[p][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
     }
   }
@@ -39,30 +44,31 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
     const std::int16_t* xr = k.xp + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
     const std::int16_t* wr = k.wp + (static_cast<std::size_t>(kh) * k.J * k.CoP + co) * 2;
     for (std::size_t j = 0; j < k.J; ++j) {
-      __m256i w[kNV];
-      for (int v = 0; v < kNV; ++v) {
+      __m256i w[NV];
+      for (int v = 0; v < NV; ++v) {
         w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
       }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
         std::memcpy(&pair, xr + p * pix + 2 * j, 4);
         const __m256i b = _mm256_set1_epi32(pair);
-        for (int v = 0; v < kNV; ++v) {
+        for (int v = 0; v < NV; ++v) {
           acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
         }
       }
     }
   }
-  const std::size_t valid = a.Cout - co < kTileC ? a.Cout - co : kTileC;
+  constexpr std::size_t kCh = 8 * NV;
+  const std::size_t valid = a.Cout - co < kCh ? a.Cout - co : kCh;
   for (int p = 0; p < P; ++p) {
     std::int32_t* yp = y + p * a.Cout + co;
-    if (valid == kTileC) {
-      for (int v = 0; v < kNV; ++v) {
+    if (valid == kCh) {
+      for (int v = 0; v < NV; ++v) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8 * v), acc[p][v]);
       }
     } else {
-      alignas(32) std::int32_t tmp[kTileC];
-      for (int v = 0; v < kNV; ++v) {
+      alignas(32) std::int32_t tmp[kCh];
+      for (int v = 0; v < NV; ++v) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8 * v), acc[p][v]);
       }
       std::memcpy(yp, tmp, valid * sizeof(std::int32_t));
@@ -121,6 +127,13 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                               std::int32_t* yrow) {
     std::size_t ow = 0;
+    if (a.Cout - co <= kTileC / 2) {
+      for (; ow + kTileP16 <= Wo; ow += kTileP16) {
+        tile<kTileP16, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      }
+      for (; ow < Wo; ++ow) tile<1, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      return;
+    }
     for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });

@@ -1,11 +1,18 @@
 // AVX2 conv2d_int8: direct convolution, output channels across lanes, register tile of
-// 3 output pixels x 32 output channels (12 accumulators; 4x16, 2x32, 6x16 measured no faster).
+// 3 output pixels x 32 output channels (12 accumulators; 4x16, 2x32, 6x16 measured no faster
+// on whole 32-channel blocks), or 6 pixels x 16 channels for a last block of <= 16 channels.
 //
-// Exact scheme (vpmaddubsw would saturate int16): the input is staged once as int16
-// (x - zp) with a zero border, so the KW*Cin values of one kernel row are contiguous; they
-// are consumed in pairs: one broadcast 32-bit load of (d[k], d[k+1]) times packed int16
-// weights (w[o,k], w[o,k+1]) per lane, vpmaddwd -> int32, vpaddd. |d| <= 255, |w| <= 128, so
-// each pair sum is exact; an odd row length pairs its last value with weight 0.
+// Exact scheme: the input is staged once as int16 (x - zp) with a zero border, so the KW*Cin
+// values of one kernel row are contiguous; they are consumed in pairs: one broadcast 32-bit
+// load of (d[k], d[k+1]) times packed int16 weights (w[o,k], w[o,k+1]) per lane, vpmaddwd ->
+// int32, vpaddd. |d| <= 255, |w| <= 128, so each pair sum (<= 65280) is exact in int32; an odd
+// row length pairs its last value with weight 0.
+//
+// Why not vpmaddubsw (u8 x s8 -> saturating int16 pair sums; docs/glue-kernels.md, "AVX2 stem:
+// no faster exact 8-bit multiply"): with unrestricted int8 operands one int16 lane holds at most
+// one product (255 * 128 = 32640 <= 32767 < 2 * 32640), and any split of x or w into narrower
+// parts costs two byte products per MAC, so an exact vpmaddubsw does at most 16 MACs, like
+// vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
 
 #include "kernels/conv_int8/conv_int8.h"
@@ -76,6 +83,36 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   }
 }
 
+// The interior of the zeroed padded buffer, xp[n][h+pad][w+pad][c] = x[n][h][w][c] - zp[c]
+// (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
+// time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
+// scalar loop per value cost as many instructions as the QuickNet stem's tiles).
+void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
+                 ThreadPool* pool) {
+  const std::size_t C = a.Cin, run = a.W * C, pad = static_cast<std::size_t>(a.pad);
+  GlueBuffer<std::int16_t> zr(run);  // zr[w*C + c] = zp[c]
+  for (std::size_t i = 0; i < run; ++i) zr[i] = static_cast<std::int16_t>(a.zp[i % C]);
+  const std::int16_t* z = zr.data();
+  parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / a.H, h = r % a.H;
+      const auto* in = static_cast<const std::uint8_t*>(a.x) + r * run;
+      std::int16_t* out = xp + ((n * Hp + h + pad) * Wp + pad) * C;
+      std::size_t i = 0;
+      for (; i + 16 <= run; i += 16) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+        const __m256i v = a.x_unsigned ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+        const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_sub_epi16(v, zp));
+      }
+      for (; i < run; ++i) {
+        const std::int32_t v = a.x_unsigned ? in[i] : static_cast<std::int8_t>(in[i]);
+        out[i] = static_cast<std::int16_t>(v - z[i]);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 // Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2].
@@ -110,13 +147,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
-  if (a.x_unsigned) {
-    const auto* x = static_cast<const std::uint8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
-  } else {
-    const auto* x = static_cast<const std::int8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
-  }
+  stage_int16(a, xp.data(), k.Hp, k.Wp, pool);
 
   k.xp = xp.data();
   k.bias = static_cast<const std::int32_t*>(packed);

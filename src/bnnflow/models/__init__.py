@@ -1,4 +1,5 @@
-"""bnnflow.models: Bi-Real-Net-18, the FTBNN-18 family, QuickNet and small digits nets.
+"""bnnflow.models: Bi-Real-Net-18/34, the FTBNN-18/34 family, ReActNet-18, QuickNet and small
+digits nets (``*_cifar``: 32x32 variants).
 
 Every model takes NCHW float raw pixel values 0..255 and starts with
 :class:`~bnnflow.nn.InputNormalize`. See docs/nn.md.
@@ -6,19 +7,23 @@ Every model takes NCHW float raw pixel values 0..255 and starts with
 
 from __future__ import annotations
 
-from .birealnet import birealnet18, birealnet_small, birealnet_small_float
-from .ftbnn import ftbnn18, ftbnn_small, ftbnn_small_float
+from .birealnet import birealnet18, birealnet34, birealnet_small, birealnet_small_float
+from .ftbnn import ftbnn18, ftbnn34, ftbnn_small, ftbnn_small_float
 from .quicknet import quicknet
+from .reactnet import reactnet18
 from .registry import available, build
 
 __all__ = [
     "available",
     "birealnet18",
+    "birealnet34",
     "birealnet_small",
     "birealnet_small_float",
     "build",
     "ftbnn18",
+    "ftbnn34",
     "ftbnn_small",
     "ftbnn_small_float",
     "quicknet",
+    "reactnet18",
 ]

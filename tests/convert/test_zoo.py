@@ -41,6 +41,8 @@ FAST: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("ftbnn_small", {"bias": True, "nonlinearity": "prelu", "position": "before_add"},
      (1, 8, 8)),
     ("ftbnn_small", {"bias": True, "nonlinearity": "none"}, (1, 8, 8)),
+    ("reactnet_small", {}, (1, 8, 8)),
+    ("reactnet_small", {"downsample": "concat"}, (1, 8, 8)),
     ("ftbnn34_cifar", {"groups": 2, "width": 0.25, "binary_downsample": True, "bias": True,
                        "shuffle": True}, (3, 16, 16)),
 ]

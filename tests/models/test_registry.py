@@ -14,7 +14,7 @@ def test_available():
         "birealnet18", "birealnet18_cifar", "birealnet34", "birealnet34_cifar",
         "birealnet_small", "birealnet_small_float", "ftbnn18", "ftbnn18_cifar", "ftbnn34",
         "ftbnn34_cifar", "ftbnn_small", "ftbnn_small_float", "quicknet", "reactnet18",
-        "reactnet18_cifar",
+        "reactnet18_cifar", "reactnet_small",
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .birealnet import birealnet18, birealnet34, birealnet_small, birealnet_small_float
 from .ftbnn import ftbnn18, ftbnn34, ftbnn_small, ftbnn_small_float
 from .quicknet import quicknet
-from .reactnet import reactnet18
+from .reactnet import reactnet18, reactnet_small
 from .registry import available, build
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "ftbnn_small_float",
     "quicknet",
     "reactnet18",
+    "reactnet_small",
 ]

@@ -12,6 +12,8 @@ Shortcuts of the blocks that halve the resolution and double the channels:
 - ``downsample='concat'`` (ReActNet-A's reduction block): the binary conv is split in two
   halves that read the same RSign output, each ``BN(bconv_i(s)) + AvgPool(x)`` with the
   parameter-free pooled shortcut, concatenated on channels (``torch.cat``) before the RPReLU.
+
+``reactnet_small``: the same blocks on the 8x8 digits topology of the other ``*_small`` models.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bnnflow.nn import BinaryConv2d, Int8Point, RPReLU, SignActivation
+from bnnflow.nn import BinaryConv2d, InputNormalize, Int8Point, RPReLU, SignActivation
 from bnnflow.nn._checks import check_choice
 
 from .birealnet import _imagenet_norm
 from .blocks import (
+    DIGITS_SCALE,
+    DIGITS_ZERO_POINT,
     RESNET18_BLOCKS,
     BasicBlock,
     ResNetBNN,
+    Stem,
     batch_norm,
     check_bool,
     check_common,
@@ -95,3 +100,15 @@ def reactnet18(num_classes: int = 1000, in_channels: int = 3, downsample: str = 
     blocks = make_stages(64, (64, 128, 256, 512), RESNET18_BLOCKS,
                          block=_reactnet_block(downsample))
     return ResNetBNN(norm, stem, blocks, 512, num_classes)
+
+
+def reactnet_small(num_classes: int = 10, in_channels: int = 1, downsample: str = "real"
+                   ) -> nn.Module:
+    """ReActNet blocks for 8x8 input: stem conv 3x3 (32), 3 stages x 2 blocks (32/64/128
+    channels, 8x8 → 4x4 → 2x2), as the other ``*_small`` models."""
+    check_common(num_classes, in_channels)
+    check_choice("downsample", downsample, DOWNSAMPLES)
+    norm = InputNormalize([DIGITS_ZERO_POINT] * in_channels, [DIGITS_SCALE] * in_channels)
+    stem = Stem(in_channels, 32, 3, 1, tuple(norm.scale.tolist()), maxpool=False)
+    blocks = make_stages(32, (32, 64, 128), 2, block=_reactnet_block(downsample))
+    return ResNetBNN(norm, stem, blocks, 128, num_classes)

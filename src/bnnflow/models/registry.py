@@ -16,7 +16,7 @@ from torch import nn
 from .birealnet import birealnet18, birealnet34, birealnet_small, birealnet_small_float
 from .ftbnn import ftbnn18, ftbnn34, ftbnn_small, ftbnn_small_float
 from .quicknet import quicknet
-from .reactnet import reactnet18
+from .reactnet import reactnet18, reactnet_small
 
 
 def cifar_variant(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -52,6 +52,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "ftbnn_small": ftbnn_small,
     "ftbnn_small_float": ftbnn_small_float,
     "quicknet": quicknet,
+    "reactnet_small": reactnet_small,
 }
 
 

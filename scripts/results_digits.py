@@ -124,7 +124,8 @@ def stage2_lines(results: list[RunResult]) -> list[str]:
         worst = min(deltas)
         lines.append(f"| mean | | | | {100 * mean:+.2f} ± {100 * std:.2f} |")
         lines.append("")
-        lines.append(f"Largest drop of stage 2 below its stage-1 start: {100 * -worst:.2f} points "
+        lines.append(f"Largest drop of stage 2 below its stage-1 start: "
+                     f"{100 * max(0.0, -worst):.2f} points "
                      f"({'within' if worst >= -0.01 else 'NOT within'} the 1-point target).")
     return lines
 

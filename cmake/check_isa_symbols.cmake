@@ -1,7 +1,7 @@
 # The one-definition rule for per-ISA objects (docs/development.md, "Per-ISA objects").
 #
-# A file named *_avx2_*, *_avx512_* or *_neon_* is compiled with its ISA's flags
-# (cmake/isa_flags.cmake). Any inline function or template instantiation it emits with external
+# A file named *_<isa>_* for an ISA of csrc/common/isa_list.h other than scalar (*_avx2_*,
+# *_avx512_*, *_neon_*, ...) is compiled with its ISA's flags (cmake/isa_flags.cmake). Any inline function or template instantiation it emits with external
 # linkage (a weak / COMDAT symbol: std::vector<int>::vector, a shared inline helper) may also be
 # emitted by a file compiled for another ISA, and the linker keeps one copy, possibly the
 # AVX-512 one for code that runs on an AVX2-only CPU (an illegal instruction). So every symbol
@@ -85,9 +85,11 @@ file(STRINGS "${OBJECTS_FILE}" objects)
 set(checked 0)
 set(failures 0)
 set(report "")
+include(${CMAKE_CURRENT_LIST_DIR}/isa_list.cmake)
+bnnflow_vector_isas(_vector_isas _vector_isa_regex)
 foreach(obj IN LISTS objects)
   get_filename_component(name "${obj}" NAME)
-  if(name MATCHES "_(avx512|avx2|neon)_")
+  if(name MATCHES "_${_vector_isa_regex}_")
     set(isa ${CMAKE_MATCH_1})
   else()
     continue()

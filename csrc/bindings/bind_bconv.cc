@@ -7,7 +7,7 @@
 #include "bindings/ndarray_check.h"
 #include "bindings/registry.h"
 #include "kernels/bconv/bconv.h"
-#include "kernels/bconv/ceiling.h"
+#include "measure/ceiling.h"
 
 namespace nb = nanobind;
 using namespace bnnflow;

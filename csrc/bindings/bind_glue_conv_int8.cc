@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/conv_int8/mac_peak.h"
+#include "measure/mac_peak.h"
 #include "kernels/requant/requant.h"
 
 namespace nb = nanobind;
@@ -176,17 +176,13 @@ Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p,
   return out;
 }
 
-// Peak int8 MACs per second of one core for `isa` (see kernels/conv_int8/mac_peak.h). The
+// Peak int8 MACs per second of one core for `isa` (see measure/mac_peak.h). The
 // loop is sized to about 1 ms per run (as long as a stem convolution) and run repeatedly for
 // `seconds`; the best run counts, so preemption by other processes does not lower the peak.
 double int8_mac_peak(const std::optional<std::string>& isa, double seconds) {
   if (!(seconds > 0.0 && seconds <= 10.0)) g::fail("seconds", "must be in (0, 10]");
   const bnnflow::Isa which = g::resolve_isa(isa);
-  using Fn = std::uint64_t (*)(std::uint64_t, std::int32_t*);
-  Fn fn = nullptr;
-  if (which == bnnflow::Isa::kAvx2) fn = BNNFLOW_GLUE_X86(&bnnflow::glue::avx2::mac_peak_loop);
-  if (which == bnnflow::Isa::kAvx512) fn = BNNFLOW_GLUE_X86(&bnnflow::glue::avx512::mac_peak_loop);
-  if (which == bnnflow::Isa::kNeon) fn = BNNFLOW_GLUE_ARM(&bnnflow::glue::neon::mac_peak_loop);
+  const bnnflow::glue::MacPeakFn fn = bnnflow::glue::mac_peak_kernel(which);
   if (fn == nullptr) g::fail("isa", std::string("no int8 MAC peak loop for ") + bnnflow::isa_name(which));
   nb::gil_scoped_release release;
   using clock = std::chrono::steady_clock;

@@ -62,23 +62,24 @@ const CpuFeatures& cpu_features() {
   return features;
 }
 
+namespace {
+#define BNNFLOW_ISA_NAME_(name, Enum, arch, ...) #name,
+constexpr const char* kIsaNames[kIsaCount] = {BNNFLOW_ISA_LIST(BNNFLOW_ISA_NAME_, )};
+#undef BNNFLOW_ISA_NAME_
+}  // namespace
+
 const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kNeon: return "neon";
-  }
-  return "unknown";
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < kIsaCount ? kIsaNames[i] : "unknown";
 }
 
 Isa parse_isa(const std::string& name) {
-  if (name == "scalar") return Isa::kScalar;
-  if (name == "avx2") return Isa::kAvx2;
-  if (name == "avx512") return Isa::kAvx512;
-  if (name == "neon") return Isa::kNeon;
-  throw std::invalid_argument("unknown ISA '" + name +
-                              "': expected one of scalar, avx2, avx512, neon");
+  std::string expected;
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (name == kIsaNames[i]) return static_cast<Isa>(i);
+    expected += (i == 0 ? "" : ", ") + std::string(kIsaNames[i]);
+  }
+  throw std::invalid_argument("unknown ISA '" + name + "': expected one of " + expected);
 }
 
 bool isa_supported(Isa isa) {
@@ -96,8 +97,8 @@ bool isa_supported(Isa isa) {
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
-    if (isa_supported(isa)) out.push_back(isa);
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (isa_supported(static_cast<Isa>(i))) out.push_back(static_cast<Isa>(i));
   }
   return out;
 }

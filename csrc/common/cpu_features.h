@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "common/isa_list.h"
+
 namespace bnnflow {
 
 struct CpuFeatures {
@@ -21,10 +23,17 @@ struct CpuFeatures {
 // Read once from cpuid/xgetbv (x86) or the target (AArch64 always has NEON).
 const CpuFeatures& cpu_features();
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kNeon = 3 };
+// The ISAs of isa_list.h, in its order (kScalar = 0, kAvx2 = 1, kAvx512 = 2, kNeon = 3).
+#define BNNFLOW_ISA_ENUMERATOR_(name, Enum, arch, ...) Enum,
+enum class Isa { BNNFLOW_ISA_LIST(BNNFLOW_ISA_ENUMERATOR_, ) };
+#undef BNNFLOW_ISA_ENUMERATOR_
+#define BNNFLOW_ISA_COUNT_(name, Enum, arch, ...) +1
+inline constexpr int kIsaCount = 0 BNNFLOW_ISA_LIST(BNNFLOW_ISA_COUNT_, );
+#undef BNNFLOW_ISA_COUNT_
 
+// The ISA's name in isa_list.h ("scalar", "avx2", ...).
 const char* isa_name(Isa isa);
-// Parses "scalar" | "avx2" | "avx512" | "neon"; throws std::invalid_argument otherwise.
+// Parses a name of isa_list.h; throws std::invalid_argument otherwise.
 Isa parse_isa(const std::string& name);
 // Every ISA this CPU can run, scalar first.
 std::vector<Isa> supported_isas();

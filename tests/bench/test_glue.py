@@ -25,6 +25,10 @@ def test_run_reports_every_isa_and_a_sane_peak_fraction(tmp_path):
         if r["isa"] != "scalar":
             assert r["peak_gmacs_per_core"] > 0
             assert 0 < r["fraction_of_peak"] < 2  # a tiny image can beat a noisy peak a bit
+    assert [(r["isa"], r["threads"]) for r in report["quicknet_stem"]] == [
+        (isa, 1) for isa in cpu.supported_isas()
+    ]
+    assert all(r["ms"] > 0 and r["gmacs"] > 0 for r in report["quicknet_stem"])
     ops = {(r["isa"], r["op"]) for r in report["eltwise"]}
     assert ops == {(isa, op) for isa in cpu.supported_isas() for op in glue.ELTWISE_OPS}
     assert all(r["us"] > 0 and r["shape"] == list(glue.ELTWISE_SHAPE) for r in report["eltwise"])

@@ -294,3 +294,12 @@ def test_tiny_scale_names_the_int8_point():
     e = _err(model, "int8")
     assert e.module == "body.3" and "does not fit int16 fixed point" in e.reason
     assert "output scale S = 7.874e-21 of Int8Point 'body.4'" in e.reason
+
+
+def test_a_real_weight_layer_is_refused():
+    """Step 1 of the two-step schedule has real weights: no binary op to lower."""
+    model = ftbnn_small()
+    bnn.set_real_weights(model)
+    with pytest.raises(ConversionError, match="real-weight mode") as info:
+        convert(model.eval(), X[:1], "float")
+    assert info.value.op == "BinaryConv2d" and info.value.module

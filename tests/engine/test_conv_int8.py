@@ -62,6 +62,58 @@ def test_padded_pixel_equals_zero_point():
     np.testing.assert_array_equal(out, np.broadcast_to(np.arange(3, dtype=np.int32), out.shape))
 
 
+@st.composite
+def extreme_convs(draw):
+    """Shapes (the Bi-Real-Net-18 and QuickNet stems among them) with every value at an end of
+    its range: x in {lo, hi} of its dtype, w in {-128, 127}, zp in {lo, hi}, bias in {INT32_MIN,
+    0, INT32_MAX}. Each tensor is all-lo, all-hi, or a random mix, so |x - zp| = 255 meets
+    |w| = 128 in whole kernel rows: any multiply whose pair (or longer) sums saturate at int16,
+    and any accumulator narrower than the documented wrapping int32, gives a different output."""
+    shape = draw(st.one_of(
+        st.just(((1, 13, 15, 3), (64, 7, 7, 3), 2, 3)),   # Bi-Real-Net-18 / ResNet stem
+        st.just(((1, 9, 11, 3), (16, 3, 3, 3), 2, 1)),    # QuickNet stem
+        convs(),
+    ))
+    xs, ws, stride, pad = shape
+    unsigned = draw(st.booleans())
+    lo, hi = (0, 255) if unsigned else (-128, 127)
+    seed = draw(st.integers(0, 2**31))
+
+    def ends(a: int, b: int, size, salt: int) -> np.ndarray:
+        kind = draw(st.sampled_from(["lo", "hi", "mix"]))
+        if kind != "mix":
+            return np.full(size, a if kind == "lo" else b, np.int64)
+        return np.where(gp.rng(seed + salt).integers(0, 2, size=size) == 1, b, a)
+
+    x = ends(lo, hi, xs, 1).astype(np.uint8 if unsigned else np.int8)
+    w = ends(-128, 127, ws, 2).astype(np.int8)
+    zp = ends(lo, hi, xs[-1], 3).astype(np.int32)
+    bias = np.full(ws[0], draw(st.sampled_from([-(2**31), 0, 2**31 - 1])), np.int32)
+    return x, w, bias, zp, stride, pad
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=extreme_convs())
+def test_conv2d_int8_extreme_values_every_isa(case):
+    """Adversarial values (see extreme_convs) on every ISA, arrays and prepared weights."""
+    x, w, bias, zp, stride, pad = case
+    expected = int8_ops.conv2d_int8(x, w, bias, zp, stride, pad)
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, stride, pad, isa=isa,
+                                                 threads=threads),
+        lambda: expected,
+    )
+    dtype = "uint8" if x.dtype == np.uint8 else "int8"
+    prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
+                for isa in ISAS}
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8(x, prepared[isa], stride, pad, isa=isa,
+                                                 threads=threads),
+        lambda: expected,
+        threads=(1,),
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "arg"),
     [

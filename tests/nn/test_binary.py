@@ -9,7 +9,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnflow.nn import BinaryConv2d, BinaryLinear, SignActivation, clip_latent_weights_
+from bnnflow.nn import (
+    BinaryConv2d,
+    BinaryLinear,
+    SignActivation,
+    clip_latent_weights_,
+    enable_int8,
+    set_real_weights,
+)
 
 
 def np_sign(a: np.ndarray) -> np.ndarray:
@@ -224,3 +231,42 @@ def test_clip_latent_weights():
     model = torch.nn.Sequential(conv, torch.nn.Flatten(), lin)
     clip_latent_weights_(model)
     assert conv.weight.abs().max() <= 1.25 and lin.weight.abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("weight_scale", ["none", "channel_mean", "learnable"])
+def test_real_weight_mode_uses_the_latent_weights(weight_scale):
+    """Step 1 of the two-step schedule: y = conv(sign(x), W) (no scale, real W gradient);
+    switching back restores the binary forward exactly."""
+    torch.manual_seed(0)
+    conv = BinaryConv2d(4, 6, 3, weight_scale=weight_scale)
+    x = torch.randn(2, 4, 5, 5)
+    binary = conv(x).detach()
+    assert set_real_weights(torch.nn.Sequential(conv)) == 1
+    y = conv(x)
+    xb = torch.where(x >= 0, 1.0, -1.0)
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(xb, conv.weight, padding=1))
+    y.square().sum().backward()
+    # the gradient of a real weight is the plain conv gradient: non-zero outside the STE window
+    assert conv.weight.grad is not None and bool((conv.weight.grad != 0).any())
+    assert "real_weights=True" in repr(conv)
+    set_real_weights(conv, False)
+    assert torch.equal(conv(x).detach(), binary)
+
+
+def test_real_weight_linear_and_refusals():
+    torch.manual_seed(1)
+    lin = BinaryLinear(8, 3, weight_scale="channel_mean")
+    set_real_weights(lin)
+    x = torch.randn(4, 8)
+    torch.testing.assert_close(lin(x), torch.where(x >= 0, 1.0, -1.0) @ lin.weight.T)
+    with pytest.raises(ValueError, match=r"BinaryLinear: deploy_spec .*real-weight mode"):
+        lin.deploy_spec()
+    with pytest.raises(ValueError, match="integer_output needs binary weights"):
+        lin.integer_output(x)
+    with pytest.raises(ValueError, match="enable_int8: layer '1' is in real-weight mode"):
+        enable_int8(torch.nn.Sequential(torch.nn.Identity(), lin))
+    with pytest.raises(ValueError, match="has no BinaryConv2d/BinaryLinear"):
+        set_real_weights(torch.nn.Linear(2, 2))
+    clipped = enable_int8(torch.nn.Sequential(BinaryLinear(8, 3)))
+    with pytest.raises(ValueError, match="layer '0' has the int8 clipping block"):
+        set_real_weights(clipped)

@@ -1,6 +1,6 @@
 """The trainer at scale, on the CPU: mixed precision, channels_last, SGD, label smoothing,
 throughput metrics, mid-epoch checkpoints with exact resume, metrics repair, state_dict
-teachers, torch.compile (slow)."""
+teachers (a bnnflow twin, a torchvision-named ResNet-18), torch.compile (slow)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from tests.models.test_resnet import TORCHVISION_RESNET18_KEYS
 from tests.train.tinymodels import tiny
 
 from bnnflow import models
 from bnnflow.train import trainer
-from bnnflow.train.checkpoint import read_checkpoint
+from bnnflow.train.checkpoint import load_model, read_checkpoint
+from bnnflow.train.data import load_data
 from bnnflow.train.trainer import TrainError, TrainInterrupted, train
 
 TIMING = ("seconds", "images_per_s", "data_wait_s", "data_wait_share")
@@ -160,6 +162,35 @@ def test_teacher_given_as_a_plain_state_dict(tiny_config, tmp_path):
                         teacher_model="ftbnn_small_float")
     with pytest.raises(TrainError, match="does not fit --teacher-model 'ftbnn_small_float'"):
         train(wrong)
+
+
+def test_torchvision_resnet18_state_dict_teacher_distils(tiny_config, tmp_path):
+    """A plain state_dict with torchvision's resnet18 keys (no num_batches_tracked, as in
+    torchvision's original file) loads strictly as --teacher-model resnet18 and is distilled:
+    a teacher that always says "3" (fc weight 0, bias 10 on class 3) with --kd-alpha 1 makes
+    the student say "3"."""
+    torch.manual_seed(2)
+    state = {k: v for k, v in models.resnet18(num_classes=10, in_channels=1).state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    assert list(state) == [k for k in TORCHVISION_RESNET18_KEYS
+                           if not k.endswith("num_batches_tracked")]
+    state["fc.weight"] = torch.zeros(10, 512)
+    state["fc.bias"] = torch.zeros(10)
+    state["fc.bias"][3] = 10.0
+    path = tmp_path / "resnet18-digits.pth"
+    torch.save(state, path)
+    config = tiny_config(epochs=2, teacher=str(path), teacher_model="resnet18", kd_alpha=1.0,
+                         lr=0.02)
+    teacher = trainer.load_teacher(config, {"num_classes": 10, "in_channels": 1})
+    data = load_data("digits")
+    assert bool((trainer.predict(teacher, data.test) == 3).all())
+    train(config)
+    student, _ = load_model(Path(config.out) / "last.pt")
+    assert float((trainer.predict(student, data.test) == 3).float().mean()) > 0.9
+    wrong = tmp_path / "resnet34.pth"
+    torch.save(models.resnet34(num_classes=10, in_channels=1).state_dict(), wrong)
+    with pytest.raises(TrainError, match="does not fit --teacher-model 'resnet18'"):
+        train(tiny_config(out=str(tmp_path / "w"), teacher=str(wrong), teacher_model="resnet18"))
 
 
 @pytest.mark.slow

@@ -26,9 +26,11 @@ class TinyBinaryLinear(nn.Linear):
     """A linear layer whose weight is binarised in the forward."""
 
     binary_weight = True
+    real_weights = False  # True: step 1 of the two-step schedule (real weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(SignSTE.apply(x), SignSTE.apply(self.weight), self.bias)
+        w = self.weight if self.real_weights else SignSTE.apply(self.weight)
+        return nn.functional.linear(SignSTE.apply(x), w, self.bias)
 
 
 class TinyNet(nn.Module):

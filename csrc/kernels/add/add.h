@@ -2,7 +2,7 @@
 //   add_int8 : y = saturate(rshift_round(Ma[c]*a + Mb[c]*b + B[c], s[c]))  int32 math
 //   add_f32  : y = a + b
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -27,6 +27,6 @@ struct AddF32Args {
 #define BNNFLOW_GLUE_ADD_KERNELS                        \
   void add_int8(const AddInt8Args& a, ThreadPool* pool); \
   void add_f32(const AddF32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_ADD_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_ADD_KERNELS)
 
 }  // namespace bnnflow::glue

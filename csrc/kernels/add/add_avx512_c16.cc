@@ -1,7 +1,7 @@
 // avx512 add_int8 and add_f32. add_int8: 32 channels per step on vpmaddwd (the shared driver
 // of add_int8_pairs_impl.h); add_f32 is the generic kernel of eltwise_impl.h.
-#include "kernels/glue_common/vec_avx512.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_avx512.h"
+#include "kernels/add/add_impl.h"
 #include "kernels/add/add_int8_pairs_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {

@@ -7,7 +7,7 @@
 // everything is TU-local.
 #pragma once
 #include "kernels/add/add.h"
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 namespace {

@@ -1,6 +1,6 @@
 // neon add_int8 and add_f32 (4 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
-#include "kernels/glue_common/vec_neon.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_neon.h"
+#include "kernels/add/add_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/isa_dispatch.h"
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/epilogue.h"
 
@@ -64,24 +65,7 @@ void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb, const
 }
 
 const BconvMicrokernel* bconv_microkernel(Isa isa, int cout_g) {
-  switch (isa) {
-    case Isa::kScalar:
-      return scalar::bconv_microkernel(cout_g);
-#if defined(__x86_64__) || defined(_M_X64)
-    case Isa::kAvx2:
-      return avx2::bconv_microkernel(cout_g);
-    case Isa::kAvx512:
-      return avx512::bconv_microkernel(cout_g);
-#endif
-#if defined(__aarch64__)
-    case Isa::kNeon:
-      return neon::bconv_microkernel(cout_g);
-#endif
-    default:
-      break;
-  }
-  throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
-                              "' is not compiled into this build");
+  return BNNFLOW_ISA_PICK(isa, ::bnnflow, bconv_microkernel)(cout_g);
 }
 
 BconvWeights prepare_bconv_weights(const uint32_t* w, int cout, int kh, int kw, int cin,

@@ -91,8 +91,8 @@ struct BconvMicrokernel {
   FusedRunFn run_many_finish = nullptr;
 };
 
-// The micro-kernel an ISA uses for groups of `cout_g` output channels (throws if the ISA is
-// not compiled into this build).
+// The micro-kernel an ISA uses for groups of `cout_g` output channels (throws
+// std::invalid_argument if the ISA is not compiled into this build or not supported by this CPU).
 const BconvMicrokernel* bconv_microkernel(Isa isa, int cout_g);
 
 struct BconvWeights {

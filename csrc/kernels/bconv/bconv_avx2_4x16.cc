@@ -10,19 +10,21 @@
 #include <cstdint>
 
 #include "kernels/bconv/bconv_isa.h"
-#include "kernels/bconv/bconv_rows.h"
+#include "kernels/bconv/bconv_tile_driver.h"
 #include "kernels/bconv/epilogue_avx2.h"
 
 namespace bnnflow::avx2 {
 TileEpilogueFn bconv_epilogue();
 namespace {
 
+constexpr int kVecLanes = 8;  // int32 lanes of a __m256i
+
 // sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
 template <int P, int V, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m256i (&sum)[P][V]) {
-  constexpr int CB = 8 * V;
+  constexpr int CB = kVecLanes * V;
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
                                        2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i ones8 = _mm256_set1_epi8(1);
@@ -44,9 +46,10 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
       for (; j < jn; ++j) {
         __m256i wl[V], wh[V];
         for (int v = 0; v < V; ++v) {
-          wl[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + 2 * j * CB + 8 * v));
+          wl[v] = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(wt + 2 * j * CB + kVecLanes * v));
           wh[v] = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(wt + (2 * j + 1) * CB + 8 * v));
+              reinterpret_cast<const __m256i*>(wt + (2 * j + 1) * CB + kVecLanes * v));
         }
         for (int i = 0; i < P; ++i) {
           const __m256i bl = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j]));
@@ -72,158 +75,81 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   }
 }
 
-template <int MAXP, int P, int V>
-inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps, int wg,
-                                                int xoff, const uint32_t* w, int32_t* out) {
-  constexpr int CB = 8 * V;
-  __m256i sum[P][V];
-  accumulate<P, V>(TableRows<MAXP>{x}, taps, wg, xoff, w, sum);
-  for (int i = 0; i < P; ++i) {
-    for (int v = 0; v < V; ++v) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * CB + 8 * v), sum[i][v]);
+struct Tile {
+  static constexpr Isa kIsa = Isa::kAvx2;
+  static constexpr int kLanes = kVecLanes;
+  static constexpr bool kSplitNibbles = true;
+
+  template <int MAXP, int P, int V>
+  static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,
+                                                         int wg, int xoff, const uint32_t* w,
+                                                         int32_t* out) {
+    constexpr int CB = kLanes * V;
+    __m256i sum[P][V];
+    accumulate<P, V>(TableRows<MAXP>{x}, taps, wg, xoff, w, sum);
+    for (int i = 0; i < P; ++i) {
+      for (int v = 0; v < V; ++v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * CB + kLanes * v), sum[i][v]);
+      }
     }
   }
-}
 
-template <int MAXP, int V, int P = MAXP>
-void run(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w, int p,
-         int32_t* out) {
-  if (p == P) {
-    tile<MAXP, P, V>(x, taps, wg, xoff, w, out);
-  } else if constexpr (P > 1) {
-    run<MAXP, V, P - 1>(x, taps, wg, xoff, w, p, out);
+  // Packed: the output word and bit of each 8-channel vector of the block.
+  template <int V>
+  struct Slots {
+    int word[V], bit[V];
+  };
+  template <int V>
+  static void packed_slots(const EpilogueWriter& ew, int o0, Slots<V>* s) {
+    for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + kLanes * v, &s->word[v], &s->bit[v]);
   }
-}
+
+  // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
+  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  static inline __attribute__((always_inline)) void tile_finish(
+      const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
+      const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+    __m256i sum[P][V];
+    accumulate<P, V>(rows, taps, wg, xoff, w, sum);
+    const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+    for (int i = 0; i < P; ++i) {
+      const int32_t* kr = krow[i];
+      const __m256i kv = _mm256_set1_epi32(k[i]);
+      uint32_t* row = static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
+      int cur_word = -1;
+      uint32_t cur_bits = 0;
+      for (int v = 0; v < V; ++v) {
+        const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
+        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
+        if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+        if constexpr (kKind == EpilogueKind::kPacked) {
+          if (slots.word[v] >= 0) {
+            const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
+                _mm256_cmpgt_epi32(ep::load8(ew.ep.threshold + o0 + kLanes * v), d))));
+            if (slots.word[v] != cur_word) {
+              if (cur_word >= 0) row[cur_word] |= cur_bits;
+              cur_word = slots.word[v];
+              cur_bits = 0;
+            }
+            cur_bits |= bits << slots.bit[v];
+            continue;
+          }
+        }
+        ep::store8<kKind>(ew, d, pix0 + i, o0 + kLanes * v, slots.word[v], slots.bit[v]);
+      }
+      if (cur_word >= 0) row[cur_word] |= cur_bits;
+    }
+  }
+};
 
 // Tile choice (docs/performance.md): wider channel blocks share each broadcast among more
 // vectors but run out of the 16 ymm registers (measured 2x32, 3x32, 2x24, 1x64 slower);
 // 4, 5 and 6 pixels x 16 channels were within 2 % of each other on the ResNet-18 layers;
 // 8 x 8 serves groups of <= 8 output channels.
-// A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
-template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
-inline __attribute__((always_inline)) void tile_finish(
-    const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
-    const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const int* word,
-    const int* bit) {
-  __m256i sum[P][V];
-  accumulate<P, V>(rows, taps, wg, xoff, w, sum);
-  const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
-  for (int i = 0; i < P; ++i) {
-    const int32_t* kr = krow[i];
-    const __m256i kv = _mm256_set1_epi32(k[i]);
-    uint32_t* row = static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
-    int cur_word = -1;
-    uint32_t cur_bits = 0;
-    for (int v = 0; v < V; ++v) {
-      const __m256i kk = kr ? ep::load8(kr + o0 + 8 * v) : kv;
-      __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
-      if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-      if constexpr (kKind == EpilogueKind::kPacked) {
-        if (word[v] >= 0) {
-          const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
-              _mm256_cmpgt_epi32(ep::load8(ew.ep.threshold + o0 + 8 * v), d))));
-          if (word[v] != cur_word) {
-            if (cur_word >= 0) row[cur_word] |= cur_bits;
-            cur_word = word[v];
-            cur_bits = 0;
-          }
-          cur_bits |= bits << bit[v];
-          continue;
-        }
-      }
-      ep::store8<kKind>(ew, d, pix0 + i, o0 + 8 * v, word[v], bit[v]);
-    }
-    if (cur_word >= 0) row[cur_word] |= cur_bits;
-  }
-}
-
-// The last tile of a group when it is partial (never direct).
-template <int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP - 1>
-void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
-                      int p, const EpilogueWriter& ew, const int32_t* k,
-                      const int32_t* const* krow, size_t pix0, int o0, const int* word,
-                      const int* bit) {
-  if (p == P) {
-    tile_finish<P, V, kKind, kClamp>(TableRows<MAXP>{x}, taps, wg, xoff, w, ew, k, krow, pix0,
-                                     o0, word, bit);
-  } else if constexpr (P > 1) {
-    last_tile_finish<MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow, pix0,
-                                                    o0, word, bit);
-  }
-}
-
-template <int MAXP, int V, EpilogueKind kKind, bool kClamp>
-void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
-                          int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
-                          const int32_t* const* krow, const size_t* pix0, int o0) {
-  int word[V] = {}, bit[V] = {};
-  if constexpr (kKind == EpilogueKind::kPacked) {
-    for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + 8 * v, &word[v], &bit[v]);
-  }
-  const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
-  for (int t = 0; t < nfull; ++t) {
-    with_tile_rows<MAXP>(rows, taps, t, [&](const auto& tr) {
-      tile_finish<MAXP, V, kKind, kClamp>(tr, taps, wg, xoff, w, ew, k + t * MAXP,
-                                          krow + t * MAXP, pix0[t], o0, word, bit);
-    });
-  }
-  if (nfull == ntiles) return;
-  const int t = ntiles - 1;
-  last_tile_finish<MAXP, V, kKind, kClamp>(rows.x + static_cast<size_t>(t) * taps * MAXP, taps,
-                                           wg, xoff, w, p_last, ew, k + t * MAXP,
-                                           krow + t * MAXP, pix0[t], o0, word, bit);
-}
-
-template <int MAXP, int V, EpilogueKind kKind>
-void run_many_finish_kind(const TileRows& x, int taps, int wg, int xoff,
-                          const uint32_t* w, int ntiles, int p_last, const EpilogueWriter& ew,
-                          const int32_t* k, const int32_t* const* krow, const size_t* pix0,
-                          int o0) {
-  if (ew.clamp) {
-    run_many_finish_impl<MAXP, V, kKind, true>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
-                                               krow, pix0, o0);
-  } else {
-    run_many_finish_impl<MAXP, V, kKind, false>(x, taps, wg, xoff, w, ntiles, p_last, ew, k,
-                                                krow, pix0, o0);
-  }
-}
-
-template <int MAXP, int V>
-void run_many_finish(const TileRows& x, int taps, int wg, int xoff, const uint32_t* w,
-                     int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
-                     const int32_t* const* krow, const size_t* pix0, int o0) {
-  switch (ew.ep.kind) {
-    case EpilogueKind::kInt32:
-      return run_many_finish_kind<MAXP, V, EpilogueKind::kInt32>(x, taps, wg, xoff, w, ntiles,
-                                                                 p_last, ew, k, krow, pix0, o0);
-    case EpilogueKind::kFloat:
-      return run_many_finish_kind<MAXP, V, EpilogueKind::kFloat>(x, taps, wg, xoff, w, ntiles,
-                                                                 p_last, ew, k, krow, pix0, o0);
-    case EpilogueKind::kInt8:
-      return run_many_finish_kind<MAXP, V, EpilogueKind::kInt8>(x, taps, wg, xoff, w, ntiles,
-                                                                p_last, ew, k, krow, pix0, o0);
-    case EpilogueKind::kPacked:
-      return run_many_finish_kind<MAXP, V, EpilogueKind::kPacked>(x, taps, wg, xoff, w, ntiles,
-                                                                  p_last, ew, k, krow, pix0, o0);
-  }
-}
-
-template <int MAXP, int V>
-void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
-              int ntiles, int p_last, int32_t* out) {
-  for (int k = 0; k + 1 < ntiles; ++k) {
-    tile<MAXP, MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w,
-                        out + k * MAXP * 8 * V);
-  }
-  const int k = ntiles - 1;
-  run<MAXP, V>(x + static_cast<size_t>(k) * taps * MAXP, taps, wg, xoff, w, p_last,
-               out + k * MAXP * 8 * V);
-}
-
-const BconvMicrokernel k4x16{"bconv_avx2_4x16", Isa::kAvx2, 4, 16, &run<4, 2>, true,
-                             bconv_epilogue(), &run_many<4, 2>, &run_many_finish<4, 2>};
-const BconvMicrokernel k8x8{"bconv_avx2_8x8", Isa::kAvx2, 8, 8, &run<8, 1>, true,
-                            bconv_epilogue(), &run_many<8, 1>};
+const BconvMicrokernel k4x16 =
+    bconv_microkernel_of<Tile, 4, 2>("bconv_avx2_4x16", bconv_epilogue());
+const BconvMicrokernel k8x8 =
+    bconv_microkernel_of<Tile, 8, 1, /*kFused=*/false>("bconv_avx2_8x8", bconv_epilogue());
 
 }  // namespace
 

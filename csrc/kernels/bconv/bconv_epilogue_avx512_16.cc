@@ -4,6 +4,7 @@
 // the portable path. Used for tiles the micro-kernel does not finish in registers (partial
 // channel blocks, the int8 requant that needs 64 bits).
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/bconv_tile_driver.h"
 #include "kernels/bconv/epilogue.h"
 #include "kernels/bconv/epilogue_avx512.h"
 
@@ -33,29 +34,21 @@ void finish_impl(const EpilogueWriter& w, const int32_t* s, int cb, const int32_
   }
 }
 
-template <EpilogueKind kKind>
-void finish_kind(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
-                 const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
-  if (w.clamp) {
-    finish_impl<kKind, true>(w, s, cb, k, krow, pix0, p, o0, nc);
-  } else {
-    finish_impl<kKind, false>(w, s, cb, k, krow, pix0, p, o0, nc);
+struct Finish {
+  template <EpilogueKind kKind, bool kClamp>
+  static void run(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
+                  const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
+    finish_impl<kKind, kClamp>(w, s, cb, k, krow, pix0, p, o0, nc);
   }
-}
+};
 
 void finish(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
             const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
-  switch (w.ep.kind) {
-    case EpilogueKind::kInt32:
-      return finish_kind<EpilogueKind::kInt32>(w, s, cb, k, krow, pix0, p, o0, nc);
-    case EpilogueKind::kFloat:
-      return finish_kind<EpilogueKind::kFloat>(w, s, cb, k, krow, pix0, p, o0, nc);
-    case EpilogueKind::kInt8:
-      if (!w.int8_fits_32) return finish_tile_scalar(w, s, cb, k, krow, pix0, p, o0, nc);
-      return finish_kind<EpilogueKind::kInt8>(w, s, cb, k, krow, pix0, p, o0, nc);
-    case EpilogueKind::kPacked:
-      return finish_kind<EpilogueKind::kPacked>(w, s, cb, k, krow, pix0, p, o0, nc);
+  // The int8 requant that needs 64 bits (not int8_fits_32) takes the portable path.
+  if (w.ep.kind == EpilogueKind::kInt8 && !w.int8_fits_32) {
+    return finish_tile_scalar(w, s, cb, k, krow, pix0, p, o0, nc);
   }
+  with_epilogue<Finish>(w, s, cb, k, krow, pix0, p, o0, nc);
 }
 
 }  // namespace

@@ -5,10 +5,7 @@
 #include <cstring>
 
 #include "kernels/bconv/epilogue.h"
-#include "kernels/bconv/x86_avx512.h"
-#if defined(BNNFLOW_SIMDE_AVX512)
-#include "kernels/glue_common/simde_avx512_compat.h"  // intrinsics SIMDe 0.7.4 lacks
-#endif
+#include "kernels/common/isa_avx512.h"
 
 namespace bnnflow::BNNFLOW_AVX512_NS::ep {
 

@@ -1,12 +1,12 @@
 // NEON epilogue helpers shared by the NEON tile epilogue (bconv_epilogue_neon_16.cc) and the
 // micro-kernels that finish their tiles in registers (bconv_neon_4x16.cc): one chunk of V
 // int32x4 vectors (4·V output channels, V = 1, 2 or 4) per step. Include only from *_neon_*
-// sources (native, or against SIMDe's portable NEON when BNNFLOW_GLUE_SIMDE_NEON is defined).
+// sources (native, or against SIMDe's portable NEON when BNNFLOW_SIMDE_NEON is defined).
 #pragma once
 #include <cstring>
 
 #include "kernels/bconv/epilogue.h"
-#include "kernels/glue_common/arm_neon.h"
+#include "kernels/common/isa_neon.h"
 
 namespace bnnflow::BNNFLOW_NEON_NS::ep {
 
@@ -77,7 +77,7 @@ inline void store(const EpilogueWriter& w, const int32x4_t (&d)[V], size_t pix, 
     float* y = static_cast<float*>(w.out) + pix * w.row_elems + o;
     for (int v = 0; v < V; ++v) {
       float32x4_t prod = vmulq_f32(vcvtq_f32_s32(d[v]), vld1q_f32(e.scale + o + 4 * v));
-#if !defined(BNNFLOW_GLUE_SIMDE_NEON)
+#if !defined(BNNFLOW_SIMDE_NEON)
       __asm__("" : "+w"(prod));
 #endif
       vst1q_f32(y + 4 * v, vaddq_f32(prod, vld1q_f32(e.bias + o + 4 * v)));

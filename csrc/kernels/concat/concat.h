@@ -2,7 +2,7 @@
 // for every input i, off_i the sum of the preceding inputs' channel counts. A pure copy; the
 // same kernel (row-wise memcpy, which the C library already vectorises) serves every ISA.
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 

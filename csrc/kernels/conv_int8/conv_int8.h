@@ -9,7 +9,7 @@
 // (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
 // per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache.
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 #include "kernels/requant/requant.h"
 
 namespace bnnflow::glue {
@@ -45,7 +45,7 @@ struct Conv2dInt8Args {
   std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a);        \
   void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed);         \
   void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_CONV_INT8_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_CONV_INT8_KERNELS)
 
 // x[i] as int32 whatever the input dtype.
 static inline std::int32_t conv_input_at(const Conv2dInt8Args& a, std::size_t i) {

@@ -1,15 +1,22 @@
 // AVX2 conv2d_int8: direct convolution, output channels across lanes, register tile of
-// 3 output pixels x 32 output channels (12 accumulators; 4x16, 2x32, 6x16 measured no faster).
+// 3 output pixels x 32 output channels (12 accumulators; 4x16, 2x32, 6x16 measured no faster
+// on whole 32-channel blocks), or 6 pixels x 16 channels for a last block of <= 16 channels.
 //
-// Exact scheme (vpmaddubsw would saturate int16): the input is staged once as int16
-// (x - zp) with a zero border, so the KW*Cin values of one kernel row are contiguous; they
-// are consumed in pairs: one broadcast 32-bit load of (d[k], d[k+1]) times packed int16
-// weights (w[o,k], w[o,k+1]) per lane, vpmaddwd -> int32, vpaddd. |d| <= 255, |w| <= 128, so
-// each pair sum is exact; an odd row length pairs its last value with weight 0.
+// Exact scheme: the input is staged once as int16 (x - zp) with a zero border, so the KW*Cin
+// values of one kernel row are contiguous; they are consumed in pairs: one broadcast 32-bit
+// load of (d[k], d[k+1]) times packed int16 weights (w[o,k], w[o,k+1]) per lane, vpmaddwd ->
+// int32, vpaddd. |d| <= 255, |w| <= 128, so each pair sum (<= 65280) is exact in int32; an odd
+// row length pairs its last value with weight 0.
+//
+// Why not vpmaddubsw (u8 x s8 -> saturating int16 pair sums; docs/glue-kernels.md, "AVX2 stem:
+// no faster exact 8-bit multiply"): with unrestricted int8 operands one int16 lane holds at most
+// one product (255 * 128 = 32640 <= 32767 < 2 * 32640), and any split of x or w into narrower
+// parts costs two byte products per MAC, so an exact vpmaddubsw does at most 16 MACs, like
+// vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
+#include "kernels/common/conv_prep.h"
 
 namespace bnnflow::glue::avx2 {
 namespace {
@@ -17,6 +24,7 @@ namespace {
 constexpr int kTileP = 3;  // output pixels per tile
 constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
+constexpr int kTileP16 = 6;  // output pixels per tile of a last block of <= 16 channels
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
@@ -25,12 +33,16 @@ struct Packed {
   std::size_t Hp, Wp, J, CoP;
 };
 
-template <int P>
+// P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
+// whole blocks, NV = 2 (16 channels, P = kTileP16 = 6, again 12 accumulators) for a last block
+// of <= 16 channels, so a 16-channel layer (the QuickNet stem) spends no multiplies on the zero
+// weights of padding channels 16..31.
+template <int P, int NV = kNV>
 void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
           std::size_t co, std::int32_t* y) {
-  __m256i acc[P][kNV];
+  __m256i acc[P][NV];
   for (int p = 0; p < P; ++p) {
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       acc[p][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
     }
   }
@@ -39,35 +51,69 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
     const std::int16_t* xr = k.xp + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
     const std::int16_t* wr = k.wp + (static_cast<std::size_t>(kh) * k.J * k.CoP + co) * 2;
     for (std::size_t j = 0; j < k.J; ++j) {
-      __m256i w[kNV];
-      for (int v = 0; v < kNV; ++v) {
+      __m256i w[NV];
+      for (int v = 0; v < NV; ++v) {
         w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
       }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
         std::memcpy(&pair, xr + p * pix + 2 * j, 4);
         const __m256i b = _mm256_set1_epi32(pair);
-        for (int v = 0; v < kNV; ++v) {
+        for (int v = 0; v < NV; ++v) {
           acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
         }
       }
     }
   }
-  const std::size_t valid = a.Cout - co < kTileC ? a.Cout - co : kTileC;
+  constexpr std::size_t kCh = 8 * NV;
+  const std::size_t valid = a.Cout - co < kCh ? a.Cout - co : kCh;
   for (int p = 0; p < P; ++p) {
     std::int32_t* yp = y + p * a.Cout + co;
-    if (valid == kTileC) {
-      for (int v = 0; v < kNV; ++v) {
+    if (valid == kCh) {
+      for (int v = 0; v < NV; ++v) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + 8 * v), acc[p][v]);
       }
     } else {
-      alignas(32) std::int32_t tmp[kTileC];
-      for (int v = 0; v < kNV; ++v) {
+      alignas(32) std::int32_t tmp[kCh];
+      for (int v = 0; v < NV; ++v) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8 * v), acc[p][v]);
       }
       std::memcpy(yp, tmp, valid * sizeof(std::int32_t));
     }
   }
+}
+
+// The interior of the zeroed padded buffer,
+// xp[n][h+pad_top][w+pad_left][c] = x[n][h][w][c] - zp[c]
+// (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
+// time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
+// scalar loop per value cost as many instructions as the QuickNet stem's tiles).
+void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
+                 ThreadPool* pool) {
+  const std::size_t C = a.Cin, run = a.W * C;
+  const std::size_t top = static_cast<std::size_t>(a.pad_top);
+  const std::size_t left = static_cast<std::size_t>(a.pad_left);
+  GlueBuffer<std::int16_t> zr(run);  // zr[w*C + c] = zp[c]
+  for (std::size_t i = 0; i < run; ++i) zr[i] = static_cast<std::int16_t>(a.zp[i % C]);
+  const std::int16_t* z = zr.data();
+  parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / a.H, h = r % a.H;
+      const auto* in = static_cast<const std::uint8_t*>(a.x) + r * run;
+      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
+      std::size_t i = 0;
+      for (; i + 16 <= run; i += 16) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+        const __m256i v = a.x_unsigned ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+        const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_sub_epi16(v, zp));
+      }
+      for (; i < run; ++i) {
+        const std::int32_t v = a.x_unsigned ? in[i] : static_cast<std::int8_t>(in[i]);
+        out[i] = static_cast<std::int16_t>(v - z[i]);
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -104,15 +150,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
-  if (a.x_unsigned) {
-    const auto* x = static_cast<const std::uint8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad_top, a.pad_left, k.Hp,
-                   k.Wp, pool);
-  } else {
-    const auto* x = static_cast<const std::int8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad_top, a.pad_left, k.Hp,
-                   k.Wp, pool);
-  }
+  stage_int16(a, xp.data(), k.Hp, k.Wp, pool);
 
   k.xp = xp.data();
   k.bias = static_cast<const std::int32_t*>(packed);
@@ -123,6 +161,13 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                               std::int32_t* yrow) {
     std::size_t ow = 0;
+    if (a.Cout - co <= kTileC / 2) {
+      for (; ow + kTileP16 <= Wo; ow += kTileP16) {
+        tile<kTileP16, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      }
+      for (; ow < Wo; ++ow) tile<1, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+      return;
+    }
     for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });

@@ -10,8 +10,8 @@
 // row length that is not a multiple of 4 either meets zero weights or (column-tail layout,
 // below: the RGB stem) leaves its last bytes to a transposed plane.
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
-#include "kernels/glue_common/x86_avx512.h"
+#include "kernels/common/conv_prep.h"
+#include "kernels/common/isa_avx512.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {

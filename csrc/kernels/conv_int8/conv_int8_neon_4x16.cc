@@ -2,10 +2,10 @@
 // 4 output pixels x 16 output channels (16 int32x4 accumulators). The input is staged once as
 // int16 (x - zp) with a zero border (exact: |x - zp| <= 255); each staged value is multiplied
 // into 16 int16 weights with vmlal_n_s16 / vmlal_high_n_s16 (int16 x int16 -> int32).
-#include "kernels/glue_common/arm_neon.h"
+#include "kernels/common/isa_neon.h"
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
+#include "kernels/common/conv_prep.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 namespace {

@@ -1,7 +1,7 @@
 // dense_int8 (docs/numerics.md §5): acc[n,o] = bias[o] + sum_c w[o,c]*x[n,c],
 // x int8 [N, Cin], w int8 [Cout, Cin], int32 out (wrapping int32 accumulation on every ISA).
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -14,7 +14,7 @@ struct DenseInt8Args {
 };
 
 #define BNNFLOW_GLUE_DENSE_INT8_KERNELS void dense_int8(const DenseInt8Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_DENSE_INT8_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_DENSE_INT8_KERNELS)
 
 // Work units of the dense kernels: (row n, block of kDenseBlock outputs).
 constexpr std::size_t kDenseBlock = 16;

@@ -4,7 +4,7 @@
 // x uint8 or int8 NHWC [N,H,W,C], w int8 [C*m, KH, KW], bias int32 [C*m], zp int32 [C],
 // int32 output [N,Ho,Wo,C*m]; padded taps contribute 0; wrapping int32 accumulation.
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -22,7 +22,7 @@ struct DwConv2dInt8Args {
 
 #define BNNFLOW_GLUE_DWCONV_INT8_KERNELS \
   void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_DWCONV_INT8_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_DWCONV_INT8_KERNELS)
 
 static inline std::int32_t dwconv_input_at(const DwConv2dInt8Args& a, std::size_t i) {
   return a.x_unsigned ? static_cast<std::int32_t>(static_cast<const std::uint8_t*>(a.x)[i])

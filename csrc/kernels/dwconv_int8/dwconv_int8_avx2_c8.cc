@@ -75,39 +75,15 @@ void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y
   }
 }
 
-template <bool kSigned, bool kFull, int kNP>
-void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  dwc::TapWalker walk(a, p);
-  for (std::size_t u = u0; u < u1; ++u) {
-    const std::size_t n = u / p.Ho, oh = u % p.Ho;
-    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
-      dw_pixel<kSigned, kFull, kNP>(p, walk.at(n, oh, ow), a.y + (u * p.Wo + ow) * p.Co);
-    }
+struct Pixel {
+  template <bool kSigned, bool kFull, int kNP>
+  static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+    dw_pixel<kSigned, kFull, kNP>(p, tp, y);
   }
-}
-
-template <bool kSigned>
-void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  if (a.C < 8) {
-    dw_rows<kSigned, false, 0>(a, p, u0, u1);
-  } else if (p.npairs == 5) {
-    dw_rows<kSigned, true, 5>(a, p, u0, u1);
-  } else {
-    dw_rows<kSigned, true, 0>(a, p, u0, u1);
-  }
-}
+};
 
 }  // namespace
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const dwc::Plan p(a);
-  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
-    if (a.x_unsigned) {
-      dw_rows_dispatch<false>(a, p, u0, u1);
-    } else {
-      dw_rows_dispatch<true>(a, p, u0, u1);
-    }
-  });
-}
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 
 }  // namespace bnnflow::glue::avx2

@@ -2,7 +2,7 @@
 // 2k+1 side by side (see dwconv_int8_plan.h). Per tap pair: four vpbroadcastq loads, two
 // vpblendd, vinserti64x4, [vpxorq 0x80 for int8 input], vpshufb, vpmaddwd, vpaddd; channel tails
 // by masked stores. Threads split over batch x output rows.
-#include "kernels/glue_common/x86_avx512.h"
+#include "kernels/common/isa_avx512.h"
 #include "kernels/dwconv_int8/dwconv_int8_plan.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
@@ -10,7 +10,7 @@ namespace {
 
 // vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
 inline __m512i dw_madd(__m512i a, __m512i b) {
-#if defined(BNNFLOW_GLUE_SIMDE)
+#if defined(BNNFLOW_SIMDE_AVX512)
   return simde_mm512_madd_epi16(a, b);
 #else
   return _mm512_madd_epi16(a, b);
@@ -49,43 +49,16 @@ void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k
   }
 }
 
-template <bool kSigned, bool kFull, int kNP>
-void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  dwc::TapWalker walk(a, p);
-  for (std::size_t u = u0; u < u1; ++u) {
-    const std::size_t n = u / p.Ho, oh = u % p.Ho;
-    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
-      const std::uint8_t* const* tp = walk.at(n, oh, ow);
-      std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
-      for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
-        dw_block16<kSigned, kFull, kNP>(p, tp, k, y);
-      }
-    }
+// One output pixel: the 16-channel blocks (pairs of 8-blocks, see dwconv_int8_plan.h).
+struct Pixel {
+  template <bool kSigned, bool kFull, int kNP>
+  static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+    for (std::size_t k = 0; k < p.nblk2 / 2; ++k) dw_block16<kSigned, kFull, kNP>(p, tp, k, y);
   }
-}
-
-template <bool kSigned>
-void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  if (a.C < 8) {
-    dw_rows<kSigned, false, 0>(a, p, u0, u1);
-  } else if (p.npairs == 5) {
-    dw_rows<kSigned, true, 5>(a, p, u0, u1);
-  } else {
-    dw_rows<kSigned, true, 0>(a, p, u0, u1);
-  }
-}
+};
 
 }  // namespace
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const dwc::Plan p(a);
-  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
-    if (a.x_unsigned) {
-      dw_rows_dispatch<false>(a, p, u0, u1);
-    } else {
-      dw_rows_dispatch<true>(a, p, u0, u1);
-    }
-  });
-}
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

@@ -4,7 +4,7 @@
 // expansion, interleave, zero-extension to int16 pairs; index 0x80 gives 0), four
 // vmlal(_high)_s16 into accumulators that hold (tap 2p, tap 2p+1) products side by side; one
 // vpaddq per 4 channels at the end adds the pair halves. Threads split over batch x output rows.
-#include "kernels/glue_common/arm_neon.h"
+#include "kernels/common/isa_neon.h"
 #include "kernels/dwconv_int8/dwconv_int8_plan.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
@@ -45,43 +45,16 @@ void dw_block8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t b,
   }
 }
 
-template <bool kSigned, bool kFull, int kNP>
-void dw_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  dwc::TapWalker walk(a, p);
-  for (std::size_t u = u0; u < u1; ++u) {
-    const std::size_t n = u / p.Ho, oh = u % p.Ho;
-    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
-      const std::uint8_t* const* tp = walk.at(n, oh, ow);
-      std::int32_t* y = a.y + (u * p.Wo + ow) * p.Co;
-      for (std::size_t b = 0; b < p.nblk; ++b) {
-        dw_block8<kSigned, kFull, kNP>(p, tp, b, y);
-      }
-    }
+// One output pixel: its 8-channel blocks.
+struct Pixel {
+  template <bool kSigned, bool kFull, int kNP>
+  static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+    for (std::size_t b = 0; b < p.nblk; ++b) dw_block8<kSigned, kFull, kNP>(p, tp, b, y);
   }
-}
-
-template <bool kSigned>
-void dw_rows_dispatch(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  if (a.C < 8) {
-    dw_rows<kSigned, false, 0>(a, p, u0, u1);
-  } else if (p.npairs == 5) {
-    dw_rows<kSigned, true, 5>(a, p, u0, u1);
-  } else {
-    dw_rows<kSigned, true, 0>(a, p, u0, u1);
-  }
-}
+};
 
 }  // namespace
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const dwc::Plan p(a);
-  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
-    if (a.x_unsigned) {
-      dw_rows_dispatch<false>(a, p, u0, u1);
-    } else {
-      dw_rows_dispatch<true>(a, p, u0, u1);
-    }
-  });
-}
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 
 }  // namespace bnnflow::glue::BNNFLOW_NEON_NS

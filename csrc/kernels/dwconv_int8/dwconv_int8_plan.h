@@ -16,7 +16,7 @@
 // scalar twin bit for bit whatever the summation order.
 #pragma once
 #include "kernels/dwconv_int8/dwconv_int8.h"
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 namespace {
@@ -153,6 +153,45 @@ static inline std::uint64_t load8(const std::uint8_t* p, std::size_t n) {
   std::uint64_t v = 0;
   std::memcpy(&v, p, n == 8 ? 8 : n);
   return v;
+}
+
+// The ISA-independent loop of the SIMD kernels, written once: output rows split over the pool,
+// each pixel's tap pointers from TapWalker, one compile-time variant per input signedness,
+// full 8-byte loads (C >= 8) and tap-pair count (5 for 3x3, else p.npairs at run time). An
+// ISA supplies only Pixel::run<kSigned, kFull, kNP>(p, taps, y): the Co channels of one output
+// pixel into y.
+template <class Pixel, bool kSigned, bool kFull, int kNP>
+void rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
+  TapWalker walk(a, p);
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho;
+    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+      Pixel::template run<kSigned, kFull, kNP>(p, walk.at(n, oh, ow), a.y + (u * p.Wo + ow) * p.Co);
+    }
+  }
+}
+
+template <class Pixel, bool kSigned>
+void rows_dispatch(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
+  if (a.C < 8) {
+    rows<Pixel, kSigned, false, 0>(a, p, u0, u1);
+  } else if (p.npairs == 5) {
+    rows<Pixel, kSigned, true, 5>(a, p, u0, u1);
+  } else {
+    rows<Pixel, kSigned, true, 0>(a, p, u0, u1);
+  }
+}
+
+template <class Pixel>
+void run(const DwConv2dInt8Args& a, ThreadPool* pool) {
+  const Plan p(a);
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      rows_dispatch<Pixel, false>(a, p, u0, u1);
+    } else {
+      rows_dispatch<Pixel, true>(a, p, u0, u1);
+    }
+  });
 }
 
 }  // namespace dwc

@@ -5,7 +5,7 @@
 //   conv2d_f32 : y[o] = bias[o] + sum_{taps inside} sum_c w[o,kh,kw,c]*x[c]  (zero padding)
 //   dense_f32  : y[o] = bias[o] + sum_c w[o,c]*x[c]
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -54,6 +54,6 @@ struct DenseF32Args {
   void conv2d_f32_pack(const Conv2dF32Args& a, void* packed); \
   void conv2d_f32_packed(const Conv2dF32Args& a, const void* packed, ThreadPool* pool); \
   void dense_f32(const DenseF32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_F32_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_F32_KERNELS)
 
 }  // namespace bnnflow::glue

@@ -5,29 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/isa_dispatch.h"
 #include "kernels/bconv/bconv.h"
 
 namespace bnnflow {
 
 AndWordsFn maxpool_packed_kernel(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar:
-      return scalar::maxpool_packed_kernel();
-#if defined(__x86_64__) || defined(_M_X64)
-    case Isa::kAvx2:
-      return avx2::maxpool_packed_kernel();
-    case Isa::kAvx512:
-      return avx512::maxpool_packed_kernel();
-#endif
-#if defined(__aarch64__)
-    case Isa::kNeon:
-      return neon::maxpool_packed_kernel();
-#endif
-    default:
-      break;
-  }
-  throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
-                              "' is not compiled into this build");
+  return BNNFLOW_ISA_PICK(isa, ::bnnflow, maxpool_packed_kernel)();
 }
 
 void maxpool_packed_with(const uint32_t* x, const PoolGeometry& g, uint32_t* out,

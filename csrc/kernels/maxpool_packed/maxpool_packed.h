@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "common/cpu_features.h"
+#include "common/isa_list.h"
 #include "common/threadpool.h"
 
 namespace bnnflow {
@@ -25,21 +26,7 @@ void maxpool_packed(const uint32_t* x, const PoolGeometry& geo, uint32_t* out, I
 // One ISA's kernel: acc[i] &= src[i] for i < words.
 using AndWordsFn = void (*)(uint32_t* acc, const uint32_t* src, int words);
 
-namespace scalar {
-AndWordsFn maxpool_packed_kernel();
-}
-namespace avx2 {
-AndWordsFn maxpool_packed_kernel();
-}
-namespace avx512 {
-AndWordsFn maxpool_packed_kernel();
-}
-namespace avx512_simde {
-AndWordsFn maxpool_packed_kernel();
-}
-namespace neon {
-AndWordsFn maxpool_packed_kernel();
-}
+BNNFLOW_DECLARE_ISAS(AndWordsFn maxpool_packed_kernel();)
 AndWordsFn maxpool_packed_kernel(Isa isa);
 
 // The ISA-independent loop around `kernel` (exposed so tests can run any kernel build).

@@ -1,5 +1,5 @@
 // AVX-512 packed max-pool kernel: 16 words per vpandd.
-#include "kernels/bconv/x86_avx512.h"
+#include "kernels/common/isa_avx512.h"
 #include "kernels/maxpool_packed/maxpool_packed.h"
 
 namespace bnnflow::BNNFLOW_AVX512_NS {

@@ -4,27 +4,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/isa_dispatch.h"
+
 namespace bnnflow {
 
 const PackKernels& pack_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar:
-      return scalar::pack_kernels();
-#if defined(__x86_64__) || defined(_M_X64)
-    case Isa::kAvx2:
-      return avx2::pack_kernels();
-    case Isa::kAvx512:
-      return avx512::pack_kernels();
-#endif
-#if defined(__aarch64__)
-    case Isa::kNeon:
-      return neon::pack_kernels();
-#endif
-    default:
-      break;
-  }
-  throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
-                              "' is not compiled into this build");
+  return BNNFLOW_ISA_PICK(isa, ::bnnflow, pack_kernels)();
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/cpu_features.h"
+#include "common/isa_list.h"
 #include "common/threadpool.h"
 
 namespace bnnflow {
@@ -23,21 +24,7 @@ struct PackKernels {
               uint32_t* out);
 };
 
-namespace scalar {
-const PackKernels& pack_kernels();
-}
-namespace avx2 {
-const PackKernels& pack_kernels();
-}
-namespace avx512 {
-const PackKernels& pack_kernels();
-}
-namespace avx512_simde {
-const PackKernels& pack_kernels();
-}
-namespace neon {
-const PackKernels& pack_kernels();
-}
+BNNFLOW_DECLARE_ISAS(const PackKernels& pack_kernels();)
 const PackKernels& pack_kernels(Isa isa);
 
 }  // namespace bnnflow

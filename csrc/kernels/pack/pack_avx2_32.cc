@@ -2,7 +2,7 @@
 // vcmpltps + vmovmskps (float32).
 #include <immintrin.h>
 
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 #include "kernels/pack/pack.h"
 #include "kernels/pack/pack_common.h"

@@ -1,8 +1,8 @@
 // AVX-512 pack kernels: one 32-channel word per vpcmpb-to-mask (AVX512BW) or two
 // vcmpps-to-mask compares.
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
-#include "kernels/bconv/x86_avx512.h"
+#include "kernels/common/isa_avx512.h"
 #include "kernels/pack/pack.h"
 #include "kernels/pack/pack_common.h"
 

@@ -2,7 +2,7 @@
 // weight and summed across lanes (addv) into the word's bits.
 #include <arm_neon.h>
 
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 #include "kernels/pack/pack.h"
 #include "kernels/pack/pack_common.h"

@@ -1,6 +1,7 @@
 // Pooling on NHWC tensors (docs/numerics.md §5). Square window k, stride, padding per side
-// (each < k; see out_size in glue.h); padded taps are ignored, except that avgpool_f32 divides
-// by k*k whatever the padding (count_include_pad; not TF's SAME average pool):
+// (each < k; see out_size in kernel_common.h); padded taps are ignored, except that
+// avgpool_f32 divides by k*k whatever the padding (count_include_pad; not TF's SAME average
+// pool):
 //   maxpool_int8        : int8  -> int8   max over the taps inside the image
 //   sumpool_int8        : int8  -> int32  sum over the taps inside the image
 //   maxpool_f32         : f32   -> f32    max over the taps inside the image
@@ -8,7 +9,7 @@
 //   global_sumpool_int8 : int8 [N,H,W,C] -> int32 [N,C]  sum over H*W
 //   global_avgpool_f32  : f32  [N,H,W,C] -> f32   [N,C]  (sum over H*W) * (1 / (H*W))
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -42,7 +43,7 @@ using GlobalAvgPoolF32Args = GlobalPoolArgs<float, float>;
   void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool);                \
   void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool); \
   void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_POOL_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_POOL_KERNELS)
 
 // The window of output index o along an axis of length n: taps [t0, t1) are inside.
 struct PoolWindow {

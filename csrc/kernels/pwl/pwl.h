@@ -3,7 +3,7 @@
 //   pwl_int8 : v = q >= t[c] ? Mp[c]*q + Bp[c] : Mn[c]*q + Bn[c];  y = saturate(rshift_round(v, s[c]))
 //   pwl_f32  : y = x >= t[c] ? kp[c]*x + bp[c] : kn[c]*x + bn[c]
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -33,6 +33,6 @@ struct PwlF32Args {
 #define BNNFLOW_GLUE_PWL_KERNELS                        \
   void pwl_int8(const PwlInt8Args& a, ThreadPool* pool); \
   void pwl_f32(const PwlF32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_PWL_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_PWL_KERNELS)
 
 }  // namespace bnnflow::glue

@@ -4,8 +4,8 @@
 // where the generic kernel computes both segments with two vpmulld. Offsets carry the
 // rounding term 2^(s−1); int32 sums wrap as in the scalar twin. Channel tails use the scalar
 // formula. pwl_f32 is the generic kernel of eltwise_impl.h.
-#include "kernels/glue_common/vec_avx512.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_avx512.h"
+#include "kernels/pwl/pwl_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {

@@ -1,6 +1,6 @@
 // neon pwl_int8 and pwl_f32 (4 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
-#include "kernels/glue_common/vec_neon.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_neon.h"
+#include "kernels/pwl/pwl_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 

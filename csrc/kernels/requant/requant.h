@@ -3,7 +3,7 @@
 //   requant32 : y = saturate(rshift_round(M[c]*x + B[c], s[c]))  int32 -> int8, int64 math
 // Data is [rows, C] (any NHWC tensor flattened), parameters are per channel (last axis).
 #pragma once
-#include "kernels/glue_common/glue.h"
+#include "kernels/common/kernel_common.h"
 
 namespace bnnflow::glue {
 
@@ -28,7 +28,7 @@ struct Requant32Args {
 #define BNNFLOW_GLUE_REQUANT_KERNELS                      \
   void requant(const RequantArgs& a, ThreadPool* pool);   \
   void requant32(const Requant32Args& a, ThreadPool* pool);
-BNNFLOW_GLUE_DECLARE_ISAS(BNNFLOW_GLUE_REQUANT_KERNELS)
+BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_REQUANT_KERNELS)
 
 using RequantFn = void (*)(const RequantArgs&, ThreadPool*);
 using Requant32Fn = void (*)(const Requant32Args&, ThreadPool*);

@@ -1,6 +1,6 @@
 // AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step).
-#include "kernels/glue_common/vec_avx2.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_avx2.h"
+#include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::avx2 {
 

@@ -1,8 +1,8 @@
 // AVX-512 requant (16 int32 lanes, generic kernel) and requant32 (16 channels per step as
 // even/odd int64 halves).
 
-#include "kernels/glue_common/vec_avx512.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_avx512.h"
+#include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 

@@ -1,6 +1,6 @@
 // NEON requant (4 int32 lanes, generic kernel) and requant32 (2x2 int64 lanes per step).
-#include "kernels/glue_common/vec_neon.h"
-#include "kernels/glue_common/eltwise_impl.h"
+#include "kernels/common/vec_neon.h"
+#include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
 

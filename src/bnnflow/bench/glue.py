@@ -5,8 +5,9 @@ The stem is ResNet's 7x7 stride-2 convolution, 3 -> 64 channels on a 224x224 uin
 ``repeats`` runs, the MAC rate, and that rate as a fraction of the peak int8 MAC rate of the
 same number of cores (``_engine.int8_mac_peak``: vpmaddwd on AVX2, vpdpbusd on AVX-512 VNNI,
 vmlal_s16 on NEON). The float32 stem (``conv2d_f32``) is timed alongside, then the int8 1x1
-convolutions of ResNet-18's downsampling shortcuts and the elementwise int8 ops (requant,
-add_int8, pwl_int8) on a 56x56x64 tensor.
+convolutions of ResNet-18's downsampling shortcuts, QuickNet's stem (3x3 stride 2, 3 -> 16,
+prepared weights) and the elementwise int8 ops (requant, add_int8, pwl_int8) on a 56x56x64
+tensor. ``--isa avx2`` on an AVX-512 machine times the AVX2 kernels.
 
     python -m bnnflow.bench.glue [--json FILE] [--repeats N] [--threads 1 2] [--size 224]
 """
@@ -25,6 +26,8 @@ import numpy as np
 from bnnflow import _engine, cpu
 
 STEM_COUT, STEM_K, STEM_STRIDE, STEM_PAD = 64, 7, 2, 3
+#: QuickNet's stem convolution: 3x3 stride 2 padding 1, 3 -> 16 channels (Cout, K, stride, pad).
+QUICKNET_STEM = (16, 3, 2, 1)
 #: (H = W, Cin, Cout) of the real-valued 1x1 downsample convolutions of a ResNet-18-like net.
 POINTWISE = ((28, 64, 128), (14, 128, 256), (7, 256, 512))
 # The elementwise int8 ops of a ResNet block at its largest activation (56x56x64).
@@ -118,6 +121,31 @@ def bench_isa(
     return row
 
 
+def bench_quicknet_stem(
+    isa: str, threads: int, x: np.ndarray, repeats: int, peak: float | None
+) -> dict[str, Any]:
+    """Time QuickNet's int8 stem convolution (``QUICKNET_STEM``) on the uint8 image ``x``,
+    weights prepared once as the runtime binds them."""
+    cout, k, stride, pad = QUICKNET_STEM
+    r = np.random.default_rng(3)
+    w = r.integers(-128, 128, (cout, k, k, 3), dtype=np.int8)
+    prepared = _engine.prepare_conv2d_int8_weights(
+        w, r.integers(-1000, 1000, cout).astype(np.int32), np.array([124, 116, 104], np.int32),
+        isa=isa,
+    )
+    out = (x.shape[1] + 2 * pad - k) // stride + 1
+    macs = out * out * cout * k * k * 3
+    t = best_time(lambda: _engine.conv2d_int8(x, prepared, stride, pad, isa=isa,
+                                              threads=threads), repeats)
+    return {
+        "isa": isa,
+        "threads": threads,
+        "ms": t * 1e3,
+        "gmacs": macs / t / 1e9,
+        "fraction_of_peak": None if peak is None else macs / t / (peak * threads),
+    }
+
+
 def bench_pointwise(isa: str, threads: int, repeats: int, peak: float | None) -> list[dict]:
     """Time the int8 1x1 convolutions of ``POINTWISE`` (int8 input, weights packed per call)."""
     r = np.random.default_rng(1)
@@ -187,12 +215,13 @@ def run(
     """Benchmark every ISA in ``isas`` (default: all this CPU runs) at each thread count."""
     isas = list(isas or cpu.supported_isas())
     inputs, elt_inputs = stem_inputs(size), eltwise_inputs()
-    rows, pointwise, eltwise = [], [], []
+    rows, pointwise, eltwise, quicknet = [], [], [], []
     for isa in isas:
         peak = mac_peak(isa)
         reps = 1 if isa == "scalar" else repeats
         rows.extend(bench_isa(isa, n, inputs, reps, peak) for n in threads)
         for n in threads:
+            quicknet.append(bench_quicknet_stem(isa, n, inputs["x"], reps, peak))
             pointwise.extend(bench_pointwise(isa, n, reps, peak))
             eltwise.extend(bench_eltwise(isa, n, 10 * reps, elt_inputs))
     return {
@@ -202,6 +231,7 @@ def run(
         "machine": platform.processor() or platform.machine(),
         "cpu_features": cpu.cpu_features(),
         "results": rows,
+        "quicknet_stem": quicknet,
         "pointwise_1x1": pointwise,
         "eltwise": eltwise,
     }
@@ -222,6 +252,14 @@ def format_table(report: dict[str, Any]) -> str:
             f"{r['int8_stem_gmacs']:.1f} | {peak} | {frac} | {r['requant32_ms']:.2f} | "
             f"{r['fused_stem_ms']:.2f} | {r['f32_stem_ms']:.2f} |"
         )
+    lines += [
+        "",
+        "| ISA | threads | QuickNet int8 stem (3x3 s2, 3 -> 16) ms | GMAC/s | % of peak |",
+        "|---|---|---|---|---|",
+    ]
+    for r in report["quicknet_stem"]:
+        frac = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f} %"
+        lines.append(f"| {r['isa']} | {r['threads']} | {r['ms']:.3f} | {r['gmacs']:.1f} | {frac} |")
     lines += [
         "",
         "| ISA | threads | 1x1 conv HxW, Cin -> Cout | ms | GMAC/s | % of peak |",

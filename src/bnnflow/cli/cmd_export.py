@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     except (CheckpointError, ModelError) as err:
         raise UsageError(str(err)) from err
     shape = input_shape(info, args.input_shape)
+    if info.get("real_weights"):
+        raise UsageError(f"{args.checkpoint} is a step-1 checkpoint of the two-step schedule: "
+                         "its binary layers have real weights, which no .bnn data-flow "
+                         "holds; export step 2 (OUT/step2/last.pt) or its stage-2 fine-tune")
     if args.dataflow == "int8" and info.get("stage") == 1:
         raise UsageError(f"{args.checkpoint} is a stage-1 checkpoint; the int8 data-flow needs "
                          "a stage-2 (BNN-Clip) model: bnnflow train --stage 2 --init "

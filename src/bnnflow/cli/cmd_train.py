@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -20,7 +21,7 @@ CONFIG_OPTIONS = (
     "warmup_epochs", "weight_decay", "teacher", "kd_alpha", "kd_temperature",
     "calib_batches", "augment", "image_size", "transforms", "optimizer", "momentum",
     "nesterov", "label_smoothing", "teacher_model", "device", "amp", "channels_last",
-    "compile", "save_every_steps", "sync_bn",
+    "compile", "save_every_steps", "sync_bn", "real_weights", "step1_epochs",
 )
 
 
@@ -29,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "train",
         help="train a model (stage 1: float glue; stage 2: BNN-Clip int8 fine-tune)",
         description="Train a model; writes OUT/metrics.jsonl, OUT/last.pt, OUT/best.pt and "
-        "OUT/config.json. A directory that holds a run is refused unless --resume (settings "
+        "OUT/config.json (--two-step: OUT/step1 and OUT/step2, each such a run, and "
+        "OUT/two_step.json). A directory that holds a run is refused unless --resume (settings "
         "not given are taken from OUT/last.pt; --epochs N extends a finished run) or "
         "--overwrite. Ctrl-C keeps the last finished epoch and prints the command to resume.",
     )
@@ -79,6 +81,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "only); --resume continues in the middle of the epoch")
     p.add_argument("--sync-bn", action=argparse.BooleanOptionalAction,
                    help="SyncBatchNorm across torchrun processes (CUDA only; default off)")
+    p.add_argument("--two-step", action="store_true",
+                   help="the ReActNet / Real-to-Binary schedule in one run: step 1 (binary "
+                   "activations, real weights) into OUT/step1, then step 2 (binary weights, "
+                   "from step 1, fresh optimizer) into OUT/step2; --epochs is the total")
+    p.add_argument("--step1-epochs", type=int, metavar="K",
+                   help="--two-step: epochs of step 1 (default --epochs // 2)")
+    p.add_argument("--real-weights", action=argparse.BooleanOptionalAction,
+                   help="binary layers use their real weights (step 1 of the two-step "
+                   "schedule, run by hand; default off)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="extra model builder argument (VALUE parsed as JSON); repeatable")
     p.add_argument("--resume", action="store_true",
@@ -117,6 +128,7 @@ def make_config(args: argparse.Namespace) -> Any:
     from bnnflow.cli.main import UsageError
     from bnnflow.train.checkpoint import read_checkpoint
     from bnnflow.train.trainer import TrainConfig, TrainError, resume_checkpoint
+    from bnnflow.train.twostep import PLAN, read_plan
 
     given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None}
     if args.model_arg:
@@ -125,7 +137,15 @@ def make_config(args: argparse.Namespace) -> Any:
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the run in --out and --overwrite replaces it; "
                          "give one of them")
-    if args.resume:
+    two_step = args.two_step
+    if args.resume and (two_step or (Path(args.out) / PLAN).is_file()):
+        try:
+            saved = read_plan(args.out)["config"]
+        except TrainError as err:
+            raise UsageError(str(err)) from err
+        base = {k: saved[k] for k in (*CONFIG_OPTIONS, "model_kwargs") if k in saved}
+        two_step = True
+    elif args.resume:
         try:
             last = resume_checkpoint(args.out)
         except TrainError as err:
@@ -137,7 +157,7 @@ def make_config(args: argparse.Namespace) -> Any:
     fields = {**base, **given}
     # When resuming, the trainer checks that everything given agrees with last.pt.
     return TrainConfig(out=args.out, resume=args.resume, overwrite=args.overwrite,
-                       quiet=args.quiet,
+                       quiet=args.quiet, two_step=two_step,
                        workers=args.workers, threads=args.threads, **fields)
 
 

@@ -15,6 +15,7 @@ from .binary import (
     BinaryLinear,
     BinaryLinearSpec,
     clip_latent_weights_,
+    set_real_weights,
 )
 from .int8 import (
     INT8_MODES,
@@ -31,6 +32,7 @@ from .int8 import (
 from .nonlinear import PiecewiseLinear, PReLU, RPReLU, TwoSidedPReLU, piecewise_linear
 from .normalize import InputNormalize
 from .quantizers import QUANTIZER_KINDS, SignActivation, approx_sign, sign, ste_sign
+from .shuffle import ChannelShuffle, channel_shuffle
 
 __all__ = [
     "INT8_MODES",
@@ -41,6 +43,7 @@ __all__ = [
     "BinaryConvSpec",
     "BinaryLinear",
     "BinaryLinearSpec",
+    "ChannelShuffle",
     "InputNormalize",
     "Int8Point",
     "PReLU",
@@ -52,6 +55,7 @@ __all__ = [
     "TwoSidedPReLU",
     "approx_sign",
     "calibrate",
+    "channel_shuffle",
     "clip_latent_weights_",
     "disable_int8",
     "enable_int8",
@@ -59,6 +63,7 @@ __all__ = [
     "freeze_int8",
     "piecewise_linear",
     "round_half_up",
+    "set_real_weights",
     "sign",
     "ste_sign",
 ]

@@ -8,6 +8,12 @@ Both layers compute, in the float training graph, the exact integer ``d`` of the
 
 ``sign(W)`` uses the straight-through estimator (gradient 1 where ``|W| <= weight_clip_value``).
 The clipping block passes the gradient inside ``[-128, 127]`` and blocks it outside.
+
+**Real-weight mode** (step 1 of the two-step schedule of ReActNet / Real-to-Binary,
+:func:`set_real_weights`): the activations stay binary but the latent weights are used as
+they are, ``y = conv(sign_in(x), W)``: the real ``W`` stands for ``scale[c]·sign(W)``, so
+neither the scale nor the clipping block applies. A layer in this mode has no binary
+deployment: :meth:`deploy_spec`, :meth:`integer_output` and ``enable_int8`` refuse it.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class _BinaryBase(nn.Module):
         self.quantizer = _make_quantizer(input_quantizer, in_channels)
         self.weight_scale = weight_scale
         self.clip = bool(clip)
+        self.real_weights = False  # see set_real_weights (two-step schedule, step 1)
         if weight_scale == "learnable":
             self.scale = nn.Parameter(self._channel_mean().clone())
         else:
@@ -102,6 +109,18 @@ class _BinaryBase(nn.Module):
     def binary_weight(self) -> torch.Tensor:
         """``sign(W)`` (±1 floats) with the straight-through gradient."""
         return ste_sign(self.weight, self.weight_clip_value)
+
+    def forward_weight(self) -> torch.Tensor:
+        """The weight of the forward: ``sign(W)`` (STE), or ``W`` itself in real-weight mode."""
+        return self.weight if self.real_weights else self.binary_weight()
+
+    def _check_binary(self, what: str) -> None:
+        if self.real_weights:
+            raise ValueError(
+                f"{type(self).__name__}: {what} needs binary weights, but the layer is in "
+                "real-weight mode (step 1 of the two-step schedule); train step 2 (binary "
+                "weights) or call bnnflow.nn.set_real_weights(model, False) first"
+            )
 
     def output_scale(self) -> torch.Tensor | None:
         """Per-output-channel scale: ``None`` ('none'), detached ``mean|W|``, or the parameter."""
@@ -115,6 +134,8 @@ class _BinaryBase(nn.Module):
         return x if self.quantizer is None else self.quantizer(x)
 
     def _finish(self, d: torch.Tensor) -> torch.Tensor:
+        if self.real_weights:  # W already carries the magnitude scale·sign(W) stands for
+            return d
         if self.clip:
             d = torch.clamp(d, CLIP_MIN, CLIP_MAX)
         s = self.output_scale()
@@ -123,6 +144,7 @@ class _BinaryBase(nn.Module):
         return d * s.view(self._scale_shape)
 
     def _deploy_common(self) -> dict:
+        self._check_binary("deploy_spec (conversion)")
         s = self.output_scale()
         scale = torch.ones(self.weight.shape[0]) if s is None else s.detach().clone()
         cin = self._in_channels()
@@ -139,6 +161,7 @@ class _BinaryBase(nn.Module):
 
     def _signs_for_integer(self, x: torch.Tensor) -> torch.Tensor:
         """±1 float64 input for :meth:`integer_output` (binarise or validate)."""
+        self._check_binary("integer_output")
         x = x.detach()
         if self.quantizer is None:
             if not bool(torch.all((x == 1) | (x == -1))):
@@ -230,7 +253,7 @@ class BinaryConv2d(_BinaryBase):
         return F.conv2d(xb, wb, None, self.stride, p, 1, self.groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = self._conv_signs(self._binarize_input(x), self.binary_weight())
+        d = self._conv_signs(self._binarize_input(x), self.forward_weight())
         return self._finish(d)
 
     def deploy_spec(self) -> BinaryConvSpec:
@@ -261,6 +284,7 @@ class BinaryConv2d(_BinaryBase):
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, pad_mode={self.pad_mode!r}, "
             f"groups={self.groups}, weight_scale={self.weight_scale!r}, clip={self.clip}"
+            + (", real_weights=True" if self.real_weights else "")
         )
 
 
@@ -292,7 +316,7 @@ class BinaryLinear(_BinaryBase):
         return self.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = F.linear(self._binarize_input(x), self.binary_weight())
+        d = F.linear(self._binarize_input(x), self.forward_weight())
         return self._finish(d)
 
     def deploy_spec(self) -> BinaryLinearSpec:
@@ -311,7 +335,7 @@ class BinaryLinear(_BinaryBase):
     def extra_repr(self) -> str:
         return (
             f"{self.in_features}, {self.out_features}, weight_scale={self.weight_scale!r}, "
-            f"clip={self.clip}"
+            f"clip={self.clip}" + (", real_weights=True" if self.real_weights else "")
         )
 
 
@@ -324,3 +348,28 @@ def clip_latent_weights_(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, _BinaryBase):
             m.weight.clamp_(-m.weight_clip_value, m.weight_clip_value)
+
+
+def set_real_weights(model: nn.Module, enabled: bool = True) -> int:
+    """Switch every binary layer of ``model`` to real-weight mode (or back); returns how many.
+
+    Real-weight mode is step 1 of the two-step schedule of ReActNet / Real-to-Binary
+    (binary activations, real weights): ``y = conv(sign_in(x), W)``; step 2 trains the same
+    parameters with ``y = clamp?(conv(sign_in(x), sign(W)))·scale`` again. The mode is a
+    plain attribute, not part of the state dict.
+
+    Raises ``ValueError`` when enabling it on a layer with the BNN-Clip clipping block
+    (``enable_int8`` ran: the int8 stage needs binary weights) or on a model without binary
+    layers.
+    """
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, _BinaryBase)]
+    if enabled and not layers:
+        raise ValueError(f"{type(model).__name__} has no BinaryConv2d/BinaryLinear layer to "
+                         "switch to real weights")
+    for name, m in layers:
+        if enabled and m.clip:
+            raise ValueError(f"layer {name!r} has the int8 clipping block (enable_int8 ran); "
+                             "real-weight mode is for stage 1 only")
+    for _, m in layers:
+        m.real_weights = bool(enabled)
+    return len(layers)

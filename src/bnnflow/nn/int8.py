@@ -206,7 +206,14 @@ def _int8_modules(model: nn.Module) -> list[nn.Module]:
 
 
 def enable_int8(model: nn.Module) -> nn.Module:
-    """Stage 2: ``clip=True`` on every binary layer; Int8Points and Q-layers to observing."""
+    """Stage 2: ``clip=True`` on every binary layer; Int8Points and Q-layers to observing.
+
+    Refuses (``ValueError`` naming the layer) a binary layer in real-weight mode.
+    """
+    for name, m in model.named_modules():
+        if isinstance(m, _BinaryBase) and m.real_weights:
+            raise ValueError(f"enable_int8: layer {name!r} is in real-weight mode (two-step "
+                             "schedule, step 1); the int8 stage starts from binary weights")
     for m in model.modules():
         if isinstance(m, _BinaryBase):
             m.clip = True

@@ -183,13 +183,17 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
     """Rebuild the model of checkpoint ``path`` in eval mode on the CPU.
 
     Returns ``(model, info)``; ``info`` has ``name``, ``kwargs``, ``stage``, ``int8``,
-    ``epoch``, ``data`` (spec, num_classes, in_channels, image_size, class_names), ``metrics``
-    and ``config``.
+    ``epoch``, ``data`` (spec, num_classes, in_channels, image_size, class_names), ``metrics``,
+    ``config`` and ``real_weights`` (a step-1 checkpoint of the two-step schedule: the binary
+    layers are put in real-weight mode, as trained).
     """
     ckpt = read_checkpoint(path)
     name, kwargs = ckpt["model"]["name"], dict(ckpt["model"]["kwargs"])
     int8 = dict(ckpt.get("int8", {"enabled": False, "frozen": False}))
     model = restore_model(name, kwargs, int8, ckpt["model_state"], f"checkpoint {str(path)!r}")
+    real_weights = bool(ckpt.get("config", {}).get("real_weights"))
+    if real_weights:  # step 1 of the two-step schedule: binary activations, real weights
+        modelspec.set_real_weights(model, name)
     model.eval()
     info = {
         "name": name,
@@ -200,6 +204,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
         "data": ckpt.get("data", {}),
         "metrics": ckpt.get("metrics") or {},
         "config": ckpt.get("config", {}),
+        "real_weights": real_weights,
         "path": str(path),
     }
     return model, info

@@ -18,7 +18,9 @@ and all ranks take the same number of steps.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -115,9 +117,29 @@ def setup(device: str = "cpu") -> Dist:
                 device=dev)
 
 
+_HELD = [0]  # > 0: hold_group() is active, teardown() keeps the process group
+
+
+@contextlib.contextmanager
+def hold_group() -> Iterator[None]:
+    """Keep the process group across several :func:`setup`/:func:`teardown` pairs (the two
+    steps of ``--two-step``) and leave it at the end.
+
+    Joining a new group in the same process after destroying one hangs under torchrun (the
+    rendezvous store still holds the first group's keys), so the steps share one group.
+    """
+    _HELD[0] += 1
+    try:
+        yield
+    finally:
+        _HELD[0] -= 1
+        if not _HELD[0] and dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def teardown(d: Dist) -> None:
-    """Leave the process group (no-op for a single process)."""
-    if d.active and dist.is_initialized():
+    """Leave the process group (no-op for a single process, or inside :func:`hold_group`)."""
+    if d.active and dist.is_initialized() and not _HELD[0]:
         dist.destroy_process_group()
 
 

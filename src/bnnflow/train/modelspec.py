@@ -92,9 +92,12 @@ def is_binary_latent(module: torch.nn.Module, param_name: str) -> bool:
     """Whether ``module.<param_name>`` is a latent weight that is binarised in the forward.
 
     Recognised by ``bnnflow.nn``'s binary layer classes (``BinaryConv2d``, ``BinaryLinear``)
-    or, for custom layers, by a true ``binary_weight`` attribute on the module.
+    or, for custom layers, by a true ``binary_weight`` attribute on the module. A layer in
+    real-weight mode (a true ``real_weights`` attribute) uses its weight as it is: not latent.
     """
     if param_name != "weight":
+        return False
+    if getattr(module, "real_weights", False):  # step 1 of the two-step schedule
         return False
     if getattr(module, "binary_weight", False):
         return True
@@ -123,3 +126,22 @@ def clip_latent_weights(model: torch.nn.Module) -> None:
     if clip is not None:
         with torch.no_grad():
             clip(model)
+
+
+def set_real_weights(model: torch.nn.Module, name: str) -> int:
+    """Switch every layer with a real-weight mode to it (step 1 of the two-step schedule).
+
+    Such a layer is one of ``bnnflow.nn``'s ``BinaryConv2d``/``BinaryLinear`` (see
+    ``bnnflow.nn.set_real_weights``) or any module with a ``real_weights`` attribute (custom
+    layers opt in this way). Returns how many were switched; :class:`ModelError` if none.
+    """
+    layers = [m for m in model.modules() if hasattr(m, "real_weights")]
+    if not layers:
+        raise ModelError(
+            f"model {name!r} has no layer with a real-weight mode (bnnflow.nn's BinaryConv2d/"
+            "BinaryLinear, or a module with a real_weights attribute); --real-weights and "
+            "--two-step need binary layers"
+        )
+    for m in layers:
+        m.real_weights = True
+    return len(layers)

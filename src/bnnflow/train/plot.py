@@ -8,6 +8,11 @@ epoch with the highest test accuracy for ``best.pt``), and a dashed vertical lin
 boundary. Without a usable ``init`` (no ``config.json``, or a path relative to another working
 directory), a stage-2 run given right after a stage-1 run continues that run. Unrelated runs
 share the axis from epoch 1 as before.
+
+A two-step run directory (``bnnflow train --two-step``: ``OUT/two_step.json``, ``OUT/step1``,
+``OUT/step2``) stands for its steps: step 2 continues step 1's axis (its ``init`` is
+``OUT/step1/last.pt``; found through the plan when the path was relative to another working
+directory), with the boundary marked, and the legend says ``OUT/step1``, ``real weights``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+TWO_STEP_PLAN = "two_step.json"  # bnnflow.train.twostep.PLAN
 
 
 class PlotError(ValueError):
@@ -73,9 +80,14 @@ def run_label(run_dir: Path, after: str | None = None) -> str:
     plus ``after X`` for a run that continues run ``X``."""
     config = read_config(run_dir)
     parts = [f"{config.get('model')}, stage {config.get('stage')}"] if config else []
+    if config.get("real_weights"):
+        parts.append("real weights")
     if after:
         parts.append(f"after {after}")
-    return f"{run_dir.name} ({', '.join(parts)})" if parts else run_dir.name
+    name = run_dir.name
+    if (run_dir.parent / TWO_STEP_PLAN).is_file():  # OUT/step1, OUT/step2
+        name = f"{run_dir.parent.name}/{name}"
+    return f"{name} ({', '.join(parts)})" if parts else name
 
 
 def checkpoint_epoch(records: list[dict[str, Any]], checkpoint: str) -> int:
@@ -96,11 +108,23 @@ def _parent(runs: list[PlotRun], i: int) -> tuple[int, str] | None:
         for j, other in enumerate(runs):
             if j != i and other.path.resolve() == where:
                 return j, Path(init).name
+        step1 = _two_step_sibling(runs, i)
+        if step1 is not None:
+            return step1, Path(init).name
         if Path(init).is_file():  # a checkpoint of a run not in this plot
             return None
     if i > 0 and runs[i].stage == 2 and runs[i - 1].stage == 1:
         return i - 1, Path(init).name if init else "last.pt"
     return None
+
+
+def _two_step_sibling(runs: list[PlotRun], i: int) -> int | None:
+    """For ``OUT/step2`` of a two-step run: the index of ``OUT/step1`` in ``runs``."""
+    path = runs[i].path
+    if path.name != "step2" or not (path.parent / TWO_STEP_PLAN).is_file():
+        return None
+    step1 = (path.parent / "step1").resolve()
+    return next((j for j, r in enumerate(runs) if r.path.resolve() == step1), None)
 
 
 def link_runs(runs: list[PlotRun]) -> list[PlotRun]:
@@ -133,9 +157,25 @@ def link_runs(runs: list[PlotRun]) -> list[PlotRun]:
     return out
 
 
+def expand_two_step(run_dirs: list[str | Path]) -> list[Path]:
+    """``run_dirs`` with every two-step directory (a plan, no metrics of its own) replaced by
+    its step directories that have metrics (step 2 may not have started yet)."""
+    out: list[Path] = []
+    for d in map(Path, run_dirs):
+        if (d / TWO_STEP_PLAN).is_file() and not (d / "metrics.jsonl").is_file():
+            steps = [d / s for s in ("step1", "step2") if (d / s / "metrics.jsonl").is_file()]
+            if not steps:
+                raise PlotError(f"{str(d)!r} is a two-step run whose step 1 has no metrics yet")
+            out += steps
+        else:
+            out.append(d)
+    return out
+
+
 def load_runs(run_dirs: list[str | Path]) -> list[PlotRun]:
-    """Read and link the runs of ``run_dirs``."""
-    runs = [PlotRun(Path(d), read_metrics(d), read_config(Path(d))) for d in run_dirs]
+    """Read and link the runs of ``run_dirs`` (two-step directories: their steps)."""
+    dirs = expand_two_step(run_dirs)
+    runs = [PlotRun(d, read_metrics(d), read_config(d)) for d in dirs]
     return link_runs(runs)
 
 

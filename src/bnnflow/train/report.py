@@ -24,13 +24,27 @@ class RunResult:
     calib_acc: float | None = None  # stage 2: accuracy right after calibration
 
 
-def read_run(group: str, seed: int, run_dir: str | Path) -> RunResult:
-    """Read the final record of ``run_dir/metrics.jsonl`` (and calibration from config.json)."""
-    run_dir = Path(run_dir)
+def _records(run_dir: Path) -> list[dict]:
     lines = [x for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
     if not lines:
         raise ValueError(f"{run_dir}/metrics.jsonl is empty")
-    records = [json.loads(x) for x in lines]
+    return [json.loads(x) for x in lines]
+
+
+def read_run(group: str, seed: int, run_dir: str | Path) -> RunResult:
+    """Read the final record of ``run_dir/metrics.jsonl`` (and calibration from config.json).
+
+    A two-step run directory (``two_step.json``, ``step1/``, ``step2/``) is one run: its
+    epochs are both steps', its accuracy step 2's last epoch, its time the sum of both.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / "two_step.json").is_file() and not (run_dir / "metrics.jsonl").is_file():
+        first, second = _records(run_dir / "step1"), _records(run_dir / "step2")
+        return RunResult(group=group, seed=seed,
+                         epochs=first[-1]["epoch"] + second[-1]["epoch"],
+                         test_acc=second[-1]["test_acc"],
+                         seconds=sum(r["seconds"] for r in first + second))
+    records = _records(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
     calibration = config.get("calibration") or {}
     return RunResult(

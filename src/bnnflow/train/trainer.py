@@ -47,7 +47,7 @@ RESUME_FIELDS = (
     "model", "model_kwargs", "data", "image_size", "epochs", "stage", "init", "seed", "lr",
     "batch_size", "schedule", "warmup_epochs", "weight_decay", "teacher", "kd_alpha",
     "kd_temperature", "calib_batches", "augment", "transforms", "optimizer", "momentum",
-    "nesterov", "label_smoothing", "teacher_model",
+    "nesterov", "label_smoothing", "teacher_model", "real_weights",
 )
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # The files that make a directory a training run (``--overwrite`` removes exactly these).
@@ -125,6 +125,9 @@ class TrainConfig:
     compile: bool = False
     save_every_steps: int = 0  # 0: checkpoints after every epoch only
     sync_bn: bool = False
+    real_weights: bool = False  # binary layers use real weights (two-step schedule, step 1)
+    two_step: bool = False  # run step 1 and step 2 into out/step1, out/step2 (train_two_step)
+    step1_epochs: int | None = None  # two_step: epochs of step 1 (default epochs // 2)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
     overwrite: bool = False  # replace the run files of ``out`` (see RUN_FILES)
@@ -159,6 +162,7 @@ class TrainConfig:
         if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
             raise TrainError(f"--warmup-epochs must be in [0, --epochs], got {self.warmup_epochs}")
         self._validate_recipe()
+        self._validate_two_step()
         if self.calib_batches < 1:
             raise TrainError(f"--calib-batches must be at least 1, got {self.calib_batches}")
         if self.image_size is not None and self.image_size < 1:
@@ -192,6 +196,29 @@ class TrainConfig:
         if self.teacher_model and not self.teacher:
             raise TrainError("--teacher-model names the architecture of --teacher FILE; "
                              "give --teacher too")
+
+    def _validate_two_step(self) -> None:
+        """The options of the two-step schedule (``--two-step``, ``--real-weights``)."""
+        if self.real_weights and self.stage == 2:
+            raise TrainError("--real-weights is step 1 of the two-step schedule (stage 1); the "
+                             "int8 stage 2 needs binary weights")
+        if self.step1_epochs is not None and not self.two_step:
+            raise TrainError("--step1-epochs sets the length of step 1 of --two-step; give "
+                             "--two-step too")
+        if not self.two_step:
+            return
+        if self.stage != 1 or self.init or self.real_weights:
+            raise TrainError("--two-step trains stage 1 from scratch (step 1: real weights, "
+                             "step 2: binary weights from step 1); it does not combine with "
+                             "--stage 2, --init or --real-weights (the int8 stage 2 follows "
+                             "with --stage 2 --init OUT/step2/last.pt)")
+        if self.epochs < 2:
+            raise TrainError(f"--two-step needs --epochs of at least 2 (both steps), got "
+                             f"{self.epochs}")
+        k = self.step1_epochs
+        if k is not None and not 1 <= k < self.epochs:
+            raise TrainError(f"--step1-epochs must be in [1, --epochs - 1] = [1, "
+                             f"{self.epochs - 1}], got {k}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -339,6 +366,10 @@ def _load_init(config: TrainConfig, kwargs: dict[str, Any]) -> tuple[dict, dict[
     if init.get("int8", {}).get("enabled"):
         raise TrainError(f"--init {config.init!r} is an int8 (stage-2) checkpoint; start "
                          "from a stage-1 checkpoint")
+    if config.stage == 2 and init.get("config", {}).get("real_weights"):
+        raise TrainError(f"--init {config.init!r} is a step-1 checkpoint of the two-step "
+                         "schedule (real weights); stage 2 starts from step 2 (binary "
+                         "weights), e.g. OUT/step2/last.pt")
     merged = dict(init["model"]["kwargs"])
     for key, value in kwargs.items():
         if merged.get(key, value) != value:
@@ -410,20 +441,29 @@ def _make_model(
         kwargs, int8 = dict(saved["model"]["kwargs"]), dict(saved["int8"])
         model = ckpt_mod.restore_model(config.model, kwargs, int8, saved["model_state"],
                                        str(Path(config.out) / "last.pt"))
-        return model, kwargs, int8, saved.get("calibration")
+        return _weights_mode(model, config), kwargs, int8, saved.get("calibration")
     kwargs = model_kwargs_for(config, data)
     int8 = {"enabled": False, "frozen": False}
     if not config.init:
-        return modelspec.build_model(config.model, kwargs), kwargs, int8, None
+        model = modelspec.build_model(config.model, kwargs)
+        return _weights_mode(model, config), kwargs, int8, None
     init, kwargs = _load_init(config, kwargs)
     model = ckpt_mod.restore_model(config.model, kwargs, int8, init["model_state"],
                                    f"--init {config.init!r}")
     if config.stage == 1:
-        return model, kwargs, int8, None
+        return _weights_mode(model, config), kwargs, int8, None
     _to_int8(model, data, config, log, d.device)
     calibration = {"batches": config.calib_batches, "test_acc": _accuracy(model, data, d)}
     log(f"stage 2: test_acc right after calibration {calibration['test_acc']:.4f}")
     return model, kwargs, {"enabled": True, "frozen": True}, calibration
+
+
+def _weights_mode(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    """``--real-weights``: the binary layers use their real weights (before the optimizer is
+    built, so that these weights are decayed as real weights, not latent ones)."""
+    if config.real_weights:
+        modelspec.set_real_weights(model, config.model)
+    return model
 
 
 def build_run(config: TrainConfig, d: distributed.Dist, log: Callable[[str], None]) -> Run:
@@ -874,8 +914,13 @@ def _finish_epoch(run: Run, epoch: int, record: dict[str, Any]) -> None:
 def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) training; returns the metrics records of the epochs run here.
 
-    Under torchrun every process calls this; only rank 0 writes files and prints.
+    Under torchrun every process calls this; only rank 0 writes files and prints. With
+    ``two_step`` the two steps of :mod:`bnnflow.train.twostep` run one after the other.
     """
+    if config.two_step:
+        from bnnflow.train.twostep import train_two_step
+
+        return train_two_step(config, log)
     threads = torch.get_num_threads()
     if config.threads is not None:
         if config.threads < 1:

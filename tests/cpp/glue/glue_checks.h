@@ -404,6 +404,62 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
   }
 }
 
+// conv2d_int8 with every value at an end of its range (docs/numerics.md §5): x in {lo, hi} of
+// its dtype, zp in {lo, hi}, w in {-128, 127}, bias in {INT32_MIN, 0, INT32_MAX}. Patterns 0-3
+// are uniform (|x - zp| = 255 against |w| = 128 in every tap: every pair, quad or longer int16
+// partial sum of w*(x - zp) exceeds the int16 range, and the int32 accumulator wraps from the
+// bias); 4-7 mix the ends at random. A kernel whose multiply saturates a pair sum (vpmaddubsw,
+// vpmaddwd on unsplit u8 operands) or accumulates in a type narrower than the wrapping int32
+// fails here even where random data rarely shows it. Shapes: the Bi-Real-Net-18 / ResNet stem
+// (7x7 s2, 3 -> 64), the QuickNet stem (3x3 s2, 3 -> 16), a 3x3 and a strided 1x1 layer, and
+// both stems with TF SAME's asymmetric padding ([2, 2, 3, 3] and [0, 0, 1, 1]).
+inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads,
+                                Rng& r, Counts& cnt) {
+  const ConvShape shapes[] = {{1, 13, 15, 3, 64, 7, 7, 2, 3},
+                              {1, 9, 11, 3, 16, 3, 3, 2, 1},
+                              {1, 7, 6, 16, 40, 3, 3, 1, 1},
+                              {2, 8, 8, 64, 35, 1, 1, 2, 0},
+                              // TF SAME on even maps: asymmetric [top, left, bottom, right]
+                              {1, 14, 14, 3, 64, 7, 7, 2, 0, 2, 2, 3, 3},
+                              {1, 10, 12, 3, 16, 3, 3, 2, 0, 0, 0, 1, 1}};
+  const std::int32_t biases[] = {INT32_MIN, 0, INT32_MAX};
+  int b = 0;
+  for (const ConvShape& s : shapes) {
+    for (int unsigned_x = 0; unsigned_x < 2; ++unsigned_x) {
+      const int lo = unsigned_x ? 0 : -128, hi = unsigned_x ? 255 : 127;
+      for (int pattern = 0; pattern < 8; ++pattern) {
+        const std::size_t nx = s.N * s.H * s.W * s.Cin, nw = s.Cout * s.KH * s.KW * s.Cin;
+        // x high with zp low (x - zp = +255) or the reverse; w all -128 or all 127.
+        const bool x_hi = pattern & 1, w_hi = pattern & 2, mixed = pattern >= 4;
+        auto pick = [&](int a, int c, bool high) { return mixed ? (r.uniform(0, 1) ? c : a) : (high ? c : a); };
+        std::vector<std::uint8_t> xu(nx);
+        std::vector<std::int8_t> xs(nx), w(nw);
+        for (std::size_t i = 0; i < nx; ++i) {
+          const int v = pick(lo, hi, x_hi);
+          xu[i] = static_cast<std::uint8_t>(v);
+          xs[i] = static_cast<std::int8_t>(v);
+        }
+        for (auto& e : w) e = static_cast<std::int8_t>(pick(-128, 127, w_hi));
+        std::vector<std::int32_t> zp(s.Cin), bias(s.Cout, biases[b++ % 3]);
+        for (auto& e : zp) e = pick(lo, hi, !x_hi);
+        Conv2dInt8Args a{};
+        a.x = unsigned_x ? static_cast<const void*>(xu.data()) : static_cast<const void*>(xs.data());
+        a.x_unsigned = unsigned_x;
+        a.w = w.data();
+        a.bias = bias.data();
+        a.zp = zp.data();
+        a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
+        a.KH = s.KH; a.KW = s.KW; a.stride = s.stride;
+        set_pads(s, a);
+        std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
+        a.y = want.data(); ref.conv2d_int8(a, nullptr);
+        a.y = got.data(); k.conv2d_int8(a, pool);
+        record(cnt, tag(k, "conv2d_int8 extremes", threads, s.Cin, s.Cout, pattern * 10 + unsigned_x), got, want);
+      }
+    }
+  }
+}
+
 inline void check_dense(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                         Counts& cnt) {
   for (int iter = 0; iter < 40; ++iter) {
@@ -434,6 +490,7 @@ inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::ui
     check_requant32_edges(k, ref, &pool, threads, r, cnt);
     check_pools(k, ref, &pool, threads, r, cnt);
     check_convs(k, ref, &pool, threads, r, cnt);
+    check_conv_extremes(k, ref, &pool, threads, r, cnt);
     check_dense(k, ref, &pool, threads, r, cnt);
   }
 }

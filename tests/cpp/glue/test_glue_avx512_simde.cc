@@ -1,7 +1,7 @@
 // The AVX-512 glue kernel sources compiled a second time against SIMDe's portable AVX-512
-// (BNNFLOW_GLUE_SIMDE: symbols in namespace avx512_simde), so they are checked against the
+// (BNNFLOW_SIMDE_AVX512: symbols in namespace avx512_simde), so they are checked against the
 // scalar twins on any machine, with or without AVX-512 VNNI.
-#define BNNFLOW_GLUE_SIMDE 1
+#define BNNFLOW_SIMDE_AVX512 1
 #include "kernels/add/add_avx512_c16.cc"
 #include "kernels/conv_int8/conv_int8_avx512_6x64.cc"
 #include "kernels/dense_int8/dense_int8_avx512_4x64.cc"

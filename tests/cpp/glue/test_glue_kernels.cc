@@ -1,7 +1,7 @@
 // Every native optimized glue kernel set this CPU can run (AVX2, AVX-512, NEON) against the
 // scalar twins; also the threaded scalar kernels against single-threaded ones, and concat.
 #include "glue_checks.h"
-#include "kernels/conv_int8/mac_peak.h"
+#include "measure/mac_peak.h"
 
 using namespace glue_test;
 

@@ -1,7 +1,7 @@
 // The NEON glue kernel sources compiled a second time against SIMDe's portable NEON
-// (BNNFLOW_GLUE_SIMDE_NEON: symbols in namespace neon_simde) and checked against the scalar
+// (BNNFLOW_SIMDE_NEON: symbols in namespace neon_simde) and checked against the scalar
 // twins on the build machine; the native NEON build runs under qemu-aarch64 as well.
-#define BNNFLOW_GLUE_SIMDE_NEON 1
+#define BNNFLOW_SIMDE_NEON 1
 #include "kernels/add/add_neon_c4.cc"
 #include "kernels/conv_int8/conv_int8_neon_4x16.cc"
 #include "kernels/dense_int8/dense_int8_neon_4x16.cc"

@@ -1,0 +1,173 @@
+// Generic pooling kernels over lane traits V (kernels/common/vec_*.h). Channels go across lanes;
+// taps are visited in the scalar twin's order (kh, then kw), so integer and float results
+// equal the scalar kernels exactly. Channel tails use scalar code.
+#pragma once
+#include <limits>
+
+#include "kernels/common/kernel_common.h"
+#include "kernels/pool/pool.h"
+
+namespace bnnflow::glue {
+namespace {
+
+// op(y, taps) per output pixel; taps(fn) calls fn(x_pixel) for every tap inside the image.
+template <class Tin, class Tout, class Op>
+void pool_windows(const PoolArgs<Tin, Tout>& a, ThreadPool* pool, const Op& op) {
+  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
+  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / Ho, oh = u % Ho;
+      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad_top);
+      for (std::size_t ow = 0; ow < Wo; ++ow) {
+        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad_left);
+        auto taps = [&](auto&& fn) {
+          for (int kh = wh.t0; kh < wh.t1; ++kh) {
+            const std::size_t row = (n * a.H + static_cast<std::size_t>(wh.start + kh)) * a.W;
+            for (int kw = ww.t0; kw < ww.t1; ++kw) {
+              fn(a.x + (row + static_cast<std::size_t>(ww.start + kw)) * a.C);
+            }
+          }
+        };
+        op(a.y + (u * Wo + ow) * a.C, taps);
+      }
+    }
+  });
+}
+
+template <class V>
+void maxpool_int8_impl(const MaxPoolInt8Args& a, ThreadPool* pool) {
+  const std::size_t C = a.C, Cv = C - C % V::kI8;
+  pool_windows(a, pool, [&](std::int8_t* y, const auto& taps) {
+    for (std::size_t c = 0; c < Cv; c += V::kI8) {
+      typename V::B acc = V::setb(-128);
+      taps([&](const std::int8_t* x) { acc = V::maxb(acc, V::ldb(x + c)); });
+      V::stb(y + c, acc);
+    }
+    for (std::size_t c = Cv; c < C; ++c) y[c] = -128;
+    taps([&](const std::int8_t* x) {
+      for (std::size_t c = Cv; c < C; ++c) y[c] = x[c] > y[c] ? x[c] : y[c];
+    });
+  });
+}
+
+template <class V>
+void sumpool_int8_impl(const SumPoolInt8Args& a, ThreadPool* pool) {
+  const std::size_t C = a.C, Cv = C - C % V::kI32;
+  pool_windows(a, pool, [&](std::int32_t* y, const auto& taps) {
+    for (std::size_t c = 0; c < Cv; c += V::kI32) {
+      typename V::I acc = V::zero();
+      taps([&](const std::int8_t* x) { acc = V::add(acc, V::ld_i8(x + c)); });
+      V::st_i32(y + c, acc);
+    }
+    for (std::size_t c = Cv; c < C; ++c) y[c] = 0;
+    taps([&](const std::int8_t* x) {
+      for (std::size_t c = Cv; c < C; ++c) y[c] += x[c];
+    });
+  });
+}
+
+template <class V>
+void maxpool_f32_impl(const MaxPoolF32Args& a, ThreadPool* pool) {
+  const std::size_t C = a.C, Cv = C - C % V::kI32;
+  const float lowest = -std::numeric_limits<float>::infinity();
+  pool_windows(a, pool, [&](float* y, const auto& taps) {
+    for (std::size_t c = 0; c < Cv; c += V::kI32) {
+      typename V::F acc = V::set1f(lowest);
+      taps([&](const float* x) { acc = V::maxf(acc, V::ldf(x + c)); });
+      V::stf(y + c, acc);
+    }
+    for (std::size_t c = Cv; c < C; ++c) y[c] = lowest;
+    taps([&](const float* x) {
+      for (std::size_t c = Cv; c < C; ++c) y[c] = x[c] > y[c] ? x[c] : y[c];
+    });
+  });
+}
+
+template <class V>
+void avgpool_f32_impl(const AvgPoolF32Args& a, ThreadPool* pool) {
+  const std::size_t C = a.C, Cv = C - C % V::kI32;
+  const float inv = 1.0f / static_cast<float>(a.k * a.k);
+  pool_windows(a, pool, [&](float* y, const auto& taps) {
+    for (std::size_t c = 0; c < Cv; c += V::kI32) {
+      typename V::F acc = V::zerof();
+      taps([&](const float* x) { acc = V::addf(acc, V::ldf(x + c)); });
+      V::stf(y + c, V::mulf(acc, V::set1f(inv)));
+    }
+    for (std::size_t c = Cv; c < C; ++c) y[c] = 0.0f;
+    taps([&](const float* x) {
+      for (std::size_t c = Cv; c < C; ++c) y[c] += x[c];
+    });
+    for (std::size_t c = Cv; c < C; ++c) y[c] *= inv;
+  });
+}
+
+// Global pools: units are (image, block of kBlock channels).
+constexpr std::size_t kGlobalBlock = 64;
+
+template <class V>
+void global_sumpool_int8_impl(const GlobalSumPoolInt8Args& a, ThreadPool* pool) {
+  const std::size_t nb = (a.C + kGlobalBlock - 1) / kGlobalBlock;
+  parallel_ranges(pool, a.N * nb, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / nb, c0 = (u % nb) * kGlobalBlock;
+      const std::size_t c1 = c0 + kGlobalBlock < a.C ? c0 + kGlobalBlock : a.C;
+      std::int32_t* y = a.y + n * a.C;
+      std::size_t c = c0;
+      for (; c + V::kI32 <= c1; c += V::kI32) {
+        typename V::I acc = V::zero();
+        for (std::size_t p = 0; p < a.HW; ++p) {
+          acc = V::add(acc, V::ld_i8(a.x + (n * a.HW + p) * a.C + c));
+        }
+        V::st_i32(y + c, acc);
+      }
+      for (; c < c1; ++c) {
+        std::int32_t acc = 0;
+        for (std::size_t p = 0; p < a.HW; ++p) acc += a.x[(n * a.HW + p) * a.C + c];
+        y[c] = acc;
+      }
+    }
+  });
+}
+
+template <class V>
+void global_avgpool_f32_impl(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
+  const std::size_t nb = (a.C + kGlobalBlock - 1) / kGlobalBlock;
+  const float inv = 1.0f / static_cast<float>(a.HW);
+  parallel_ranges(pool, a.N * nb, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / nb, c0 = (u % nb) * kGlobalBlock;
+      const std::size_t c1 = c0 + kGlobalBlock < a.C ? c0 + kGlobalBlock : a.C;
+      float* y = a.y + n * a.C;
+      std::size_t c = c0;
+      for (; c + V::kI32 <= c1; c += V::kI32) {
+        typename V::F acc = V::zerof();
+        for (std::size_t p = 0; p < a.HW; ++p) {
+          acc = V::addf(acc, V::ldf(a.x + (n * a.HW + p) * a.C + c));
+        }
+        V::stf(y + c, V::mulf(acc, V::set1f(inv)));
+      }
+      for (; c < c1; ++c) {
+        float acc = 0.0f;
+        for (std::size_t p = 0; p < a.HW; ++p) acc += a.x[(n * a.HW + p) * a.C + c];
+        y[c] = acc * inv;
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace bnnflow::glue
+
+// Defines the pooling kernels of pool.h in the enclosing ISA namespace from lane traits V.
+#define BNNFLOW_DEFINE_POOL_KERNELS(V)                                                            \
+  void maxpool_int8(const MaxPoolInt8Args& a, ThreadPool* pool) { maxpool_int8_impl<V>(a, pool); } \
+  void sumpool_int8(const SumPoolInt8Args& a, ThreadPool* pool) { sumpool_int8_impl<V>(a, pool); } \
+  void maxpool_f32(const MaxPoolF32Args& a, ThreadPool* pool) { maxpool_f32_impl<V>(a, pool); }    \
+  void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool) { avgpool_f32_impl<V>(a, pool); }    \
+  void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool) {                    \
+    global_sumpool_int8_impl<V>(a, pool);                                                         \
+  }                                                                                               \
+  void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {                      \
+    global_avgpool_f32_impl<V>(a, pool);                                                          \
+  }

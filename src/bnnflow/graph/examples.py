@@ -17,6 +17,7 @@ import numpy as np
 
 from bnnflow.graph.builder import GraphBuilder
 from bnnflow.graph.ir import Graph, InputSpec
+from bnnflow.graph.padding import as_pads, out_size
 
 Params = dict[str, np.ndarray]
 Rng = np.random.Generator
@@ -137,8 +138,10 @@ Out = tuple[str, str, int, int, int, int]  # name, dtype, rank, channels, groups
 Maker = Callable[[Rng, GraphBuilder, str, Dims, dict[str, Any]], Out]
 
 
-def _spatial_out(d: Dims, k: int, s: int, p: int) -> int:
-    return ((d.h + 2 * p - k) // s + 1) * ((d.w + 2 * p - k) // s + 1)
+def _spatial_out(d: Dims, k: int, s: int, p: int | list[int]) -> int:
+    """Ho·Wo for ``padding`` ``p`` (an int or ``[top, left, bottom, right]``)."""
+    top, left, bottom, right = as_pads(p)
+    return out_size(d.h, k, s, top, bottom) * out_size(d.w, k, s, left, right)
 
 
 def _make_pack(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
@@ -154,7 +157,7 @@ def _make_pack(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) ->
 def _make_bconv(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
     k, s, p = o.get("kernel", 3), o.get("stride", 1), o.get("padding", 1)
     mode = o.get("pad_mode", "zero")
-    p = 0 if mode == "valid" else p
+    p = 0 if mode == "valid" else p  # `padding`: an int or [top, left, bottom, right]
     cout, epi = o.get("cout", 2 * d.g * 3), o.get("epilogue", "int32")
     og = o.get("out_groups", 1)
     kk = k * k * (d.c // d.g)

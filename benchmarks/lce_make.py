@@ -13,7 +13,7 @@ model is converted with ``larq_compute_engine.convert_keras_model`` twice: float
 ``inference_output_type=tf.int8``, ``experimental_default_int8_range=(-3, 3)``). For each
 ``<name>_<float|int8>.tflite`` it writes ``<name>_<kind>.npz`` with the inputs it fed LCE's
 interpreter (``x``: random normal and structured — constant, gradients, checkerboards, one
-hot pixels) and LCE's outputs (``y``), plus LCE's time per batch (``lce_ms``, best setting,
+hot pixels; stored as float16, all exactly representable) and LCE's outputs (``y``), plus LCE's time per batch (``lce_ms``, best setting,
 1 thread). ``benchmarks/lce_import_check.py`` then imports each file into bnnflow and
 compares.
 """
@@ -50,38 +50,45 @@ def log(msg: str) -> None:
 
 
 def randomise(model, seed: int) -> None:  # model: tf.keras.Model
-    """Seeded random BatchNorm statistics and affine params in every BN layer (nested too),
-    and random PReLU slopes (their zero init makes every output non-negative, so a binary
-    conv after them would see a constant +1)."""
+    """Seeded random BatchNorm statistics calibrated on data, and random PReLU slopes.
+
+    Each BatchNormalization layer (in topological order) gets the mean and variance its input
+    has on a calibration batch of random images, perturbed (mean + 0.2·std·N(0,1), variance
+    × U(0.7, 1.4)), and random affine params (gamma U(0.5, 1.5) with a random sign, 10 %
+    negative; beta N(0, 0.3)). Statistics of the right scale matter: with arbitrary ones a
+    BN after a binary conv multiplies by ~sqrt(K), a single flipped sign bit moves the next
+    layer by O(1) and float rounding differences between two engines cascade into different
+    logits. PReLU slopes are U(0.05, 0.5) (their zero init makes every output non-negative,
+    so a binary conv after them would see a constant +1).
+    """
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    for layer in _layers(model):
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            new = []
-            for w in layer.weights:
-                n = w.name.split("/")[-1]
-                shape = tuple(w.shape)
-                if n.startswith("gamma"):
-                    v = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape, p=[0.1, 0.9])
-                elif n.startswith("beta"):
-                    v = rng.normal(0.0, 0.5, shape)
-                elif n.startswith("moving_mean"):
-                    v = rng.normal(0.0, 1.0, shape)
-                else:  # moving_variance
-                    v = rng.uniform(0.5, 2.0, shape)
-                new.append(v.astype(np.float32))
-            layer.set_weights(new)
-        elif isinstance(layer, tf.keras.layers.PReLU):
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    calib = rng.standard_normal((8, *shape)).astype(np.float32)
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.PReLU):
             layer.set_weights([rng.uniform(0.05, 0.5, w.shape).astype(np.float32)
                                for w in layer.get_weights()])
-
-
-def _layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _layers(layer)
+        if not isinstance(layer, tf.keras.layers.BatchNormalization):
+            continue
+        h = tf.keras.Model(model.inputs, layer.input).predict(calib, verbose=0)
+        mean = h.reshape(-1, h.shape[-1]).mean(0)
+        std = h.reshape(-1, h.shape[-1]).std(0) + 1e-3
+        c = mean.shape[0]
+        new = []
+        for w in layer.weights:
+            n = w.name.split("/")[-1]
+            if n.startswith("gamma"):
+                v = rng.uniform(0.5, 1.5, c) * rng.choice([-1.0, 1.0], c, p=[0.1, 0.9])
+            elif n.startswith("beta"):
+                v = rng.normal(0.0, 0.3, c)
+            elif n.startswith("moving_mean"):
+                v = mean + 0.2 * std * rng.standard_normal(c)
+            else:  # moving_variance
+                v = std**2 * rng.uniform(0.7, 1.4, c)
+            new.append(np.asarray(v, np.float32))
+        layer.set_weights(new)
 
 
 def strip_softmax(model):  # -> tf.keras.Model
@@ -192,7 +199,8 @@ def inputs(shape: tuple[int, ...], n_random: int, seed: int) -> np.ndarray:
         z[rng.integers(h), rng.integers(w), :] = rng.normal(0, 3, c)
         s.append(z)
     xs.append(np.stack(s))
-    return np.concatenate(xs)
+    # Values representable in float16, so the .npz stores them in half the bytes.
+    return np.concatenate(xs).astype(np.float16).astype(np.float32)
 
 
 def convert(model, kind: str) -> bytes:
@@ -266,7 +274,7 @@ def write(model, name: str, out: str, kinds: list[str], n_random: int, seed: int
         base = os.path.join(out, f"{name}_{kind}")
         with open(base + ".tflite", "wb") as f:
             f.write(fb)
-        np.savez_compressed(base + ".npz", x=x, y=y, keras=keras, lce_ms=np.float64(ms),
+        np.savez_compressed(base + ".npz", x=x.astype(np.float16), y=y, keras=keras, lce_ms=np.float64(ms),
                             info=np.array(json.dumps(info)))
         log(f"{base}.tflite {len(fb)} bytes, {len(x)} inputs, LCE {ms:.2f} ms/img "
             f"({time.time() - t:.0f} s)")
@@ -287,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.fixtures:
         os.makedirs(a.fixtures, exist_ok=True)
         for v in ("a", "b"):
-            write(tiny_model(v, a.seed), f"lce_tiny_{v}", a.fixtures, kinds, 24, a.seed)
+            write(tiny_model(v, a.seed), f"lce_tiny_{v}", a.fixtures, kinds, 16, a.seed)
     names = list(ZOO) if a.models == "all" else [m for m in a.models.split(",") if m]
     os.makedirs(a.out, exist_ok=True)
     for name in names:

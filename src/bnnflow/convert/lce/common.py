@@ -8,6 +8,7 @@ import numpy as np
 
 from bnnflow.convert.lce.errors import TFLiteImportError
 from bnnflow.convert.lce.reader import TfOp
+from bnnflow.graph.padding import padding_attr, same_padding_1d
 
 # tflite.Padding and tflite.ActivationFunctionType values
 SAME, VALID = 0, 1
@@ -22,20 +23,6 @@ ACT_RANGES: dict[int, tuple[float | None, float | None]] = {
 
 def fail(op: TfOp, reason: str) -> TFLiteImportError:
     return TFLiteImportError(op.index, op.code, reason)
-
-
-def same_pad(size: int, k: int, stride: int) -> tuple[int, int]:
-    """TensorFlow ``SAME`` padding of one axis: ``(begin, end)``, the odd one at the end."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + k - size, 0)
-    return total // 2, total - total // 2
-
-
-def padding_attr(top: int, left: int, bottom: int, right: int) -> int | list[int]:
-    """The IR ``padding`` attr: an int when all four sides agree, else ``[t, l, b, r]``."""
-    if top == left == bottom == right:
-        return int(top)
-    return [int(top), int(left), int(bottom), int(right)]
 
 
 def window(op: TfOp, shape: tuple[int, ...], kh: int, kw: int, pad_code: int,
@@ -54,7 +41,7 @@ def window(op: TfOp, shape: tuple[int, ...], kh: int, kw: int, pad_code: int,
         raise fail(op, f"dilation {dh}x{dw} is not supported (only 1)")
     h, w = shape[1], shape[2]
     if pad_code == SAME:
-        (t, b), (le, r) = same_pad(h, kh, sh), same_pad(w, kw, sw)
+        (t, b), (le, r) = same_padding_1d(h, kh, sh), same_padding_1d(w, kw, sw)
     elif pad_code == VALID:
         t = b = le = r = 0
     else:

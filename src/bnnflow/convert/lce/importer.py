@@ -113,8 +113,16 @@ def from_tflite(path: str | os.PathLike[str] | bytes) -> tuple[Graph, dict[str, 
     ``bnnflow.format.save``. Raises :class:`TFLiteImportError` (a ``ValueError``) naming the op
     index, op code and reason for anything it cannot map (docs/import.md lists what maps).
     """
-    data = path if isinstance(path, bytes) else open(path, "rb").read()  # noqa: SIM115
-    model = read_tflite(data)
+    if isinstance(path, bytes):
+        data = path
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    return import_model(read_tflite(data))
+
+
+def import_model(model: TfModel) -> tuple[Graph, dict[str, np.ndarray]]:
+    """:func:`from_tflite` of an already parsed model."""
     ctx = _context(model)
     from bnnflow.convert.lce import ops_builtin, ops_lce
 

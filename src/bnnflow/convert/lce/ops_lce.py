@@ -87,13 +87,20 @@ def _float_epilogue(ctx: Context, op: TfOp, x: Value, attrs: dict, w: np.ndarray
     return ctx.emit(op, "bconv", [x], attrs, "float32", shape, weights=w, scale=mul, bias=bias)
 
 
+def packed_thresholds(thresholds: np.ndarray, k: int) -> np.ndarray:
+    """bnnflow's ``T`` (bit = ``d < T``) for LCE's thresholds (bit = ``accum > thr``), where
+    ``d = K − 2·accum`` and ``0 ≤ accum ≤ K``: ``T = K − 2·thr``, or a constant bit."""
+    thr = np.asarray(thresholds, np.int64)
+    t = np.where(thr < 0, INT32_MAX, np.where(thr >= k, INT32_MIN, k - 2 * thr))
+    return t.astype(np.int32)
+
+
 def _packed_epilogue(ctx: Context, op: TfOp, x: Value, attrs: dict, w: np.ndarray, k: int,
                      shape: tuple[int, ...]) -> Value:
-    thr = ctx.const(op, 4).astype(np.int64)
-    t = np.where(thr < 0, INT32_MAX, np.where(thr >= k, INT32_MIN, k - 2 * thr))
+    t = packed_thresholds(ctx.const(op, 4), k)
     g = ctx.groups.get(op.outputs[0], 1)
     attrs = {**attrs, "epilogue": "packed", "clamp_lo": None, "clamp_hi": None, "out_groups": g}
-    return ctx.emit(op, "bconv", [x], attrs, "packed", shape, weights=w, T=t.astype(np.int32))
+    return ctx.emit(op, "bconv", [x], attrs, "packed", shape, weights=w, T=t)
 
 
 def lce_bmaxpool2d(ctx: Context, op: TfOp) -> None:

@@ -13,8 +13,8 @@ model is converted with ``larq_compute_engine.convert_keras_model`` twice: float
 ``inference_output_type=tf.int8``, ``experimental_default_int8_range=(-3, 3)``). For each
 ``<name>_<float|int8>.tflite`` it writes ``<name>_<kind>.npz`` with the inputs it fed LCE's
 interpreter (``x``: random normal and structured — constant, gradients, checkerboards, one
-hot pixels; stored as float16, all exactly representable) and LCE's outputs (``y``), plus LCE's time per batch (``lce_ms``, best setting,
-1 thread). ``benchmarks/lce_import_check.py`` then imports each file into bnnflow and
+hot pixels; stored as float16, all exactly representable), LCE's outputs (``y``) and the
+Keras model's (``keras``), plus LCE's time per image (``lce_ms``, best setting, 1 thread). ``benchmarks/lce_import_check.py`` then imports each file into bnnflow and
 compares.
 """
 
@@ -274,7 +274,8 @@ def write(model, name: str, out: str, kinds: list[str], n_random: int, seed: int
         base = os.path.join(out, f"{name}_{kind}")
         with open(base + ".tflite", "wb") as f:
             f.write(fb)
-        np.savez_compressed(base + ".npz", x=x.astype(np.float16), y=y, keras=keras, lce_ms=np.float64(ms),
+        np.savez_compressed(base + ".npz", x=x.astype(np.float16), y=y, keras=keras,
+                            lce_ms=np.float64(ms),
                             info=np.array(json.dumps(info)))
         log(f"{base}.tflite {len(fb)} bytes, {len(x)} inputs, LCE {ms:.2f} ms/img "
             f"({time.time() - t:.0f} s)")

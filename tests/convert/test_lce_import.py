@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 pytest.importorskip("tflite", reason="the importer needs the 'tflite' package (bnnflow[import])")
 
-from bnnflow.convert.lce import TFLiteImportError, from_tflite  # noqa: E402
-from bnnflow.convert.lce.importer import import_model  # noqa: E402
-from bnnflow.convert.lce.ops_lce import packed_thresholds  # noqa: E402
-from bnnflow.convert.lce.reader import read_tflite  # noqa: E402
-from bnnflow.format import load, save  # noqa: E402
-from bnnflow.reference.interpreter import run as reference_run  # noqa: E402
+from bnnflow.convert.lce import TFLiteImportError, from_tflite
+from bnnflow.convert.lce.importer import import_model
+from bnnflow.convert.lce.ops_lce import packed_thresholds
+from bnnflow.convert.lce.reader import read_tflite
+from bnnflow.format import load, save
+from bnnflow.reference.interpreter import run as reference_run
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "lce")
 FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float"]

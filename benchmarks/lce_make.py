@@ -14,8 +14,8 @@ model is converted with ``larq_compute_engine.convert_keras_model`` twice: float
 ``<name>_<float|int8>.tflite`` it writes ``<name>_<kind>.npz`` with the inputs it fed LCE's
 interpreter (``x``: random normal and structured — constant, gradients, checkerboards, one
 hot pixels; stored as float16, all exactly representable), LCE's outputs (``y``) and the
-Keras model's (``keras``), plus LCE's time per image (``lce_ms``, best setting, 1 thread). ``benchmarks/lce_import_check.py`` then imports each file into bnnflow and
-compares.
+Keras model's (``keras``), plus LCE's time per image (``lce_ms``, best setting, 1 thread).
+``benchmarks/lce_import_check.py`` then imports each file into bnnflow and compares.
 """
 
 from __future__ import annotations

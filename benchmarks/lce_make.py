@@ -49,46 +49,48 @@ def log(msg: str) -> None:
     print(f"lce_make: {msg}", file=sys.stderr, flush=True)
 
 
-def randomise(model, seed: int) -> None:  # model: tf.keras.Model
+def randomise(model, seed: int, passes: int = 3) -> None:  # model: tf.keras.Model
     """Seeded random BatchNorm statistics calibrated on data, and random PReLU slopes.
 
-    Each BatchNormalization layer (in topological order) gets the mean and variance its input
-    has on a calibration batch of random images, perturbed (mean + 0.2·std·N(0,1), variance
-    × U(0.7, 1.4)), and random affine params (gamma U(0.5, 1.5) with a random sign, 10 %
-    negative; beta N(0, 0.3)). Statistics of the right scale matter: with arbitrary ones a
-    BN after a binary conv multiplies by ~sqrt(K), a single flipped sign bit moves the next
-    layer by O(1) and float rounding differences between two engines cascade into different
-    logits. PReLU slopes are U(0.05, 0.5) (their zero init makes every output non-negative,
-    so a binary conv after them would see a constant +1).
+    Each BatchNormalization layer gets the per-channel mean and variance its input has on a
+    calibration batch of random images, perturbed (mean + 0.2·std·N(0,1), variance ×
+    U(0.7, 1.4)), and random affine params (gamma U(0.5, 1.5) with a random sign, 10 %
+    negative; beta N(0, 0.3)). The statistics are measured for all BN layers at once,
+    ``passes`` times, each pass with the previous pass's values in place (a layer's input
+    depends on the BN layers before it). Statistics of the right scale matter: with arbitrary
+    ones a BN after a binary conv multiplies by ~sqrt(K), a single flipped sign bit moves the
+    next layer by O(1) and the float rounding differences between two engines cascade into
+    different logits. PReLU slopes are U(0.05, 0.5) (their zero init makes every output
+    non-negative, so a binary conv after them would see a constant +1).
     """
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
     calib = rng.standard_normal((8, *shape)).astype(np.float32)
+    bns = [la for la in model.layers if isinstance(la, tf.keras.layers.BatchNormalization)]
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.PReLU):
             layer.set_weights([rng.uniform(0.05, 0.5, w.shape).astype(np.float32)
                                for w in layer.get_weights()])
-        if not isinstance(layer, tf.keras.layers.BatchNormalization):
-            continue
-        h = tf.keras.Model(model.inputs, layer.input).predict(calib, verbose=0)
-        mean = h.reshape(-1, h.shape[-1]).mean(0)
-        std = h.reshape(-1, h.shape[-1]).std(0) + 1e-3
-        c = mean.shape[0]
-        new = []
-        for w in layer.weights:
-            n = w.name.split("/")[-1]
-            if n.startswith("gamma"):
-                v = rng.uniform(0.5, 1.5, c) * rng.choice([-1.0, 1.0], c, p=[0.1, 0.9])
-            elif n.startswith("beta"):
-                v = rng.normal(0.0, 0.3, c)
-            elif n.startswith("moving_mean"):
-                v = mean + 0.2 * std * rng.standard_normal(c)
-            else:  # moving_variance
-                v = std**2 * rng.uniform(0.7, 1.4, c)
-            new.append(np.asarray(v, np.float32))
-        layer.set_weights(new)
+    noise = []
+    for layer in bns:
+        c = int(layer.input.shape[-1])
+        noise.append({"gamma": rng.uniform(0.5, 1.5, c) * rng.choice([-1.0, 1.0], c, p=[0.1, 0.9]),
+                      "beta": rng.normal(0.0, 0.3, c), "mean": rng.standard_normal(c),
+                      "var": rng.uniform(0.7, 1.4, c)})
+    probe = tf.keras.Model(model.inputs, [la.input for la in bns])
+    for _ in range(passes):
+        hs = probe.predict(calib, verbose=0)
+        hs = hs if isinstance(hs, list) else [hs]
+        for layer, h, nz in zip(bns, hs, noise, strict=True):
+            flat = h.reshape(-1, h.shape[-1])
+            mean, std = flat.mean(0), flat.std(0) + 1e-3
+            vals = {"gamma": nz["gamma"], "beta": nz["beta"],
+                    "moving_mean": mean + 0.2 * std * nz["mean"],
+                    "moving_variance": std**2 * nz["var"]}
+            layer.set_weights([np.asarray(vals[w.name.split("/")[-1].split(":")[0]], np.float32)
+                               for w in layer.weights])
 
 
 def strip_softmax(model):  # -> tf.keras.Model

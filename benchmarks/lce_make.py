@@ -55,7 +55,8 @@ def randomise(model, seed: int, passes: int = 3) -> None:  # model: tf.keras.Mod
     Each BatchNormalization layer gets the per-channel mean and variance its input has on a
     calibration batch of random images, perturbed (mean + 0.2·std·N(0,1), variance ×
     U(0.7, 1.4)), and random affine params (gamma U(0.5, 1.5) with a random sign, 10 %
-    negative; beta N(0, 0.3)). The statistics are measured for all BN layers at once,
+    negative; beta N(0, 0.3)); a channel's std is floored at a quarter of the layer's median
+    std. The statistics are measured for all BN layers at once,
     ``passes`` times, each pass with the previous pass's values in place (a layer's input
     depends on the BN layers before it). Statistics of the right scale matter: with arbitrary
     ones a BN after a binary conv multiplies by ~sqrt(K), a single flipped sign bit moves the
@@ -85,7 +86,10 @@ def randomise(model, seed: int, passes: int = 3) -> None:  # model: tf.keras.Mod
         hs = hs if isinstance(hs, list) else [hs]
         for layer, h, nz in zip(bns, hs, noise, strict=True):
             flat = h.reshape(-1, h.shape[-1])
-            mean, std = flat.mean(0), flat.std(0) + 1e-3
+            # A channel that hardly varies on the calibration batch would get a huge BN
+            # multiplier (blowing the activations up to ~1e5): floor its std.
+            mean, std = flat.mean(0), flat.std(0)
+            std = np.maximum(std, 0.25 * np.median(std) + 1e-3)
             vals = {"gamma": nz["gamma"], "beta": nz["beta"],
                     "moving_mean": mean + 0.2 * std * nz["mean"],
                     "moving_variance": std**2 * nz["var"]}

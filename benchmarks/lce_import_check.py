@@ -67,6 +67,7 @@ def check(tflite: str, runs: int) -> dict:
     rec.update(
         spread=spread,
         max_err=float(np.abs(z - y).max()),
+        median_rel_err=float(np.median(np.abs(z - y).max(axis=1)) / spread),
         agree_lce=agreement(z, y, spread),
         agree_keras_lce=agreement(keras, y, spread),
         agree_bnnflow_keras=agreement(z, keras, spread),
@@ -84,16 +85,17 @@ def _timed(interp, x) -> float:
 
 
 def markdown(recs: list[dict]) -> str:
-    head = ("| model | inputs | spread | agree with LCE | Keras vs LCE | bnnflow vs Keras | "
-            "top-1 = LCE | top-1 Keras = LCE | LCE ms | bnnflow ms | speed-up |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    head = ("| model | inputs | spread | median error | agree with LCE | Keras vs LCE | "
+            "bnnflow vs Keras | top-1 = LCE | top-1 Keras = LCE | LCE ms | bnnflow ms | "
+            "speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     rows = []
     for r in recs:
         if "error" in r:
-            rows.append(f"| {r['model']} | — | not imported: {r['error']} |||||||||")
+            rows.append(f"| {r['model']} | — | not imported: {r['error']} ||||||||||")
             continue
         rows.append(
-            f"| {r['model']} | {r['inputs']} | {r['spread']:.3g} | {100 * r['agree_lce']:.1f} % "
+            f"| {r['model']} | {r['inputs']} | {r['spread']:.3g} | {r['median_rel_err']:.1e} "
+            f"| {100 * r['agree_lce']:.1f} % "
             f"| {100 * r['agree_keras_lce']:.1f} % | {100 * r['agree_bnnflow_keras']:.1f} % "
             f"| {100 * r['top1_lce']:.1f} % | {100 * r['top1_keras_lce']:.1f} % "
             f"| {r['lce_ms']:.1f} | {r['bnnflow_ms']:.1f} | {r['lce_ms'] / r['bnnflow_ms']:.1f}x |")

@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="", help=f"comma list of {','.join(ZOO)} or 'all'")
     p.add_argument("--size", type=int, default=224, help="zoo input resolution")
-    p.add_argument("--kinds", default="float,int8")
+    p.add_argument("--kinds", default="float",
+                   help="float and/or int8 (bnnflow imports float-inference models only)")
     p.add_argument("--random", type=int, default=64, help="random inputs per model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/lce_zoo")

@@ -533,13 +533,15 @@ void check_attr(const OpContext& ctx, const AttrSpec& spec, const Json& value, O
   }
   const std::string name = spec.name;
   if (spec.is_int && spec.sides && value.is_array()) {  // padding [top, left, bottom, right]
+    // as Python: 4 ints (any size; bools and floats are not), then each within [lo, hi]
     std::int64_t v[4] = {0, 0, 0, 0};
-    bool ints = value.size() == 4;
-    for (std::size_t i = 0; ints && i < 4; ++i) ints = json_int(value[i], &v[i]);
-    if (!ints) bad("got list " + short_repr(value));
-    for (std::int64_t side : v) {
-      if (side < spec.lo || side > spec.hi) bad("got " + short_repr(value));
+    bool ints = value.size() == 4, in_range = true;
+    for (std::size_t i = 0; ints && i < 4; ++i) {
+      ints = value[i].is_number_integer();
+      if (ints && (!json_int(value[i], &v[i]) || v[i] < spec.lo || v[i] > spec.hi)) in_range = false;
     }
+    if (!ints) bad("got list " + short_repr(value));
+    if (!in_range) bad("got " + short_repr(value));
     if (name == "padding") {
       out.pad_top = v[0], out.pad_left = v[1], out.pad_bottom = v[2], out.pad_right = v[3];
       out.pad_list = true;

@@ -219,6 +219,7 @@ def _with_padding(op_type: str, value, **options) -> bytes:
     ("conv2d_f32", [0, 1.5, 0, 0], {}, "got list"),
     ("conv2d_f32", [0, 0, -1, 0], {}, r"got \[0, 0, -1, 0\]"),
     ("conv2d_f32", [0, 0, 0, 65], {}, r"got \[0, 0, 0, 65\]"),
+    ("conv2d_f32", [0, 0, 2**63, 0], {}, r"got \[0, 0, 9223372036854775808, 0\]"),
     ("conv2d_f32", "1", {}, "got str"),
     ("conv2d_f32", [0, 0, 0, 0], {"h": 2}, r"not fit the input 2x5 with padding \[0, 0, 0, 0\]"),
     ("maxpool_int8", [0, 1, 2, 1], {"kernel": 3}, r"padding \[0, 1, 2, 1\] exceeds half"),

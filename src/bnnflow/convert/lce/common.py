@@ -8,7 +8,8 @@ import numpy as np
 
 from bnnflow.convert.lce.errors import TFLiteImportError
 from bnnflow.convert.lce.reader import TfOp
-from bnnflow.graph.padding import padding_attr, same_padding_1d
+from bnnflow.graph import padding_attr
+from bnnflow.graph.padding import same_padding_1d
 
 # tflite.Padding and tflite.ActivationFunctionType values
 SAME, VALID = 0, 1

@@ -163,3 +163,37 @@ def test_cli_import(tmp_path) -> None:
                           str(tmp_path / "missing.tflite"), "-o", str(out)],
                          capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_lce_dequantize_of_bitpacked_bconv() -> None:
+    """LceDequantize after a bitpacked LceBconv2d gives the ±1 of its bits: the fixture cut
+    after its first bitpacked bconv, with LceDequantize and a spatial MEAN appended, equals
+    the mean of ±1 unpacked from that bconv's packed output in the uncut model."""
+    from bnnflow.convert.lce.reader import TfOp, TfTensor
+    from bnnflow.reference.interpreter import run_all
+    from bnnflow.reference.pack import to_pm1, unpack_bits
+
+    path, x, _, _ = _fixture("lce_tiny_a_float")
+    full, full_t = from_tflite(path)
+    model = _model()
+    cut = next(op for op in model.ops
+               if op.code == "LceBconv2d" and model.tensors[op.outputs[0]].dtype is np.int32)
+    n, h, w, _ = model.tensors[cut.outputs[0]].shape
+    c = int(model.tensors[cut.inputs[1]].shape[0])
+    k = len(model.tensors)
+    model.tensors += [TfTensor(k, "deq", (n, h, w, c), np.float32),
+                      TfTensor(k + 1, "axes", (2,), np.int32, np.array([1, 2], np.int32)),
+                      TfTensor(k + 2, "mean", (n, c), np.float32)]
+    model.ops = model.ops[: cut.index + 1] + [
+        TfOp(cut.index + 1, "LceDequantize", [cut.outputs[0]], [k]),
+        TfOp(cut.index + 2, "MEAN", [k, k + 1], [k + 2], {"KeepDims": False})]
+    model.outputs = [k + 2]
+    graph, tensors = import_model(model)
+    assert [op.type for op in graph.ops[-3:]] == ["bconv", "pwl_f32", "global_avgpool_f32"]
+    z = reference_run(graph, tensors, x)
+    packed_op = full.ops[len(graph.ops) - 3]
+    assert packed_op.type == "bconv" and packed_op.attrs["epilogue"] == "packed"
+    words = run_all(full, full_t, x)[packed_op.outputs[0]]
+    pm1 = to_pm1(unpack_bits(words, c, packed_op.attrs["out_groups"]))
+    assert np.abs(z).max() > 0.1  # not all balanced
+    np.testing.assert_allclose(z, pm1.mean(axis=(1, 2)), rtol=0, atol=1e-6)

@@ -184,9 +184,9 @@ def test_lce_dequantize_of_bitpacked_bconv() -> None:
     model.tensors += [TfTensor(k, "deq", (n, h, w, c), np.float32),
                       TfTensor(k + 1, "axes", (2,), np.int32, np.array([1, 2], np.int32)),
                       TfTensor(k + 2, "mean", (n, c), np.float32)]
-    model.ops = model.ops[: cut.index + 1] + [
-        TfOp(cut.index + 1, "LceDequantize", [cut.outputs[0]], [k]),
-        TfOp(cut.index + 2, "MEAN", [k, k + 1], [k + 2], {"KeepDims": False})]
+    model.ops = [*model.ops[: cut.index + 1],
+                 TfOp(cut.index + 1, "LceDequantize", [cut.outputs[0]], [k]),
+                 TfOp(cut.index + 2, "MEAN", [k, k + 1], [k + 2], {"KeepDims": False})]
     model.outputs = [k + 2]
     graph, tensors = import_model(model)
     assert [op.type for op in graph.ops[-3:]] == ["bconv", "pwl_f32", "global_avgpool_f32"]

@@ -11,8 +11,9 @@ the logits' spread (std across inputs of the logits minus their batch mean), the
 inputs whose logits agree with LCE's within ``TOL`` × spread (max over the classes), the same
 share between the Keras model and LCE (the baseline: LCE's own float32 rounding), the share
 of inputs with the same input-dependent top-1 (argmax of the logits minus their batch mean),
-and the time per image of LCE (best setting, 1 thread, from step 1) and of bnnflow's engine
-(1 thread) on the same file. A file that does not import is listed with the error.
+and the time per image of LCE (best setting, 1 thread; timed right before bnnflow with
+``--lce-python`` when that exists, else step 1's figure) and of bnnflow's engine (1 thread)
+on the same file, best of ``--runs``. A file that does not import is listed with the error.
 """
 
 from __future__ import annotations
@@ -39,7 +40,18 @@ def agreement(a: np.ndarray, b: np.ndarray, spread: float) -> float:
     return float((np.abs(a - b).max(axis=1) <= TOL * spread).mean())
 
 
-def check(tflite: str, runs: int) -> dict:
+def lce_time(lce_python: str | None, tflite: str, runs: int) -> float | None:
+    """LCE's time (ms/image, best of ``runs``, 1 thread) on ``tflite``, measured now in the LCE
+    environment (so both engines are timed under the same machine load)."""
+    if not lce_python or not os.path.exists(lce_python):
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([lce_python, os.path.join(here, "lce_make.py"), "--time-file", tflite,
+                          "--time-runs", str(runs)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def check(tflite: str, runs: int, lce_python: str | None = None) -> dict:
     from bnnflow.convert.lce import TFLiteImportError, from_tflite
     from bnnflow.format import save
     from bnnflow.runtime import Interpreter
@@ -62,7 +74,10 @@ def check(tflite: str, runs: int) -> dict:
         z = np.concatenate([interp.run(x[i : i + 16]) for i in range(0, len(x), 16)])
         one = x[:1]
         interp.run(one)
+        lce_now = lce_time(lce_python, tflite, runs)
         rec["bnnflow_ms"] = 1e3 * min(_timed(interp, one) for _ in range(runs))
+        if lce_now is not None:
+            rec["lce_ms"] = lce_now
     spread = float((y - y.mean(axis=0)).std())
     rec.update(
         spread=spread,
@@ -107,7 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("folder", help="where lce_make.py wrote <model>_<kind>.tflite/.npz")
     p.add_argument("--make", default=None, metavar="MODELS",
                    help="first run lce_make.py --models MODELS --out FOLDER in the LCE env")
-    p.add_argument("--lce-python", default=".peers/lce/bin/python")
+    p.add_argument("--lce-python",
+                   default=os.path.join(os.environ.get("PEERS_DIR", ".peers"), "lce", "bin",
+                                        "python"),
+                   help="the LCE environment's python ($PEERS_DIR or .peers, then lce/bin)")
     p.add_argument("--runs", type=int, default=10, help="timed runs (best is kept)")
     p.add_argument("--json", default=None)
     p.add_argument("--markdown", default=None)
@@ -118,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
                         "--out", a.folder], check=True)
     recs = []
     for f in sorted(glob.glob(os.path.join(a.folder, "*.tflite"))):
-        rec = check(f, a.runs)
+        rec = check(f, a.runs, a.lce_python)
         print(json.dumps(rec), file=sys.stderr, flush=True)
         recs.append(rec)
     if a.json:

@@ -250,6 +250,19 @@ def run_lce(fb: bytes, x: np.ndarray, kind: str) -> tuple[np.ndarray, float, dic
     return np.concatenate(ys).astype(np.float32), best * 1e3, info
 
 
+def time_file(path: str, runs: int) -> float:
+    """LCE's best time (ms) for one image of a float-input ``.tflite`` file, 1 thread."""
+    import larq_compute_engine as lce
+
+    with open(path, "rb") as f:
+        fb = f.read()
+    it = lce.testing.Interpreter(fb, num_threads=1, use_indirect_bgemm=True, use_xnnpack=True)
+    shape = [1, *it.interpreter.input_shapes[0][1:]]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    it.predict(x)
+    return 1e3 * min(_timed(it, x) for _ in range(runs))
+
+
 def io_quantization(fb: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
     """(scale, zero point) of the model's input and output tensors."""
     from larq_compute_engine.mlir.python.tflite_schema import Model
@@ -298,7 +311,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="out/lce_zoo")
     p.add_argument("--fixtures", default=None,
                    help="write the small committed fixtures (tiny_a, tiny_b) to this folder")
+    p.add_argument("--time-file", default=None, metavar="TFLITE",
+                   help="only time LCE on this file (best of --time-runs, 1 thread, ms/image)")
+    p.add_argument("--time-runs", type=int, default=10)
     a = p.parse_args(argv)
+    if a.time_file:
+        print(f"{time_file(a.time_file, a.time_runs):.4f}")
+        return
     kinds = a.kinds.split(",")
     if a.fixtures:
         os.makedirs(a.fixtures, exist_ok=True)

@@ -102,12 +102,13 @@ def strip_softmax(model):  # -> tf.keras.Model
     import tensorflow as tf
 
     last = model.layers[-1]
-    if isinstance(last, tf.keras.layers.Activation) and last.get_config()["activation"] in (
-        "softmax",
-        "linear",
+    if isinstance(last, tf.keras.layers.Softmax) or (
+        isinstance(last, tf.keras.layers.Activation)
+        and last.get_config()["activation"] in ("softmax", "linear")
     ):
         return tf.keras.Model(model.inputs, last.input, name=model.name)
-    raise SystemExit(f"{model.name}: last layer {last.name} is not a softmax activation")
+    raise ValueError(f"{model.name}: last layer {last.name} ({type(last).__name__}) is not a "
+                     "softmax activation")
 
 
 def zoo_model(name: str, size: int, seed: int):
@@ -325,9 +326,16 @@ def main(argv: list[str] | None = None) -> None:
             write(tiny_model(v, a.seed), f"lce_tiny_{v}", a.fixtures, kinds, 16, a.seed)
     names = list(ZOO) if a.models == "all" else [m for m in a.models.split(",") if m]
     os.makedirs(a.out, exist_ok=True)
+    failed = []
     for name in names:
         log(f"building {name} at {a.size}")
-        write(zoo_model(name, a.size, a.seed), name, a.out, kinds, a.random, a.seed)
+        try:
+            write(zoo_model(name, a.size, a.seed), name, a.out, kinds, a.random, a.seed)
+        except Exception as err:  # report and go on with the next model
+            log(f"{name}: FAILED: {type(err).__name__}: {err}")
+            failed.append(name)
+    if failed:
+        raise SystemExit(f"lce_make: failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ class Value:
     ``kind`` is ``float32`` or ``packed``; ``shape`` is the TFLite (NHWC) shape with the real
     channel count (also for packed); ``producer`` the index in ``ctx.builder.ops`` of the op
     that writes it (``None`` for the graph input); ``pad`` a pending explicit PAD
-    ``((top, bottom), (left, right))`` that the consuming op must fold in.
+    ``((top, bottom), (left, right))`` that the consuming op must fold in; ``slice`` a
+    pending channel range ``(start, stop, channels of name)`` of ``name`` (an output of SPLIT)
+    that only a ``CONV_2D`` can read (its weights widened with zeros to all channels).
     """
 
     name: str
@@ -38,6 +40,7 @@ class Value:
     shape: tuple[int, ...]
     producer: int | None = None
     pad: tuple[tuple[int, int], tuple[int, int]] | None = None
+    slice: tuple[int, int, int] | None = None
 
 
 @dataclass

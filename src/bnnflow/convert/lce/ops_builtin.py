@@ -38,6 +38,9 @@ def _float_in(ctx: Context, op: TfOp, pos: int = 0, allow_pad: bool = False) -> 
         raise fail(op, f"input {pos} is {x.kind}, expected float32")
     if x.pad is not None and not allow_pad:
         raise fail(op, "reads the output of a PAD that only a VALID convolution can fold in")
+    if x.slice is not None and not allow_pad:
+        raise fail(op, "reads an output of SPLIT; only CONV_2D can (as a conv of all channels "
+                   "with zero weights outside the slice)")
     return x
 
 
@@ -45,6 +48,17 @@ def conv_2d(ctx: Context, op: TfOp) -> None:
     x = _float_in(ctx, op, allow_pad=True)
     w = ctx.const(op, 1).astype(np.float32)
     _, kh, kw, cin = w.shape
+    if x.slice is not None:  # a SPLIT output: widen the weights to all channels
+        if x.pad is not None:
+            raise fail(op, "a PAD of a SPLIT output is not supported")
+        start, stop, total = x.slice
+        full = np.zeros((w.shape[0], kh, kw, total), np.float32)
+        if stop - start != cin:
+            raise fail(op, f"filter {list(w.shape)} does not match the split's {stop - start} "
+                       "channels")
+        full[..., start:stop] = w
+        w, cin = full, total
+        x = Value(x.name, x.kind, (*x.shape[:3], total), x.producer)
     if len(x.shape) != 4 or cin != x.shape[3]:
         raise fail(op, f"filter {list(w.shape)} does not match input {list(x.shape)} (grouped "
                    "CONV_2D is not supported)")
@@ -193,14 +207,36 @@ def concatenation(ctx: Context, op: TfOp) -> None:
     _finish(ctx, op, out)
 
 
+def split(ctx: Context, op: TfOp) -> None:
+    """SPLIT along channels: each output is a pending channel slice of the input (read by
+    CONV_2D only: MeliusNet's grouped real convs are SPLIT → CONV_2D per group → CONCAT)."""
+    axis = int(np.asarray(ctx.const(op, 0)).reshape(()))
+    x = ctx.value(op, 1)
+    if x.kind != "float32" or x.pad is not None or x.slice is not None:
+        raise fail(op, f"SPLIT of a {x.kind} tensor (only a plain float32 one maps)")
+    if axis % len(x.shape) != len(x.shape) - 1 or len(x.shape) != 4:
+        raise fail(op, f"SPLIT along axis {axis} (only the channel axis of NHWC maps)")
+    n = len(op.outputs)
+    c = x.shape[3] // n
+    for i, out in enumerate(op.outputs):
+        ctx.values[out] = Value(x.name, "float32", (*x.shape[:3], c), x.producer,
+                                slice=(i * c, (i + 1) * c, x.shape[3]))
+
+
 def pad(ctx: Context, op: TfOp) -> None:
     """A spatial zero PAD is held back and folded into the VALID convolution that reads it."""
     x = _float_in(ctx, op)
     p = ctx.const(op, 1).astype(np.int64)
     if len(op.inputs) > 2 and op.inputs[2] >= 0 and np.any(ctx.const(op, 2) != 0):
         raise fail(op, "PADV2 with a nonzero constant is not supported")
-    if p.shape != (4, 2) or np.any(p[0] != 0) or np.any(p[3] != 0) or np.any(p < 0):
-        raise fail(op, f"paddings {p.tolist()} (only spatial, non-negative padding maps)")
+    if p.shape != (4, 2) or np.any(p[0] != 0) or np.any(p < 0):
+        raise fail(op, f"paddings {p.tolist()} (only spatial or channel, non-negative padding "
+                   "maps)")
+    if np.any(p[3] != 0):
+        if np.any(p[1:3] != 0) or len(x.shape) != 4:
+            raise fail(op, f"paddings {p.tolist()}: channels and space at once")
+        _pad_channels(ctx, op, x, int(p[3, 0]), int(p[3, 1]))
+        return
     for user in ctx.consumers.get(op.outputs[0], []):
         if user.code not in ("CONV_2D", "DEPTHWISE_CONV_2D") or user.options["Padding"] != VALID:
             raise fail(op, f"its output is read by op #{user.index} ({user.code}); a PAD is "
@@ -208,6 +244,17 @@ def pad(ctx: Context, op: TfOp) -> None:
     (t, b), (le, r) = p[1].tolist(), p[2].tolist()
     ctx.bind(op, Value(x.name, x.kind, (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
                        x.producer, ((t, b), (le, r))))
+
+
+def _pad_channels(ctx: Context, op: TfOp, x: Value, before: int, after: int) -> None:
+    """Zero channels before/after: a 1x1 ``conv2d_f32`` whose weights embed the input's
+    channels at offset ``before`` (exact: every output is one input times 1, or 0)."""
+    c = x.shape[3]
+    w = np.zeros((before + c + after, 1, 1, c), np.float32)
+    w[before + np.arange(c), 0, 0, np.arange(c)] = 1.0
+    out = ctx.emit(op, "conv2d_f32", [x], {"stride": 1, "padding": 0}, "float32",
+                   (*x.shape[:3], w.shape[0]), weights=w, bias=np.zeros(w.shape[0], np.float32))
+    ctx.bind(op, out)
 
 
 def relu(ctx: Context, op: TfOp) -> None:
@@ -261,6 +308,7 @@ HANDLERS = {
     "RESHAPE": reshape,
     "CONCATENATION": concatenation,
     "PAD": pad,
+    "SPLIT": split,
     "PADV2": pad,
     "RELU": relu,
     "RELU6": relu,

@@ -129,7 +129,9 @@ def tiny_model(variant: str, seed: int):
     residual add; a binary conv feeding a binary conv (bitpacked output); a max pool over
     binary activations (LceBMaxPool2d); a grouped binary conv; a depthwise conv; global
     average pool and a dense classifier. ``b``: zero-padded and valid binary convs (stride 1
-    and 2), a fused ReLU, PReLU, average pool, concatenation, flatten and dense.
+    and 2), a fused ReLU, PReLU, average pool, concatenation, flatten and dense. ``d``: a
+    channel PAD (MeliusNet's improvement block), a grouped real conv, a split → conv per part
+    → concatenation (MeliusNet's form of a grouped conv) and a strided one-padded binary conv.
     """
     import larq as lq
     import tensorflow as tf
@@ -157,6 +159,22 @@ def tiny_model(variant: str, seed: int):
         x = L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
         x = L.BatchNormalization()(x)
         x = L.Activation("relu")(x)
+        x = L.GlobalAveragePooling2D()(x)
+        x = L.Dense(10)(x)
+    elif variant == "d":
+        x = L.Conv2D(32, 3, strides=1, padding="same", use_bias=False)(x)
+        x = L.BatchNormalization()(x)
+        y = lq.layers.QuantConv2D(16, 3, padding="same", pad_values=1.0, **q)(x)
+        y = L.BatchNormalization()(y)
+        y = L.Lambda(lambda t: tf.pad(t, [[0, 0], [0, 0], [0, 0], [16, 0]]))(y)
+        x = L.Add()([x, y])
+        x = L.Conv2D(32, 3, padding="same", groups=4, use_bias=False)(x)
+        x = L.BatchNormalization()(x)
+        parts = L.Lambda(lambda t: tf.split(t, 2, axis=-1))(x)
+        x = L.Concatenate()([L.Conv2D(16, 3, padding="same", use_bias=False)(t) for t in parts])
+        x = L.BatchNormalization()(x)
+        x = lq.layers.QuantConv2D(32, 3, strides=2, padding="same", pad_values=1.0, **q)(x)
+        x = L.BatchNormalization()(x)
         x = L.GlobalAveragePooling2D()(x)
         x = L.Dense(10)(x)
     else:
@@ -311,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/lce_zoo")
     p.add_argument("--fixtures", default=None,
-                   help="write the small committed fixtures (tiny_a, tiny_b) to this folder")
+                   help="write the small committed fixtures (lce_tiny_*) to this folder")
+    p.add_argument("--tiny", default="a,b,d", help="which tiny models (with --fixtures)")
     p.add_argument("--time-file", default=None, metavar="TFLITE",
                    help="only time LCE on this file (best of --time-runs, 1 thread, ms/image)")
     p.add_argument("--time-runs", type=int, default=10)
@@ -322,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     kinds = a.kinds.split(",")
     if a.fixtures:
         os.makedirs(a.fixtures, exist_ok=True)
-        for v in ("a", "b"):
+        for v in a.tiny.split(","):
             write(tiny_model(v, a.seed), f"lce_tiny_{v}", a.fixtures, kinds, 16, a.seed)
     names = list(ZOO) if a.models == "all" else [m for m in a.models.split(",") if m]
     os.makedirs(a.out, exist_ok=True)

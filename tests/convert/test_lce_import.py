@@ -1,7 +1,7 @@
 """The Larq Compute Engine importer (bnnflow.convert.lce) against LCE's own outputs.
 
 The fixtures in data/lce/ were made by ``benchmarks/lce_make.py --fixtures`` in the LCE peer
-environment: two small QuickNet-style larq models at 32x32 (see ``tiny_model`` there), seeded
+environment: three small QuickNet-style larq models at 32x32 (see ``tiny_model`` there), seeded
 random weights and calibrated random BatchNorm statistics, converted by LCE 0.16 (float
 inference), with LCE's interpreter outputs (``y``) and the Keras model's (``keras``) on 16
 random and 23 structured inputs. No TensorFlow is needed here.
@@ -29,7 +29,7 @@ from bnnflow.format import load, save
 from bnnflow.reference.interpreter import run as reference_run
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "lce")
-FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float"]
+FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float", "lce_tiny_d_float"]
 #: Per input, logits agree when max |a − b| ≤ TOL × the logits' spread across inputs.
 TOL = 1e-3
 
@@ -80,7 +80,8 @@ def test_fixture_on_engine(name: str, tmp_path) -> None:
 
 def test_fixture_ops() -> None:
     """The fixtures exercise every LCE op mapping: float, bitpacked (with out_groups 2) and
-    zero-padded binary convs, a binary max pool, grouped and strided valid binary convs."""
+    zero-padded binary convs, a binary max pool, grouped and strided valid binary convs; and
+    the builtins around them, a channel PAD, SPLIT and a grouped CONV_2D included."""
     seen = set()
     for name in FIXTURES:
         graph, _ = from_tflite(_fixture(name)[0])
@@ -97,6 +98,10 @@ def test_fixture_ops() -> None:
                  "maxpool_packed", "pack", "conv2d_f32", "add_f32", "concat", "pwl_f32",
                  "avgpool_f32", "global_avgpool_f32", "flatten", "dense_f32"):
         assert want in seen, want
+    codes = {op.code for name in FIXTURES for op in _model(name).ops}
+    assert codes >= {"LceQuantize", "LceBconv2d", "LceBMaxPool2d", "CONV_2D",
+                     "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D",
+                     "MEAN", "RESHAPE", "CONCATENATION", "PAD", "SPLIT", "PRELU"}, codes
 
 
 @given(st.integers(1, 4000), st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1,

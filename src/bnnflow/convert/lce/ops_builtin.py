@@ -59,9 +59,15 @@ def conv_2d(ctx: Context, op: TfOp) -> None:
         full[..., start:stop] = w
         w, cin = full, total
         x = Value(x.name, x.kind, (*x.shape[:3], total), x.producer)
-    if len(x.shape) != 4 or cin != x.shape[3]:
-        raise fail(op, f"filter {list(w.shape)} does not match input {list(x.shape)} (grouped "
-                   "CONV_2D is not supported)")
+    if len(x.shape) != 4 or x.shape[3] % cin or w.shape[0] % (x.shape[3] // cin):
+        raise fail(op, f"filter {list(w.shape)} does not match input {list(x.shape)}")
+    groups = x.shape[3] // cin
+    if groups > 1:  # grouped: block-diagonal dense weights (exact, the zeros add nothing)
+        og = w.shape[0] // groups
+        dense = np.zeros((w.shape[0], kh, kw, x.shape[3]), np.float32)
+        for g in range(groups):
+            dense[g * og:(g + 1) * og, :, :, g * cin:(g + 1) * cin] = w[g * og:(g + 1) * og]
+        w = dense
     _conv(ctx, op, x, w, kh, kw)
 
 

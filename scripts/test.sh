@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_lib.sh
 
-install_into_venv "train,test"
+install_into_venv "train,test,import"
 
 ruff check src tests benchmarks
 

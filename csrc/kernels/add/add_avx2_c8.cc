@@ -3,6 +3,7 @@
 // add_f32 is the generic kernel of eltwise_impl.h.
 #include "kernels/common/vec_avx2.h"
 #include "kernels/add/add_impl.h"
+#include "kernels/add/residual_impl.h"
 #include "kernels/add/add_int8_pairs_impl.h"
 
 namespace bnnflow::glue::avx2 {
@@ -42,5 +43,7 @@ struct AddBlock16 {
 
 void add_int8(const AddInt8Args& a, ThreadPool* pool) { add_int8_pairs<AddBlock16, Vec>(a, pool); }
 void add_f32(const AddF32Args& a, ThreadPool* pool) { add_f32_impl<Vec>(a, pool); }
+
+void residual_rows(const ResidualArgs& a) { residual_rows_generic<Vec>(a); }
 
 }  // namespace bnnflow::glue::avx2

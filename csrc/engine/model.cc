@@ -225,8 +225,8 @@ std::vector<std::vector<std::size_t>> readers_of(const ValidGraph& g) {
 }
 
 // The residual block starting at bconv position i (docs/runtime.md "Fused steps"), or none
-// (chain.add == nullptr). *last: the position of its last op, where the fused step runs; every
-// other reader of its result comes after it, and nothing else reads the tensors in between.
+// (chain.add == nullptr). *last: the position of the add (or the pwl), where the fused step
+// runs: both inputs are ready there and nothing else reads the tensors in between.
 ResidualChain residual_chain(const ValidGraph& g,
                              const std::vector<std::vector<std::size_t>>& readers,
                              std::size_t i, std::size_t* last) {
@@ -249,14 +249,12 @@ ResidualChain residual_chain(const ValidGraph& g,
     *last = readers[static_cast<std::size_t>(result)][0];
     result = pwl->output;
   }
-  const auto& r = readers[static_cast<std::size_t>(result)];
-  for (std::size_t k = 0; k < r.size(); ++k) {
-    const ValidOp& pack = g.ops[r[k]];
+  // A pack of the result joins the step wherever it stands in the graph: the step runs where
+  // the result is ready, so the bits exist before the pack's position (before every reader).
+  for (std::size_t k : readers[static_cast<std::size_t>(result)]) {
+    const ValidOp& pack = g.ops[k];
     if (pack.kind != OpKind::kPack || pack.output == g.output) continue;
-    // The fused step runs at the pack: the result's other readers must come after it.
-    if (r.front() != r[k]) continue;
     c.pack = &pack;
-    *last = r[k];
     break;
   }
   return c;

@@ -706,16 +706,16 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, Isa isa
   const int residual = add.inputs[0] == conv.output ? add.inputs[1] : add.inputs[0];
   s.inputs = {conv.inputs[0], residual};
   s.ops = {conv.index, add.index};
-  s.type = "bconv2d+add";
+  s.type += std::string("+") + op_type_name(add.kind);  // "bconv+add"
   s.output = add.output;
   if (chain.pwl != nullptr) {
     s.ops.push_back(chain.pwl->index);
-    s.type += "+pwl";
+    s.type += std::string("+") + op_type_name(chain.pwl->kind);
     s.output = chain.pwl->output;
   }
   if (chain.pack != nullptr) {
     s.ops.push_back(chain.pack->index);
-    s.type += "+pack";
+    s.type += std::string("+") + op_type_name(chain.pack->kind);
     s.extra_output = chain.pack->output;
   }
   try {
@@ -733,8 +733,8 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, Isa isa
       bconv2d(*p.weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
     };
   } catch (const std::invalid_argument& e) {
-    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(conv.index) + " (bconv2d): " +
-                                             e.what());
+    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(conv.index) + " (" +
+                                             op_type_name(conv.kind) + "): " + e.what());
   }
   return s;
 }

@@ -203,9 +203,15 @@ class Interpreter:
 
     @property
     def steps(self) -> list[str]:
-        """The steps :meth:`run` executes, in order: op names, ``"a+b"`` for a fused pair
-        (``conv2d_int8`` + the ``requant32`` that is its only reader)."""
+        """The steps :meth:`run` executes, in order: op names, joined with ``"+"`` for fused
+        ops (docs/runtime.md, "Fused steps"): ``conv2d_int8`` + the ``requant32`` that is its
+        only reader; a binary convolution + its residual ``add`` (+ ``pwl``) (+ ``pack``)."""
         return [name for name, _ in self._native.steps]
+
+    @property
+    def step_types(self) -> list[str]:
+        """The op types of :attr:`steps`, e.g. ``"bconv+add+pwl+pack"`` for a fused block."""
+        return [kind for _, kind in self._native.steps]
 
     @property
     def backends(self) -> dict[str, str]:

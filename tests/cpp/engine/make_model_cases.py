@@ -5,9 +5,9 @@ models as .bnn files, an input batch for each and the logits the numpy reference
     python tests/cpp/engine/make_model_cases.py --list    (the case names, one a line)
 
 MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
-on the digits data set; the input: the first test images), ``birealnet18`` and ``quicknet``
-(random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
-random images); all three by default. Each is exported in both data-flows; for every
+on the digits data set; the input: the first test images), ``birealnet18``, ``quicknet`` and
+``ftbnn18`` (random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes;
+the input: random images); all four by default. Each is exported in both data-flows; for every
 ``<model>_<dataflow>`` the script writes, into OUTDIR:
 
 - ``<case>.bnn``: the converted model;
@@ -71,6 +71,7 @@ MODELS: dict[str, Callable[[Path], tuple[dict[str, object], np.ndarray]]] = {
     "digits": _digits,
     "birealnet18": _imagenet("birealnet18"),
     "quicknet": _imagenet("quicknet"),
+    "ftbnn18": _imagenet("ftbnn18"),
 }
 
 

@@ -285,7 +285,8 @@ void Model::build_fused_program() {
     if (absorbed[i]) continue;
     if (chain_at[i] >= 0) {
       const ResidualChain& c = chains[static_cast<std::size_t>(chain_at[i])];
-      fast_.push_back(make_residual_step(valid_, c, isa_));
+      const std::size_t conv = static_cast<std::size_t>(c.bconv - valid_.ops.data());
+      fast_.push_back(make_residual_step(valid_, c, full_[conv], isa_));
       std::string name = name_of(c.bconv) + "+" + name_of(c.add);
       if (c.pwl != nullptr) name += "+" + name_of(c.pwl);
       if (c.pack != nullptr) name += "+" + name_of(c.pack);

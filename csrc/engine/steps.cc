@@ -130,11 +130,12 @@ PreparedBconv prepare_bconv(const ValidGraph& g, const ValidOp& op, Isa isa) {
 
 Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Step s = base(g, op);
-  const PreparedBconv p = prepare_bconv(g, op, isa);
+  auto p = std::make_shared<const PreparedBconv>(prepare_bconv(g, op, isa));
+  s.prepared = p;
   s.run = [p](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    BconvGeometry gn = p.geo;
+    BconvGeometry gn = p->geo;
     gn.n = static_cast<int>(n);
-    bconv2d(*p.weights, in<std::uint32_t>(ins, 0), gn, p.ep, out, pool);
+    bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, p->ep, out, pool);
   };
   return s;
 }
@@ -699,7 +700,8 @@ void residual_post(const void* ctx, void* out, std::size_t p0, std::size_t p1) {
 
 }  // namespace
 
-Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, Isa isa) {
+Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const Step& conv_step,
+                        Isa isa) {
   const ValidOp& conv = *chain.bconv;
   const ValidOp& add = *chain.add;
   Step s = base(g, conv);
@@ -719,18 +721,20 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, Isa isa
     s.extra_output = chain.pack->output;
   }
   try {
-    const PreparedBconv p = prepare_bconv(g, conv, isa);
+    auto p = std::static_pointer_cast<const PreparedBconv>(conv_step.prepared);
+    if (!p) p = std::make_shared<const PreparedBconv>(prepare_bconv(g, conv, isa));
+    s.prepared = p;
     auto f = fold_residual(chain, isa);
     const bool packs = chain.pack != nullptr;
     s.run = [p, f, packs](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
       ResidualCall call{f.get(), in<std::int8_t>(ins, 1),
                         packs ? static_cast<std::uint32_t*>(const_cast<void*>(ins[2])) : nullptr};
-      Epilogue ep = p.ep;
+      Epilogue ep = p->ep;
       ep.post.run = &residual_post;
       ep.post.ctx = &call;
-      BconvGeometry gn = p.geo;
+      BconvGeometry gn = p->geo;
       gn.n = static_cast<int>(n);
-      bconv2d(*p.weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
+      bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
     };
   } catch (const std::invalid_argument& e) {
     throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(conv.index) + " (" +

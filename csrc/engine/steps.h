@@ -33,6 +33,9 @@ struct Step {
   int extra_output = -1;
   std::vector<std::size_t> ops; // graph op indices it runs
   StepFn run;
+  // What the step prepared once (a bconv's weights re-arranged for the ISA), for a fused step
+  // built from it to share instead of preparing again; opaque outside steps.cc.
+  std::shared_ptr<const void> prepared;
 };
 
 // One step computing op `op` of `g` on `isa`. Throws Error(kUnsupported) when this build has
@@ -55,6 +58,8 @@ struct ResidualChain {
   const ValidOp* pwl = nullptr;   // optional
   const ValidOp* pack = nullptr;  // optional
 };
-Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, Isa isa);
+// conv_step: the bconv's own step (make_step), whose prepared weights the fused step shares.
+Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const Step& conv_step,
+                        Isa isa);
 
 }  // namespace bnnflow::engine

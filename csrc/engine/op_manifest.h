@@ -23,7 +23,7 @@ enum class OpKind : std::uint8_t {
   kPack, kBconv, kBdense, kMaxpoolPacked, kRequant, kRequant32, kAdd, kPwl, kMaxpoolInt8,
   kSumpoolInt8, kGlobalSumpoolInt8, kConv2dInt8, kDwconv2dInt8, kDenseInt8, kConcat, kDequant,
   kScaleBias, kAddF32, kPwlF32, kConv2dF32, kDenseF32, kMaxpoolF32, kAvgpoolF32, kGlobalAvgpoolF32,
-  kFlatten,
+  kFlatten, kChannelShuffle,
 };
 
 namespace manifest {
@@ -264,6 +264,11 @@ inline const std::vector<Op>& ops() {
        {},
        {false, 0, 0, 0, {}, {}},
        "none", "[N,H,W,C] -> [N, H*W*C] (NHWC order)"},
+      {"channel_shuffle", OpKind::kChannelShuffle, 1, false,
+       {{"groups", true, 1, 65536, {}, false, {}}},
+       {},
+       {false, 0, 0, 0, {}, {}},
+       "none", "y[..., j*g + i] = x[..., i*(C/g) + j] (ShuffleNet), int8 or float32"},
   };
   return table;
 }

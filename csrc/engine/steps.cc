@@ -9,6 +9,7 @@
 #include "kernels/add/residual.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bdense/bdense.h"
+#include "kernels/channel_shuffle/channel_shuffle.h"
 #include "kernels/concat/concat.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/dense_int8/dense_int8.h"
@@ -431,6 +432,19 @@ Step concat_step(const ValidGraph& g, const ValidOp& op) {
   return s;
 }
 
+Step channel_shuffle_step(const ValidGraph& g, const ValidOp& op) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const std::size_t rows = static_cast<std::size_t>(x.rows_per_sample());
+  const std::size_t c = static_cast<std::size_t>(x.shape.back());
+  const std::size_t groups = static_cast<std::size_t>(op.attrs.groups);
+  const std::size_t elem = act_dtype_size(x.dtype);
+  s.run = [rows, c, groups, elem](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::channel_shuffle({ins[0], out, rows * n, c, groups, elem}, &pool);
+  };
+  return s;
+}
+
 Step dequant_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Step s = base(g, op);
   const Rows r = rows_of(g.tensors[op.inputs[0]]);
@@ -596,6 +610,7 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
     case OpKind::kDwconv2dInt8: return dwconv_int8_step(g, op, isa);
     case OpKind::kDenseInt8: return dense_int8_step(g, op, isa);
     case OpKind::kConcat: return concat_step(g, op);
+    case OpKind::kChannelShuffle: return channel_shuffle_step(g, op);
     case OpKind::kDequant: return dequant_step(g, op, isa);
     case OpKind::kScaleBias: return scale_bias_step(g, op, isa);
     case OpKind::kAddF32: return add_f32_step(g, op, isa);

@@ -473,6 +473,16 @@ TensorInfo infer_concat(const OpContext& ctx) {
   return ctx.output(first.dtype, shape);
 }
 
+TensorInfo infer_channel_shuffle(const OpContext& ctx) {
+  const TensorInfo& x = ctx.input(0, {A::kInt8, A::kFloat32}, {2, 4});
+  const std::int64_t c = x.shape.back(), g = ctx.attrs().groups;
+  if (c % g) {
+    ctx.fail("attrs.groups", "groups " + std::to_string(g) + " does not divide the " +
+                                 std::to_string(c) + " channels");
+  }
+  return ctx.output(x.dtype, x.shape);
+}
+
 TensorInfo infer_flatten(const OpContext& ctx) {
   const TensorInfo& x = ctx.input(0, {A::kInt8, A::kInt32, A::kFloat32}, {4});
   return ctx.output(x.dtype, {x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]});
@@ -506,6 +516,7 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
     case OpKind::kAvgpoolF32: return pool(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kGlobalAvgpoolF32: return global_pool(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kFlatten: return infer_flatten(ctx);
+    case OpKind::kChannelShuffle: return infer_channel_shuffle(ctx);
   }
   ctx.fail("type", "unhandled op type");
 }

@@ -241,6 +241,14 @@ def _make_concat(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) 
     return "op", dtype, rank, 3 * d.c, 1, d.h * d.w if rank == 4 else 1
 
 
+def _make_channel_shuffle(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]
+                          ) -> Out:
+    g = o.get("shuffle_groups", 2 if d.c % 2 == 0 else 1)
+    b.add("channel_shuffle", "op", [x], {"groups": g})
+    rank = o.get("rank", 4)
+    return "op", o.get("dtype", "int8"), rank, d.c, 1, d.h * d.w if rank == 4 else 1
+
+
 def _conv_maker(op_type: str) -> Maker:
     def make(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
         k, s, p = o.get("kernel", 3), o.get("stride", 1), o.get("padding", 1)
@@ -304,6 +312,7 @@ MAKERS: dict[str, tuple[Maker, str, int]] = {
     "dwconv2d_int8": (_conv_maker("dwconv2d_int8"), "uint8", 4),
     "dense_int8": (_dense_maker("dense_int8"), "int8", 2),
     "concat": (_make_concat, "int8", 4),
+    "channel_shuffle": (_make_channel_shuffle, "int8", 4),
     "dequant": (_elementwise_maker("dequant", "float32", _dequant_params), "int32", 4),
     "scale_bias": (_elementwise_maker("scale_bias", "float32", _scale_bias_params),
                    "float32", 4),
@@ -323,10 +332,10 @@ def op_case(op_type: str, rng: Rng, *, h: int = 6, w: int = 5, c: int = 6, group
     """A graph that exercises one op ``op_type`` (output tensor ``"op"``) on an input of
     ``h x w x c`` (or ``[N, c]`` for rank-2 ops); ``options`` override the op's attrs
     (``kernel``, ``stride``, ``padding``, ``pad_mode``, ``epilogue``, ``clamp``, ``cout``,
-    ``out_groups``, ``multiplier``, ``rank``, ``dtype``, ``input_dtype``)."""
+    ``out_groups``, ``multiplier``, ``rank``, ``dtype``, ``input_dtype``, ``shuffle_groups``)."""
     maker, kind, rank = MAKERS[op_type]
     rank = options.get("rank", rank)
-    if op_type in ("concat", "flatten", "pack") and "dtype" in options:
+    if op_type in ("concat", "flatten", "pack", "channel_shuffle") and "dtype" in options:
         kind = options["dtype"]
     if op_type in ("conv2d_int8", "dwconv2d_int8"):
         kind = options.get("input_dtype", kind)

@@ -178,4 +178,6 @@ OPS: list[dict[str, Any]] = [
      "doc": "mean over H*W"},
     {"type": "flatten", "kind": "kFlatten", "inputs": 1, "attrs": [], "params": [],
      "doc": "[N,H,W,C] -> [N, H*W*C] (NHWC order)"},
+    {"type": "channel_shuffle", "kind": "kChannelShuffle", "inputs": 1, "attrs": [_GROUPS],
+     "params": [], "doc": "y[..., j*g + i] = x[..., i*(C/g) + j] (ShuffleNet), int8 or float32"},
 ]

@@ -396,6 +396,14 @@ def _infer_concat(ctx: OpContext) -> TensorInfo:
     return ctx.output(first.dtype, (*first.shape[:-1], total))
 
 
+def _infer_channel_shuffle(ctx: OpContext) -> TensorInfo:
+    x = ctx.input(0, ("int8", "float32"), (2, 4))
+    c, g = x.shape[-1], ctx.attrs["groups"]
+    if c % g:
+        ctx.fail("attrs.groups", f"groups {g} does not divide the {c} channels")
+    return ctx.output(x.dtype, x.shape)
+
+
 def _infer_flatten(ctx: OpContext) -> TensorInfo:
     x = ctx.input(0, ("int8", "int32", "float32"), (4,))
     return ctx.output(x.dtype, (x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]))
@@ -432,6 +440,7 @@ INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
     "avgpool_f32": _pool("float32", "float32"),
     "global_avgpool_f32": _global_pool("float32", "float32"),
     "flatten": _infer_flatten,
+    "channel_shuffle": _infer_channel_shuffle,
 }
 
 

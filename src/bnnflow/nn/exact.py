@@ -181,6 +181,8 @@ def _table() -> dict[str, Callable[[list[Value], _Ctx], Value]]:
         "dense_int8": lambda x, c: _wrap32(
             _exact(x[0].to(torch.float64) @ c.params["weights"].T) + c.params["bias"]),
         "concat": lambda x, c: torch.cat(x, dim=-1),
+        "channel_shuffle": lambda x, c: x[0].unflatten(-1, (c.attrs["groups"], -1))
+        .transpose(-1, -2).flatten(-2),
         "dequant": lambda x, c: dequant(x[0], c.params["scale"], c.params["bias"]),
         "flatten": lambda x, c: x[0].reshape(x[0].shape[0], -1),
     }

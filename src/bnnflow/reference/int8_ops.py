@@ -136,3 +136,10 @@ def dense_int8(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
 def concat(xs: list[np.ndarray]) -> np.ndarray:
     """Concatenation along the channel (last) axis."""
     return np.concatenate(xs, axis=-1)
+
+
+def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """ShuffleNet's channel shuffle on the last (channel) axis, ``C = g·n``:
+    ``y[..., j·g + i] = x[..., i·n + j]`` for ``i < g``, ``j < n`` (any dtype)."""
+    c = x.shape[-1]
+    return x.reshape(*x.shape[:-1], groups, c // groups).swapaxes(-1, -2).reshape(x.shape)

@@ -7,7 +7,9 @@ models as .bnn files, an input batch for each and the logits the numpy reference
 MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
 on the digits data set; the input: the first test images), ``birealnet18``, ``quicknet`` and
 ``ftbnn18`` (random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes;
-the input: random images); all four by default. Each is exported in both data-flows; for every
+the input: random images), ``ftbnn_shuffle`` (ftbnn_small with groups=2, width=2, shuffle,
+bias, binary downsample) and ``reactnet_concat`` (reactnet_small with the concat downsample),
+both random at 8x8; all by default. Each is exported in both data-flows; for every
 ``<model>_<dataflow>`` the script writes, into OUTDIR:
 
 - ``<case>.bnn``: the converted model;
@@ -53,16 +55,21 @@ def _digits(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
     return {"int8": model, "float": model}, pixels
 
 
-def _imagenet(name: str) -> Callable[[Path], tuple[dict[str, object], np.ndarray]]:
-    """``name`` at SIZE x SIZE, random weights: calibrated for int8, as built for float."""
+def _imagenet(name: str, size: int = SIZE, channels: int = 3, **kwargs: object
+              ) -> Callable[[Path], tuple[dict[str, object], np.ndarray]]:
+    """``name`` (builder ``kwargs``) at ``size`` x ``size``, random weights: calibrated for
+    int8, as built for float."""
 
     def make(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
         from bnnflow.bench.models import build_model, calibrate_int8, random_images
 
-        calibration = random_images(BATCH, SIZE, 3, seed=1)
-        int8 = calibrate_int8(build_model(name, 0, num_classes=CLASSES), calibration)
-        return ({"int8": int8, "float": build_model(name, 0, num_classes=CLASSES)},
-                random_images(BATCH, SIZE, 3, seed=2))
+        args = {"num_classes": CLASSES, **kwargs}
+        if channels != 3:
+            args["in_channels"] = channels
+        calibration = random_images(BATCH, size, channels, seed=1)
+        int8 = calibrate_int8(build_model(name, 0, **args), calibration)
+        return ({"int8": int8, "float": build_model(name, 0, **args)},
+                random_images(BATCH, size, channels, seed=2))
 
     return make
 
@@ -72,6 +79,11 @@ MODELS: dict[str, Callable[[Path], tuple[dict[str, object], np.ndarray]]] = {
     "birealnet18": _imagenet("birealnet18"),
     "quicknet": _imagenet("quicknet"),
     "ftbnn18": _imagenet("ftbnn18"),
+    # channel_shuffle, learnable sign thresholds, shifted PReLUs, grouped + binary downsample
+    "ftbnn_shuffle": _imagenet("ftbnn_small", 8, 1, groups=2, width=2.0, shuffle=True,
+                               bias=True, binary_downsample=True),
+    # RSign, RPReLU and torch.cat (concat) downsampling
+    "reactnet_concat": _imagenet("reactnet_small", 8, 1, downsample="concat"),
 }
 
 

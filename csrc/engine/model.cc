@@ -273,8 +273,14 @@ void Model::build_fused_program() {
     std::size_t last = i;
     const ResidualChain c = residual_chain(valid_, readers, i, &last);
     if (c.add == nullptr) continue;
+    // Both inputs of an add may be such convolutions (a binary downsample shortcut): the
+    // first one takes the add, the other stays a step of its own.
+    const auto at = [&](const ValidOp* op) {
+      return static_cast<std::size_t>(op - valid_.ops.data());
+    };
+    if (absorbed[at(c.add)] || chain_at[at(c.add)] >= 0) continue;
     for (const ValidOp* op : {c.bconv, c.add, c.pwl, c.pack}) {
-      if (op != nullptr) absorbed[static_cast<std::size_t>(op - valid_.ops.data())] = true;
+      if (op != nullptr) absorbed[at(op)] = true;
     }
     absorbed[last] = false;
     chain_at[last] = static_cast<int>(chains.size());

@@ -174,3 +174,31 @@ def test_bnnflow_fuse_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         Interpreter.from_graph(graph, tensors)
     with pytest.raises(ValueError, match="fuse must be True, False or None"):
         Interpreter.from_graph(graph, tensors, fuse=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_add_of_two_binary_convolutions_fuses_one(isa: str) -> None:
+    """A binary downsample: the add's both inputs are int8 bconvs read only by it. The first
+    takes the add; the other runs as its own step (its output is the residual)."""
+    rng = np.random.default_rng(9)
+    c = 24
+    b = GraphBuilder(InputSpec("x", (-1, 6, 6, c), "int8"), "int8")
+    p = b.add("pack", "sign", [b.input], {"groups": 1}, t=np.zeros(c, np.int32))
+    convs = []
+    for name, k, pad in (("short", 1, 0), ("conv", 3, 1)):
+        convs.append(b.add("bconv", name, [p],
+                           {"stride": 2, "padding": pad, "pad_mode": "zero", "groups": 1,
+                            **epilogue_attrs("int8")},
+                           weights=grouped_packed_weights(rng, c, k, k, c, 1),
+                           **epilogue_params(rng, "int8", c, k * k * c)))
+    a = requant_params(rng, c)
+    h = b.add("add", "add", [convs[1], convs[0]], Ma=a["M"], Mb=a["M"], B=a["B"], s=a["s"])
+    h = b.add("sumpool_int8", "widen", [h], {"kernel": 1, "stride": 1, "padding": 0})
+    feats = 9 * c
+    h = b.add("dequant", "out", [b.add("flatten", "flat", [h])],
+              scale=np.full(feats, 0.5, np.float32), bias=np.zeros(feats, np.float32))
+    graph, tensors = b.build(h, feats)
+    interp = Interpreter.from_graph(graph, tensors, 2, isa=isa)
+    assert interp.steps[:3] == ["sign", "conv", "short+add"]
+    x = random_input(rng, graph, 3)
+    np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))

@@ -628,7 +628,7 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
 
 // The residual tail's parameters folded once (residual.h), owned by the step.
 struct FoldedResidual {
-  std::vector<std::int32_t> my, mr, br, s, t, mp, bp, mn, bn, ps;
+  std::vector<std::int32_t> my, mr, pairs, br, s, t, mp, bp, mn, bn, ps;
   k::ResidualParams p;
   decltype(&k::scalar::residual_rows) rows = nullptr;
   const PackKernels* pack = nullptr;  // with a fused pack
@@ -660,10 +660,18 @@ std::shared_ptr<FoldedResidual> fold_residual(const ResidualChain& chain, Isa is
   f->s = to_i32<std::int8_t>(add.param("s"));
   f->br = plus_round(to_i32<std::int32_t>(add.param("B")), f->s);
   f->channels = static_cast<int>(f->my.size());
+  f->pairs.resize(f->my.size());
+  for (std::size_t c = 0; c < f->my.size(); ++c) {  // int16 (My, Mr) as one int32
+    f->pairs[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(f->my[c]) |
+                                            (static_cast<std::uint32_t>(
+                                                 static_cast<std::uint16_t>(f->mr[c]))
+                                             << 16));
+  }
   k::ResidualParams& p = f->p;
   p.channels = f->my.size();
   p.my = f->my.data();
   p.mr = f->mr.data();
+  p.pairs = f->pairs.data();
   p.br = f->br.data();
   p.s = f->s.data();
   if (chain.pwl != nullptr) {

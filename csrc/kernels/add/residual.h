@@ -21,6 +21,8 @@ struct ResidualParams {
   const std::int32_t* mr = nullptr;  // multiplier of the residual
   const std::int32_t* br = nullptr;  // B + 2^(s-1)
   const std::int32_t* s = nullptr;   // 0..30
+  // Optional, for the vpmaddwd kernels (AVX2): (My & 0xffff) | (Mr << 16) per channel.
+  const std::int32_t* pairs = nullptr;
   bool pwl = false;
   const std::int32_t* t = nullptr;
   const std::int32_t* mp = nullptr;

@@ -450,8 +450,9 @@ inline void check_dense(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
 // residual_rows (the fused residual tail, residual.h) on rows [r0, rows) against the unfused
 // kernels it replaces: ref's add_int8, then ref's pwl_int8; rows before r0 stay untouched.
 inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts& cnt) {
-  for (int iter = 0; iter < 60; ++iter) {
-    const std::size_t rows = r.uniform(1, 20), C = r.uniform(1, 150), n = rows * C;
+  for (int iter = 0; iter < 80; ++iter) {
+    const std::size_t rows = r.uniform(1, 20), n0 = iter < 8 ? 16 * (iter + 1) : 0;
+    const std::size_t C = n0 ? n0 : r.uniform(1, 150), n = rows * C;  // whole 16-blocks too
     const std::size_t r0 = r.uniform(0, static_cast<int>(rows) - 1);
     const bool pwl = iter % 3 != 0;
     const FixedParams a(r, C), q(r, C);
@@ -468,10 +469,13 @@ inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts&
     const std::vector<std::int8_t>& out = pwl ? act : sum;
     for (std::size_t i = r0 * C; i < n; ++i) want[i] = out[i];
     // The folded parameters (as engine/steps.cc folds them).
-    std::vector<std::int32_t> my(C), mr(C), br(C), mp(C), bp(C), mn(C), bn(C);
+    std::vector<std::int32_t> my(C), mr(C), pairs(C), br(C), mp(C), bp(C), mn(C), bn(C);
     for (std::size_t c = 0; c < C; ++c) {
       my[c] = a.M[c];
       mr[c] = a.M2[c];
+      pairs[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(a.M[c]) |
+                                           (static_cast<std::uint32_t>(
+                                                static_cast<std::uint16_t>(a.M2[c])) << 16));
       br[c] = wadd32(a.B[c], round_term32(a.s[c]));
       mp[c] = q.M[c];
       mn[c] = q.M2[c];
@@ -481,6 +485,7 @@ inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts&
     ResidualParams p;
     p.channels = C;
     p.my = my.data(), p.mr = mr.data(), p.br = br.data(), p.s = a.s.data();
+    if (iter % 2 == 0) p.pairs = pairs.data();  // with and without the vpmaddwd form
     p.pwl = pwl;
     p.t = q.t.data(), p.mp = mp.data(), p.bp = bp.data(), p.mn = mn.data(), p.bn = bn.data();
     p.ps = q.s.data();

@@ -24,8 +24,10 @@ namespace {
 
 using Array = nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig>;
 
-e::ModelOptions options(int threads, const std::optional<std::string>& isa) {
+e::ModelOptions options(int threads, const std::optional<std::string>& isa,
+                        std::optional<bool> fuse) {
   e::ModelOptions o;
+  o.fuse = fuse;
   if (threads < 1 || threads > e::kMaxThreads) {
     throw e::Error(e::ErrorKind::kInput, "num_threads must be in [1, " +
                                              std::to_string(e::kMaxThreads) + "], got " +
@@ -318,22 +320,27 @@ BNNFLOW_BIND(model) {
                           "executor (csrc/engine); bnnflow.runtime.Interpreter wraps it.")
       .def_static(
           "from_file",
-          [](const std::string& path, int threads, const std::optional<std::string>& isa) {
-            const e::ModelOptions o = options(threads, isa);
+          [](const std::string& path, int threads, const std::optional<std::string>& isa,
+             std::optional<bool> fuse) {
+            const e::ModelOptions o = options(threads, isa, fuse);
             nb::gil_scoped_release release;
             return NativeModel(e::Model::from_file(path, o));
           },
-          "path"_a, "num_threads"_a = 1, "isa"_a = nb::none(),
-          "Load, validate and prepare the .bnn file at path.")
+          "path"_a, "num_threads"_a = 1, "isa"_a = nb::none(), "fuse"_a = nb::none(),
+          "Load, validate and prepare the .bnn file at path (fuse: None = the default, "
+          "on unless BNNFLOW_FUSE=0).")
       .def_static(
           "from_bytes",
-          [](nb::bytes data, int threads, const std::optional<std::string>& isa) {
-            const e::ModelOptions o = options(threads, isa);
+          [](nb::bytes data, int threads, const std::optional<std::string>& isa,
+             std::optional<bool> fuse) {
+            const e::ModelOptions o = options(threads, isa, fuse);
             return NativeModel(e::Model::from_buffer(data.c_str(), data.size(), o));
           },
-          "data"_a, "num_threads"_a = 1, "isa"_a = nb::none(),
+          "data"_a, "num_threads"_a = 1, "isa"_a = nb::none(), "fuse"_a = nb::none(),
           "Load, validate and prepare a .bnn held in memory.")
       .def_prop_ro("isa", [](const NativeModel& s) { return std::string(bnnflow::isa_name(s.m().isa())); })
+      .def_prop_ro("fused", [](const NativeModel& s) { return s.m().fused(); },
+                   "Whether run() executes fused steps (docs/runtime.md).")
       .def_prop_rw(
           "num_threads", [](const NativeModel& s) { return s.m().num_threads(); },
           [](NativeModel& s, int n) { s.m().set_num_threads(n); })
@@ -359,7 +366,7 @@ BNNFLOW_BIND(model) {
                      for (const auto& st : s.m().steps()) out.append(nb::make_tuple(st.name, st.type));
                      return out;
                    },
-                   "(name, type) of every step run() executes (a fused pair is one step).")
+                   "(name, type) of every step run() executes (fused ops are one step).")
       .def_prop_ro("graph_json",
                    [](const NativeModel& s) { return s.m().container().metadata.at("bnnflow.graph"); },
                    "The bnnflow.graph JSON document of the file.")

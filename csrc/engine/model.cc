@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -59,14 +60,21 @@ ArenaPlan plan_program(const std::vector<Step>& steps, const ValidGraph& g) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     for (int t : steps[i].inputs) last[static_cast<std::size_t>(t)] = static_cast<int>(i);
     first[static_cast<std::size_t>(steps[i].output)] = static_cast<int>(i);
+    if (steps[i].extra_output >= 0) {
+      first[static_cast<std::size_t>(steps[i].extra_output)] = static_cast<int>(i);
+    }
   }
   std::vector<Lifetime> lts;
   lts.reserve(steps.size());
+  auto define = [&](int id) {
+    const std::size_t t = static_cast<std::size_t>(id);
+    const int stop = id == g.output ? static_cast<int>(steps.size())
+                                    : std::max(last[t], first[t]);
+    lts.push_back({id, g.tensors[t].sample_bytes(), first[t], stop, &g.tensors[t].name});
+  };
   for (const Step& s : steps) {
-    const std::size_t t = static_cast<std::size_t>(s.output);
-    const int stop = s.output == g.output ? static_cast<int>(steps.size())
-                                          : std::max(last[t], first[t]);
-    lts.push_back({s.output, g.tensors[t].sample_bytes(), first[t], stop, &g.tensors[t].name});
+    define(s.output);
+    if (s.extra_output >= 0) define(s.extra_output);
   }
   return place(std::move(lts), n);
 }
@@ -146,6 +154,16 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
       throw Error(ErrorKind::kUnsupported, e.what());
     }
   }
+  if (opts.fuse) {
+    fuse_ = *opts.fuse;
+  } else if (const char* env = std::getenv("BNNFLOW_FUSE")) {
+    const std::string v(env);
+    if (v != "0" && v != "1") {
+      throw Error(ErrorKind::kInput,
+                  "environment variable BNNFLOW_FUSE: expected 0 or 1, got " + quote(v));
+    }
+    fuse_ = v == "1";
+  }
   if (!isa_supported(isa_)) {
     throw Error(ErrorKind::kUnsupported,
                 std::string("isa '") + isa_name(isa_) + "' is not supported by this CPU");
@@ -182,25 +200,10 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
       full_.push_back(make_step(valid_, op, isa_));
       full_.back().name = graph_.ops[op.index].name;
     }
-    // Fusion: conv2d_int8 then the requant32 that is its only reader -> one step.
-    std::vector<int> readers(valid_.tensors.size(), 0);
-    for (const ValidOp& op : valid_.ops) {
-      for (int t : op.inputs) ++readers[static_cast<std::size_t>(t)];
-    }
-    for (std::size_t i = 0; i < valid_.ops.size(); ++i) {
-      const ValidOp& a = valid_.ops[i];
-      if (i + 1 < valid_.ops.size()) {
-        const ValidOp& b = valid_.ops[i + 1];
-        if (a.kind == OpKind::kConv2dInt8 && b.kind == OpKind::kRequant32 &&
-            b.inputs[0] == a.output && readers[static_cast<std::size_t>(a.output)] == 1 &&
-            a.output != valid_.output) {
-          fast_.push_back(make_conv_requant_step(valid_, a, b, isa_));
-          fast_.back().name = graph_.ops[a.index].name + "+" + graph_.ops[b.index].name;
-          ++i;
-          continue;
-        }
-      }
-      fast_.push_back(full_[i]);
+    if (fuse_) {
+      build_fused_program();
+    } else {
+      fast_ = full_;
     }
   } catch (const std::invalid_argument& e) {
     throw Error(ErrorKind::kUnsupported, e.what());
@@ -208,6 +211,112 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
   full_plan_ = plan_program(full_, valid_);
   fast_plan_ = plan_program(fast_, valid_);
   timings_.prepare_seconds = seconds_since(t1);
+}
+
+namespace {
+
+// Ops reading each tensor, as positions in g.ops (in order).
+std::vector<std::vector<std::size_t>> readers_of(const ValidGraph& g) {
+  std::vector<std::vector<std::size_t>> r(g.tensors.size());
+  for (std::size_t i = 0; i < g.ops.size(); ++i) {
+    for (int t : g.ops[i].inputs) {
+      auto& list = r[static_cast<std::size_t>(t)];
+      if (list.empty() || list.back() != i) list.push_back(i);
+    }
+  }
+  return r;
+}
+
+// The residual block starting at bconv position i (docs/runtime.md "Fused steps"), or none
+// (chain.add == nullptr). *last: the position of the add (or the pwl), where the fused step
+// runs: both inputs are ready there and nothing else reads the tensors in between.
+ResidualChain residual_chain(const ValidGraph& g,
+                             const std::vector<std::vector<std::size_t>>& readers,
+                             std::size_t i, std::size_t* last) {
+  ResidualChain c;
+  const ValidOp& conv = g.ops[i];
+  auto only_reader = [&](int t) -> const ValidOp* {
+    const auto& r = readers[static_cast<std::size_t>(t)];
+    return t != g.output && r.size() == 1 ? &g.ops[r[0]] : nullptr;
+  };
+  if (conv.kind != OpKind::kBconv || conv.attrs.epilogue != "int8") return c;
+  const ValidOp* add = only_reader(conv.output);
+  if (add == nullptr || add->kind != OpKind::kAdd || add->inputs[0] == add->inputs[1]) return c;
+  c.bconv = &conv;
+  c.add = add;
+  *last = readers[static_cast<std::size_t>(conv.output)][0];
+  int result = add->output;
+  const ValidOp* pwl = only_reader(result);
+  if (pwl != nullptr && pwl->kind == OpKind::kPwl) {
+    c.pwl = pwl;
+    *last = readers[static_cast<std::size_t>(result)][0];
+    result = pwl->output;
+  }
+  // A pack of the result joins the step wherever it stands in the graph: the step runs where
+  // the result is ready, so the bits exist before the pack's position (before every reader).
+  for (std::size_t k : readers[static_cast<std::size_t>(result)]) {
+    const ValidOp& pack = g.ops[k];
+    if (pack.kind != OpKind::kPack || pack.output == g.output) continue;
+    c.pack = &pack;
+    break;
+  }
+  return c;
+}
+
+}  // namespace
+
+// The program run() executes: fused steps where the graph allows (docs/runtime.md).
+void Model::build_fused_program() {
+  const std::size_t n = valid_.ops.size();
+  const auto readers = readers_of(valid_);
+  std::vector<bool> absorbed(n, false);
+  std::vector<int> chain_at(n, -1);
+  std::vector<ResidualChain> chains;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t last = i;
+    const ResidualChain c = residual_chain(valid_, readers, i, &last);
+    if (c.add == nullptr) continue;
+    // Both inputs of an add may be such convolutions (a binary downsample shortcut): the
+    // first one takes the add, the other stays a step of its own.
+    const auto at = [&](const ValidOp* op) {
+      return static_cast<std::size_t>(op - valid_.ops.data());
+    };
+    if (absorbed[at(c.add)] || chain_at[at(c.add)] >= 0) continue;
+    for (const ValidOp* op : {c.bconv, c.add, c.pwl, c.pack}) {
+      if (op != nullptr) absorbed[at(op)] = true;
+    }
+    absorbed[last] = false;
+    chain_at[last] = static_cast<int>(chains.size());
+    chains.push_back(c);
+  }
+  auto name_of = [&](const ValidOp* op) { return graph_.ops[op->index].name; };
+  for (std::size_t i = 0; i < n; ++i) {
+    if (absorbed[i]) continue;
+    if (chain_at[i] >= 0) {
+      const ResidualChain& c = chains[static_cast<std::size_t>(chain_at[i])];
+      const std::size_t conv = static_cast<std::size_t>(c.bconv - valid_.ops.data());
+      fast_.push_back(make_residual_step(valid_, c, full_[conv], isa_));
+      std::string name = name_of(c.bconv) + "+" + name_of(c.add);
+      if (c.pwl != nullptr) name += "+" + name_of(c.pwl);
+      if (c.pack != nullptr) name += "+" + name_of(c.pack);
+      fast_.back().name = name;
+      continue;
+    }
+    // conv2d_int8 then the requant32 that is its only reader -> one step.
+    const ValidOp& a = valid_.ops[i];
+    if (i + 1 < n && !absorbed[i + 1] && chain_at[i + 1] < 0) {
+      const ValidOp& b = valid_.ops[i + 1];
+      if (a.kind == OpKind::kConv2dInt8 && b.kind == OpKind::kRequant32 &&
+          b.inputs[0] == a.output && readers[static_cast<std::size_t>(a.output)].size() == 1 &&
+          a.output != valid_.output) {
+        fast_.push_back(make_conv_requant_step(valid_, a, b, isa_));
+        fast_.back().name = name_of(&a) + "+" + name_of(&b);
+        ++i;
+        continue;
+      }
+    }
+    fast_.push_back(full_[i]);
+  }
 }
 
 std::size_t Model::max_batch() const {
@@ -302,6 +411,9 @@ void Model::run(const void* input, std::size_t batch, float* output,
     const Step& s = fast_[i];
     ctx->ins.clear();
     for (int t : s.inputs) ctx->ins.push_back(addr(t));
+    if (s.extra_output >= 0) {
+      ctx->ins.push_back(arena + batch * offset[static_cast<std::size_t>(s.extra_output)]);
+    }
     void* out = arena + batch * offset[static_cast<std::size_t>(s.output)];
     if (step_seconds) {
       const auto t0 = Clock::now();

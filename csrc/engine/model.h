@@ -34,6 +34,9 @@ inline constexpr int kMaxThreads = 256;
 struct ModelOptions {
   int num_threads = 1;        // engine threads per op, in [1, kMaxThreads]
   std::optional<Isa> isa;     // default: active_isa() (the best this CPU runs, or BNNFLOW_ISA)
+  // Fused steps (docs/runtime.md "Fused steps"); default: on, unless the environment variable
+  // BNNFLOW_FUSE is "0". Off: run() executes one step per op, as run_all() does.
+  std::optional<bool> fuse;
 };
 
 // Every activation of one run (run_all): tensor id t's data at data + batch * offset[t].
@@ -63,12 +66,13 @@ class Model {
   const TensorInfo& input_info() const { return valid_.tensors[0]; }
   const TensorInfo& output_info() const { return valid_.tensors[valid_.output]; }
   Isa isa() const { return isa_; }
+  bool fused() const { return fuse_; }
   int num_threads() const { return threads_.load(); }
   // Threads for later runs (runs in flight keep theirs). Throws Error(kInput) outside the range.
   void set_num_threads(int n);
   const Timings& timings() const { return timings_; }
 
-  // The program run() executes (fused pairs are one step) and the per-op one (run_all).
+  // The program run() executes (fused ops are one step) and the per-op one (run_all).
   const std::vector<Step>& steps() const { return fast_; }
   const std::vector<Step>& op_steps() const { return full_; }
   std::size_t arena_bytes_per_sample() const { return fast_plan_.peak; }
@@ -95,6 +99,7 @@ class Model {
   Model() = default;
   void load(const std::uint8_t* data, std::size_t size, const ModelOptions& opts);
   void check_input(const void* input, std::size_t batch) const;
+  void build_fused_program();
   std::unique_ptr<Context> acquire(std::size_t arena_bytes) const;
   void release(std::unique_ptr<Context> ctx) const;
 
@@ -103,6 +108,7 @@ class Model {
   ValidGraph valid_;
   std::string producer_;
   Isa isa_ = Isa::kScalar;
+  bool fuse_ = true;
   std::atomic<int> threads_{1};
   std::vector<Step> full_, fast_;
   ArenaPlan full_plan_, fast_plan_;

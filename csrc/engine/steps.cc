@@ -6,6 +6,7 @@
 #include "engine/buffer.h"
 #include "engine/error.h"
 #include "kernels/add/add.h"
+#include "kernels/add/residual.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bdense/bdense.h"
 #include "kernels/channel_shuffle/channel_shuffle.h"
@@ -112,26 +113,39 @@ Step pack_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   return s;
 }
 
-Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
-  Step s = base(g, op);
+// bconv2d's weights prepared for the ISA, its epilogue and geometry (batch set per call).
+struct PreparedBconv {
+  std::shared_ptr<BconvWeights> weights;
+  std::shared_ptr<std::vector<std::int32_t>> shift;  // keeps ep.shift alive
+  Epilogue ep;
+  BconvGeometry geo;
+};
+
+PreparedBconv prepare_bconv(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const TensorInfo& x = g.tensors[op.inputs[0]];
   const ParamTensor& w = op.param("weights");
-  auto weights = std::make_shared<BconvWeights>(prepare_bconv_weights(
+  PreparedBconv p;
+  p.weights = std::make_shared<BconvWeights>(prepare_bconv_weights(
       w.as<std::uint32_t>(), static_cast<int>(w.shape[0]), static_cast<int>(w.shape[1]),
       static_cast<int>(w.shape[2]), static_cast<int>(x.channels),
       static_cast<int>(op.attrs.groups), isa));
-  std::shared_ptr<std::vector<std::int32_t>> shift;
-  const Epilogue ep = make_epilogue(op, &shift);
-  BconvGeometry geo;
-  geo.h = static_cast<int>(x.shape[1]);
-  geo.w = static_cast<int>(x.shape[2]);
-  geo.stride = static_cast<int>(op.attrs.stride);
-  set_pads(op.attrs, &geo);
-  geo.mode = pad_mode(op.attrs.pad_mode);
-  s.run = [weights, shift, ep, geo](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    BconvGeometry gn = geo;
+  p.ep = make_epilogue(op, &p.shift);
+  p.geo.h = static_cast<int>(x.shape[1]);
+  p.geo.w = static_cast<int>(x.shape[2]);
+  p.geo.stride = static_cast<int>(op.attrs.stride);
+  set_pads(op.attrs, &p.geo);
+  p.geo.mode = pad_mode(op.attrs.pad_mode);
+  return p;
+}
+
+Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  auto p = std::make_shared<const PreparedBconv>(prepare_bconv(g, op, isa));
+  s.prepared = p;
+  s.run = [p](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    BconvGeometry gn = p->geo;
     gn.n = static_cast<int>(n);
-    bconv2d(*weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
+    bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, p->ep, out, pool);
   };
   return s;
 }
@@ -621,7 +635,145 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
   throw std::logic_error("unhandled op kind");
 }
 
+// The residual tail's parameters folded once (residual.h), owned by the step.
+struct FoldedResidual {
+  std::vector<std::int32_t> my, mr, pairs, br, s, t, mp, bp, mn, bn, ps;
+  k::ResidualParams p;
+  decltype(&k::scalar::residual_rows) rows = nullptr;
+  const PackKernels* pack = nullptr;  // with a fused pack
+  const std::int32_t* pack_t = nullptr;
+  int channels = 0, pack_groups = 1;
+};
+
+// A parameter of the validated dtype T (docs/format.md) widened to int32.
+template <class T>
+std::vector<std::int32_t> to_i32(const ParamTensor& p) {
+  std::vector<std::int32_t> out(p.numel);
+  for (std::size_t i = 0; i < p.numel; ++i) out[i] = p.as<T>()[i];
+  return out;
+}
+
+// b + 2^(s-1) (s > 0), wrapping as the kernels' int32 lanes do.
+std::vector<std::int32_t> plus_round(std::vector<std::int32_t> b,
+                                     const std::vector<std::int32_t>& s) {
+  for (std::size_t c = 0; c < b.size(); ++c) b[c] = k::wadd32(b[c], k::round_term32(s[c]));
+  return b;
+}
+
+std::shared_ptr<FoldedResidual> fold_residual(const ResidualChain& chain, Isa isa) {
+  auto f = std::make_shared<FoldedResidual>();
+  const ValidOp& add = *chain.add;
+  const bool conv_first = add.inputs[0] == chain.bconv->output;
+  f->my = to_i32<std::int16_t>(add.param(conv_first ? "Ma" : "Mb"));
+  f->mr = to_i32<std::int16_t>(add.param(conv_first ? "Mb" : "Ma"));
+  f->s = to_i32<std::int8_t>(add.param("s"));
+  f->br = plus_round(to_i32<std::int32_t>(add.param("B")), f->s);
+  f->channels = static_cast<int>(f->my.size());
+  f->pairs.resize(f->my.size());
+  for (std::size_t c = 0; c < f->my.size(); ++c) {  // int16 (My, Mr) as one int32
+    f->pairs[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(f->my[c]) |
+                                            (static_cast<std::uint32_t>(
+                                                 static_cast<std::uint16_t>(f->mr[c]))
+                                             << 16));
+  }
+  k::ResidualParams& p = f->p;
+  p.channels = f->my.size();
+  p.my = f->my.data();
+  p.mr = f->mr.data();
+  p.pairs = f->pairs.data();
+  p.br = f->br.data();
+  p.s = f->s.data();
+  if (chain.pwl != nullptr) {
+    const ValidOp& pwl = *chain.pwl;
+    f->t = to_i32<std::int32_t>(pwl.param("t"));
+    f->mp = to_i32<std::int16_t>(pwl.param("Mp"));
+    f->mn = to_i32<std::int16_t>(pwl.param("Mn"));
+    f->ps = to_i32<std::int8_t>(pwl.param("s"));
+    f->bp = plus_round(to_i32<std::int32_t>(pwl.param("Bp")), f->ps);
+    f->bn = plus_round(to_i32<std::int32_t>(pwl.param("Bn")), f->ps);
+    p.pwl = true;
+    p.t = f->t.data();
+    p.mp = f->mp.data();
+    p.bp = f->bp.data();
+    p.mn = f->mn.data();
+    p.bn = f->bn.data();
+    p.ps = f->ps.data();
+  }
+  f->rows = BNNFLOW_GLUE_PICK(isa, residual_rows);
+  if (chain.pack != nullptr) {
+    f->pack = &pack_kernels(isa);
+    f->pack_t = chain.pack->param("t").as<std::int32_t>();
+    f->pack_groups = static_cast<int>(chain.pack->attrs.groups);
+  }
+  return f;
+}
+
+// One call's post pass (EpiloguePost): the residual tail, then the pack, on rows [p0, p1).
+struct ResidualCall {
+  const FoldedResidual* f;
+  const std::int8_t* residual;
+  std::uint32_t* bits;  // the pack's output, or null
+};
+
+void residual_post(const void* ctx, void* out, std::size_t p0, std::size_t p1) {
+  const ResidualCall& c = *static_cast<const ResidualCall*>(ctx);
+  std::int8_t* y = static_cast<std::int8_t*>(out);
+  k::ResidualArgs a{};
+  a.p = &c.f->p;
+  a.y = y;
+  a.r = c.residual;
+  a.r0 = p0;
+  a.r1 = p1;
+  c.f->rows(a);
+  if (c.bits != nullptr) {
+    c.f->pack->int8(y, c.f->pack_t, p0, p1, c.f->channels, c.f->pack_groups, c.bits);
+  }
+}
+
 }  // namespace
+
+Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const Step& conv_step,
+                        Isa isa) {
+  const ValidOp& conv = *chain.bconv;
+  const ValidOp& add = *chain.add;
+  Step s = base(g, conv);
+  const int residual = add.inputs[0] == conv.output ? add.inputs[1] : add.inputs[0];
+  s.inputs = {conv.inputs[0], residual};
+  s.ops = {conv.index, add.index};
+  s.type += std::string("+") + op_type_name(add.kind);  // "bconv+add"
+  s.output = add.output;
+  if (chain.pwl != nullptr) {
+    s.ops.push_back(chain.pwl->index);
+    s.type += std::string("+") + op_type_name(chain.pwl->kind);
+    s.output = chain.pwl->output;
+  }
+  if (chain.pack != nullptr) {
+    s.ops.push_back(chain.pack->index);
+    s.type += std::string("+") + op_type_name(chain.pack->kind);
+    s.extra_output = chain.pack->output;
+  }
+  try {
+    auto p = std::static_pointer_cast<const PreparedBconv>(conv_step.prepared);
+    if (!p) p = std::make_shared<const PreparedBconv>(prepare_bconv(g, conv, isa));
+    s.prepared = p;
+    auto f = fold_residual(chain, isa);
+    const bool packs = chain.pack != nullptr;
+    s.run = [p, f, packs](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+      ResidualCall call{f.get(), in<std::int8_t>(ins, 1),
+                        packs ? static_cast<std::uint32_t*>(const_cast<void*>(ins[2])) : nullptr};
+      Epilogue ep = p->ep;
+      ep.post.run = &residual_post;
+      ep.post.ctx = &call;
+      BconvGeometry gn = p->geo;
+      gn.n = static_cast<int>(n);
+      bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
+    };
+  } catch (const std::invalid_argument& e) {
+    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(conv.index) + " (" +
+                                             op_type_name(conv.kind) + "): " + e.what());
+  }
+  return s;
+}
 
 Step make_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Step s;

@@ -28,8 +28,14 @@ struct Step {
   std::string type;             // the op type, "conv2d_int8+requant32" for a fused pair
   std::vector<int> inputs;      // tensor ids
   int output = -1;              // tensor id
+  // A second output (tensor id; -1: none): the packed bits of a fused pack. run() then gets
+  // its buffer as inputs[inputs.size()].
+  int extra_output = -1;
   std::vector<std::size_t> ops; // graph op indices it runs
   StepFn run;
+  // What the step prepared once (a bconv's weights re-arranged for the ISA), for a fused step
+  // built from it to share instead of preparing again; opaque outside steps.cc.
+  std::shared_ptr<const void> prepared;
 };
 
 // One step computing op `op` of `g` on `isa`. Throws Error(kUnsupported) when this build has
@@ -40,5 +46,20 @@ Step make_step(const ValidGraph& g, const ValidOp& op, Isa isa);
 // never exists). Bit-identical to the two steps.
 Step make_conv_requant_step(const ValidGraph& g, const ValidOp& conv, const ValidOp& requant,
                             Isa isa);
+
+// A fused residual block (docs/runtime.md, "Fused steps"): a binary convolution with an int8
+// epilogue, the int8 add that is its only reader (the other input is the residual), then
+// optionally the pwl that is the sum's only reader and a pack of the result, as one step:
+// the int8 tensors in between never exist. Inputs {conv input, residual}; output the last
+// int8 tensor; extra_output the pack's bits. Bit-identical to the separate steps.
+struct ResidualChain {
+  const ValidOp* bconv = nullptr;
+  const ValidOp* add = nullptr;
+  const ValidOp* pwl = nullptr;   // optional
+  const ValidOp* pack = nullptr;  // optional
+};
+// conv_step: the bconv's own step (make_step), whose prepared weights the fused step shares.
+Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const Step& conv_step,
+                        Isa isa);
 
 }  // namespace bnnflow::engine

@@ -75,3 +75,22 @@ def test_format_profile_fraction_of_ceiling() -> None:
     text = timing.format_profile("t", rows, 2.5, CEIL, threads=1)
     assert " 0.50" in text  # 250 G/s of a 500 G/s ceiling
     assert "bconv 1.00 ms (50 %)" in text and "whole run (median) 2.50 ms" in text
+
+
+def test_profile_steps_names_the_fused_steps() -> None:
+    import numpy as np
+
+    from bnnflow.graph.examples import random_input, tiny_int8_model
+    from bnnflow.runtime import Interpreter
+
+    rng = np.random.default_rng(0)
+    graph, tensors = tiny_int8_model(rng)
+    interp = Interpreter.from_graph(graph, tensors)
+    rows = timing.profile_steps(interp, random_input(rng, graph, 1), repeats=3)
+    assert [r["name"] for r in rows] == interp.steps
+    fused = next(r for r in rows if r["type"] == "bconv+add+pwl+pack")
+    assert fused["name"] == "block1.conv+block1.add+block1.prelu+block2.sign"
+    assert all(r["median_ms"] >= 0 for r in rows)
+    text = timing.format_steps("t", rows, 1.0)
+    assert "block1.conv+block1.add+block1.prelu+block2.sign" in text
+    assert "whole run (median) 1.00 ms" in text

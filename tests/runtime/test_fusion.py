@@ -1,5 +1,7 @@
-"""Bind-time fusion (native executor): conv2d_int8 + requant32 run as one engine call,
-bit-identical to the two ops, and only where the int32 tensor has no other reader."""
+"""Bind-time fusion (native executor, docs/runtime.md "Fused steps"): conv2d_int8 + requant32
+run as one engine call; a binary convolution with the int8 add reading it, the pwl after the
+sum and the next convolution's pack as one step. Bit-identical to the separate ops (and to
+``fuse=False``), and only where the tensors in between have no other reader."""
 
 from __future__ import annotations
 
@@ -9,7 +11,15 @@ import pytest
 from bnnflow import cpu
 from bnnflow.graph import InputSpec
 from bnnflow.graph.builder import GraphBuilder
-from bnnflow.graph.examples import random_input, requant32_params, tiny_int8_model
+from bnnflow.graph.examples import (
+    epilogue_attrs,
+    epilogue_params,
+    grouped_packed_weights,
+    random_input,
+    requant32_params,
+    requant_params,
+    tiny_int8_model,
+)
 from bnnflow.reference.interpreter import run
 from bnnflow.runtime import Interpreter
 
@@ -28,7 +38,8 @@ def test_stem_pair_is_fused_and_exact(isa: str, threads: int) -> None:
     interp = Interpreter.from_graph(graph, tensors, threads, isa=isa)
     names = _step_names(interp)
     assert "stem.conv+stem.requant" in names
-    assert len(names) == len(graph.ops) - 1  # pool.requant follows a sum pool: not fused
+    # pool.requant follows a sum pool: not fused; the residual block is one step of four ops
+    assert len(names) == len(graph.ops) - 1 - 3
     for batch in (1, 3, 1):
         x = random_input(rng, graph, batch)
         np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
@@ -61,4 +72,133 @@ def test_pair_with_a_second_reader_is_not_fused() -> None:
     assert _step_names(interp) == [op.name for op in graph.ops]
     x = random_input(rng, graph, 2)
     # dequant rounds identically on engine and reference; add_f32 is one rounding too
+    np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_residual_block_is_fused_and_exact(isa: str, threads: int) -> None:
+    rng = np.random.default_rng(22)
+    graph, tensors = tiny_int8_model(rng)
+    fused = Interpreter.from_graph(graph, tensors, threads, isa=isa)
+    plain = Interpreter.from_graph(graph, tensors, threads, isa=isa, fuse=False)
+    assert fused.fused and not plain.fused
+    assert "block1.conv+block1.add+block1.prelu+block2.sign" in fused.steps
+    assert "bconv+add+pwl+pack" in fused.step_types  # the pack has 4 groups here
+    assert plain.steps == [op.name for op in graph.ops]
+    for batch in (1, 3):
+        x = random_input(rng, graph, batch)
+        want = run(graph, tensors, x)
+        np.testing.assert_array_equal(fused.run(x), want)
+        np.testing.assert_array_equal(plain.run(x), want)
+
+
+def _residual_graph(rng: np.random.Generator, c: int, conv_first: bool):
+    """int8 [5, 7, c] -> requant -> pack -> bconv (int8, clamped) -> add with the requant
+    output -> {sumpool (read first), pack -> bconv (int8)} -> add -> ... -> dequant: channel
+    counts off the vector widths, partial pixel tiles, the conv output as either add input,
+    a pack that stands after another reader of the sum."""
+    b = GraphBuilder(InputSpec("x", (-1, 5, 7, c), "int8"), "int8")
+    h = b.add("requant", "in", [b.input], **requant_params(rng, c))
+    p = b.add("pack", "sign1", [h], {"groups": 1}, t=rng.integers(-5, 6, c).astype(np.int32))
+    y = b.add("bconv", "conv1", [p],
+              {"stride": 1, "padding": 1, "pad_mode": "zero", "groups": 1,
+               **epilogue_attrs("int8", (-90, 100))},
+              weights=grouped_packed_weights(rng, c, 3, 3, c, 1),
+              **epilogue_params(rng, "int8", c, 9 * c))
+    a = requant_params(rng, c)
+    mb = rng.integers(1000, 3000, c).astype(np.int16)
+    h = b.add("add", "add1", [y, h] if conv_first else [h, y], Ma=a["M"], Mb=mb, B=a["B"],
+              s=a["s"])
+    side = b.add("sumpool_int8", "side", [h], {"kernel": 1, "stride": 1, "padding": 0})
+    p = b.add("pack", "sign2", [h], {"groups": 1}, t=rng.integers(-5, 6, c).astype(np.int32))
+    y = b.add("bconv", "conv2", [p],
+              {"stride": 1, "padding": 1, "pad_mode": "one", "groups": 1,
+               **epilogue_attrs("int8")},
+              weights=grouped_packed_weights(rng, c, 3, 3, c, 1),
+              **epilogue_params(rng, "int8", c, 9 * c))
+    a = requant_params(rng, c)
+    h = b.add("add", "add2", [y, h], Ma=a["M"], Mb=mb, B=a["B"], s=a["s"])
+    h = b.add("sumpool_int8", "widen", [h], {"kernel": 1, "stride": 1, "padding": 0})
+    feats = 5 * 7 * c
+    scale, zero = np.full(feats, 0.25, np.float32), np.zeros(feats, np.float32)
+    u = b.add("dequant", "u", [b.add("flatten", "fu", [h])], scale=scale, bias=zero)
+    v = b.add("dequant", "v", [b.add("flatten", "fv", [side])], scale=scale, bias=zero)
+    return b.build(b.add("add_f32", "sum", [u, v]), feats)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize(("c", "conv_first"), [(37, True), (64, False), (5, True)])
+def test_residual_add_and_pack_fuse_exactly(isa: str, c: int, conv_first: bool) -> None:
+    rng = np.random.default_rng(c)
+    graph, tensors = _residual_graph(rng, c, conv_first)
+    fused = Interpreter.from_graph(graph, tensors, 2, isa=isa)
+    assert "conv1+add1+sign2" in fused.steps  # the pack joins though "side" reads add1 first
+    assert "conv2+add2" in fused.steps
+    for batch in (1, 3):
+        x = random_input(rng, graph, batch)
+        np.testing.assert_array_equal(fused.run(x), run(graph, tensors, x))
+
+
+def test_conv_output_with_a_second_reader_is_not_fused() -> None:
+    rng = np.random.default_rng(3)
+    c = 8
+    b = GraphBuilder(InputSpec("x", (-1, 4, 4, c), "int8"), "int8")
+    p = b.add("pack", "sign", [b.input], {"groups": 1}, t=np.zeros(c, np.int32))
+    y = b.add("bconv", "conv", [p], {"stride": 1, "padding": 1, "pad_mode": "zero",
+                                     "groups": 1, **epilogue_attrs("int8")},
+              weights=grouped_packed_weights(rng, c, 3, 3, c, 1),
+              **epilogue_params(rng, "int8", c, 9 * c))
+    a = requant_params(rng, c)
+    h = b.add("add", "add", [y, b.input], Ma=a["M"], Mb=a["M"], B=a["B"], s=a["s"])
+    h = b.add("add", "again", [h, y], Ma=a["M"], Mb=a["M"], B=a["B"], s=a["s"])
+    h = b.add("sumpool_int8", "widen", [h], {"kernel": 1, "stride": 1, "padding": 0})
+    feats = 16 * c
+    h = b.add("dequant", "out", [b.add("flatten", "flat", [h])],
+              scale=np.full(feats, 0.5, np.float32), bias=np.zeros(feats, np.float32))
+    graph, tensors = b.build(h, feats)
+    interp = Interpreter.from_graph(graph, tensors)
+    assert interp.steps == [op.name for op in graph.ops]
+    x = random_input(rng, graph, 2)
+    np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
+
+
+def test_bnnflow_fuse_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph, tensors = tiny_int8_model(np.random.default_rng(1))
+    monkeypatch.setenv("BNNFLOW_FUSE", "0")
+    interp = Interpreter.from_graph(graph, tensors)
+    assert not interp.fused and interp.steps == [op.name for op in graph.ops]
+    assert Interpreter.from_graph(graph, tensors, fuse=True).fused  # the argument wins
+    monkeypatch.setenv("BNNFLOW_FUSE", "yes")
+    with pytest.raises(ValueError, match="BNNFLOW_FUSE: expected 0 or 1"):
+        Interpreter.from_graph(graph, tensors)
+    with pytest.raises(ValueError, match="fuse must be True, False or None"):
+        Interpreter.from_graph(graph, tensors, fuse=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_add_of_two_binary_convolutions_fuses_one(isa: str) -> None:
+    """A binary downsample: the add's both inputs are int8 bconvs read only by it. The first
+    takes the add; the other runs as its own step (its output is the residual)."""
+    rng = np.random.default_rng(9)
+    c = 24
+    b = GraphBuilder(InputSpec("x", (-1, 6, 6, c), "int8"), "int8")
+    p = b.add("pack", "sign", [b.input], {"groups": 1}, t=np.zeros(c, np.int32))
+    convs = []
+    for name, k, pad in (("short", 1, 0), ("conv", 3, 1)):
+        convs.append(b.add("bconv", name, [p],
+                           {"stride": 2, "padding": pad, "pad_mode": "zero", "groups": 1,
+                            **epilogue_attrs("int8")},
+                           weights=grouped_packed_weights(rng, c, k, k, c, 1),
+                           **epilogue_params(rng, "int8", c, k * k * c)))
+    a = requant_params(rng, c)
+    h = b.add("add", "add", [convs[1], convs[0]], Ma=a["M"], Mb=a["M"], B=a["B"], s=a["s"])
+    h = b.add("sumpool_int8", "widen", [h], {"kernel": 1, "stride": 1, "padding": 0})
+    feats = 9 * c
+    h = b.add("dequant", "out", [b.add("flatten", "flat", [h])],
+              scale=np.full(feats, 0.5, np.float32), bias=np.zeros(feats, np.float32))
+    graph, tensors = b.build(h, feats)
+    interp = Interpreter.from_graph(graph, tensors, 2, isa=isa)
+    assert interp.steps[:3] == ["sign", "conv", "short+add"]
+    x = random_input(rng, graph, 3)
     np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))

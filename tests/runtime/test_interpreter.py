@@ -284,13 +284,19 @@ def test_arena_reuse_keeps_results_exact(model) -> None:
         np.testing.assert_array_equal(first, kept)  # returned array intact
 
 
-def _program_io(graph, steps: list[str]) -> list[tuple[tuple[str, ...], str]]:
-    """(inputs, output) of every step of a program given by its step names."""
+def _program_io(graph, steps: list[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(inputs, outputs) of every step of a program given by its step names: the inputs its
+    ops read from outside the step; the output of its last op that is not a pack, plus the
+    packs' bits (a fused residual block, docs/runtime.md)."""
     ops = {op.name: op for op in graph.ops}
     io = []
     for step in steps:
-        names = step.split("+")
-        io.append((tuple(ops[names[0]].inputs), ops[names[-1]].outputs[0]))
+        members = [ops[name] for name in step.split("+")]
+        inside = {op.outputs[0] for op in members}
+        inputs = tuple(dict.fromkeys(t for op in members for t in op.inputs if t not in inside))
+        main = [op for op in members if op.type != "pack"] or members
+        packs = [op.outputs[0] for op in members if op.type == "pack" and op is not main[-1]]
+        io.append((inputs, (main[-1].outputs[0], *packs)))
     return io
 
 

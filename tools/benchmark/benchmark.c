@@ -185,11 +185,12 @@ int main(int argc, char** argv) {
       med_step[s] = median(col, (size_t)runs);
       total += med_step[s];
     }
-    printf("\n%4s  %-28s %-36s %10s %7s\n", "#", "type", "name", "median ms", "share");
+    /* The name last and whole: a fused step's is its ops' names joined with '+'. */
+    printf("\n%4s  %-28s %10s %7s  %s\n", "#", "type", "median ms", "share", "name");
     for (size_t s = 0; s < steps; ++s) {
-      printf("%4zu  %-28.28s %-36.36s %10.4f %6.1f%%\n", s, bnnflow_model_step_type(m, s),
-             bnnflow_model_step_name(m, s), 1e3 * med_step[s],
-             total > 0 ? 100.0 * med_step[s] / total : 0.0);
+      printf("%4zu  %-28.28s %10.4f %6.1f%%  %s\n", s, bnnflow_model_step_type(m, s),
+             1e3 * med_step[s], total > 0 ? 100.0 * med_step[s] / total : 0.0,
+             bnnflow_model_step_name(m, s));
     }
     printf("sum of step medians: %.3f ms (whole-run median %.3f ms)\n\n", 1e3 * total, 1e3 * med);
     free(col);

@@ -2,6 +2,7 @@
 // of add_int8_pairs_impl.h); add_f32 is the generic kernel of eltwise_impl.h.
 #include "kernels/common/vec_avx512.h"
 #include "kernels/add/add_impl.h"
+#include "kernels/add/residual_impl.h"
 #include "kernels/add/add_int8_pairs_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
@@ -37,5 +38,7 @@ struct AddBlock32 {
 
 void add_int8(const AddInt8Args& a, ThreadPool* pool) { add_int8_pairs<AddBlock32, Vec>(a, pool); }
 void add_f32(const AddF32Args& a, ThreadPool* pool) { add_f32_impl<Vec>(a, pool); }
+
+void residual_rows(const ResidualArgs& a) { residual_rows_generic<Vec>(a); }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

@@ -1,5 +1,6 @@
 // Scalar twins of add_int8 (docs/numerics.md §3) and add_f32.
 #include "kernels/add/add.h"
+#include "kernels/add/residual.h"
 
 namespace bnnflow::glue::scalar {
 
@@ -20,6 +21,13 @@ void add_f32(const AddF32Args& a, ThreadPool* pool) {
   parallel_ranges(pool, a.size, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) a.y[i] = a.a[i] + a.b[i];
   });
+}
+
+void residual_rows(const ResidualArgs& a) {
+  const std::size_t C = a.p->channels;
+  for (std::size_t i = a.r0 * C; i < a.r1 * C; ++i) {
+    a.y[i] = residual_one(*a.p, i % C, a.y[i], a.r[i]);
+  }
 }
 
 }  // namespace bnnflow::glue::scalar

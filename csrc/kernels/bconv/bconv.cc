@@ -371,6 +371,11 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
     build_group(ctx, g0, count, ptrs.data(), &grp);
     for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data());
+    const EpiloguePost& post = ctx.writer.ep.post;
+    if (post.run != nullptr) {  // every channel block of these pixels is written (b0..b1: all)
+      post.run(post.ctx, ctx.writer.out, grp.pix0_all[0],
+               grp.pix0_all[count - 1] + static_cast<size_t>(grp.p[count - 1]));
+    }
   }
 }
 
@@ -401,6 +406,9 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   }
   const int ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom);
   const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
+  if (ep.post.run != nullptr && ep.kind != EpilogueKind::kInt8) {
+    throw std::invalid_argument("bconv2d: a post pass needs the int8 epilogue");
+  }
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;
@@ -444,7 +452,7 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   // whose words are shared between channel blocks. A block split repeats the indirection
   // tables on every thread (about kIndirectionShare of the work).
   size_t ranges = std::min<size_t>(tiles, threads), chunks = 1;
-  if (ep.kind != EpilogueKind::kPacked && threads > 1 &&
+  if (ep.kind != EpilogueKind::kPacked && ep.post.run == nullptr && threads > 1 &&
       block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
     ranges = 1;
     chunks = std::min<size_t>(nblocks, threads);

@@ -20,6 +20,16 @@ namespace bnnflow {
 enum class PadMode { kZero = 0, kOne = 1, kValid = 2 };
 enum class EpilogueKind { kInt32 = 0, kFloat = 1, kInt8 = 2, kPacked = 3 };
 
+// Optional finishing pass of an int8 epilogue (the fused residual tail of engine steps,
+// docs/runtime.md "Fused steps"): once the int8 outputs of output pixels [pix0, pix1) (flat
+// over the batch, every channel) are written, run(ctx, out, pix0, pix1) is called on the
+// thread that wrote them, while they are in cache: once per group of pixel tiles. With a post
+// pass the threads split pixel tiles only (never channel blocks), so each call sees whole rows.
+struct EpiloguePost {
+  void (*run)(const void* ctx, void* out, size_t pix0, size_t pix1) = nullptr;
+  const void* ctx = nullptr;
+};
+
 // What happens to d after the popcounts: an optional clamp d' = min(max(d, lo), hi) (lo/hi
 // default to the full int32 range, i.e. no clamp), then one of the four outputs.
 struct Epilogue {
@@ -32,6 +42,7 @@ struct Epilogue {
   const int32_t* shift = nullptr;
   const int32_t* threshold = nullptr; // kPacked: bit = d' < T[c], packed with out_groups
   int out_groups = 1;
+  EpiloguePost post;                  // kInt8 only: see EpiloguePost
 };
 
 // Words per pixel of a packed output with `channels` channels in `groups` groups.

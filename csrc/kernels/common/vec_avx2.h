@@ -33,6 +33,7 @@ struct Vec {
   static I mla(I acc, I a, I b) { return _mm256_add_epi32(acc, _mm256_mullo_epi32(a, b)); }
   static I srav(I a, I s) { return _mm256_srav_epi32(a, s); }
   static I max(I a, I b) { return _mm256_max_epi32(a, b); }
+  static I min(I a, I b) { return _mm256_min_epi32(a, b); }
   // q < t ? x : y
   static I select_lt(I q, I t, I x, I y) {
     return _mm256_blendv_epi8(y, x, _mm256_cmpgt_epi32(t, q));

@@ -37,6 +37,7 @@ struct Vec {
 #endif
   }
   static I max(I a, I b) { return _mm512_max_epi32(a, b); }
+  static I min(I a, I b) { return _mm512_min_epi32(a, b); }
   static I select_lt(I q, I t, I x, I y) {
     return _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(q, t), y, x);
   }

@@ -31,6 +31,7 @@ struct Vec {
   static I mla(I acc, I a, I b) { return vmlaq_s32(acc, a, b); }
   static I srav(I a, I s) { return vshlq_s32(a, vnegq_s32(s)); }
   static I max(I a, I b) { return vmaxq_s32(a, b); }
+  static I min(I a, I b) { return vminq_s32(a, b); }
   static I select_lt(I q, I t, I x, I y) { return vbslq_s32(vcltq_s32(q, t), x, y); }
   static void st_sat_i8(std::int8_t* p, I v) {
     const int16x4_t h = vqmovn_s32(v);

@@ -202,6 +202,31 @@ def profile_ops(interp: Any, x: np.ndarray, repeats: int = 10) -> list[dict[str,
     return out
 
 
+def profile_steps(interp: Any, x: np.ndarray, repeats: int = 10) -> list[dict[str, Any]]:
+    """Median milliseconds of every step of the program ``interp.run`` executes (fused steps
+    by their ops' names joined with ``+``, docs/runtime.md), timed natively by
+    ``Interpreter.profile`` over ``repeats`` runs of ``x`` after one untimed run."""
+    interp.profile(x)
+    runs = [interp.profile(x) for _ in range(repeats)]
+    return [{"name": name, "type": kind,
+             "median_ms": statistics.median(run[i][2] for run in runs) * 1e3}
+            for i, (name, kind, _) in enumerate(runs[0])]
+
+
+def format_steps(title: str, rows: Sequence[dict[str, Any]], whole_ms: float | None) -> str:
+    """A text table of :func:`profile_steps` rows: time and share of every step, full names."""
+    total = sum(r["median_ms"] for r in rows) or 1e-9
+    lines = [title, f"{'#':>3} {'type':<28} {'ms':>8} {'%':>5}  name"]
+    for i, r in enumerate(rows):
+        lines.append(f"{i:>3} {r['type']:<28} {r['median_ms']:8.3f} "
+                     f"{100 * r['median_ms'] / total:5.1f}  {r['name']}")
+    tail = f"sum of steps {total:.2f} ms"
+    if whole_ms is not None:
+        tail += f"; whole run (median) {whole_ms:.2f} ms"
+    lines.append(tail)
+    return "\n".join(lines)
+
+
 def format_profile(title: str, rows: Sequence[dict[str, Any]], whole_ms: float | None,
                    ceilings: Ceilings | None, threads: int) -> str:
     """A text table of :func:`profile_ops` rows: time, share, G MAC/s and, for binary ops,

@@ -270,9 +270,15 @@ def _profile(interps: dict, recs: list[dict], ceilings: Any, opts: dict[str, Any
         title = f"== per-op profile: {model}, {dataflow} data-flow, {threads} thread(s), batch 1"
         print(timing.format_profile(title, rows, whole and whole["median_ms"], ceilings,
                                     threads), file=sys.stderr)
+        steps = timing.profile_steps(interp, x)
+        title = (f"== per-step profile (the program run executes, fused steps joined by '+'): "
+                 f"{model}, {dataflow} data-flow, {threads} thread(s), batch 1")
+        print(timing.format_steps(title, steps, whole and whole["median_ms"]), file=sys.stderr)
         if whole is not None:
             whole["profile"] = [{"name": r["name"], "type": r["type"],
                                  "median_ms": round(r["median_ms"], 4)} for r in rows]
+            whole["steps"] = [{"name": r["name"], "type": r["type"],
+                               "median_ms": round(r["median_ms"], 4)} for r in steps]
 
 
 def _memory(recs: list[dict], paths: dict[tuple[str, str], Path],

@@ -51,6 +51,12 @@ def _thread_count(value: object) -> int:
     return n
 
 
+def _fuse_flag(fuse: bool | None) -> bool | None:
+    if fuse is not None and not isinstance(fuse, bool):
+        raise ValueError(f"fuse must be True, False or None, got {fuse!r}")
+    return fuse
+
+
 def resolve_isa(isa: str | None) -> str:
     """``isa`` checked against this CPU, or the engine's active ISA when ``None``.
 
@@ -85,6 +91,10 @@ class Interpreter:
             ``np.int64``) in ``[1, MAX_THREADS]``.
         isa: force an ISA (``"scalar"``, ``"avx2"``, ``"avx512"``, ``"neon"``); default: the
             engine's choice (the best this CPU runs, or ``BNNFLOW_ISA``).
+        fuse: run fused steps (a binary convolution with the residual add, non-linearity and
+            sign-pack after it as one step, the stem convolution with its requantisation;
+            docs/runtime.md, "Fused steps"); outputs are identical either way. Default
+            ``None``: on, unless the environment variable ``BNNFLOW_FUSE`` is ``0``.
 
     Raises:
         FormatError: the file is not a valid ``.bnn``.
@@ -95,25 +105,25 @@ class Interpreter:
     """
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 1, *,
-                 isa: str | None = None):
+                 isa: str | None = None, fuse: bool | None = None):
         threads, isa = _thread_count(num_threads), resolve_isa(isa)
         target = os.fspath(path)
         os.stat(target)  # FileNotFoundError / PermissionError as Python gives them
         if os.path.isdir(target):
             raise IsADirectoryError(errno.EISDIR, "is a directory, expected a .bnn file", target)
-        native = _native_model().from_file(target, threads, isa)
+        native = _native_model().from_file(target, threads, isa, _fuse_flag(fuse))
         graph = graph_from_json(json.loads(native.graph_json)["graph"])
         self._setup(native, graph)
 
     @classmethod
     def from_graph(cls, graph: Graph, tensors: Mapping[str, np.ndarray], num_threads: int = 1,
-                   *, isa: str | None = None) -> Interpreter:
+                   *, isa: str | None = None, fuse: bool | None = None) -> Interpreter:
         """An interpreter for an in-memory graph: serialised as :func:`bnnflow.format.dumps`
         would (validated on the way), then loaded natively from the bytes."""
         threads, isa = _thread_count(num_threads), resolve_isa(isa)
         data = dumps(graph, {k: np.ascontiguousarray(v) for k, v in tensors.items()})
         self = cls.__new__(cls)
-        self._setup(_native_model().from_bytes(data, threads, isa), graph)
+        self._setup(_native_model().from_bytes(data, threads, isa, _fuse_flag(fuse)), graph)
         return self
 
     def _setup(self, native: object, graph: Graph) -> None:
@@ -144,6 +154,11 @@ class Interpreter:
     @property
     def isa(self) -> str:
         return self._native.isa
+
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`run` executes fused steps (see ``fuse``)."""
+        return self._native.fused
 
     @property
     def num_threads(self) -> int:
@@ -188,9 +203,15 @@ class Interpreter:
 
     @property
     def steps(self) -> list[str]:
-        """The steps :meth:`run` executes, in order: op names, ``"a+b"`` for a fused pair
-        (``conv2d_int8`` + the ``requant32`` that is its only reader)."""
+        """The steps :meth:`run` executes, in order: op names, joined with ``"+"`` for fused
+        ops (docs/runtime.md, "Fused steps"): ``conv2d_int8`` + the ``requant32`` that is its
+        only reader; a binary convolution + its residual ``add`` (+ ``pwl``) (+ ``pack``)."""
         return [name for name, _ in self._native.steps]
+
+    @property
+    def step_types(self) -> list[str]:
+        """The op types of :attr:`steps`, e.g. ``"bconv+add+pwl+pack"`` for a fused block."""
+        return [kind for _, kind in self._native.steps]
 
     @property
     def backends(self) -> dict[str, str]:

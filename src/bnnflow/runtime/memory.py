@@ -73,7 +73,9 @@ def place(lifetimes: Iterable[Lifetime]) -> dict[str, Allocation]:
 
 
 #: The data flow of a program: per step, its input tensor names and its output name.
-StepIO = tuple[tuple[str, ...], str]
+#: A step's (inputs, output): the output a tensor name, or a tuple of names for a step that
+#: defines several (a fused residual block writes its int8 result and the pack's bits).
+StepIO = tuple[tuple[str, ...], str | tuple[str, ...]]
 
 
 def graph_steps(graph: Graph) -> list[StepIO]:
@@ -91,7 +93,8 @@ def lifetimes(graph: Graph, infos: Mapping[str, TensorInfo],
     for i, (inputs, output) in enumerate(steps):
         for t in inputs:
             last[t] = i
-        first[output] = i
+        for name in (output,) if isinstance(output, str) else output:
+            first[name] = i
     end = len(steps)
     out = []
     for name, i in first.items():

@@ -5,7 +5,7 @@ models as .bnn files, an input batch for each and the logits the numpy reference
     python tests/cpp/engine/make_model_cases.py --list    (the case names, one a line)
 
 MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
-on the digits data set; the input: the first test images), ``birealnet18`` and ``quicknet``
+on the digits data set; the input: the first test images), ``birealnet18``, ``quicknet`` and ``ftbnn18``
 (random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
 random images), ``birealnet18_same``, ``quicknet_same`` (the same models with TensorFlow
 "same" padding: every windowed op whose output size TF SAME keeps gets TF's padding, which at
@@ -84,6 +84,7 @@ MODELS: dict[str, Callable[[Path], tuple[dict[str, object], np.ndarray]]] = {
     "quicknet": _imagenet("quicknet"),
     "birealnet18_same": _imagenet("birealnet18"),
     "quicknet_same": _imagenet("quicknet"),
+    "ftbnn18": _imagenet("ftbnn18"),
     # channel_shuffle, learnable sign thresholds, shifted PReLUs, grouped + binary downsample
     "ftbnn_shuffle": _imagenet("ftbnn_small", 8, 1, groups=2, width=2.0, shuffle=True,
                                bias=True, binary_downsample=True),

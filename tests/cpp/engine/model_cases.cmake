@@ -134,6 +134,16 @@ if(_bnnflow_cases_dir)
       # 77: this CPU does not run the ISA (e.g. no AVX-512).
       set_tests_properties(model_case.${_case}.${_isa} PROPERTIES
         FIXTURES_REQUIRED bnnflow_model_cases SKIP_RETURN_CODE 77 TIMEOUT 600)
+      # The unfused program too (BNNFLOW_FUSE=0, docs/runtime.md "Fused steps"): the int8
+      # data-flow's fused residual blocks must give the very same logits.
+      if(_case MATCHES "_int8$")
+        add_test(NAME model_case.${_case}.${_isa}.unfused
+                 COMMAND run_model_case ${_path}.bnn ${_path}.input ${_path}.logits
+                         --isa ${_isa} --threads ${_threads} ${_check})
+        set_tests_properties(model_case.${_case}.${_isa}.unfused PROPERTIES
+          FIXTURES_REQUIRED bnnflow_model_cases SKIP_RETURN_CODE 77 TIMEOUT 600
+          ENVIRONMENT BNNFLOW_FUSE=0)
+      endif()
     endforeach()
   endforeach()
 endif()

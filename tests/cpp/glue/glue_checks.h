@@ -12,6 +12,7 @@
 
 #include "common/threadpool.h"
 #include "kernels/add/add.h"
+#include "kernels/add/residual.h"
 #include "kernels/concat/concat.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/dense_int8/dense_int8.h"
@@ -48,6 +49,7 @@ struct Kernels {
   void (*dense_int8)(const DenseInt8Args&, ThreadPool*);
   void (*conv2d_f32)(const Conv2dF32Args&, ThreadPool*);
   void (*dense_f32)(const DenseF32Args&, ThreadPool*);
+  void (*residual_rows)(const ResidualArgs&);
 };
 
 #define GLUE_KERNELS(ns)                                                                      \
@@ -55,7 +57,8 @@ struct Kernels {
     #ns, &ns::requant, &ns::requant32, &ns::add_int8, &ns::add_f32, &ns::pwl_int8,            \
         &ns::pwl_f32, &ns::scale_bias, &ns::dequant, &ns::maxpool_int8, &ns::sumpool_int8,    \
         &ns::maxpool_f32, &ns::avgpool_f32, &ns::global_sumpool_int8, &ns::global_avgpool_f32, \
-        &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32 \
+        &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32, \
+        &ns::residual_rows                                                                    \
   }
 
 struct Counts {
@@ -481,6 +484,54 @@ inline void check_dense(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
   }
 }
 
+// residual_rows (the fused residual tail, residual.h) on rows [r0, rows) against the unfused
+// kernels it replaces: ref's add_int8, then ref's pwl_int8; rows before r0 stay untouched.
+inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts& cnt) {
+  for (int iter = 0; iter < 80; ++iter) {
+    const std::size_t rows = r.uniform(1, 20), n0 = iter < 8 ? 16 * (iter + 1) : 0;
+    const std::size_t C = n0 ? n0 : r.uniform(1, 150), n = rows * C;  // whole 16-blocks too
+    const std::size_t r0 = r.uniform(0, static_cast<int>(rows) - 1);
+    const bool pwl = iter % 3 != 0;
+    const FixedParams a(r, C), q(r, C);
+    const auto y = r.ints<std::int8_t>(n, -128, 127), res = r.ints<std::int8_t>(n, -128, 127);
+    // The unfused pair: add_int8(y, res), then pwl_int8 (q.M / q.M2 as Mp / Mn).
+    std::vector<std::int8_t> want = y, sum(n);
+    AddInt8Args add{y.data(), res.data(), sum.data(), rows, C, a.M.data(), a.M2.data(),
+                    a.B.data(), a.s.data()};
+    ref.add_int8(add, nullptr);
+    std::vector<std::int8_t> act(n);
+    PwlInt8Args pa{sum.data(), act.data(), rows, C, q.t.data(), q.M.data(), q.B.data(),
+                   q.M2.data(), q.B2.data(), q.s.data()};
+    ref.pwl_int8(pa, nullptr);
+    const std::vector<std::int8_t>& out = pwl ? act : sum;
+    for (std::size_t i = r0 * C; i < n; ++i) want[i] = out[i];
+    // The folded parameters (as engine/steps.cc folds them).
+    std::vector<std::int32_t> my(C), mr(C), pairs(C), br(C), mp(C), bp(C), mn(C), bn(C);
+    for (std::size_t c = 0; c < C; ++c) {
+      my[c] = a.M[c];
+      mr[c] = a.M2[c];
+      pairs[c] = static_cast<std::int32_t>(static_cast<std::uint16_t>(a.M[c]) |
+                                           (static_cast<std::uint32_t>(
+                                                static_cast<std::uint16_t>(a.M2[c])) << 16));
+      br[c] = wadd32(a.B[c], round_term32(a.s[c]));
+      mp[c] = q.M[c];
+      mn[c] = q.M2[c];
+      bp[c] = wadd32(q.B[c], round_term32(q.s[c]));
+      bn[c] = wadd32(q.B2[c], round_term32(q.s[c]));
+    }
+    ResidualParams p;
+    p.channels = C;
+    p.my = my.data(), p.mr = mr.data(), p.br = br.data(), p.s = a.s.data();
+    if (iter % 2 == 0) p.pairs = pairs.data();  // with and without the vpmaddwd form
+    p.pwl = pwl;
+    p.t = q.t.data(), p.mp = mp.data(), p.bp = bp.data(), p.mn = mn.data(), p.bn = bn.data();
+    p.ps = q.s.data();
+    std::vector<std::int8_t> got = y;
+    k.residual_rows(ResidualArgs{&p, got.data(), res.data(), r0, rows});
+    record(cnt, tag(k, pwl ? "residual_rows+pwl" : "residual_rows", 1, rows, C, r0), got, want);
+  }
+}
+
 // Runs every check of kernel set `k` against `ref` with 1 and 3 threads.
 inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::uint32_t seed) {
   for (int threads : {1, 3}) {
@@ -493,6 +544,8 @@ inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::ui
     check_conv_extremes(k, ref, &pool, threads, r, cnt);
     check_dense(k, ref, &pool, threads, r, cnt);
   }
+  Rng r(seed + 100);
+  check_residual(k, ref, r, cnt);
 }
 
 }  // namespace glue_test

@@ -5,6 +5,9 @@
 // force the int64 fallback), 1, 2 and 4 threads. Candidates: every native optimized ISA, plus
 // the AVX-512 and NEON sources built against SIMDe where the build has them; hand-picked shapes
 // reach each tile's fused full blocks, its tile epilogue and the channel-block thread split.
+// The int8 post pass (Epilogue::post, the fused residual tail) sees each output row once, after
+// all its channels are written.
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <algorithm>
@@ -177,6 +180,41 @@ std::vector<Candidate> candidates() {
   return out;
 }
 
+// An int8 post pass (Epilogue::post) that checks what it is given: rows [p0, p1) already
+// hold their final int8 outputs (every channel, as `want`), each row comes exactly once; it
+// then flips bits, so the result shows that the pass ran on every row.
+struct PostCheck {
+  const uint8_t* want;
+  size_t cout;
+  std::vector<std::atomic<int>>* seen;
+  std::atomic<bool>* early;
+  static void run(const void* ctx, void* out, size_t p0, size_t p1) {
+    const PostCheck& c = *static_cast<const PostCheck*>(ctx);
+    uint8_t* y = static_cast<uint8_t*>(out);
+    for (size_t i = p0 * c.cout; i < p1 * c.cout; ++i) {
+      if (y[i] != c.want[i]) c.early->store(true);
+      y[i] ^= 0x5a;
+    }
+    for (size_t p = p0; p < p1; ++p) ++(*c.seen)[p];
+  }
+};
+
+void check_post(const BconvWeights& opt, const std::vector<uint32_t>& x, const BconvGeometry& geo,
+                Epilogue ep, const std::vector<uint8_t>& want, ThreadPool& pool,
+                test::Tally& tally, const std::string& what) {
+  const size_t pixels = want.size() / static_cast<size_t>(opt.cout);
+  std::vector<std::atomic<int>> seen(pixels);
+  std::atomic<bool> early{false};
+  PostCheck pc{want.data(), static_cast<size_t>(opt.cout), &seen, &early};
+  ep.post.run = &PostCheck::run;
+  ep.post.ctx = &pc;
+  const auto got = run(opt, x, geo, ep, pool);
+  bool ok = !early.load() && got.size() == want.size();
+  for (size_t i = 0; ok && i < got.size(); ++i) ok = got[i] == (want[i] ^ 0x5a);
+  for (size_t p = 0; ok && p < pixels; ++p) ok = seen[p].load() == 1;
+  tally.check(ok, "post pass " + what);
+}
+
 void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
   const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
@@ -213,11 +251,15 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
       const auto want = run(ref, x, geo, e.ep, *pools[0]);
       for (int t = 0; t < kPools; ++t) {
         const auto got = run(opt, x, geo, e.ep, *pools[t]);
-        tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want,
-                    cand.name + " (" + opt.kernel->name + ") epilogue " +
-                        std::to_string(static_cast<int>(kind)) + (wide ? " wide" : "") +
-                        " threads " + std::to_string(kPoolThreads[t]) + " " + describe(c));
+        const std::string what = cand.name + " (" + opt.kernel->name + ") epilogue " +
+                                 std::to_string(static_cast<int>(kind)) + (wide ? " wide" : "") +
+                                 " threads " + std::to_string(kPoolThreads[t]) + " " +
+                                 describe(c);
+        tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want, what);
+        if (kind == EpilogueKind::kInt8) check_post(opt, x, geo, e.ep, want, *pools[t], tally, what);
       }
+      if (kind == EpilogueKind::kInt8) check_post(ref, x, geo, e.ep, want, *pools[1], tally,
+                                                  "scalar " + describe(c));
     }
   }
 }

@@ -2,9 +2,9 @@
 // 224x224, under valgrind --tool=callgrind (valgrind has no AVX-512), next to the
 // instructions the AVX2 ceiling loop needs for the same binary MACs (split_nibble_lut in
 // csrc/measure/ceiling_avx2_methods.cc as GCC 12 -O3 compiles it: 33 instructions per
-// 4 x 256 MACs) and the micro-kernel's own popcount loop (65 instructions per word step of
-// the 4x16 tile, 4 · 16 · 32 MACs): the counts behind docs/performance.md, "Per-layer
-// instruction counts".
+// 4 x 256 MACs) and the micro-kernel's own popcount loop (64 instructions per word step of
+// the 4x16 tile, 4 · 16 · 32 MACs; 65 before the memory-operand weights): the counts behind
+// docs/performance.md, "Per-layer instruction counts".
 // Usage: bconv_layer_insns LAYER CALLS [KIND]; LAYER 0..6 in the order of
 // bnnflow.bench.kernels.RESNET18_LAYERS, KIND an EpilogueKind value (default 2 = int8).
 // Per call = (Ir of CALLS=3 - Ir of CALLS=1) / 2. Build (C++ kernel build in build/cpp):
@@ -61,5 +61,5 @@ int main(int argc, char** argv) {
   for (int i = 0; i < calls; ++i) bconv2d(W, x.data(), g, ep, out.data(), pool);
   const double macs = static_cast<double>(ho) * ho * C * K * K * L.cin;
   std::printf("out %u binary MACs %.0f ceiling-loop instructions %.0f popcount-loop %.0f\n",
-              out[5], macs, macs / 1024 * 33, macs / 2048 * 65);
+              out[5], macs, macs / 1024 * 33, macs / 2048 * 64);
 }

@@ -208,7 +208,6 @@ struct ConvContext {
   int ho, wo, xwords, parts;   // xwords: words per input pixel as the kernel reads them
   size_t tiles_per_image;
   std::vector<size_t> tap_offset;  // (ky·W + kx)·xwords
-  std::vector<size_t> word_offset;  // [tap][j]: tap_offset[tap] + j·parts (TileRows::word_off)
   EpilogueWriter writer;
   bool fused = false;              // full channel blocks finish in the micro-kernel
   bool direct = false;             // ... for every block: interior tiles read directly
@@ -327,8 +326,7 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
   const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   if (ctx.fused && grp.full_but_last && nc == CB) {
-    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct,
-                         ctx.word_offset.data()};
+    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct};
     mk.run_many_finish(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
@@ -420,7 +418,7 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   }
   const size_t tiles_per_image =
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
-  ConvContext ctx{&w, &geo, x, zeros.data(), ho, wo, xwords, parts, tiles_per_image, {}, {},
+  ConvContext ctx{&w, &geo, x, zeros.data(), ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
   const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
   ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
@@ -430,9 +428,6 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
     for (int kx = 0; kx < w.kw; ++kx) {
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * geo.w + kx) * xwords);
     }
-  }
-  for (const size_t off : ctx.tap_offset) {
-    for (int j = 0; j < w.wg; ++j) ctx.word_offset.push_back(off + static_cast<size_t>(j) * parts);
   }
   const size_t tiles = static_cast<size_t>(geo.n) * tiles_per_image;
   const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;

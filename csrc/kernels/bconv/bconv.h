@@ -65,9 +65,6 @@ struct TileRows {
   const uint32_t* const* base;
   const size_t* tap_off;
   const bool* direct;
-  // Word k = t·wg + j of a direct pixel at base[i] + word_off[k]: tap_off[t] + j·parts (parts
-  // 2 for nibble-split operands), so a micro-kernel can run one flat loop over every word.
-  const size_t* word_off;
 };
 
 // Optional fused form of run_many for full channel blocks: instead of writing sums, tile t

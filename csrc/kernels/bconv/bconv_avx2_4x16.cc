@@ -1,14 +1,14 @@
 // AVX2 binary convolution micro-kernels (nibble-split). Weights and activations arrive
 // nibble-split (lo = v & 0x0f0f0f0f, hi = (v >> 4) & 0x0f0f0f0f), so a 256-bit xor-popcount
 // is 2 vpxor + 2 vpshufb + 2 vpaddb (6 ops instead of the 8 of the plain nibble table).
-// Output channels in the 8 32-bit lanes; activation nibble words broadcast from memory;
+// Output channels in the 8 32-bit lanes; activation nibble words broadcast from memory, the
+// weight vectors memory operands of each pixel's vpxor (no spilled counters, see word_step);
 // 8-bit counters (<= 8 per word) widened into 32-bit sums every 31 words (8·31 < 256: exact).
 // The plain nibble table (8 ops) and Harley-Seal (no register tile fits its state) measured
 // slower on Zen 3; see the ceiling kernels in ceiling_avx2_methods.cc.
 #include <immintrin.h>
 
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/bconv_tile_driver.h"
@@ -20,24 +20,27 @@ namespace {
 
 constexpr int kVecLanes = 8;  // int32 lanes of a __m256i
 
-// Word j of every pixel's tap: acc[i][v] += popcount(x_i[j] xor w[j]), per byte.
+// Word j of every pixel's tap: acc[i][v] += popcount(x_i[j] xor w[j]), per byte. The weight
+// vectors are read by each pixel's vpxor from memory (L1) rather than held in 4 registers:
+// the empty asm hides that the pointer is the same for every pixel, which keeps GCC from
+// loading them once into registers and then running out of the 16 ymm registers (8 counters,
+// the table, 2 activation broadcasts, 2 temporaries fit without spills).
 template <int P, int V>
 inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)[P],
                                                      const uint32_t* wt, int j, __m256i lut,
                                                      __m256i (&acc)[P][V]) {
   constexpr int CB = kVecLanes * V;
-  __m256i wl[V], wh[V];
-  for (int v = 0; v < V; ++v) {
-    wl[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + 2 * j * CB + kVecLanes * v));
-    wh[v] = _mm256_loadu_si256(
-        reinterpret_cast<const __m256i*>(wt + (2 * j + 1) * CB + kVecLanes * v));
-  }
   for (int i = 0; i < P; ++i) {
+    const uint32_t* wp = wt + 2 * j * CB;
+    asm volatile("" : "+r"(wp));
     const __m256i bl = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j]));
     const __m256i bh = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j + 1]));
     for (int v = 0; v < V; ++v) {
-      const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wl[v], bl));
-      const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wh[v], bh));
+      const __m256i wl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + kVecLanes * v));
+      const __m256i wh =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + CB + kVecLanes * v));
+      const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wl, bl));
+      const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wh, bh));
       acc[i][v] = _mm256_add_epi8(acc[i][v], _mm256_add_epi8(lo, hi));
     }
   }
@@ -55,35 +58,7 @@ inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V]
   }
 }
 
-// Windows inside the input: one flat loop over the taps·wg words (word k of pixel i at
-// base[i] + word_off[k], of the weights at w + k·2·CB), widened every 31 words, so no per-tap
-// loop set-up. On the 64-channel layers (2 words a tap) that set-up was an eighth of the
-// call's instructions (docs/performance.md, "Per-layer instruction counts").
-template <int P, int V>
-inline __attribute__((always_inline)) void accumulate_flat(const DirectRows& rows, int words,
-                                                           int xoff, const uint32_t* w,
-                                                           __m256i lut, __m256i ones8,
-                                                           __m256i ones16, __m256i (&sum)[P][V]) {
-  constexpr int CB = kVecLanes * V;
-  const uint32_t* bs[P];
-  for (int i = 0; i < P; ++i) bs[i] = rows.base[i] + xoff;
-  for (int k0 = 0; k0 < words; k0 += 31) {
-    const int k1 = k0 + 31 < words ? k0 + 31 : words;
-    __m256i acc[P][V];
-    for (int i = 0; i < P; ++i)
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_si256();
-    for (int k = k0; k < k1; ++k) {
-      const size_t o = rows.word_off[k];
-      const uint32_t* xs[P];
-      for (int i = 0; i < P; ++i) xs[i] = bs[i] + o;
-      word_step<P, V>(xs, w + static_cast<size_t>(k) * 2 * CB, 0, lut, acc);
-    }
-    widen_into<P, V>(acc, ones8, ones16, sum);
-  }
-}
-
-// sum[i][v] += popcount sums of pixel i, channels 8v..8v+7 of the block, tap by tap (any
-// Rows).
+// sum[i][v] += popcount sums of pixel i, channels 8v..8v+7 of the block.
 template <int P, int V, class Rows>
 inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int taps, int wg,
                                                            int xoff, const uint32_t* w,
@@ -144,11 +119,7 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
-  if constexpr (std::is_same_v<Rows, DirectRows>) {
-    accumulate_flat<P, V>(rows, taps * wg, xoff, w, lut, ones8, ones16, sum);
-  } else {
-    accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
-  }
+  accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
 struct Tile {

@@ -18,12 +18,10 @@ struct TableRows {
   const uint32_t* pixel(int t, int i) const { return x[t * MAXP + i]; }
 };
 
-// Windows inside the input: tap t of pixel i at base[i] + tap_off[t]; word k = t·wg + j of
-// the window (counted in the kernel's words) at base[i] + word_off[k] (TileRows).
+// Windows inside the input: tap t of pixel i at base[i] + tap_off[t].
 struct DirectRows {
   const uint32_t* const* base;
   const size_t* tap_off;
-  const size_t* word_off;
   const uint32_t* pixel(int t, int i) const { return base[i] + tap_off[t]; }
 };
 
@@ -33,7 +31,7 @@ template <int MAXP, class F>
 inline __attribute__((always_inline)) void with_tile_rows(const TileRows& rows, int taps, int t,
                                                           const F& f) {
   if (rows.direct[t]) {
-    f(DirectRows{rows.base + t * MAXP, rows.tap_off, rows.word_off});
+    f(DirectRows{rows.base + t * MAXP, rows.tap_off});
   } else {
     f(TableRows<MAXP>{rows.x + static_cast<size_t>(t) * taps * MAXP});
   }

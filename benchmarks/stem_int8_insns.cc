@@ -14,7 +14,7 @@
 #include <immintrin.h>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/glue_common/conv_prep.h"
+#include "kernels/common/conv_prep.h"
 #ifndef BNNFLOW_CONV_AVX2_SRC
 #define BNNFLOW_CONV_AVX2_SRC "kernels/conv_int8/conv_int8_avx2_3x32.cc"
 #endif
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   a.Cout = bireal ? 64 : 16;
   a.KH = a.KW = bireal ? 7 : 3;
   a.stride = 2;
-  a.pad = bireal ? 3 : 1;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = bireal ? 3 : 1;
   a.x_unsigned = true;
   std::mt19937 rng(1);
   std::vector<std::uint8_t> x(a.N * a.H * a.W * a.Cin);

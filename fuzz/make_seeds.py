@@ -35,6 +35,7 @@ VARIANTS: list[tuple[str, dict]] = [
     ("pack", {"dtype": "float32"}),
     ("maxpool_int8", {"kernel": 3, "stride": 2, "padding": 1}),
     ("concat", {"dtype": "float32"}),
+    ("channel_shuffle", {"dtype": "float32", "shuffle_groups": 4}),
 ]
 
 

@@ -50,13 +50,13 @@ nb::object bconv2d_py(const AnyArray& x, const BconvWeights& w, int stride, int 
   geo.h = static_cast<int>(x.shape(1));
   geo.w = static_cast<int>(x.shape(2));
   geo.stride = stride;
-  geo.pad = padding;
+  geo.pad_top = geo.pad_left = geo.pad_bottom = geo.pad_right = padding;
   geo.mode = parse_pad_mode(pad_mode);
   if (geo.mode == PadMode::kValid && padding != 0) {
     bind::fail("padding", "pad_mode='valid' needs padding=0, got " + std::to_string(padding));
   }
-  const int ho = conv_out_size(geo.h, w.kh, stride, padding);
-  const int wo = conv_out_size(geo.w, w.kw, stride, padding);
+  const int ho = conv_out_size(geo.h, w.kh, stride, padding, padding);
+  const int wo = conv_out_size(geo.w, w.kw, stride, padding, padding);
   bind::check_pad_bits(xp, x.size() / x.shape(3), w.groups, w.wg, w.cin / w.groups, "x");
   const Epilogue ep = bind::parse_epilogue(epargs, w.cout);
   void* out;

@@ -52,9 +52,9 @@ Res<std::int32_t> run_conv(k::Conv2dInt8Args& a, int stride, int padding, int th
                            const std::vector<bnnflow::bind::Span>& spans, const Run& run) {
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
-  a.pad = padding;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding, padding), k::out_size(a.W, a.KW, stride, padding, padding),
                        a.Cout};
   auto out = bnnflow::bind::output<std::int32_t>(out_arg, shape, &a.y, spans);
   {
@@ -162,9 +162,9 @@ Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p,
   auto fn = BNNFLOW_GLUE_PICK(chosen, conv2d_int8_packed);
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
-  a.pad = padding;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding, padding), k::out_size(a.W, a.KW, stride, padding, padding),
                        a.Cout};
   auto out = bnnflow::bind::output<std::int8_t>(out_arg, shape, &rq.y,
                                                 {span_of(x, "x"), span_of(M, "M"), span_of(B, "B"), span_of(s, "s")});

@@ -41,10 +41,10 @@ Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bia
   a.bias = g::vec<std::int32_t>(bias, "bias", a.C * a.mult);
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
-  a.pad = padding;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dwconv2d_int8);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding, padding), k::out_size(a.W, a.KW, stride, padding, padding),
                        a.C * a.mult};
   auto out = bnnflow::bind::output<std::int32_t>(
       out_arg, shape, &a.y, {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")});

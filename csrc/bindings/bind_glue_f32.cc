@@ -76,9 +76,9 @@ Res<float> run_conv_f32(k::Conv2dF32Args& a, const Array& x, int stride, int pad
                         const OutArg& out_arg, const std::vector<bnnflow::bind::Span>& spans, const Run& run) {
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
-  a.pad = padding;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding), k::out_size(a.W, a.KW, stride, padding),
+  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding, padding), k::out_size(a.W, a.KW, stride, padding, padding),
                        a.Cout};
   auto out = bnnflow::bind::output<float>(out_arg, shape, &a.y, spans);
   {

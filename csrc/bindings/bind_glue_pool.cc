@@ -32,10 +32,10 @@ Res<Tout> run_pool(PoolFn<Tin, Tout> fn, const Array& x, int kernel, int stride,
   g::check_window(a.H, a.W, kernel, kernel, stride, padding, true);
   a.k = kernel;
   a.stride = stride;
-  a.pad = padding;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, kernel, stride, padding),
-                       k::out_size(a.W, kernel, stride, padding), a.C};
+  const g::Shape shape{a.N, k::out_size(a.H, kernel, stride, padding, padding),
+                       k::out_size(a.W, kernel, stride, padding, padding), a.C};
   auto out = bnnflow::bind::output<Tout>(out_arg, shape, &a.y, {span_of(x, "x")});
   {
     nb::gil_scoped_release release;

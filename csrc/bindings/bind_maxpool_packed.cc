@@ -29,9 +29,9 @@ BNNFLOW_BIND(maxpool_packed) {
         g.words = static_cast<int>(x.shape(3));
         g.kh = g.kw = kernel;
         g.stride = stride;
-        g.pad = padding;
-        const int ho = conv_out_size(g.h, kernel, stride, padding);
-        const int wo = conv_out_size(g.w, kernel, stride, padding);
+        g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = padding;
+        const int ho = conv_out_size(g.h, kernel, stride, padding, padding);
+        const int wo = conv_out_size(g.w, kernel, stride, padding, padding);
         uint32_t* out;
         auto result = bind::output<uint32_t>(
             out_arg, {x.shape(0), static_cast<size_t>(ho), static_cast<size_t>(wo), x.shape(3)},

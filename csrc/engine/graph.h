@@ -17,7 +17,10 @@ inline constexpr std::int64_t kMaxDim = std::int64_t{1} << 20;
 inline constexpr std::int64_t kMaxSampleElements = std::int64_t{1} << 28;
 inline constexpr std::size_t kMaxName = 512;
 inline constexpr std::size_t kMaxOps = 100000;
-inline constexpr int kFormatVersion = 1;
+// The format versions this runtime reads (docs/format.md, Versions): 2 adds the list form
+// [top, left, bottom, right] of the padding attr.
+inline constexpr int kMinFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
 
 // Activation dtypes (docs/numerics.md §1): packed is uint32 words of sign bits.
 enum class ActDType : std::uint8_t { kInt8, kUint8, kInt32, kFloat32, kPacked };

@@ -39,10 +39,13 @@ int check_version(const Container& c) {
                  kVersionKey);
   }
   const int version = std::stoi(text);
-  if (version != kFormatVersion) {
+  if (version < kMinFormatVersion || version > kFormatVersion) {
+    std::string versions;
+    for (int i = kMinFormatVersion; i <= kFormatVersion; ++i) {
+      versions += (i > kMinFormatVersion ? ", " : "") + std::to_string(i);
+    }
     format_error("format version " + std::to_string(version) +
-                     " is not supported (this bnnflow runtime reads versions " +
-                     std::to_string(kFormatVersion) + ")",
+                     " is not supported (this bnnflow runtime reads versions " + versions + ")",
                  kVersionKey);
   }
   return version;

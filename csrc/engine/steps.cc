@@ -8,6 +8,7 @@
 #include "kernels/add/add.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bdense/bdense.h"
+#include "kernels/channel_shuffle/channel_shuffle.h"
 #include "kernels/concat/concat.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/dense_int8/dense_int8.h"
@@ -75,6 +76,15 @@ Epilogue make_epilogue(const ValidOp& op, std::shared_ptr<std::vector<std::int32
   return ep;
 }
 
+// The op's padding per side into a kernel's args / geometry (pad_top .. pad_right fields).
+template <class Args>
+void set_pads(const OpAttrs& attrs, Args* a) {
+  a->pad_top = static_cast<int>(attrs.pad_top);
+  a->pad_left = static_cast<int>(attrs.pad_left);
+  a->pad_bottom = static_cast<int>(attrs.pad_bottom);
+  a->pad_right = static_cast<int>(attrs.pad_right);
+}
+
 PadMode pad_mode(const std::string& m) {
   return m == "one" ? PadMode::kOne : m == "valid" ? PadMode::kValid : PadMode::kZero;
 }
@@ -116,7 +126,7 @@ Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   geo.h = static_cast<int>(x.shape[1]);
   geo.w = static_cast<int>(x.shape[2]);
   geo.stride = static_cast<int>(op.attrs.stride);
-  geo.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &geo);
   geo.mode = pad_mode(op.attrs.pad_mode);
   s.run = [weights, shift, ep, geo](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     BconvGeometry gn = geo;
@@ -150,7 +160,7 @@ Step maxpool_packed_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   geo.words = static_cast<int>(x.shape[3]);
   geo.kh = geo.kw = static_cast<int>(op.attrs.kernel);
   geo.stride = static_cast<int>(op.attrs.stride);
-  geo.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &geo);
   s.run = [geo, isa](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     PoolGeometry gn = geo;
     gn.n = static_cast<int>(n);
@@ -271,7 +281,7 @@ Step pool_step(const ValidGraph& g, const ValidOp& op,
   proto.C = static_cast<std::size_t>(x.shape[3]);
   proto.k = static_cast<int>(op.attrs.kernel);
   proto.stride = static_cast<int>(op.attrs.stride);
-  proto.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &proto);
   s.run = [proto, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     k::PoolArgs<Tin, Tout> a = proto;
     a.x = in<Tin>(ins, 0);
@@ -325,7 +335,7 @@ std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const V
   a.KH = static_cast<int>(w.shape[1]);
   a.KW = static_cast<int>(w.shape[2]);
   a.stride = static_cast<int>(op.attrs.stride);
-  a.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &a);
   auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed_bytes);
   auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_int8_pack);
   p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed);
@@ -363,7 +373,7 @@ Step dwconv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   proto.KH = static_cast<int>(w.shape[1]);
   proto.KW = static_cast<int>(w.shape[2]);
   proto.stride = static_cast<int>(op.attrs.stride);
-  proto.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &proto);
   auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
   s.run = [proto, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     k::DwConv2dInt8Args a = proto;
@@ -413,6 +423,19 @@ Step concat_step(const ValidGraph& g, const ValidOp& op) {
     a.rows = rows * n;
     a.elem_size = elem;
     k::concat(a, &pool);
+  };
+  return s;
+}
+
+Step channel_shuffle_step(const ValidGraph& g, const ValidOp& op) {
+  Step s = base(g, op);
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const std::size_t rows = static_cast<std::size_t>(x.rows_per_sample());
+  const std::size_t c = static_cast<std::size_t>(x.shape.back());
+  const std::size_t groups = static_cast<std::size_t>(op.attrs.groups);
+  const std::size_t elem = act_dtype_size(x.dtype);
+  s.run = [rows, c, groups, elem](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    k::channel_shuffle({ins[0], out, rows * n, c, groups, elem}, &pool);
   };
   return s;
 }
@@ -516,7 +539,7 @@ Step conv_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   a.KH = static_cast<int>(w.shape[1]);
   a.KW = static_cast<int>(w.shape[2]);
   a.stride = static_cast<int>(op.attrs.stride);
-  a.pad = static_cast<int>(op.attrs.padding);
+  set_pads(op.attrs, &a);
   auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed_bytes);
   auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_f32_pack);
   p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed);
@@ -582,6 +605,7 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
     case OpKind::kDwconv2dInt8: return dwconv_int8_step(g, op, isa);
     case OpKind::kDenseInt8: return dense_int8_step(g, op, isa);
     case OpKind::kConcat: return concat_step(g, op);
+    case OpKind::kChannelShuffle: return channel_shuffle_step(g, op);
     case OpKind::kDequant: return dequant_step(g, op, isa);
     case OpKind::kScaleBias: return scale_bias_step(g, op, isa);
     case OpKind::kAddF32: return add_f32_step(g, op, isa);

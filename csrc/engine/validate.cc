@@ -38,6 +38,7 @@ std::string describe(const AttrSpec& a) {
     for (std::size_t i = 0; i < a.choices.size(); ++i) text += (i ? ", " : "") + quote(a.choices[i]);
   } else {
     text = "int in [" + std::to_string(a.lo) + ", " + std::to_string(a.hi) + "]";
+    if (a.sides) text += " or a list [top, left, bottom, right] of them";
   }
   return a.nullable ? text + " or null" : text;
 }
@@ -216,16 +217,24 @@ class OpContext {
 
 // ---- shared rules ----------------------------------------------------------------------
 
+// The padding attr as given (Python's padding_text): "1" or "[0, 0, 1, 1]".
+std::string padding_text(const OpAttrs& a) {
+  if (!a.pad_list) return std::to_string(a.pad_top);
+  return "[" + std::to_string(a.pad_top) + ", " + std::to_string(a.pad_left) + ", " +
+         std::to_string(a.pad_bottom) + ", " + std::to_string(a.pad_right) + "]";
+}
+
 std::pair<std::int64_t, std::int64_t> spatial(const OpContext& ctx, const TensorInfo& x,
                                               std::int64_t kh, std::int64_t kw,
                                               const char* field) {
-  const std::int64_t s = ctx.attrs().stride, pd = ctx.attrs().padding;
-  const std::int64_t ho = floordiv(x.shape[1] + 2 * pd - kh, s) + 1;
-  const std::int64_t wo = floordiv(x.shape[2] + 2 * pd - kw, s) + 1;
+  const OpAttrs& a = ctx.attrs();
+  const std::int64_t s = a.stride;
+  const std::int64_t ho = floordiv(x.shape[1] + a.pad_top + a.pad_bottom - kh, s) + 1;
+  const std::int64_t wo = floordiv(x.shape[2] + a.pad_left + a.pad_right - kw, s) + 1;
   if (ho < 1 || wo < 1) {
     ctx.fail(field, "kernel " + std::to_string(kh) + "x" + std::to_string(kw) +
                         " does not fit the input " + std::to_string(x.shape[1]) + "x" +
-                        std::to_string(x.shape[2]) + " with padding " + std::to_string(pd));
+                        std::to_string(x.shape[2]) + " with padding " + padding_text(a));
   }
   return {ho, wo};
 }
@@ -342,7 +351,8 @@ TensorInfo infer_bconv(const OpContext& ctx) {
                                    " exceeds " + std::to_string(kMaxBinaryK) +
                                    " (16-bit binary accumulators, docs/numerics.md \xC2\xA7" "4)");
   }
-  if (ctx.attrs().pad_mode == "valid" && ctx.attrs().padding != 0) {
+  const OpAttrs& pa = ctx.attrs();
+  if (pa.pad_mode == "valid" && (pa.pad_top || pa.pad_left || pa.pad_bottom || pa.pad_right)) {
     ctx.fail("attrs.padding", "pad_mode 'valid' requires padding 0");
   }
   check_pad_bits(ctx, "weights", cg);
@@ -371,9 +381,11 @@ TensorInfo infer_bdense(const OpContext& ctx) {
 }
 
 std::pair<std::int64_t, std::int64_t> pool_spatial(const OpContext& ctx, const TensorInfo& x) {
-  const std::int64_t k = ctx.attrs().kernel, pd = ctx.attrs().padding;
+  const OpAttrs& a = ctx.attrs();
+  const std::int64_t k = a.kernel;
+  const std::int64_t pd = std::max({a.pad_top, a.pad_left, a.pad_bottom, a.pad_right});
   if (2 * pd > k) {
-    ctx.fail("attrs.padding", "padding " + std::to_string(pd) + " exceeds half the kernel " +
+    ctx.fail("attrs.padding", "padding " + padding_text(a) + " exceeds half the kernel " +
                                   std::to_string(k));
   }
   return spatial(ctx, x, k, k, "attrs.kernel");
@@ -473,6 +485,16 @@ TensorInfo infer_concat(const OpContext& ctx) {
   return ctx.output(first.dtype, shape);
 }
 
+TensorInfo infer_channel_shuffle(const OpContext& ctx) {
+  const TensorInfo& x = ctx.input(0, {A::kInt8, A::kFloat32}, {2, 4});
+  const std::int64_t c = x.shape.back(), g = ctx.attrs().groups;
+  if (c % g) {
+    ctx.fail("attrs.groups", "groups " + std::to_string(g) + " does not divide the " +
+                                 std::to_string(c) + " channels");
+  }
+  return ctx.output(x.dtype, x.shape);
+}
+
 TensorInfo infer_flatten(const OpContext& ctx) {
   const TensorInfo& x = ctx.input(0, {A::kInt8, A::kInt32, A::kFloat32}, {4});
   return ctx.output(x.dtype, {x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]});
@@ -506,6 +528,7 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
     case OpKind::kAvgpoolF32: return pool(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kGlobalAvgpoolF32: return global_pool(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kFlatten: return infer_flatten(ctx);
+    case OpKind::kChannelShuffle: return infer_channel_shuffle(ctx);
   }
   ctx.fail("type", "unhandled op type");
 }
@@ -520,6 +543,22 @@ void check_attr(const OpContext& ctx, const AttrSpec& spec, const Json& value, O
     return;
   }
   const std::string name = spec.name;
+  if (spec.is_int && spec.sides && value.is_array()) {  // padding [top, left, bottom, right]
+    // as Python: 4 ints (any size; bools and floats are not), then each within [lo, hi]
+    std::int64_t v[4] = {0, 0, 0, 0};
+    bool ints = value.size() == 4, in_range = true;
+    for (std::size_t i = 0; ints && i < 4; ++i) {
+      ints = value[i].is_number_integer();
+      if (ints && (!json_int(value[i], &v[i]) || v[i] < spec.lo || v[i] > spec.hi)) in_range = false;
+    }
+    if (!ints) bad("got list " + short_repr(value));
+    if (!in_range) bad("got " + short_repr(value));
+    if (name == "padding") {
+      out.pad_top = v[0], out.pad_left = v[1], out.pad_bottom = v[2], out.pad_right = v[3];
+      out.pad_list = true;
+    }
+    return;
+  }
   if (spec.is_int) {
     std::int64_t v;
     if (!json_int(value, &v)) {
@@ -528,7 +567,7 @@ void check_attr(const OpContext& ctx, const AttrSpec& spec, const Json& value, O
     }
     if (v < spec.lo || v > spec.hi) bad("got " + std::to_string(v));
     if (name == "stride") out.stride = v;
-    else if (name == "padding") out.padding = v;
+    else if (name == "padding") out.pad_top = out.pad_left = out.pad_bottom = out.pad_right = v;
     else if (name == "groups") out.groups = v;
     else if (name == "kernel") out.kernel = v;
     else if (name == "out_groups") out.out_groups = v;

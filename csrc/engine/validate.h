@@ -23,7 +23,11 @@ namespace bnnflow::engine {
 
 // The attrs of an op, typed (only those its schema has are meaningful).
 struct OpAttrs {
-  std::int64_t stride = 1, padding = 0, groups = 1, kernel = 1, out_groups = 1;
+  std::int64_t stride = 1, groups = 1, kernel = 1, out_groups = 1;
+  // padding per side: the int form p sets all four; the list form (format version 2) is
+  // [top, left, bottom, right] (docs/format.md, Padding)
+  std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool pad_list = false;  // given as a list (messages show it as given)
   std::string pad_mode, epilogue;
   std::optional<std::int64_t> clamp_lo, clamp_hi;
 };

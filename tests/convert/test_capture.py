@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from bnnflow import nn as bnn
+from bnnflow.convert import ConversionError
 from bnnflow.convert.capture import capture
 from bnnflow.models import ftbnn_small, quicknet
 
@@ -74,3 +76,27 @@ def test_int8point_state_is_the_callers():
     q = g.node("stem.q_bn")
     assert q.attrs["mode"] == "observing" and q.attrs["observed"] == 0
     assert int(model.stem.q_bn.num_observed) == 0
+
+
+def test_cat_and_channel_shuffle():
+    """``torch.cat(xs, 1)`` (and ``dim=-3``) → one ``concat`` node; ``ChannelShuffle`` →
+    ``channel_shuffle`` with its group count; other cat axes are refused."""
+
+    class Cat(nn.Module):
+        def __init__(self, dim: int):
+            super().__init__()
+            self.dim = dim
+            self.shuffle = bnn.ChannelShuffle(3)
+
+        def forward(self, x):
+            return self.shuffle(torch.cat([x, torch.relu(x), x], self.dim)).flatten(1)
+
+    g = capture(Cat(1), torch.zeros(1, 2, 2, 2))
+    assert [n.kind for n in g.nodes] == ["input", "pwl", "concat", "channel_shuffle",
+                                         "flatten"]
+    cat = g.node("cat")
+    assert cat.inputs == ["input", "relu", "input"] and cat.shape == (6, 2, 2)
+    assert g.node("shuffle").attrs["groups"] == 3
+    assert capture(Cat(-3), torch.zeros(1, 2, 2, 2)).node("cat").kind == "concat"
+    with pytest.raises(ConversionError, match=r"channel axis \(dim=1\).*dim=2"):
+        capture(Cat(2), torch.zeros(1, 3, 2, 2))

@@ -21,7 +21,10 @@ from bnnflow.format import (
     read,
     save,
 )
-from bnnflow.graph.examples import op_case, tiny_float_model, tiny_int8_model
+from bnnflow.graph.examples import op_case, random_input, tiny_float_model, tiny_int8_model
+from bnnflow.reference.interpreter import run
+
+FIXTURES = Path(__file__).parents[1] / "cpp" / "engine" / "data"
 
 VERSION_KEY, GRAPH_KEY = "bnnflow.format_version", "bnnflow.graph"
 
@@ -60,7 +63,7 @@ def test_round_trip(tmp_path: Path, model) -> None:
         np.testing.assert_array_equal(t2[k], v)
         assert t2[k].flags.c_contiguous and t2[k].flags.aligned and t2[k].flags.writeable
     model_file = read(path)
-    assert model_file.format_version == FORMAT_VERSION
+    assert model_file.format_version == 1  # no list padding: still version 1
     assert model_file.producer == PRODUCER
     assert model_file.infos[graph.output_spec.name].shape == (-1, graph.output_spec.classes)
 
@@ -69,9 +72,9 @@ def test_file_has_no_pickle_and_is_plain_safetensors(tmp_path: Path) -> None:
     graph, tensors = _model()
     data = dumps(graph, tensors)
     meta, raw = _parts(data)
-    assert meta[VERSION_KEY] == str(FORMAT_VERSION)
+    assert meta[VERSION_KEY] == "1"
     doc = json.loads(meta[GRAPH_KEY])
-    assert doc["producer"] == PRODUCER and doc["format_version"] == FORMAT_VERSION
+    assert doc["producer"] == PRODUCER and doc["format_version"] == 1
     assert set(raw) == set(tensors)
 
 
@@ -170,8 +173,10 @@ def _with_meta(data: bytes, **changes) -> bytes:
 
 def test_version_errors() -> None:
     data = dumps(*_model())
-    with pytest.raises(FormatError, match=r"format version 2 is not supported .*versions 1"):
-        loads(_with_meta(data, **{VERSION_KEY: "2"}))
+    with pytest.raises(FormatError, match=r"format version 3 is not supported .*versions 1, 2"):
+        loads(_with_meta(data, **{VERSION_KEY: "3"}))
+    with pytest.raises(FormatError, match=r"format version 0 is not supported"):
+        loads(_with_meta(data, **{VERSION_KEY: "0"}))
     with pytest.raises(FormatError, match="not an integer"):
         loads(_with_meta(data, **{VERSION_KEY: "1.0"}))
     with pytest.raises(FormatError, match="differs from"):
@@ -320,3 +325,42 @@ def test_header_length_that_looks_like_pickle_still_loads() -> None:
     new = struct.pack("<Q", len(header)) + header + data[8 + n:]
     assert new[:2] == b"\x80\x02"
     assert loads(new).graph.ops == loads(data).graph.ops
+
+
+@pytest.mark.parametrize("name", ["tiny_int8", "tiny_float"])
+def test_version_1_fixtures_load_rewrite_identically_and_run_unchanged(name: str) -> None:
+    """Files of format version 1 (committed before version 2 existed) still load, are written
+    back with the same metadata strings and tensors (no list padding: version 1; the container's
+    key order is the safetensors writer's), and give their committed logits."""
+    data = (FIXTURES / f"{name}.bnn").read_bytes()
+    model = loads(data)
+    assert model.format_version == 1
+    meta, raw = _parts(data)
+    meta2, raw2 = _parts(dumps(model.graph, model.tensors))
+    assert meta2 == meta and meta[VERSION_KEY] == "1"
+    assert raw2.keys() == raw.keys()
+    for k, v in raw.items():
+        assert raw2[k].dtype == v.dtype and raw2[k].tobytes() == v.tobytes()
+    dtype = np.dtype(model.graph.input_spec.dtype)
+    x = np.frombuffer((FIXTURES / f"{name}.input").read_bytes(), dtype)
+    x = x.reshape(-1, *model.graph.input_spec.shape[1:])
+    expected = np.frombuffer((FIXTURES / f"{name}.logits").read_bytes(), "<f4")
+    np.testing.assert_array_equal(run(model.graph, model.tensors, x).ravel(), expected)
+
+
+def test_list_padding_is_written_as_version_2() -> None:
+    graph, tensors = op_case("conv2d_f32", np.random.default_rng(0), kernel=3, stride=2,
+                             padding=[0, 0, 1, 1], h=6, w=6)
+    data = dumps(graph, tensors)
+    meta, _ = _parts(data)
+    assert meta[VERSION_KEY] == str(FORMAT_VERSION) == "2"
+    assert json.loads(meta[GRAPH_KEY])["format_version"] == 2
+    model = loads(data)
+    (op,) = [o for o in model.graph.ops if o.name == "op"]
+    assert model.format_version == 2 and op.attrs["padding"] == [0, 0, 1, 1]
+    x = random_input(np.random.default_rng(1), graph, 2)
+    np.testing.assert_array_equal(run(model.graph, model.tensors, x), run(graph, tensors, x))
+    # the same graph with symmetric padding stays version 1
+    (op,) = [o for o in graph.ops if o.name == "op"]
+    op.attrs["padding"] = 1
+    assert _parts(dumps(graph, tensors))[0][VERSION_KEY] == "1"

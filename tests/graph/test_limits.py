@@ -39,6 +39,14 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     *[(op, {"h": 3, "w": 3, "kernel": 4, "padding": 2, "c": 2, "stride": 1},
        {"h": 3, "w": 3, "kernel": 4, "padding": 3, "c": 2, "stride": 1}, "attrs.padding")
       for op in POOLS],
+    # the list form [top, left, bottom, right]: each side at its limit, one side beyond
+    *[(op, {"h": 1, "w": 1, "kernel": 1, "padding": [0, MAX_PADDING, MAX_PADDING, 0], "c": 2,
+            "stride": 8},
+       {"h": 1, "w": 1, "kernel": 1, "padding": [0, MAX_PADDING, MAX_PADDING + 1, 0], "c": 2,
+        "stride": 8}, "attrs.padding") for op in CONVS],
+    *[(op, {"h": 3, "w": 3, "kernel": 4, "padding": [0, 2, 2, 1], "c": 2, "stride": 1},
+       {"h": 3, "w": 3, "kernel": 4, "padding": [0, 2, 3, 1], "c": 2, "stride": 1},
+       "attrs.padding") for op in POOLS],
 ]
 
 

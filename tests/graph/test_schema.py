@@ -189,6 +189,47 @@ def test_input_dtype_and_rank_rules() -> None:
 def test_pool_padding_rule() -> None:
     g, t = _case("maxpool_int8", kernel=2, padding=2)
     _expect(g, t, "op", "attrs.padding", "exceeds half the kernel")
+    g, t = _case("maxpool_int8", kernel=3, padding=[0, 0, 1, 2])
+    _expect(g, t, "op", "attrs.padding", r"padding \[0, 0, 1, 2\] exceeds half the kernel 3")
+
+
+WINDOWED = ["bconv", "maxpool_packed", "maxpool_int8", "sumpool_int8", "conv2d_int8",
+            "dwconv2d_int8", "conv2d_f32", "maxpool_f32", "avgpool_f32"]
+
+
+@pytest.mark.parametrize("op_type", WINDOWED)
+def test_list_padding_validates_with_its_output_shape(op_type: str) -> None:
+    # h 6, w 5, kernel 3, stride 2, [top, left, bottom, right] = [0, 1, 1, 0]:
+    # Ho = (6 + 0 + 1 - 3) // 2 + 1 = 3, Wo = (5 + 1 + 0 - 3) // 2 + 1 = 2
+    g, t = _case(op_type, kernel=3, stride=2, padding=[0, 1, 1, 0])
+    assert validate(g, t)["op"].shape[1:3] == (3, 2)
+
+
+@pytest.mark.parametrize(("value", "pattern"), [
+    ([1, 1, 1], r"or a list \[top, left, bottom, right\] of them, got list \[1, 1, 1\]"),
+    ([1, 1, 1, 1, 1], "got list"),
+    ([0, True, 0, 0], "got list"),
+    ([0, 1.0, 0, 0], "got list"),
+    ([0, 0, -1, 0], r"got \[0, 0, -1, 0\]"),
+    ([0, 0, 0, 65], r"int in \[0, 64\] or a list .*got \[0, 0, 0, 65\]"),
+    ({"top": 1}, "got dict"),
+])
+def test_bad_list_padding(value, pattern: str) -> None:
+    g, t = _case("conv2d_f32")
+    _op(g).attrs["padding"] = value
+    _expect(g, t, "op", "attrs.padding", pattern)
+
+
+def test_list_padding_rules() -> None:
+    g, t = _case("bconv", pad_mode="valid")
+    _op(g).attrs["padding"] = [0, 0, 0, 0]
+    validate(g, t)
+    _op(g).attrs["padding"] = [0, 0, 0, 1]
+    _expect(g, t, "op", "attrs.padding", "pad_mode 'valid' requires padding 0")
+    g, t = _case("conv2d_f32", kernel=3, h=1, w=5)
+    _op(g).attrs["padding"] = [0, 1, 1, 1]  # 1 + 0 + 1 rows < 3
+    _expect(g, t, "op", "params.weights",
+            r"kernel 3x3 does not fit the input 1x5 with padding \[0, 1, 1, 1\]")
 
 
 def test_references_and_order() -> None:

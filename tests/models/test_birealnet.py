@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from bnnflow.models import birealnet18, birealnet_small, birealnet_small_float
+from bnnflow.models import birealnet18, birealnet34, birealnet_small, birealnet_small_float
 from bnnflow.models.blocks import Downsample
 from bnnflow.nn import BinaryConv2d, InputNormalize, Int8Point, QConv2d, QLinear
 
@@ -89,3 +89,14 @@ def test_small_binary_and_float_twins_share_topology():
 def test_bad_arguments(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)
+
+
+def test_birealnet34_topology():
+    """(6, 8, 12, 6) Bi-Real blocks: 32 binary 3x3 convs, 3 real downsamples; parameters as
+    Bi-Real-Net-18's count with the extra 3x3 convs of each stage."""
+    m = birealnet34()
+    convs = [c for c in m.modules() if isinstance(c, BinaryConv2d)]
+    assert len(convs) == 32 and count(m, Downsample) == 3
+    extra = sum(n * (w * w * 9 + 2 * w) for n, w in [(2, 64), (4, 128), (8, 256), (2, 512)])
+    assert n_params(m) == expected_birealnet18_params(1000) + extra
+    check_traces(birealnet34(cifar=True, num_classes=10), torch.rand(1, 3, 32, 32) * 255)

@@ -6,9 +6,17 @@ import pytest
 import torch
 from torch import nn
 
-from bnnflow.models import ftbnn18, ftbnn_small, ftbnn_small_float
+from bnnflow.models import ftbnn18, ftbnn34, ftbnn_small, ftbnn_small_float
 from bnnflow.models.blocks import BasicBlock, Downsample
-from bnnflow.nn import BinaryConv2d, PReLU, QConv2d, RPReLU, TwoSidedPReLU
+from bnnflow.nn import (
+    BinaryConv2d,
+    ChannelShuffle,
+    PReLU,
+    QConv2d,
+    RPReLU,
+    SignActivation,
+    TwoSidedPReLU,
+)
 
 from .fx_check import check_traces, count
 
@@ -114,9 +122,13 @@ def test_float_twin_has_no_binary_layers():
         ({"width": "wide"}, "width"),
         ({"binary_downsample": 1}, "binary_downsample"),
         ({"num_classes": -1}, "num_classes"),
+        ({"bias": "yes"}, "bias"),
+        ({"shuffle": 1}, "shuffle"),
+        ({"shuffle": True}, "needs groups > 1"),
+        ({"bias": True, "nonlinearity": "relu"}, "no shifted form"),
     ],
 )
-@pytest.mark.parametrize("builder", [ftbnn18, ftbnn_small])
+@pytest.mark.parametrize("builder", [ftbnn18, ftbnn34, ftbnn_small])
 def test_bad_arguments(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)
@@ -125,3 +137,44 @@ def test_bad_arguments(builder, kwargs, match):
 def test_float_twin_needs_a_nonlinearity():
     with pytest.raises(ValueError, match="nonlinearity"):
         ftbnn_small_float(nonlinearity="none")
+
+
+@pytest.mark.parametrize(("nonlinearity", "cls"), [("two_sided_prelu", TwoSidedPReLU),
+                                                   ("prelu", RPReLU), ("rprelu", RPReLU)])
+def test_bias_terms(nonlinearity, cls):
+    """bias=True: every binary conv (3x3 and binary 1x1 downsample) reads a learnable-threshold
+    sign; the non-linearity has shifts before and after it."""
+    m = ftbnn_small(bias=True, nonlinearity=nonlinearity, binary_downsample=True)
+    convs = [c for c in m.modules() if isinstance(c, BinaryConv2d)]
+    assert len(convs) == 8
+    for c in convs:
+        q = c.quantizer
+        assert isinstance(q, SignActivation) and q.shift is not None
+        assert q.shift.numel() == c.in_channels and q.kind == "approx"
+    nls = [b.nl for b in m.modules() if isinstance(b, BasicBlock)]
+    assert all(isinstance(nl, cls) for nl in nls)
+    if cls is TwoSidedPReLU:
+        assert all(nl.gamma is not None for nl in nls)
+    plain = ftbnn_small(nonlinearity=nonlinearity, binary_downsample=True)
+    assert all(c.quantizer.shift is None for c in plain.modules()
+               if isinstance(c, BinaryConv2d))
+    check_traces(m, torch.rand(2, 1, 8, 8) * 240)
+
+
+def test_shuffle_after_every_grouped_block():
+    m = ftbnn_small(groups=2, width=2.0, shuffle=True)
+    blocks = [b for b in m.modules() if isinstance(b, BasicBlock)]
+    assert all(isinstance(b.shuffle, ChannelShuffle) and b.shuffle.groups == 2 for b in blocks)
+    assert all(b.shuffle is None for b in ftbnn_small(groups=2, width=2.0).modules()
+               if isinstance(b, BasicBlock))
+    check_traces(m, torch.rand(2, 1, 8, 8) * 240)
+
+
+def test_ftbnn34_depth():
+    m = ftbnn34(groups=2, width=1.0, bias=True, cifar=True, num_classes=10)
+    blocks = [b for b in m.modules() if isinstance(b, BasicBlock)]
+    assert len(blocks) == 32
+    assert [b.conv.stride for b in blocks].count(2) == 3
+    assert m.stem.pool is None
+    with torch.no_grad():
+        assert m.eval()(torch.rand(1, 3, 32, 32) * 255).shape == (1, 10)

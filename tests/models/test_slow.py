@@ -15,7 +15,7 @@ from .fx_check import check_traces
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["birealnet18", "ftbnn18", "quicknet"])
+@pytest.mark.parametrize("name", ["birealnet18", "ftbnn18", "quicknet", "reactnet18"])
 def test_full_size_trace_equality(name):
     check_traces(build(name), torch.rand(2, 3, 224, 224) * 255)
 
@@ -47,13 +47,16 @@ def _accuracy(m, x, y) -> float:
 
 
 @pytest.mark.parametrize(
-    "name", ["ftbnn_small", "birealnet_small", "ftbnn_small_float", "birealnet_small_float"]
+    ("name", "kwargs"),
+    [("ftbnn_small", {}), ("birealnet_small", {}), ("ftbnn_small_float", {}),
+     ("birealnet_small_float", {}), ("ftbnn_small", {"bias": True}), ("reactnet_small", {}),
+     ("ftbnn_small", {"groups": 2, "width": 2.0, "shuffle": True})],
 )
-def test_digits_accuracy(name):
+def test_digits_accuracy(name, kwargs):
     """30 epochs of Adam reach >= 0.90 test accuracy, also after int8 calibration."""
     torch.manual_seed(0)
     xtr, xte, ytr, yte = _digits()
-    m = build(name)
+    m = build(name, **kwargs)
     opt = torch.optim.Adam(m.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 30)
     for _ in range(30):

@@ -210,7 +210,8 @@ INT8_OPS = ["pack", "bconv", "bdense", "maxpool_packed", "requant", "requant32",
             "maxpool_int8", "sumpool_int8", "global_sumpool_int8", "conv2d_int8",
             "dwconv2d_int8", "dense_int8", "concat", "dequant"]
 OPTIONS = st.fixed_dictionaries({}, optional={
-    "kernel": st.integers(1, 3), "stride": st.integers(1, 2), "padding": st.integers(0, 1),
+    "kernel": st.integers(1, 3), "stride": st.integers(1, 2), "padding": st.integers(0, 1)
+    | st.lists(st.integers(0, 1), min_size=4, max_size=4),  # [top, left, bottom, right]
     "pad_mode": st.sampled_from(["zero", "one"]),
     "epilogue": st.sampled_from(["int32", "int8", "packed"]),
     "multiplier": st.integers(1, 2), "input_dtype": st.sampled_from(["uint8", "int8"])})
@@ -232,9 +233,10 @@ def test_every_int8_op_equals_the_reference(op, options, groups, c, seed):
     reference's (the case's tail may be float ops)."""
     from bnnflow.errors import FormatError
     from bnnflow.graph.examples import op_case, random_input
+    from bnnflow.graph.padding import as_pads
     from bnnflow.reference.interpreter import run_all
 
-    if options.get("padding", 0) >= options.get("kernel", 3):
+    if max(as_pads(options.get("padding", 0))) >= options.get("kernel", 3):
         options["padding"] = 0
     rng = np.random.default_rng(seed)
     try:

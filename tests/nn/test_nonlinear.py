@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from torch import nn
@@ -15,7 +17,8 @@ def _randomise(module: nn.Module) -> None:
             p.copy_(torch.randn_like(p))
 
 
-@pytest.mark.parametrize("cls", [PReLU, RPReLU, TwoSidedPReLU])
+@pytest.mark.parametrize("cls", [PReLU, RPReLU, TwoSidedPReLU,
+                                 partial(TwoSidedPReLU, bias=True)])
 @pytest.mark.parametrize("shape", [(3, 5, 4, 4), (7, 5)])
 def test_forward_equals_pwl(cls, shape):
     torch.manual_seed(0)
@@ -37,6 +40,27 @@ def test_two_sided_prelu_values_and_init():
     f = m.pwl()
     assert f.t.tolist() == [0.0, 0.0] and f.kp.tolist() == [2.0, 0.5]
     assert f.kn.tolist() == pytest.approx([0.1, -1.0]) and f.bp.tolist() == [0.0, 0.0]
+
+
+def test_two_sided_prelu_bias():
+    """bias=True: ``f(x - gamma) + zeta`` (FTBNN's shifts around the non-linearity)."""
+    m = TwoSidedPReLU(2, bias=True)
+    assert m.gamma.tolist() == [0.0, 0.0] and m.zeta.tolist() == [0.0, 0.0]
+    assert sum(p.numel() for p in m.parameters()) == 8
+    assert TwoSidedPReLU(2).gamma is None
+    with torch.no_grad():
+        m.pos_slope.copy_(torch.tensor([2.0, 0.5]))
+        m.neg_slope.copy_(torch.tensor([0.1, -1.0]))
+        m.gamma.copy_(torch.tensor([1.0, -1.0]))
+        m.zeta.copy_(torch.tensor([0.5, 0.0]))
+    x = torch.tensor([[4.0, -4.0], [0.0, -1.0]])
+    # ch0: x-1 = 3 → 6 + .5; x-1 = -1 → -.1 + .5;  ch1: x+1 = -3 → 3; x+1 = 0 → 0
+    assert torch.allclose(m(x), torch.tensor([[6.5, 3.0], [0.4, 0.0]]))
+    f = m.pwl()
+    assert f.t.tolist() == [1.0, -1.0] and f.bp.tolist() == pytest.approx([-1.5, 0.5])
+    assert f.bn.tolist() == pytest.approx([0.4, -1.0])
+    with pytest.raises(ValueError, match="bias must be True or False"):
+        TwoSidedPReLU(2, bias=1)
 
 
 def test_rprelu_values_and_pwl():

@@ -7,6 +7,7 @@ bad arguments are errors."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 import time
 from pathlib import Path
@@ -187,7 +188,7 @@ def _with_meta(**changes) -> bytes:
 
 
 @pytest.mark.parametrize(("data", "pattern"), [
-    (_with_meta(**{VERSION_KEY: "2"}), r"format version 2 is not supported"),
+    (_with_meta(**{VERSION_KEY: "3"}), r"format version 3 is not supported .*versions 1, 2\)"),
     (_with_meta(**{VERSION_KEY: "1.0"}), "not an integer"),
     (_with_meta(**{GRAPH_KEY: "{"}), r"bnnflow\.graph is not valid JSON"),
     (_with_meta(**{GRAPH_KEY: '{"format_version": NaN}'}), "not valid JSON"),
@@ -198,6 +199,44 @@ def test_document_errors(data: bytes, pattern: str) -> None:
     assert _python_error(data) is not None
     with pytest.raises(FormatError, match=pattern):
         NativeModel.from_bytes(data)
+
+
+def _with_padding(op_type: str, value, **options) -> bytes:
+    """An op case whose op ``"op"`` has its ``padding`` attr replaced in the file's JSON (so
+    the writer's own validation is bypassed)."""
+    graph, tensors = op_case(op_type, np.random.default_rng(0), **options)
+    meta, raw = _split(dumps(graph, tensors))
+    doc = json.loads(meta[GRAPH_KEY])
+    (op,) = [o for o in doc["graph"]["ops"] if o["name"] == "op"]
+    op["attrs"]["padding"] = value
+    return safetensors.numpy.save(dict(raw), metadata={**meta, GRAPH_KEY: json.dumps(doc)})
+
+
+@pytest.mark.parametrize(("op_type", "value", "options", "pattern"), [
+    ("conv2d_f32", [0, 1, 1, 0], {"padding": [0, 1, 1, 0]}, None),
+    ("conv2d_f32", [1, 1, 1], {}, r"attrs\.padding: expected int in \[0, 64\] or a list"),
+    ("conv2d_f32", [0, True, 0, 0], {}, "got list"),
+    ("conv2d_f32", [0, 1.5, 0, 0], {}, "got list"),
+    ("conv2d_f32", [0, 0, -1, 0], {}, r"got \[0, 0, -1, 0\]"),
+    ("conv2d_f32", [0, 0, 0, 65], {}, r"got \[0, 0, 0, 65\]"),
+    ("conv2d_f32", [0, 0, 2**63, 0], {}, r"got \[0, 0, 9223372036854775808, 0\]"),
+    ("conv2d_f32", "1", {}, "got str"),
+    ("conv2d_f32", [0, 0, 0, 0], {"h": 2}, r"not fit the input 2x5 with padding \[0, 0, 0, 0\]"),
+    ("maxpool_int8", [0, 1, 2, 1], {"kernel": 3}, r"padding \[0, 1, 2, 1\] exceeds half"),
+    ("maxpool_packed", [1, 0, 0, 1], {"kernel": 2, "padding": [1, 0, 0, 1]}, None),
+    ("bconv", [0, 0, 1, 0], {"pad_mode": "valid"}, "pad_mode 'valid' requires padding 0"),
+])
+def test_list_padding_rules_agree(op_type: str, value, options: dict, pattern: str | None
+                                  ) -> None:
+    """The list form of padding (format version 2): the native loader accepts and refuses
+    what Python does, with the same message."""
+    data = _with_padding(op_type, value, **options)
+    py, nat = _python_error(data), _native_error(data)
+    assert py == nat
+    if pattern is None:
+        assert py is None
+    else:
+        assert py is not None and re.search(pattern, py), py
 
 
 def test_op_error_names_op_and_field() -> None:

@@ -136,6 +136,10 @@ namespace {
 
 constexpr int kTileGroup = 8;  // pixel tiles sharing one pass over each weight block
 
+bool padded(const BconvGeometry& g) {
+  return g.pad_top > 0 || g.pad_left > 0 || g.pad_bottom > 0 || g.pad_right > 0;
+}
+
 // Mode 'zero': pixels whose window crosses the padding get their own K per channel,
 //   (taps − npad)·Cg + 2·Σ_{padded taps} popcount(w_tap),
 // so that d = K − 2·S with S summed over every tap (padded ones read zero words). The padded
@@ -173,8 +177,8 @@ PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int 
                      int o1) {
   PadKTable t;
   std::vector<std::pair<int, int>> rows, cols;
-  t.row_pat = axis_patterns(ho, g.h, W.kh, g.stride, g.pad, &rows);
-  t.col_pat = axis_patterns(wo, g.w, W.kw, g.stride, g.pad, &cols);
+  t.row_pat = axis_patterns(ho, g.h, W.kh, g.stride, g.pad_top, &rows);
+  t.col_pat = axis_patterns(wo, g.w, W.kw, g.stride, g.pad_left, &cols);
   t.ncols = static_cast<int>(cols.size());
   const size_t npat = rows.size() * cols.size();
   t.k.assign(npat * W.cout, W.kh * W.kw * W.cg);
@@ -217,7 +221,7 @@ struct ConvContext {
 // K (null krow: K = taps·Cg, else the per-channel row) laid out [tile][max_pixels], first
 // pixels and pixel counts.
 struct TileGroup {
-  const PadKTable* pad_k = nullptr;  // mode 'zero' with pad > 0 only
+  const PadKTable* pad_k = nullptr;  // mode 'zero' with some padding only
   int count = 0;
   bool full_but_last = true;  // only an image's last tile can be partial
   int p[kTileGroup];
@@ -264,7 +268,7 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
   for (int i = 0; i < p; ++i, ++ox) {
     if (ox == ctx.wo) ox = 0, ++oy;
     grp->k_all[k * P + i] = K;
-    const int iy0 = oy * g.stride - g.pad, ix0 = ox * g.stride - g.pad;
+    const int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
     if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
       base[i] = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
       krow[i] = nullptr;
@@ -286,7 +290,7 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
     if (base[i] != nullptr) {
       for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base[i] + off[t];
     } else {
-      border_ptrs(ctx, img, oy * g.stride - g.pad, ox * g.stride - g.pad, ptrs + i, P);
+      border_ptrs(ctx, img, oy * g.stride - g.pad_top, ox * g.stride - g.pad_left, ptrs + i, P);
     }
   }
 }
@@ -356,7 +360,7 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * mk.block);
   TileGroup grp;
   PadKTable pad_k;
-  if (ctx.geo->mode == PadMode::kZero && ctx.geo->pad > 0) {
+  if (ctx.geo->mode == PadMode::kZero && padded(*ctx.geo)) {
     int o0, o1, last0, last1;
     block_channels(W, b0, &o0, &o1);
     block_channels(W, b1 - 1, &last0, &last1);
@@ -389,11 +393,14 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   if (mk.max_pixels > kMaxPixels || mk.block > kMaxBlock) {
     throw std::logic_error(std::string("bconv2d: micro-kernel tile too large: ") + mk.name);
   }
-  if (geo.mode == PadMode::kValid && geo.pad != 0) {
+  if (geo.mode == PadMode::kValid && padded(geo)) {
     throw std::invalid_argument("bconv2d: padding mode 'valid' needs pad == 0");
   }
-  const int ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad);
-  const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad);
+  if (geo.pad_top < 0 || geo.pad_left < 0 || geo.pad_bottom < 0 || geo.pad_right < 0) {
+    throw std::invalid_argument("bconv2d: negative padding");
+  }
+  const int ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom);
+  const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;

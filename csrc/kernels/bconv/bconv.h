@@ -112,15 +112,20 @@ BconvWeights prepare_bconv_weights(const uint32_t* w, int cout, int kh, int kw, 
 BconvWeights prepare_bconv_weights(const uint32_t* w, int cout, int kh, int kw, int cin,
                                    int groups, Isa isa);
 
+// Padding per side (docs/format.md, Padding): output pixel (oy, ox) reads tap (ky, kx) at
+// input (oy·stride − pad_top + ky, ox·stride − pad_left + kx); a tap outside [0,h)×[0,w) is
+// padded. pad_bottom / pad_right only set the output size (TF "same" padding puts the odd
+// extra row / column there).
 struct BconvGeometry {
   int n = 1, h = 1, w = 1;  // input batch and size
-  int stride = 1, pad = 0;
+  int stride = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   PadMode mode = PadMode::kZero;
 };
 
-// Output size of a window of k taps: (in + 2·pad − k) / stride + 1 (<= 0: empty).
-inline int conv_out_size(int in, int k, int stride, int pad) {
-  const int span = in + 2 * pad - k;
+// Output size of a window of k taps: (in + pad_begin + pad_end − k) / stride + 1 (<= 0: empty).
+inline int conv_out_size(int in, int k, int stride, int pad_begin, int pad_end) {
+  const int span = in + pad_begin + pad_end - k;
   return span < 0 ? 0 : span / stride + 1;
 }
 

@@ -1,5 +1,6 @@
 // Input and weight staging shared by the direct int8/float convolutions: a zero-bordered
-// copy of the input, [N][H+2p][W+2p][Cin] of type T, so the KW*Cin values of one kernel row of
+// copy of the input, [N][Hp][Wp][Cin] of type T (Hp = H + pad_top + pad_bottom,
+// Wp = W + pad_left + pad_right), so the KW*Cin values of one kernel row of
 // one output pixel are contiguous and no tap needs a bounds check; weights re-laid with output
 // channels innermost.
 #pragma once
@@ -11,17 +12,17 @@ namespace bnnflow::glue {
 namespace {
 
 // The interior of a zero-initialised padded buffer (GlueBuffer memory starts zeroed, so the
-// border is already 0): xp[n][h+pad][w+pad][c] = T(x[n][h][w][c] - zp[c]); float inputs are
-// copied (zp unused).
+// border is already 0): xp[n][h+pad_top][w+pad_left][c] = T(x[n][h][w][c] - zp[c]) in the
+// [N][Hp][Wp][C] buffer; float inputs are copied (zp unused).
 template <class T, class In>
 void stage_interior(T* xp, const In* x, const std::int32_t* zp, std::size_t N, std::size_t H,
-                    std::size_t W, std::size_t C, int pad, ThreadPool* pool) {
-  const std::size_t Wp = W + 2 * pad, Hp = H + 2 * pad;
+                    std::size_t W, std::size_t C, int pad_top, int pad_left, std::size_t Hp,
+                    std::size_t Wp, ThreadPool* pool) {
   parallel_ranges(pool, N * H, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / H, h = r % H;
       const In* in = x + r * W * C;
-      T* out = xp + ((n * Hp + h + pad) * Wp + pad) * C;
+      T* out = xp + ((n * Hp + h + pad_top) * Wp + pad_left) * C;
       for (std::size_t w = 0; w < W; ++w) {
         if constexpr (std::is_floating_point_v<In>) {
           for (std::size_t c = 0; c < C; ++c) out[w * C + c] = static_cast<T>(in[w * C + c]);

@@ -69,9 +69,13 @@ static inline std::int8_t sat8(std::int64_t v) {
   return static_cast<std::int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));
 }
 
-// Output size of a window op: (in + 2*pad - k) / stride + 1.
-static inline std::size_t out_size(std::size_t in, int k, int stride, int pad) {
-  return (in + 2 * static_cast<std::size_t>(pad) - static_cast<std::size_t>(k)) /
+// Output size of a window op: (in + pad_begin + pad_end - k) / stride + 1. Window ops take the
+// padding per side (pad_top, pad_left, pad_bottom, pad_right; TF "same" padding puts an odd
+// extra row / column at the bottom / right): output (oh, ow) reads tap (kh, kw) at input
+// (oh*stride - pad_top + kh, ow*stride - pad_left + kw); a tap outside [0,H)x[0,W) is padded.
+static inline std::size_t out_size(std::size_t in, int k, int stride, int pad_begin, int pad_end) {
+  return (in + static_cast<std::size_t>(pad_begin) + static_cast<std::size_t>(pad_end) -
+          static_cast<std::size_t>(k)) /
              static_cast<std::size_t>(stride) + 1;
 }
 

@@ -30,7 +30,8 @@ struct Conv2dInt8Args {
   const std::int32_t* zp;    // [Cin]
   std::int32_t* y;       // [N, Ho, Wo, Cout]
   std::size_t N, H, W, Cin, Cout;
-  int KH, KW, stride, pad;
+  int KH, KW, stride;
+  int pad_top, pad_left, pad_bottom, pad_right;  // per side (docs/format.md, Padding)
   const Conv2dInt8Requant* rq = nullptr;  // optional fused requant32 (see above)
 };
 

@@ -83,13 +83,16 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   }
 }
 
-// The interior of the zeroed padded buffer, xp[n][h+pad][w+pad][c] = x[n][h][w][c] - zp[c]
+// The interior of the zeroed padded buffer,
+// xp[n][h+pad_top][w+pad_left][c] = x[n][h][w][c] - zp[c]
 // (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
 // time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
 // scalar loop per value cost as many instructions as the QuickNet stem's tiles).
 void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
                  ThreadPool* pool) {
-  const std::size_t C = a.Cin, run = a.W * C, pad = static_cast<std::size_t>(a.pad);
+  const std::size_t C = a.Cin, run = a.W * C;
+  const std::size_t top = static_cast<std::size_t>(a.pad_top);
+  const std::size_t left = static_cast<std::size_t>(a.pad_left);
   GlueBuffer<std::int16_t> zr(run);  // zr[w*C + c] = zp[c]
   for (std::size_t i = 0; i < run; ++i) zr[i] = static_cast<std::int16_t>(a.zp[i % C]);
   const std::int16_t* z = zr.data();
@@ -97,7 +100,7 @@ void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std:
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / a.H, h = r % a.H;
       const auto* in = static_cast<const std::uint8_t*>(a.x) + r * run;
-      std::int16_t* out = xp + ((n * Hp + h + pad) * Wp + pad) * C;
+      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
       std::size_t i = 0;
       for (; i + 16 <= run; i += 16) {
         const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
@@ -137,11 +140,11 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 }
 
 void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   Packed k;
-  k.Hp = a.H + 2 * a.pad;
-  k.Wp = a.W + 2 * a.pad;
+  k.Hp = a.H + a.pad_top + a.pad_bottom;
+  k.Wp = a.W + a.pad_left + a.pad_right;
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
   k.J = (L + 1) / 2;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;

@@ -115,15 +115,16 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
 template <class RowDone>
 void stage_unsigned(const Conv2dInt8Args& a, std::uint8_t* xu, const std::uint8_t* border,
                     std::size_t Hp, std::size_t Wp, ThreadPool* pool, const RowDone& row_done) {
-  const std::size_t C = a.Cin, pad = static_cast<std::size_t>(a.pad);
+  const std::size_t C = a.Cin, top = static_cast<std::size_t>(a.pad_top);
+  const std::size_t left = static_cast<std::size_t>(a.pad_left);
   const std::size_t run = a.W * C;
   parallel_ranges(pool, a.N * Hp, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / Hp, hp = r % Hp;
-      const bool inside_h = hp >= pad && hp < a.H + pad;
+      const bool inside_h = hp >= top && hp < a.H + top;
       std::uint8_t* row = xu + r * Wp * C;
       for (std::size_t wp = 0; wp < Wp; ++wp) {
-        if (inside_h && wp == pad) wp = a.W + pad;  // the interior is copied below
+        if (inside_h && wp == left) wp = a.W + left;  // the interior is copied below
         if (wp >= Wp) break;
         std::memcpy(row + wp * C, border, C);
       }
@@ -131,8 +132,8 @@ void stage_unsigned(const Conv2dInt8Args& a, std::uint8_t* xu, const std::uint8_
         row_done(n, hp, row);
         continue;
       }
-      std::uint8_t* dst = row + pad * C;
-      const std::uint8_t* src = static_cast<const std::uint8_t*>(a.x) + (n * a.H + hp - pad) * run;
+      std::uint8_t* dst = row + left * C;
+      const std::uint8_t* src = static_cast<const std::uint8_t*>(a.x) + (n * a.H + hp - top) * run;
       if (a.x_unsigned) {
         std::memcpy(dst, src, run);
         row_done(n, hp, row);
@@ -260,12 +261,12 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 }
 
 void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   const std::int32_t off = a.x_unsigned ? 0 : 128;
   Packed k;
-  k.Hp = a.H + 2 * a.pad;
-  k.Wp = a.W + 2 * a.pad;
+  k.Hp = a.H + a.pad_top + a.pad_bottom;
+  k.Wp = a.W + a.pad_left + a.pad_right;
   const TailLayout t = tail_layout(a);
   k.Q = t.Q1;
   k.Q2 = t.Q2;

@@ -79,21 +79,23 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 }
 
 void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   Packed k;
-  k.Hp = a.H + 2 * a.pad;
-  k.Wp = a.W + 2 * a.pad;
+  k.Hp = a.H + a.pad_top + a.pad_bottom;
+  k.Wp = a.W + a.pad_left + a.pad_right;
   k.L = static_cast<std::size_t>(a.KW) * a.Cin;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin);
   if (a.x_unsigned) {
     const auto* x = static_cast<const std::uint8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad_top, a.pad_left, k.Hp,
+                   k.Wp, pool);
   } else {
     const auto* x = static_cast<const std::int8_t*>(a.x);
-    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+    stage_interior(xp.data(), x, a.zp, a.N, a.H, a.W, a.Cin, a.pad_top, a.pad_left, k.Hp,
+                   k.Wp, pool);
   }
   k.xp = xp.data();
   k.bias = static_cast<const std::int32_t*>(packed);

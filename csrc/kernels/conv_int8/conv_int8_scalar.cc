@@ -4,8 +4,8 @@
 namespace bnnflow::glue::scalar {
 
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   // One block of all Cout channels per row; yrow is [Wo][Cout].
   conv_int8_rows(a, Ho, Wo, a.Cout, pool, [&](std::size_t n, std::size_t oh, std::size_t,
                                                std::int32_t* yrow) {
@@ -13,10 +13,10 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
       for (std::size_t o = 0; o < a.Cout; ++o) {
         std::uint32_t acc = static_cast<std::uint32_t>(a.bias[o]);
         for (int kh = 0; kh < a.KH; ++kh) {
-          const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a.stride) + kh - a.pad;
+          const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a.stride) + kh - a.pad_top;
           if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(a.H)) continue;
           for (int kw = 0; kw < a.KW; ++kw) {
-            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a.stride) + kw - a.pad;
+            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a.stride) + kw - a.pad_left;
             if (iw < 0 || iw >= static_cast<std::ptrdiff_t>(a.W)) continue;
             const std::size_t xi = ((n * a.H + ih) * a.W + iw) * a.Cin;
             const std::int8_t* w = a.w + ((o * a.KH + kh) * a.KW + kw) * a.Cin;

@@ -16,7 +16,8 @@ struct DwConv2dInt8Args {
   const std::int32_t* zp;
   std::int32_t* y;
   std::size_t N, H, W, C, mult;
-  int KH, KW, stride, pad;
+  int KH, KW, stride;
+  int pad_top, pad_left, pad_bottom, pad_right;  // per side (docs/format.md, Padding)
 };
 
 #define BNNFLOW_GLUE_DWCONV_INT8_KERNELS \

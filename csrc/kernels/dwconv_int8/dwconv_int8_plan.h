@@ -26,8 +26,8 @@ namespace dwc {
 class Plan {
  public:
   explicit Plan(const DwConv2dInt8Args& a)
-      : Ho(out_size(a.H, a.KH, a.stride, a.pad)),
-        Wo(out_size(a.W, a.KW, a.stride, a.pad)),
+      : Ho(out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom)),
+        Wo(out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right)),
         Co(a.C * a.mult),
         taps(static_cast<std::size_t>(a.KH) * static_cast<std::size_t>(a.KW)),
         npairs((taps + 1) / 2),
@@ -100,9 +100,9 @@ class TapWalker {
       : a_(a), p_(p), ptr_(2 * p.npairs), step_(2 * p.npairs), xb_(static_cast<const std::uint8_t*>(a.x)) {
     for (std::size_t t = 0; t < 2 * p.npairs; ++t) ptr_[t] = p.zpix.data();
     lo_ = 0;
-    while (lo_ < p.Wo && static_cast<std::ptrdiff_t>(lo_ * a.stride) < a.pad) ++lo_;
+    while (lo_ < p.Wo && static_cast<std::ptrdiff_t>(lo_ * a.stride) < a.pad_left) ++lo_;
     hi_ = lo_;
-    while (hi_ < p.Wo && hi_ * a.stride + a.KW <= a.W + a.pad) ++hi_;  // iw + KW - 1 < W
+    while (hi_ < p.Wo && hi_ * a.stride + a.KW <= a.W + a.pad_left) ++hi_;  // iw + KW - 1 < W
   }
   TapWalker(const TapWalker&) = delete;
   TapWalker& operator=(const TapWalker&) = delete;
@@ -126,10 +126,10 @@ class TapWalker {
 
   void fill(std::size_t n, std::size_t oh, std::size_t ow) {
     for (int kh = 0; kh < a_.KH; ++kh) {
-      const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a_.stride) + kh - a_.pad;
+      const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a_.stride) + kh - a_.pad_top;
       const bool row_in = ih >= 0 && ih < static_cast<std::ptrdiff_t>(a_.H);
       for (int kw = 0; kw < a_.KW; ++kw) {
-        const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a_.stride) + kw - a_.pad;
+        const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a_.stride) + kw - a_.pad_left;
         const std::size_t t = static_cast<std::size_t>(kh) * a_.KW + kw;
         step_[t] = row_in ? static_cast<std::size_t>(a_.stride) * a_.C : 0;
         ptr_[t] = row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(a_.W)

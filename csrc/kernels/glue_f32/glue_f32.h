@@ -31,7 +31,8 @@ struct Conv2dF32Args {
   const float* bias;  // [Cout]
   float* y;        // [N, Ho, Wo, Cout]
   std::size_t N, H, W, Cin, Cout;
-  int KH, KW, stride, pad;
+  int KH, KW, stride;
+  int pad_top, pad_left, pad_bottom, pad_right;  // per side (docs/format.md, Padding)
 };
 
 struct DenseF32Args {

@@ -66,14 +66,15 @@ void conv2d_f32_pack_impl(const Conv2dF32Args& a, void* packed) {
 template <class V, int P, int NV>
 void conv2d_f32_packed_impl(const Conv2dF32Args& a, const void* packed, ThreadPool* pool) {
   constexpr std::size_t kC = static_cast<std::size_t>(NV) * V::kI32;
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
-  const std::size_t Hp = a.H + 2 * a.pad, Wp = a.W + 2 * a.pad;
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
+  const std::size_t Hp = a.H + a.pad_top + a.pad_bottom, Wp = a.W + a.pad_left + a.pad_right;
   const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
   const std::size_t CoP = (a.Cout + kC - 1) / kC * kC;
   GlueBuffer<float> xp(a.N * Hp * Wp * a.Cin);
   const std::int32_t* no_zp = nullptr;
-  stage_interior(xp.data(), a.x, no_zp, a.N, a.H, a.W, a.Cin, a.pad, pool);
+  stage_interior(xp.data(), a.x, no_zp, a.N, a.H, a.W, a.Cin, a.pad_top, a.pad_left, Hp, Wp,
+                 pool);
   const float* bias = static_cast<const float*>(packed);
   const float* wk = bias + CoP;
   // Units: (channel block, output row), block major (weights stay in cache).

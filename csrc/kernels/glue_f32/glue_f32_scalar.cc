@@ -20,8 +20,8 @@ void dequant(const DequantArgs& a, ThreadPool* pool) {
 }
 
 void conv2d_f32(const Conv2dF32Args& a, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t n = u / Ho, oh = u % Ho;
@@ -29,10 +29,10 @@ void conv2d_f32(const Conv2dF32Args& a, ThreadPool* pool) {
         for (std::size_t o = 0; o < a.Cout; ++o) {
           float acc = a.bias[o];
           for (int kh = 0; kh < a.KH; ++kh) {
-            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a.stride) + kh - a.pad;
+            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * a.stride) + kh - a.pad_top;
             if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(a.H)) continue;
             for (int kw = 0; kw < a.KW; ++kw) {
-              const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a.stride) + kw - a.pad;
+              const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * a.stride) + kw - a.pad_left;
               if (iw < 0 || iw >= static_cast<std::ptrdiff_t>(a.W)) continue;
               const float* x = a.x + ((n * a.H + ih) * a.W + iw) * a.Cin;
               const float* w = a.w + ((o * a.KH + kh) * a.KW + kw) * a.Cin;

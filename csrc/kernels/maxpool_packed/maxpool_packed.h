@@ -1,7 +1,9 @@
 // Max pooling on packed bits (docs/numerics.md §5): max of ±1 values = AND of their bits, over
 // the taps inside the image (padded taps are ignored). x [n][h][w][words] -> out
-// [n][Ho][Wo][words], Ho = (h + 2·pad − kh) / stride + 1. Needs pad < kh and pad < kw so every
-// window holds at least one tap inside the image.
+// [n][Ho][Wo][words], Ho = (h + pad_top + pad_bottom − kh) / stride + 1; output (oy, ox) reads
+// the taps at (oy·stride − pad_top + ky, ox·stride − pad_left + kx). Needs every side's padding
+// below the kernel (pad_top, pad_bottom < kh; pad_left, pad_right < kw) so every window holds at
+// least one tap inside the image.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +16,8 @@ namespace bnnflow {
 
 struct PoolGeometry {
   int n = 1, h = 1, w = 1, words = 1;
-  int kh = 1, kw = 1, stride = 1, pad = 0;
+  int kh = 1, kw = 1, stride = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
 };
 
 void maxpool_packed(const uint32_t* x, const PoolGeometry& geo, uint32_t* out, Isa isa,

@@ -1,6 +1,7 @@
-// Pooling on NHWC tensors (docs/numerics.md §5). Square window k, stride, symmetric padding
-// pad (< k); padded taps are ignored, except that avgpool_f32 divides by k*k
-// (count_include_pad):
+// Pooling on NHWC tensors (docs/numerics.md §5). Square window k, stride, padding per side
+// (each < k; see out_size in kernel_common.h); padded taps are ignored, except that
+// avgpool_f32 divides by k*k whatever the padding (count_include_pad; not TF's SAME average
+// pool):
 //   maxpool_int8        : int8  -> int8   max over the taps inside the image
 //   sumpool_int8        : int8  -> int32  sum over the taps inside the image
 //   maxpool_f32         : f32   -> f32    max over the taps inside the image
@@ -17,7 +18,8 @@ struct PoolArgs {
   const Tin* x;  // [N, H, W, C]
   Tout* y;       // [N, Ho, Wo, C]
   std::size_t N, H, W, C;
-  int k, stride, pad;
+  int k, stride;
+  int pad_top, pad_left, pad_bottom, pad_right;  // per side (docs/format.md, Padding)
 };
 
 template <class Tin, class Tout>

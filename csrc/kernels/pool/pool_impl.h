@@ -13,14 +13,14 @@ namespace {
 // op(y, taps) per output pixel; taps(fn) calls fn(x_pixel) for every tap inside the image.
 template <class Tin, class Tout, class Op>
 void pool_windows(const PoolArgs<Tin, Tout>& a, ThreadPool* pool, const Op& op) {
-  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
   parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t n = u / Ho, oh = u % Ho;
-      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad);
+      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad_top);
       for (std::size_t ow = 0; ow < Wo; ++ow) {
-        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad);
+        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad_left);
         auto taps = [&](auto&& fn) {
           for (int kh = wh.t0; kh < wh.t1; ++kh) {
             const std::size_t row = (n * a.H + static_cast<std::size_t>(wh.start + kh)) * a.W;

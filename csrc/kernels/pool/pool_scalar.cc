@@ -10,14 +10,14 @@ namespace {
 // Calls visit(y_pixel, taps) for every output pixel; taps(fn) calls fn(x_pixel) per tap inside.
 template <class Tin, class Tout, class Visit>
 void for_each_window(const PoolArgs<Tin, Tout>& a, ThreadPool* pool, const Visit& visit) {
-  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad);
-  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad);
+  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
   parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t n = u / Ho, oh = u % Ho;
-      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad);
+      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad_top);
       for (std::size_t ow = 0; ow < Wo; ++ow) {
-        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad);
+        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad_left);
         Tout* y = a.y + (u * Wo + ow) * a.C;
         visit(y, [&](auto&& fn) {
           for (int kh = wh.t0; kh < wh.t1; ++kh) {

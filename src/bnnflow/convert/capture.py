@@ -196,8 +196,24 @@ class _Builder:
             pwl = piecewise_linear(nn.ReLU(), shape[0])
             return self.add(where, "pwl", [x], where, shape, op="relu", relu=True,
                             **_pwl_attrs(pwl))
+        if target in (torch.cat, torch.concat, torch.concatenate):
+            return self._cat(node, scope, where, shape)
         raise ConversionError(scope, str(op), "this function or method has no lowering "
-                              "(supported: add, flatten(x, 1), relu)")
+                              "(supported: add, cat(xs, 1), flatten(x, 1), relu)")
+
+    def _cat(self, node: torch.fx.Node, scope: str, where: str, shape: tuple[int, ...]) -> str:
+        """``torch.cat([a, b, ...], 1)``: concatenation on the channel axis → ``concat``."""
+        xs = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        rank = len(shape) + 1
+        if not isinstance(xs, (list, tuple)) or len(xs) < 2:
+            raise ConversionError(scope, "cat", "needs a list of at least two tensors")
+        if not isinstance(dim, int) or dim % rank != 1:
+            raise ConversionError(scope, "cat", f"only concatenation on the channel axis "
+                                  f"(dim=1) is supported, got dim={dim!r}")
+        ins = [self._arg(node, a, scope, "cat") for a in xs]
+        return self.add(f"{scope}.cat" if scope else "cat", "concat", ins, where, shape,
+                        op="cat")
 
     # -- modules ------------------------------------------------------------------------
 
@@ -391,6 +407,12 @@ def _h_normalize(b: _Builder, m: bnn.InputNormalize, qual: str, x: str,
                  zp=m.zero_point.numpy().astype(np.int64), a=_f64(m.scale))
 
 
+def _h_shuffle(b: _Builder, m: bnn.ChannelShuffle, qual: str, x: str,
+               in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    return b.add(qual, "channel_shuffle", [x], qual, shape, op="ChannelShuffle",
+                 groups=int(m.groups))
+
+
 def _h_identity(b: _Builder, m: nn.Module, qual: str, x: str, in_shape: tuple[int, ...],
                 shape: tuple[int, ...]) -> str:
     return b.add(qual, "identity", [x], qual, shape, op=type(m).__name__)
@@ -402,6 +424,7 @@ _HANDLERS: list[tuple[type | tuple[type, ...], Callable[..., str]]] = [
     (bnn.SignActivation, _h_sign),
     (bnn.Int8Point, _h_int8point),
     (bnn.InputNormalize, _h_normalize),
+    (bnn.ChannelShuffle, _h_shuffle),
     (nn.Conv2d, _h_conv),
     (nn.Linear, _h_linear),
     ((nn.BatchNorm2d, nn.BatchNorm1d), _h_bn),

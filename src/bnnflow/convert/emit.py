@@ -171,13 +171,20 @@ class _Emitter:
     def requant(self, n: LNode) -> str:
         return self.add("requant", n.name, [self.src(n)], **n.attrs["fx"])
 
+    def concat(self, n: LNode) -> str:
+        return self.add("concat", n.name, [self.src(n, i) for i in range(len(n.inputs))])
+
+    def channel_shuffle(self, n: LNode) -> str:
+        return self.add("channel_shuffle", n.name, [self.src(n)], {"groups": n.attrs["groups"]})
+
     def emit(self, n: LNode) -> None:
         handler = {"normalize": self.normalize, "conv": self.conv, "linear": self.linear,
                    "bconv": self.binary, "blinear": self.binary, "sign": self.sign,
                    "affine": self.affine, "add": self.add_, "pwl": self.pwl,
                    "maxpool": self.pool, "avgpool": self.pool,
                    "maxpool_packed": self.maxpool_packed, "gap": self.gap,
-                   "flatten": self.flatten, "requant": self.requant}.get(n.kind)
+                   "flatten": self.flatten, "requant": self.requant, "concat": self.concat,
+                   "channel_shuffle": self.channel_shuffle}.get(n.kind)
         if handler is None:
             raise n.error(f"no {self.df} lowering for {n.kind!r}")
         self._node = n

@@ -25,9 +25,12 @@ from bnnflow import __version__
 from bnnflow.errors import FormatError
 from bnnflow.format.container import parse_json, read_container, sniff, write_container
 from bnnflow.graph import PARAM_DTYPES, Graph, TensorInfo, graph_from_json, validate
+from bnnflow.graph.padding import is_list_padding
 
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+#: The newest format version this release writes (docs/format.md, Versions): 2 adds the list
+#: form ``[top, left, bottom, right]`` of ``padding``; a graph without it is written as 1.
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS: tuple[int, ...] = (1, 2)
 VERSION_KEY = "bnnflow.format_version"
 GRAPH_KEY = "bnnflow.graph"
 PRODUCER = f"bnnflow {__version__}"
@@ -59,20 +62,28 @@ def _check_tensors(tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
+def format_version_for(graph: Graph) -> int:
+    """The lowest format version that holds ``graph``: 2 when an op's ``padding`` is a list,
+    else 1 (so such a file reads in releases before version 2)."""
+    uses_list = any(is_list_padding(op.attrs.get("padding")) for op in graph.ops)
+    return 2 if uses_list else 1
+
+
 def dumps(graph: Graph, tensors: Mapping[str, np.ndarray],
           extras: Mapping[str, Any] | None = None) -> bytes:
     """The bytes of a ``.bnn`` file; see :func:`save`."""
     arrays = _check_tensors(tensors)
     doc_graph = graph.to_json()
     doc_graph["metadata"] = {**doc_graph["metadata"], **dict(extras or {})}
+    version = format_version_for(graph)
     try:
-        text = json.dumps({"format_version": FORMAT_VERSION, "producer": PRODUCER,
+        text = json.dumps({"format_version": version, "producer": PRODUCER,
                            "graph": doc_graph}, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as e:
         raise FormatError(f"graph: not JSON-serialisable: {e}", field="graph") from None
     # Validate exactly what load() will see.
     validate(graph_from_json(json.loads(text)["graph"]), arrays)
-    return write_container(arrays, {VERSION_KEY: str(FORMAT_VERSION), GRAPH_KEY: text})
+    return write_container(arrays, {VERSION_KEY: str(version), GRAPH_KEY: text})
 
 
 def save(path: str | os.PathLike[str], graph: Graph, tensors: Mapping[str, np.ndarray],

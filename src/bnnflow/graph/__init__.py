@@ -21,6 +21,7 @@ from bnnflow.graph.ir import (
     numpy_dtype,
     words_per_group,
 )
+from bnnflow.graph.padding import padding_attr, pads, tf_same_padding
 from bnnflow.graph.schema import SCHEMAS, AttrSpec, OpSchema, ParamSpec, conv_out_size
 from bnnflow.graph.validate import graph_from_json, validate
 
@@ -44,6 +45,9 @@ __all__ = [
     "graph_from_json",
     "numpy_dtype",
     "op_cost",
+    "padding_attr",
+    "pads",
+    "tf_same_padding",
     "validate",
     "words_per_group",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from bnnflow.graph.builder import GraphBuilder
 from bnnflow.graph.ir import Graph, InputSpec
+from bnnflow.graph.padding import as_pads, out_size
 
 Params = dict[str, np.ndarray]
 Rng = np.random.Generator
@@ -137,8 +138,10 @@ Out = tuple[str, str, int, int, int, int]  # name, dtype, rank, channels, groups
 Maker = Callable[[Rng, GraphBuilder, str, Dims, dict[str, Any]], Out]
 
 
-def _spatial_out(d: Dims, k: int, s: int, p: int) -> int:
-    return ((d.h + 2 * p - k) // s + 1) * ((d.w + 2 * p - k) // s + 1)
+def _spatial_out(d: Dims, k: int, s: int, p: int | list[int]) -> int:
+    """Ho·Wo for ``padding`` ``p`` (an int or ``[top, left, bottom, right]``)."""
+    top, left, bottom, right = as_pads(p)
+    return out_size(d.h, k, s, top, bottom) * out_size(d.w, k, s, left, right)
 
 
 def _make_pack(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
@@ -154,7 +157,7 @@ def _make_pack(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) ->
 def _make_bconv(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
     k, s, p = o.get("kernel", 3), o.get("stride", 1), o.get("padding", 1)
     mode = o.get("pad_mode", "zero")
-    p = 0 if mode == "valid" else p
+    p = 0 if mode == "valid" else p  # `padding`: an int or [top, left, bottom, right]
     cout, epi = o.get("cout", 2 * d.g * 3), o.get("epilogue", "int32")
     og = o.get("out_groups", 1)
     kk = k * k * (d.c // d.g)
@@ -241,6 +244,14 @@ def _make_concat(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) 
     return "op", dtype, rank, 3 * d.c, 1, d.h * d.w if rank == 4 else 1
 
 
+def _make_channel_shuffle(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]
+                          ) -> Out:
+    g = o.get("shuffle_groups", 2 if d.c % 2 == 0 else 1)
+    b.add("channel_shuffle", "op", [x], {"groups": g})
+    rank = o.get("rank", 4)
+    return "op", o.get("dtype", "int8"), rank, d.c, 1, d.h * d.w if rank == 4 else 1
+
+
 def _conv_maker(op_type: str) -> Maker:
     def make(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
         k, s, p = o.get("kernel", 3), o.get("stride", 1), o.get("padding", 1)
@@ -304,6 +315,7 @@ MAKERS: dict[str, tuple[Maker, str, int]] = {
     "dwconv2d_int8": (_conv_maker("dwconv2d_int8"), "uint8", 4),
     "dense_int8": (_dense_maker("dense_int8"), "int8", 2),
     "concat": (_make_concat, "int8", 4),
+    "channel_shuffle": (_make_channel_shuffle, "int8", 4),
     "dequant": (_elementwise_maker("dequant", "float32", _dequant_params), "int32", 4),
     "scale_bias": (_elementwise_maker("scale_bias", "float32", _scale_bias_params),
                    "float32", 4),
@@ -323,10 +335,10 @@ def op_case(op_type: str, rng: Rng, *, h: int = 6, w: int = 5, c: int = 6, group
     """A graph that exercises one op ``op_type`` (output tensor ``"op"``) on an input of
     ``h x w x c`` (or ``[N, c]`` for rank-2 ops); ``options`` override the op's attrs
     (``kernel``, ``stride``, ``padding``, ``pad_mode``, ``epilogue``, ``clamp``, ``cout``,
-    ``out_groups``, ``multiplier``, ``rank``, ``dtype``, ``input_dtype``)."""
+    ``out_groups``, ``multiplier``, ``rank``, ``dtype``, ``input_dtype``, ``shuffle_groups``)."""
     maker, kind, rank = MAKERS[op_type]
     rank = options.get("rank", rank)
-    if op_type in ("concat", "flatten", "pack") and "dtype" in options:
+    if op_type in ("concat", "flatten", "pack", "channel_shuffle") and "dtype" in options:
         kind = options["dtype"]
     if op_type in ("conv2d_int8", "dwconv2d_int8"):
         kind = options.get("input_dtype", kind)

@@ -63,6 +63,7 @@ struct Attr {
   std::vector<std::string> choices;  // strings
   bool nullable;
   Cond when;
+  bool sides;  // an int, or a list [top, left, bottom, right] of such ints (padding)
 };
 
 struct Param {
@@ -131,7 +132,7 @@ def _attr(a: Mapping[str, Any]) -> str:
     lo, hi = (a["lo"], a["hi"]) if is_int else (0, 0)
     return (f"{{{_str(a['name'])}, {str(is_int).lower()}, {_int(lo)}, {_int(hi)}, "
             f"{_strs(a.get('choices', []))}, {str(a.get('nullable', False)).lower()}, "
-            f"{_cond(a.get('when'))}}}")
+            f"{_cond(a.get('when'))}, {str(a.get('sides', False)).lower()}}}")
 
 
 def _param(p: Mapping[str, Any]) -> str:

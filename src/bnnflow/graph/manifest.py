@@ -13,7 +13,8 @@ What is declared here, per op (in catalogue order, which is also the order of th
   ``"float"`` or ``"none"``: what :func:`bnnflow.graph.costs.op_cost` counts);
 - ``inputs``: the exact number of activation inputs, or ``{"min": n}`` for a variadic op;
 - ``attrs``: ``{"name", "kind": "int" | "str", "lo", "hi"`` (ints, inclusive) or
-  ``"choices"`` (strings), ``"nullable"``, ``"when"``} in checking order;
+  ``"choices"`` (strings), ``"nullable"``, ``"sides"`` (also a list ``[top, left, bottom,
+  right]`` of such ints: ``padding``), ``"when"``} in checking order;
 - ``params``: ``{"role", "dtypes", "range"`` (every element within ``[lo, hi]``),
   ``"when"}`` in the order the reference functions take them positionally;
 - ``fixed_point``: the overflow rule of numerics §3: the ``accumulator`` (a key of
@@ -61,7 +62,9 @@ def _epilogue_in(*kinds: str) -> dict[str, Any]:
 
 
 _STRIDE = {"name": "stride", "kind": "int", "lo": 1, "hi": LIMITS["MAX_STRIDE"]}
-_PADDING = {"name": "padding", "kind": "int", "lo": 0, "hi": LIMITS["MAX_PADDING"]}
+# An int, or (format version 2) a list [top, left, bottom, right] of ints in [lo, hi].
+_PADDING = {"name": "padding", "kind": "int", "lo": 0, "hi": LIMITS["MAX_PADDING"],
+            "sides": True}
 _GROUPS = {"name": "groups", "kind": "int", "lo": 1, "hi": LIMITS["MAX_GROUPS"]}
 POOL_ATTRS = [{"name": "kernel", "kind": "int", "lo": 1, "hi": LIMITS["MAX_KERNEL"]},
               _STRIDE, _PADDING]
@@ -178,4 +181,6 @@ OPS: list[dict[str, Any]] = [
      "doc": "mean over H*W"},
     {"type": "flatten", "kind": "kFlatten", "inputs": 1, "attrs": [], "params": [],
      "doc": "[N,H,W,C] -> [N, H*W*C] (NHWC order)"},
+    {"type": "channel_shuffle", "kind": "kChannelShuffle", "inputs": 1, "attrs": [_GROUPS],
+     "params": [], "doc": "y[..., j*g + i] = x[..., i*(C/g) + j] (ShuffleNet), int8 or float32"},
 ]

@@ -20,6 +20,7 @@ import numpy as np
 from bnnflow.errors import FormatError
 from bnnflow.graph import manifest
 from bnnflow.graph.ir import Op, TensorInfo, words_per_group
+from bnnflow.graph.padding import out_size, padding_text, pads
 
 INT32_MIN, INT32_MAX = manifest.INT32_MIN, manifest.INT32_MAX
 #: Sanity bounds that keep hostile files from asking for absurd shapes or loops.
@@ -52,7 +53,8 @@ class AttrSpec:
     """One attribute: ``kind`` is ``"int"`` or ``"str"``.
 
     ``lo``/``hi`` bound ints (inclusive), ``choices`` restricts strings, ``nullable`` allows
-    ``None``. With ``when``, the attr is required exactly when ``when(attrs)`` holds and must be
+    ``None``; ``sides`` (``padding``) also allows a list ``[top, left, bottom, right]`` of such
+    ints. With ``when``, the attr is required exactly when ``when(attrs)`` holds and must be
     absent otherwise.
     """
 
@@ -62,12 +64,15 @@ class AttrSpec:
     choices: tuple[str, ...] | None = None
     nullable: bool = False
     when: Condition | None = None
+    sides: bool = False
 
     def describe(self) -> str:
         if self.kind == "str":
             text = "one of " + ", ".join(repr(c) for c in self.choices or ())
         else:
             text = f"int in [{self.lo}, {self.hi}]"
+            if self.sides:
+                text += " or a list [top, left, bottom, right] of them"
         return text + (" or null" if self.nullable else "")
 
 
@@ -174,12 +179,13 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def _spatial(ctx: OpContext, x: TensorInfo, kh: int, kw: int, field_name: str) -> tuple[int, int]:
-    s, p = ctx.attrs["stride"], ctx.attrs["padding"]
-    ho = conv_out_size(x.shape[1], kh, s, p)
-    wo = conv_out_size(x.shape[2], kw, s, p)
+    s = ctx.attrs["stride"]
+    top, left, bottom, right = pads(ctx.attrs)
+    ho = out_size(x.shape[1], kh, s, top, bottom)
+    wo = out_size(x.shape[2], kw, s, left, right)
     if ho < 1 or wo < 1:
         ctx.fail(field_name, f"kernel {kh}x{kw} does not fit the input {x.shape[1]}x"
-                 f"{x.shape[2]} with padding {p}")
+                 f"{x.shape[2]} with padding {padding_text(ctx.attrs['padding'])}")
     return ho, wo
 
 
@@ -255,7 +261,7 @@ def _infer_bconv(ctx: OpContext) -> TensorInfo:
     if kh * kw * cg > MAX_BINARY_K:
         ctx.fail("params.weights", f"K = {kh}*{kw}*{cg} = {kh * kw * cg} exceeds {MAX_BINARY_K} "
                  "(16-bit binary accumulators, docs/numerics.md §4)")
-    if ctx.attrs["pad_mode"] == "valid" and ctx.attrs["padding"] != 0:
+    if ctx.attrs["pad_mode"] == "valid" and any(pads(ctx.attrs)):
         ctx.fail("attrs.padding", "pad_mode 'valid' requires padding 0")
     _check_pad_bits(ctx, "weights", cg)
     ho, wo = _spatial(ctx, x, kh, kw, "params.weights")
@@ -279,8 +285,8 @@ def _infer_bdense(ctx: OpContext) -> TensorInfo:
 
 def _pool_spatial(ctx: OpContext, x: TensorInfo) -> tuple[int, int]:
     k, p = ctx.attrs["kernel"], ctx.attrs["padding"]
-    if 2 * p > k:
-        ctx.fail("attrs.padding", f"padding {p} exceeds half the kernel {k}")
+    if 2 * max(pads(ctx.attrs)) > k:
+        ctx.fail("attrs.padding", f"padding {padding_text(p)} exceeds half the kernel {k}")
     return _spatial(ctx, x, k, k, "attrs.kernel")
 
 
@@ -396,6 +402,14 @@ def _infer_concat(ctx: OpContext) -> TensorInfo:
     return ctx.output(first.dtype, (*first.shape[:-1], total))
 
 
+def _infer_channel_shuffle(ctx: OpContext) -> TensorInfo:
+    x = ctx.input(0, ("int8", "float32"), (2, 4))
+    c, g = x.shape[-1], ctx.attrs["groups"]
+    if c % g:
+        ctx.fail("attrs.groups", f"groups {g} does not divide the {c} channels")
+    return ctx.output(x.dtype, x.shape)
+
+
 def _infer_flatten(ctx: OpContext) -> TensorInfo:
     x = ctx.input(0, ("int8", "int32", "float32"), (4,))
     return ctx.output(x.dtype, (x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]))
@@ -432,6 +446,7 @@ INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
     "avgpool_f32": _pool("float32", "float32"),
     "global_avgpool_f32": _global_pool("float32", "float32"),
     "flatten": _infer_flatten,
+    "channel_shuffle": _infer_channel_shuffle,
 }
 
 
@@ -441,7 +456,8 @@ def attr_spec(entry: Mapping[str, Any]) -> AttrSpec:
     return AttrSpec(entry["kind"], lo=entry.get("lo"), hi=entry.get("hi"),
                     choices=None if choices is None else tuple(choices),
                     nullable=entry.get("nullable", False),
-                    when=Condition.from_manifest(entry.get("when")))
+                    when=Condition.from_manifest(entry.get("when")),
+                    sides=entry.get("sides", False))
 
 
 def param_spec(entry: Mapping[str, Any]) -> ParamSpec:

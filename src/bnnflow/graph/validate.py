@@ -170,7 +170,12 @@ def _check_attr(op: Op, index: int, key: str, spec: AttrSpec, value: Any) -> Non
         if not spec.nullable:
             raise bad("got null")
         return
-    if spec.kind == "int":
+    if spec.kind == "int" and spec.sides and isinstance(value, list):
+        if len(value) != 4 or not all(_is_int(v) for v in value):
+            raise bad(f"got list {_short(value)}")
+        if not all(spec.lo <= v <= spec.hi for v in value):
+            raise bad(f"got {_short(value)}")
+    elif spec.kind == "int":
         if not _is_int(value):
             raise bad(f"got {type(value).__name__} {_short(value)}")
         if not spec.lo <= value <= spec.hi:

@@ -1,4 +1,4 @@
-"""Bi-Real-Net-18 (larq-zoo ``BiRealNet``) and its small digits variants.
+"""Bi-Real-Net-18 (larq-zoo ``BiRealNet``), Bi-Real-Net-34 and the small digits variants.
 
 larq-zoo's topology, layer for layer: stem conv 7x7/2 (64) → BN → max pool 3x3/2; 16 blocks of
 ``approx_sign → binary conv 3x3 (magnitude-aware sign, i.e. weight_scale='channel_mean',
@@ -20,9 +20,13 @@ from .blocks import (
     DIGITS_ZERO_POINT,
     IMAGENET_SCALE,
     IMAGENET_ZERO_POINT,
+    RESNET18_BLOCKS,
+    RESNET34_BLOCKS,
     ResNetBNN,
     Stem,
+    check_bool,
     check_common,
+    imagenet_or_cifar_stem,
     make_stages,
 )
 
@@ -37,16 +41,32 @@ def _imagenet_norm(in_channels: int) -> InputNormalize:
 LARQ_BIREAL_BN = {"momentum": 0.2, "eps": 1e-3}
 
 
-def birealnet18(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
-    """Bi-Real-Net-18 for 224x224 input (larq-zoo topology, see module docstring)."""
+def _birealnet(num_classes: int, in_channels: int, blocks: tuple[int, ...], cifar: bool
+               ) -> nn.Module:
     check_common(num_classes, in_channels)
+    check_bool("cifar", cifar)
     norm = _imagenet_norm(in_channels)
-    stem = Stem(in_channels, 64, 7, 2, tuple(norm.scale.tolist()), True, LARQ_BIREAL_BN)
-    blocks = make_stages(
-        64, (64, 128, 256, 512), 4, binary=True, input_quantizer="approx",
+    stem = imagenet_or_cifar_stem(in_channels, 64, tuple(norm.scale.tolist()), cifar,
+                                  LARQ_BIREAL_BN)
+    stages = make_stages(
+        64, (64, 128, 256, 512), blocks, binary=True, input_quantizer="approx",
         weight_scale="channel_mean", bn=LARQ_BIREAL_BN,
     )
-    return ResNetBNN(norm, stem, blocks, 512, num_classes)
+    return ResNetBNN(norm, stem, stages, 512, num_classes)
+
+
+def birealnet18(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False
+                ) -> nn.Module:
+    """Bi-Real-Net-18 for 224x224 input (larq-zoo topology, see module docstring);
+    ``cifar=True``: stem conv 3x3/1 without max pool, for 32x32 input."""
+    return _birealnet(num_classes, in_channels, RESNET18_BLOCKS, cifar)
+
+
+def birealnet34(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False
+                ) -> nn.Module:
+    """Bi-Real-Net-34: the Bi-Real-Net-18 design on ResNet-34's depth — (6, 8, 12, 6) blocks
+    of one binary 3x3 conv each (twice ResNet-34's (3, 4, 6, 3) basic blocks)."""
+    return _birealnet(num_classes, in_channels, RESNET34_BLOCKS, cifar)
 
 
 def _small(num_classes: int, in_channels: int, binary: bool) -> nn.Module:

@@ -8,6 +8,7 @@ classifier's output (int32 → float logits) is not an int8 tensor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,12 +16,14 @@ from torch import nn
 
 from bnnflow.nn import (
     BinaryConv2d,
+    ChannelShuffle,
     InputNormalize,
     Int8Point,
     PReLU,
     QConv2d,
     QLinear,
     RPReLU,
+    SignActivation,
     TwoSidedPReLU,
 )
 from bnnflow.nn._checks import check_choice, check_positive_float, check_positive_int
@@ -41,18 +44,34 @@ def batch_norm(channels: int, bn: dict[str, float] | None = None) -> nn.BatchNor
     return nn.BatchNorm2d(channels, **(bn or {}))
 
 
-def make_nonlinearity(kind: str, channels: int) -> nn.Module | None:
-    """The module for a non-linearity name (``None`` for ``'none'``)."""
+def make_nonlinearity(kind: str, channels: int, bias: bool = False) -> nn.Module | None:
+    """The module for a non-linearity name (``None`` for ``'none'``).
+
+    ``bias=True`` adds learnable shifts before and after it (``f(x - gamma) + zeta``):
+    ``'two_sided_prelu'`` → ``TwoSidedPReLU(bias=True)``, ``'prelu'`` / ``'rprelu'`` →
+    :class:`~bnnflow.nn.RPReLU` (which has them already); ``'relu'`` refuses it.
+    """
     check_choice("nonlinearity", kind, NONLINEARITIES)
+    if bias and kind == "relu":
+        raise ValueError("bias=True has no shifted form of nonlinearity='relu'; use 'prelu' "
+                         "(RPReLU) or 'two_sided_prelu'")
     if kind == "two_sided_prelu":
-        return TwoSidedPReLU(channels)
-    if kind == "rprelu":
+        return TwoSidedPReLU(channels, bias=bias)
+    if kind == "rprelu" or (kind == "prelu" and bias):
         return RPReLU(channels)
     if kind == "prelu":
         return PReLU(channels)
     if kind == "relu":
         return nn.ReLU()
     return None
+
+
+def input_sign(kind: str, channels: int, bias: bool) -> str | SignActivation:
+    """A binary layer's input quantizer: ``kind`` or, with ``bias``, a learnable-threshold
+    sign ``sign(x - alpha)`` (ReActNet's RSign, FTBNN's bias before the sign)."""
+    if not bias:
+        return kind
+    return SignActivation(kind, channels=channels, learnable_shift=True)
 
 
 def scaled_width(base: int, width: float, groups: int) -> int:
@@ -76,13 +95,15 @@ class Downsample(nn.Module):
         input_quantizer: str = "approx",
         weight_scale: str = "channel_mean",
         bn: dict[str, float] | None = None,
+        bias: bool = False,
     ) -> None:
         super().__init__()
         self.pool = nn.AvgPool2d(stride, stride) if stride > 1 else None
         self.q_pool = Int8Point() if stride > 1 else None
         if binary:
             self.conv: nn.Module = BinaryConv2d(
-                in_ch, out_ch, 1, pad_mode="valid", input_quantizer=input_quantizer,
+                in_ch, out_ch, 1, pad_mode="valid",
+                input_quantizer=input_sign(input_quantizer, in_ch, bias),
                 weight_scale=weight_scale,
             )
         else:
@@ -101,6 +122,9 @@ class BasicBlock(nn.Module):
 
     Binary: ``sign → bconv3x3 → BN (+ shortcut)``; float twin: ``[act →] conv3x3 → BN``.
     An optional non-linearity sits ``'after_add'`` (FTBNN default) or ``'before_add'``.
+    ``bias=True``: learnable-threshold signs and shifted non-linearity (FTBNN's / ReActNet's
+    bias terms); ``shuffle=True`` (with ``groups > 1``) ends the block with
+    ``channel_shuffle(groups)``, so the next grouped conv mixes the groups.
     """
 
     def __init__(
@@ -119,6 +143,8 @@ class BasicBlock(nn.Module):
         binary_downsample: bool = False,
         float_preact: bool = False,
         bn: dict[str, float] | None = None,
+        bias: bool = False,
+        shuffle: bool = False,
     ) -> None:
         super().__init__()
         check_choice("position", position, POSITIONS)
@@ -127,7 +153,8 @@ class BasicBlock(nn.Module):
         if binary:
             self.conv: nn.Module = BinaryConv2d(
                 in_ch, out_ch, 3, stride, pad_mode=pad_mode, groups=groups,
-                input_quantizer=input_quantizer, weight_scale=weight_scale,
+                input_quantizer=input_sign(input_quantizer, in_ch, bias),
+                weight_scale=weight_scale,
             )
         else:
             self.conv = QConv2d(in_ch, out_ch, 3, stride, 1, groups=groups, bias=False)
@@ -135,14 +162,15 @@ class BasicBlock(nn.Module):
         self.q_bn = Int8Point()
         self.shortcut = (
             Downsample(in_ch, out_ch, stride, binary and binary_downsample, input_quantizer,
-                       weight_scale, bn)
+                       weight_scale, bn, bias)
             if stride != 1 or in_ch != out_ch
             else None
         )
         self.position = position
-        self.nl = make_nonlinearity(nonlinearity, out_ch)
+        self.nl = make_nonlinearity(nonlinearity, out_ch, bias)
         self.q_nl = Int8Point() if self.nl is not None else None
         self.q_add = Int8Point()
+        self.shuffle = ChannelShuffle(groups) if shuffle and groups > 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -154,6 +182,8 @@ class BasicBlock(nn.Module):
         out = self.q_add(out + identity)
         if self.nl is not None and self.position == "after_add":
             out = self.q_nl(self.nl(out))
+        if self.shuffle is not None:
+            out = self.shuffle(out)
         return out
 
 
@@ -216,18 +246,36 @@ class ResNetBNN(nn.Module):
 def make_stages(
     stem_channels: int,
     widths: tuple[int, ...],
-    blocks_per_stage: int,
+    blocks_per_stage: int | tuple[int, ...],
+    block: Callable[..., nn.Module] = BasicBlock,
     **block_kwargs: Any,
 ) -> list[nn.Module]:
-    """Stages of ``blocks_per_stage`` blocks; every stage but the first starts with stride 2."""
+    """Stages of ``blocks_per_stage`` blocks (one count, or one per stage) of ``block``; every
+    stage but the first starts with stride 2."""
+    counts = (blocks_per_stage,) * len(widths) if isinstance(blocks_per_stage, int) \
+        else blocks_per_stage
     blocks: list[nn.Module] = []
     ch = stem_channels
-    for i, w in enumerate(widths):
-        for j in range(blocks_per_stage):
+    for i, (w, n) in enumerate(zip(widths, counts, strict=True)):
+        for j in range(n):
             stride = 2 if i > 0 and j == 0 else 1
-            blocks.append(BasicBlock(ch, w, stride, **block_kwargs))
+            blocks.append(block(ch, w, stride, **block_kwargs))
             ch = w
     return blocks
+
+
+#: Bi-Real blocks per stage (one binary 3x3 conv each): twice ResNet's basic blocks.
+RESNET18_BLOCKS = (4, 4, 4, 4)
+RESNET34_BLOCKS = (6, 8, 12, 6)
+
+
+def imagenet_or_cifar_stem(in_ch: int, out_ch: int, input_scale: tuple[float, ...], cifar: bool,
+                           bn: dict[str, float] | None = None) -> Stem:
+    """ImageNet stem conv 7x7/2 → BN → max pool 3x3/2, or with ``cifar`` (32x32 input) conv
+    3x3/1 → BN without a max pool."""
+    if cifar:
+        return Stem(in_ch, out_ch, 3, 1, input_scale, False, bn)
+    return Stem(in_ch, out_ch, 7, 2, input_scale, True, bn)
 
 
 def check_common(num_classes: Any, in_channels: Any) -> None:

@@ -32,6 +32,7 @@ from .int8 import (
 from .nonlinear import PiecewiseLinear, PReLU, RPReLU, TwoSidedPReLU, piecewise_linear
 from .normalize import InputNormalize
 from .quantizers import QUANTIZER_KINDS, SignActivation, approx_sign, sign, ste_sign
+from .shuffle import ChannelShuffle, channel_shuffle
 
 __all__ = [
     "INT8_MODES",
@@ -42,6 +43,7 @@ __all__ = [
     "BinaryConvSpec",
     "BinaryLinear",
     "BinaryLinearSpec",
+    "ChannelShuffle",
     "InputNormalize",
     "Int8Point",
     "PReLU",
@@ -53,6 +55,7 @@ __all__ = [
     "TwoSidedPReLU",
     "approx_sign",
     "calibrate",
+    "channel_shuffle",
     "clip_latent_weights_",
     "disable_int8",
     "enable_int8",

@@ -25,6 +25,7 @@ convolutions run as float64 convolutions of integers whose partial sums stay far
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from bnnflow.graph.padding import pads
 
 Value = torch.Tensor
 _I32 = 2**32
@@ -111,10 +114,9 @@ class _Ctx:
 
 def _bconv(x: list[Value], c: _Ctx) -> Value:
     a, w = c.attrs, c.params["weights"]
-    pad = a["padding"] if a["pad_mode"] != "valid" else 0
     xa = _nchw(_pm1(x[0]))
-    if pad:
-        xa = F.pad(xa, (pad,) * 4, value=1.0 if a["pad_mode"] == "one" else 0.0)
+    if a["pad_mode"] != "valid" and any(pads(a)):
+        xa = F.pad(xa, _torch_pads(a), value=1.0 if a["pad_mode"] == "one" else 0.0)
     d = F.conv2d(xa, w, stride=a["stride"], groups=a["groups"])
     return _epilogue(_exact(_nhwc(d)), a, c.params)
 
@@ -124,14 +126,20 @@ def _bdense(x: list[Value], c: _Ctx) -> Value:
     return _epilogue(_exact(d), c.attrs, c.params)
 
 
+def _torch_pads(a: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """``F.pad``'s (left, right, top, bottom) of a ``padding`` attr."""
+    top, left, bottom, right = pads(a)
+    return (left, right, top, bottom)
+
+
 def _window_pool(x: Value, a: Mapping[str, Any], kind: str) -> Value:
-    k, st, pad = a["kernel"], a["stride"], a["padding"]
+    k, st = a["kernel"], a["stride"]
     xf = _nchw(x.to(torch.float64))
-    if kind == "max":  # padded taps are ignored (max_pool2d pads with −inf)
-        y = F.max_pool2d(xf, k, st, pad)
-    else:  # sum over the taps inside the image (padded taps 0)
-        y = F.avg_pool2d(xf, k, st, pad, count_include_pad=True, divisor_override=1)
-    return _nhwc(y)
+    # padded taps are ignored by the max (−inf) and add 0 to the sum
+    xf = F.pad(xf, _torch_pads(a), value=-math.inf if kind == "max" else 0.0)
+    if kind == "max":
+        return _nhwc(F.max_pool2d(xf, k, st))
+    return _nhwc(F.avg_pool2d(xf, k, st, divisor_override=1))  # sum over the taps inside
 
 
 def _maxpool_packed(x: list[Value], c: _Ctx) -> Value:
@@ -144,7 +152,8 @@ def _conv_int8(x: list[Value], c: _Ctx, depthwise: bool) -> Value:
     p, a = c.params, c.attrs
     d = _nchw((x[0] - p["zp"]).to(torch.float64))
     groups = d.shape[1] if depthwise else 1
-    acc = F.conv2d(d, p["weights"], stride=a["stride"], padding=a["padding"], groups=groups)
+    d = F.pad(d, _torch_pads(a))  # the padded pixel is zp: d = x − zp is 0 there
+    acc = F.conv2d(d, p["weights"], stride=a["stride"], groups=groups)
     return _wrap32(_exact(_nhwc(acc)) + p["bias"])
 
 
@@ -181,6 +190,8 @@ def _table() -> dict[str, Callable[[list[Value], _Ctx], Value]]:
         "dense_int8": lambda x, c: _wrap32(
             _exact(x[0].to(torch.float64) @ c.params["weights"].T) + c.params["bias"]),
         "concat": lambda x, c: torch.cat(x, dim=-1),
+        "channel_shuffle": lambda x, c: x[0].unflatten(-1, (c.attrs["groups"], -1))
+        .transpose(-1, -2).flatten(-2),
         "dequant": lambda x, c: dequant(x[0], c.params["scale"], c.params["bias"]),
         "flatten": lambda x, c: x[0].reshape(x[0].shape[0], -1),
     }

@@ -81,25 +81,42 @@ class RPReLU(nn.Module):
 class TwoSidedPReLU(nn.Module):
     """FTBNN's non-linear module: ``y = a_p x`` for ``x >= 0``, ``a_n x`` otherwise.
 
-    Both slopes learnable per channel; init ``a_p = 1``, ``a_n = 0.25``.
+    Both slopes learnable per channel; init ``a_p = 1``, ``a_n = 0.25``. With ``bias=True``
+    the learnable shifts around it of FTBNN's code (ReActNet's RPReLU form):
+    ``y = f(x - gamma) + zeta`` with ``f`` the two-sided PReLU, ``gamma``, ``zeta`` init 0.
     """
 
-    def __init__(self, channels: int, init_pos: float = 1.0, init_neg: float = 0.25) -> None:
+    def __init__(self, channels: int, init_pos: float = 1.0, init_neg: float = 0.25,
+                 bias: bool = False) -> None:
         super().__init__()
         check_positive_int("channels", channels)
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
         self.pos_slope = nn.Parameter(torch.full((channels,), float(init_pos)))
         self.neg_slope = nn.Parameter(torch.full((channels,), float(init_neg)))
+        self.gamma = nn.Parameter(torch.zeros(channels)) if bias else None
+        self.zeta = nn.Parameter(torch.zeros(channels)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(
+        if self.gamma is not None:
+            x = x - _per_channel(self.gamma, x)
+        y = torch.where(
             x >= 0, x * _per_channel(self.pos_slope, x), x * _per_channel(self.neg_slope, x)
         )
+        if self.zeta is not None:
+            y = y + _per_channel(self.zeta, y)
+        return y
 
     def pwl(self) -> PiecewiseLinear:
-        """``t = 0, kp = a_p, bp = 0, kn = a_n, bn = 0``."""
+        """``t = gamma, kp = a_p, bp = zeta - a_p·gamma, kn = a_n, bn = zeta - a_n·gamma``
+        (``gamma = zeta = 0`` without bias)."""
         ap, an = _f64(self.pos_slope), _f64(self.neg_slope)
-        z = torch.zeros_like(ap)
-        return PiecewiseLinear(t=z, kp=ap, bp=z.clone(), kn=an, bn=z.clone())
+        g = _f64(self.gamma) if self.gamma is not None else torch.zeros_like(ap)
+        z = _f64(self.zeta) if self.zeta is not None else torch.zeros_like(ap)
+        return PiecewiseLinear(t=g, kp=ap, bp=z - ap * g, kn=an, bn=z - an * g)
+
+    def extra_repr(self) -> str:
+        return f"bias={self.gamma is not None}"
 
 
 def piecewise_linear(module: nn.Module, channels: int) -> PiecewiseLinear:

@@ -3,10 +3,11 @@
 For output pixel ``(y, x)`` and output channel ``o`` of group ``g`` (``Cg = cin / groups``
 input channels per group):
 
-    d = Σ_{taps (kh, kw)} Σ_{c < Cg}  a[y·s − p + kh, x·s − p + kw, g·Cg + c] · w[o, kh, kw, c]
+    d = Σ_{taps (kh, kw)} Σ_{c < Cg}  a[y·s − top + kh, x·s − left + kw, g·Cg + c] · w[o, kh, kw, c]
 
 with ``a, w ∈ {+1, −1}`` unpacked from the bits, and a padded tap's ``a`` = 0 (``zero``, as
-PyTorch's zero padding) or +1 (``one``, as Larq's ``pad_values=1``); ``valid`` means p = 0.
+PyTorch's zero padding) or +1 (``one``, as Larq's ``pad_values=1``); ``valid`` means no
+padding. ``padding`` is an int p (every side) or ``(top, left, bottom, right)``.
 Bitwise this is ``K − 2·popcount(x xor w)`` over the taps inside the image plus the padding
 term, which is how the engine computes it.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnnflow.graph.padding import as_pads
 from bnnflow.reference.fixedpoint import requantize
+from bnnflow.reference.int8_ops import Padding
 from bnnflow.reference.pack import pack_bits, to_pm1, unpack_bits, words_per_group
 
 PAD_MODES = ("zero", "one", "valid")
@@ -29,7 +32,7 @@ def bconv2d(
     cin: int,
     groups: int = 1,
     stride: int = 1,
-    padding: int = 0,
+    padding: Padding = 0,
     pad_mode: str = "zero",
     **epilogue: object,
 ) -> np.ndarray:
@@ -49,13 +52,15 @@ def bconv2d_sum(
     cin: int,
     groups: int = 1,
     stride: int = 1,
-    padding: int = 0,
+    padding: Padding = 0,
     pad_mode: str = "zero",
 ) -> np.ndarray:
-    """The raw sums ``d``, int32 ``[N, Ho, Wo, Cout]``, ``Ho = (H + 2p − KH) // s + 1``."""
+    """The raw sums ``d``, int32 ``[N, Ho, Wo, Cout]``, ``Ho = (H + top + bottom − KH) // s + 1``.
+    """
     if pad_mode not in PAD_MODES:
         raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
-    if pad_mode == "valid" and padding != 0:
+    top, left, bottom, right = as_pads(padding)
+    if pad_mode == "valid" and any((top, left, bottom, right)):
         raise ValueError("pad_mode 'valid' needs padding=0")
     cout, kh, kw, wg = weights.shape
     cg, cout_g = cin // groups, cout // groups
@@ -64,7 +69,7 @@ def bconv2d_sum(
     a = to_pm1(unpack_bits(x, cin, groups))  # [N, H, W, cin]
     a = np.pad(
         a,
-        ((0, 0), (padding, padding), (padding, padding), (0, 0)),
+        ((0, 0), (top, bottom), (left, right), (0, 0)),
         constant_values=1 if pad_mode == "one" else 0,
     )
     w = to_pm1(unpack_bits(weights, cg))  # [Cout, KH, KW, Cg]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnnflow.reference.int8_ops import window_taps
+from bnnflow.reference.int8_ops import Padding, window_taps
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
@@ -51,7 +51,7 @@ def dequant(x: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
 
 
 def conv2d_f32(
-    x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int = 1, padding: int = 0
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int = 1, padding: Padding = 0
 ) -> np.ndarray:
     """Zero-padded NHWC convolution: ``y[o] = bias[o] + Σ_{taps inside} Σ_c w[o,kh,kw,c]·x[c]``."""
     _, kh, kw, _ = w.shape
@@ -66,14 +66,16 @@ def dense_f32(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return (_f64(x) @ _f64(w).T + _f64(bias)).astype(np.float32)
 
 
-def maxpool_f32(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+def maxpool_f32(x: np.ndarray, kernel: int, stride: int, padding: Padding = 0) -> np.ndarray:
     """Max over the taps inside the image (padded taps ignored)."""
     taps = window_taps(_f64(x), kernel, kernel, stride, padding, fill=-np.inf)
     return np.max(taps, axis=0).astype(np.float32)
 
 
-def avgpool_f32(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
-    """Average pool with ``count_include_pad``: (Σ taps inside) / kernel²."""
+def avgpool_f32(x: np.ndarray, kernel: int, stride: int, padding: Padding = 0) -> np.ndarray:
+    """Average pool with ``count_include_pad``: (Σ taps inside) / kernel², whatever the padding
+    (PyTorch's ``count_include_pad=True``; not TensorFlow's SAME average pool, which divides by
+    the number of taps inside the image)."""
     taps = window_taps(_f64(x), kernel, kernel, stride, padding, fill=0.0)
     return (np.sum(taps, axis=0) / (kernel * kernel)).astype(np.float32)
 

@@ -7,9 +7,15 @@ accumulators do. Activations are NHWC; per-channel parameters apply to the last 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from bnnflow.graph.padding import as_pads
 from bnnflow.reference.fixedpoint import requantize, rshift_round, saturate_int8
+
+#: A ``padding`` attr value: an int (every side) or ``(top, left, bottom, right)``.
+Padding = int | Sequence[int]
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
@@ -50,19 +56,22 @@ def pwl_int8(
     return saturate_int8(rshift_round(v, s))
 
 
-def out_size(n: int, k: int, stride: int, pad: int) -> int:
-    """Output length of a window op: ``(n + 2·pad − k) // stride + 1``."""
-    return (n + 2 * pad - k) // stride + 1
+def out_size(n: int, k: int, stride: int, pad: int, pad_end: int | None = None) -> int:
+    """Output length of a window op: ``(n + pad + pad_end − k) // stride + 1`` (``pad_end``
+    defaults to ``pad``: symmetric)."""
+    return (n + pad + (pad if pad_end is None else pad_end) - k) // stride + 1
 
 
 def window_taps(
-    x: np.ndarray, kh: int, kw: int, stride: int, pad: int, fill: int | float
+    x: np.ndarray, kh: int, kw: int, stride: int, pad: Padding, fill: int | float
 ) -> list[np.ndarray]:
-    """The ``kh·kw`` tap views of NHWC ``x`` padded with ``fill``: tap (i, j) holds, for every
-    output pixel, the input pixel under kernel position (i, j)."""
+    """The ``kh·kw`` tap views of NHWC ``x`` padded with ``fill`` (``pad`` an int or
+    ``(top, left, bottom, right)``, docs/format.md Padding): tap (i, j) holds, for every output
+    pixel ``(y, x)``, the input pixel ``(y·s − top + i, x·s − left + j)``."""
     _, h, w, _ = x.shape
-    ho, wo = out_size(h, kh, stride, pad), out_size(w, kw, stride, pad)
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=fill)
+    top, left, bottom, right = as_pads(pad)
+    ho, wo = out_size(h, kh, stride, top, bottom), out_size(w, kw, stride, left, right)
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
     return [
         xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
         for i in range(kh)
@@ -70,13 +79,13 @@ def window_taps(
     ]
 
 
-def maxpool_int8(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+def maxpool_int8(x: np.ndarray, kernel: int, stride: int, padding: Padding = 0) -> np.ndarray:
     """Max over the taps inside the image (padded taps ignored: they hold −inf)."""
     taps = window_taps(_i64(x), kernel, kernel, stride, padding, fill=np.iinfo(np.int64).min)
     return np.max(taps, axis=0).astype(np.int8)
 
 
-def sumpool_int8(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+def sumpool_int8(x: np.ndarray, kernel: int, stride: int, padding: Padding = 0) -> np.ndarray:
     """int32 sum over the taps inside the image (padded taps hold 0)."""
     taps = window_taps(_i64(x), kernel, kernel, stride, padding, fill=0)
     return np.sum(taps, axis=0).astype(np.int32)
@@ -93,7 +102,7 @@ def conv2d_int8(
     bias: np.ndarray,
     zp: np.ndarray,
     stride: int = 1,
-    padding: int = 0,
+    padding: Padding = 0,
 ) -> np.ndarray:
     """``acc[o] = bias[o] + Σ_{taps inside} Σ_c w[o,kh,kw,c]·(x[c] − zp[c])``, int32 out.
 
@@ -115,7 +124,7 @@ def dwconv2d_int8(
     bias: np.ndarray,
     zp: np.ndarray,
     stride: int = 1,
-    padding: int = 0,
+    padding: Padding = 0,
 ) -> np.ndarray:
     """Depthwise with multiplier ``m = w.shape[0] // C``: output channel ``o = c·m + j`` is
     ``bias[o] + Σ_{taps inside} w[o,kh,kw]·(x[c] − zp[c])``, int32 out."""
@@ -136,3 +145,10 @@ def dense_int8(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
 def concat(xs: list[np.ndarray]) -> np.ndarray:
     """Concatenation along the channel (last) axis."""
     return np.concatenate(xs, axis=-1)
+
+
+def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """ShuffleNet's channel shuffle on the last (channel) axis, ``C = g·n``:
+    ``y[..., j·g + i] = x[..., i·n + j]`` for ``i < g``, ``j < n`` (any dtype)."""
+    c = x.shape[-1]
+    return x.reshape(*x.shape[:-1], groups, c // groups).swapaxes(-1, -2).reshape(x.shape)

@@ -173,6 +173,8 @@ def _glue_ops() -> dict[str, RefOp]:
         "dwconv2d_int8": _conv(i.dwconv2d_int8, _roles("dwconv2d_int8")),
         "dense_int8": _positional(i.dense_int8, _roles("dense_int8")),
         "concat": lambda op, ins, p, infos: i.concat(list(ins)),
+        "channel_shuffle": lambda op, ins, p, infos: i.channel_shuffle(ins[0],
+                                                                       op.attrs["groups"]),
         "dequant": _positional(f.dequant, _roles("dequant")),
         "scale_bias": _positional(f.scale_bias, _roles("scale_bias")),
         "add_f32": _positional(f.add_f32, _roles("add_f32"), n_inputs=2),

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnnflow.graph.padding import as_pads
+from bnnflow.reference.int8_ops import Padding
 from bnnflow.reference.pack import WORD_BITS, bits_to_words, to_pm1, unpack_bits
 
 
-def maxpool_packed(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
-    """uint32 ``[N, H, W, words]`` -> ``[N, Ho, Wo, words]``, ``Ho = (H + 2p − k) // s + 1``;
-    needs ``0 <= padding <= kernel // 2`` (docs/numerics.md §7), so every window holds an
-    in-image tap."""
-    if not 0 <= padding <= kernel // 2:
-        raise ValueError(f"padding must be in [0, kernel // 2], got {padding}")
+def maxpool_packed(x: np.ndarray, kernel: int, stride: int, padding: Padding = 0) -> np.ndarray:
+    """uint32 ``[N, H, W, words]`` -> ``[N, Ho, Wo, words]``,
+    ``Ho = (H + top + bottom − k) // s + 1`` (``padding`` an int or ``(top, left, bottom,
+    right)``); needs every side in ``[0, kernel // 2]`` (docs/numerics.md §7), so every window
+    holds an in-image tap."""
+    top, left, bottom, right = as_pads(padding)
+    if not all(0 <= p <= kernel // 2 for p in (top, left, bottom, right)):
+        raise ValueError(f"padding must be in [0, kernel // 2] on every side, got {padding}")
     words = x.shape[-1]
     values = to_pm1(unpack_bits(x, words * WORD_BITS))  # every bit, pad bits included
     low = -2  # below −1: a padded tap never wins the max
     values = np.pad(
-        values, ((0, 0), (padding, padding), (padding, padding), (0, 0)), constant_values=low
+        values, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=low
     )
     n, hp, wp, c = values.shape
     ho, wo = (hp - kernel) // stride + 1, (wp - kernel) // stride + 1

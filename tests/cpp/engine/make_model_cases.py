@@ -7,7 +7,13 @@ models as .bnn files, an input batch for each and the logits the numpy reference
 MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
 on the digits data set; the input: the first test images), ``birealnet18`` and ``quicknet``
 (random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
-random images); all three by default. Each is exported in both data-flows; for every
+random images), ``birealnet18_same``, ``quicknet_same`` (the same models with TensorFlow
+"same" padding: every windowed op whose output size TF SAME keeps gets TF's padding, which at
+stride 2 on the even maps is the asymmetric ``[0, 0, 1, 1]``: format-version-2 files; bconv,
+the max pool and the int8/float stems and depthwise convs), ``ftbnn_shuffle`` (ftbnn_small
+with groups=2, width=2, shuffle, bias, binary downsample) and ``reactnet_concat``
+(reactnet_small with the concat downsample), both random at 8x8; all by default. Each is
+exported in both data-flows; for every
 ``<model>_<dataflow>`` the script writes, into OUTDIR:
 
 - ``<case>.bnn``: the converted model;
@@ -53,16 +59,21 @@ def _digits(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
     return {"int8": model, "float": model}, pixels
 
 
-def _imagenet(name: str) -> Callable[[Path], tuple[dict[str, object], np.ndarray]]:
-    """``name`` at SIZE x SIZE, random weights: calibrated for int8, as built for float."""
+def _imagenet(name: str, size: int = SIZE, channels: int = 3, **kwargs: object
+              ) -> Callable[[Path], tuple[dict[str, object], np.ndarray]]:
+    """``name`` (builder ``kwargs``) at ``size`` x ``size``, random weights: calibrated for
+    int8, as built for float."""
 
     def make(tmp: Path) -> tuple[dict[str, object], np.ndarray]:
         from bnnflow.bench.models import build_model, calibrate_int8, random_images
 
-        calibration = random_images(BATCH, SIZE, 3, seed=1)
-        int8 = calibrate_int8(build_model(name, 0, num_classes=CLASSES), calibration)
-        return ({"int8": int8, "float": build_model(name, 0, num_classes=CLASSES)},
-                random_images(BATCH, SIZE, 3, seed=2))
+        args = {"num_classes": CLASSES, **kwargs}
+        if channels != 3:
+            args["in_channels"] = channels
+        calibration = random_images(BATCH, size, channels, seed=1)
+        int8 = calibrate_int8(build_model(name, 0, **args), calibration)
+        return ({"int8": int8, "float": build_model(name, 0, **args)},
+                random_images(BATCH, size, channels, seed=2))
 
     return make
 
@@ -71,11 +82,52 @@ MODELS: dict[str, Callable[[Path], tuple[dict[str, object], np.ndarray]]] = {
     "digits": _digits,
     "birealnet18": _imagenet("birealnet18"),
     "quicknet": _imagenet("quicknet"),
+    "birealnet18_same": _imagenet("birealnet18"),
+    "quicknet_same": _imagenet("quicknet"),
+    # channel_shuffle, learnable sign thresholds, shifted PReLUs, grouped + binary downsample
+    "ftbnn_shuffle": _imagenet("ftbnn_small", 8, 1, groups=2, width=2.0, shuffle=True,
+                               bias=True, binary_downsample=True),
+    # RSign, RPReLU and torch.cat (concat) downsampling
+    "reactnet_concat": _imagenet("reactnet_small", 8, 1, downsample="concat"),
 }
 
 
-def write_case(out: Path, case: str, model: object, dataflow: str, pixels: np.ndarray) -> None:
-    """Convert ``model`` in ``dataflow``, and write the case's three files."""
+def tf_same(graph, tensors) -> int:
+    """Give every windowed op TensorFlow's SAME padding where that keeps its output size (so
+    the rest of the graph stays valid); returns how many ops became asymmetric."""
+    from bnnflow.graph import validate
+    from bnnflow.graph.padding import as_pads, out_size, tf_same_padding
+
+    infos = validate(graph, tensors)
+    changed = 0
+    for op in graph.ops:
+        if "padding" not in op.attrs or op.attrs.get("pad_mode") == "valid":
+            continue
+        _, h, w, _ = infos[op.inputs[0]].shape
+        if "kernel" in op.attrs:
+            kh = kw = op.attrs["kernel"]
+        else:
+            kh, kw = tensors[op.params["weights"]].shape[1:3]
+        s = op.attrs["stride"]
+        top, left, bottom, right = as_pads(op.attrs["padding"])
+        same = tf_same_padding(h, w, kh, kw, s)
+        t2, l2, b2, r2 = as_pads(same)
+        if (out_size(h, kh, s, top, bottom), out_size(w, kw, s, left, right)) == (
+                out_size(h, kh, s, t2, b2), out_size(w, kw, s, l2, r2)):
+            op.attrs["padding"] = same
+            changed += isinstance(same, list)
+    validate(graph, tensors)
+    return changed
+
+
+#: Graph rewrites applied after conversion, by model name.
+TRANSFORMS: dict[str, Callable[..., int]] = {"birealnet18_same": tf_same, "quicknet_same": tf_same}
+
+
+def write_case(out: Path, case: str, model: object, dataflow: str, pixels: np.ndarray,
+               transform: Callable[..., int] | None = None) -> None:
+    """Convert ``model`` in ``dataflow`` (then ``transform`` the graph in place), and write the
+    case's three files."""
     import torch
 
     from bnnflow.convert import convert
@@ -84,6 +136,8 @@ def write_case(out: Path, case: str, model: object, dataflow: str, pixels: np.nd
 
     example = torch.from_numpy(pixels[:1]).permute(0, 3, 1, 2).float()
     graph, tensors = convert(model, example, dataflow, metadata={"test_case": case})
+    if transform is not None and transform(graph, tensors) == 0:
+        raise RuntimeError(f"{case}: the transform changed no op")
     x = pixels.astype(graph.input_spec.dtype)
     logits = run(graph, tensors, x)
     save(out / f"{case}.bnn", graph, tensors)
@@ -113,7 +167,8 @@ def main(argv: list[str]) -> int:
             models, pixels = MODELS[name](Path(tmp))
             for dataflow in DATAFLOWS:
                 model = models[dataflow]
-                write_case(out, f"{name}_{dataflow}", model, dataflow, pixels)
+                write_case(out, f"{name}_{dataflow}", model, dataflow, pixels,
+                           TRANSFORMS.get(name))
         print(f"{name}: int8 + float cases in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -200,18 +200,25 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
     PoolArgs<Tin, Tout> a{};
     a.k = r.uniform(1, 4);
     a.stride = r.uniform(1, 3);
-    a.pad = r.uniform(0, a.k / 2);
+    // every side its own padding (TF "same" is asymmetric), each <= k/2
+    a.pad_top = r.uniform(0, a.k / 2);
+    a.pad_left = r.uniform(0, a.k / 2);
+    a.pad_bottom = r.uniform(0, a.k / 2);
+    a.pad_right = r.uniform(0, a.k / 2);
     a.N = r.uniform(1, 2);
     a.H = r.uniform(a.k, 11);
     a.W = r.uniform(a.k, 11);
     a.C = r.uniform(1, 100);
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
-    const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad) * out_size(a.W, a.k, a.stride, a.pad) * a.C;
+    const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *
+                            out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right) * a.C;
     std::vector<Tout> got(out), want(out);
     a.y = want.data(); ref(a, nullptr);
     a.y = got.data(); fn(a, pool);
-    record(cnt, tag(k, op, threads, a.H, a.C, static_cast<std::size_t>(a.k * 10 + a.pad)), got, want, rtol);
+    record(cnt, tag(k, op, threads, a.H, a.C, static_cast<std::size_t>(a.k * 10000 + a.pad_top * 1000 + a.pad_left * 100 +
+                                                    a.pad_bottom * 10 + a.pad_right)),
+           got, want, rtol);
   }
 }
 
@@ -268,10 +275,24 @@ inline void check_pools(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
   }
 }
 
+// `pad` on every side, unless a side (top, left, bottom, right) is set (>= 0).
 struct ConvShape {
   std::size_t N, H, W, Cin, Cout;
   int KH, KW, stride, pad;
+  int top = -1, left = -1, bottom = -1, right = -1;
+  int t() const { return top < 0 ? pad : top; }
+  int l() const { return left < 0 ? pad : left; }
+  int b() const { return bottom < 0 ? pad : bottom; }
+  int rt() const { return right < 0 ? pad : right; }
 };
+
+template <class Args>
+void set_pads(const ConvShape& s, Args& a) {
+  a.pad_top = s.t();
+  a.pad_left = s.l();
+  a.pad_bottom = s.b();
+  a.pad_right = s.rt();
+}
 
 inline ConvShape random_conv(Rng& r, int max_cin) {
   ConvShape s{};
@@ -279,16 +300,23 @@ inline ConvShape random_conv(Rng& r, int max_cin) {
   s.KW = r.uniform(1, 7);
   s.stride = r.uniform(1, 3);
   s.pad = r.uniform(0, 3);
+  if (r.uniform(0, 2) > 0) {  // two thirds asymmetric (TF "same" padding)
+    s.top = r.uniform(0, 3);
+    s.left = r.uniform(0, 3);
+    s.bottom = r.uniform(0, 3);
+    s.right = r.uniform(0, 3);
+  }
   s.N = r.uniform(1, 2);
-  s.H = r.uniform(s.KH > 2 * s.pad ? s.KH - 2 * s.pad : 1, 12);
-  s.W = r.uniform(s.KW > 2 * s.pad ? s.KW - 2 * s.pad : 1, 12);
+  s.H = r.uniform(s.KH > s.t() + s.b() ? s.KH - s.t() - s.b() : 1, 12);
+  s.W = r.uniform(s.KW > s.l() + s.rt() ? s.KW - s.l() - s.rt() : 1, 12);
   s.Cin = r.uniform(1, max_cin);
   s.Cout = r.uniform(1, 80);
   return s;
 }
 
 inline std::size_t conv_out(const ConvShape& s) {
-  return s.N * out_size(s.H, s.KH, s.stride, s.pad) * out_size(s.W, s.KW, s.stride, s.pad) * s.Cout;
+  return s.N * out_size(s.H, s.KH, s.stride, s.t(), s.b()) *
+         out_size(s.W, s.KW, s.stride, s.l(), s.rt()) * s.Cout;
 }
 
 inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
@@ -321,7 +349,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     a.bias = bias.data();
     a.zp = zp.data();
     a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
-    a.KH = s.KH; a.KW = s.KW; a.stride = s.stride; a.pad = s.pad;
+    a.KH = s.KH; a.KW = s.KW; a.stride = s.stride;
+    set_pads(s, a);
     std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
     a.y = want.data(); ref.conv2d_int8(a, nullptr);
     a.y = got.data(); k.conv2d_int8(a, pool);
@@ -344,7 +373,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
            want8);
 
     const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
-    Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride, s.pad};
+    Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride};
+    set_pads(s, f);
     std::vector<float> gotf(conv_out(s)), wantf(conv_out(s));
     f.y = wantf.data(); ref.conv2d_f32(f, nullptr);
     f.y = gotf.data(); k.conv2d_f32(f, pool);
@@ -356,7 +386,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     d.KH = d.KW = s.KH;
     d.H = s.H > static_cast<std::size_t>(s.KH) ? s.H : static_cast<std::size_t>(s.KH);
     d.W = s.W > static_cast<std::size_t>(s.KH) ? s.W : static_cast<std::size_t>(s.KH);
-    d.N = s.N; d.C = s.Cin; d.stride = s.stride; d.pad = s.pad;
+    d.N = s.N; d.C = s.Cin; d.stride = s.stride;
+    set_pads(s, d);
     d.x_unsigned = unsigned_x;
     const auto dxu = r.ints<std::uint8_t>(d.N * d.H * d.W * d.C, 0, 255);
     const auto dxs = r.ints<std::int8_t>(d.N * d.H * d.W * d.C, -128, 127);
@@ -364,7 +395,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     const auto db = r.ints<std::int32_t>(d.C * d.mult, -(1 << 20), 1 << 20);
     d.x = unsigned_x ? static_cast<const void*>(dxu.data()) : static_cast<const void*>(dxs.data());
     d.w = dw.data(); d.bias = db.data(); d.zp = zp.data();
-    const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad) * out_size(d.W, d.KW, d.stride, d.pad) * d.C * d.mult;
+    const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad_top, d.pad_bottom) *
+                             out_size(d.W, d.KW, d.stride, d.pad_left, d.pad_right) * d.C * d.mult;
     std::vector<std::int32_t> dgot(dout), dwant(dout);
     d.y = dwant.data(); ref.dwconv2d_int8(d, nullptr);
     d.y = dgot.data(); k.dwconv2d_int8(d, pool);
@@ -379,13 +411,17 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
 // bias); 4-7 mix the ends at random. A kernel whose multiply saturates a pair sum (vpmaddubsw,
 // vpmaddwd on unsplit u8 operands) or accumulates in a type narrower than the wrapping int32
 // fails here even where random data rarely shows it. Shapes: the Bi-Real-Net-18 / ResNet stem
-// (7x7 s2, 3 -> 64), the QuickNet stem (3x3 s2, 3 -> 16), a 3x3 and a strided 1x1 layer.
+// (7x7 s2, 3 -> 64), the QuickNet stem (3x3 s2, 3 -> 16), a 3x3 and a strided 1x1 layer, and
+// both stems with TF SAME's asymmetric padding ([2, 2, 3, 3] and [0, 0, 1, 1]).
 inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads,
                                 Rng& r, Counts& cnt) {
   const ConvShape shapes[] = {{1, 13, 15, 3, 64, 7, 7, 2, 3},
                               {1, 9, 11, 3, 16, 3, 3, 2, 1},
                               {1, 7, 6, 16, 40, 3, 3, 1, 1},
-                              {2, 8, 8, 64, 35, 1, 1, 2, 0}};
+                              {2, 8, 8, 64, 35, 1, 1, 2, 0},
+                              // TF SAME on even maps: asymmetric [top, left, bottom, right]
+                              {1, 14, 14, 3, 64, 7, 7, 2, 0, 2, 2, 3, 3},
+                              {1, 10, 12, 3, 16, 3, 3, 2, 0, 0, 0, 1, 1}};
   const std::int32_t biases[] = {INT32_MIN, 0, INT32_MAX};
   int b = 0;
   for (const ConvShape& s : shapes) {
@@ -413,7 +449,8 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
         a.bias = bias.data();
         a.zp = zp.data();
         a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
-        a.KH = s.KH; a.KW = s.KW; a.stride = s.stride; a.pad = s.pad;
+        a.KH = s.KH; a.KW = s.KW; a.stride = s.stride;
+        set_pads(s, a);
         std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
         a.y = want.data(); ref.conv2d_int8(a, nullptr);
         a.y = got.data(); k.conv2d_int8(a, pool);

@@ -29,13 +29,22 @@ constexpr int kPoolThreads[kPools] = {1, 2, 4};
 struct Case {
   int n, h, w, cg, groups, cout_g, kh, kw, stride, pad;
   PadMode mode;
+  int pt = -1, pl = -1, pb = -1, pr = -1;  // padding top, left, bottom, right (-1: pad)
 };
+
+// The case with every side set (a side left at -1 takes `pad`).
+Case with_sides(Case c) {
+  for (int* s : {&c.pt, &c.pl, &c.pb, &c.pr}) {
+    if (*s < 0) *s = c.pad;
+  }
+  return c;
+}
 
 std::string describe(const Case& c) {
   static const char* modes[] = {"zero", "one", "valid"};
   char buf[200];
-  std::snprintf(buf, sizeof buf, "n=%d h=%d w=%d cg=%d groups=%d cout_g=%d k=%dx%d s=%d p=%d %s",
-                c.n, c.h, c.w, c.cg, c.groups, c.cout_g, c.kh, c.kw, c.stride, c.pad,
+  std::snprintf(buf, sizeof buf, "n=%d h=%d w=%d cg=%d groups=%d cout_g=%d k=%dx%d s=%d p=[%d,%d,%d,%d] %s",
+                c.n, c.h, c.w, c.cg, c.groups, c.cout_g, c.kh, c.kw, c.stride, c.pt, c.pl, c.pb, c.pr,
                 modes[static_cast<int>(c.mode)]);
   return buf;
 }
@@ -100,8 +109,8 @@ size_t elem_size(EpilogueKind k) { return k == EpilogueKind::kInt8 ? 1 : 4; }
 
 std::vector<uint8_t> run(const BconvWeights& w, const std::vector<uint32_t>& x,
                          const BconvGeometry& geo, const Epilogue& ep, ThreadPool& pool) {
-  const size_t pixels = static_cast<size_t>(geo.n) * conv_out_size(geo.h, w.kh, geo.stride, geo.pad) *
-                        conv_out_size(geo.w, w.kw, geo.stride, geo.pad);
+  const size_t pixels = static_cast<size_t>(geo.n) * conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom) *
+                        conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
   std::vector<uint8_t> out(pixels * epilogue_row_elems(ep, w.cout) * elem_size(ep.kind), 0xAB);
   bconv2d(w, x.data(), geo, ep, out.data(), pool);
   return out;
@@ -111,8 +120,8 @@ std::vector<uint8_t> run(const BconvWeights& w, const std::vector<uint32_t>& x,
 std::vector<int32_t> naive(const Case& c, const std::vector<uint32_t>& x,
                            const std::vector<uint32_t>& w) {
   const int wg = (c.cg + 31) / 32, cout = c.cout_g * c.groups, xw = c.groups * wg;
-  const int ho = conv_out_size(c.h, c.kh, c.stride, c.pad);
-  const int wo = conv_out_size(c.w, c.kw, c.stride, c.pad);
+  const int ho = conv_out_size(c.h, c.kh, c.stride, c.pt, c.pb);
+  const int wo = conv_out_size(c.w, c.kw, c.stride, c.pl, c.pr);
   std::vector<int32_t> d;
   for (int b = 0; b < c.n; ++b)
     for (int oy = 0; oy < ho; ++oy)
@@ -122,7 +131,7 @@ std::vector<int32_t> naive(const Case& c, const std::vector<uint32_t>& x,
           int32_t sum = 0;
           for (int i = 0; i < c.kh; ++i)
             for (int j = 0; j < c.kw; ++j) {
-              const int iy = oy * c.stride - c.pad + i, ix = ox * c.stride - c.pad + j;
+              const int iy = oy * c.stride - c.pt + i, ix = ox * c.stride - c.pl + j;
               const uint32_t* wt = &w[((static_cast<size_t>(o) * c.kh + i) * c.kw + j) * wg];
               int pop = 0;
               if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w) {
@@ -168,11 +177,12 @@ std::vector<Candidate> candidates() {
   return out;
 }
 
-void check_case(const Case& c, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
+void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
+  const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
   const auto x = test::random_packed(rng, static_cast<size_t>(c.n) * c.h * c.w, cin, c.groups);
   const auto w = test::random_packed(rng, static_cast<size_t>(cout) * c.kh * c.kw, c.cg, 1);
-  BconvGeometry geo{c.n, c.h, c.w, c.stride, c.pad, c.mode};
+  BconvGeometry geo{c.n, c.h, c.w, c.stride, c.pt, c.pl, c.pb, c.pr, c.mode};
   const BconvWeights ref =
       prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups, Isa::kScalar);
   {  // the scalar twin against the formula
@@ -280,6 +290,11 @@ int main() {
       {1, 10, 12, 50, 4, 8, 3, 3, 1, 1, PadMode::kOne},
       {2, 8, 8, 32, 3, 8, 1, 1, 1, 0, PadMode::kValid},
       {1, 11, 9, 20, 2, 8, 3, 3, 2, 1, PadMode::kZero},
+      // TF "same" padding: the extra row / column at the bottom / right
+      {1, 8, 8, 64, 1, 64, 3, 3, 2, 0, PadMode::kZero, 0, 0, 1, 1},
+      {2, 10, 9, 128, 1, 64, 3, 3, 2, 0, PadMode::kOne, 0, 0, 1, 1},
+      {1, 7, 8, 40, 2, 24, 5, 5, 2, 0, PadMode::kZero, 1, 1, 2, 2},
+      {1, 9, 6, 70, 1, 130, 3, 3, 1, 0, PadMode::kOne, 0, 2, 2, 0},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
@@ -291,10 +306,16 @@ int main() {
     c.kh = k[0];
     c.kw = k[1];
     c.mode = modes[uniform(rng, 0, 2)];
-    c.pad = c.mode == PadMode::kValid ? 0 : uniform(rng, 0, std::min(c.kh, c.kw) - 1);
+    // every side its own padding (TF "same" is asymmetric); a third of the cases symmetric
+    const int pmax = c.mode == PadMode::kValid ? 0 : std::min(c.kh, c.kw) - 1;
+    c.pad = uniform(rng, 0, pmax);
+    if (i % 3 != 0) {
+      for (int* s : {&c.pt, &c.pl, &c.pb, &c.pr}) *s = uniform(rng, 0, pmax);
+    }
+    c = with_sides(c);
     c.stride = uniform(rng, 1, 3);
-    c.h = std::max(uniform(rng, 1, 12), c.kh - 2 * c.pad);
-    c.w = std::max(uniform(rng, 1, 14), c.kw - 2 * c.pad);
+    c.h = std::max(uniform(rng, 1, 12), c.kh - c.pt - c.pb);
+    c.w = std::max(uniform(rng, 1, 14), c.kw - c.pl - c.pr);
     c.groups = uniform(rng, 1, 3);
     c.cg = uniform(rng, 1, 130);
     c.cout_g = uniform(rng, 1, 80);

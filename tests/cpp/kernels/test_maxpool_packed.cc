@@ -28,22 +28,28 @@ int main() {
     g.w = uniform(rng, g.kw, 12);
     g.words = uniform(rng, 1, 40);
     g.stride = uniform(rng, 1, 3);
-    g.pad = uniform(rng, 0, g.kh - 1);
+    // every side its own padding (TF "same" is asymmetric), each below the kernel
+    g.pad_top = uniform(rng, 0, g.kh - 1);
+    g.pad_left = uniform(rng, 0, g.kw - 1);
+    g.pad_bottom = i % 3 == 0 ? g.pad_top : uniform(rng, 0, g.kh - 1);
+    g.pad_right = i % 3 == 0 ? g.pad_left : uniform(rng, 0, g.kw - 1);
     const std::string what = "n=" + std::to_string(g.n) + " " + std::to_string(g.h) + "x" +
                              std::to_string(g.w) + " words=" + std::to_string(g.words) +
                              " k=" + std::to_string(g.kh) + " s=" + std::to_string(g.stride) +
-                             " p=" + std::to_string(g.pad);
+                             " p=[" + std::to_string(g.pad_top) + "," +
+                             std::to_string(g.pad_left) + "," + std::to_string(g.pad_bottom) +
+                             "," + std::to_string(g.pad_right) + "]";
     std::vector<uint32_t> x(static_cast<size_t>(g.n) * g.h * g.w * g.words);
     for (auto& v : x) v = rng() | rng();
-    const int ho = conv_out_size(g.h, g.kh, g.stride, g.pad);
-    const int wo = conv_out_size(g.w, g.kw, g.stride, g.pad);
+    const int ho = conv_out_size(g.h, g.kh, g.stride, g.pad_top, g.pad_bottom);
+    const int wo = conv_out_size(g.w, g.kw, g.stride, g.pad_left, g.pad_right);
     std::vector<uint32_t> want(static_cast<size_t>(g.n) * ho * wo * g.words, ~0u);
     for (int b = 0; b < g.n; ++b)
       for (int oy = 0; oy < ho; ++oy)
         for (int ox = 0; ox < wo; ++ox)
           for (int i = 0; i < g.kh; ++i)
             for (int j = 0; j < g.kw; ++j) {
-              const int iy = oy * g.stride - g.pad + i, ix = ox * g.stride - g.pad + j;
+              const int iy = oy * g.stride - g.pad_top + i, ix = ox * g.stride - g.pad_left + j;
               if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
               for (int k = 0; k < g.words; ++k) {
                 want[((static_cast<size_t>(b) * ho + oy) * wo + ox) * g.words + k] &=

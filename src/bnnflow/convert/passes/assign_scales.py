@@ -5,17 +5,23 @@ the producer gets ``attrs['S'] = S`` and the Int8Point goes (the producer's requ
 exactly the Int8Point's integers, docs/conversion.md). A second Int8Point on an already
 scaled tensor becomes a ``requant`` node (``M·2^−s ≈ S_in/S``).
 
-Tensors without an Int8Point: ``maxpool``, ``flatten`` and ReLU keep their input's scale
-(exact: they commute with a positive scale); ``sign``, packed-epilogue binary layers and
-packed max pools make bits; the graph output makes float logits; ``normalize`` feeds the uint8
-stem. Anything else needs an Int8Point and raises :class:`~bnnflow.convert.ConversionError`.
+Tensors without an Int8Point: ``maxpool``, ``flatten``, ``channel_shuffle`` and ReLU keep
+their input's scale (exact: they commute with a positive scale); ``sign``, packed-epilogue
+binary layers and packed max pools make bits; the graph output makes float logits;
+``normalize`` feeds the uint8 stem. Anything else needs an Int8Point and raises
+:class:`~bnnflow.convert.ConversionError`.
+
+``concat`` (``torch.cat``): with an Int8Point after it, its scale ``S`` goes back to every
+input that has no Int8Point and is read only by the concat (its op writes straight at ``S``),
+and an input of another scale gets a ``requant`` to ``S`` in front of the concat; without
+one, every input must have the same scale, which the concat keeps.
 """
 
 from __future__ import annotations
 
 from bnnflow.convert.lgraph import LGraph, LNode
 
-PASSTHROUGH = ("maxpool", "flatten")
+PASSTHROUGH = ("maxpool", "flatten", "channel_shuffle")
 NO_SCALE = ("input", "normalize", "sign", "maxpool_packed")
 
 
@@ -41,11 +47,41 @@ def _is_relu(node: LNode) -> bool:
     return node.kind == "pwl" and bool(node.attrs.get("relu"))
 
 
+def _concat_inputs(graph: LGraph, cat: LNode) -> None:
+    """Give the concat's scale to its unscaled inputs; requantise the others to it."""
+    S = cat.attrs["S"]
+    for i, name in enumerate(list(cat.inputs)):
+        src = graph.node(name)
+        if "S" not in src.attrs and src.kind not in NO_SCALE and \
+                src.attrs.get("epilogue") != "packed" and graph.only_consumer(name) is cat:
+            src.attrs["S"] = S
+        elif src.attrs.get("S") != S:
+            req = LNode(graph.unique_name(f"{cat.name}:requant{i}"), "requant", [name],
+                        cat.module, src.shape, {"op": "cat", "S": S})
+            graph.nodes.insert(graph.nodes.index(cat), req)
+            cat.inputs[i] = req.name
+
+
+def _concat_scale(graph: LGraph, cat: LNode) -> None:
+    """A concat without an Int8Point: every input of one scale, which it keeps."""
+    scales = {graph.node(i).attrs.get("S") for i in cat.inputs}
+    if None in scales or len(scales) != 1:
+        raise cat.error("torch.cat of int8 tensors of different scales (or of a tensor "
+                        "without an Int8Point) needs an Int8Point after it")
+    cat.attrs["S"] = scales.pop()
+
+
 def run(graph: LGraph) -> None:
     for node in graph:
         if node.kind == "int8point":
             _absorb(graph, node)
     for node in graph:
+        if node.kind == "concat" and "S" in node.attrs:
+            _concat_inputs(graph, node)
+    for node in graph:
+        if node.kind == "concat" and "S" not in node.attrs:
+            _concat_scale(graph, node)
+            continue
         if "S" in node.attrs or node.kind in NO_SCALE:
             continue
         if node.attrs.get("epilogue") == "packed" or graph.is_output(node.name):

@@ -18,6 +18,7 @@ Runs after :mod:`assign_scales`, so every int8 tensor ``x`` has its scale ``S_x`
 | ``gap`` | ``global_sumpool_int8`` + ``requant32`` | ``S_in/(H·W·S)`` | 0 |
 | ``requant`` (second Int8Point) | ``requant`` | ``S_in/S`` | 0 |
 | ``sign`` | ``pack``, ``t_q = ceil(t/S_in)`` | | |
+| ``concat``, ``channel_shuffle`` | ``concat``, ``channel_shuffle`` (inputs already at ``S``) | | |
 
 Integer params go to ``attrs['fx']`` (role → array) and ``attrs['fx2']`` for the second op.
 """
@@ -223,7 +224,8 @@ def run(graph: LGraph) -> None:
         elif kind == "sign":
             s_in = _scale_of(graph, node.inputs[0], node)
             node.attrs["t_q"] = _int_threshold(node.attrs["t"], s_in)
-        elif kind in ("flatten", "normalize", "input", "maxpool_packed"):
+        elif kind in ("flatten", "normalize", "input", "maxpool_packed", "concat",
+                      "channel_shuffle"):
             continue
         else:
             raise node.error(f"no int8 lowering for {kind!r}")

@@ -1,0 +1,211 @@
+"""The Larq Compute Engine importer (bnnflow.convert.lce) against LCE's own outputs.
+
+The fixtures in data/lce/ were made by ``benchmarks/lce_make.py --fixtures`` in the LCE peer
+environment: three small QuickNet-style larq models at 32x32 (see ``tiny_model`` there), seeded
+random weights and calibrated random BatchNorm statistics, converted by LCE 0.16 (float
+inference), with LCE's interpreter outputs (``y``) and the Keras model's (``keras``) on 16
+random and 23 structured inputs. No TensorFlow is needed here.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytest.importorskip("tflite", reason="the importer needs the 'tflite' package (bnnflow[import])")
+
+from bnnflow.convert.lce import TFLiteImportError, from_tflite
+from bnnflow.convert.lce.importer import import_model
+from bnnflow.convert.lce.ops_lce import packed_thresholds
+from bnnflow.convert.lce.reader import read_tflite
+from bnnflow.format import load, save
+from bnnflow.reference.interpreter import run as reference_run
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "lce")
+FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float", "lce_tiny_d_float"]
+#: Per input, logits agree when max |a − b| ≤ TOL × the logits' spread across inputs.
+TOL = 1e-3
+
+
+def _fixture(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    d = np.load(os.path.join(DATA, name + ".npz"))
+    return os.path.join(DATA, name + ".tflite"), d["x"].astype(np.float32), d["y"], d["keras"]
+
+
+def _agree(a: np.ndarray, b: np.ndarray, spread: float) -> np.ndarray:
+    return np.abs(a - b).max(axis=1) <= TOL * spread
+
+
+def _top1(z: np.ndarray) -> np.ndarray:
+    return np.argmax(z - z.mean(axis=0), axis=1)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_matches_lce(name: str, tmp_path) -> None:
+    """The imported model, on the reference and on the engine, gives LCE's logits: on every
+    input it agrees with LCE or — where LCE's float32 rounding flipped a sign bit and LCE
+    itself left the Keras model — with Keras; most inputs agree with LCE outright."""
+    path, x, y, keras = _fixture(name)
+    graph, tensors = from_tflite(path)
+    spread = float((y - y.mean(axis=0)).std())
+    z = reference_run(graph, tensors, x)
+    with_lce, with_keras = _agree(z, y, spread), _agree(z, keras, spread)
+    assert np.all(with_lce | with_keras), np.flatnonzero(~(with_lce | with_keras))
+    assert with_lce.mean() >= 0.7
+    assert (_top1(z) == _top1(y))[with_lce].all()
+    out = tmp_path / "m.bnn"
+    save(str(out), graph, tensors)
+    g2, t2 = load(str(out))
+    np.testing.assert_array_equal(reference_run(g2, t2, x[:4]), z[:4])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_on_engine(name: str, tmp_path) -> None:
+    """The engine agrees with the reference (float32 glue within 1e-4) and, like it, with LCE
+    or Keras on every input. (Engine and reference sum floats in different orders, so on a
+    chaotic model a near-zero sign may differ between them too: not every input is compared
+    with the reference.)"""
+    from bnnflow.runtime import Interpreter
+
+    path, x, y, keras = _fixture(name)
+    graph, tensors = from_tflite(path)
+    save(str(tmp_path / "m.bnn"), graph, tensors)
+    z_ref = reference_run(graph, tensors, x)
+    z_eng = Interpreter(str(tmp_path / "m.bnn")).run(x)
+    spread = float((y - y.mean(axis=0)).std())
+    close = np.abs(z_eng - z_ref).max(axis=1) <= 1e-4 * max(spread, np.abs(z_ref).max())
+    assert close.mean() >= 0.9, np.flatnonzero(~close)
+    assert np.all(_agree(z_eng, y, spread) | _agree(z_eng, keras, spread))
+
+
+def test_fixture_ops() -> None:
+    """The fixtures exercise every LCE op mapping: float, bitpacked (with out_groups 2) and
+    zero-padded binary convs, a binary max pool, grouped and strided valid binary convs; and
+    the builtins around them, a channel PAD, SPLIT and a grouped CONV_2D included."""
+    seen = set()
+    for name in FIXTURES:
+        graph, _ = from_tflite(_fixture(name)[0])
+        for op in graph.ops:
+            a = op.attrs
+            if op.type == "bconv":
+                seen.add(f"bconv/{a['epilogue']}/{a['pad_mode']}/g{a['groups']}/s{a['stride']}")
+                if a.get("clamp_lo") is not None:
+                    seen.add("bconv/clamp")
+            else:
+                seen.add(op.type)
+    for want in ("bconv/float/one/g1/s1", "bconv/packed/one/g1/s1", "bconv/float/one/g2/s1",
+                 "bconv/float/zero/g1/s1", "bconv/float/valid/g1/s2", "bconv/clamp",
+                 "maxpool_packed", "pack", "conv2d_f32", "add_f32", "concat", "pwl_f32",
+                 "avgpool_f32", "global_avgpool_f32", "flatten", "dense_f32"):
+        assert want in seen, want
+    codes = {op.code for name in FIXTURES for op in _model(name).ops}
+    assert codes >= {"LceQuantize", "LceBconv2d", "LceBMaxPool2d", "CONV_2D",
+                     "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D",
+                     "MEAN", "RESHAPE", "CONCATENATION", "PAD", "SPLIT", "PRELU"}, codes
+
+
+@given(st.integers(1, 4000), st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1,
+                                      max_size=8))
+def test_packed_thresholds(k: int, thresholds: list[int]) -> None:
+    """LCE's bit = accum > thr equals bnnflow's bit = d < T, d = K − 2·accum, for every
+    reachable accum in [0, K]."""
+    thr = np.array(thresholds, np.int64)
+    thr[: len(thr) // 2] %= k + 2  # half of them in (or next to) the reachable range
+    t = packed_thresholds(thr, k).astype(np.int64)
+    accum = np.arange(k + 1)[:, None]
+    np.testing.assert_array_equal(accum > thr[None, :], (k - 2 * accum) < t[None, :])
+
+
+def _model(name: str = "lce_tiny_a_float"):
+    with open(_fixture(name)[0], "rb") as f:
+        return read_tflite(f.read())
+
+
+def test_unsupported_op_is_named() -> None:
+    model = _model()
+    model.ops[3].code = "TANH"
+    with pytest.raises(TFLiteImportError, match=r"op #3 \(TANH\): this op has no bnnflow"):
+        import_model(model)
+
+
+def test_unsupported_attribute_is_named() -> None:
+    model = _model()
+    bconv = next(op for op in model.ops if op.code == "LceBconv2d")
+    bconv.options["dilation_height_factor"] = 2
+    bconv.options["dilation_width_factor"] = 2
+    with pytest.raises(TFLiteImportError, match=rf"op #{bconv.index} \(LceBconv2d\): dilation"):
+        import_model(model)
+    model = _model("lce_tiny_b_float")
+    pool = next(op for op in model.ops if op.code == "AVERAGE_POOL_2D")
+    pool.options["Padding"] = 0  # SAME: 15x15 input, 2x2 window pads one row
+    with pytest.raises(TFLiteImportError, match="AVERAGE_POOL_2D with SAME padding"):
+        import_model(model)
+
+
+def test_int8_model_is_refused() -> None:
+    model = copy.deepcopy(_model())
+    model.tensors[model.inputs[0]].dtype = np.int8
+    with pytest.raises(TFLiteImportError, match="int8-inference models are not imported"):
+        import_model(model)
+
+
+def test_not_a_tflite_file() -> None:
+    with pytest.raises(TFLiteImportError, match="not a TFLite flatbuffer"):
+        from_tflite(b"PK\x03\x04 not a flatbuffer")
+
+
+def test_cli_import(tmp_path) -> None:
+    out = tmp_path / "tiny.bnn"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, "-m", "bnnflow.cli.main", "import",
+                        _fixture("lce_tiny_b_float")[0], "-o", str(out)],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout and out.exists()
+    graph, _ = load(str(out))
+    assert graph.output_spec.classes == 10
+    bad = subprocess.run([sys.executable, "-m", "bnnflow.cli.main", "import",
+                          str(tmp_path / "missing.tflite"), "-o", str(out)],
+                         capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_lce_dequantize_of_bitpacked_bconv() -> None:
+    """LceDequantize after a bitpacked LceBconv2d gives the ±1 of its bits: the fixture cut
+    after its first bitpacked bconv, with LceDequantize and a spatial MEAN appended, equals
+    the mean of ±1 unpacked from that bconv's packed output in the uncut model."""
+    from bnnflow.convert.lce.reader import TfOp, TfTensor
+    from bnnflow.reference.interpreter import run_all
+    from bnnflow.reference.pack import to_pm1, unpack_bits
+
+    path, x, _, _ = _fixture("lce_tiny_a_float")
+    full, full_t = from_tflite(path)
+    model = _model()
+    cut = next(op for op in model.ops
+               if op.code == "LceBconv2d" and model.tensors[op.outputs[0]].dtype is np.int32)
+    n, h, w, _ = model.tensors[cut.outputs[0]].shape
+    c = int(model.tensors[cut.inputs[1]].shape[0])
+    k = len(model.tensors)
+    model.tensors += [TfTensor(k, "deq", (n, h, w, c), np.float32),
+                      TfTensor(k + 1, "axes", (2,), np.int32, np.array([1, 2], np.int32)),
+                      TfTensor(k + 2, "mean", (n, c), np.float32)]
+    model.ops = [*model.ops[: cut.index + 1],
+                 TfOp(cut.index + 1, "LceDequantize", [cut.outputs[0]], [k]),
+                 TfOp(cut.index + 2, "MEAN", [k, k + 1], [k + 2], {"KeepDims": False})]
+    model.outputs = [k + 2]
+    graph, tensors = import_model(model)
+    assert [op.type for op in graph.ops[-3:]] == ["bconv", "pwl_f32", "global_avgpool_f32"]
+    z = reference_run(graph, tensors, x)
+    packed_op = full.ops[len(graph.ops) - 3]
+    assert packed_op.type == "bconv" and packed_op.attrs["epilogue"] == "packed"
+    words = run_all(full, full_t, x)[packed_op.outputs[0]]
+    pm1 = to_pm1(unpack_bits(words, c, packed_op.attrs["out_groups"]))
+    assert np.abs(z).max() > 0.1  # not all balanced
+    np.testing.assert_allclose(z, pm1.mean(axis=(1, 2)), rtol=0, atol=1e-6)

@@ -54,10 +54,10 @@ int main(int argc, char** argv) {
   ep.offset = off.data();
   ep.shift = sh.data();
   ep.threshold = thr.data();
-  const int ho = conv_out_size(L.hw, K, L.stride, 1);
+  const int ho = conv_out_size(L.hw, K, L.stride, 1, 1);
   std::vector<uint32_t> out(static_cast<size_t>(ho) * ho * C);
   ThreadPool pool(1);
-  const BconvGeometry g{1, L.hw, L.hw, L.stride, 1, PadMode::kZero};
+  const BconvGeometry g{1, L.hw, L.hw, L.stride, 1, 1, 1, 1, PadMode::kZero};
   for (int i = 0; i < calls; ++i) bconv2d(W, x.data(), g, ep, out.data(), pool);
   const double macs = static_cast<double>(ho) * ho * C * K * K * L.cin;
   std::printf("out %u binary MACs %.0f ceiling-loop instructions %.0f popcount-loop %.0f\n",

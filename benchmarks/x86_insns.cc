@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     ep.shift = sh.data(); ep.threshold = thr.data();
     std::vector<uint32_t> out(H * H * C);
     ThreadPool pool(1);
-    BconvGeometry g{1, H, H, 1, 1, PadMode::kZero};
+    BconvGeometry g{1, H, H, 1, 1, 1, 1, 1, PadMode::kZero};
     for (int i = 0; i < calls; ++i) bconv2d(W, x.data(), g, ep, out.data(), pool);
     std::printf("%u\n", out[5]);
   } else if (op == 2) {

@@ -1,7 +1,8 @@
 // AVX2 binary convolution micro-kernels (nibble-split). Weights and activations arrive
 // nibble-split (lo = v & 0x0f0f0f0f, hi = (v >> 4) & 0x0f0f0f0f), so a 256-bit xor-popcount
 // is 2 vpxor + 2 vpshufb + 2 vpaddb (6 ops instead of the 8 of the plain nibble table).
-// Output channels in the 8 32-bit lanes; activation nibble words broadcast from memory;
+// Output channels in the 8 32-bit lanes; activation nibble words broadcast from memory, the
+// weight vectors memory operands of each pixel's vpxor (no spilled counters, see word_step);
 // 8-bit counters (<= 8 per word) widened into 32-bit sums every 31 words (8·31 < 256: exact).
 // The plain nibble table (8 ops) and Harley-Seal (no register tile fits its state) measured
 // slower on Zen 3; see the ceiling kernels in ceiling_avx2_methods.cc.
@@ -19,18 +20,72 @@ namespace {
 
 constexpr int kVecLanes = 8;  // int32 lanes of a __m256i
 
-// sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
-template <int P, int V, class Rows>
-inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
-                                                      int xoff, const uint32_t* w,
-                                                      __m256i (&sum)[P][V]) {
+// Word j of every pixel's tap: acc[i][v] += popcount(x_i[j] xor w[j]), per byte. The weight
+// vectors are read by each pixel's vpxor from memory (L1) rather than held in 4 registers:
+// the empty asm hides that the pointer is the same for every pixel, which keeps GCC from
+// loading them once into registers and then running out of the 16 ymm registers (8 counters,
+// the table, 2 activation broadcasts, 2 temporaries fit without spills).
+template <int P, int V>
+inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)[P],
+                                                     const uint32_t* wt, int j, __m256i lut,
+                                                     __m256i (&acc)[P][V]) {
   constexpr int CB = kVecLanes * V;
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
-                                       2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  for (int i = 0; i < P; ++i)
-    for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
+  for (int i = 0; i < P; ++i) {
+    const uint32_t* wp = wt + 2 * j * CB;
+    asm volatile("" : "+r"(wp));
+    const __m256i bl = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j]));
+    const __m256i bh = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j + 1]));
+    for (int v = 0; v < V; ++v) {
+      const __m256i wl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + kVecLanes * v));
+      const __m256i wh =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + CB + kVecLanes * v));
+      const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wl, bl));
+      const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wh, bh));
+      acc[i][v] = _mm256_add_epi8(acc[i][v], _mm256_add_epi8(lo, hi));
+    }
+  }
+}
+
+// sum += the 8-bit counters widened to 32 bits.
+template <int P, int V>
+inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V], __m256i ones8,
+                                                      __m256i ones16, __m256i (&sum)[P][V]) {
+  for (int i = 0; i < P; ++i) {
+    for (int v = 0; v < V; ++v) {
+      const __m256i s16 = _mm256_maddubs_epi16(acc[i][v], ones8);
+      sum[i][v] = _mm256_add_epi32(sum[i][v], _mm256_madd_epi16(s16, ones16));
+    }
+  }
+}
+
+// sum[i][v] += popcount sums of pixel i, channels 8v..8v+7 of the block.
+template <int P, int V, class Rows>
+inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int taps, int wg,
+                                                           int xoff, const uint32_t* w,
+                                                           __m256i lut, __m256i ones8,
+                                                           __m256i ones16,
+                                                           __m256i (&sum)[P][V]) {
+  constexpr int CB = kVecLanes * V;
+  if (wg <= 15) {
+    // Two or more whole taps per widening round (Cg <= 480): no word budget to track (the
+    // general loop below spends about 6 instructions a tap on it: 3-5 % of the call on the
+    // 64- to 256-channel layers, docs/performance.md, "Per-layer instruction counts").
+    const int round = 31 / wg;
+    for (int t0 = 0; t0 < taps; t0 += round) {
+      const int t1 = t0 + round < taps ? t0 + round : taps;
+      __m256i acc[P][V];
+      for (int i = 0; i < P; ++i)
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_si256();
+      for (int t = t0; t < t1; ++t) {
+        const uint32_t* xs[P];
+        for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
+        const uint32_t* wt = w + static_cast<size_t>(t) * wg * 2 * CB;
+        for (int j = 0; j < wg; ++j) word_step<P, V>(xs, wt, j, lut, acc);
+      }
+      widen_into<P, V>(acc, ones8, ones16, sum);
+    }
+    return;
+  }
   int t = 0, j = 0;
   while (t < taps) {
     __m256i acc[P][V];
@@ -43,36 +98,28 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
       const uint32_t* xs[P];
       for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
       const uint32_t* wt = w + static_cast<size_t>(t) * wg * 2 * CB;
-      for (; j < jn; ++j) {
-        __m256i wl[V], wh[V];
-        for (int v = 0; v < V; ++v) {
-          wl[v] = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(wt + 2 * j * CB + kVecLanes * v));
-          wh[v] = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(wt + (2 * j + 1) * CB + kVecLanes * v));
-        }
-        for (int i = 0; i < P; ++i) {
-          const __m256i bl = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j]));
-          const __m256i bh = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j + 1]));
-          for (int v = 0; v < V; ++v) {
-            const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wl[v], bl));
-            const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wh[v], bh));
-            acc[i][v] = _mm256_add_epi8(acc[i][v], _mm256_add_epi8(lo, hi));
-          }
-        }
-      }
+      for (; j < jn; ++j) word_step<P, V>(xs, wt, j, lut, acc);
       if (j == wg) {
         j = 0;
         ++t;
       }
     }
-    for (int i = 0; i < P; ++i) {
-      for (int v = 0; v < V; ++v) {
-        const __m256i s16 = _mm256_maddubs_epi16(acc[i][v], ones8);
-        sum[i][v] = _mm256_add_epi32(sum[i][v], _mm256_madd_epi16(s16, ones16));
-      }
-    }
+    widen_into<P, V>(acc, ones8, ones16, sum);
   }
+}
+
+// sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
+template <int P, int V, class Rows>
+inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
+                                                      int xoff, const uint32_t* w,
+                                                      __m256i (&sum)[P][V]) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                       2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int i = 0; i < P; ++i)
+    for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
+  accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
 struct Tile {

@@ -9,6 +9,7 @@ random and 23 structured inputs. No TensorFlow is needed here.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
@@ -161,6 +162,80 @@ def test_not_a_tflite_file() -> None:
         from_tflite(b"PK\x03\x04 not a flatbuffer")
 
 
+def _model_with_subgraphs(n: int) -> bytes:
+    """A minimal TFLite flatbuffer of ``n`` empty subgraphs."""
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(256)
+    subs = []
+    for _ in range(n):
+        tflite.SubGraphStart(b)
+        subs.append(tflite.SubGraphEnd(b))
+    tflite.ModelStartSubgraphsVector(b, n)
+    for s in reversed(subs):
+        b.PrependUOffsetTRelative(s)
+    vec = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, vec)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_subgraph_count_is_checked(n: int) -> None:
+    with pytest.raises(TFLiteImportError, match=f"the model has {n} subgraphs"):
+        from_tflite(_model_with_subgraphs(n))
+
+
+@pytest.mark.parametrize("cut", [12, 100, 5000, 0.5, 0.99])
+def test_truncated_file(cut: float) -> None:
+    """A truncated file is a TFLiteImportError, not a struct.error from the accessors."""
+    with open(_fixture("lce_tiny_a_float")[0], "rb") as f:
+        data = f.read()
+    n = int(cut * len(data)) if cut < 1 else int(cut)
+    with pytest.raises(TFLiteImportError, match=r"truncated or corrupt|needs .* bytes"):
+        from_tflite(data[:n])
+
+
+@given(st.lists(st.tuples(st.integers(8, 27543), st.integers(0, 255)), min_size=1,
+                max_size=24))
+def test_corrupt_bytes_never_crash(flips: list[tuple[int, int]]) -> None:
+    """Any bytes changed in a valid file: imported, or a TFLiteImportError (never another
+    exception type)."""
+    data = bytearray(_fixture_bytes())
+    for i, v in flips:
+        data[i % len(data)] = v
+    with contextlib.suppress(TFLiteImportError):
+        from_tflite(bytes(data))
+
+
+def _fixture_bytes() -> bytes:
+    with open(_fixture("lce_tiny_a_float")[0], "rb") as f:
+        return f.read()
+
+
+def test_tensor_index_out_of_range() -> None:
+    from bnnflow.convert.lce.reader import _check_indices
+
+    model = _model()
+    model.ops[2].inputs[0] = len(model.tensors) + 5
+    with pytest.raises(TFLiteImportError, match=r"op #2 .*input 0 names tensor index"):
+        _check_indices(model)
+
+
+def test_malformed_op_is_named() -> None:
+    """A CONV_2D whose filter is not 4-D: the op is named, not a bare unpacking error."""
+    model = _model()
+    conv = next(op for op in model.ops if op.code == "CONV_2D")
+    w = model.tensors[conv.inputs[1]]
+    w.data = w.data.reshape(w.data.shape[0], -1)
+    w.shape = w.data.shape
+    with pytest.raises(TFLiteImportError, match=rf"op #{conv.index} \(CONV_2D\): malformed"):
+        import_model(model)
+
+
 def test_cli_import(tmp_path) -> None:
     out = tmp_path / "tiny.bnn"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -175,6 +250,12 @@ def test_cli_import(tmp_path) -> None:
                           str(tmp_path / "missing.tflite"), "-o", str(out)],
                          capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(_fixture_bytes()[:4000])
+    r = subprocess.run([sys.executable, "-m", "bnnflow.cli.main", "import", str(cut), "-o",
+                        str(out)], capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 2 and "truncated or corrupt" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_lce_dequantize_of_bitpacked_bconv() -> None:

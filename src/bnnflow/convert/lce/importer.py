@@ -19,6 +19,7 @@ import numpy as np
 
 from bnnflow.convert.lce.errors import TFLiteImportError
 from bnnflow.convert.lce.reader import TfModel, TfOp, TfTensor, read_tflite
+from bnnflow.errors import FormatError
 from bnnflow.graph import Graph, InputSpec, validate
 from bnnflow.graph.builder import GraphBuilder
 
@@ -135,9 +136,20 @@ def import_model(model: TfModel) -> tuple[Graph, dict[str, np.ndarray]]:
         if handler is None:
             raise TFLiteImportError(op.index, op.code, "this op has no bnnflow mapping "
                                     "(docs/import.md lists the ops that import)")
-        handler(ctx, op)
+        try:
+            handler(ctx, op)
+        except TFLiteImportError:
+            raise
+        except (IndexError, KeyError, TypeError, ValueError) as err:
+            # a malformed op (missing inputs, a constant of the wrong rank, ...) that the
+            # handler's own checks did not anticipate: name the op rather than a traceback
+            raise TFLiteImportError(op.index, op.code, f"malformed op ({type(err).__name__}: "
+                                    f"{err})") from err
     graph, tensors = _finish(ctx)
-    validate(graph, tensors)
+    try:
+        validate(graph, tensors)
+    except FormatError as err:
+        raise TFLiteImportError(-1, "<model>", f"the imported graph is invalid: {err}") from err
     return graph, tensors
 
 

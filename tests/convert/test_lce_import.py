@@ -150,6 +150,28 @@ def test_unsupported_attribute_is_named() -> None:
         import_model(model)
 
 
+@pytest.mark.parametrize("code", ["DEPTHWISE_CONV_2D", "LceQuantize", "RESHAPE"])
+def test_split_output_read_by_other_op_is_refused(code: str) -> None:
+    """A SPLIT output is a pending channel slice that only CONV_2D folds in; any other reader
+    is refused by name (DEPTHWISE_CONV_2D and LceQuantize used to read the whole tensor)."""
+    model = _model("lce_tiny_d_float")
+    split = next(op for op in model.ops if op.code == "SPLIT")
+    user = next(op for op in model.ops if split.outputs[0] in op.inputs)
+    user.code = code
+    with pytest.raises(TFLiteImportError,
+                       match=rf"op #{user.index} \({code}\): input 0 is an output of SPLIT"):
+        import_model(model)
+
+
+def test_split_into_unequal_parts_is_refused() -> None:
+    model = _model("lce_tiny_d_float")
+    split = next(op for op in model.ops if op.code == "SPLIT")
+    c = model.tensors[split.inputs[1]].shape[3]
+    split.outputs = split.outputs + [split.outputs[0]] * (c + 1 - len(split.outputs))
+    with pytest.raises(TFLiteImportError, match=rf"SPLIT of {c} channels into {c + 1} equal"):
+        import_model(model)
+
+
 def test_int8_model_is_refused() -> None:
     model = copy.deepcopy(_model())
     model.tensors[model.inputs[0]].dtype = np.int8

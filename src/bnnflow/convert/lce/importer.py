@@ -59,13 +59,23 @@ class Context:
     def tensor(self, i: int) -> TfTensor:
         return self.model.tensors[i]
 
-    def value(self, op: TfOp, pos: int) -> Value:
-        """The value of input ``pos`` of ``op`` (an activation: made by an earlier op)."""
+    def value(self, op: TfOp, pos: int, pending: bool = False) -> Value:
+        """The value of input ``pos`` of ``op`` (an activation: made by an earlier op). A
+        value with a pending PAD or SPLIT slice (not a tensor of the graph yet) is refused
+        unless ``pending`` (the caller folds it in)."""
         i = op.inputs[pos]
         if i < 0 or i not in self.values:
             raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) is not "
                                     "an activation produced by an earlier op")
-        return self.values[i]
+        v = self.values[i]
+        if not pending and v.pad is not None:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} is the output of a PAD, "
+                                    "which only a VALID CONV_2D / DEPTHWISE_CONV_2D can fold in")
+        if not pending and v.slice is not None:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} is an output of SPLIT; "
+                                    "only CONV_2D can read one (as a conv of all channels with "
+                                    "zero weights outside the slice)")
+        return v
 
     def const(self, op: TfOp, pos: int, required: bool = True) -> np.ndarray | None:
         """The data of constant input ``pos`` of ``op`` (``None`` if absent and optional)."""
@@ -201,6 +211,9 @@ def _finish(ctx: Context) -> tuple[Graph, dict[str, np.ndarray]]:
     if out not in ctx.values:
         raise TFLiteImportError(-1, "<model>", "the output tensor is not produced by any op")
     v = ctx.values[out]
+    if v.pad is not None or v.slice is not None:
+        raise TFLiteImportError(-1, "<model>", "the output is a PAD or SPLIT output, not a "
+                                "tensor bnnflow computes")
     if v.kind != "float32" or len(v.shape) != 2:
         raise TFLiteImportError(-1, "<model>", f"the output must be float32 [N, classes] "
                                 f"logits, got {v.kind} {list(v.shape)}")

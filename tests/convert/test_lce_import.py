@@ -172,6 +172,30 @@ def test_split_into_unequal_parts_is_refused() -> None:
         import_model(model)
 
 
+def test_bconv_filter_words_must_divide() -> None:
+    """An LceBconv2d filter whose words per tap do not divide channels_in's words (or are 0)
+    is refused by name (0 used to be a ZeroDivisionError)."""
+    for words in (0, 2):  # the fixture's first bconv: 32 channels, 1 word per tap
+        model = _model()
+        bconv = next(op for op in model.ops if op.code == "LceBconv2d")
+        w = model.tensors[bconv.inputs[1]]
+        w.data = np.repeat(w.data, 2, axis=3)[..., :words]
+        w.shape = w.data.shape
+        with pytest.raises(TFLiteImportError,
+                           match=rf"op #{bconv.index} \(LceBconv2d\): filter .*{words} words"):
+            import_model(model)
+
+
+def test_bconv_filter_of_wrong_rank() -> None:
+    model = _model()
+    bconv = next(op for op in model.ops if op.code == "LceBconv2d")
+    w = model.tensors[bconv.inputs[1]]
+    w.data = w.data.reshape(w.shape[0], -1)
+    w.shape = w.data.shape
+    with pytest.raises(TFLiteImportError, match=rf"op #{bconv.index} \(LceBconv2d\): malformed"):
+        import_model(model)
+
+
 def test_int8_model_is_refused() -> None:
     model = copy.deepcopy(_model())
     model.tensors[model.inputs[0]].dtype = np.int8

@@ -12,6 +12,8 @@ validated (``bnnflow.graph.validate``) before it is returned. Needs the ``tflite
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,21 +148,27 @@ def import_model(model: TfModel) -> tuple[Graph, dict[str, np.ndarray]]:
         if handler is None:
             raise TFLiteImportError(op.index, op.code, "this op has no bnnflow mapping "
                                     "(docs/import.md lists the ops that import)")
-        try:
+        with _naming(op):
             handler(ctx, op)
-        except TFLiteImportError:
-            raise
-        except (IndexError, KeyError, TypeError, ValueError) as err:
-            # a malformed op (missing inputs, a constant of the wrong rank, ...) that the
-            # handler's own checks did not anticipate: name the op rather than a traceback
-            raise TFLiteImportError(op.index, op.code, f"malformed op ({type(err).__name__}: "
-                                    f"{err})") from err
     graph, tensors = _finish(ctx)
     try:
         validate(graph, tensors)
     except FormatError as err:
         raise TFLiteImportError(-1, "<model>", f"the imported graph is invalid: {err}") from err
     return graph, tensors
+
+
+@contextmanager
+def _naming(op: TfOp) -> Iterator[None]:
+    """A malformed op (missing inputs, a constant of the wrong rank, ...) that the mapping's
+    own checks did not anticipate: a TFLiteImportError naming the op, not a traceback."""
+    try:
+        yield
+    except TFLiteImportError:
+        raise
+    except (IndexError, KeyError, TypeError, ValueError, ArithmeticError) as err:
+        raise TFLiteImportError(op.index, op.code, f"malformed op ({type(err).__name__}: "
+                                f"{err})") from err
 
 
 def _context(model: TfModel) -> Context:
@@ -189,14 +197,19 @@ def _packed_groups(ctx: Context) -> None:
     """The groups every packed tensor must be packed for: those of the LceBconv2d reading it
     (through any LceBMaxPool2d in between); 1 where no binary conv reads it."""
     for op in reversed(ctx.model.ops):
-        if op.code == "LceBconv2d":
-            cin = int(op.options.get("channels_in", 0))
-            wg = ctx.tensor(op.inputs[1]).shape[3]
-            words = -(-cin // 32)
-            g = words // wg if wg and words % wg == 0 else 1
-            _need_groups(ctx, op, op.inputs[0], g)
-        elif op.code == "LceBMaxPool2d":
-            _need_groups(ctx, op, op.inputs[0], ctx.groups.get(op.outputs[0], 1))
+        with _naming(op):
+            _packed_groups_of(ctx, op)
+
+
+def _packed_groups_of(ctx: Context, op: TfOp) -> None:
+    if op.code == "LceBconv2d":
+        cin = int(op.options.get("channels_in", 0))
+        wg = ctx.tensor(op.inputs[1]).shape[3]
+        words = -(-cin // 32)
+        g = words // wg if wg and words % wg == 0 else 1
+        _need_groups(ctx, op, op.inputs[0], g)
+    elif op.code == "LceBMaxPool2d":
+        _need_groups(ctx, op, op.inputs[0], ctx.groups.get(op.outputs[0], 1))
 
 
 def _need_groups(ctx: Context, op: TfOp, tensor: int, g: int) -> None:

@@ -304,6 +304,25 @@ def test_cli_import(tmp_path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_cli_import_unreadable_file(tmp_path, monkeypatch) -> None:
+    """An OSError reading the model is a usage error naming the file, not a traceback."""
+    import argparse
+
+    import bnnflow.convert.lce as lce
+    from bnnflow.cli.cmd_import import run
+    from bnnflow.cli.main import UsageError
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"x")
+    monkeypatch.setattr(lce, "from_tflite", unreadable)
+    args = argparse.Namespace(model=str(model), output=str(tmp_path / "m.bnn"))
+    with pytest.raises(UsageError, match=r"m\.tflite: cannot be read \(Permission denied\)"):
+        run(args)
+
+
 def test_lce_dequantize_of_bitpacked_bconv() -> None:
     """LceDequantize after a bitpacked LceBconv2d gives the ±1 of its bits: the fixture cut
     after its first bitpacked bconv, with LceDequantize and a spatial MEAN appended, equals

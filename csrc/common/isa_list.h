@@ -2,7 +2,8 @@
 // "Adding an ISA"). Everything ISA-shaped is generated from it: the Isa enum and its names
 // (cpu_features.h), the per-ISA kernel declarations (BNNFLOW_DECLARE_ISAS), the run-time
 // picker (isa_dispatch.h) and, in CMake, which sources build on which target and with which
-// flags (cmake/isa_flags.cmake reads this file; the ctest isa_list checks that it can).
+// flags (cmake/isa_list.cmake reads this file for isa_flags.cmake; the ctest test_isa_list
+// checks that it reads the same list).
 //
 // X(name, Enum, arch, ...): `name` is at once the ISA's namespace (bnnflow::name,
 // bnnflow::glue::name), the token in its kernel file names (*_name_*.cc), its BNNFLOW_ISA value

@@ -77,11 +77,12 @@ inline void split_range(std::size_t n, int parts, int index, std::size_t* begin,
   *end = *begin + base + (i < extra ? 1 : 0);
 }
 
-// The parallel loop of the ISA kernels (glue.h parallel_ranges): fn(ctx, begin, end) over [0, n)
-// split into one contiguous range per pool thread (pool == nullptr: one range on the calling
-// thread). A plain function, defined in threadpool.cc: kernels compiled with ISA flags call it
-// with a TU-local callback instead of instantiating std::function, num_threads or split_range
-// themselves (docs/development.md, "Per-ISA objects").
+// The parallel loop of the ISA kernels (parallel_ranges of kernels/common/kernel_common.h):
+// fn(ctx, begin, end) over [0, n) split into one contiguous range per pool thread
+// (pool == nullptr: one range on the calling thread). A plain function, defined in
+// threadpool.cc: kernels compiled with ISA flags call it with a TU-local callback instead of
+// instantiating std::function, num_threads or split_range themselves (docs/development.md,
+// "Per-ISA objects").
 using RangeFn = void (*)(const void* ctx, std::size_t begin, std::size_t end);
 void run_ranges(ThreadPool* pool, std::size_t n, RangeFn fn, const void* ctx);
 

@@ -9,6 +9,7 @@ random and 23 structured inputs. No TensorFlow is needed here.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
@@ -149,6 +150,52 @@ def test_unsupported_attribute_is_named() -> None:
         import_model(model)
 
 
+@pytest.mark.parametrize("code", ["DEPTHWISE_CONV_2D", "LceQuantize", "RESHAPE"])
+def test_split_output_read_by_other_op_is_refused(code: str) -> None:
+    """A SPLIT output is a pending channel slice that only CONV_2D folds in; any other reader
+    is refused by name (DEPTHWISE_CONV_2D and LceQuantize used to read the whole tensor)."""
+    model = _model("lce_tiny_d_float")
+    split = next(op for op in model.ops if op.code == "SPLIT")
+    user = next(op for op in model.ops if split.outputs[0] in op.inputs)
+    user.code = code
+    with pytest.raises(TFLiteImportError,
+                       match=rf"op #{user.index} \({code}\): input 0 is an output of SPLIT"):
+        import_model(model)
+
+
+def test_split_into_unequal_parts_is_refused() -> None:
+    model = _model("lce_tiny_d_float")
+    split = next(op for op in model.ops if op.code == "SPLIT")
+    c = model.tensors[split.inputs[1]].shape[3]
+    split.outputs = split.outputs + [split.outputs[0]] * (c + 1 - len(split.outputs))
+    with pytest.raises(TFLiteImportError, match=rf"SPLIT of {c} channels into {c + 1} equal"):
+        import_model(model)
+
+
+def test_bconv_filter_words_must_divide() -> None:
+    """An LceBconv2d filter whose words per tap do not divide channels_in's words (or are 0)
+    is refused by name (0 used to be a ZeroDivisionError)."""
+    for words in (0, 2):  # the fixture's first bconv: 32 channels, 1 word per tap
+        model = _model()
+        bconv = next(op for op in model.ops if op.code == "LceBconv2d")
+        w = model.tensors[bconv.inputs[1]]
+        w.data = np.repeat(w.data, 2, axis=3)[..., :words]
+        w.shape = w.data.shape
+        with pytest.raises(TFLiteImportError,
+                           match=rf"op #{bconv.index} \(LceBconv2d\): filter .*{words} words"):
+            import_model(model)
+
+
+def test_bconv_filter_of_wrong_rank() -> None:
+    model = _model()
+    bconv = next(op for op in model.ops if op.code == "LceBconv2d")
+    w = model.tensors[bconv.inputs[1]]
+    w.data = w.data.reshape(w.shape[0], -1)
+    w.shape = w.data.shape
+    with pytest.raises(TFLiteImportError, match=rf"op #{bconv.index} \(LceBconv2d\): malformed"):
+        import_model(model)
+
+
 def test_int8_model_is_refused() -> None:
     model = copy.deepcopy(_model())
     model.tensors[model.inputs[0]].dtype = np.int8
@@ -159,6 +206,82 @@ def test_int8_model_is_refused() -> None:
 def test_not_a_tflite_file() -> None:
     with pytest.raises(TFLiteImportError, match="not a TFLite flatbuffer"):
         from_tflite(b"PK\x03\x04 not a flatbuffer")
+
+
+def _model_with_subgraphs(n: int) -> bytes:
+    """A minimal TFLite flatbuffer of ``n`` empty subgraphs."""
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(256)
+    subs = []
+    for _ in range(n):
+        tflite.SubGraphStart(b)
+        subs.append(tflite.SubGraphEnd(b))
+    tflite.ModelStartSubgraphsVector(b, n)
+    for s in reversed(subs):
+        b.PrependUOffsetTRelative(s)
+    vec = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, vec)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_subgraph_count_is_checked(n: int) -> None:
+    with pytest.raises(TFLiteImportError, match=f"the model has {n} subgraphs"):
+        from_tflite(_model_with_subgraphs(n))
+
+
+@pytest.mark.parametrize("cut", [12, 100, 5000, 0.5, 0.99])
+def test_truncated_file(cut: float) -> None:
+    """A truncated file is a TFLiteImportError, not a struct.error from the accessors."""
+    with open(_fixture("lce_tiny_a_float")[0], "rb") as f:
+        data = f.read()
+    n = int(cut * len(data)) if cut < 1 else int(cut)
+    with pytest.raises(TFLiteImportError, match=r"truncated or corrupt|needs .* bytes"):
+        from_tflite(data[:n])
+
+
+def test_corrupt_bytes_never_crash() -> None:
+    """20 random bytes changed in a valid file, 300 seeded times: imported, or a
+    TFLiteImportError (never another exception type). Seeded rather than a hypothesis
+    property: a changed activation shape can ask for a huge (slow) weight widening."""
+    good = _fixture_bytes()
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        data = bytearray(good)
+        for i in rng.integers(8, len(data), 20):
+            data[i] = int(rng.integers(0, 256))
+        with contextlib.suppress(TFLiteImportError):
+            from_tflite(bytes(data))
+
+
+def _fixture_bytes() -> bytes:
+    with open(_fixture("lce_tiny_a_float")[0], "rb") as f:
+        return f.read()
+
+
+def test_tensor_index_out_of_range() -> None:
+    from bnnflow.convert.lce.reader import _check_indices
+
+    model = _model()
+    model.ops[2].inputs[0] = len(model.tensors) + 5
+    with pytest.raises(TFLiteImportError, match=r"op #2 .*input 0 names tensor index"):
+        _check_indices(model)
+
+
+def test_malformed_op_is_named() -> None:
+    """A CONV_2D whose filter is not 4-D: the op is named, not a bare unpacking error."""
+    model = _model()
+    conv = next(op for op in model.ops if op.code == "CONV_2D")
+    w = model.tensors[conv.inputs[1]]
+    w.data = w.data.reshape(w.data.shape[0], -1)
+    w.shape = w.data.shape
+    with pytest.raises(TFLiteImportError, match=rf"op #{conv.index} \(CONV_2D\): malformed"):
+        import_model(model)
 
 
 def test_cli_import(tmp_path) -> None:
@@ -175,6 +298,31 @@ def test_cli_import(tmp_path) -> None:
                           str(tmp_path / "missing.tflite"), "-o", str(out)],
                          capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(_fixture_bytes()[:4000])
+    r = subprocess.run([sys.executable, "-m", "bnnflow.cli.main", "import", str(cut), "-o",
+                        str(out)], capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 2 and "truncated or corrupt" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_import_unreadable_file(tmp_path, monkeypatch) -> None:
+    """An OSError reading the model is a usage error naming the file, not a traceback."""
+    import argparse
+
+    import bnnflow.convert.lce as lce
+    from bnnflow.cli.cmd_import import run
+    from bnnflow.cli.main import UsageError
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"x")
+    monkeypatch.setattr(lce, "from_tflite", unreadable)
+    args = argparse.Namespace(model=str(model), output=str(tmp_path / "m.bnn"))
+    with pytest.raises(UsageError, match=r"m\.tflite: cannot be read \(Permission denied\)"):
+        run(args)
 
 
 def test_lce_dequantize_of_bitpacked_bconv() -> None:

@@ -137,6 +137,10 @@ def test_input_normalisation_is_torchvisions():
     ({"mean": [0.5]}, "both mean and std"),
     ({"mean": [0.5], "std": [0.5]}, "1 values for in_channels=3"),
     ({"mean": [0.5] * 3, "std": [0.5, 0.0, 1.0]}, "std values must be finite and > 0"),
+    ({"mean": [float("nan")] * 3, "std": [0.5] * 3}, r"mean values must be finite numbers"),
+    ({"mean": [0.5, True, 0.5], "std": [0.5] * 3}, r"mean values must be finite numbers"),
+    ({"mean": 0.5, "std": 0.2}, r"mean must be a list of floats .*got 0\.5"),
+    ({"mean": "abc", "std": "abc"}, r"mean must be a list of floats .*got 'abc'"),
     ({"num_classes": 0}, "num_classes"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -155,9 +155,29 @@ def test_symmetric_int_and_list_agree():
                                   float_ops.conv2d_f32(x, wt, b, 2, [1, 1, 1, 1]))
 
 
+@pytest.mark.parametrize(("value", "match"), [
+    ([1, 2, 3], "top, left, bottom, right"),
+    ([1, 2, 3, 4, 5], "top, left, bottom, right"),
+    ([0, 1.5, 0, 0], "of ints, got"),  # was truncated to 1
+    ([0, True, 0, 0], "of ints, got"),  # was read as 1
+    (2.0, "of ints, got"),
+    ("1111", "of ints, got"),
+    ([0, 0, -1, 0], "non-negative"),
+    (-1, "non-negative"),
+])
+def test_as_pads_refuses(value, match):
+    with pytest.raises(ValueError, match=match):
+        as_pads(value)
+
+
+def test_as_pads_forms():
+    assert as_pads(2) == (2, 2, 2, 2)
+    assert as_pads(np.int64(1)) == (1, 1, 1, 1)
+    assert as_pads((0, 1, 2, 3)) == (0, 1, 2, 3)
+    assert as_pads(np.array([0, 1, 1, 0]).tolist()) == (0, 1, 1, 0)
+
+
 def test_bad_padding_values():
-    with pytest.raises(ValueError, match="top, left, bottom, right"):
-        as_pads([1, 2, 3])
     with pytest.raises(ValueError, match="'valid' needs padding=0"):
         bconv.bconv2d_sum(np.zeros((1, 3, 3, 1), np.uint32), np.zeros((1, 1, 1, 1), np.uint32),
                           cin=8, padding=[0, 0, 1, 0], pad_mode="valid")

@@ -185,3 +185,18 @@ def test_two_step_under_torchrun_keeps_one_process_group(tmp_path):
         assert len(_records(out / sub)) == 1
         assert json.loads((out / sub / "config.json").read_text())["world_size"] == 2
     assert proc.stdout.count("step 2: starting from") == 1  # only rank 0 prints
+
+
+@pytest.mark.parametrize("plan", [
+    '{"format": "bnnflow-two-step"}',
+    '{"format": "bnnflow-two-step", "config": [], "step1_epochs": 1}',
+    '{"format": "bnnflow-two-step", "config": {}, "step1_epochs": "1"}',
+])
+def test_damaged_plan_is_named(tmp_path, plan: str) -> None:
+    """A plan without its config or split is a TrainError naming the file (the CLI's
+    ``--resume`` read ``plan["config"]`` and raised a bare KeyError)."""
+    from bnnflow.train.twostep import read_plan
+
+    (tmp_path / "two_step.json").write_text(plan)
+    with pytest.raises(TrainError, match=r"two_step.json'?: the plan has no 'config' object"):
+        read_plan(tmp_path)

@@ -1,6 +1,6 @@
 // avx2 add_int8 and add_f32. add_int8: 16 channels per step on vpmaddwd (the shared driver
 // of add_int8_pairs_impl.h), where the generic kernel needs two vpmulld per 8 channels;
-// add_f32 is the generic kernel of eltwise_impl.h.
+// add_f32 is the generic kernel of add_impl.h.
 #include "kernels/common/vec_avx2.h"
 #include "kernels/add/add_impl.h"
 #include "kernels/add/residual_impl.h"

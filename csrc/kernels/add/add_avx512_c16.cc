@@ -1,5 +1,5 @@
 // avx512 add_int8 and add_f32. add_int8: 32 channels per step on vpmaddwd (the shared driver
-// of add_int8_pairs_impl.h); add_f32 is the generic kernel of eltwise_impl.h.
+// of add_int8_pairs_impl.h); add_f32 is the generic kernel of add_impl.h.
 #include "kernels/common/vec_avx512.h"
 #include "kernels/add/add_impl.h"
 #include "kernels/add/residual_impl.h"

@@ -1,4 +1,4 @@
-// neon add_int8 and add_f32 (4 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
+// neon add_int8 and add_f32 (4 int32 / float32 lanes), from the generic kernels of add_impl.h.
 #include "kernels/common/vec_neon.h"
 #include "kernels/add/add_impl.h"
 #include "kernels/add/residual_impl.h"

@@ -1,4 +1,4 @@
-// avx2 pwl_int8 and pwl_f32 (8 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
+// avx2 pwl_int8 and pwl_f32 (8 int32 / float32 lanes), from the generic kernels of pwl_impl.h.
 #include "kernels/common/vec_avx2.h"
 #include "kernels/pwl/pwl_impl.h"
 

@@ -3,7 +3,7 @@
 // of (q, sign) int16 pairs against (M, 0) gives M·q exactly (|M·q| ≤ 32768·128 < 2^31),
 // where the generic kernel computes both segments with two vpmulld. Offsets carry the
 // rounding term 2^(s−1); int32 sums wrap as in the scalar twin. Channel tails use the scalar
-// formula. pwl_f32 is the generic kernel of eltwise_impl.h.
+// formula. pwl_f32 is the generic kernel of pwl_impl.h.
 #include "kernels/common/vec_avx512.h"
 #include "kernels/pwl/pwl_impl.h"
 

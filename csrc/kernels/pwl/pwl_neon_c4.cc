@@ -1,4 +1,4 @@
-// neon pwl_int8 and pwl_f32 (4 int32 / float32 lanes), from the generic kernels of eltwise_impl.h.
+// neon pwl_int8 and pwl_f32 (4 int32 / float32 lanes), from the generic kernels of pwl_impl.h.
 #include "kernels/common/vec_neon.h"
 #include "kernels/pwl/pwl_impl.h"
 

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     except TFLiteImportError as err:
         raise UsageError(f"{args.model}: {err}") from err
+    except OSError as err:  # unreadable (permissions, a FIFO gone, ...)
+        raise UsageError(f"{args.model}: cannot be read ({err.strerror or err})") from err
     save(args.output, graph, tensors)
     counts: dict[str, int] = {}
     for op in graph.ops:

@@ -9,6 +9,7 @@ image is a padded tap. Never imports torch.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,13 +17,25 @@ from typing import Any
 Pads = tuple[int, int, int, int]
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 def as_pads(padding: int | Sequence[int]) -> Pads:
-    """``(top, left, bottom, right)`` of an int ``p`` (``(p, p, p, p)``) or of a 4-sequence."""
-    if isinstance(padding, int) and not isinstance(padding, bool):
-        return (padding, padding, padding, padding)
-    t = tuple(int(v) for v in padding)
-    if len(t) != 4:
-        raise ValueError(f"padding must be an int or [top, left, bottom, right], got {padding!r}")
+    """``(top, left, bottom, right)`` of an int ``p`` (``(p, p, p, p)``) or of a 4-sequence.
+
+    Raises ``ValueError`` unless ``padding`` is a non-negative int or a sequence of four
+    (bools and floats are not ints: ``1.5`` is refused, not truncated)."""
+    if _is_int(padding):
+        t = (int(padding),) * 4  # type: ignore[arg-type]
+    elif (isinstance(padding, Sequence) and not isinstance(padding, str) and len(padding) == 4
+          and all(_is_int(v) for v in padding)):
+        t = tuple(int(v) for v in padding)
+    else:
+        raise ValueError(f"padding must be an int or [top, left, bottom, right] of ints, got "
+                         f"{padding!r}")
+    if min(t) < 0:
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
     return t  # type: ignore[return-value]
 
 

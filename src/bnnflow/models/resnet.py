@@ -22,6 +22,7 @@ means of the three), or pass ``mean``/``std``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -35,6 +36,18 @@ GRAY_MEAN, GRAY_STD = 0.449, 0.226
 LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
 
+def _floats(name: str, values: Sequence[float]) -> list[float]:
+    """``values`` as finite floats, one per channel; ValueError naming ``name`` otherwise."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a list of floats (one per channel), got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{name} values must be finite numbers, got {list(values)}")
+        out.append(float(v))
+    return out
+
+
 class PixelNormalize(nn.Module):
     """``y[c] = (x[c]/255 − mean[c]) / std[c]`` on raw pixels 0..255 (torchvision's input).
 
@@ -43,7 +56,7 @@ class PixelNormalize(nn.Module):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
-        mean, std = [float(v) for v in mean], [float(v) for v in std]
+        mean, std = _floats("mean", mean), _floats("std", std)
         if not mean or len(mean) != len(std):
             raise ValueError(f"mean and std need the same non-zero length, got {len(mean)} "
                              f"and {len(std)}")
@@ -87,9 +100,9 @@ class ResNet(nn.Module):
     def __init__(self, layers: Sequence[int], num_classes: int, in_channels: int,
                  mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
+        self.normalize = PixelNormalize(mean, std)
         if len(mean) != in_channels:
             raise ValueError(f"mean/std have {len(mean)} values for in_channels={in_channels}")
-        self.normalize = PixelNormalize(mean, std)
         self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)

@@ -79,6 +79,9 @@ def read_plan(out: str | Path) -> dict[str, Any]:
         raise TrainError(f"{str(path)!r} cannot be read: {err}") from err
     if not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT:
         raise TrainError(f"{str(path)!r} is not a bnnflow two-step plan")
+    if not isinstance(plan.get("config"), dict) or not isinstance(plan.get("step1_epochs"), int):
+        raise TrainError(f"{str(path)!r}: the plan has no 'config' object or no integer "
+                         "'step1_epochs' (a damaged file; start again with --overwrite)")
     return plan
 
 

@@ -12,6 +12,8 @@ validated (``bnnflow.graph.validate``) before it is returned. Needs the ``tflite
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from bnnflow.convert.lce.errors import TFLiteImportError
 from bnnflow.convert.lce.reader import TfModel, TfOp, TfTensor, read_tflite
+from bnnflow.errors import FormatError
 from bnnflow.graph import Graph, InputSpec, validate
 from bnnflow.graph.builder import GraphBuilder
 
@@ -58,13 +61,23 @@ class Context:
     def tensor(self, i: int) -> TfTensor:
         return self.model.tensors[i]
 
-    def value(self, op: TfOp, pos: int) -> Value:
-        """The value of input ``pos`` of ``op`` (an activation: made by an earlier op)."""
+    def value(self, op: TfOp, pos: int, pending: bool = False) -> Value:
+        """The value of input ``pos`` of ``op`` (an activation: made by an earlier op). A
+        value with a pending PAD or SPLIT slice (not a tensor of the graph yet) is refused
+        unless ``pending`` (the caller folds it in)."""
         i = op.inputs[pos]
         if i < 0 or i not in self.values:
             raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) is not "
                                     "an activation produced by an earlier op")
-        return self.values[i]
+        v = self.values[i]
+        if not pending and v.pad is not None:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} is the output of a PAD, "
+                                    "which only a VALID CONV_2D / DEPTHWISE_CONV_2D can fold in")
+        if not pending and v.slice is not None:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} is an output of SPLIT; "
+                                    "only CONV_2D can read one (as a conv of all channels with "
+                                    "zero weights outside the slice)")
+        return v
 
     def const(self, op: TfOp, pos: int, required: bool = True) -> np.ndarray | None:
         """The data of constant input ``pos`` of ``op`` (``None`` if absent and optional)."""
@@ -135,10 +148,27 @@ def import_model(model: TfModel) -> tuple[Graph, dict[str, np.ndarray]]:
         if handler is None:
             raise TFLiteImportError(op.index, op.code, "this op has no bnnflow mapping "
                                     "(docs/import.md lists the ops that import)")
-        handler(ctx, op)
+        with _naming(op):
+            handler(ctx, op)
     graph, tensors = _finish(ctx)
-    validate(graph, tensors)
+    try:
+        validate(graph, tensors)
+    except FormatError as err:
+        raise TFLiteImportError(-1, "<model>", f"the imported graph is invalid: {err}") from err
     return graph, tensors
+
+
+@contextmanager
+def _naming(op: TfOp) -> Iterator[None]:
+    """A malformed op (missing inputs, a constant of the wrong rank, ...) that the mapping's
+    own checks did not anticipate: a TFLiteImportError naming the op, not a traceback."""
+    try:
+        yield
+    except TFLiteImportError:
+        raise
+    except (IndexError, KeyError, TypeError, ValueError, ArithmeticError) as err:
+        raise TFLiteImportError(op.index, op.code, f"malformed op ({type(err).__name__}: "
+                                f"{err})") from err
 
 
 def _context(model: TfModel) -> Context:
@@ -167,14 +197,19 @@ def _packed_groups(ctx: Context) -> None:
     """The groups every packed tensor must be packed for: those of the LceBconv2d reading it
     (through any LceBMaxPool2d in between); 1 where no binary conv reads it."""
     for op in reversed(ctx.model.ops):
-        if op.code == "LceBconv2d":
-            cin = int(op.options.get("channels_in", 0))
-            wg = ctx.tensor(op.inputs[1]).shape[3]
-            words = -(-cin // 32)
-            g = words // wg if wg and words % wg == 0 else 1
-            _need_groups(ctx, op, op.inputs[0], g)
-        elif op.code == "LceBMaxPool2d":
-            _need_groups(ctx, op, op.inputs[0], ctx.groups.get(op.outputs[0], 1))
+        with _naming(op):
+            _packed_groups_of(ctx, op)
+
+
+def _packed_groups_of(ctx: Context, op: TfOp) -> None:
+    if op.code == "LceBconv2d":
+        cin = int(op.options.get("channels_in", 0))
+        wg = ctx.tensor(op.inputs[1]).shape[3]
+        words = -(-cin // 32)
+        g = words // wg if wg and words % wg == 0 else 1
+        _need_groups(ctx, op, op.inputs[0], g)
+    elif op.code == "LceBMaxPool2d":
+        _need_groups(ctx, op, op.inputs[0], ctx.groups.get(op.outputs[0], 1))
 
 
 def _need_groups(ctx: Context, op: TfOp, tensor: int, g: int) -> None:
@@ -189,6 +224,9 @@ def _finish(ctx: Context) -> tuple[Graph, dict[str, np.ndarray]]:
     if out not in ctx.values:
         raise TFLiteImportError(-1, "<model>", "the output tensor is not produced by any op")
     v = ctx.values[out]
+    if v.pad is not None or v.slice is not None:
+        raise TFLiteImportError(-1, "<model>", "the output is a PAD or SPLIT output, not a "
+                                "tensor bnnflow computes")
     if v.kind != "float32" or len(v.shape) != 2:
         raise TFLiteImportError(-1, "<model>", f"the output must be float32 [N, classes] "
                                 f"logits, got {v.kind} {list(v.shape)}")

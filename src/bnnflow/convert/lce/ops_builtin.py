@@ -32,20 +32,20 @@ def _finish(ctx: Context, op: TfOp, out: Value, act_key: str = "FusedActivationF
     ctx.bind(op, emit_activation(ctx, op, out, lo, hi))
 
 
-def _float_in(ctx: Context, op: TfOp, pos: int = 0, allow_pad: bool = False) -> Value:
-    x = ctx.value(op, pos)
+def _float_in(ctx: Context, op: TfOp, pos: int = 0, allow_pad: bool = False,
+              allow_slice: bool = False) -> Value:
+    """Input ``pos``, float32; a pending PAD only with ``allow_pad``, a SPLIT slice only with
+    ``allow_slice`` (Context.value refuses them otherwise)."""
+    x = ctx.value(op, pos, pending=True)
     if x.kind != "float32":
         raise fail(op, f"input {pos} is {x.kind}, expected float32")
-    if x.pad is not None and not allow_pad:
-        raise fail(op, "reads the output of a PAD that only a VALID convolution can fold in")
-    if x.slice is not None and not allow_pad:
-        raise fail(op, "reads an output of SPLIT; only CONV_2D can (as a conv of all channels "
-                   "with zero weights outside the slice)")
+    if (x.pad is not None and not allow_pad) or (x.slice is not None and not allow_slice):
+        ctx.value(op, pos)  # raises the message naming the pending PAD / SPLIT
     return x
 
 
 def conv_2d(ctx: Context, op: TfOp) -> None:
-    x = _float_in(ctx, op, allow_pad=True)
+    x = _float_in(ctx, op, allow_pad=True, allow_slice=True)
     w = ctx.const(op, 1).astype(np.float32)
     _, kh, kw, cin = w.shape
     if x.slice is not None:  # a SPLIT output: widen the weights to all channels
@@ -223,6 +223,8 @@ def split(ctx: Context, op: TfOp) -> None:
     if axis % len(x.shape) != len(x.shape) - 1 or len(x.shape) != 4:
         raise fail(op, f"SPLIT along axis {axis} (only the channel axis of NHWC maps)")
     n = len(op.outputs)
+    if n < 1 or x.shape[3] % n:
+        raise fail(op, f"SPLIT of {x.shape[3]} channels into {n} equal parts")
     c = x.shape[3] // n
     for i, out in enumerate(op.outputs):
         ctx.values[out] = Value(x.name, "float32", (*x.shape[:3], c), x.producer,

@@ -52,7 +52,11 @@ def lce_bconv2d(ctx: Context, op: TfOp) -> None:
     cin = int(o["channels_in"])
     if cin != x.shape[-1]:
         raise fail(op, f"channels_in {cin} differs from the input's {x.shape[-1]} channels")
-    groups = -(-cin // 32) // wg
+    words = -(-cin // 32)
+    if cin < 1 or wg < 1 or words % wg:
+        raise fail(op, f"filter {list(w.shape)}: {wg} words per tap do not divide the "
+                   f"{words} words of channels_in {cin} into groups")
+    groups = words // wg
     pad_values = int(o.get("pad_values", 0))
     pad_code = int(o["padding"])
     _, stride, padding, (ho, wo) = window(

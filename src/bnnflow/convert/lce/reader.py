@@ -2,12 +2,18 @@
 
 The flatbuffer is parsed with the ``tflite`` package (the generated TFLite schema, from PyPI;
 ``pip install bnnflow[import]``); the custom options of Larq Compute Engine's ops are
-flexbuffers maps, read with ``flatbuffers.flexbuffers``. Only the first subgraph is read (LCE
-writes one).
+flexbuffers maps, read with ``flatbuffers.flexbuffers``. A model must have exactly one
+subgraph (LCE writes one; control flow such as ``WHILE`` adds more and is refused).
+
+The generated flatbuffer accessors trust the file: on a truncated or corrupt one they raise
+``struct.error``, ``IndexError`` and the like from deep inside. :func:`read_tflite` turns
+those into a :class:`TFLiteImportError` saying which part of the file could not be read, and
+checks what the importer relies on (tensor indices in range, constant sizes matching shapes).
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,14 +80,53 @@ def read_tflite(data: bytes) -> TfModel:
     tfl = _tflite()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TFLiteImportError(-1, "<file>", "not a TFLite flatbuffer (no 'TFL3' identifier)")
+    try:
+        parsed = _read(tfl, data)
+    except TFLiteImportError:
+        raise
+    except _CORRUPT as err:
+        raise TFLiteImportError(-1, "<file>", f"truncated or corrupt TFLite flatbuffer "
+                                f"({len(data)} bytes; {type(err).__name__}: {err})") from err
+    _check_indices(parsed)
+    return parsed
+
+
+#: What the flatbuffers accessors and numpy raise on a truncated or corrupt file.
+_CORRUPT = (struct.error, IndexError, TypeError, ValueError, UnicodeDecodeError, OverflowError,
+            MemoryError)
+
+
+def _read(tfl: Any, data: bytes) -> TfModel:
     model = tfl.Model.GetRootAsModel(data, 0)
-    if model.SubgraphsLength() < 1:
-        raise TFLiteImportError(-1, "<file>", "the model has no subgraph")
+    n = model.SubgraphsLength()
+    if n != 1:
+        raise TFLiteImportError(-1, "<file>", f"the model has {n} subgraphs; only models with "
+                                "exactly one import (control flow such as WHILE or IF is not "
+                                "supported)")
     sub = model.Subgraphs(0)
     tensors = [_tensor(tfl, model, sub.Tensors(i), i) for i in range(sub.TensorsLength())]
     names = {v: k for k, v in vars(tfl.BuiltinOperator).items() if isinstance(v, int)}
     ops = [_op(tfl, model, sub.Operators(i), i, names) for i in range(sub.OperatorsLength())]
-    return TfModel(tensors, ops, list(sub.InputsAsNumpy()), list(sub.OutputsAsNumpy()))
+    ins = [int(i) for i in sub.InputsAsNumpy()] if sub.InputsLength() else []
+    outs = [int(i) for i in sub.OutputsAsNumpy()] if sub.OutputsLength() else []
+    return TfModel(tensors, ops, ins, outs)
+
+
+def _check_indices(model: TfModel) -> None:
+    """Every tensor index the ops and the subgraph name is in range (-1 only for an op's
+    optional input)."""
+    n = len(model.tensors)
+    for what, idx in (("input", model.inputs), ("output", model.outputs)):
+        bad = [i for i in idx if not 0 <= i < n]
+        if bad:
+            raise TFLiteImportError(-1, "<file>", f"subgraph {what} tensor index {bad[0]} is "
+                                    f"out of range ({n} tensors)")
+    for op in model.ops:
+        for what, idx, lo in (("input", op.inputs, -1), ("output", op.outputs, 0)):
+            for pos, i in enumerate(idx):
+                if not lo <= i < n:
+                    raise TFLiteImportError(op.index, op.code, f"{what} {pos} names tensor "
+                                            f"index {i}, out of range ({n} tensors)")
 
 
 def _tensor(tfl: Any, model: Any, t: Any, index: int) -> TfTensor:
@@ -94,6 +139,11 @@ def _tensor(tfl: Any, model: Any, t: Any, index: int) -> TfTensor:
         if dtype is None:
             raise TFLiteImportError(-1, name, f"constant of TFLite type {t.Type()} is not read")
         raw = buf.DataAsNumpy().tobytes()
+        want = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if any(d < 0 for d in shape) or len(raw) != want:
+            raise TFLiteImportError(-1, name, f"constant tensor #{index} of shape {list(shape)} "
+                                    f"({np.dtype(dtype).name}) needs {want} bytes, its buffer "
+                                    f"has {len(raw)} (corrupt file)")
         data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape).copy()
     scale = zp = None
     q = t.Quantization()

@@ -4,14 +4,14 @@ models as .bnn files, an input batch for each and the logits the numpy reference
     python tests/cpp/engine/make_model_cases.py OUTDIR [MODEL ...]
     python tests/cpp/engine/make_model_cases.py --list    (the case names, one a line)
 
-MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2
-on the digits data set; the input: the first test images), ``birealnet18``, ``quicknet`` and ``ftbnn18``
-(random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes; the input:
-random images), ``birealnet18_same``, ``quicknet_same`` (the same models with TensorFlow
-"same" padding: every windowed op whose output size TF SAME keeps gets TF's padding, which at
-stride 2 on the even maps is the asymmetric ``[0, 0, 1, 1]``: format-version-2 files; bconv,
-the max pool and the int8/float stems and depthwise convs), ``ftbnn_shuffle`` (ftbnn_small
-with groups=2, width=2, shuffle, bias, binary downsample) and ``reactnet_concat``
+MODEL is one of ``digits`` (ftbnn_small trained for one epoch of stage 1 and one of stage 2 on
+the digits data set; the input: the first test images), ``birealnet18``, ``quicknet`` and
+``ftbnn18`` (random weights and BN statistics, calibrated stage 2, at 64x64 with 10 classes;
+the input: random images), ``birealnet18_same``, ``quicknet_same`` (the same models with
+TensorFlow "same" padding: every windowed op whose output size TF SAME keeps gets TF's padding,
+which at stride 2 on the even maps is the asymmetric ``[0, 0, 1, 1]``: format-version-2 files;
+bconv, the max pool and the int8/float stems and depthwise convs), ``ftbnn_shuffle``
+(ftbnn_small with groups=2, width=2, shuffle, bias, binary downsample) and ``reactnet_concat``
 (reactnet_small with the concat downsample), both random at 8x8; all by default. Each is
 exported in both data-flows; for every
 ``<model>_<dataflow>`` the script writes, into OUTDIR:

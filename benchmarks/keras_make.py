@@ -25,9 +25,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
-
-import lce_make  # noqa: E402
+import lce_make
+import numpy as np
 
 FULL = {"birealnet": {}, "quicknet": {}}
 SMALL = {

@@ -71,7 +71,7 @@ def read_h5(path: str | os.PathLike[str]) -> list[KerasLayer]:
             "reading Keras .h5 files needs h5py: pip install 'bnnflow[import]'") from err
     layers = []
     with h5py.File(path, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
+        root = f.get("model_weights", f)
         if "layer_names" not in root.attrs:
             raise KerasImportError(
                 f"{path}: not a TF 2 / tf_keras HDF5 weight file (no 'layer_names'; Keras 3 "

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from bnnflow.nn import BinaryConv2d, InputNormalize, Int8Point, QConv2d, QLinear, SignActivation
-
 from bnnflow.nn._checks import check_positive_int
 
 from .blocks import IMAGENET_SCALE, IMAGENET_ZERO_POINT, check_common

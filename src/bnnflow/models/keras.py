@@ -233,6 +233,27 @@ def _keras_input(model: nn.Module) -> None:
             m.input_scale.fill_(1.0)
 
 
+def keras_checkpoint(net: nn.Module, model: str, kwargs: dict[str, object],
+                     image_size: tuple[int, int] | None = None) -> dict[str, object]:
+    """A stage-1 bnnflow training checkpoint of the loaded ``net`` (``torch.save`` it):
+    ``bnnflow train --init`` fine-tunes it, ``bnnflow export`` converts it
+    (bnnflow.train.checkpoint's format; the model is rebuilt with ``kwargs`` plus
+    ``tf_padding=True`` and its ``num_classes``)."""
+    import bnnflow
+    from bnnflow.train.checkpoint import FORMAT, VERSION
+
+    fc = getattr(net, "fc", None)
+    kw = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    kw.update(tf_padding=True, num_classes=int(fc.out_features) if fc is not None else 1000)
+    data: dict[str, object] = {"in_channels": _in_channels(net)}
+    if image_size is not None:
+        data["image_size"] = list(image_size)
+    return {"format": FORMAT, "version": VERSION, "model": {"name": model, "kwargs": kw},
+            "model_state": net.state_dict(), "stage": 1,
+            "int8": {"enabled": False, "frozen": False}, "epoch": 0, "data": data,
+            "metrics": {}, "config": {}, "bnnflow_version": bnnflow.__version__}
+
+
 def from_keras(path: str | os.PathLike[str], model: str = "birealnet18",
                normalize: str = "keras", **kwargs: object) -> nn.Module:
     """bnnflow's ``model`` (``tf_padding=True``) with the weights of a larq-zoo Keras file.

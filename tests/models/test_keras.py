@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bnnflow.models import KerasImportError, birealnet18, from_keras, quicknet
 from bnnflow.models.tf_same import TFSameBinaryConv2d, tf_same_pads
@@ -167,6 +169,15 @@ def test_tf_same_pads(size: int, k: int, s: int, expected: tuple[int, int]) -> N
     assert tf_same_pads(size, k, s) == expected
     out = -(-size // s)
     assert (size + sum(expected) - k) // s + 1 == out
+
+
+@given(size=st.integers(1, 300), k=st.integers(1, 9), s=st.integers(1, 4))
+def test_tf_same_pads_property(size: int, k: int, s: int) -> None:
+    """Output ceil(n/s); the extra element (odd total) goes after; no more than needed."""
+    before, after = tf_same_pads(size, k, s)
+    assert 0 <= before <= after <= before + 1
+    assert (size + before + after - k) // s + 1 == -(-size // s)
+    assert before + after <= max(k - 1, 0)
 
 
 @pytest.mark.parametrize("pad_mode,value", [("zero", 0.0), ("one", 1.0)])

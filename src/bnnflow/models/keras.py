@@ -17,7 +17,7 @@ the Keras model computes:
 - BatchNorm ``gamma, beta, moving_mean, moving_variance`` → ``weight, bias, running_mean,
   running_var``. ``epsilon`` is not in a weight file: the models already use larq-zoo's (Keras'
   default 1e-3 for Bi-Real-Net and QuickNet's stem, 1e-5 for QuickNet's blocks and
-  transitions), which :func:`from_keras` checks.
+  transitions; Keras BN computes ``gamma·(x − mean)/sqrt(var + eps) + beta`` as PyTorch's).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _quicknet_class(name: str, m: nn.Module) -> str:
     return "batch_normalization"
 
 
-#: bnnflow model name → (Keras layer class of each weighted module, BN epsilons allowed).
+#: bnnflow model name → the Keras layer class of each weighted module (name, module).
 ARCHITECTURES: dict[str, Callable[[str, nn.Module], str]] = {
     "birealnet18": _birealnet_class,
     "birealnet34": _birealnet_class,

@@ -152,6 +152,9 @@ def test_extra_keras_layer_is_named(tmp_path: Path) -> None:
 def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(KerasImportError, match="no Keras mapping for model 'ftbnn18'"):
         from_keras(DATA / "birealnet_small.h5", "ftbnn18")
+    with pytest.raises(KerasImportError, match="tf_padding=False would change it"):
+        from_keras(DATA / "birealnet_small.h5", "birealnet18", filters=4, tf_padding=False)
+    assert from_keras(DATA / "birealnet_small.h5", "birealnet18", filters=4, tf_padding=True)
     with pytest.raises(KerasImportError, match="normalize must be one of"):
         from_keras(DATA / "birealnet_small.h5", "birealnet18", normalize="torch")
     path = tmp_path / "k3.h5"

@@ -281,6 +281,9 @@ def from_keras(path: str | os.PathLike[str], model: str = "birealnet18",
                                f"supported: {sorted(ARCHITECTURES)}")
     if normalize not in NORMALIZE:
         raise KerasImportError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    if kwargs.pop("tf_padding", True) is not True:
+        raise KerasImportError("from_keras builds the model with tf_padding=True (TF 'same' "
+                               "padding, as the Keras model); tf_padding=False would change it")
     layers = read_h5(path)
     dense = [la for la in layers if la.cls in ("dense", "quant_dense") and "bias" in la.weights]
     if "num_classes" not in kwargs and dense:

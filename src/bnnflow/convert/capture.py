@@ -26,6 +26,7 @@ from bnnflow import nn as bnn
 from bnnflow.convert.errors import ConversionError
 from bnnflow.convert.lgraph import LGraph, LNode
 from bnnflow.graph.schema import MAX_BINARY_K
+from bnnflow.models.tf_same import TFSamePad
 from bnnflow.nn.int8 import _QWeight, observed_range_is_empty
 from bnnflow.nn.nonlinear import piecewise_linear
 
@@ -39,7 +40,7 @@ class _Tracer(torch.fx.Tracer):
         self._scope: list[str] = [""]
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if type(m).__module__.startswith("bnnflow.nn"):
+        if type(m).__module__.startswith("bnnflow.nn") or getattr(m, "bnnflow_leaf", False):
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -124,6 +125,10 @@ class _Builder:
         self.taken: set[str] = set()
         self.input = ""
         self.output = ""
+        # TF 'same' pads (bnnflow.models.tf_same.TFSamePad) waiting for the conv / max pool
+        # they feed: alias → (padded tensor, its shape, padding attr, pad value, module).
+        self.tf_pads: dict[str, tuple[str, tuple[int, ...], Any, float, str]] = {}
+        self.pending_pad: tuple[Any, float, str] | None = None
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -140,10 +145,30 @@ class _Builder:
         self.nodes.append(LNode(name, kind, inputs, module, shape, attrs))
         return name
 
-    def _arg(self, node: torch.fx.Node, a: Any, module: str, op: str) -> str:
+    def _arg(self, node: torch.fx.Node, a: Any, module: str, op: str,
+             allow_pad: bool = False) -> str:
         if not isinstance(a, torch.fx.Node) or a not in self.names:
             raise ConversionError(module, op, f"argument {a!r} is not a tensor of the model")
-        return self.names[a]
+        name = self.names[a]
+        if name in self.tf_pads and not allow_pad:
+            raise ConversionError(module, op, f"reads the output of TFSamePad "
+                                  f"{self.tf_pads[name][4]!r}, which must feed a Conv2d or "
+                                  "MaxPool2d directly")
+        return name
+
+    def take_pad(self, module: str, op: str, padding: Any, value: float) -> Any:
+        """The padding of a conv / max pool: its own, or the TF 'same' pad that feeds it."""
+        if self.pending_pad is None:
+            return padding
+        pads, pad_value, pad_module = self.pending_pad
+        if padding != 0:
+            raise ConversionError(module, op, f"is fed by TFSamePad {pad_module!r} and has "
+                                  f"padding {padding!r} of its own; it needs padding=0")
+        if pad_value != value:
+            raise ConversionError(module, op, f"TFSamePad {pad_module!r} pads with "
+                                  f"{pad_value!r}, {op} needs {value!r}")
+        self.pending_pad = None
+        return pads
 
     # -- driver -------------------------------------------------------------------------
 
@@ -223,11 +248,22 @@ class _Builder:
         op = type(m).__name__
         if len(node.args) != 1 or node.kwargs:
             raise ConversionError(qual, op, "modules must be called with one tensor")
-        x = self._arg(node, node.args[0], qual, op)
+        x = self._arg(node, node.args[0], qual, op, allow_pad=True)
         shape, in_shape = _shape(node), _shape(node.args[0])
-        for types, handler in _HANDLERS:
-            if isinstance(m, types):
-                return handler(self, m, qual, x, in_shape, shape)
+        if x in self.tf_pads:
+            x, in_shape, pads, value, pad_module = self.tf_pads[x]
+            self.pending_pad = (pads, value, pad_module)
+        try:
+            for types, handler in _HANDLERS:
+                if isinstance(m, types):
+                    out = handler(self, m, qual, x, in_shape, shape)
+                    if self.pending_pad is not None:
+                        raise ConversionError(qual, op, f"is fed by TFSamePad "
+                                              f"{self.pending_pad[2]!r}, which must feed a "
+                                              "Conv2d or MaxPool2d directly")
+                    return out
+        finally:
+            self.pending_pad = None
         raise ConversionError(qual, op, "unsupported layer type (no lowering in "
                               "docs/conversion.md)")
 
@@ -259,7 +295,7 @@ def _check_binary_weights(m: nn.Module, qual: str, op: str) -> None:
 def _h_binary_conv(b: _Builder, m: bnn.BinaryConv2d, qual: str, x: str,
                    in_shape: tuple[int, ...], shape: tuple[int, ...]) -> str:
     _check_binary_weights(m, qual, "BinaryConv2d")
-    spec = m.deploy_spec()
+    spec = m.deploy_spec(in_shape[1:]) if getattr(m, "tf_same", False) else m.deploy_spec()
     _, cg, kh, kw = spec.weight_sign.shape
     _check_binary_k(kh * kw * cg, f"KH·KW·Cin/groups = {kh}·{kw}·{cg}", qual, "BinaryConv2d")
     if spec.input_quantizer is not None:
@@ -326,6 +362,7 @@ def _qweights(m: nn.Module) -> dict[str, Any]:
 def _h_conv(b: _Builder, m: nn.Conv2d, qual: str, x: str, in_shape: tuple[int, ...],
             shape: tuple[int, ...]) -> str:
     geo = _conv_geometry(m, qual)
+    geo["padding"] = b.take_pad(qual, type(m).__name__, geo["padding"], 0.0)
     input_scale = getattr(m, "input_scale", None)
     return b.add(qual, "conv", [x], qual, shape, op=type(m).__name__, **geo, **_qweights(m),
                  bias=None if m.bias is None else _f64(m.bias),
@@ -359,25 +396,31 @@ def _h_pwl(b: _Builder, m: nn.Module, qual: str, x: str, in_shape: tuple[int, ..
                  relu=isinstance(m, nn.ReLU), **_pwl_attrs(pwl))
 
 
-def _pool_geometry(m: nn.Module, qual: str) -> dict[str, int]:
+def _pool_geometry(m: nn.Module, qual: str, in_shape: tuple[int, ...]) -> dict[str, int]:
     op = type(m).__name__
-    if getattr(m, "ceil_mode", False):
-        raise ConversionError(qual, op, "ceil_mode=True is not supported")
     if _pair(getattr(m, "dilation", 1), qual, op, "dilation") != 1:
         raise ConversionError(qual, op, "dilated pooling is not supported")
     k = _pair(m.kernel_size, qual, op, "kernel_size")
     s = _pair(m.stride if m.stride is not None else k, qual, op, "stride")
-    return {"k": k, "s": s, "p": _pair(m.padding, qual, op, "padding")}
+    p = _pair(m.padding, qual, op, "padding")
+    # ceil_mode only matters where the last window would be partial (e.g. TF 'same' average
+    # pools of tf_padding models: not on even inputs).
+    if getattr(m, "ceil_mode", False) and any((n + 2 * p - k) % s for n in in_shape[1:]):
+        raise ConversionError(qual, op, f"ceil_mode=True on a {in_shape[1]}x{in_shape[2]} "
+                              "input (a partial last window) is not supported")
+    return {"k": k, "s": s, "p": p}
 
 
 def _h_maxpool(b: _Builder, m: nn.MaxPool2d, qual: str, x: str, in_shape: tuple[int, ...],
                shape: tuple[int, ...]) -> str:
-    return b.add(qual, "maxpool", [x], qual, shape, op="MaxPool2d", **_pool_geometry(m, qual))
+    geo = _pool_geometry(m, qual, in_shape)
+    geo["p"] = b.take_pad(qual, "MaxPool2d", geo["p"], float("-inf"))
+    return b.add(qual, "maxpool", [x], qual, shape, op="MaxPool2d", **geo)
 
 
 def _h_avgpool(b: _Builder, m: nn.AvgPool2d, qual: str, x: str, in_shape: tuple[int, ...],
                shape: tuple[int, ...]) -> str:
-    geo = _pool_geometry(m, qual)
+    geo = _pool_geometry(m, qual, in_shape)
     if geo["p"] and not m.count_include_pad:
         raise ConversionError(qual, "AvgPool2d", "count_include_pad=False with padding is not "
                               "supported (the engine divides by k*k)")
@@ -418,6 +461,14 @@ def _h_identity(b: _Builder, m: nn.Module, qual: str, x: str, in_shape: tuple[in
     return b.add(qual, "identity", [x], qual, shape, op=type(m).__name__)
 
 
+def _h_tf_same_pad(b: _Builder, m: TFSamePad, qual: str, x: str, in_shape: tuple[int, ...],
+                   shape: tuple[int, ...]) -> str:
+    """No node: the pad waits (under an alias) for the conv / max pool it feeds."""
+    alias = b._unique(qual)
+    b.tf_pads[alias] = (x, in_shape, m.pads(in_shape[1], in_shape[2]), float(m.value), qual)
+    return alias
+
+
 _HANDLERS: list[tuple[type | tuple[type, ...], Callable[..., str]]] = [
     (bnn.BinaryConv2d, _h_binary_conv),
     (bnn.BinaryLinear, _h_binary_linear),
@@ -434,4 +485,5 @@ _HANDLERS: list[tuple[type | tuple[type, ...], Callable[..., str]]] = [
     (nn.AdaptiveAvgPool2d, _h_gap),
     (nn.Flatten, _h_flatten),
     ((nn.Identity, nn.Dropout), _h_identity),
+    (TFSamePad, _h_tf_same_pad),
 ]

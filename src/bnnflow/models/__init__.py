@@ -11,18 +11,21 @@ from __future__ import annotations
 
 from .birealnet import birealnet18, birealnet34, birealnet_small, birealnet_small_float
 from .ftbnn import ftbnn18, ftbnn34, ftbnn_small, ftbnn_small_float
+from .keras import KerasImportError, from_keras
 from .quicknet import quicknet
 from .reactnet import reactnet18, reactnet_small
 from .registry import available, build
 from .resnet import resnet18, resnet34
 
 __all__ = [
+    "KerasImportError",
     "available",
     "birealnet18",
     "birealnet34",
     "birealnet_small",
     "birealnet_small_float",
     "build",
+    "from_keras",
     "ftbnn18",
     "ftbnn34",
     "ftbnn_small",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from bnnflow.nn import InputNormalize
+from bnnflow.nn._checks import check_positive_int
 
 from .blocks import (
     DIGITS_SCALE,
@@ -41,32 +42,40 @@ def _imagenet_norm(in_channels: int) -> InputNormalize:
 LARQ_BIREAL_BN = {"momentum": 0.2, "eps": 1e-3}
 
 
-def _birealnet(num_classes: int, in_channels: int, blocks: tuple[int, ...], cifar: bool
-               ) -> nn.Module:
+def _birealnet(num_classes: int, in_channels: int, blocks: tuple[int, ...], cifar: bool,
+               filters: int, tf_padding: bool) -> nn.Module:
     check_common(num_classes, in_channels)
     check_bool("cifar", cifar)
+    check_bool("tf_padding", tf_padding)
+    check_positive_int("filters", filters)
     norm = _imagenet_norm(in_channels)
-    stem = imagenet_or_cifar_stem(in_channels, 64, tuple(norm.scale.tolist()), cifar,
-                                  LARQ_BIREAL_BN)
+    stem = imagenet_or_cifar_stem(in_channels, filters, tuple(norm.scale.tolist()), cifar,
+                                  LARQ_BIREAL_BN, tf_padding)
+    widths = (filters, 2 * filters, 4 * filters, 8 * filters)
     stages = make_stages(
-        64, (64, 128, 256, 512), blocks, binary=True, input_quantizer="approx",
-        weight_scale="channel_mean", bn=LARQ_BIREAL_BN,
+        filters, widths, blocks, binary=True, input_quantizer="approx",
+        weight_scale="channel_mean", bn=LARQ_BIREAL_BN, tf_padding=tf_padding,
     )
-    return ResNetBNN(norm, stem, stages, 512, num_classes)
+    return ResNetBNN(norm, stem, stages, widths[-1], num_classes)
 
 
-def birealnet18(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False
-                ) -> nn.Module:
+def birealnet18(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False,
+                filters: int = 64, tf_padding: bool = False) -> nn.Module:
     """Bi-Real-Net-18 for 224x224 input (larq-zoo topology, see module docstring);
-    ``cifar=True``: stem conv 3x3/1 without max pool, for 32x32 input."""
-    return _birealnet(num_classes, in_channels, RESNET18_BLOCKS, cifar)
+    ``cifar=True``: stem conv 3x3/1 without max pool, for 32x32 input. ``filters``: the
+    stem's width (larq-zoo's ``filters`` field; stages ``filters·(1, 2, 4, 8)``).
+    ``tf_padding=True``: TF 'same' padding everywhere, as the Keras model (extra row/column at
+    the bottom/right at stride 2; :mod:`~bnnflow.models.tf_same`), for
+    :func:`~bnnflow.models.from_keras` (such a model does not convert to ``.bnn`` yet)."""
+    return _birealnet(num_classes, in_channels, RESNET18_BLOCKS, cifar, filters, tf_padding)
 
 
-def birealnet34(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False
-                ) -> nn.Module:
+def birealnet34(num_classes: int = 1000, in_channels: int = 3, cifar: bool = False,
+                filters: int = 64, tf_padding: bool = False) -> nn.Module:
     """Bi-Real-Net-34: the Bi-Real-Net-18 design on ResNet-34's depth — (6, 8, 12, 6) blocks
-    of one binary 3x3 conv each (twice ResNet-34's (3, 4, 6, 3) basic blocks)."""
-    return _birealnet(num_classes, in_channels, RESNET34_BLOCKS, cifar)
+    of one binary 3x3 conv each (twice ResNet-34's (3, 4, 6, 3) basic blocks); ``filters``
+    and ``tf_padding`` as :func:`birealnet18`."""
+    return _birealnet(num_classes, in_channels, RESNET34_BLOCKS, cifar, filters, tf_padding)
 
 
 def _small(num_classes: int, in_channels: int, binary: bool) -> nn.Module:

@@ -28,6 +28,8 @@ from bnnflow.nn import (
 )
 from bnnflow.nn._checks import check_choice, check_positive_float, check_positive_int
 
+from .tf_same import TFSameBinaryConv2d, TFSamePad
+
 NONLINEARITIES = ("two_sided_prelu", "rprelu", "prelu", "relu", "none")
 POSITIONS = ("after_add", "before_add")
 
@@ -96,9 +98,12 @@ class Downsample(nn.Module):
         weight_scale: str = "channel_mean",
         bn: dict[str, float] | None = None,
         bias: bool = False,
+        tf_padding: bool = False,
     ) -> None:
         super().__init__()
-        self.pool = nn.AvgPool2d(stride, stride) if stride > 1 else None
+        # TF 'same' average pool: a partial window at the bottom/right of an odd input,
+        # divided by its taps inside the image (ceil_mode without padding does that).
+        self.pool = nn.AvgPool2d(stride, stride, ceil_mode=tf_padding) if stride > 1 else None
         self.q_pool = Int8Point() if stride > 1 else None
         if binary:
             self.conv: nn.Module = BinaryConv2d(
@@ -145,13 +150,17 @@ class BasicBlock(nn.Module):
         bn: dict[str, float] | None = None,
         bias: bool = False,
         shuffle: bool = False,
+        tf_padding: bool = False,
     ) -> None:
         super().__init__()
         check_choice("position", position, POSITIONS)
+        if tf_padding and not binary:
+            raise ValueError("tf_padding=True is for binary blocks only")
         self.preact = nn.ReLU() if float_preact and not binary else None
         self.q_preact = Int8Point() if self.preact is not None else None
         if binary:
-            self.conv: nn.Module = BinaryConv2d(
+            conv_cls = TFSameBinaryConv2d if tf_padding else BinaryConv2d
+            self.conv: nn.Module = conv_cls(
                 in_ch, out_ch, 3, stride, pad_mode=pad_mode, groups=groups,
                 input_quantizer=input_sign(input_quantizer, in_ch, bias),
                 weight_scale=weight_scale,
@@ -162,7 +171,7 @@ class BasicBlock(nn.Module):
         self.q_bn = Int8Point()
         self.shortcut = (
             Downsample(in_ch, out_ch, stride, binary and binary_downsample, input_quantizer,
-                       weight_scale, bn, bias)
+                       weight_scale, bn, bias, tf_padding)
             if stride != 1 or in_ch != out_ch
             else None
         )
@@ -188,7 +197,11 @@ class BasicBlock(nn.Module):
 
 
 class Stem(nn.Module):
-    """Real-valued int8 stem: conv (input scale folded) → BN → [max pool]."""
+    """Real-valued int8 stem: conv (input scale folded) → BN → [max pool].
+
+    ``tf_padding``: TF 'same' padding (:class:`~.tf_same.TFSamePad`) before the conv (zeros)
+    and the max pool (``-inf``) instead of PyTorch's symmetric padding.
+    """
 
     def __init__(
         self,
@@ -199,19 +212,26 @@ class Stem(nn.Module):
         input_scale: tuple[float, ...],
         maxpool: bool,
         bn: dict[str, float] | None = None,
+        tf_padding: bool = False,
     ) -> None:
         super().__init__()
+        self.pad_conv = TFSamePad(kernel_size, stride) if tf_padding else None
         self.conv = QConv2d(
-            in_ch, out_ch, kernel_size, stride, kernel_size // 2, bias=False,
-            input_scale=input_scale,
+            in_ch, out_ch, kernel_size, stride, 0 if tf_padding else kernel_size // 2,
+            bias=False, input_scale=input_scale,
         )
         self.bn = batch_norm(out_ch, bn)
         self.q_bn = Int8Point()
-        self.pool = nn.MaxPool2d(3, 2, 1) if maxpool else None
+        self.pad_pool = TFSamePad(3, 2, float("-inf")) if tf_padding and maxpool else None
+        self.pool = nn.MaxPool2d(3, 2, 0 if tf_padding else 1) if maxpool else None
         self.q_pool = Int8Point() if maxpool else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_conv is not None:
+            x = self.pad_conv(x)
         x = self.q_bn(self.bn(self.conv(x)))
+        if self.pad_pool is not None:
+            x = self.pad_pool(x)
         if self.pool is not None:
             x = self.q_pool(self.pool(x))
         return x
@@ -270,12 +290,13 @@ RESNET34_BLOCKS = (6, 8, 12, 6)
 
 
 def imagenet_or_cifar_stem(in_ch: int, out_ch: int, input_scale: tuple[float, ...], cifar: bool,
-                           bn: dict[str, float] | None = None) -> Stem:
+                           bn: dict[str, float] | None = None, tf_padding: bool = False
+                           ) -> Stem:
     """ImageNet stem conv 7x7/2 → BN → max pool 3x3/2, or with ``cifar`` (32x32 input) conv
     3x3/1 → BN without a max pool."""
     if cifar:
-        return Stem(in_ch, out_ch, 3, 1, input_scale, False, bn)
-    return Stem(in_ch, out_ch, 7, 2, input_scale, True, bn)
+        return Stem(in_ch, out_ch, 3, 1, input_scale, False, bn, tf_padding)
+    return Stem(in_ch, out_ch, 7, 2, input_scale, True, bn, tf_padding)
 
 
 def check_common(num_classes: Any, in_channels: Any) -> None:

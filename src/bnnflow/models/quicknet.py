@@ -22,8 +22,10 @@ import torch
 from torch import nn
 
 from bnnflow.nn import BinaryConv2d, InputNormalize, Int8Point, QConv2d, QLinear, SignActivation
+from bnnflow.nn._checks import check_positive_int
 
 from .blocks import IMAGENET_SCALE, IMAGENET_ZERO_POINT, check_common
+from .tf_same import TFSamePad
 
 # Keras BatchNormalization() defaults (stem) and (momentum=0.9, epsilon=1e-5) (blocks).
 KERAS_DEFAULT_BN = {"momentum": 0.01, "eps": 1e-3}
@@ -35,15 +37,19 @@ CLIP_VALUE = 1.25
 class QuickNetStem(nn.Module):
     """conv 3x3/2 → BN → ReLU → depthwise 3x3/2 → BN(affine=False) → conv 1x1 → BN."""
 
-    def __init__(self, in_ch: int, filters: int, input_scale: tuple[float, ...]) -> None:
+    def __init__(self, in_ch: int, filters: int, input_scale: tuple[float, ...],
+                 tf_padding: bool = False) -> None:
         super().__init__()
         c = filters // 4
-        self.conv1 = QConv2d(in_ch, c, 3, 2, 1, bias=False, input_scale=input_scale)
+        p = 0 if tf_padding else 1
+        self.pad1 = TFSamePad(3, 2) if tf_padding else None
+        self.conv1 = QConv2d(in_ch, c, 3, 2, p, bias=False, input_scale=input_scale)
         self.bn1 = nn.BatchNorm2d(c, **KERAS_DEFAULT_BN)
         self.q_bn1 = Int8Point()
         self.act = nn.ReLU()
         self.q_act = Int8Point()
-        self.dwconv = QConv2d(c, c, 3, 2, 1, groups=c, bias=False)
+        self.pad2 = TFSamePad(3, 2) if tf_padding else None
+        self.dwconv = QConv2d(c, c, 3, 2, p, groups=c, bias=False)
         self.bn2 = nn.BatchNorm2d(c, affine=False, **KERAS_DEFAULT_BN)
         self.q_bn2 = Int8Point()
         self.conv3 = QConv2d(c, filters, 1, bias=False)
@@ -51,7 +57,11 @@ class QuickNetStem(nn.Module):
         self.q_bn3 = Int8Point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad1 is not None:
+            x = self.pad1(x)
         x = self.q_act(self.act(self.q_bn1(self.bn1(self.conv1(x)))))
+        if self.pad2 is not None:
+            x = self.pad2(x)
         x = self.q_bn2(self.bn2(self.dwconv(x)))
         return self.q_bn3(self.bn3(self.conv3(x)))
 
@@ -86,13 +96,14 @@ def blurpool_weight(channels: int) -> torch.Tensor:
 class QuickNetTransition(nn.Module):
     """ReLU → max pool 2x2/1 → fixed blur-pool depthwise 3x3/2 → conv 1x1 → BN."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, tf_padding: bool = False) -> None:
         super().__init__()
         self.act = nn.ReLU()
         self.q_act = Int8Point()
         self.pool = nn.MaxPool2d(2, 1)
         self.q_pool = Int8Point()
-        self.blur = QConv2d(in_ch, in_ch, 3, 2, 1, groups=in_ch, bias=False)
+        self.pad = TFSamePad(3, 2) if tf_padding else None
+        self.blur = QConv2d(in_ch, in_ch, 3, 2, 0 if tf_padding else 1, groups=in_ch, bias=False)
         with torch.no_grad():
             self.blur.weight.copy_(blurpool_weight(in_ch))
         self.blur.weight.requires_grad_(False)
@@ -103,6 +114,8 @@ class QuickNetTransition(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.q_pool(self.pool(self.q_act(self.act(x))))
+        if self.pad is not None:
+            x = self.pad(x)
         x = self.q_blur(self.blur(x))
         return self.q_bn(self.bn(self.conv(x)))
 
@@ -110,20 +123,32 @@ class QuickNetTransition(nn.Module):
 class QuickNet(nn.Module):
     """larq-zoo QuickNet for 224x224 input (see the module docstring)."""
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3,
+                 section_filters: tuple[int, ...] = SECTION_FILTERS,
+                 section_blocks: tuple[int, ...] = SECTION_BLOCKS,
+                 tf_padding: bool = False) -> None:
         super().__init__()
+        if len(section_filters) != len(section_blocks) or not section_filters:
+            raise ValueError(f"section_filters {section_filters} and section_blocks "
+                             f"{section_blocks} need the same non-zero length")
+        for f in section_filters:
+            check_positive_int("section_filters", f)
+            if f % 4:
+                raise ValueError(f"section_filters must be multiples of 4, got {f}")
+        for n in section_blocks:
+            check_positive_int("section_blocks", n)
         if in_channels == 3:
             self.normalize = InputNormalize(IMAGENET_ZERO_POINT, IMAGENET_SCALE)
         else:
             self.normalize = InputNormalize([128] * in_channels, [1 / 64] * in_channels)
         scale = tuple(self.normalize.scale.tolist())
-        self.stem = QuickNetStem(in_channels, SECTION_FILTERS[0], scale)
+        self.stem = QuickNetStem(in_channels, section_filters[0], scale, tf_padding)
         layers: list[nn.Module] = []
-        ch = SECTION_FILTERS[0]
-        for n, filters in zip(SECTION_BLOCKS, SECTION_FILTERS, strict=True):
+        ch = section_filters[0]
+        for n, filters in zip(section_blocks, section_filters, strict=True):
             for _ in range(n):
                 if filters != ch:
-                    layers.append(QuickNetTransition(ch, filters))
+                    layers.append(QuickNetTransition(ch, filters, tf_padding))
                     ch = filters
                 layers.append(QuickNetBlock(ch))
         self.blocks = nn.Sequential(*layers)
@@ -139,7 +164,19 @@ class QuickNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-def quicknet(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
-    """QuickNet (larq-zoo v1.0 topology) for 224x224 input."""
+def quicknet(num_classes: int = 1000, in_channels: int = 3,
+             section_filters: tuple[int, ...] = SECTION_FILTERS,
+             section_blocks: tuple[int, ...] = SECTION_BLOCKS,
+             tf_padding: bool = False) -> nn.Module:
+    """QuickNet (larq-zoo topology, v1.0 = zoo 2.4) for 224x224 input.
+
+    ``section_filters`` / ``section_blocks``: larq-zoo's fields of the same names (multiples
+    of 4). ``tf_padding=True``: TF 'same' padding in the stride-2 stem convs and blur pools,
+    as the Keras model (:mod:`~bnnflow.models.tf_same`), for
+    :func:`~bnnflow.models.from_keras`; the 3x3/1 binary convs pad the same either way. Such a
+    model does not convert to ``.bnn`` yet."""
     check_common(num_classes, in_channels)
-    return QuickNet(num_classes, in_channels)
+    if not isinstance(tf_padding, bool):
+        raise ValueError(f"tf_padding must be True or False, got {tf_padding!r}")
+    return QuickNet(num_classes, in_channels, tuple(section_filters), tuple(section_blocks),
+                    tf_padding)

@@ -46,7 +46,7 @@ class BinaryConvSpec:
     out_channels: int
     kernel_size: tuple[int, int]
     stride: int
-    padding: int  # symmetric; 0 for pad_mode='valid'
+    padding: int | list[int]  # symmetric, or [top, left, bottom, right]; 0 for 'valid'
     pad_mode: str  # 'zero' | 'one' | 'valid'
     groups: int
     clip: bool

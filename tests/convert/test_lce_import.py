@@ -320,7 +320,7 @@ def test_cli_import_unreadable_file(tmp_path, monkeypatch) -> None:
     model = tmp_path / "m.tflite"
     model.write_bytes(b"x")
     monkeypatch.setattr(lce, "from_tflite", unreadable)
-    args = argparse.Namespace(model=str(model), output=str(tmp_path / "m.bnn"))
+    args = argparse.Namespace(model=str(model), output=str(tmp_path / "m.bnn"), to_torch=False)
     with pytest.raises(UsageError, match=r"m\.tflite: cannot be read \(Permission denied\)"):
         run(args)
 

@@ -635,6 +635,13 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
   throw std::logic_error("unhandled op kind");
 }
 
+// A kernel's refusal (no kernel for the ISA, unsupported geometry) as the engine's
+// kUnsupported error naming the op.
+Error unsupported(const ValidOp& op, const std::invalid_argument& e) {
+  return Error(ErrorKind::kUnsupported,
+               "op #" + std::to_string(op.index) + " (" + op_type_name(op.kind) + "): " + e.what());
+}
+
 // The residual tail's parameters folded once (residual.h), owned by the step.
 struct FoldedResidual {
   std::vector<std::int32_t> my, mr, pairs, br, s, t, mp, bp, mn, bn, ps;
@@ -769,8 +776,7 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
       bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
     };
   } catch (const std::invalid_argument& e) {
-    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(conv.index) + " (" +
-                                             op_type_name(conv.kind) + "): " + e.what());
+    throw unsupported(conv, e);
   }
   return s;
 }
@@ -780,8 +786,7 @@ Step make_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   try {
     s = make_step_impl(g, op, isa);
   } catch (const std::invalid_argument& e) {  // BNNFLOW_GLUE_PICK: no kernel for this ISA
-    throw Error(ErrorKind::kUnsupported, "op #" + std::to_string(op.index) + " (" +
-                                             op_type_name(op.kind) + "): " + e.what());
+    throw unsupported(op, e);
   }
   return s;
 }

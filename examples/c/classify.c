@@ -71,9 +71,20 @@ int main(int argc, char** argv) {
   long top = 5;
   bnnflow_options opts;
   bnnflow_options_init(&opts);
-  for (int i = 3; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--top") == 0) top = strtol(argv[i + 1], NULL, 10);
-    else if (strcmp(argv[i], "--threads") == 0) opts.num_threads = (int)strtol(argv[i + 1], NULL, 10);
+  for (int i = 3; i < argc; i += 2) {
+    char* end = NULL;
+    const long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+    const int is_top = strcmp(argv[i], "--top") == 0;
+    if (!is_top && strcmp(argv[i], "--threads") != 0) {
+      fprintf(stderr, "unknown option '%s' (expected --top K or --threads N)\n", argv[i]);
+      return 2;
+    }
+    if (i + 1 >= argc || end == argv[i + 1] || *end != '\0' || v < 1 || v > 4096) {
+      fprintf(stderr, "%s needs a whole number from 1 to 4096\n", argv[i]);
+      return 2;
+    }
+    if (is_top) top = v;
+    else opts.num_threads = (int)v;
   }
   bnnflow_model* m = NULL;
   if (bnnflow_model_create_from_file(argv[1], &opts, &m) != BNNFLOW_OK) {
@@ -92,6 +103,10 @@ int main(int argc, char** argv) {
   }
   const size_t n = (size_t)(h * w * c);
   void* input = malloc(bnnflow_model_input_bytes(m, 1));
+  if (input == NULL) {
+    fprintf(stderr, "out of memory for the input\n");
+    return 1;
+  }
   for (size_t i = 0; i < n; ++i) {
     if (in.dtype == BNNFLOW_DTYPE_UINT8) ((unsigned char*)input)[i] = px[i];
     else if (in.dtype == BNNFLOW_DTYPE_INT8) ((signed char*)input)[i] = (signed char)(px[i] - 128);
@@ -99,12 +114,20 @@ int main(int argc, char** argv) {
   }
   const int64_t classes = bnnflow_model_num_classes(m);
   float* logits = (float*)malloc((size_t)classes * sizeof(float));
+  if (logits == NULL) {
+    fprintf(stderr, "out of memory for %lld logits\n", (long long)classes);
+    return 1;
+  }
   if (bnnflow_model_run(m, input, 1, logits) != BNNFLOW_OK) {
     fprintf(stderr, "run: %s\n", bnnflow_last_error());
     return 1;
   }
   if (top > classes) top = (long)classes;
   unsigned char* taken = (unsigned char*)calloc((size_t)classes, 1);
+  if (taken == NULL) {
+    fprintf(stderr, "out of memory\n");
+    return 1;
+  }
   for (long k = 0; k < top; ++k) {  /* selection of the k-th largest, ties to the lower index */
     int64_t best = -1;
     for (int64_t i = 0; i < classes; ++i) {

@@ -28,3 +28,12 @@ foreach(exe classify_shared classify_static)
   endif()
   message(STATUS "${exe}: ${last_output}")
 endforeach()
+# Bad options are refused with a message and exit status 2, not ignored.
+foreach(bad "--top;x" "--threads;0" "--top" "--frobnicate;1")
+  execute_process(COMMAND ${WORK_DIR}/build/classify_shared ${data}/tiny_int8.bnn
+                          ${data}/digit.pgm ${bad}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "(needs a whole number|unknown option)")
+    message(FATAL_ERROR "classify_shared ${bad}: expected a refusal (2), got ${rc}: ${err}")
+  endif()
+endforeach()

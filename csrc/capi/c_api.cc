@@ -67,6 +67,11 @@ e::ModelOptions to_options(const bnnflow_options* o) {
     }
     opts.isa = isa;
   }
+  if (o->fuse != -1 && o->fuse != 0 && o->fuse != 1) {
+    e::input_error("fuse must be 1 (fused steps), 0 (one step per op) or -1 (the BNNFLOW_FUSE "
+                   "environment variable, else on), got " + std::to_string(o->fuse));
+  }
+  if (o->fuse != -1) opts.fuse = o->fuse == 1;
   return opts;
 }
 
@@ -99,6 +104,7 @@ void bnnflow_options_init(bnnflow_options* options) {
   if (options == nullptr) return;
   options->num_threads = 1;
   options->isa = nullptr;
+  options->fuse = -1;
 }
 
 int bnnflow_isa_supported(const char* isa) {

@@ -76,6 +76,9 @@ typedef struct bnnflow_options {
   int num_threads; /* engine threads per op, 1..256 (default 1) */
   const char* isa; /* "scalar", "avx2", "avx512", "neon" or NULL: the best this CPU runs
                       (or the BNNFLOW_ISA environment variable) */
+  int fuse;        /* fused steps (docs/runtime.md, "Fused steps"): 1 on, 0 off (one step per
+                      op; identical outputs), -1 (default): the BNNFLOW_FUSE environment
+                      variable ("0" or "1"), else on */
 } bnnflow_options;
 
 typedef struct bnnflow_model bnnflow_model;
@@ -84,7 +87,8 @@ typedef struct bnnflow_model bnnflow_model;
 BNNFLOW_API const char* bnnflow_version(void);
 /* The calling thread's last error message ("" if none). */
 BNNFLOW_API const char* bnnflow_last_error(void);
-/* Defaults: 1 thread, the best ISA. */
+/* Defaults: 1 thread, the best ISA, fuse -1. Always call it first: fields added later get
+ * their defaults. */
 BNNFLOW_API void bnnflow_options_init(bnnflow_options* options);
 /* 1 if this CPU (and build) runs `isa`, else 0. */
 BNNFLOW_API int bnnflow_isa_supported(const char* isa);

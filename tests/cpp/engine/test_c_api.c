@@ -207,6 +207,42 @@ static void test_bad_files(void) {
   CHECK(bnnflow_model_create_from_buffer("", 0, &opts, &m) == BNNFLOW_ERROR_INVALID_ARGUMENT);
 }
 
+/* options.fuse: 0 runs one step per op, 1 the fused program, with identical logits; other
+ * values are refused. */
+static void test_fuse_option(void) {
+  char path[1024];
+  size_t in_size, ref_size;
+  snprintf(path, sizeof path, "%s/tiny_int8.bnn", BNNFLOW_TEST_DATA);
+  void* input = read_all("tiny_int8.input", &in_size);
+  float* ref = (float*)read_all("tiny_int8.logits", &ref_size);
+  size_t steps[2] = {0, 0};
+  for (int fuse = 0; fuse <= 1; ++fuse) {
+    bnnflow_options opts;
+    bnnflow_options_init(&opts);
+    CHECK(opts.fuse == -1);
+    opts.fuse = fuse;
+    bnnflow_model* m = NULL;
+    CHECK(bnnflow_model_create_from_file(path, &opts, &m) == BNNFLOW_OK);
+    if (m == NULL) continue;
+    steps[fuse] = bnnflow_model_num_steps(m);
+    float* out = (float*)malloc(ref_size);
+    CHECK(bnnflow_model_run(m, input, 3, out) == BNNFLOW_OK);
+    CHECK(memcmp(out, ref, ref_size) == 0);
+    free(out);
+    bnnflow_model_destroy(m);
+  }
+  printf("tiny_int8: %zu steps unfused, %zu fused\n", steps[0], steps[1]);
+  CHECK(steps[1] > 0 && steps[1] < steps[0]);
+  bnnflow_options opts;
+  bnnflow_options_init(&opts);
+  opts.fuse = 2;
+  bnnflow_model* m = NULL;
+  CHECK(bnnflow_model_create_from_file(path, &opts, &m) == BNNFLOW_ERROR_INVALID_ARGUMENT);
+  CHECK(m == NULL && strstr(bnnflow_last_error(), "fuse must be") != NULL);
+  free(input);
+  free(ref);
+}
+
 static void test_float_input_must_be_finite(void) {
   char path[1024];
   snprintf(path, sizeof path, "%s/tiny_float.bnn", BNNFLOW_TEST_DATA);
@@ -238,6 +274,7 @@ int main(void) {
   test_specs();
   test_bad_files();
   test_float_input_must_be_finite();
+  test_fuse_option();
   test_isa_environment_variable();
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   return failures ? 1 : 0;

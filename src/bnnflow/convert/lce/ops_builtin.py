@@ -134,11 +134,32 @@ def add(ctx: Context, op: TfOp) -> None:
 
 def mul(ctx: Context, op: TfOp) -> None:
     if not (ctx.is_const(op, 0) or ctx.is_const(op, 1)):
-        raise fail(op, "MUL of two activations is not supported (only by a constant)")
+        _mul_activations(ctx, op)
+        return
     k = 0 if ctx.is_const(op, 0) else 1
     x = _float_in(ctx, op, 1 - k)
     c = x.shape[-1]
     _affine(ctx, op, x, per_channel(op, ctx.const(op, k), c, "factor"), np.zeros(c, np.float32))
+
+
+def _mul_activations(ctx: Context, op: TfOp) -> None:
+    """``a·b`` of two activations of one shape, or an ``[N, H, W, C]`` activation times an
+    ``[N, C]`` one (held for TFLite's ``[N, 1, 1, C]``: a per-sample channel gate, as
+    RealToBinaryNet's scaling branches), either operand order: ``mul_f32``."""
+    a, b = _float_in(ctx, op, 0), _float_in(ctx, op, 1)
+    if len(b.shape) > len(a.shape):
+        a, b = b, a
+    if a.shape != b.shape and not (len(a.shape) == 4 and b.shape == (a.shape[0], a.shape[3])):
+        raise fail(op, f"operands {list(a.shape)} and {list(b.shape)}: MUL of two activations "
+                   "maps for one shape, or [N, H, W, C] times [N, 1, 1, C] (a channel gate); "
+                   "other broadcasting is not supported")
+    _finish(ctx, op, ctx.emit(op, "mul_f32", [a, b], {}, "float32", a.shape))
+
+
+def logistic(ctx: Context, op: TfOp) -> None:
+    """``LOGISTIC`` (sigmoid) → ``sigmoid_f32``."""
+    x = _float_in(ctx, op)
+    ctx.bind(op, ctx.emit(op, "sigmoid_f32", [x], {}, "float32", x.shape))
 
 
 def sub(ctx: Context, op: TfOp) -> None:
@@ -323,6 +344,7 @@ HANDLERS = {
     "RELU_N1_TO_1": relu,
     "PRELU": prelu,
     "LEAKY_RELU": leaky_relu,
+    "LOGISTIC": logistic,
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": quantize,

@@ -234,6 +234,19 @@ def test_int8_model_is_refused() -> None:
         import_model(model)
 
 
+def test_quantized_constant_is_refused() -> None:
+    """An int8-quantized weight in a float graph (hybrid or int8 quantization) is refused by
+    name, not read as float weights without its scale."""
+    model = copy.deepcopy(_model())
+    conv = next(op for op in model.ops if op.code == "CONV_2D")
+    w = model.tensors[conv.inputs[1]]
+    w.data = np.clip(np.round(w.data * 20), -127, 127).astype(np.int8)
+    w.dtype, w.scale, w.zero_point = np.int8, np.array([0.05], np.float32), np.zeros(1, np.int64)
+    with pytest.raises(TFLiteImportError, match=rf"op #{conv.index} \(CONV_2D\): input 1 .* is "
+                       r"an int8 quantized constant: int8 \(and hybrid\) quantized ops are not"):
+        import_model(model)
+
+
 def test_not_a_tflite_file() -> None:
     with pytest.raises(TFLiteImportError, match="not a TFLite flatbuffer"):
         from_tflite(b"PK\x03\x04 not a flatbuffer")

@@ -86,11 +86,16 @@ class Context:
             if required:
                 raise TFLiteImportError(op.index, op.code, f"input {pos} is missing")
             return None
-        data = self.tensor(i).data
-        if data is None:
+        t = self.tensor(i)
+        if t.data is None:
             raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) must be "
                                     "a constant")
-        return data
+        if t.quantised and np.dtype(t.data.dtype).kind in "iu" and t.data.dtype.itemsize <= 2:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) is an "
+                                    f"{t.data.dtype} quantized constant: int8 (and hybrid) "
+                                    "quantized ops are not imported (docs/import.md, int8 "
+                                    "inference)")
+        return t.data
 
     def is_const(self, op: TfOp, pos: int) -> bool:
         i = op.inputs[pos]

@@ -234,6 +234,17 @@ def test_int8_model_is_refused() -> None:
         import_model(model)
 
 
+@pytest.mark.parametrize("code", ["QUANTIZE", "DEQUANTIZE"])
+def test_int8_op_inside_a_float_model_is_refused(code: str) -> None:
+    """A float-input file with int8 ops inside reaches a QUANTIZE / DEQUANTIZE: refused by
+    name, pointing at docs/import.md."""
+    model = _model()
+    model.ops[1].code = code
+    with pytest.raises(TFLiteImportError, match=rf"op #1 \({code}\): int8-inference models "
+                       "are not imported .*docs/import.md says why"):
+        import_model(model)
+
+
 def test_quantized_constant_is_refused() -> None:
     """An int8-quantized weight in a float graph (hybrid or int8 quantization) is refused by
     name, not read as float weights without its scale."""

@@ -184,8 +184,9 @@ def _context(model: TfModel) -> Context:
     if len(t.shape) != 4 or t.dtype is not np.float32:
         raise TFLiteImportError(-1, "<model>", f"input {t.name!r}: expected a float32 NHWC "
                                 f"image, got {np.dtype(t.dtype).name if t.dtype else '?'} "
-                                f"{list(t.shape)} (int8-inference models are not imported "
-                                "yet: convert with the default float inference type)")
+                                f"{list(t.shape)} (int8-inference models are not imported, "
+                                "docs/import.md says why: convert with the default float "
+                                "inference type)")
     spec = InputSpec("input", (-1, *t.shape[1:]), "float32",
                      description="float32 NHWC, as the .tflite model's input")
     ctx = Context(model, GraphBuilder(spec, dataflow="float"))

@@ -320,8 +320,11 @@ def softmax(ctx: Context, op: TfOp) -> None:
 
 
 def quantize(ctx: Context, op: TfOp) -> None:
-    raise fail(op, "int8-inference models are not imported yet (convert with the default "
-               "float inference type)")
+    """``QUANTIZE`` / ``DEQUANTIZE``: int8 tensors inside the graph are refused (docs/import.md,
+    *int8 inference: not imported, and why*)."""
+    raise fail(op, "int8-inference models are not imported (an exact import needs TFLite's "
+               "int8 arithmetic: docs/import.md says why); convert with the default float "
+               "inference type")
 
 
 HANDLERS = {

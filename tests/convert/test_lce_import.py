@@ -205,6 +205,26 @@ def test_bconv_filter_of_wrong_rank() -> None:
         import_model(model)
 
 
+def test_whole_image_average_pool_is_a_global_mean() -> None:
+    """larq-zoo's global pool (AVERAGE_POOL_2D over the whole input, read by
+    FULLY_CONNECTED) imports as global_avgpool_f32; the strided 2x2 shortcut pool stays
+    avgpool_f32; a whole-image pool read by an op that needs [N, 1, 1, C] (here a CONV_2D)
+    keeps the 4-D avgpool_f32."""
+    from bnnflow.convert.lce.importer import Value, _context
+    from bnnflow.convert.lce.ops_builtin import _whole_image_mean
+
+    graph, _ = from_tflite(_fixture("lce_tiny_r_float")[0])
+    types = [op.type for op in graph.ops]
+    assert types.count("global_avgpool_f32") == 4 and types.count("avgpool_f32") == 1
+    model = _model("lce_tiny_r_float")
+    pool = next(op for op in model.ops if op.code == "AVERAGE_POOL_2D"
+                and model.tensors[op.outputs[0]].shape[1:3] == (1, 1))
+    x = Value("x", "float32", model.tensors[pool.inputs[0]].shape)
+    assert _whole_image_mean(_context(model), pool, x)
+    next(op for op in model.ops if pool.outputs[0] in op.inputs).code = "CONV_2D"
+    assert not _whole_image_mean(_context(model), pool, x)
+
+
 def _activation_mul(model):
     """The MUL of the r fixture whose operands are an [N, H, W, C] activation and the
     [N, C] gate (RealToBinaryNet's scaling)."""

@@ -175,8 +175,34 @@ def sub(ctx: Context, op: TfOp) -> None:
         raise fail(op, "SUB of two activations is not supported (only with a constant)")
 
 
+#: Readers of a whole-image average pool that take its ``[N, C]`` form (held for TFLite's
+#: ``[N, 1, 1, C]``, as for MEAN); RESHAPE only to a 2-D shape.
+_GLOBAL_READERS = ("FULLY_CONNECTED", "MUL", "ADD", "SUB", "LOGISTIC")
+
+
+def _whole_image_mean(ctx: Context, op: TfOp, x: Value) -> bool:
+    """An AVERAGE_POOL_2D whose window is the whole (unpadded) input — larq-zoo's
+    ``utils.global_pool``: heads and RealToBinaryNet's scaling branches — read only by ops
+    that take ``[N, C]``: it maps to ``global_avgpool_f32`` (the same mean; no kernel-size
+    limit, and non-square inputs)."""
+    o = op.options
+    if len(x.shape) != 4 or (int(o["FilterHeight"]), int(o["FilterWidth"])) != x.shape[1:3]:
+        return False
+    if tuple(ctx.tensor(op.outputs[0]).shape[1:3]) != (1, 1):
+        return False
+    for user in ctx.consumers.get(op.outputs[0], []):
+        two_d = user.code == "RESHAPE" and len(ctx.tensor(user.outputs[0]).shape) == 2
+        if user.code not in _GLOBAL_READERS and not two_d:
+            return False
+    return True
+
+
 def _pool(ctx: Context, op: TfOp, op_type: str) -> None:
     x = _float_in(ctx, op)
+    if op_type == "avgpool_f32" and _whole_image_mean(ctx, op, x):
+        out = ctx.emit(op, "global_avgpool_f32", [x], {}, "float32", (x.shape[0], x.shape[3]))
+        _finish(ctx, op, out)
+        return
     o = op.options
     kernel, stride, padding, (ho, wo) = window(
         op, x.shape, int(o["FilterHeight"]), int(o["FilterWidth"]), int(o["Padding"]),

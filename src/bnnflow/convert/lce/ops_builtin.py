@@ -176,8 +176,9 @@ def sub(ctx: Context, op: TfOp) -> None:
 
 
 #: Readers of a whole-image average pool that take its ``[N, C]`` form (held for TFLite's
-#: ``[N, 1, 1, C]``, as for MEAN); RESHAPE only to a 2-D shape.
-_GLOBAL_READERS = ("FULLY_CONNECTED", "MUL", "ADD", "SUB", "LOGISTIC")
+#: ``[N, 1, 1, C]``, as for MEAN); RESHAPE only to a 2-D shape. (Not ADD / MUL: their other
+#: operand may be a 4-D ``[N, 1, 1, C]`` activation.)
+_GLOBAL_READERS = ("FULLY_CONNECTED",)
 
 
 def _whole_image_mean(ctx: Context, op: TfOp, x: Value) -> bool:

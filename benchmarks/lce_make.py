@@ -132,6 +132,10 @@ def tiny_model(variant: str, seed: int):
     and 2), a fused ReLU, PReLU, average pool, concatenation, flatten and dense. ``d``: a
     channel PAD (MeliusNet's improvement block), a grouped real conv, a split → conv per part
     → concatenation (MeliusNet's form of a grouped conv) and a strided one-padded binary conv.
+    ``r``: RealToBinaryNet's binary blocks (larq-zoo's data-dependent scaling: global pool →
+    dense ReLU → dense sigmoid → [N, 1, 1, C] times the binary conv's output, then PReLU and
+    the residual add; LOGISTIC and MUL of two activations) and a same-shape gate
+    ``x·sigmoid(conv1x1(x))`` (LOGISTIC on a 4-D tensor).
     """
     import larq as lq
     import tensorflow as tf
@@ -160,6 +164,31 @@ def tiny_model(variant: str, seed: int):
         x = L.BatchNormalization()(x)
         x = L.Activation("relu")(x)
         x = L.GlobalAveragePooling2D()(x)
+        x = L.Dense(10)(x)
+    elif variant == "r":
+        from larq_zoo.core import utils
+
+        x = L.Conv2D(32, 3, strides=2, padding="same", use_bias=False)(x)
+        x = L.BatchNormalization()(x)
+        x = L.PReLU(shared_axes=[1, 2])(x)
+        for filters, stride in ((32, 1), (32, 1), (64, 2)):
+            x_in = x
+            y = lq.layers.QuantConv2D(filters, 3, strides=stride, padding="same",
+                                      pad_values=1.0, **q)(x)
+            y = L.BatchNormalization()(y)
+            z = utils.global_pool(x_in)
+            z = L.Dense(int(x_in.shape[-1]) // 8, activation="relu", use_bias=False)(z)
+            z = L.Dense(filters, activation="sigmoid", use_bias=False)(z)
+            y = L.Multiply()([y, L.Reshape((1, 1, filters))(z)])
+            y = L.PReLU(shared_axes=[1, 2])(y)
+            if stride > 1 or filters != x_in.shape[-1]:
+                x_in = L.AveragePooling2D(stride)(x_in)
+                x_in = L.Conv2D(filters, 1, use_bias=False)(x_in)
+                x_in = L.BatchNormalization()(x_in)
+            x = L.Add()([x_in, y])
+        g = L.Activation("sigmoid")(L.Conv2D(64, 1)(x))
+        x = L.Multiply()([x, g])
+        x = utils.global_pool(x)
         x = L.Dense(10)(x)
     elif variant == "d":
         x = L.Conv2D(32, 3, strides=1, padding="same", use_bias=False)(x)
@@ -330,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="out/lce_zoo")
     p.add_argument("--fixtures", default=None,
                    help="write the small committed fixtures (lce_tiny_*) to this folder")
-    p.add_argument("--tiny", default="a,b,d", help="which tiny models (with --fixtures)")
+    p.add_argument("--tiny", default="a,b,d,r", help="which tiny models (with --fixtures)")
     p.add_argument("--time-file", default=None, metavar="TFLITE",
                    help="only time LCE on this file (best of --time-runs, 1 thread, ms/image)")
     p.add_argument("--time-runs", type=int, default=10)

@@ -36,6 +36,7 @@ VARIANTS: list[tuple[str, dict]] = [
     ("maxpool_int8", {"kernel": 3, "stride": 2, "padding": 1}),
     ("concat", {"dtype": "float32"}),
     ("channel_shuffle", {"dtype": "float32", "shuffle_groups": 4}),
+    ("mul_f32", {"rank": 2}),
 ]
 
 

@@ -22,6 +22,7 @@ const char* const kWords[] = {
     "maxpool_int8", "sumpool_int8", "global_sumpool_int8", "conv2d_int8", "dwconv2d_int8",
     "dense_int8", "concat", "dequant", "scale_bias", "add_f32", "pwl_f32", "conv2d_f32",
     "dense_f32", "maxpool_f32", "avgpool_f32", "global_avgpool_f32", "flatten", "channel_shuffle",
+    "sigmoid_f32", "mul_f32",
     "int8", "uint8", "int32", "float32", "packed", "int16", "uint32", "int64",
     "F32", "I8", "U8", "I16", "I32", "I64", "U32", "F16", "BOOL",
     "zero", "one", "valid", "none", "int8_requant", "float", "sign", "bias", "clamp_min",

@@ -23,7 +23,7 @@ enum class OpKind : std::uint8_t {
   kPack, kBconv, kBdense, kMaxpoolPacked, kRequant, kRequant32, kAdd, kPwl, kMaxpoolInt8,
   kSumpoolInt8, kGlobalSumpoolInt8, kConv2dInt8, kDwconv2dInt8, kDenseInt8, kConcat, kDequant,
   kScaleBias, kAddF32, kPwlF32, kConv2dF32, kDenseF32, kMaxpoolF32, kAvgpoolF32, kGlobalAvgpoolF32,
-  kFlatten, kChannelShuffle,
+  kFlatten, kChannelShuffle, kSigmoidF32, kMulF32,
 };
 
 namespace manifest {
@@ -270,6 +270,16 @@ inline const std::vector<Op>& ops() {
        {},
        {false, 0, 0, 0, {}, {}},
        "none", "y[..., j*g + i] = x[..., i*(C/g) + j] (ShuffleNet), int8 or float32"},
+      {"sigmoid_f32", OpKind::kSigmoidF32, 1, false,
+       {},
+       {},
+       {false, 0, 0, 0, {}, {}},
+       "none", "1 / (1 + exp(-x))"},
+      {"mul_f32", OpKind::kMulF32, 2, false,
+       {},
+       {},
+       {false, 0, 0, 0, {}, {}},
+       "none", "a * b, b of a's shape or [N, C] broadcast over H, W"},
   };
   return table;
 }

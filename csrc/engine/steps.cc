@@ -14,6 +14,7 @@
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/dense_int8/dense_int8.h"
 #include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/gate/gate.h"
 #include "kernels/glue_f32/glue_f32.h"
 #include "kernels/maxpool_packed/maxpool_packed.h"
 #include "kernels/pack/pack.h"
@@ -507,6 +508,31 @@ Step add_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   return s;
 }
 
+Step sigmoid_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const std::size_t per = static_cast<std::size_t>(g.tensors[op.inputs[0]].sample_elements());
+  auto fn = BNNFLOW_GLUE_PICK(isa, sigmoid_f32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    fn({in<float>(ins, 0), static_cast<float*>(out), per * n}, &pool);
+  };
+  return s;
+}
+
+// b is a's shape (b_every = 1) or [N, C] against an [N, H, W, C] a (b_every = H*W).
+Step mul_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
+  Step s = base(g, op);
+  const Rows r = rows_of(g.tensors[op.inputs[0]]);
+  const TensorInfo& b = g.tensors[op.inputs[1]];
+  const std::size_t every = b.shape.size() == g.tensors[op.inputs[0]].shape.size() ? 1 : r.rows;
+  auto fn = BNNFLOW_GLUE_PICK(isa, mul_f32);
+  s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    fn({in<float>(ins, 0), in<float>(ins, 1), static_cast<float*>(out), r.rows * n, r.channels,
+        every},
+       &pool);
+  };
+  return s;
+}
+
 Step pwl_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Step s = base(g, op);
   const Rows r = rows_of(g.tensors[op.inputs[0]]);
@@ -624,6 +650,8 @@ Step make_step_impl(const ValidGraph& g, const ValidOp& op, Isa isa) {
     case OpKind::kScaleBias: return scale_bias_step(g, op, isa);
     case OpKind::kAddF32: return add_f32_step(g, op, isa);
     case OpKind::kPwlF32: return pwl_f32_step(g, op, isa);
+    case OpKind::kSigmoidF32: return sigmoid_f32_step(g, op, isa);
+    case OpKind::kMulF32: return mul_f32_step(g, op, isa);
     case OpKind::kConv2dF32: return conv_f32_step(g, op, isa);
     case OpKind::kDenseF32: return dense_f32_step(g, op, isa);
     case OpKind::kMaxpoolF32: return pool_step(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_f32));

@@ -415,6 +415,19 @@ TensorInfo binary_same(const OpContext& ctx, A dtype) {
   return ctx.output(dtype, a.shape);
 }
 
+// a [N, C] or [N, H, W, C]; b of a's shape, or [N, C] (a gate: broadcast over H and W).
+TensorInfo infer_mul_f32(const OpContext& ctx) {
+  const TensorInfo& a = ctx.input(0, {A::kFloat32}, {2, 4});
+  const TensorInfo& b = ctx.input(1, {A::kFloat32}, {2, 4});
+  const std::vector<std::int64_t> gate{a.shape.front(), a.shape.back()};
+  if (b.shape != a.shape && b.shape != gate) {
+    ctx.fail("inputs[1]", "shape " + shape_str(b.shape) + " of " + quote(b.name) +
+                              " is neither " + shape_str(a.shape) + " nor [N, C] = " +
+                              shape_str(gate) + " of " + quote(a.name));
+  }
+  return ctx.output(A::kFloat32, a.shape);
+}
+
 TensorInfo pool(const OpContext& ctx, A in, A out) {
   const TensorInfo& x = ctx.input(0, {in}, {4});
   const auto [ho, wo] = pool_spatial(ctx, x);
@@ -529,6 +542,8 @@ TensorInfo infer(const OpContext& ctx, OpKind kind) {
     case OpKind::kGlobalAvgpoolF32: return global_pool(ctx, A::kFloat32, A::kFloat32);
     case OpKind::kFlatten: return infer_flatten(ctx);
     case OpKind::kChannelShuffle: return infer_channel_shuffle(ctx);
+    case OpKind::kSigmoidF32: return unary(ctx, A::kFloat32, A::kFloat32);
+    case OpKind::kMulF32: return infer_mul_f32(ctx);
   }
   ctx.fail("type", "unhandled op type");
 }

@@ -1,10 +1,11 @@
 """The Larq Compute Engine importer (bnnflow.convert.lce) against LCE's own outputs.
 
 The fixtures in data/lce/ were made by ``benchmarks/lce_make.py --fixtures`` in the LCE peer
-environment: three small QuickNet-style larq models at 32x32 (see ``tiny_model`` there), seeded
-random weights and calibrated random BatchNorm statistics, converted by LCE 0.16 (float
-inference), with LCE's interpreter outputs (``y``) and the Keras model's (``keras``) on 16
-random and 23 structured inputs. No TensorFlow is needed here.
+environment: three small QuickNet-style larq models and one with RealToBinaryNet's blocks
+(data-dependent scaling: LOGISTIC, MUL of two activations) at 32x32 (see ``tiny_model``
+there), seeded random weights and calibrated random BatchNorm statistics, converted by LCE
+0.16 (float inference), with LCE's interpreter outputs (``y``) and the Keras model's
+(``keras``) on 16 random and 23 structured inputs. No TensorFlow is needed here.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from bnnflow.convert.lce.importer import import_model
 from bnnflow.convert.lce.ops_lce import packed_thresholds
 from bnnflow.convert.lce.reader import read_tflite
 from bnnflow.format import load, save
+from bnnflow.graph import validate
 from bnnflow.reference.interpreter import run as reference_run
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "lce")
-FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float", "lce_tiny_d_float"]
+FIXTURES = ["lce_tiny_a_float", "lce_tiny_b_float", "lce_tiny_d_float", "lce_tiny_r_float"]
 #: Per input, logits agree when max |a − b| ≤ TOL × the logits' spread across inputs.
 TOL = 1e-3
 
@@ -89,27 +91,34 @@ def test_fixture_on_engine(name: str, tmp_path) -> None:
 def test_fixture_ops() -> None:
     """The fixtures exercise every LCE op mapping: float, bitpacked (with out_groups 2) and
     zero-padded binary convs, a binary max pool, grouped and strided valid binary convs; and
-    the builtins around them, a channel PAD, SPLIT and a grouped CONV_2D included."""
+    the builtins around them, a channel PAD, SPLIT, a grouped CONV_2D, LOGISTIC and the MUL of
+    two activations (a per-sample channel gate and a same-shape product) included."""
     seen = set()
     for name in FIXTURES:
-        graph, _ = from_tflite(_fixture(name)[0])
+        graph, tensors = from_tflite(_fixture(name)[0])
+        infos = validate(graph, tensors)
         for op in graph.ops:
             a = op.attrs
             if op.type == "bconv":
                 seen.add(f"bconv/{a['epilogue']}/{a['pad_mode']}/g{a['groups']}/s{a['stride']}")
                 if a.get("clamp_lo") is not None:
                     seen.add("bconv/clamp")
+            elif op.type == "mul_f32":
+                a, b = (infos[i] for i in op.inputs)
+                seen.add("mul_f32/" + ("same" if a.shape == b.shape else "gate"))
             else:
                 seen.add(op.type)
     for want in ("bconv/float/one/g1/s1", "bconv/packed/one/g1/s1", "bconv/float/one/g2/s1",
                  "bconv/float/zero/g1/s1", "bconv/float/valid/g1/s2", "bconv/clamp",
                  "maxpool_packed", "pack", "conv2d_f32", "add_f32", "concat", "pwl_f32",
-                 "avgpool_f32", "global_avgpool_f32", "flatten", "dense_f32"):
+                 "avgpool_f32", "global_avgpool_f32", "flatten", "dense_f32", "sigmoid_f32",
+                 "mul_f32/gate", "mul_f32/same"):
         assert want in seen, want
     codes = {op.code for name in FIXTURES for op in _model(name).ops}
     assert codes >= {"LceQuantize", "LceBconv2d", "LceBMaxPool2d", "CONV_2D",
                      "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D",
-                     "MEAN", "RESHAPE", "CONCATENATION", "PAD", "SPLIT", "PRELU"}, codes
+                     "MEAN", "RESHAPE", "CONCATENATION", "PAD", "SPLIT", "PRELU",
+                     "LOGISTIC"}, codes
 
 
 @given(st.integers(1, 4000), st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1,
@@ -196,10 +205,76 @@ def test_bconv_filter_of_wrong_rank() -> None:
         import_model(model)
 
 
+def test_whole_image_average_pool_is_a_global_mean() -> None:
+    """larq-zoo's global pool (AVERAGE_POOL_2D over the whole input, read by
+    FULLY_CONNECTED) imports as global_avgpool_f32; the strided 2x2 shortcut pool stays
+    avgpool_f32; a whole-image pool read by an op that needs [N, 1, 1, C] (here a CONV_2D)
+    keeps the 4-D avgpool_f32."""
+    from bnnflow.convert.lce.importer import Value, _context
+    from bnnflow.convert.lce.ops_builtin import _whole_image_mean
+
+    graph, _ = from_tflite(_fixture("lce_tiny_r_float")[0])
+    types = [op.type for op in graph.ops]
+    assert types.count("global_avgpool_f32") == 4 and types.count("avgpool_f32") == 1
+    model = _model("lce_tiny_r_float")
+    pool = next(op for op in model.ops if op.code == "AVERAGE_POOL_2D"
+                and model.tensors[op.outputs[0]].shape[1:3] == (1, 1))
+    x = Value("x", "float32", model.tensors[pool.inputs[0]].shape)
+    assert _whole_image_mean(_context(model), pool, x)
+    next(op for op in model.ops if pool.outputs[0] in op.inputs).code = "CONV_2D"
+    assert not _whole_image_mean(_context(model), pool, x)
+
+
+def _activation_mul(model):
+    """The MUL of the r fixture whose operands are an [N, H, W, C] activation and the
+    [N, C] gate (RealToBinaryNet's scaling)."""
+    shape = lambda i: model.tensors[i].shape  # noqa: E731
+    return next(op for op in model.ops if op.code == "MUL"
+                and len(shape(op.inputs[0])) != len(shape(op.inputs[1])))
+
+
+def test_mul_gate_of_other_channel_count_is_refused() -> None:
+    """A MUL of two activations that is neither same-shape nor a [N, 1, 1, C] channel gate
+    (here a gate of another channel count) is refused by name, not broadcast."""
+    model = _model("lce_tiny_r_float")
+    mul = _activation_mul(model)
+    other = next(op.outputs[0] for op in model.ops if op.code == "FULLY_CONNECTED"
+                 and model.tensors[op.outputs[0]].shape[-1]
+                 != model.tensors[mul.inputs[1]].shape[-1])
+    mul.inputs = [mul.inputs[0], other]
+    with pytest.raises(TFLiteImportError, match=rf"op #{mul.index} \(MUL\): operands .* MUL "
+                       r"of two activations maps for one shape, or \[N, H, W, C\] times"):
+        import_model(model)
+
+
 def test_int8_model_is_refused() -> None:
     model = copy.deepcopy(_model())
     model.tensors[model.inputs[0]].dtype = np.int8
     with pytest.raises(TFLiteImportError, match="int8-inference models are not imported"):
+        import_model(model)
+
+
+@pytest.mark.parametrize("code", ["QUANTIZE", "DEQUANTIZE"])
+def test_int8_op_inside_a_float_model_is_refused(code: str) -> None:
+    """A float-input file with int8 ops inside reaches a QUANTIZE / DEQUANTIZE: refused by
+    name, pointing at docs/import.md."""
+    model = _model()
+    model.ops[1].code = code
+    with pytest.raises(TFLiteImportError, match=rf"op #1 \({code}\): int8-inference models "
+                       "are not imported .*docs/import.md says why"):
+        import_model(model)
+
+
+def test_quantized_constant_is_refused() -> None:
+    """An int8-quantized weight in a float graph (hybrid or int8 quantization) is refused by
+    name, not read as float weights without its scale."""
+    model = copy.deepcopy(_model())
+    conv = next(op for op in model.ops if op.code == "CONV_2D")
+    w = model.tensors[conv.inputs[1]]
+    w.data = np.clip(np.round(w.data * 20), -127, 127).astype(np.int8)
+    w.dtype, w.scale, w.zero_point = np.int8, np.array([0.05], np.float32), np.zeros(1, np.int64)
+    with pytest.raises(TFLiteImportError, match=rf"op #{conv.index} \(CONV_2D\): input 1 .* is "
+                       r"an int8 quantized constant: int8 \(and hybrid\) quantized ops are not"):
         import_model(model)
 
 

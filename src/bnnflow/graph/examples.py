@@ -233,6 +233,25 @@ def _make_add_f32(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any])
     return "op", "float32", rank, d.c, 1, d.h * d.w if rank == 4 else 1
 
 
+def _make_mul_f32(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
+    """Rank 4: ``x`` times a per-sample gate ``sigmoid(scale_bias(global_avgpool(x)))``
+    (``b`` of shape ``[N, C]``, RealToBinaryNet's form); rank 2: ``x`` times an affine map of
+    itself (same shape)."""
+    rank = o.get("rank", 4)
+    if rank == 4:
+        g = b.add("global_avgpool_f32", "gate.pool", [x])
+        g = b.add("scale_bias", "gate.affine", [g], **_scale_bias_params(rng, d.c))
+        y = b.add("sigmoid_f32", "gate", [g])
+    else:
+        y = b.add("scale_bias", "other", [x], **_scale_bias_params(rng, d.c))
+    b.add("mul_f32", "op", [x, y])
+    return "op", "float32", rank, d.c, 1, d.h * d.w if rank == 4 else 1
+
+
+def _sigmoid_params(rng: Rng, c: int) -> Params:
+    return {}
+
+
 def _make_concat(rng: Rng, b: GraphBuilder, x: str, d: Dims, o: dict[str, Any]) -> Out:
     dtype = o.get("dtype", "int8")
     if dtype == "int8":
@@ -321,6 +340,9 @@ MAKERS: dict[str, tuple[Maker, str, int]] = {
                    "float32", 4),
     "add_f32": (_make_add_f32, "float32", 4),
     "pwl_f32": (_elementwise_maker("pwl_f32", "float32", _pwl_f32_params), "float32", 4),
+    "sigmoid_f32": (_elementwise_maker("sigmoid_f32", "float32", _sigmoid_params), "float32",
+                    4),
+    "mul_f32": (_make_mul_f32, "float32", 4),
     "conv2d_f32": (_conv_maker("conv2d_f32"), "float32", 4),
     "dense_f32": (_dense_maker("dense_f32"), "float32", 2),
     "maxpool_f32": (_pool_maker("maxpool_f32", "float32", "float32"), "float32", 4),

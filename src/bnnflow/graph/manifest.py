@@ -183,4 +183,8 @@ OPS: list[dict[str, Any]] = [
      "doc": "[N,H,W,C] -> [N, H*W*C] (NHWC order)"},
     {"type": "channel_shuffle", "kind": "kChannelShuffle", "inputs": 1, "attrs": [_GROUPS],
      "params": [], "doc": "y[..., j*g + i] = x[..., i*(C/g) + j] (ShuffleNet), int8 or float32"},
+    {"type": "sigmoid_f32", "kind": "kSigmoidF32", "inputs": 1, "attrs": [], "params": [],
+     "doc": "1 / (1 + exp(-x))"},
+    {"type": "mul_f32", "kind": "kMulF32", "inputs": 2, "attrs": [], "params": [],
+     "doc": "a * b, b of a's shape or [N, C] broadcast over H, W"},
 ]

@@ -323,6 +323,17 @@ def _binary_same(dtype: str) -> Callable[[OpContext], TensorInfo]:
     return infer
 
 
+def _infer_mul_f32(ctx: OpContext) -> TensorInfo:
+    """``a`` ``[N, C]`` or ``[N, H, W, C]``; ``b`` of ``a``'s shape, or ``[N, C]`` (one
+    factor per sample and channel, broadcast over H and W: a gate vector)."""
+    a = ctx.input(0, ("float32",), (2, 4))
+    b = ctx.input(1, ("float32",), (2, 4))
+    if b.shape != a.shape and b.shape != (a.shape[0], a.shape[-1]):
+        ctx.fail("inputs[1]", f"shape {list(b.shape)} of {b.name!r} is neither "
+                 f"{list(a.shape)} nor [N, C] = {[a.shape[0], a.shape[-1]]} of {a.name!r}")
+    return ctx.output("float32", a.shape)
+
+
 def _pool(dtype: str, out_dtype: str) -> Callable[[OpContext], TensorInfo]:
     def infer(ctx: OpContext) -> TensorInfo:
         x = ctx.input(0, (dtype,), (4,))
@@ -447,6 +458,8 @@ INFER: dict[str, Callable[[OpContext], TensorInfo]] = {
     "global_avgpool_f32": _global_pool("float32", "float32"),
     "flatten": _infer_flatten,
     "channel_shuffle": _infer_channel_shuffle,
+    "sigmoid_f32": _unary("float32", "float32"),
+    "mul_f32": _infer_mul_f32,
 }
 
 

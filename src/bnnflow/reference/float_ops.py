@@ -26,6 +26,23 @@ def add_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_f64(a) + _f64(b)).astype(np.float32)
 
 
+def sigmoid_f32(x: np.ndarray) -> np.ndarray:
+    """The logistic function ``y = 1 / (1 + exp(−x))``, in float64 rounded once (TFLite's
+    ``LOGISTIC``; RealToBinaryNet's gates)."""
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x < -709: y = 0
+        return (1.0 / (1.0 + np.exp(-_f64(x)))).astype(np.float32)
+
+
+def mul_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``y = a·b`` elementwise; ``b`` of ``a``'s shape, or ``[N, C]`` for an ``[N, H, W, C]``
+    ``a`` (broadcast over H and W: ``y[n,h,w,c] = a[n,h,w,c]·b[n,c]``). The float64 product
+    of two float32 values is exact, so this equals the float32 product bit for bit."""
+    a64, b64 = _f64(a), _f64(b)
+    if a64.ndim == 4 and b64.ndim == 2:
+        b64 = b64[:, None, None, :]
+    return (a64 * b64).astype(np.float32)
+
+
 def pwl_f32(
     x: np.ndarray, t: np.ndarray, kp: np.ndarray, bp: np.ndarray, kn: np.ndarray, bn: np.ndarray
 ) -> np.ndarray:

@@ -179,6 +179,8 @@ def _glue_ops() -> dict[str, RefOp]:
         "scale_bias": _positional(f.scale_bias, _roles("scale_bias")),
         "add_f32": _positional(f.add_f32, _roles("add_f32"), n_inputs=2),
         "pwl_f32": _positional(f.pwl_f32, _roles("pwl_f32")),
+        "sigmoid_f32": _positional(f.sigmoid_f32, _roles("sigmoid_f32")),
+        "mul_f32": _positional(f.mul_f32, _roles("mul_f32"), n_inputs=2),
         "conv2d_f32": _conv(f.conv2d_f32, _roles("conv2d_f32")),
         "dense_f32": _positional(f.dense_f32, _roles("dense_f32")),
         "maxpool_f32": _window(f.maxpool_f32),

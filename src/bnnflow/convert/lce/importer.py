@@ -86,11 +86,16 @@ class Context:
             if required:
                 raise TFLiteImportError(op.index, op.code, f"input {pos} is missing")
             return None
-        data = self.tensor(i).data
-        if data is None:
+        t = self.tensor(i)
+        if t.data is None:
             raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) must be "
                                     "a constant")
-        return data
+        if t.quantised and np.dtype(t.data.dtype).kind in "iu" and t.data.dtype.itemsize <= 2:
+            raise TFLiteImportError(op.index, op.code, f"input {pos} ({self._tname(i)}) is an "
+                                    f"{t.data.dtype} quantized constant: int8 (and hybrid) "
+                                    "quantized ops are not imported (docs/import.md, int8 "
+                                    "inference)")
+        return t.data
 
     def is_const(self, op: TfOp, pos: int) -> bool:
         i = op.inputs[pos]
@@ -179,8 +184,9 @@ def _context(model: TfModel) -> Context:
     if len(t.shape) != 4 or t.dtype is not np.float32:
         raise TFLiteImportError(-1, "<model>", f"input {t.name!r}: expected a float32 NHWC "
                                 f"image, got {np.dtype(t.dtype).name if t.dtype else '?'} "
-                                f"{list(t.shape)} (int8-inference models are not imported "
-                                "yet: convert with the default float inference type)")
+                                f"{list(t.shape)} (int8-inference models are not imported, "
+                                "docs/import.md says why: convert with the default float "
+                                "inference type)")
     spec = InputSpec("input", (-1, *t.shape[1:]), "float32",
                      description="float32 NHWC, as the .tflite model's input")
     ctx = Context(model, GraphBuilder(spec, dataflow="float"))

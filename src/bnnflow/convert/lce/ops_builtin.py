@@ -134,11 +134,32 @@ def add(ctx: Context, op: TfOp) -> None:
 
 def mul(ctx: Context, op: TfOp) -> None:
     if not (ctx.is_const(op, 0) or ctx.is_const(op, 1)):
-        raise fail(op, "MUL of two activations is not supported (only by a constant)")
+        _mul_activations(ctx, op)
+        return
     k = 0 if ctx.is_const(op, 0) else 1
     x = _float_in(ctx, op, 1 - k)
     c = x.shape[-1]
     _affine(ctx, op, x, per_channel(op, ctx.const(op, k), c, "factor"), np.zeros(c, np.float32))
+
+
+def _mul_activations(ctx: Context, op: TfOp) -> None:
+    """``a·b`` of two activations of one shape, or an ``[N, H, W, C]`` activation times an
+    ``[N, C]`` one (held for TFLite's ``[N, 1, 1, C]``: a per-sample channel gate, as
+    RealToBinaryNet's scaling branches), either operand order: ``mul_f32``."""
+    a, b = _float_in(ctx, op, 0), _float_in(ctx, op, 1)
+    if len(b.shape) > len(a.shape):
+        a, b = b, a
+    if a.shape != b.shape and not (len(a.shape) == 4 and b.shape == (a.shape[0], a.shape[3])):
+        raise fail(op, f"operands {list(a.shape)} and {list(b.shape)}: MUL of two activations "
+                   "maps for one shape, or [N, H, W, C] times [N, 1, 1, C] (a channel gate); "
+                   "other broadcasting is not supported")
+    _finish(ctx, op, ctx.emit(op, "mul_f32", [a, b], {}, "float32", a.shape))
+
+
+def logistic(ctx: Context, op: TfOp) -> None:
+    """``LOGISTIC`` (sigmoid) → ``sigmoid_f32``."""
+    x = _float_in(ctx, op)
+    ctx.bind(op, ctx.emit(op, "sigmoid_f32", [x], {}, "float32", x.shape))
 
 
 def sub(ctx: Context, op: TfOp) -> None:
@@ -154,8 +175,35 @@ def sub(ctx: Context, op: TfOp) -> None:
         raise fail(op, "SUB of two activations is not supported (only with a constant)")
 
 
+#: Readers of a whole-image average pool that take its ``[N, C]`` form (held for TFLite's
+#: ``[N, 1, 1, C]``, as for MEAN); RESHAPE only to a 2-D shape. (Not ADD / MUL: their other
+#: operand may be a 4-D ``[N, 1, 1, C]`` activation.)
+_GLOBAL_READERS = ("FULLY_CONNECTED",)
+
+
+def _whole_image_mean(ctx: Context, op: TfOp, x: Value) -> bool:
+    """An AVERAGE_POOL_2D whose window is the whole (unpadded) input — larq-zoo's
+    ``utils.global_pool``: heads and RealToBinaryNet's scaling branches — read only by ops
+    that take ``[N, C]``: it maps to ``global_avgpool_f32`` (the same mean; no kernel-size
+    limit, and non-square inputs)."""
+    o = op.options
+    if len(x.shape) != 4 or (int(o["FilterHeight"]), int(o["FilterWidth"])) != x.shape[1:3]:
+        return False
+    if tuple(ctx.tensor(op.outputs[0]).shape[1:3]) != (1, 1):
+        return False
+    for user in ctx.consumers.get(op.outputs[0], []):
+        two_d = user.code == "RESHAPE" and len(ctx.tensor(user.outputs[0]).shape) == 2
+        if user.code not in _GLOBAL_READERS and not two_d:
+            return False
+    return True
+
+
 def _pool(ctx: Context, op: TfOp, op_type: str) -> None:
     x = _float_in(ctx, op)
+    if op_type == "avgpool_f32" and _whole_image_mean(ctx, op, x):
+        out = ctx.emit(op, "global_avgpool_f32", [x], {}, "float32", (x.shape[0], x.shape[3]))
+        _finish(ctx, op, out)
+        return
     o = op.options
     kernel, stride, padding, (ho, wo) = window(
         op, x.shape, int(o["FilterHeight"]), int(o["FilterWidth"]), int(o["Padding"]),
@@ -299,8 +347,11 @@ def softmax(ctx: Context, op: TfOp) -> None:
 
 
 def quantize(ctx: Context, op: TfOp) -> None:
-    raise fail(op, "int8-inference models are not imported yet (convert with the default "
-               "float inference type)")
+    """``QUANTIZE`` / ``DEQUANTIZE``: int8 tensors inside the graph are refused (docs/import.md,
+    *int8 inference: not imported, and why*)."""
+    raise fail(op, "int8-inference models are not imported (an exact import needs TFLite's "
+               "int8 arithmetic: docs/import.md says why); convert with the default float "
+               "inference type")
 
 
 HANDLERS = {
@@ -323,6 +374,7 @@ HANDLERS = {
     "RELU_N1_TO_1": relu,
     "PRELU": prelu,
     "LEAKY_RELU": leaky_relu,
+    "LOGISTIC": logistic,
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": quantize,

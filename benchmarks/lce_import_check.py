@@ -12,7 +12,7 @@ run on bnnflow's engine, compare: the logits' spread = std across inputs of the 
 their batch mean; the share of inputs whose logits agree with LCE's within ``TOL`` × spread,
 max over the classes; the same share between the Keras model and LCE, the baseline of LCE's
 own float32 rounding; the share with the same input-dependent top-1), for every file first;
-then **timing** (one image, 1 thread, best of ``--runs``: LCE's interpreter in the LCE
+then **timing** (one image, 1 thread, median of ``--runs``: LCE's interpreter in the LCE
 environment, best x86 setting, then bnnflow's engine, on the same file). Before each model's
 timing the 1-minute load average must fall to ``--max-load`` (waiting up to ``--load-wait``
 seconds; the agreement phase and ``--make`` load the machine themselves), else the script
@@ -46,7 +46,7 @@ def agreement(a: np.ndarray, b: np.ndarray, spread: float) -> float:
 
 
 def lce_time(lce_python: str | None, tflite: str, runs: int) -> float | None:
-    """LCE's time (ms/image, best of ``runs``, 1 thread) on ``tflite``, measured now in the LCE
+    """LCE's time (ms/image, median of ``runs``, 1 thread) on ``tflite``, measured now in the LCE
     environment (so both engines are timed under the same machine load)."""
     if not lce_python or not os.path.exists(lce_python):
         return None
@@ -125,7 +125,7 @@ def wait_quiet(max_load: float | None, wait_s: float, poll_s: float = 5.0) -> fl
 def time_both(rec: dict, runs: int, lce_python: str | None, max_load: float | None = None,
               load_wait: float = 300.0) -> dict:
     """Time LCE (``lce_python``; else the time recorded at make) and then bnnflow's engine on
-    ``rec``'s file: one image, 1 thread, best of ``runs``; the load before and after."""
+    ``rec``'s file: one image, 1 thread, median of ``runs``; the load before and after."""
     if "error" in rec:
         return rec
     rec["load_before"] = wait_quiet(max_load, load_wait)
@@ -136,7 +136,7 @@ def time_both(rec: dict, runs: int, lce_python: str | None, max_load: float | No
         interp = _interpreter(graph, tensors, tmp)
         interp.run(one)
         lce_now = lce_time(lce_python, rec["file"], runs)
-        rec["bnnflow_ms"] = 1e3 * min(_timed(interp, one) for _ in range(runs))
+        rec["bnnflow_ms"] = 1e3 * float(np.median([_timed(interp, one) for _ in range(runs)]))
     rec["lce_ms"] = lce_now if lce_now is not None else rec["lce_ms_at_make"]
     rec["lce_timed_now"] = lce_now is not None
     from bnnflow.bench.timing import load_average
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
                    default=os.path.join(os.environ.get("PEERS_DIR", ".peers"), "lce", "bin",
                                         "python"),
                    help="the LCE environment's python ($PEERS_DIR or .peers, then lce/bin)")
-    p.add_argument("--runs", type=int, default=10, help="timed runs (best is kept)")
+    p.add_argument("--runs", type=int, default=15, help="timed runs (the median is kept)")
     p.add_argument("--no-time", action="store_true", help="agreement only, no timing")
     p.add_argument("--max-load", type=float, default=None,
                    help="time a model only once the 1-minute load average is at most this "

@@ -81,42 +81,20 @@ Link shaped(const ValidGraph& g, const ValidOp& op, int out_tensor, std::int64_t
   return l;
 }
 
-// conv2d_int8, int32 out, or with the requant32 reading it (rq) int8 out.
-Link conv_link(const ValidGraph& g, const ValidOp& op, const ValidOp* rq, Isa isa) {
+// conv2d_int8, int32 out. (Its requant32 is a link of its own: on a band in L2 that is as fast
+// as the kernel's fused per-row requant, and the convolution keeps its channel-block-major
+// order, which reuses the weights of a wide 1x1 convolution across the band's rows.)
+Link conv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   auto p = prepare_conv_int8(g, op, isa);
-  Link l = shaped(g, op, rq != nullptr ? rq->output : op.output, p->proto.KH, p->proto.stride);
-  if (rq == nullptr) {
-    l.run = [p](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-      k::Conv2dInt8Args a = p->proto;
-      a.x = x;
-      a.H = h;
-      a.pad_top = pt;
-      a.pad_bottom = pb;
-      a.y = static_cast<std::int32_t*>(y);
-      a.N = 1;
-      p->fn(a, p->packed.data(), nullptr);
-    };
-    return l;
-  }
-  auto shift = widen_shift(rq->param("s"));
-  const std::int32_t* M = rq->param("M").as<std::int32_t>();
-  const std::int64_t* B = rq->param("B").as<std::int64_t>();
-  auto rq_fn = BNNFLOW_GLUE_PICK(isa, requant32);
-  l.run = [=](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-    k::Conv2dInt8Requant q{};
-    q.y = static_cast<std::int8_t*>(y);
-    q.M = M;
-    q.B = B;
-    q.s = shift->data();
-    q.fn = rq_fn;
+  Link l = shaped(g, op, op.output, p->proto.KH, p->proto.stride);
+  l.run = [p](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
     k::Conv2dInt8Args a = p->proto;
     a.x = x;
     a.H = h;
     a.pad_top = pt;
     a.pad_bottom = pb;
-    a.y = nullptr;
+    a.y = static_cast<std::int32_t*>(y);
     a.N = 1;
-    a.rq = &q;
     p->fn(a, p->packed.data(), nullptr);
   };
   return l;
@@ -245,18 +223,13 @@ std::pair<std::int64_t, std::int64_t> window_of(const ValidOp& op) {
   }
 }
 
-// The links of `ops`: a conv2d_int8 and the requant32 after it are one link.
+// The links of `ops`, one per op.
 std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa) {
   std::vector<Link> links;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const ValidOp& op = *ops[i];
     switch (op.kind) {
-      case OpKind::kConv2dInt8: {
-        const bool rq = i + 1 < ops.size() && ops[i + 1]->kind == OpKind::kRequant32;
-        links.push_back(conv_link(g, op, rq ? ops[i + 1] : nullptr, isa));
-        i += rq ? 1 : 0;
-        break;
-      }
+      case OpKind::kConv2dInt8: links.push_back(conv_link(g, op, isa)); break;
       case OpKind::kDwconv2dInt8: links.push_back(dwconv_link(g, op, isa)); break;
       case OpKind::kMaxpoolInt8:
         links.push_back(pool_link(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_int8)));
@@ -271,7 +244,7 @@ std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*
 }
 
 // What a run needs: the links, rows of the last output per band, the buffer of each link
-// but the last (offset and rows in the per-thread scratch).
+// but the last (offset in the per-thread scratch and rows).
 struct Chain {
   std::vector<Link> links;
   std::size_t band = 1;

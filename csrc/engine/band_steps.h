@@ -1,5 +1,5 @@
 // Band chains (docs/runtime.md, "Fused steps"): a run of int8 ops that each read a window of
-// rows of the one before — conv2d_int8 (with the requant32 after it), dwconv2d_int8,
+// rows of the one before — conv2d_int8, dwconv2d_int8,
 // maxpool_int8, sumpool_int8, requant32, requant, pwl — as one step that computes the last
 // op's output in bands of rows, each link's rows in a small per-thread buffer that stays in
 // cache; no tensor in between exists. The stem (conv + requant32 + max pool + requant), the
@@ -27,7 +27,8 @@ bool is_band_op(const ValidGraph& g, const ValidOp& op);
 Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa);
 
 // Bytes of link buffers per thread a band may use: the band is the most rows of the last op's
-// output whose buffers fit (at least one row).
-inline constexpr std::size_t kBandBudget = 96 * 1024;
+// output whose buffers fit (at least one row). A quarter of a Zen 4 L2: bigger bands amortise
+// the per-call set-up of the kernels (the convolution stages its input window).
+inline constexpr std::size_t kBandBudget = 256 * 1024;
 
 }  // namespace bnnflow::engine

@@ -269,10 +269,10 @@ std::size_t plan_buffers(Chain* c, std::size_t band) {
   return bytes;
 }
 
-void plan_bands(Chain* c) {
+void plan_bands(Chain* c, std::size_t budget) {
   const std::size_t h = c->links.back().h_out;
   std::size_t band = 1;
-  while (band < h && plan_buffers(c, band + 1) <= kBandBudget) ++band;
+  while (band < h && plan_buffers(c, band + 1) <= budget) ++band;
   c->band = band;
   c->scratch = plan_buffers(c, band);
 }
@@ -370,7 +370,8 @@ bool is_band_op(const ValidGraph& g, const ValidOp& op) {
   return !l.window({0, 1}).empty() && !l.window({ho - 1, ho}).empty();
 }
 
-Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa) {
+Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa,
+                          std::size_t band_bytes) {
   Step s;
   s.inputs = {ops.front()->inputs[0]};
   s.output = ops.back()->output;
@@ -380,7 +381,7 @@ Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>
   }
   auto c = std::make_shared<Chain>();
   c->links = links_of(g, ops, isa);
-  plan_bands(c.get());
+  plan_bands(c.get(), band_bytes);
   s.run = [c](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     const std::size_t bands = (c->links.back().h_out + c->band - 1) / c->band;
     struct Ctx {

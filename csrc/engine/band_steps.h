@@ -11,6 +11,7 @@
 // reaches, so every output row is computed from the same inputs and the same padding as in
 // the whole op: the chain equals the separate steps bit for bit on every ISA.
 #pragma once
+#include <cstddef>
 #include <vector>
 
 #include "engine/steps.h"
@@ -23,12 +24,15 @@ bool is_band_op(const ValidGraph& g, const ValidOp& op);
 
 // One step running `ops` (each link's input the previous link's output, read by nothing
 // else; at least two links; all is_band_op): inputs {first op's input}, output the last
-// op's. Throws std::invalid_argument when this build lacks a kernel for `isa`.
-Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa);
+// op's. band_bytes: the budget of link buffers per thread (below). Throws
+// std::invalid_argument when this build lacks a kernel for `isa`.
+Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa,
+                          std::size_t band_bytes);
 
 // Bytes of link buffers per thread a band may use: the band is the most rows of the last op's
 // output whose buffers fit (at least one row). A quarter of a Zen 4 L2: bigger bands amortise
-// the per-call set-up of the kernels (the convolution stages its input window).
+// the per-call set-up of the kernels (the convolution stages its input window). The
+// environment variable BNNFLOW_BAND_BYTES (read at load) sets another budget.
 inline constexpr std::size_t kBandBudget = 256 * 1024;
 
 }  // namespace bnnflow::engine

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "engine/band_steps.h"
 #include "engine/error.h"
 #include "engine/json.h"
 
@@ -164,6 +163,17 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
                   "environment variable BNNFLOW_FUSE: expected 0 or 1, got " + quote(v));
     }
     fuse_ = v == "1";
+  }
+  if (const char* env = std::getenv("BNNFLOW_BAND_BYTES")) {
+    const std::string v(env);
+    char* end = nullptr;
+    const unsigned long long b = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] < '0' || v[0] > '9' || *end != '\0' || b < 1 || b > (1ull << 30)) {
+      throw Error(ErrorKind::kInput,
+                  "environment variable BNNFLOW_BAND_BYTES: expected an integer in [1, 2^30], got " +
+                      quote(v));
+    }
+    band_bytes_ = static_cast<std::size_t>(b);
   }
   if (!isa_supported(isa_)) {
     throw Error(ErrorKind::kUnsupported,
@@ -338,7 +348,7 @@ void Model::build_fused_program() {
           ops[1]->kind == OpKind::kRequant32) {
         fast_.push_back(make_conv_requant_step(valid_, *ops[0], *ops[1], isa_));
       } else {
-        fast_.push_back(make_band_chain_step(valid_, ops, isa_));
+        fast_.push_back(make_band_chain_step(valid_, ops, isa_, band_bytes_));
       }
       fast_.back().name = name;
       continue;

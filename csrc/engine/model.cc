@@ -168,10 +168,10 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
     const std::string v(env);
     char* end = nullptr;
     const unsigned long long b = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || v[0] < '0' || v[0] > '9' || *end != '\0' || b < 1 || b > (1ull << 30)) {
+    if (v.empty() || v[0] < '0' || v[0] > '9' || *end != '\0' || b > (1ull << 30)) {
       throw Error(ErrorKind::kInput,
-                  "environment variable BNNFLOW_BAND_BYTES: expected an integer in [1, 2^30], got " +
-                      quote(v));
+                  "environment variable BNNFLOW_BAND_BYTES: expected an integer in [0, 2^30] "
+                  "(0: no band chains), got " + quote(v));
     }
     band_bytes_ = static_cast<std::size_t>(b);
   }
@@ -305,6 +305,7 @@ void Model::build_fused_program() {
   std::vector<int> band_at(n, -1);
   std::vector<std::vector<const ValidOp*>> bands;
   std::vector<bool> in_band(n, false);
+  const bool pairs_only = band_bytes_ == 0;  // BNNFLOW_BAND_BYTES=0: conv2d_int8 + requant32
   auto free_op = [&](std::size_t j) {
     return !absorbed[j] && chain_at[j] < 0 && !in_band[j] && is_band_op(valid_, valid_.ops[j]);
   };
@@ -312,9 +313,11 @@ void Model::build_fused_program() {
     if (!free_op(i)) continue;
     std::vector<std::size_t> at{i};
     for (;;) {
+      if (pairs_only && (at.size() == 2 || valid_.ops[i].kind != OpKind::kConv2dInt8)) break;
       const int t = valid_.ops[at.back()].output;
       const auto& r = readers[static_cast<std::size_t>(t)];
       if (t == valid_.output || r.size() != 1 || !free_op(r[0])) break;
+      if (pairs_only && valid_.ops[r[0]].kind != OpKind::kRequant32) break;
       at.push_back(r[0]);
     }
     if (at.size() < 2) continue;

@@ -175,7 +175,12 @@ def test_chain_stops_at_a_second_reader() -> None:
 def test_bnnflow_band_bytes_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(2)
     graph, tensors = band_graph(rng, (8, 8), 1, 4, (3, 1, 1), ("sum", 2, 2, 0), (3, 1, 1, 1), 3)
-    for bad in ("0", "-5", "2k", "", str(2**30 + 1)):
+    assert CHAIN in Interpreter.from_graph(graph, tensors).steps
+    monkeypatch.setenv("BNNFLOW_BAND_BYTES", "0")  # no band chains: only the pair
+    interp = Interpreter.from_graph(graph, tensors)
+    assert interp.steps[:3] == ["conv+conv.rq", "act", "pool"]
+    assert "pw+pw.rq" in interp.steps
+    for bad in ("-5", "2k", "", " 1", str(2**30 + 1)):
         monkeypatch.setenv("BNNFLOW_BAND_BYTES", bad)
         with pytest.raises(ValueError, match=r"BNNFLOW_BAND_BYTES: expected an integer in"):
             Interpreter.from_graph(graph, tensors)

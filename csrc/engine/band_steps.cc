@@ -284,6 +284,12 @@ std::uint8_t* thread_scratch(std::size_t bytes) {
   return buf.data();
 }
 
+// Whether a buffer holding rows `have` keeps its rows from hold.lo on for a band that needs
+// rows `hold` (bands move down the image: the rows needed start within those held).
+bool keeps(RowRange have, RowRange hold) {
+  return !have.empty() && have.lo <= hold.lo && hold.lo <= have.hi && have.hi <= hold.hi;
+}
+
 // Units [u0, u1) (unit = sample * bands + band) on this thread. A link's buffer keeps the
 // rows it holds from one band to the next of a sample: a band computes only the rows it adds.
 void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::size_t u0,
@@ -310,8 +316,7 @@ void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::si
         continue;
       }
       hd = c.links[i].window(comp[i]);
-      const bool keep = !hv.empty() && hv.lo <= hd.lo && hd.lo <= hv.hi && hv.hi <= hd.hi;
-      comp[i - 1] = {keep ? hv.hi : hd.lo, hd.hi};
+      comp[i - 1] = {keeps(hv, hd) ? hv.hi : hd.lo, hd.hi};
     }
     // Forward: drop the rows no longer needed, compute the new ones.
     for (std::size_t i = 0; i < n; ++i) {
@@ -320,9 +325,7 @@ void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::si
       if (i + 1 < n) {
         std::uint8_t* buf = scratch + c.offset[i];
         RowRange& hv = have[i];
-        const bool keep = !hv.empty() && hv.lo <= hold[i].lo && hold[i].lo <= hv.hi &&
-                          hv.hi <= hold[i].hi;
-        if (!keep) {
+        if (!keeps(hv, hold[i])) {
           hv = {hold[i].lo, hold[i].lo};
         } else if (hold[i].lo > hv.lo) {
           std::memmove(buf, buf + static_cast<std::size_t>(hold[i].lo - hv.lo) * l.out_row,

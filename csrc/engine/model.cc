@@ -164,6 +164,17 @@ void Model::load(const std::uint8_t* data, std::size_t size, const ModelOptions&
     }
     fuse_ = v == "1";
   }
+  if (const char* env = std::getenv("BNNFLOW_BAND_BYTES")) {
+    const std::string v(env);
+    char* end = nullptr;
+    const unsigned long long b = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] < '0' || v[0] > '9' || *end != '\0' || b > (1ull << 30)) {
+      throw Error(ErrorKind::kInput,
+                  "environment variable BNNFLOW_BAND_BYTES: expected an integer in [0, 2^30] "
+                  "(0: no band chains), got " + quote(v));
+    }
+    band_bytes_ = static_cast<std::size_t>(b);
+  }
   if (!isa_supported(isa_)) {
     throw Error(ErrorKind::kUnsupported,
                 std::string("isa '") + isa_name(isa_) + "' is not supported by this CPU");
@@ -289,6 +300,36 @@ void Model::build_fused_program() {
     chain_at[last] = static_cast<int>(chains.size());
     chains.push_back(c);
   }
+  // Band chains (band_steps.h) among the other ops: each op's output read only by the next;
+  // the step runs at the last op's position. conv2d_int8 + requant32 alone stays the pair step.
+  std::vector<int> band_at(n, -1);
+  std::vector<std::vector<const ValidOp*>> bands;
+  std::vector<bool> in_band(n, false);
+  const bool pairs_only = band_bytes_ == 0;  // BNNFLOW_BAND_BYTES=0: conv2d_int8 + requant32
+  auto free_op = [&](std::size_t j) {
+    return !absorbed[j] && chain_at[j] < 0 && !in_band[j] && is_band_op(valid_, valid_.ops[j]);
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!free_op(i)) continue;
+    std::vector<std::size_t> at{i};
+    for (;;) {
+      if (pairs_only && (at.size() == 2 || valid_.ops[i].kind != OpKind::kConv2dInt8)) break;
+      const int t = valid_.ops[at.back()].output;
+      const auto& r = readers[static_cast<std::size_t>(t)];
+      if (t == valid_.output || r.size() != 1 || !free_op(r[0])) break;
+      if (pairs_only && valid_.ops[r[0]].kind != OpKind::kRequant32) break;
+      at.push_back(r[0]);
+    }
+    if (at.size() < 2) continue;
+    std::vector<const ValidOp*> ops;
+    for (std::size_t j : at) {
+      in_band[j] = true;
+      absorbed[j] = j != at.back();
+      ops.push_back(&valid_.ops[j]);
+    }
+    band_at[at.back()] = static_cast<int>(bands.size());
+    bands.push_back(std::move(ops));
+  }
   auto name_of = [&](const ValidOp* op) { return graph_.ops[op->index].name; };
   for (std::size_t i = 0; i < n; ++i) {
     if (absorbed[i]) continue;
@@ -302,18 +343,18 @@ void Model::build_fused_program() {
       fast_.back().name = name;
       continue;
     }
-    // conv2d_int8 then the requant32 that is its only reader -> one step.
-    const ValidOp& a = valid_.ops[i];
-    if (i + 1 < n && !absorbed[i + 1] && chain_at[i + 1] < 0) {
-      const ValidOp& b = valid_.ops[i + 1];
-      if (a.kind == OpKind::kConv2dInt8 && b.kind == OpKind::kRequant32 &&
-          b.inputs[0] == a.output && readers[static_cast<std::size_t>(a.output)].size() == 1 &&
-          a.output != valid_.output) {
-        fast_.push_back(make_conv_requant_step(valid_, a, b, isa_));
-        fast_.back().name = name_of(&a) + "+" + name_of(&b);
-        ++i;
-        continue;
+    if (band_at[i] >= 0) {
+      const std::vector<const ValidOp*>& ops = bands[static_cast<std::size_t>(band_at[i])];
+      std::string name;
+      for (const ValidOp* op : ops) name += (name.empty() ? "" : "+") + name_of(op);
+      if (ops.size() == 2 && ops[0]->kind == OpKind::kConv2dInt8 &&
+          ops[1]->kind == OpKind::kRequant32) {
+        fast_.push_back(make_conv_requant_step(valid_, *ops[0], *ops[1], isa_));
+      } else {
+        fast_.push_back(make_band_chain_step(valid_, ops, isa_, band_bytes_));
       }
+      fast_.back().name = name;
+      continue;
     }
     fast_.push_back(full_[i]);
   }

@@ -24,6 +24,7 @@
 #include "engine/container.h"
 #include "engine/graph.h"
 #include "engine/plan.h"
+#include "engine/band_steps.h"
 #include "engine/steps.h"
 #include "engine/validate.h"
 
@@ -109,6 +110,7 @@ class Model {
   std::string producer_;
   Isa isa_ = Isa::kScalar;
   bool fuse_ = true;
+  std::size_t band_bytes_ = kBandBudget;  // BNNFLOW_BAND_BYTES (band_steps.h)
   std::atomic<int> threads_{1};
   std::vector<Step> full_, fast_;
   ArenaPlan full_plan_, fast_plan_;

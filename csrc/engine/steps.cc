@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "engine/buffer.h"
+#include "engine/conv_int8_prep.h"
 #include "engine/error.h"
 #include "kernels/add/add.h"
 #include "kernels/add/residual.h"
@@ -324,39 +325,6 @@ Step global_pool_step(const ValidGraph& g, const ValidOp& op,
     fn(a, &pool);
   };
   return s;
-}
-
-// conv2d_int8 weights packed once for the ISA's kernel.
-struct PreparedConvInt8 {
-  k::Conv2dInt8Args proto{};
-  AlignedBuffer packed;
-  decltype(&k::scalar::conv2d_int8_packed) fn = nullptr;
-};
-
-std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
-                                                    Isa isa) {
-  const TensorInfo& x = g.tensors[op.inputs[0]];
-  const ParamTensor& w = op.param("weights");
-  auto p = std::make_shared<PreparedConvInt8>();
-  k::Conv2dInt8Args& a = p->proto;
-  a.x_unsigned = x.dtype == ActDType::kUint8;
-  a.w = w.as<std::int8_t>();
-  a.bias = op.param("bias").as<std::int32_t>();
-  a.zp = op.param("zp").as<std::int32_t>();
-  a.H = static_cast<std::size_t>(x.shape[1]);
-  a.W = static_cast<std::size_t>(x.shape[2]);
-  a.Cin = static_cast<std::size_t>(x.shape[3]);
-  a.Cout = static_cast<std::size_t>(w.shape[0]);
-  a.KH = static_cast<int>(w.shape[1]);
-  a.KW = static_cast<int>(w.shape[2]);
-  a.stride = static_cast<int>(op.attrs.stride);
-  set_pads(op.attrs, &a);
-  auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed_bytes);
-  auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_int8_pack);
-  p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed);
-  p->packed = AlignedBuffer(bytes(a));
-  pack(a, p->packed.data());
-  return p;
 }
 
 Step conv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
@@ -807,6 +775,32 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
     throw unsupported(conv, e);
   }
   return s;
+}
+
+std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
+                                                    Isa isa) {
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  auto p = std::make_shared<PreparedConvInt8>();
+  glue::Conv2dInt8Args& a = p->proto;
+  a.x_unsigned = x.dtype == ActDType::kUint8;
+  a.w = w.as<std::int8_t>();
+  a.bias = op.param("bias").as<std::int32_t>();
+  a.zp = op.param("zp").as<std::int32_t>();
+  a.H = static_cast<std::size_t>(x.shape[1]);
+  a.W = static_cast<std::size_t>(x.shape[2]);
+  a.Cin = static_cast<std::size_t>(x.shape[3]);
+  a.Cout = static_cast<std::size_t>(w.shape[0]);
+  a.KH = static_cast<int>(w.shape[1]);
+  a.KW = static_cast<int>(w.shape[2]);
+  a.stride = static_cast<int>(op.attrs.stride);
+  set_pads(op.attrs, &a);
+  auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed_bytes);
+  auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_int8_pack);
+  p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed);
+  p->packed = AlignedBuffer(bytes(a));
+  pack(a, p->packed.data());
+  return p;
 }
 
 Step make_step(const ValidGraph& g, const ValidOp& op, Isa isa) {

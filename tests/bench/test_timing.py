@@ -94,3 +94,14 @@ def test_profile_steps_names_the_fused_steps() -> None:
     text = timing.format_steps("t", rows, 1.0)
     assert "block1.conv+block1.add+block1.prelu+block2.sign" in text
     assert "whole run (median) 1.00 ms" in text
+
+
+def test_format_steps_aligns_long_fused_types() -> None:
+    """A band chain's type is longer than the default column: every row's time still lines
+    up under the header's ``ms``."""
+    chain = "conv2d_int8+requant32+pwl+dwconv2d_int8+requant32+conv2d_int8+requant32"
+    rows = [{"name": "stem.conv1+stem.conv1:requant32+stem.act", "type": chain,
+             "median_ms": 0.3}, {"name": "blocks.0.conv", "type": "bconv", "median_ms": 0.1}]
+    lines = timing.format_steps("t", rows, None).splitlines()
+    end = lines[1].index("ms") + 2
+    assert [line[end - 5:end] for line in lines[2:4]] == ["0.300", "0.100"]

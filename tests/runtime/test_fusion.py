@@ -69,7 +69,9 @@ def test_pair_with_a_second_reader_is_not_fused() -> None:
     rng = np.random.default_rng(5)
     graph, tensors = _two_reader_graph(rng)
     interp = Interpreter.from_graph(graph, tensors, 2)
-    assert _step_names(interp) == [op.name for op in graph.ops]
+    names = _step_names(interp)
+    # the conv stays a step of its own; the requant32 and the sum pool after it are a band chain
+    assert names[0] == "conv" and "requant+widen" in names
     x = random_input(rng, graph, 2)
     # dequant rounds identically on engine and reference; add_f32 is one rounding too
     np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))

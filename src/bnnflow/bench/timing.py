@@ -214,11 +214,13 @@ def profile_steps(interp: Any, x: np.ndarray, repeats: int = 10) -> list[dict[st
 
 
 def format_steps(title: str, rows: Sequence[dict[str, Any]], whole_ms: float | None) -> str:
-    """A text table of :func:`profile_steps` rows: time and share of every step, full names."""
+    """A text table of :func:`profile_steps` rows: time and share of every step, full names
+    (the type column as wide as the longest type: a band chain's runs to seven op types)."""
     total = sum(r["median_ms"] for r in rows) or 1e-9
-    lines = [title, f"{'#':>3} {'type':<28} {'ms':>8} {'%':>5}  name"]
+    width = max([28, *(len(r["type"]) for r in rows)])
+    lines = [title, f"{'#':>3} {'type':<{width}} {'ms':>8} {'%':>5}  name"]
     for i, r in enumerate(rows):
-        lines.append(f"{i:>3} {r['type']:<28} {r['median_ms']:8.3f} "
+        lines.append(f"{i:>3} {r['type']:<{width}} {r['median_ms']:8.3f} "
                      f"{100 * r['median_ms'] / total:5.1f}  {r['name']}")
     tail = f"sum of steps {total:.2f} ms"
     if whole_ms is not None:

@@ -92,9 +92,11 @@ class Interpreter:
         isa: force an ISA (``"scalar"``, ``"avx2"``, ``"avx512"``, ``"neon"``); default: the
             engine's choice (the best this CPU runs, or ``BNNFLOW_ISA``).
         fuse: run fused steps (a binary convolution with the residual add, non-linearity and
-            sign-pack after it as one step, the stem convolution with its requantisation;
-            docs/runtime.md, "Fused steps"); outputs are identical either way. Default
-            ``None``: on, unless the environment variable ``BNNFLOW_FUSE`` is ``0``.
+            sign-pack after it as one step; runs of int8 convolutions, pools, requantisations
+            and pwls, such as the stem and the downsample path, as band chains computed in
+            bands of rows; docs/runtime.md, "Fused steps"); outputs are identical either way.
+            Default ``None``: on, unless the environment variable ``BNNFLOW_FUSE`` is ``0``
+            (``BNNFLOW_BAND_BYTES`` sets the band chains' buffer budget, ``0`` none).
 
     Raises:
         FormatError: the file is not a valid ``.bnn``.

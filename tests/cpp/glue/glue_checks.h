@@ -253,6 +253,46 @@ inline void check_requant32_edges(const Kernels& k, const Kernels& ref, ThreadPo
   }
 }
 
+// requant32 with a converted model's parameters (M of either sign up to 2^31, s mostly 30..46,
+// |B| up to 2^50, M = 0, |M| just above and below 2^s), x at and around the inputs where y
+// reaches -128 and 127 (where the saturation starts) and at the int32 limits.
+inline void check_requant32_model_params(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads,
+                                    Rng& r, Counts& cnt) {
+  for (std::size_t C : {8u, 16u, 24u, 37u, 64u}) {
+    const std::size_t rows = 40, n = rows * C;
+    std::vector<std::int32_t> x(n), M(C), s(C);
+    std::vector<std::int64_t> B(C);
+    for (std::size_t c = 0; c < C; ++c) {
+      s[c] = static_cast<std::int32_t>(r.uniform(0, 4) == 0 ? r.uniform(0, 56) : r.uniform(30, 46));
+      const long long t = 1LL << (s[c] < 31 ? s[c] : 31);
+      const int kind = r.uniform(0, 9);
+      long long m = kind == 0 ? 0 : kind == 1 ? t : kind == 2 ? t + 1 : r.uniform64(t / 2, t);
+      if (m > INT32_MAX) m = INT32_MAX;
+      M[c] = static_cast<std::int32_t>(r.uniform(0, 1) == 0 ? m : -m);
+      B[c] = r.uniform64(-(1LL << 50), 1LL << 50) >> (s[c] < 50 ? 50 - s[c] : 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = i % C;
+      const int pick = r.uniform(0, 5);
+      if (pick == 0 || M[c] == 0) {
+        x[i] = static_cast<std::int32_t>(r.uniform64(INT32_MIN, INT32_MAX));
+      } else if (pick == 1) {
+        x[i] = r.uniform(0, 1) == 0 ? INT32_MIN : INT32_MAX;
+      } else {  // near x where M*x + B = k * 2^s, k in {-129, -128, 127, 128}
+        const long double kk = (pick == 2 ? -129.0L : pick == 3 ? -128.0L : pick == 4 ? 127.0L : 128.0L);
+        const long double xs = (kk * std::ldexp(1.0L, s[c]) - static_cast<long double>(B[c])) / M[c];
+        const long double v = xs + r.uniform(-3, 3);
+        x[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : static_cast<std::int32_t>(v);
+      }
+    }
+    std::vector<std::int8_t> got(n), want(n);
+    Requant32Args a{x.data(), nullptr, rows, C, M.data(), B.data(), s.data()};
+    a.y = want.data(); ref.requant32(a, nullptr);
+    a.y = got.data(); k.requant32(a, pool);
+    record(cnt, tag(k, "requant32 model params", threads, rows, C), got, want);
+  }
+}
+
 inline void check_pools(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                         Counts& cnt) {
   auto gen8 = [&](std::size_t n) { return r.ints<std::int8_t>(n, -128, 127); };
@@ -539,6 +579,7 @@ inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::ui
     Rng r(seed + threads);
     check_eltwise(k, ref, &pool, threads, r, cnt);
     check_requant32_edges(k, ref, &pool, threads, r, cnt);
+    check_requant32_model_params(k, ref, &pool, threads, r, cnt);
     check_pools(k, ref, &pool, threads, r, cnt);
     check_convs(k, ref, &pool, threads, r, cnt);
     check_conv_extremes(k, ref, &pool, threads, r, cnt);

@@ -152,7 +152,7 @@ struct Tile {
   }
 
   // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
-  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
@@ -162,23 +162,33 @@ struct Tile {
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m256i kv = _mm256_set1_epi32(k[i]);
-      uint32_t* row = static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
+      // kPacked: the output row; kTail: the pack's row (null: no pack)
+      uint32_t* row = kTail ? ep::tail_bits_row(ew, pix0 + i)
+                            : static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
       int cur_word = -1;
       uint32_t cur_bits = 0;
+      const auto add_bits = [&](int word, int bit, uint32_t bits) {
+        if (word != cur_word) {
+          if (cur_word >= 0) row[cur_word] |= cur_bits;
+          cur_word = word;
+          cur_bits = 0;
+        }
+        cur_bits |= bits << bit;
+      };
       for (int v = 0; v < V; ++v) {
         const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
         __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+        if constexpr (kTail) {
+          const uint32_t bits = ep::tail8(ew, d, pix0 + i, o0 + kLanes * v);
+          if (row != nullptr) add_bits(slots.word[v], slots.bit[v], bits);
+          continue;
+        }
         if constexpr (kKind == EpilogueKind::kPacked) {
           if (slots.word[v] >= 0) {
             const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
                 _mm256_cmpgt_epi32(ep::load8(ew.ep.threshold + o0 + kLanes * v), d))));
-            if (slots.word[v] != cur_word) {
-              if (cur_word >= 0) row[cur_word] |= cur_bits;
-              cur_word = slots.word[v];
-              cur_bits = 0;
-            }
-            cur_bits |= bits << slots.bit[v];
+            add_bits(slots.word[v], slots.bit[v], bits);
             continue;
           }
         }

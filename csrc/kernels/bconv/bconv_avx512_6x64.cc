@@ -70,7 +70,7 @@ struct Tile {
   }
 
   // A full channel block of P pixels finished in registers (docs: FusedRunFn).
-  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
@@ -79,13 +79,14 @@ struct Tile {
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m512i kv = _mm512_set1_epi32(k[i]);
-      ep::PackedRow packed(static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
+      ep::PackedRow packed(kTail ? ep::tail_bits_row(ew, pix0 + i)
+                                 : static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
       for (int v = 0; v < V; ++v) {
         const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-        ep::finish16<kKind, kClamp>(ew, acc[i][v], kk, pix0 + i, o0 + kLanes * v,
-                                    slots.word[v], slots.bit[v], &packed);
+        ep::finish16<kKind, kClamp, kTail>(ew, acc[i][v], kk, pix0 + i, o0 + kLanes * v,
+                                           slots.word[v], slots.bit[v], &packed);
       }
-      if constexpr (kKind == EpilogueKind::kPacked) packed.flush();
+      if constexpr (kKind == EpilogueKind::kPacked || kTail) packed.flush();
     }
   }
 };

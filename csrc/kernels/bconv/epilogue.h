@@ -49,6 +49,15 @@ struct EpilogueWriter {
   // members (docs/development.md, "Per-ISA objects"). Hence no copies (they would dangle).
   const int32_t* mult_u16_data = nullptr;
   const int32_t* offset_round_data = nullptr;
+  // The residual tail the micro-kernels finish in registers (null: none, or ep.post does it;
+  // set by enable_tail). og_ch / og_words then describe the pack's groups, tail_words is the
+  // pack's words per pixel, tail_mp_u16 / tail_mn_u16 the pwl multipliers zero-extended
+  // (as mult_u16).
+  const ResidualTail* tail = nullptr;
+  size_t tail_words = 0;
+  std::vector<int32_t> tail_mul_u16;  // [Mp | Mn][cout]
+  const int32_t* tail_mp_u16 = nullptr;
+  const int32_t* tail_mn_u16 = nullptr;
 
   EpilogueWriter(const EpilogueWriter&) = delete;
   EpilogueWriter& operator=(const EpilogueWriter&) = delete;
@@ -78,6 +87,10 @@ struct EpilogueWriter {
       offset_round_data = offset_round.data();
     }
   }
+
+  // Routes ep.tail (kInt8) through the micro-kernels' registers; defined in bconv.cc (see
+  // write).
+  void enable_tail(const ResidualTail* t);
 
   // Channels o0..o0+nc of output pixel `pix` have d = K − 2·s[c], K = krow ? krow[o] : k.
   // Defined in bconv.cc, which is built for the baseline ISA: an inline definition here would

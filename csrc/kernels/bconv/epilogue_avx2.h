@@ -32,6 +32,51 @@ inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
   *bit = oc % 32;
 }
 
+// int8 requant of 8 channels o.. before the final saturation: rshift_round(M·clamp(d, −128,
+// 127) + B, s) in int32 lanes, exact when EpilogueWriter::int8_fits_32 (callers check).
+// q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+inline __m256i requant8(const EpilogueWriter& w, __m256i d, int o) {
+  const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+  const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+  const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16_data + o));
+  const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round_data + o));
+  return _mm256_srav_epi32(v, load8(w.ep.shift + o));
+}
+
+inline __m256i sat8(__m256i v) {
+  return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
+}
+
+// The residual tail (ResidualTail, bconv.h) of 8 channels o.. of pixel `pix` from the clamped
+// d: requant, add (one vpmaddwd of the (y, r) int16 pairs with (My, Mr)), pwl (multiplier and
+// offset picked per lane, one vpmaddwd with the zero-extended Mp / Mn), int8 store; returns
+// the pack's bits (channel o+b below pack_t: bit b).
+inline uint32_t tail8(const EpilogueWriter& w, __m256i d, size_t pix, int o) {
+  const ResidualTail& t = *w.tail;
+  const size_t at = pix * w.row_elems + o;
+  const __m256i y = sat8(requant8(w, d, o));
+  const __m256i r =
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t.r + at)));
+  const __m256i yr = _mm256_blend_epi16(y, _mm256_slli_epi32(r, 16), 0xAA);
+  __m256i v = _mm256_add_epi32(_mm256_madd_epi16(yr, load8(t.pairs + o)), load8(t.br + o));
+  v = sat8(_mm256_srav_epi32(v, load8(t.s + o)));
+  if (t.pwl) {
+    const __m256i neg = _mm256_cmpgt_epi32(load8(t.t + o), v);
+    const __m256i m = _mm256_blendv_epi8(load8(w.tail_mp_u16 + o), load8(w.tail_mn_u16 + o), neg);
+    const __m256i b = _mm256_blendv_epi8(load8(t.bp + o), load8(t.bn + o), neg);
+    v = sat8(_mm256_srav_epi32(_mm256_add_epi32(_mm256_madd_epi16(v, m), b), load8(t.ps + o)));
+  }
+  store_int8x8(static_cast<int8_t*>(w.out) + at, v);
+  if (t.bits == nullptr) return 0;
+  return static_cast<uint32_t>(_mm256_movemask_ps(
+      _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(t.pack_t + o), v))));
+}
+
+// The row of the pack's bits of pixel `pix` the tail writes (null: no pack).
+inline uint32_t* tail_bits_row(const EpilogueWriter& w, size_t pix) {
+  return w.tail->bits != nullptr ? w.tail->bits + pix * w.tail_words : nullptr;
+}
+
 // 8 channels o..o+7 of pixel `pix`, d already clamped (word/bit: see packed_slot).
 template <EpilogueKind kKind>
 inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int word, int bit) {
@@ -47,14 +92,8 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int wo
     const __m256 y = _mm256_add_ps(prod, _mm256_loadu_ps(ep.bias + o));
     _mm256_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
   } else if constexpr (kKind == EpilogueKind::kInt8) {
-    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
-    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-    // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16_data + o));
-    const __m256i sh = load8(ep.shift + o);
-    const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round_data + o));
     // The signed-saturating packs of store_int8x8 clamp to [−128, 127].
-    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, _mm256_srav_epi32(v, sh));
+    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, requant8(w, d, o));
   } else {
     // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
     const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(

@@ -34,6 +34,52 @@ inline uint32_t below_threshold(const EpilogueWriter& w, __m512i d, int o) {
   return static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(load16(w.ep.threshold + o), d));
 }
 
+// int8 requant of 16 channels o.. before the final saturation: rshift_round(M·clamp(d, −128,
+// 127) + B, s) in int32 lanes. Exact only when EpilogueWriter::int8_fits_32 (callers check).
+// q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+inline __m512i requant16(const EpilogueWriter& w, __m512i d, int o) {
+  const __m512i q =
+      _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+  const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
+  const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
+  return _mm512_srav_epi32(v, load16(w.ep.shift + o));
+}
+
+inline __m512i sat8(__m512i v) {
+  return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+}
+
+// The residual tail (ResidualTail, bconv.h) of 16 channels o.. of pixel `pix` from the
+// clamped d: requant, add (one vpmaddwd of the (y, r) int16 pairs with (My, Mr)), pwl (the
+// multiplier and offset picked per lane, then one vpmaddwd with the zero-extended Mp / Mn),
+// int8 store; returns the pack's bits (channel o+b below pack_t: bit b).
+inline uint32_t tail16(const EpilogueWriter& w, __m512i d, size_t pix, int o) {
+  const ResidualTail& t = *w.tail;
+  const size_t at = pix * w.row_elems + o;
+  const __m512i y = sat8(requant16(w, d, o));
+  const __m512i r =
+      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.r + at)));
+  const __m512i yr = _mm512_mask_blend_epi16(0xAAAAAAAAu, y, _mm512_slli_epi32(r, 16));
+  __m512i v = _mm512_add_epi32(madd16(yr, load16(t.pairs + o)), load16(t.br + o));
+  v = sat8(_mm512_srav_epi32(v, load16(t.s + o)));
+  if (t.pwl) {
+    const __mmask16 neg = _mm512_cmplt_epi32_mask(v, load16(t.t + o));
+    const __m512i m =
+        _mm512_mask_blend_epi32(neg, load16(w.tail_mp_u16 + o), load16(w.tail_mn_u16 + o));
+    const __m512i b = _mm512_mask_blend_epi32(neg, load16(t.bp + o), load16(t.bn + o));
+    v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), load16(t.ps + o)));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) + at),
+                   _mm512_cvtepi32_epi8(v));
+  if (t.bits == nullptr) return 0;
+  return static_cast<uint32_t>(_mm512_cmplt_epi32_mask(v, load16(t.pack_t + o)));
+}
+
+// The row of the pack's bits of pixel `pix` the tail writes (null: no pack).
+inline uint32_t* tail_bits_row(const EpilogueWriter& w, size_t pix) {
+  return w.tail->bits != nullptr ? w.tail->bits + pix * w.tail_words : nullptr;
+}
+
 // 16 channels o..o+15 of pixel `pix`, d already clamped (word/bit: see packed_slot; used
 // only by kPacked).
 template <EpilogueKind kKind>
@@ -51,13 +97,7 @@ inline void store16(const EpilogueWriter& w, __m512i d, size_t pix, int o, int w
     const __m512 y = _mm512_add_ps(prod, _mm512_loadu_ps(e.bias + o));
     _mm512_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
   } else if constexpr (kKind == EpilogueKind::kInt8) {
-    // Exact only when EpilogueWriter::int8_fits_32 (callers check). q in [−128, 127] and M
-    // zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m512i q =
-        _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
-    const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
-    const __m128i y = _mm512_cvtsepi32_epi8(_mm512_srav_epi32(v, load16(e.shift + o)));
+    const __m128i y = _mm512_cvtsepi32_epi8(requant16(w, d, o));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) +
                                                 pix * w.row_elems + o),
                      y);
@@ -100,14 +140,20 @@ class PackedRow {
   uint32_t bits_ = 0;
 };
 
-// One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp.
-template <EpilogueKind kKind, bool kClamp>
+// One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp;
+// kTail: the residual tail, its pack bits into `packed` (the pixel's tail_bits_row).
+template <EpilogueKind kKind, bool kClamp, bool kTail = false>
 inline void finish16(const EpilogueWriter& w, __m512i s, __m512i kk, size_t pix, int o,
                      int word, int bit, PackedRow* packed) {
   __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
   if constexpr (kClamp) {
     d = _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(w.ep.lo)),
                          _mm512_set1_epi32(w.ep.hi));
+  }
+  if constexpr (kTail) {
+    const uint32_t bits = tail16(w, d, pix, o);
+    if (w.tail->bits != nullptr) packed->add(word, bit, bits);
+    return;
   }
   if constexpr (kKind == EpilogueKind::kPacked) {
     if (word >= 0) {

@@ -70,7 +70,7 @@ inline uint32_t tail16(const EpilogueWriter& w, __m512i d, size_t pix, int o) {
     v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), load16(t.ps + o)));
   }
   _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) + at),
-                   _mm512_cvtepi32_epi8(v));
+                   _mm512_cvtsepi32_epi8(v));
   if (t.bits == nullptr) return 0;
   return static_cast<uint32_t>(_mm512_cmplt_epi32_mask(v, load16(t.pack_t + o)));
 }

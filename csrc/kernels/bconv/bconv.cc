@@ -75,6 +75,28 @@ void EpilogueWriter::enable_tail(const ResidualTail* t) {
     tail_mp_u16 = tail_mul_u16.data();
     tail_mn_u16 = tail_mul_u16.data() + cout;
   }
+  const int chunks = (cout + 15) / 16;
+  tail_table_v.assign(static_cast<size_t>(chunks) * kTailParams * 16, 0);
+  for (int o = 0; o < cout; ++o) {
+    int32_t* row = tail_table_v.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
+    const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
+    put(kTpMult, mult_u16[o]);
+    put(kTpOffset, offset_round[o]);
+    put(kTpShift, ep.shift[o]);
+    put(kTpPairs, t->pairs[o]);
+    put(kTpBr, t->br[o]);
+    put(kTpS, t->s[o]);
+    if (t->pwl) {
+      put(kTpT, t->t[o]);
+      put(kTpMp, tail_mp_u16[o]);
+      put(kTpMn, tail_mn_u16[o]);
+      put(kTpBp, t->bp[o]);
+      put(kTpBn, t->bn[o]);
+      put(kTpPs, t->ps[o]);
+    }
+    if (t->bits != nullptr) put(kTpPackT, t->pack_t[o]);
+  }
+  tail_table = tail_table_v.data();
 }
 
 void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,

@@ -159,12 +159,40 @@ struct Tile {
     __m256i sum[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, sum);
     const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+    if constexpr (kTail) {
+      static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
+      const ep::TailRun tr(ew);
+      for (int i = 0; i < P; ++i) {
+        const int32_t* kr = krow[i];
+        const __m256i kv = _mm256_set1_epi32(k[i]);
+        uint32_t* row = tr.bits_row(pix0 + i);
+        const size_t pix = pix0 + i;
+        for (int v = 0; v < V; v += 2) {
+          __m256i val[2];
+          for (int h = 0; h < 2; ++h) {
+            const int o = o0 + kLanes * (v + h);
+            const __m256i kk = kr ? ep::load8(kr + o) : kv;
+            __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
+            if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+            val[h] = ep::tail8(tr, d, pix, o);
+          }
+          const int o = o0 + kLanes * v;
+          ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
+          if (row != nullptr) {
+            // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
+            // groups hold whole words (bconv2d's condition), so both halves share one word.
+            // OR-ed: bconv2d zeroes the pack's output once per call.
+            row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
+                                  ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
+          }
+        }
+      }
+      return;
+    }
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m256i kv = _mm256_set1_epi32(k[i]);
-      // kPacked: the output row; kTail: the pack's row (null: no pack)
-      uint32_t* row = kTail ? ep::tail_bits_row(ew, pix0 + i)
-                            : static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
+      uint32_t* row = static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
       int cur_word = -1;
       uint32_t cur_bits = 0;
       const auto add_bits = [&](int word, int bit, uint32_t bits) {
@@ -179,11 +207,6 @@ struct Tile {
         const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
         __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-        if constexpr (kTail) {
-          const uint32_t bits = ep::tail8(ew, d, pix0 + i, o0 + kLanes * v);
-          if (row != nullptr) add_bits(slots.word[v], slots.bit[v], bits);
-          continue;
-        }
         if constexpr (kKind == EpilogueKind::kPacked) {
           if (slots.word[v] >= 0) {
             const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(

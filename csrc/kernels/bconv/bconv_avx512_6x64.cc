@@ -76,17 +76,33 @@ struct Tile {
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m512i acc[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
+    if constexpr (kTail) {
+      const ep::TailRun tr(ew);
+      const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+      for (int i = 0; i < P; ++i) {
+        const int32_t* kr = krow[i];
+        const __m512i kv = _mm512_set1_epi32(k[i]);
+        ep::PackedRow packed(tr.bits_row(pix0 + i));
+        for (int v = 0; v < V; ++v) {
+          const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+          const __m512i d = ep::d16<kClamp>(acc[i][v], kk, lo, hi);
+          const uint32_t bits = ep::tail16(tr, d, pix0 + i, o0 + kLanes * v);
+          if (tr.bits != nullptr) packed.add(slots.word[v], slots.bit[v], bits);
+        }
+        packed.flush();
+      }
+      return;
+    }
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m512i kv = _mm512_set1_epi32(k[i]);
-      ep::PackedRow packed(kTail ? ep::tail_bits_row(ew, pix0 + i)
-                                 : static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
+      ep::PackedRow packed(static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
       for (int v = 0; v < V; ++v) {
         const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-        ep::finish16<kKind, kClamp, kTail>(ew, acc[i][v], kk, pix0 + i, o0 + kLanes * v,
-                                           slots.word[v], slots.bit[v], &packed);
+        ep::finish16<kKind, kClamp>(ew, acc[i][v], kk, pix0 + i, o0 + kLanes * v,
+                                    slots.word[v], slots.bit[v], &packed);
       }
-      if constexpr (kKind == EpilogueKind::kPacked || kTail) packed.flush();
+      if constexpr (kKind == EpilogueKind::kPacked) packed.flush();
     }
   }
 };

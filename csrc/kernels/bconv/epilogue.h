@@ -32,6 +32,14 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+// Rows of EpilogueWriter::tail_table: the int8 requant (M zero-extended, B + 2^(s−1), s), the
+// add ((My, Mr) int16 pairs, B + 2^(s−1), s), the pwl (t, Mp and Mn zero-extended, Bp and Bn
+// + 2^(ps−1), ps) and the pack's threshold.
+enum TailParam : int {
+  kTpMult, kTpOffset, kTpShift, kTpPairs, kTpBr, kTpS, kTpT, kTpMp, kTpMn, kTpBp, kTpBn, kTpPs,
+  kTpPackT, kTailParams
+};
+
 // Where and how a bconv2d / bdense call writes its outputs.
 struct EpilogueWriter {
   Epilogue ep;
@@ -58,6 +66,11 @@ struct EpilogueWriter {
   std::vector<int32_t> tail_mul_u16;  // [Mp | Mn][cout]
   const int32_t* tail_mp_u16 = nullptr;
   const int32_t* tail_mn_u16 = nullptr;
+  // The x86 tails' parameters interleaved per 16 channels (TailParam rows of 16 int32 per
+  // chunk): one pointer per channel vector reaches every parameter at a fixed displacement,
+  // so the loop needs no pointer reloads after its int8 stores (which may alias anything).
+  std::vector<int32_t> tail_table_v;
+  const int32_t* tail_table = nullptr;
 
   EpilogueWriter(const EpilogueWriter&) = delete;
   EpilogueWriter& operator=(const EpilogueWriter&) = delete;

@@ -49,35 +49,55 @@ inline __m512i sat8(__m512i v) {
   return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
 }
 
+// One call's residual tail state in locals (EpilogueWriter::enable_tail): the int8 stores may
+// alias anything, so fields read through the writer would be reloaded after each of them.
+struct TailRun {
+  const int32_t* table;
+  int8_t* out;
+  const int8_t* r;
+  size_t row;
+  uint32_t* bits;
+  size_t words;
+  bool pwl;
+  explicit TailRun(const EpilogueWriter& w)
+      : table(w.tail_table),
+        out(static_cast<int8_t*>(w.out)),
+        r(w.tail->r),
+        row(w.row_elems),
+        bits(w.tail->bits),
+        words(w.tail_words),
+        pwl(w.tail->pwl) {}
+  // The parameters of channel o (TailParam k at [k·16]).
+  const int32_t* params(int o) const { return table + (o >> 4) * (16 * kTailParams) + (o & 15); }
+  // The row of the pack's bits of pixel `pix` (null: no pack).
+  uint32_t* bits_row(size_t pix) const { return bits != nullptr ? bits + pix * words : nullptr; }
+};
+
 // The residual tail (ResidualTail, bconv.h) of 16 channels o.. of pixel `pix` from the
 // clamped d: requant, add (one vpmaddwd of the (y, r) int16 pairs with (My, Mr)), pwl (the
 // multiplier and offset picked per lane, then one vpmaddwd with the zero-extended Mp / Mn),
 // int8 store; returns the pack's bits (channel o+b below pack_t: bit b).
-inline uint32_t tail16(const EpilogueWriter& w, __m512i d, size_t pix, int o) {
-  const ResidualTail& t = *w.tail;
-  const size_t at = pix * w.row_elems + o;
-  const __m512i y = sat8(requant16(w, d, o));
+inline uint32_t tail16(const TailRun& tr, __m512i d, size_t pix, int o) {
+  const int32_t* p = tr.params(o);
+  const auto param = [p](TailParam k) { return load16(p + 16 * k); };
+  const size_t at = pix * tr.row + o;
+  const __m512i q = sat8(d);
+  const __m512i mq = _mm512_add_epi32(madd16(q, param(kTpMult)), param(kTpOffset));
+  const __m512i y = sat8(_mm512_srav_epi32(mq, param(kTpShift)));
   const __m512i r =
-      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.r + at)));
+      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tr.r + at)));
   const __m512i yr = _mm512_mask_blend_epi16(0xAAAAAAAAu, y, _mm512_slli_epi32(r, 16));
-  __m512i v = _mm512_add_epi32(madd16(yr, load16(t.pairs + o)), load16(t.br + o));
-  v = sat8(_mm512_srav_epi32(v, load16(t.s + o)));
-  if (t.pwl) {
-    const __mmask16 neg = _mm512_cmplt_epi32_mask(v, load16(t.t + o));
-    const __m512i m =
-        _mm512_mask_blend_epi32(neg, load16(w.tail_mp_u16 + o), load16(w.tail_mn_u16 + o));
-    const __m512i b = _mm512_mask_blend_epi32(neg, load16(t.bp + o), load16(t.bn + o));
-    v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), load16(t.ps + o)));
+  __m512i v = _mm512_add_epi32(madd16(yr, param(kTpPairs)), param(kTpBr));
+  v = sat8(_mm512_srav_epi32(v, param(kTpS)));
+  if (tr.pwl) {
+    const __mmask16 neg = _mm512_cmplt_epi32_mask(v, param(kTpT));
+    const __m512i m = _mm512_mask_blend_epi32(neg, param(kTpMp), param(kTpMn));
+    const __m512i b = _mm512_mask_blend_epi32(neg, param(kTpBp), param(kTpBn));
+    v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), param(kTpPs)));
   }
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) + at),
-                   _mm512_cvtsepi32_epi8(v));
-  if (t.bits == nullptr) return 0;
-  return static_cast<uint32_t>(_mm512_cmplt_epi32_mask(v, load16(t.pack_t + o)));
-}
-
-// The row of the pack's bits of pixel `pix` the tail writes (null: no pack).
-inline uint32_t* tail_bits_row(const EpilogueWriter& w, size_t pix) {
-  return w.tail->bits != nullptr ? w.tail->bits + pix * w.tail_words : nullptr;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tr.out + at), _mm512_cvtsepi32_epi8(v));
+  if (tr.bits == nullptr) return 0;
+  return static_cast<uint32_t>(_mm512_cmplt_epi32_mask(v, param(kTpPackT)));
 }
 
 // 16 channels o..o+15 of pixel `pix`, d already clamped (word/bit: see packed_slot; used
@@ -140,21 +160,20 @@ class PackedRow {
   uint32_t bits_ = 0;
 };
 
-// One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp;
-// kTail: the residual tail, its pack bits into `packed` (the pixel's tail_bits_row).
-template <EpilogueKind kKind, bool kClamp, bool kTail = false>
+// d = K − 2·s, clamped to [lo, hi] when kClamp.
+template <bool kClamp>
+inline __m512i d16(__m512i s, __m512i kk, __m512i lo, __m512i hi) {
+  const __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
+  if constexpr (kClamp) return _mm512_min_epi32(_mm512_max_epi32(d, lo), hi);
+  return d;
+}
+
+// One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp.
+template <EpilogueKind kKind, bool kClamp>
 inline void finish16(const EpilogueWriter& w, __m512i s, __m512i kk, size_t pix, int o,
                      int word, int bit, PackedRow* packed) {
-  __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
-  if constexpr (kClamp) {
-    d = _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(w.ep.lo)),
-                         _mm512_set1_epi32(w.ep.hi));
-  }
-  if constexpr (kTail) {
-    const uint32_t bits = tail16(w, d, pix, o);
-    if (w.tail->bits != nullptr) packed->add(word, bit, bits);
-    return;
-  }
+  const __m512i d =
+      d16<kClamp>(s, kk, _mm512_set1_epi32(w.ep.lo), _mm512_set1_epi32(w.ep.hi));
   if constexpr (kKind == EpilogueKind::kPacked) {
     if (word >= 0) {
       packed->add(word, bit, below_threshold(w, d, o));

@@ -101,7 +101,8 @@ inline uint32_t tail_bits8(const TailRun& tr, __m256i v, int o) {
   return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, v))));
 }
 
-// 16 int8 values (two vectors of 8 int32 lanes already in [−128, 127]) stored at y.
+// 16 int8 values (two vectors of 8 int32 lanes, saturated to [−128, 127]: int32 -> int16 ->
+// int8 signed-saturating packs) stored at y.
 inline void store_int8x16(int8_t* y, __m256i a, __m256i b) {
   const __m256i w16 = _mm256_packs_epi32(a, b);   // a0-3 b0-3 | a4-7 b4-7
   const __m256i w8 = _mm256_packs_epi16(w16, w16);  // bytes: a0-3 b0-3 a0-3 b0-3 | a4-7 ...

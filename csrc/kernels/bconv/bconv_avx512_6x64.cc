@@ -79,10 +79,12 @@ struct Tile {
     if constexpr (kTail) {
       const ep::TailRun tr(ew);
       const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+#pragma GCC unroll 16
       for (int i = 0; i < P; ++i) {
         const int32_t* kr = krow[i];
         const __m512i kv = _mm512_set1_epi32(k[i]);
         ep::PackedRow packed(tr.bits_row(pix0 + i));
+#pragma GCC unroll 4
         for (int v = 0; v < V; ++v) {
           const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
           const __m512i d = ep::d16<kClamp>(acc[i][v], kk, lo, hi);
@@ -96,9 +98,11 @@ struct Tile {
     if constexpr (kKind == EpilogueKind::kInt8) {  // the same with the int8 state in locals
       const ep::Int8Run ir(ew);
       const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+#pragma GCC unroll 16
       for (int i = 0; i < P; ++i) {
         const int32_t* kr = krow[i];
         const __m512i kv = _mm512_set1_epi32(k[i]);
+#pragma GCC unroll 4
         for (int v = 0; v < V; ++v) {
           const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
           ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);

@@ -316,8 +316,26 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
   const uint32_t* img = ctx.x + n * g.h * g.w * ctx.xwords;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
-  bool inside_all = true;
   int oy = first / ctx.wo, ox = first % ctx.wo;
+  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
+  grp->p[k] = p;
+  {  // fast path: a full tile inside one output row whose windows all lie inside the input
+    const int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
+    const int ix_last = ix0 + (P - 1) * g.stride;
+    if (direct_ok && p == P && ox + P <= ctx.wo && iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 &&
+        ix_last + W.kw <= g.w) {
+      const uint32_t* b0 = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
+      const size_t step = static_cast<size_t>(g.stride) * ctx.xwords;
+      for (int i = 0; i < P; ++i) {
+        grp->k_all[k * P + i] = K;
+        base[i] = b0 + i * step;
+        krow[i] = nullptr;
+      }
+      grp->direct[k] = true;
+      return;
+    }
+  }
+  bool inside_all = true;
   for (int i = 0; i < p; ++i, ++ox) {
     if (ox == ctx.wo) ox = 0, ++oy;
     grp->k_all[k * P + i] = K;
@@ -332,8 +350,6 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
     const PadKTable* pk = grp->pad_k;
     krow[i] = pk ? pk->krow[pk->row_pat[oy] * pk->ncols + pk->col_pat[ox]] : nullptr;
   }
-  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
-  grp->p[k] = p;
   grp->direct[k] = direct_ok && inside_all && p == P;
   if (grp->direct[k]) return;
   const size_t* off = ctx.tap_offset.data();

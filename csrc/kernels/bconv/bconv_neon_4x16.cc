@@ -80,12 +80,22 @@ struct Tile {
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     int32x4_t sum[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, sum);
+    if constexpr (kTail) {
+      const ep::TailRun tr(ew);
+      const int32x4_t lo = vdupq_n_s32(ew.ep.lo), hi = vdupq_n_s32(ew.ep.hi);
+      for (int i = 0; i < P; ++i) {
+        ep::PackedRow packed(tr.bits_row(pix0 + i));
+        ep::finish_tail<V, kClamp>(tr, lo, hi, sum[i], k[i], krow[i], pix0 + i, o0, slots.word,
+                                   slots.bit, &packed);
+        packed.flush();
+      }
+      return;
+    }
     for (int i = 0; i < P; ++i) {
-      ep::PackedRow packed(kTail ? ep::tail_bits_row(ew, pix0 + i)
-                                 : static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
-      ep::finish<V, kKind, kClamp, kTail>(ew, sum[i], k[i], krow[i], pix0 + i, o0, slots.word,
-                                          slots.bit, &packed);
-      if constexpr (kKind == EpilogueKind::kPacked || kTail) packed.flush();
+      ep::PackedRow packed(static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
+      ep::finish<V, kKind, kClamp>(ew, sum[i], k[i], krow[i], pix0 + i, o0, slots.word,
+                                   slots.bit, &packed);
+      if constexpr (kKind == EpilogueKind::kPacked) packed.flush();
     }
   }
 };

@@ -70,18 +70,41 @@ inline int32x4_t sat8(int32x4_t v) {
   return vminq_s32(vmaxq_s32(v, vdupq_n_s32(-128)), vdupq_n_s32(127));
 }
 
+// One call's residual tail state in locals (EpilogueWriter::enable_tail): the int8 stores may
+// alias anything, so fields read through the writer would be reloaded after each of them.
+struct TailRun {
+  ResidualTail t;  // a copy: its pointers stay in registers
+  const int16_t* mult;
+  const int32_t* offset;
+  const int32_t* shift;
+  int8_t* out;
+  size_t row, words;
+  explicit TailRun(const EpilogueWriter& w)
+      : t(*w.tail),
+        mult(w.ep.mult),
+        offset(w.offset_round_data),
+        shift(w.ep.shift),
+        out(static_cast<int8_t*>(w.out)),
+        row(w.row_elems),
+        words(w.tail_words) {}
+  // The row of the pack's bits of pixel `pix` (null: no pack).
+  uint32_t* bits_row(size_t pix) const { return t.bits != nullptr ? t.bits + pix * words : nullptr; }
+};
+
 // The residual tail (ResidualTail, bconv.h) of the 4·V channels o.. of pixel `pix` from the
 // clamped d: requant, add (mla of y·My and r·Mr onto B + 2^(s−1)), pwl (multiplier and offset
 // picked per lane), int8 store; returns the pack's bits (channel o+b below pack_t: bit b).
 template <int V>
-inline uint32_t tail(const EpilogueWriter& w, const int32x4_t (&d)[V], size_t pix, int o) {
-  const ResidualTail& t = *w.tail;
-  const size_t at = pix * w.row_elems + o;
+inline uint32_t tail(const TailRun& tr, const int32x4_t (&d)[V], size_t pix, int o) {
+  const ResidualTail& t = tr.t;
+  const size_t at = pix * tr.row + o;
   int32x4_t v[V];
   int16x4_t h[V];
   for (int j = 0; j < V; ++j) {
     const int c = o + 4 * j;
-    const int32x4_t y = sat8(requant4(w, d[j], c));
+    const int32x4_t q = sat8(d[j]);
+    const int32x4_t mq = vmlaq_s32(vld1q_s32(tr.offset + c), q, vmovl_s16(vld1_s16(tr.mult + c)));
+    const int32x4_t y = sat8(vshlq_s32(mq, vnegq_s32(vld1q_s32(tr.shift + c))));
     uint32_t four;
     std::memcpy(&four, t.r + at + 4 * j, 4);
     const int32x4_t r =
@@ -98,13 +121,8 @@ inline uint32_t tail(const EpilogueWriter& w, const int32x4_t (&d)[V], size_t pi
     v[j] = a;
     h[j] = vmovn_s32(a);
   }
-  store_narrow<V>(h, static_cast<int8_t*>(w.out) + at);
+  store_narrow<V>(h, tr.out + at);
   return t.bits != nullptr ? below<V>(t.pack_t + o, v) : 0u;
-}
-
-// The row of the pack's bits of pixel `pix` the tail writes (null: no pack).
-inline uint32_t* tail_bits_row(const EpilogueWriter& w, size_t pix) {
-  return w.tail->bits != nullptr ? w.tail->bits + pix * w.tail_words : nullptr;
 }
 
 // int8: saturate(rshift_round(M·clamp(d, −128, 127) + B, s)) in int32 lanes — exact only when
@@ -180,9 +198,8 @@ class PackedRow {
 };
 
 // One pixel's chunk of 4·V channels o.. through the epilogue: d = K − 2·s with K = krow[o..]
-// when krow is not null, else k; clamped when kClamp. kTail: the residual tail, its pack bits
-// into `packed` (the pixel's tail_bits_row).
-template <int V, EpilogueKind kKind, bool kClamp, bool kTail = false>
+// when krow is not null, else k; clamped when kClamp.
+template <int V, EpilogueKind kKind, bool kClamp>
 inline void finish(const EpilogueWriter& w, const int32x4_t (&s)[V], int32_t k,
                    const int32_t* krow, size_t pix, int o, int word, int bit,
                    PackedRow* packed) {
@@ -194,11 +211,6 @@ inline void finish(const EpilogueWriter& w, const int32x4_t (&s)[V], int32_t k,
       d[v] = vminq_s32(vmaxq_s32(d[v], vdupq_n_s32(w.ep.lo)), vdupq_n_s32(w.ep.hi));
     }
   }
-  if constexpr (kTail) {
-    const uint32_t bits = tail<V>(w, d, pix, o);
-    if (w.tail->bits != nullptr) packed->add(word, bit, bits);
-    return;
-  }
   if constexpr (kKind == EpilogueKind::kPacked) {
     if (word >= 0) {
       packed->add(word, bit, below_threshold<V>(w, d, o));
@@ -206,6 +218,23 @@ inline void finish(const EpilogueWriter& w, const int32x4_t (&s)[V], int32_t k,
     }
   }
   store<V, kKind>(w, d, pix, o, word, bit);
+}
+
+// One pixel's chunk of 4·V channels o.. through the residual tail: d = K − 2·s (K = krow[o..]
+// when krow is not null, else k), clamped to [lo, hi] when kClamp; the pack's bits into
+// `packed` (the pixel's bits_row) when there is a pack.
+template <int V, bool kClamp>
+inline void finish_tail(const TailRun& tr, int32x4_t lo, int32x4_t hi, const int32x4_t (&s)[V],
+                        int32_t k, const int32_t* krow, size_t pix, int o, int word, int bit,
+                        PackedRow* packed) {
+  int32x4_t d[V];
+  for (int v = 0; v < V; ++v) {
+    const int32x4_t kk = krow ? vld1q_s32(krow + o + 4 * v) : vdupq_n_s32(k);
+    d[v] = vsubq_s32(kk, vshlq_n_s32(s[v], 1));
+    if constexpr (kClamp) d[v] = vminq_s32(vmaxq_s32(d[v], lo), hi);
+  }
+  const uint32_t bits = tail<V>(tr, d, pix, o);
+  if (tr.t.bits != nullptr) packed->add(word, bit, bits);
 }
 
 }  // namespace bnnflow::BNNFLOW_NEON_NS::ep

@@ -102,10 +102,19 @@ struct Tile {
       for (int i = 0; i < P; ++i) {
         const int32_t* kr = krow[i];
         const __m512i kv = _mm512_set1_epi32(k[i]);
+        if constexpr (V == 4) {  // the whole 64-channel row of the block in one store
+          __m512i y[4];
+          for (int v = 0; v < 4; ++v) {
+            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+            y[v] = ir.requant(ep::d16<kClamp>(acc[i][v], kk, lo, hi), o0 + kLanes * v);
+          }
+          ep::store_int8x64(ir.out + (pix0 + i) * ir.row + o0, y[0], y[1], y[2], y[3]);
+        } else {
 #pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) {
-          const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-          ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);
+          for (int v = 0; v < V; ++v) {
+            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+            ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);
+          }
         }
       }
       return;

@@ -58,15 +58,31 @@ struct Int8Run {
         shift(w.ep.shift),
         out(static_cast<int8_t*>(w.out)),
         row(w.row_elems) {}
-  // requant16 of channels o.. of pixel pix, saturated and stored
-  void store(__m512i d, size_t pix, int o) const {
+  // requant16 of channels o.. before the final saturation
+  __m512i requant(__m512i d, int o) const {
     const __m512i q =
         _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
     const __m512i v = _mm512_add_epi32(madd16(q, load16(mult + o)), load16(offset + o));
+    return _mm512_srav_epi32(v, load16(shift + o));
+  }
+  // requant16 of channels o.. of pixel pix, saturated and stored
+  void store(__m512i d, size_t pix, int o) const {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + pix * row + o),
-                     _mm512_cvtsepi32_epi8(_mm512_srav_epi32(v, load16(shift + o))));
+                     _mm512_cvtsepi32_epi8(requant(d, o)));
   }
 };
+
+// 64 int8 values, saturated from four vectors of 16 int32 lanes (channels 0-15, 16-31, 32-47,
+// 48-63), stored at y: two vpackssdw and one vpacksswb (int32 -> int16 -> int8, each
+// saturating, per 128-bit lane) and one vpermd back to channel order — instead of four
+// vpmovsdb (two uops each) and four stores.
+inline void store_int8x64(int8_t* y, __m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i bytes = _mm512_packs_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d));
+  // 128-bit lane L holds the dwords (a_L, b_L, c_L, d_L), channel groups of 4
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(y, _mm512_permutexvar_epi32(order, bytes));
+}
 
 inline __m512i sat8(__m512i v) {
   return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));

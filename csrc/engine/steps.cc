@@ -711,6 +711,34 @@ std::shared_ptr<FoldedResidual> fold_residual(const ResidualChain& chain, Isa is
   return f;
 }
 
+// The tail the bconv finishes in registers where it can (ResidualTail, bconv.h); residual_post
+// is its fallback and scalar twin.
+ResidualTail register_tail(const FoldedResidual& f, const std::int8_t* residual,
+                           std::uint32_t* bits) {
+  ResidualTail t;
+  t.r = residual;
+  t.my = f.my.data();
+  t.mr = f.mr.data();
+  t.pairs = f.pairs.data();
+  t.br = f.br.data();
+  t.s = f.s.data();
+  t.pwl = f.p.pwl;
+  if (t.pwl) {
+    t.t = f.t.data();
+    t.mp = f.mp.data();
+    t.mn = f.mn.data();
+    t.bp = f.bp.data();
+    t.bn = f.bn.data();
+    t.ps = f.ps.data();
+  }
+  if (f.pack != nullptr) {
+    t.bits = bits;
+    t.pack_t = f.pack_t;
+    t.pack_groups = f.pack_groups;
+  }
+  return t;
+}
+
 // One call's post pass (EpiloguePost): the residual tail, then the pack, on rows [p0, p1).
 struct ResidualCall {
   const FoldedResidual* f;
@@ -764,9 +792,11 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
     s.run = [p, f, packs](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
       ResidualCall call{f.get(), in<std::int8_t>(ins, 1),
                         packs ? static_cast<std::uint32_t*>(const_cast<void*>(ins[2])) : nullptr};
+      const ResidualTail tail = register_tail(*f, call.residual, call.bits);
       Epilogue ep = p->ep;
       ep.post.run = &residual_post;
       ep.post.ctx = &call;
+      ep.tail = &tail;
       BconvGeometry gn = p->geo;
       gn.n = static_cast<int>(n);
       bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);

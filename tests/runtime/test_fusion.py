@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bnnflow import cpu
 from bnnflow.graph import InputSpec
@@ -204,3 +206,62 @@ def test_add_of_two_binary_convolutions_fuses_one(isa: str) -> None:
     assert interp.steps[:3] == ["sign", "conv", "short+add"]
     x = random_input(rng, graph, 3)
     np.testing.assert_array_equal(interp.run(x), run(graph, tensors, x))
+
+
+def _tail_graph(rng: np.random.Generator, h: int, w: int, c: int, pwl: bool,
+                pack_groups: int, clamp: bool):
+    """int8 [h, w, c] -> requant -> pack -> bconv (int8) -> add with the requant output ->
+    optional pwl -> pack (pack_groups) -> bconv (int8) -> sum pool -> dequant: the first
+    bconv, the add, the pwl and the pack fuse into one step whose tail runs in the bconv's
+    registers when c and the pack's groups allow it (docs/runtime.md "Fused steps")."""
+    b = GraphBuilder(InputSpec("x", (-1, h, w, c), "int8"), "int8")
+    x = b.add("requant", "in", [b.input], **requant_params(rng, c))
+    p = b.add("pack", "sign1", [x], {"groups": 1}, t=rng.integers(-5, 6, c).astype(np.int32))
+    y = b.add("bconv", "conv1", [p],
+              {"stride": 1, "padding": 1, "pad_mode": "zero", "groups": 1,
+               **epilogue_attrs("int8", (-60, 70) if clamp else (None, None))},
+              weights=grouped_packed_weights(rng, c, 3, 3, c, 1),
+              **epilogue_params(rng, "int8", c, 9 * c))
+    a = requant_params(rng, c)
+    y = b.add("add", "add1", [y, x], Ma=a["M"], Mb=rng.integers(-3000, 3001, c).astype(np.int16),
+              B=a["B"], s=a["s"])
+    if pwl:
+        q = requant_params(rng, c)
+        y = b.add("pwl", "act1", [y], t=rng.integers(-20, 21, c).astype(np.int32), Mp=q["M"],
+                  Bp=q["B"], Mn=requant_params(rng, c)["M"], Bn=requant_params(rng, c)["B"],
+                  s=q["s"])
+    p = b.add("pack", "sign2", [y], {"groups": pack_groups},
+              t=rng.integers(-40, 41, c).astype(np.int32))
+    y = b.add("bconv", "conv2", [p],
+              {"stride": 1, "padding": 1, "pad_mode": "one", "groups": pack_groups,
+               **epilogue_attrs("int8")},
+              weights=grouped_packed_weights(rng, c, 3, 3, c, pack_groups),
+              **epilogue_params(rng, "int8", c, 9 * c // pack_groups))
+    y = b.add("sumpool_int8", "widen", [y], {"kernel": 1, "stride": 1, "padding": 0})
+    feats = h * w * c
+    y = b.add("dequant", "out", [b.add("flatten", "flat", [y])],
+              scale=np.full(feats, 0.5, np.float32), bias=np.zeros(feats, np.float32))
+    return b.build(y, feats)
+
+
+@settings(max_examples=12, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), c=st.sampled_from([32, 40, 64, 96, 128]),
+       pwl=st.booleans(), pack_groups=st.sampled_from([1, 2, 4]), clamp=st.booleans(),
+       batch=st.integers(1, 3), threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+def test_residual_tail_in_registers_is_exact(h: int, w: int, c: int, pwl: bool,
+                                             pack_groups: int, clamp: bool, batch: int,
+                                             threads: int, seed: int) -> None:
+    """The fused step (its tail in the bconv's registers, or the post pass where it cannot
+    run there: 40 channels, pack groups of 20 or 10) against the unfused program and the
+    reference, on every ISA."""
+    rng = np.random.default_rng(seed)
+    graph, tensors = _tail_graph(rng, h, w, c, pwl, pack_groups, clamp)
+    x = random_input(rng, graph, batch)
+    want = run(graph, tensors, x)
+    for isa in ISAS:
+        fused = Interpreter.from_graph(graph, tensors, threads, isa=isa)
+        plain = Interpreter.from_graph(graph, tensors, threads, isa=isa, fuse=False)
+        name = "conv1+add1+act1+sign2" if pwl else "conv1+add1+sign2"
+        assert name in fused.steps
+        np.testing.assert_array_equal(fused.run(x), want, err_msg=isa)
+        np.testing.assert_array_equal(plain.run(x), want, err_msg=isa)

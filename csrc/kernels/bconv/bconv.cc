@@ -59,6 +59,46 @@ void EpilogueWriter::write(const int32_t* s, int32_t k, const int32_t* krow, siz
   }
 }
 
+void EpilogueWriter::enable_tail(const ResidualTail* t) {
+  tail = t;
+  if (t->bits != nullptr) {
+    og_ch = cout / t->pack_groups;
+    og_words = (og_ch + 31) / 32;
+    tail_words = static_cast<size_t>(packed_words(cout, t->pack_groups));
+  }
+  if (t->pwl) {
+    tail_mul_u16.resize(2 * static_cast<size_t>(cout));
+    for (int c = 0; c < cout; ++c) {
+      tail_mul_u16[c] = static_cast<int32_t>(static_cast<uint16_t>(t->mp[c]));
+      tail_mul_u16[cout + c] = static_cast<int32_t>(static_cast<uint16_t>(t->mn[c]));
+    }
+    tail_mp_u16 = tail_mul_u16.data();
+    tail_mn_u16 = tail_mul_u16.data() + cout;
+  }
+  const int chunks = (cout + 15) / 16;
+  tail_table_v.assign(static_cast<size_t>(chunks) * kTailParams * 16, 0);
+  for (int o = 0; o < cout; ++o) {
+    int32_t* row = tail_table_v.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
+    const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
+    put(kTpMult, mult_u16[o]);
+    put(kTpOffset, offset_round[o]);
+    put(kTpShift, ep.shift[o]);
+    put(kTpPairs, t->pairs[o]);
+    put(kTpBr, t->br[o]);
+    put(kTpS, t->s[o]);
+    if (t->pwl) {
+      put(kTpT, t->t[o]);
+      put(kTpMp, tail_mp_u16[o]);
+      put(kTpMn, tail_mn_u16[o]);
+      put(kTpBp, t->bp[o]);
+      put(kTpBn, t->bn[o]);
+      put(kTpPs, t->ps[o]);
+    }
+    if (t->bits != nullptr) put(kTpPackT, t->pack_t[o]);
+  }
+  tail_table = tail_table_v.data();
+}
+
 void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,
                         const int32_t* const* krow, size_t pix0, int p, int o0, int nc) {
   for (int i = 0; i < p; ++i) w.write(s + i * cb, k[i], krow[i], pix0 + i, o0, nc);
@@ -204,6 +244,19 @@ PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int 
   return t;
 }
 
+// The residual tail goes through the registers when every channel block finishes there: the
+// fused form over full blocks with an int8 requant exact in 32 bits, and pack groups of whole
+// words (so every epilogue chunk of 4, 8 or 16 channels lies inside one output word).
+bool tail_fits(const BconvWeights& w, const Epilogue& ep, bool int8_fits_32) {
+  const ResidualTail* t = ep.tail;
+  if (t == nullptr || ep.kind != EpilogueKind::kInt8 || !int8_fits_32) return false;
+  if (w.kernel->run_many_finish == nullptr || w.cout_g % w.kernel->block != 0) return false;
+  if (32 % w.kernel->block != 0 && w.kernel->block % 32 != 0) return false;
+  if (t->bits == nullptr) return true;
+  return t->pack_groups >= 1 && w.cout % t->pack_groups == 0 &&
+         (w.cout / t->pack_groups) % 32 == 0;
+}
+
 struct ConvContext {
   const BconvWeights* w;
   const BconvGeometry* geo;
@@ -263,8 +316,26 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
   const uint32_t* img = ctx.x + n * g.h * g.w * ctx.xwords;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
-  bool inside_all = true;
   int oy = first / ctx.wo, ox = first % ctx.wo;
+  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
+  grp->p[k] = p;
+  {  // fast path: a full tile inside one output row whose windows all lie inside the input
+    const int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
+    const int ix_last = ix0 + (P - 1) * g.stride;
+    if (direct_ok && p == P && ox + P <= ctx.wo && iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 &&
+        ix_last + W.kw <= g.w) {
+      const uint32_t* b0 = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
+      const size_t step = static_cast<size_t>(g.stride) * ctx.xwords;
+      for (int i = 0; i < P; ++i) {
+        grp->k_all[k * P + i] = K;
+        base[i] = b0 + i * step;
+        krow[i] = nullptr;
+      }
+      grp->direct[k] = true;
+      return;
+    }
+  }
+  bool inside_all = true;
   for (int i = 0; i < p; ++i, ++ox) {
     if (ox == ctx.wo) ox = 0, ++oy;
     grp->k_all[k * P + i] = K;
@@ -279,8 +350,6 @@ void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint3
     const PadKTable* pk = grp->pad_k;
     krow[i] = pk ? pk->krow[pk->row_pat[oy] * pk->ncols + pk->col_pat[ox]] : nullptr;
   }
-  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
-  grp->p[k] = p;
   grp->direct[k] = direct_ok && inside_all && p == P;
   if (grp->direct[k]) return;
   const size_t* off = ctx.tap_offset.data();
@@ -372,7 +441,9 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
     build_group(ctx, g0, count, ptrs.data(), &grp);
     for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data());
     const EpiloguePost& post = ctx.writer.ep.post;
-    if (post.run != nullptr) {  // every channel block of these pixels is written (b0..b1: all)
+    // Every channel block of these pixels is written (b0..b1: all). Groups of full tiles
+    // finished the residual tail in registers when the writer has it.
+    if (post.run != nullptr && !(ctx.writer.tail != nullptr && grp.full_but_last)) {
       post.run(post.ctx, ctx.writer.out, grp.pix0_all[0],
                grp.pix0_all[count - 1] + static_cast<size_t>(grp.p[count - 1]));
     }
@@ -392,6 +463,12 @@ double block_split_share(size_t nblocks, int threads) {
 
 }  // namespace
 
+bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep) {
+  if (ep.tail == nullptr || ep.kind != EpilogueKind::kInt8) return false;
+  const EpilogueWriter probe(ep, w.cout, nullptr);
+  return tail_fits(w, ep, probe.int8_fits_32);
+}
+
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
              const Epilogue& ep, void* out, ThreadPool& pool) {
   const BconvMicrokernel& mk = *w.kernel;
@@ -408,6 +485,9 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
   if (ep.post.run != nullptr && ep.kind != EpilogueKind::kInt8) {
     throw std::invalid_argument("bconv2d: a post pass needs the int8 epilogue");
+  }
+  if (ep.tail != nullptr && ep.post.run == nullptr) {
+    throw std::invalid_argument("bconv2d: a residual tail needs its post pass (the fallback)");
   }
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
@@ -439,6 +519,13 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
   // Tiles skip their indirection rows only when every channel block finishes in registers.
   ctx.direct = ctx.fused && w.cout_g % mk.block == 0;
+  if (tail_fits(w, ep, ctx.writer.int8_fits_32)) {
+    ctx.writer.enable_tail(ep.tail);
+    if (ep.tail->bits != nullptr) {  // the micro-kernels OR their bits into the words
+      std::memset(ep.tail->bits, 0,
+                  static_cast<size_t>(geo.n) * ho * wo * ctx.writer.tail_words * sizeof(uint32_t));
+    }
+  }
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * geo.w + kx) * xwords);

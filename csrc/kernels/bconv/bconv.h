@@ -30,6 +30,35 @@ struct EpiloguePost {
   const void* ctx = nullptr;
 };
 
+// The residual tail of a fused block finished in the micro-kernel's registers (docs/runtime.md
+// "Fused steps"; the formulas of kernels/add/residual.h). After the int8 requant y of output
+// channel c of pixel p (the bconv's int8 epilogue, before it is stored):
+//   v = saturate(rshift_round(My[c]·y + Mr[c]·r[p][c] + B[c], s[c]))            (add_int8)
+//   v = saturate(rshift_round(v >= t[c] ? Mp[c]·v + Bp[c] : Mn[c]·v + Bn[c], ps[c]))  (pwl)
+// v is the int8 output, and with a pack its sign bit v < pack_t[c] goes to bits [pixels]
+// [packed_words(cout, pack_groups)] (pack_int8). The sums wrap modulo 2^32 as add_int8 and
+// pwl_int8 do. bconv2d runs it in registers when every channel block of the call finishes
+// there (full blocks, an int8 requant exact in 32 bits, pack groups of whole words); every
+// other tile group gets Epilogue::post, which must compute the same tail (the scalar twin).
+struct ResidualTail {
+  const int8_t* r = nullptr;         // the residual [pixels][cout]
+  const int32_t* my = nullptr;       // My, Mr (int16 values)
+  const int32_t* mr = nullptr;
+  const int32_t* pairs = nullptr;    // (My & 0xffff) | (Mr << 16), for 16-bit multiply-adds
+  const int32_t* br = nullptr;       // B + 2^(s−1) (s > 0), wrapped to int32
+  const int32_t* s = nullptr;        // 0..30
+  bool pwl = false;
+  const int32_t* t = nullptr;
+  const int32_t* mp = nullptr;       // Mp, Mn (int16 values)
+  const int32_t* mn = nullptr;
+  const int32_t* bp = nullptr;       // Bp + 2^(ps−1), Bn + 2^(ps−1)
+  const int32_t* bn = nullptr;
+  const int32_t* ps = nullptr;       // 0..30
+  uint32_t* bits = nullptr;          // the pack's output, or null (no pack)
+  const int32_t* pack_t = nullptr;
+  int pack_groups = 1;
+};
+
 // What happens to d after the popcounts: an optional clamp d' = min(max(d, lo), hi) (lo/hi
 // default to the full int32 range, i.e. no clamp), then one of the four outputs.
 struct Epilogue {
@@ -43,6 +72,8 @@ struct Epilogue {
   const int32_t* threshold = nullptr; // kPacked: bit = d' < T[c], packed with out_groups
   int out_groups = 1;
   EpiloguePost post;                  // kInt8 only: see EpiloguePost
+  // kInt8 only, with post (its fallback): the residual tail in registers (ResidualTail).
+  const ResidualTail* tail = nullptr;
 };
 
 // Words per pixel of a packed output with `channels` channels in `groups` groups.
@@ -147,5 +178,10 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
 
 // Output elements per output pixel for an epilogue.
 int epilogue_row_elems(const Epilogue& ep, int cout);
+
+// Whether bconv2d with these weights runs ep.tail in the micro-kernel's registers (for every
+// tile group whose tiles are full but the image's last; the others take ep.post); false
+// without a tail.
+bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
 
 }  // namespace bnnflow

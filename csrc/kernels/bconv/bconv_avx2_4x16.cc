@@ -122,6 +122,41 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
+// The int8 epilogue of a tile finished in registers: its state in locals (the int8 stores may
+// alias anything, so fields read through the writer would be reloaded after each of them), 16
+// lanes a store. Out of line: inlined into the tile, its pointers and constants took registers
+// from the accumulation loop (measured slower on 256 channels).
+template <int P, int V, bool kClamp>
+__attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
+                                           const int32_t* k, const int32_t* const* krow,
+                                           size_t pix0, int o0) {
+  static_assert(V % 2 == 0, "16 channels at a time");
+  const int32_t* mult = ew.mult_u16_data;
+  const int32_t* offset = ew.offset_round_data;
+  const int32_t* shift = ew.ep.shift;
+  int8_t* out = static_cast<int8_t*>(ew.out);
+  const size_t row = ew.row_elems;
+  const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+  for (int i = 0; i < P; ++i) {
+    const int32_t* kr = krow[i];
+    const __m256i kv = _mm256_set1_epi32(k[i]);
+    for (int v = 0; v < V; v += 2) {
+      __m256i val[2];
+      for (int h = 0; h < 2; ++h) {
+        const int o = o0 + kVecLanes * (v + h);
+        const __m256i kk = kr ? ep::load8(kr + o) : kv;
+        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
+        if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(ep::sat8(d), ep::load8(mult + o)),
+                                            ep::load8(offset + o));
+        val[h] = _mm256_srav_epi32(mq, ep::load8(shift + o));
+      }
+      // the signed-saturating packs of store_int8x16 saturate to [−128, 127]
+      ep::store_int8x16(out + (pix0 + i) * row + o0 + kVecLanes * v, val[0], val[1]);
+    }
+  }
+}
+
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx2;
   static constexpr int kLanes = kVecLanes;
@@ -152,19 +187,61 @@ struct Tile {
   }
 
   // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
-  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m256i sum[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, sum);
     const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+    if constexpr (kTail) {
+      static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
+      const ep::TailRun tr(ew);
+      for (int i = 0; i < P; ++i) {
+        const int32_t* kr = krow[i];
+        const __m256i kv = _mm256_set1_epi32(k[i]);
+        uint32_t* row = tr.bits_row(pix0 + i);
+        const size_t pix = pix0 + i;
+        for (int v = 0; v < V; v += 2) {
+          __m256i val[2];
+          for (int h = 0; h < 2; ++h) {
+            const int o = o0 + kLanes * (v + h);
+            const __m256i kk = kr ? ep::load8(kr + o) : kv;
+            __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
+            if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+            val[h] = ep::tail8(tr, d, pix, o);
+          }
+          const int o = o0 + kLanes * v;
+          ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
+          if (row != nullptr) {
+            // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
+            // groups hold whole words (bconv2d's condition), so both halves share one word.
+            // OR-ed: bconv2d zeroes the pack's output once per call.
+            row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
+                                  ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
+          }
+        }
+      }
+      return;
+    }
+    if constexpr (kKind == EpilogueKind::kInt8) {
+      int8_finish<P, V, kClamp>(sum, ew, k, krow, pix0, o0);
+      return;
+    }
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m256i kv = _mm256_set1_epi32(k[i]);
       uint32_t* row = static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems;
       int cur_word = -1;
       uint32_t cur_bits = 0;
+      const auto add_bits = [&](int word, int bit, uint32_t bits) {
+        if (word != cur_word) {
+          if (cur_word >= 0) row[cur_word] |= cur_bits;
+          cur_word = word;
+          cur_bits = 0;
+        }
+        cur_bits |= bits << bit;
+      };
       for (int v = 0; v < V; ++v) {
         const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
         __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
@@ -173,12 +250,7 @@ struct Tile {
           if (slots.word[v] >= 0) {
             const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
                 _mm256_cmpgt_epi32(ep::load8(ew.ep.threshold + o0 + kLanes * v), d))));
-            if (slots.word[v] != cur_word) {
-              if (cur_word >= 0) row[cur_word] |= cur_bits;
-              cur_word = slots.word[v];
-              cur_bits = 0;
-            }
-            cur_bits |= bits << slots.bit[v];
+            add_bits(slots.word[v], slots.bit[v], bits);
             continue;
           }
         }

@@ -70,12 +70,55 @@ struct Tile {
   }
 
   // A full channel block of P pixels finished in registers (docs: FusedRunFn).
-  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m512i acc[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
+    if constexpr (kTail) {
+      const ep::TailRun tr(ew);
+      const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+#pragma GCC unroll 16
+      for (int i = 0; i < P; ++i) {
+        const int32_t* kr = krow[i];
+        const __m512i kv = _mm512_set1_epi32(k[i]);
+        ep::PackedRow packed(tr.bits_row(pix0 + i));
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) {
+          const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+          const __m512i d = ep::d16<kClamp>(acc[i][v], kk, lo, hi);
+          const uint32_t bits = ep::tail16(tr, d, pix0 + i, o0 + kLanes * v);
+          if (tr.bits != nullptr) packed.add(slots.word[v], slots.bit[v], bits);
+        }
+        packed.flush();
+      }
+      return;
+    }
+    if constexpr (kKind == EpilogueKind::kInt8) {  // the same with the int8 state in locals
+      const ep::Int8Run ir(ew);
+      const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+#pragma GCC unroll 16
+      for (int i = 0; i < P; ++i) {
+        const int32_t* kr = krow[i];
+        const __m512i kv = _mm512_set1_epi32(k[i]);
+        if constexpr (V == 4) {  // the whole 64-channel row of the block in one store
+          __m512i y[4];
+          for (int v = 0; v < 4; ++v) {
+            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+            y[v] = ir.requant(ep::d16<kClamp>(acc[i][v], kk, lo, hi), o0 + kLanes * v);
+          }
+          ep::store_int8x64(ir.out + (pix0 + i) * ir.row + o0, y[0], y[1], y[2], y[3]);
+        } else {
+#pragma GCC unroll 4
+          for (int v = 0; v < V; ++v) {
+            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+            ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);
+          }
+        }
+      }
+      return;
+    }
     for (int i = 0; i < P; ++i) {
       const int32_t* kr = krow[i];
       const __m512i kv = _mm512_set1_epi32(k[i]);

@@ -74,12 +74,23 @@ struct Tile {
 
   // A full channel block of P pixels finished in registers (docs: FusedRunFn): the whole
   // block (4·V channels) is one epilogue chunk.
-  template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     int32x4_t sum[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, sum);
+    if constexpr (kTail) {
+      const ep::TailRun tr(ew);
+      const int32x4_t lo = vdupq_n_s32(ew.ep.lo), hi = vdupq_n_s32(ew.ep.hi);
+      for (int i = 0; i < P; ++i) {
+        ep::PackedRow packed(tr.bits_row(pix0 + i));
+        ep::finish_tail<V, kClamp>(tr, lo, hi, sum[i], k[i], krow[i], pix0 + i, o0, slots.word,
+                                   slots.bit, &packed);
+        packed.flush();
+      }
+      return;
+    }
     for (int i = 0; i < P; ++i) {
       ep::PackedRow packed(static_cast<uint32_t*>(ew.out) + (pix0 + i) * ew.row_elems);
       ep::finish<V, kKind, kClamp>(ew, sum[i], k[i], krow[i], pix0 + i, o0, slots.word,

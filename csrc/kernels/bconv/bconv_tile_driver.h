@@ -14,8 +14,10 @@
 //   // packed epilogue: where the bits of one channel block go
 //   template <int V> struct Slots;
 //   template <int V> static void packed_slots(const EpilogueWriter&, int o0, Slots<V>*);
-//   // P pixels finished in registers: d = K − 2·sum, clamp, epilogue
-//   template <int P, int V, EpilogueKind kKind, bool kClamp, class Rows>
+//   // P pixels finished in registers: d = K − 2·sum, clamp, epilogue; kTail (kInt8 only):
+//   // then the residual tail of ew.tail (ResidualTail, bconv.h), the pack's bits placed by
+//   // the same Slots (EpilogueWriter::enable_tail points og_ch / og_words at the pack)
+//   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
 //   static void tile_finish(const Rows& rows, int taps, int wg, int xoff, const uint32_t* w,
 //                           const EpilogueWriter& ew, const int32_t* k,
 //                           const int32_t* const* krow, size_t pix0, int o0,
@@ -82,38 +84,42 @@ void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32
 }
 
 // The last tile of a group when it is partial (never direct).
-template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, int P = MAXP - 1>
+template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, bool kTail,
+          int P = MAXP - 1>
 void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                       int p, const EpilogueWriter& ew, const int32_t* k,
                       const int32_t* const* krow, size_t pix0, int o0,
                       const typename T::template Slots<V>& slots) {
   if (p == P) {
-    T::template tile_finish<P, V, kKind, kClamp>(TableRows<MAXP>{x}, taps, wg, xoff, w, ew, k,
-                                                 krow, pix0, o0, slots);
+    T::template tile_finish<P, V, kKind, kClamp, kTail>(TableRows<MAXP>{x}, taps, wg, xoff, w,
+                                                        ew, k, krow, pix0, o0, slots);
   } else if constexpr (P > 1) {
-    last_tile_finish<T, MAXP, V, kKind, kClamp, P - 1>(x, taps, wg, xoff, w, p, ew, k, krow,
-                                                       pix0, o0, slots);
+    last_tile_finish<T, MAXP, V, kKind, kClamp, kTail, P - 1>(x, taps, wg, xoff, w, p, ew, k,
+                                                              krow, pix0, o0, slots);
   }
 }
 
-template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp>
+template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, bool kTail = false>
 void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                           int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                           const int32_t* const* krow, const size_t* pix0, int o0) {
   typename T::template Slots<V> slots{};
-  if constexpr (kKind == EpilogueKind::kPacked) T::template packed_slots<V>(ew, o0, &slots);
+  if constexpr (kKind == EpilogueKind::kPacked || kTail) {
+    T::template packed_slots<V>(ew, o0, &slots);
+  }
   const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
   for (int t = 0; t < nfull; ++t) {
     with_tile_rows<MAXP>(rows, taps, t, [&](const auto& tr) {
-      T::template tile_finish<MAXP, V, kKind, kClamp>(tr, taps, wg, xoff, w, ew, k + t * MAXP,
-                                                      krow + t * MAXP, pix0[t], o0, slots);
+      T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(tr, taps, wg, xoff, w, ew,
+                                                             k + t * MAXP, krow + t * MAXP,
+                                                             pix0[t], o0, slots);
     });
   }
   if (nfull == ntiles) return;
   const int t = ntiles - 1;
-  last_tile_finish<T, MAXP, V, kKind, kClamp>(rows.x + static_cast<size_t>(t) * taps * MAXP,
-                                              taps, wg, xoff, w, p_last, ew, k + t * MAXP,
-                                              krow + t * MAXP, pix0[t], o0, slots);
+  last_tile_finish<T, MAXP, V, kKind, kClamp, kTail>(
+      rows.x + static_cast<size_t>(t) * taps * MAXP, taps, wg, xoff, w, p_last, ew,
+      k + t * MAXP, krow + t * MAXP, pix0[t], o0, slots);
 }
 
 template <class T, int MAXP, int V>
@@ -132,6 +138,16 @@ template <class T, int MAXP, int V>
 void run_many_finish(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                      int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                      const int32_t* const* krow, const size_t* pix0, int o0) {
+  if (ew.tail != nullptr) {  // kInt8 with the residual tail in registers (enable_tail)
+    if (ew.clamp) {
+      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, true, true>(
+          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0);
+    } else {
+      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, false, true>(
+          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0);
+    }
+    return;
+  }
   with_epilogue<ManyFinish<T, MAXP, V>>(ew, rows, taps, wg, xoff, w, ntiles, p_last, k, krow,
                                         pix0, o0);
 }

@@ -32,6 +32,14 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+// Rows of EpilogueWriter::tail_table: the int8 requant (M zero-extended, B + 2^(s−1), s), the
+// add ((My, Mr) int16 pairs, B + 2^(s−1), s), the pwl (t, Mp and Mn zero-extended, Bp and Bn
+// + 2^(ps−1), ps) and the pack's threshold.
+enum TailParam : int {
+  kTpMult, kTpOffset, kTpShift, kTpPairs, kTpBr, kTpS, kTpT, kTpMp, kTpMn, kTpBp, kTpBn, kTpPs,
+  kTpPackT, kTailParams
+};
+
 // Where and how a bconv2d / bdense call writes its outputs.
 struct EpilogueWriter {
   Epilogue ep;
@@ -49,6 +57,20 @@ struct EpilogueWriter {
   // members (docs/development.md, "Per-ISA objects"). Hence no copies (they would dangle).
   const int32_t* mult_u16_data = nullptr;
   const int32_t* offset_round_data = nullptr;
+  // The residual tail the micro-kernels finish in registers (null: none, or ep.post does it;
+  // set by enable_tail). og_ch / og_words then describe the pack's groups, tail_words is the
+  // pack's words per pixel, tail_mp_u16 / tail_mn_u16 the pwl multipliers zero-extended
+  // (as mult_u16).
+  const ResidualTail* tail = nullptr;
+  size_t tail_words = 0;
+  std::vector<int32_t> tail_mul_u16;  // [Mp | Mn][cout]
+  const int32_t* tail_mp_u16 = nullptr;
+  const int32_t* tail_mn_u16 = nullptr;
+  // The x86 tails' parameters interleaved per 16 channels (TailParam rows of 16 int32 per
+  // chunk): one pointer per channel vector reaches every parameter at a fixed displacement,
+  // so the loop needs no pointer reloads after its int8 stores (which may alias anything).
+  std::vector<int32_t> tail_table_v;
+  const int32_t* tail_table = nullptr;
 
   EpilogueWriter(const EpilogueWriter&) = delete;
   EpilogueWriter& operator=(const EpilogueWriter&) = delete;
@@ -78,6 +100,10 @@ struct EpilogueWriter {
       offset_round_data = offset_round.data();
     }
   }
+
+  // Routes ep.tail (kInt8) through the micro-kernels' registers; defined in bconv.cc (see
+  // write).
+  void enable_tail(const ResidualTail* t);
 
   // Channels o0..o0+nc of output pixel `pix` have d = K − 2·s[c], K = krow ? krow[o] : k.
   // Defined in bconv.cc, which is built for the baseline ISA: an inline definition here would

@@ -32,6 +32,84 @@ inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
   *bit = oc % 32;
 }
 
+// int8 requant of 8 channels o.. before the final saturation: rshift_round(M·clamp(d, −128,
+// 127) + B, s) in int32 lanes, exact when EpilogueWriter::int8_fits_32 (callers check).
+// q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+inline __m256i requant8(const EpilogueWriter& w, __m256i d, int o) {
+  const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+  const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+  const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16_data + o));
+  const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round_data + o));
+  return _mm256_srav_epi32(v, load8(w.ep.shift + o));
+}
+
+inline __m256i sat8(__m256i v) {
+  return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
+}
+
+// One call's residual tail state in locals (EpilogueWriter::enable_tail): the int8 stores may
+// alias anything, so fields read through the writer would be reloaded after each of them.
+struct TailRun {
+  const int32_t* table;
+  int8_t* out;
+  const int8_t* r;
+  size_t row;
+  uint32_t* bits;
+  size_t words;
+  bool pwl;
+  explicit TailRun(const EpilogueWriter& w)
+      : table(w.tail_table),
+        out(static_cast<int8_t*>(w.out)),
+        r(w.tail->r),
+        row(w.row_elems),
+        bits(w.tail->bits),
+        words(w.tail_words),
+        pwl(w.tail->pwl) {}
+  // The parameters of channel o (TailParam k at [k·16]).
+  const int32_t* params(int o) const { return table + (o >> 4) * (16 * kTailParams) + (o & 15); }
+  // The row of the pack's bits of pixel `pix` (null: no pack).
+  uint32_t* bits_row(size_t pix) const { return bits != nullptr ? bits + pix * words : nullptr; }
+};
+
+// The residual tail (ResidualTail, bconv.h) of 8 channels o.. of pixel `pix` from the clamped
+// d, up to the int8 value in int32 lanes: requant, add (one vpmaddwd of the (y, r) int16 pairs
+// with (My, Mr)), pwl (multiplier and offset picked per lane, one vpmaddwd with the
+// zero-extended Mp / Mn).
+inline __m256i tail8(const TailRun& tr, __m256i d, size_t pix, int o) {
+  const int32_t* p = tr.params(o);
+  const auto param = [p](TailParam k) { return load8(p + 16 * k); };
+  const __m256i q = sat8(d);
+  const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(q, param(kTpMult)), param(kTpOffset));
+  const __m256i y = sat8(_mm256_srav_epi32(mq, param(kTpShift)));
+  const __m256i r = _mm256_cvtepi8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tr.r + pix * tr.row + o)));
+  const __m256i yr = _mm256_blend_epi16(y, _mm256_slli_epi32(r, 16), 0xAA);
+  __m256i v = _mm256_add_epi32(_mm256_madd_epi16(yr, param(kTpPairs)), param(kTpBr));
+  v = sat8(_mm256_srav_epi32(v, param(kTpS)));
+  if (tr.pwl) {
+    const __m256i neg = _mm256_cmpgt_epi32(param(kTpT), v);
+    const __m256i m = _mm256_blendv_epi8(param(kTpMp), param(kTpMn), neg);
+    const __m256i b = _mm256_blendv_epi8(param(kTpBp), param(kTpBn), neg);
+    v = sat8(_mm256_srav_epi32(_mm256_add_epi32(_mm256_madd_epi16(v, m), b), param(kTpPs)));
+  }
+  return v;
+}
+
+// The pack's bits of 8 channels o.. (value v in int32 lanes): bit b = v[b] < pack_t[o+b].
+inline uint32_t tail_bits8(const TailRun& tr, __m256i v, int o) {
+  const __m256i t = load8(tr.params(o) + 16 * kTpPackT);
+  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, v))));
+}
+
+// 16 int8 values (two vectors of 8 int32 lanes, saturated to [−128, 127]: int32 -> int16 ->
+// int8 signed-saturating packs) stored at y.
+inline void store_int8x16(int8_t* y, __m256i a, __m256i b) {
+  const __m256i w16 = _mm256_packs_epi32(a, b);   // a0-3 b0-3 | a4-7 b4-7
+  const __m256i w8 = _mm256_packs_epi16(w16, w16);  // bytes: a0-3 b0-3 a0-3 b0-3 | a4-7 ...
+  const __m256i ord = _mm256_permutevar8x32_epi32(w8, _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm256_castsi256_si128(ord));
+}
+
 // 8 channels o..o+7 of pixel `pix`, d already clamped (word/bit: see packed_slot).
 template <EpilogueKind kKind>
 inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int word, int bit) {
@@ -47,14 +125,8 @@ inline void store8(const EpilogueWriter& w, __m256i d, size_t pix, int o, int wo
     const __m256 y = _mm256_add_ps(prod, _mm256_loadu_ps(ep.bias + o));
     _mm256_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
   } else if constexpr (kKind == EpilogueKind::kInt8) {
-    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
-    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-    // q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m256i mq = _mm256_madd_epi16(q, load8(w.mult_u16_data + o));
-    const __m256i sh = load8(ep.shift + o);
-    const __m256i v = _mm256_add_epi32(mq, load8(w.offset_round_data + o));
     // The signed-saturating packs of store_int8x8 clamp to [−128, 127].
-    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, _mm256_srav_epi32(v, sh));
+    store_int8x8(static_cast<int8_t*>(w.out) + pix * w.row_elems + o, requant8(w, d, o));
   } else {
     // word = -1: the 8 channels straddle a word or group boundary (rare): bit by bit.
     const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(

@@ -34,6 +34,111 @@ inline uint32_t below_threshold(const EpilogueWriter& w, __m512i d, int o) {
   return static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(load16(w.ep.threshold + o), d));
 }
 
+// int8 requant of 16 channels o.. before the final saturation: rshift_round(M·clamp(d, −128,
+// 127) + B, s) in int32 lanes. Exact only when EpilogueWriter::int8_fits_32 (callers check).
+// q in [−128, 127] and M zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
+inline __m512i requant16(const EpilogueWriter& w, __m512i d, int o) {
+  const __m512i q =
+      _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+  const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
+  const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
+  return _mm512_srav_epi32(v, load16(w.ep.shift + o));
+}
+
+// The int8 epilogue's state in locals, for the fused loops (see TailRun below).
+struct Int8Run {
+  const int32_t* mult;
+  const int32_t* offset;
+  const int32_t* shift;
+  int8_t* out;
+  size_t row;
+  explicit Int8Run(const EpilogueWriter& w)
+      : mult(w.mult_u16_data),
+        offset(w.offset_round_data),
+        shift(w.ep.shift),
+        out(static_cast<int8_t*>(w.out)),
+        row(w.row_elems) {}
+  // requant16 of channels o.. before the final saturation
+  __m512i requant(__m512i d, int o) const {
+    const __m512i q =
+        _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+    const __m512i v = _mm512_add_epi32(madd16(q, load16(mult + o)), load16(offset + o));
+    return _mm512_srav_epi32(v, load16(shift + o));
+  }
+  // requant16 of channels o.. of pixel pix, saturated and stored
+  void store(__m512i d, size_t pix, int o) const {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + pix * row + o),
+                     _mm512_cvtsepi32_epi8(requant(d, o)));
+  }
+};
+
+// 64 int8 values, saturated from four vectors of 16 int32 lanes (channels 0-15, 16-31, 32-47,
+// 48-63), stored at y: two vpackssdw and one vpacksswb (int32 -> int16 -> int8, each
+// saturating, per 128-bit lane) and one vpermd back to channel order — instead of four
+// vpmovsdb (two uops each) and four stores.
+inline void store_int8x64(int8_t* y, __m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i bytes = _mm512_packs_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d));
+  // 128-bit lane L holds the dwords (a_L, b_L, c_L, d_L), channel groups of 4
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(y, _mm512_permutexvar_epi32(order, bytes));
+}
+
+inline __m512i sat8(__m512i v) {
+  return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+}
+
+// One call's residual tail state in locals (EpilogueWriter::enable_tail): the int8 stores may
+// alias anything, so fields read through the writer would be reloaded after each of them.
+struct TailRun {
+  const int32_t* table;
+  int8_t* out;
+  const int8_t* r;
+  size_t row;
+  uint32_t* bits;
+  size_t words;
+  bool pwl;
+  explicit TailRun(const EpilogueWriter& w)
+      : table(w.tail_table),
+        out(static_cast<int8_t*>(w.out)),
+        r(w.tail->r),
+        row(w.row_elems),
+        bits(w.tail->bits),
+        words(w.tail_words),
+        pwl(w.tail->pwl) {}
+  // The parameters of channel o (TailParam k at [k·16]).
+  const int32_t* params(int o) const { return table + (o >> 4) * (16 * kTailParams) + (o & 15); }
+  // The row of the pack's bits of pixel `pix` (null: no pack).
+  uint32_t* bits_row(size_t pix) const { return bits != nullptr ? bits + pix * words : nullptr; }
+};
+
+// The residual tail (ResidualTail, bconv.h) of 16 channels o.. of pixel `pix` from the
+// clamped d: requant, add (one vpmaddwd of the (y, r) int16 pairs with (My, Mr)), pwl (the
+// multiplier and offset picked per lane, then one vpmaddwd with the zero-extended Mp / Mn),
+// int8 store; returns the pack's bits (channel o+b below pack_t: bit b).
+inline uint32_t tail16(const TailRun& tr, __m512i d, size_t pix, int o) {
+  const int32_t* p = tr.params(o);
+  const auto param = [p](TailParam k) { return load16(p + 16 * k); };
+  const size_t at = pix * tr.row + o;
+  const __m512i q = sat8(d);
+  const __m512i mq = _mm512_add_epi32(madd16(q, param(kTpMult)), param(kTpOffset));
+  const __m512i y = sat8(_mm512_srav_epi32(mq, param(kTpShift)));
+  const __m512i r =
+      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tr.r + at)));
+  const __m512i yr = _mm512_mask_blend_epi16(0xAAAAAAAAu, y, _mm512_slli_epi32(r, 16));
+  __m512i v = _mm512_add_epi32(madd16(yr, param(kTpPairs)), param(kTpBr));
+  v = sat8(_mm512_srav_epi32(v, param(kTpS)));
+  if (tr.pwl) {
+    const __mmask16 neg = _mm512_cmplt_epi32_mask(v, param(kTpT));
+    const __m512i m = _mm512_mask_blend_epi32(neg, param(kTpMp), param(kTpMn));
+    const __m512i b = _mm512_mask_blend_epi32(neg, param(kTpBp), param(kTpBn));
+    v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), param(kTpPs)));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tr.out + at), _mm512_cvtsepi32_epi8(v));
+  if (tr.bits == nullptr) return 0;
+  return static_cast<uint32_t>(_mm512_cmplt_epi32_mask(v, param(kTpPackT)));
+}
+
 // 16 channels o..o+15 of pixel `pix`, d already clamped (word/bit: see packed_slot; used
 // only by kPacked).
 template <EpilogueKind kKind>
@@ -51,13 +156,7 @@ inline void store16(const EpilogueWriter& w, __m512i d, size_t pix, int o, int w
     const __m512 y = _mm512_add_ps(prod, _mm512_loadu_ps(e.bias + o));
     _mm512_storeu_ps(static_cast<float*>(w.out) + pix * w.row_elems + o, y);
   } else if constexpr (kKind == EpilogueKind::kInt8) {
-    // Exact only when EpilogueWriter::int8_fits_32 (callers check). q in [−128, 127] and M
-    // zero-extended: vpmaddwd of (q, ·)·(M, 0) pairs is M·q.
-    const __m512i q =
-        _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
-    const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
-    const __m128i y = _mm512_cvtsepi32_epi8(_mm512_srav_epi32(v, load16(e.shift + o)));
+    const __m128i y = _mm512_cvtsepi32_epi8(requant16(w, d, o));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(w.out) +
                                                 pix * w.row_elems + o),
                      y);
@@ -100,15 +199,20 @@ class PackedRow {
   uint32_t bits_ = 0;
 };
 
+// d = K − 2·s, clamped to [lo, hi] when kClamp.
+template <bool kClamp>
+inline __m512i d16(__m512i s, __m512i kk, __m512i lo, __m512i hi) {
+  const __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
+  if constexpr (kClamp) return _mm512_min_epi32(_mm512_max_epi32(d, lo), hi);
+  return d;
+}
+
 // One pixel's 16-channel chunk through the epilogue: d = K − 2·s, clamped when kClamp.
 template <EpilogueKind kKind, bool kClamp>
 inline void finish16(const EpilogueWriter& w, __m512i s, __m512i kk, size_t pix, int o,
                      int word, int bit, PackedRow* packed) {
-  __m512i d = _mm512_sub_epi32(kk, _mm512_slli_epi32(s, 1));
-  if constexpr (kClamp) {
-    d = _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(w.ep.lo)),
-                         _mm512_set1_epi32(w.ep.hi));
-  }
+  const __m512i d =
+      d16<kClamp>(s, kk, _mm512_set1_epi32(w.ep.lo), _mm512_set1_epi32(w.ep.hi));
   if constexpr (kKind == EpilogueKind::kPacked) {
     if (word >= 0) {
       packed->add(word, bit, below_threshold(w, d, o));

@@ -6,7 +6,9 @@
 // the AVX-512 and NEON sources built against SIMDe where the build has them; hand-picked shapes
 // reach each tile's fused full blocks, its tile epilogue and the channel-block thread split.
 // The int8 post pass (Epilogue::post, the fused residual tail) sees each output row once, after
-// all its channels are written.
+// all its channels are written. The residual tail in registers (Epilogue::tail: add, pwl, pack
+// bits) equals its scalar twin, the post pass of the same formulas, on every candidate; where
+// bconv_tail_in_registers says so, a batch of one never calls the post pass.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/add/residual.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bdense/bdense.h"
@@ -215,6 +218,140 @@ void check_post(const BconvWeights& opt, const std::vector<uint32_t>& x, const B
   tally.check(ok, "post pass " + what);
 }
 
+// Random parameters of a residual tail (ResidualTail) over `cout` channels: int16 multipliers,
+// offsets that sometimes wrap int32, shifts 0..30, pwl and pack each on or off, pack groups
+// of whole words or not (the latter take the post pass).
+struct TailData {
+  ResidualTail tail;
+  std::vector<int8_t> r;
+  std::vector<int32_t> my, mr, pairs, br, s, t, mp, mn, bp, bn, ps, pack_t;
+  std::vector<uint32_t> bits;
+  glue::ResidualParams params;
+};
+
+void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d) {
+  const auto i16 = [&] {
+    return uniform(rng, 0, 3) == 0 ? uniform(rng, -32768, 32767) : uniform(rng, -3000, 3000);
+  };
+  const auto offset = [&] {
+    return uniform(rng, 0, 7) == 0 ? uniform(rng, INT32_MIN, INT32_MAX)
+                                   : uniform(rng, -(1 << 20), 1 << 20);
+  };
+  for (size_t i = 0; i < pixels * cout; ++i) d->r.push_back(static_cast<int8_t>(uniform(rng, -128, 127)));
+  for (int c = 0; c < cout; ++c) {
+    d->my.push_back(i16());
+    d->mr.push_back(i16());
+    d->pairs.push_back(static_cast<int32_t>((static_cast<uint32_t>(d->my[c]) & 0xffffu) |
+                                            (static_cast<uint32_t>(d->mr[c]) << 16)));
+    d->br.push_back(offset());
+    d->s.push_back(uniform(rng, 0, 30));
+    d->t.push_back(uniform(rng, -130, 130));
+    d->mp.push_back(i16());
+    d->mn.push_back(i16());
+    d->bp.push_back(offset());
+    d->bn.push_back(offset());
+    d->ps.push_back(uniform(rng, 0, 30));
+    const int r = uniform(rng, 0, 9);
+    d->pack_t.push_back(r == 0 ? INT32_MIN : (r == 9 ? INT32_MAX : uniform(rng, -130, 130)));
+  }
+  ResidualTail& t = d->tail;
+  t.r = d->r.data();
+  t.my = d->my.data(), t.mr = d->mr.data(), t.pairs = d->pairs.data();
+  t.br = d->br.data(), t.s = d->s.data();
+  t.pwl = uniform(rng, 0, 2) != 0;
+  t.t = d->t.data(), t.mp = d->mp.data(), t.mn = d->mn.data();
+  t.bp = d->bp.data(), t.bn = d->bn.data(), t.ps = d->ps.data();
+  if (uniform(rng, 0, 3) != 0) {
+    std::vector<int> divisors;
+    for (int g = 1; g <= 4; ++g) {
+      if (cout % g == 0) divisors.push_back(g);
+    }
+    t.pack_groups = divisors[uniform(rng, 0, static_cast<int>(divisors.size()) - 1)];
+    t.pack_t = d->pack_t.data();
+    d->bits.assign(pixels * packed_words(cout, t.pack_groups), 0xdeadbeefu);
+    t.bits = d->bits.data();
+  }
+  glue::ResidualParams& p = d->params;
+  p.channels = cout;
+  p.my = t.my, p.mr = t.mr, p.br = t.br, p.s = t.s, p.pairs = t.pairs;
+  p.pwl = t.pwl;
+  p.t = t.t, p.mp = t.mp, p.mn = t.mn, p.bp = t.bp, p.bn = t.bn, p.ps = t.ps;
+}
+
+// The scalar twin of the tail as a post pass: residual_one per element, then the pack's
+// words (whole words, pad bits 0). Counts the rows it finishes.
+struct TailPost {
+  const TailData* d;
+  int cout;
+  std::atomic<size_t>* rows;
+  static void run(const void* ctx, void* out, size_t p0, size_t p1) {
+    const TailPost& c = *static_cast<const TailPost*>(ctx);
+    const ResidualTail& t = c.d->tail;
+    int8_t* y = static_cast<int8_t*>(out);
+    const int og = c.cout / t.pack_groups, words = packed_words(c.cout, t.pack_groups);
+    for (size_t p = p0; p < p1; ++p) {
+      int8_t* row = y + p * c.cout;
+      for (int o = 0; o < c.cout; ++o) {
+        row[o] = glue::residual_one(c.d->params, o, row[o], t.r[p * c.cout + o]);
+      }
+      if (t.bits == nullptr) continue;
+      uint32_t* b = t.bits + p * words;
+      for (int w = 0; w < words; ++w) b[w] = 0;
+      for (int o = 0; o < c.cout; ++o) {
+        if (row[o] < t.pack_t[o]) b[o / og * ((og + 31) / 32) + o % og / 32] |= 1u << (o % og % 32);
+      }
+    }
+    *c.rows += p1 - p0;
+  }
+};
+
+// In-register tails seen per candidate (each candidate must have run some).
+std::vector<std::pair<std::string, int>> g_tail_in_registers;
+
+void note_tail(const std::string& name, bool in_registers) {
+  for (auto& e : g_tail_in_registers) {
+    if (e.first == name) {
+      e.second += in_registers;
+      return;
+    }
+  }
+  g_tail_in_registers.push_back({name, in_registers ? 1 : 0});
+}
+
+// The int8 epilogue with a random residual tail: `opt` against the scalar twin (the `ref`
+// weights, whose scalar kernel never finishes in registers) on every pool.
+void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::string& name,
+                const std::vector<uint32_t>& x, const BconvGeometry& geo, const Epilogue& ep0,
+                std::mt19937& rng, test::Tally& tally, ThreadPool* pools[],
+                const std::string& what) {
+  const size_t pixels = static_cast<size_t>(geo.n) *
+                        conv_out_size(geo.h, ref.kh, geo.stride, geo.pad_top, geo.pad_bottom) *
+                        conv_out_size(geo.w, ref.kw, geo.stride, geo.pad_left, geo.pad_right);
+  TailData want_d;
+  make_tail(rng, ref.cout, pixels, &want_d);
+  std::atomic<size_t> rows{0};
+  TailPost post{&want_d, ref.cout, &rows};
+  Epilogue ep = ep0;
+  ep.post = {&TailPost::run, &post};
+  ep.tail = &want_d.tail;
+  tally.check(!bconv_tail_in_registers(ref, ep), "scalar kernel keeps the tail in the post pass");
+  const auto want = run(ref, x, geo, ep, *pools[0]);
+  const std::vector<uint32_t> want_bits = want_d.bits;
+  const bool regs = bconv_tail_in_registers(opt, ep);
+  note_tail(name, regs);
+  for (int t = 0; t < kPools; ++t) {
+    std::fill(want_d.bits.begin(), want_d.bits.end(), 0xdeadbeefu);
+    rows = 0;
+    const auto got = run(opt, x, geo, ep, *pools[t]);
+    const std::string tw = "tail" + std::string(want_d.tail.pwl ? " pwl" : "") +
+                           (want_d.tail.bits ? " pack/" + std::to_string(want_d.tail.pack_groups) : "") +
+                           (regs ? " in registers " : " post ") + "threads " +
+                           std::to_string(kPoolThreads[t]) + " " + what;
+    tally.check(got == want && want_d.bits == want_bits, tw);
+    if (regs && geo.n == 1) tally.check(rows.load() == 0, "no post pass rows: " + tw);
+  }
+}
+
 void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
   const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
@@ -257,6 +394,11 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
                                  describe(c);
         tally.check(kind == EpilogueKind::kFloat ? same_floats(got, want) : got == want, what);
         if (kind == EpilogueKind::kInt8) check_post(opt, x, geo, e.ep, want, *pools[t], tally, what);
+      }
+      if (kind == EpilogueKind::kInt8) {
+        check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools,
+                   cand.name + " (" + opt.kernel->name + ")" + (wide ? " wide " : " ") +
+                       describe(c));
       }
       if (kind == EpilogueKind::kInt8) check_post(ref, x, geo, e.ep, want, *pools[1], tally,
                                                   "scalar " + describe(c));
@@ -364,5 +506,8 @@ int main() {
     check_case(c, rng, tally, pools);
   }
   for (int i = 0; i < 30; ++i) check_dense(rng, tally, pools);
+  for (const auto& e : g_tail_in_registers) {
+    tally.check(e.second > 0, e.first + " ran the residual tail in registers");
+  }
   return tally.finish();
 }

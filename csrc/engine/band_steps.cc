@@ -292,9 +292,9 @@ bool keeps(RowRange have, RowRange hold) {
 
 // Units [u0, u1) (unit = sample * bands + band) on this thread. A link's buffer keeps the
 // rows it holds from one band to the next of a sample: a band computes only the rows it adds.
-void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::size_t u0,
-               std::size_t u1) {
-  const std::size_t n = c.links.size(), bands = (c.links.back().h_out + c.band - 1) / c.band;
+void run_units(const Chain& c, std::size_t band, const std::uint8_t* x, std::uint8_t* out,
+               std::size_t u0, std::size_t u1) {
+  const std::size_t n = c.links.size(), bands = (c.links.back().h_out + band - 1) / band;
   std::uint8_t* scratch = thread_scratch(c.scratch);
   std::vector<RowRange> have(n), hold(n), comp(n);
   std::size_t sample = static_cast<std::size_t>(-1);
@@ -303,9 +303,9 @@ void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::si
       sample = u / bands;
       std::fill(have.begin(), have.end(), RowRange{});
     }
-    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>((u % bands) * c.band);
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>((u % bands) * band);
     const std::ptrdiff_t h = static_cast<std::ptrdiff_t>(c.links.back().h_out);
-    comp[n - 1] = {r0, std::min(r0 + static_cast<std::ptrdiff_t>(c.band), h)};
+    comp[n - 1] = {r0, std::min(r0 + static_cast<std::ptrdiff_t>(band), h)};
     // Backward: the rows each buffer must hold and those it must compute anew.
     for (std::size_t i = n - 1; i > 0; --i) {
       RowRange& hd = hold[i - 1];
@@ -347,6 +347,16 @@ void run_units(const Chain& c, const std::uint8_t* x, std::uint8_t* out, std::si
   }
 }
 
+// The band a run of n samples on `threads` threads uses: the planned one, or thinner when the
+// run would have fewer units than threads (a 14-row chain planned as one band would run on
+// one thread at batch 1). A thinner band needs no more buffer than the planned one.
+std::size_t run_band(const Chain& c, std::size_t n, std::size_t threads) {
+  const std::size_t h = c.links.back().h_out, bands = (h + c.band - 1) / c.band;
+  if (n * bands >= threads) return c.band;
+  const std::size_t per_sample = (threads + n - 1) / n;
+  return std::max<std::size_t>(1, (h + per_sample - 1) / per_sample);
+}
+
 }  // namespace
 
 bool is_band_op(const ValidGraph& g, const ValidOp& op) {
@@ -386,16 +396,19 @@ Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>
   c->links = links_of(g, ops, isa);
   plan_bands(c.get(), band_bytes);
   s.run = [c](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    const std::size_t bands = (c->links.back().h_out + c->band - 1) / c->band;
+    const std::size_t band = run_band(*c, n, static_cast<std::size_t>(pool.num_threads()));
+    const std::size_t bands = (c->links.back().h_out + band - 1) / band;
     struct Ctx {
       const Chain* chain;
+      std::size_t band;
       const std::uint8_t* x;
       std::uint8_t* out;
-    } ctx{c.get(), static_cast<const std::uint8_t*>(ins[0]), static_cast<std::uint8_t*>(out)};
+    } ctx{c.get(), band, static_cast<const std::uint8_t*>(ins[0]),
+          static_cast<std::uint8_t*>(out)};
     run_ranges(&pool, n * bands,
                [](const void* p, std::size_t u0, std::size_t u1) {
                  const Ctx& q = *static_cast<const Ctx*>(p);
-                 run_units(*q.chain, q.x, q.out, u0, u1);
+                 run_units(*q.chain, q.band, q.x, q.out, u0, u1);
                },
                &ctx);
   };

@@ -67,11 +67,12 @@ e::ModelOptions to_options(const bnnflow_options* o) {
     }
     opts.isa = isa;
   }
-  if (o->fuse != -1 && o->fuse != 0 && o->fuse != 1) {
-    e::input_error("fuse must be 1 (fused steps), 0 (one step per op) or -1 (the BNNFLOW_FUSE "
-                   "environment variable, else on), got " + std::to_string(o->fuse));
+  if (o->fuse != BNNFLOW_FUSE_DEFAULT && o->fuse != BNNFLOW_FUSE_ON &&
+      o->fuse != BNNFLOW_FUSE_OFF) {
+    e::input_error("fuse must be BNNFLOW_FUSE_DEFAULT (0), BNNFLOW_FUSE_ON (1) or "
+                   "BNNFLOW_FUSE_OFF (2), got " + std::to_string(o->fuse));
   }
-  if (o->fuse != -1) opts.fuse = o->fuse == 1;
+  if (o->fuse != BNNFLOW_FUSE_DEFAULT) opts.fuse = o->fuse == BNNFLOW_FUSE_ON;
   return opts;
 }
 
@@ -104,7 +105,7 @@ void bnnflow_options_init(bnnflow_options* options) {
   if (options == nullptr) return;
   options->num_threads = 1;
   options->isa = nullptr;
-  options->fuse = -1;
+  options->fuse = BNNFLOW_FUSE_DEFAULT;
 }
 
 int bnnflow_isa_supported(const char* isa) {

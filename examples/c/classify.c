@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
       fprintf(stderr, "unknown option '%s' (expected --top K or --threads N)\n", argv[i]);
       return 2;
     }
-    if (i + 1 >= argc || end == argv[i + 1] || *end != '\0' || v < 1 || v > 4096) {
-      fprintf(stderr, "%s needs a whole number from 1 to 4096\n", argv[i]);
+    if (i + 1 >= argc || end == argv[i + 1] || *end != '\0' || v < 1 || v > (is_top ? 4096 : 256)) {
+      fprintf(stderr, "%s needs a whole number from 1 to %d\n", argv[i], is_top ? 4096 : 256);
       return 2;
     }
     if (is_top) top = v;

@@ -72,13 +72,18 @@ typedef struct bnnflow_tensor_spec {
   int64_t shape[4];
 } bnnflow_tensor_spec;
 
+/* bnnflow_options.fuse. 0 is the default, so a zero-initialised struct gets it. */
+enum { BNNFLOW_FUSE_DEFAULT = 0, BNNFLOW_FUSE_ON = 1, BNNFLOW_FUSE_OFF = 2 };
+
+/* Before 1.0 the layout of this struct may change between releases (fields are added at the
+ * end): rebuild against the header of the library you link. */
 typedef struct bnnflow_options {
   int num_threads; /* engine threads per op, 1..256 (default 1) */
   const char* isa; /* "scalar", "avx2", "avx512", "neon" or NULL: the best this CPU runs
                       (or the BNNFLOW_ISA environment variable) */
-  int fuse;        /* fused steps (docs/runtime.md, "Fused steps"): 1 on, 0 off (one step per
-                      op; identical outputs), -1 (default): the BNNFLOW_FUSE environment
-                      variable ("0" or "1"), else on */
+  int fuse;        /* fused steps (docs/runtime.md, "Fused steps"): BNNFLOW_FUSE_DEFAULT (0:
+                      the BNNFLOW_FUSE environment variable, "0" or "1", else on),
+                      BNNFLOW_FUSE_ON or BNNFLOW_FUSE_OFF (one step per op; identical outputs) */
 } bnnflow_options;
 
 typedef struct bnnflow_model bnnflow_model;
@@ -87,8 +92,7 @@ typedef struct bnnflow_model bnnflow_model;
 BNNFLOW_API const char* bnnflow_version(void);
 /* The calling thread's last error message ("" if none). */
 BNNFLOW_API const char* bnnflow_last_error(void);
-/* Defaults: 1 thread, the best ISA, fuse -1. Always call it first: fields added later get
- * their defaults. */
+/* Defaults: 1 thread, the best ISA, BNNFLOW_FUSE_DEFAULT. */
 BNNFLOW_API void bnnflow_options_init(bnnflow_options* options);
 /* 1 if this CPU (and build) runs `isa`, else 0. */
 BNNFLOW_API int bnnflow_isa_supported(const char* isa);

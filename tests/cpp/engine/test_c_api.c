@@ -207,35 +207,43 @@ static void test_bad_files(void) {
   CHECK(bnnflow_model_create_from_buffer("", 0, &opts, &m) == BNNFLOW_ERROR_INVALID_ARGUMENT);
 }
 
-/* options.fuse: 0 runs one step per op, 1 the fused program, with identical logits; other
- * values are refused. */
+/* options.fuse: BNNFLOW_FUSE_OFF runs one step per op, BNNFLOW_FUSE_ON the fused program, a
+ * zero-initialised struct the default (fused here), all with identical logits; other values
+ * are refused. */
 static void test_fuse_option(void) {
   char path[1024];
   size_t in_size, ref_size;
   snprintf(path, sizeof path, "%s/tiny_int8.bnn", BNNFLOW_TEST_DATA);
   void* input = read_all("tiny_int8.input", &in_size);
   float* ref = (float*)read_all("tiny_int8.logits", &ref_size);
-  size_t steps[2] = {0, 0};
-  for (int fuse = 0; fuse <= 1; ++fuse) {
+  size_t steps[3] = {0, 0, 0};
+  static const int modes[3] = {BNNFLOW_FUSE_OFF, BNNFLOW_FUSE_ON, BNNFLOW_FUSE_DEFAULT};
+  for (int i = 0; i < 3; ++i) {
     bnnflow_options opts;
     bnnflow_options_init(&opts);
-    CHECK(opts.fuse == -1);
-    opts.fuse = fuse;
+    CHECK(opts.fuse == BNNFLOW_FUSE_DEFAULT);
+    if (i == 2) { /* zero-initialised but for the thread count: the defaults */
+      memset(&opts, 0, sizeof opts);
+      opts.num_threads = 1;
+    }
+    opts.fuse = modes[i];
     bnnflow_model* m = NULL;
     CHECK(bnnflow_model_create_from_file(path, &opts, &m) == BNNFLOW_OK);
     if (m == NULL) continue;
-    steps[fuse] = bnnflow_model_num_steps(m);
+    steps[i] = bnnflow_model_num_steps(m);
     float* out = (float*)malloc(ref_size);
     CHECK(bnnflow_model_run(m, input, 3, out) == BNNFLOW_OK);
     CHECK(memcmp(out, ref, ref_size) == 0);
     free(out);
     bnnflow_model_destroy(m);
   }
-  printf("tiny_int8: %zu steps unfused, %zu fused\n", steps[0], steps[1]);
+  printf("tiny_int8: %zu steps unfused, %zu fused, %zu default\n", steps[0], steps[1],
+         steps[2]);
   CHECK(steps[1] > 0 && steps[1] < steps[0]);
+  CHECK(getenv("BNNFLOW_FUSE") != NULL || steps[2] == steps[1]);
   bnnflow_options opts;
   bnnflow_options_init(&opts);
-  opts.fuse = 2;
+  opts.fuse = 3;
   bnnflow_model* m = NULL;
   CHECK(bnnflow_model_create_from_file(path, &opts, &m) == BNNFLOW_ERROR_INVALID_ARGUMENT);
   CHECK(m == NULL && strstr(bnnflow_last_error(), "fuse must be") != NULL);

@@ -420,6 +420,11 @@ TensorInfo infer_mul_f32(const OpContext& ctx) {
   const TensorInfo& a = ctx.input(0, {A::kFloat32}, {2, 4});
   const TensorInfo& b = ctx.input(1, {A::kFloat32}, {2, 4});
   const std::vector<std::int64_t> gate{a.shape.front(), a.shape.back()};
+  if (a.shape.size() == 2 && b.shape != a.shape) {
+    ctx.fail("inputs[1]", "shape " + shape_str(b.shape) + " of " + quote(b.name) + " is not " +
+                              shape_str(a.shape) + ", the shape of " + quote(a.name) +
+                              " (a [N, C] gate broadcasts only over a 4-D inputs[0])");
+  }
   if (b.shape != a.shape && b.shape != gate) {
     ctx.fail("inputs[1]", "shape " + shape_str(b.shape) + " of " + quote(b.name) +
                               " is neither " + shape_str(a.shape) + " nor [N, C] = " +

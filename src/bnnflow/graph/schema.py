@@ -328,6 +328,9 @@ def _infer_mul_f32(ctx: OpContext) -> TensorInfo:
     factor per sample and channel, broadcast over H and W: a gate vector)."""
     a = ctx.input(0, ("float32",), (2, 4))
     b = ctx.input(1, ("float32",), (2, 4))
+    if len(a.shape) == 2 and b.shape != a.shape:
+        ctx.fail("inputs[1]", f"shape {list(b.shape)} of {b.name!r} is not {list(a.shape)}, the "
+                 f"shape of {a.name!r} (a [N, C] gate broadcasts only over a 4-D inputs[0])")
     if b.shape != a.shape and b.shape != (a.shape[0], a.shape[-1]):
         ctx.fail("inputs[1]", f"shape {list(b.shape)} of {b.name!r} is neither "
                  f"{list(a.shape)} nor [N, C] = {[a.shape[0], a.shape[-1]]} of {a.name!r}")

@@ -101,21 +101,7 @@ Link conv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
 }
 
 Link dwconv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
-  const TensorInfo& x = g.tensors[op.inputs[0]];
-  const ParamTensor& w = op.param("weights");
-  k::DwConv2dInt8Args proto{};
-  proto.x_unsigned = x.dtype == ActDType::kUint8;
-  proto.w = w.as<std::int8_t>();
-  proto.bias = op.param("bias").as<std::int32_t>();
-  proto.zp = op.param("zp").as<std::int32_t>();
-  proto.W = static_cast<std::size_t>(x.shape[2]);
-  proto.C = static_cast<std::size_t>(x.shape[3]);
-  proto.mult = static_cast<std::size_t>(w.shape[0]) / proto.C;
-  proto.KH = static_cast<int>(w.shape[1]);
-  proto.KW = static_cast<int>(w.shape[2]);
-  proto.stride = static_cast<int>(op.attrs.stride);
-  proto.pad_left = static_cast<int>(op.attrs.pad_left);
-  proto.pad_right = static_cast<int>(op.attrs.pad_right);
+  const k::DwConv2dInt8Args proto = dwconv_int8_args(g, op);  // H and pad top / bottom per band
   Link l = shaped(g, op, op.output, proto.KH, proto.stride);
   auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
   l.run = [proto, fn](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {

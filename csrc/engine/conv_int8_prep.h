@@ -1,5 +1,6 @@
-// conv2d_int8 weights packed once per model for the ISA's kernel: shared by the op's own step,
-// the fused conv2d_int8+requant32 pair (steps.cc) and the band chains (band_steps.cc).
+// The windowed int8 ops' kernel arguments, built once per model and shared by the ops' own
+// steps, the fused conv2d_int8+requant32 pair (steps.cc) and the band chains (band_steps.cc):
+// conv2d_int8 weights packed for the ISA's kernel, and the depthwise op's arguments.
 #pragma once
 #include <memory>
 
@@ -7,6 +8,7 @@
 #include "engine/buffer.h"
 #include "engine/validate.h"
 #include "kernels/conv_int8/conv_int8.h"
+#include "kernels/dwconv_int8/dwconv_int8.h"
 
 namespace bnnflow::engine {
 
@@ -19,5 +21,27 @@ struct PreparedConvInt8 {
 // Throws std::invalid_argument (BNNFLOW_GLUE_PICK) when this build has no kernel for `isa`.
 std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
                                                     Isa isa);
+
+// The dense convolutions' geometry from input x, weights [Cout][KH][KW][Cin] and the op's
+// stride and per-side padding (conv2d_int8 and conv2d_f32 arguments alike).
+template <class Args>
+void set_conv_geometry(const TensorInfo& x, const ParamTensor& w, const OpAttrs& attrs,
+                       Args* a) {
+  a->H = static_cast<std::size_t>(x.shape[1]);
+  a->W = static_cast<std::size_t>(x.shape[2]);
+  a->Cin = static_cast<std::size_t>(x.shape[3]);
+  a->Cout = static_cast<std::size_t>(w.shape[0]);
+  a->KH = static_cast<int>(w.shape[1]);
+  a->KW = static_cast<int>(w.shape[2]);
+  a->stride = static_cast<int>(attrs.stride);
+  a->pad_top = static_cast<int>(attrs.pad_top);
+  a->pad_left = static_cast<int>(attrs.pad_left);
+  a->pad_bottom = static_cast<int>(attrs.pad_bottom);
+  a->pad_right = static_cast<int>(attrs.pad_right);
+}
+
+// dwconv2d_int8's arguments: every field but x, y and N (a band link also sets H and the
+// top / bottom padding of its window).
+glue::DwConv2dInt8Args dwconv_int8_args(const ValidGraph& g, const ValidOp& op);
 
 }  // namespace bnnflow::engine

@@ -342,21 +342,7 @@ Step conv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
 
 Step dwconv_int8_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Step s = base(g, op);
-  const TensorInfo& x = g.tensors[op.inputs[0]];
-  const ParamTensor& w = op.param("weights");
-  k::DwConv2dInt8Args proto{};
-  proto.x_unsigned = x.dtype == ActDType::kUint8;
-  proto.w = w.as<std::int8_t>();
-  proto.bias = op.param("bias").as<std::int32_t>();
-  proto.zp = op.param("zp").as<std::int32_t>();
-  proto.H = static_cast<std::size_t>(x.shape[1]);
-  proto.W = static_cast<std::size_t>(x.shape[2]);
-  proto.C = static_cast<std::size_t>(x.shape[3]);
-  proto.mult = static_cast<std::size_t>(w.shape[0]) / proto.C;
-  proto.KH = static_cast<int>(w.shape[1]);
-  proto.KW = static_cast<int>(w.shape[2]);
-  proto.stride = static_cast<int>(op.attrs.stride);
-  set_pads(op.attrs, &proto);
+  const k::DwConv2dInt8Args proto = dwconv_int8_args(g, op);
   auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
   s.run = [proto, fn](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     k::DwConv2dInt8Args a = proto;
@@ -540,14 +526,7 @@ Step conv_f32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   k::Conv2dF32Args& a = p->proto;
   a.w = w.as<float>();
   a.bias = op.param("bias").as<float>();
-  a.H = static_cast<std::size_t>(x.shape[1]);
-  a.W = static_cast<std::size_t>(x.shape[2]);
-  a.Cin = static_cast<std::size_t>(x.shape[3]);
-  a.Cout = static_cast<std::size_t>(w.shape[0]);
-  a.KH = static_cast<int>(w.shape[1]);
-  a.KW = static_cast<int>(w.shape[2]);
-  a.stride = static_cast<int>(op.attrs.stride);
-  set_pads(op.attrs, &a);
+  set_conv_geometry(x, w, op.attrs, &a);
   auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed_bytes);
   auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_f32_pack);
   p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_f32_packed);
@@ -807,6 +786,25 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
   return s;
 }
 
+k::DwConv2dInt8Args dwconv_int8_args(const ValidGraph& g, const ValidOp& op) {
+  const TensorInfo& x = g.tensors[op.inputs[0]];
+  const ParamTensor& w = op.param("weights");
+  k::DwConv2dInt8Args a{};
+  a.x_unsigned = x.dtype == ActDType::kUint8;
+  a.w = w.as<std::int8_t>();
+  a.bias = op.param("bias").as<std::int32_t>();
+  a.zp = op.param("zp").as<std::int32_t>();
+  a.H = static_cast<std::size_t>(x.shape[1]);
+  a.W = static_cast<std::size_t>(x.shape[2]);
+  a.C = static_cast<std::size_t>(x.shape[3]);
+  a.mult = static_cast<std::size_t>(w.shape[0]) / a.C;
+  a.KH = static_cast<int>(w.shape[1]);
+  a.KW = static_cast<int>(w.shape[2]);
+  a.stride = static_cast<int>(op.attrs.stride);
+  set_pads(op.attrs, &a);
+  return a;
+}
+
 std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
                                                     Isa isa) {
   const TensorInfo& x = g.tensors[op.inputs[0]];
@@ -817,14 +815,7 @@ std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const V
   a.w = w.as<std::int8_t>();
   a.bias = op.param("bias").as<std::int32_t>();
   a.zp = op.param("zp").as<std::int32_t>();
-  a.H = static_cast<std::size_t>(x.shape[1]);
-  a.W = static_cast<std::size_t>(x.shape[2]);
-  a.Cin = static_cast<std::size_t>(x.shape[3]);
-  a.Cout = static_cast<std::size_t>(w.shape[0]);
-  a.KH = static_cast<int>(w.shape[1]);
-  a.KW = static_cast<int>(w.shape[2]);
-  a.stride = static_cast<int>(op.attrs.stride);
-  set_pads(op.attrs, &a);
+  set_conv_geometry(x, w, op.attrs, &a);
   auto bytes = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed_bytes);
   auto pack = BNNFLOW_GLUE_PICK(isa, conv2d_int8_pack);
   p->fn = BNNFLOW_GLUE_PICK(isa, conv2d_int8_packed);

@@ -625,6 +625,7 @@ struct FoldedResidual {
   const PackKernels* pack = nullptr;  // with a fused pack
   const std::int32_t* pack_t = nullptr;
   int channels = 0, pack_groups = 1;
+  std::vector<std::int32_t> tail_table;  // make_tail_table with the bconv's int8 epilogue
 };
 
 // A parameter of the validated dtype T (docs/format.md) widened to int32.
@@ -715,6 +716,7 @@ ResidualTail register_tail(const FoldedResidual& f, const std::int8_t* residual,
     t.pack_t = f.pack_t;
     t.pack_groups = f.pack_groups;
   }
+  if (!f.tail_table.empty()) t.table = f.tail_table.data();
   return t;
 }
 
@@ -767,6 +769,10 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
     if (!p) p = std::make_shared<const PreparedBconv>(prepare_bconv(g, conv, isa));
     s.prepared = p;
     auto f = fold_residual(chain, isa);
+    if (p->ep.kind == EpilogueKind::kInt8) {
+      const ResidualTail params = register_tail(*f, nullptr, nullptr);
+      f->tail_table = make_tail_table(p->ep, p->weights->cout, params);
+    }
     const bool packs = chain.pack != nullptr;
     s.run = [p, f, packs](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
       ResidualCall call{f.get(), in<std::int8_t>(ins, 1),

@@ -59,6 +59,33 @@ void EpilogueWriter::write(const int32_t* s, int32_t k, const int32_t* krow, siz
   }
 }
 
+std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t) {
+  const auto u16 = [](int32_t v) { return static_cast<int32_t>(static_cast<uint16_t>(v)); };
+  const int chunks = (cout + 15) / 16;
+  std::vector<int32_t> table(static_cast<size_t>(chunks) * kTailParams * 16, 0);
+  for (int o = 0; o < cout; ++o) {
+    int32_t* row = table.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
+    const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
+    const int64_t r = ep.shift[o] > 0 ? int64_t{1} << (ep.shift[o] - 1) : 0;
+    put(kTpMult, u16(ep.mult[o]));
+    put(kTpOffset, static_cast<int32_t>(ep.offset[o] + r));  // as offset_round
+    put(kTpShift, ep.shift[o]);
+    put(kTpPairs, t.pairs[o]);
+    put(kTpBr, t.br[o]);
+    put(kTpS, t.s[o]);
+    if (t.pwl) {
+      put(kTpT, t.t[o]);
+      put(kTpMp, u16(t.mp[o]));
+      put(kTpMn, u16(t.mn[o]));
+      put(kTpBp, t.bp[o]);
+      put(kTpBn, t.bn[o]);
+      put(kTpPs, t.ps[o]);
+    }
+    if (t.pack_t != nullptr) put(kTpPackT, t.pack_t[o]);
+  }
+  return table;
+}
+
 void EpilogueWriter::enable_tail(const ResidualTail* t) {
   tail = t;
   if (t->bits != nullptr) {
@@ -66,37 +93,8 @@ void EpilogueWriter::enable_tail(const ResidualTail* t) {
     og_words = (og_ch + 31) / 32;
     tail_words = static_cast<size_t>(packed_words(cout, t->pack_groups));
   }
-  if (t->pwl) {
-    tail_mul_u16.resize(2 * static_cast<size_t>(cout));
-    for (int c = 0; c < cout; ++c) {
-      tail_mul_u16[c] = static_cast<int32_t>(static_cast<uint16_t>(t->mp[c]));
-      tail_mul_u16[cout + c] = static_cast<int32_t>(static_cast<uint16_t>(t->mn[c]));
-    }
-    tail_mp_u16 = tail_mul_u16.data();
-    tail_mn_u16 = tail_mul_u16.data() + cout;
-  }
-  const int chunks = (cout + 15) / 16;
-  tail_table_v.assign(static_cast<size_t>(chunks) * kTailParams * 16, 0);
-  for (int o = 0; o < cout; ++o) {
-    int32_t* row = tail_table_v.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
-    const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
-    put(kTpMult, mult_u16[o]);
-    put(kTpOffset, offset_round[o]);
-    put(kTpShift, ep.shift[o]);
-    put(kTpPairs, t->pairs[o]);
-    put(kTpBr, t->br[o]);
-    put(kTpS, t->s[o]);
-    if (t->pwl) {
-      put(kTpT, t->t[o]);
-      put(kTpMp, tail_mp_u16[o]);
-      put(kTpMn, tail_mn_u16[o]);
-      put(kTpBp, t->bp[o]);
-      put(kTpBn, t->bn[o]);
-      put(kTpPs, t->ps[o]);
-    }
-    if (t->bits != nullptr) put(kTpPackT, t->pack_t[o]);
-  }
-  tail_table = tail_table_v.data();
+  if (t->table == nullptr) tail_table_v = make_tail_table(ep, cout, *t);
+  tail_table = t->table != nullptr ? t->table : tail_table_v.data();
 }
 
 void finish_tile_scalar(const EpilogueWriter& w, const int32_t* s, int cb, const int32_t* k,

@@ -57,7 +57,17 @@ struct ResidualTail {
   uint32_t* bits = nullptr;          // the pack's output, or null (no pack)
   const int32_t* pack_t = nullptr;
   int pack_groups = 1;
+  // The x86 tails' parameter table (make_tail_table) for this tail and the bconv's int8
+  // epilogue, made once per model; null: each bconv2d call makes it.
+  const int32_t* table = nullptr;
 };
+
+struct Epilogue;
+// The residual tail's parameters and the int8 requant of `ep` interleaved per 16 channels
+// (EpilogueWriter::tail_table, rows TailParam of epilogue.h; the pack threshold row when
+// t.pack_t is set; t.r and t.bits are not read). They depend on the weights alone, so a step that runs a tail
+// builds the table once (ResidualTail::table).
+std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t);
 
 // What happens to d after the popcounts: an optional clamp d' = min(max(d, lo), hi) (lo/hi
 // default to the full int32 range, i.e. no clamp), then one of the four outputs.

@@ -59,16 +59,13 @@ struct EpilogueWriter {
   const int32_t* offset_round_data = nullptr;
   // The residual tail the micro-kernels finish in registers (null: none, or ep.post does it;
   // set by enable_tail). og_ch / og_words then describe the pack's groups, tail_words is the
-  // pack's words per pixel, tail_mp_u16 / tail_mn_u16 the pwl multipliers zero-extended
-  // (as mult_u16).
+  // pack's words per pixel.
   const ResidualTail* tail = nullptr;
   size_t tail_words = 0;
-  std::vector<int32_t> tail_mul_u16;  // [Mp | Mn][cout]
-  const int32_t* tail_mp_u16 = nullptr;
-  const int32_t* tail_mn_u16 = nullptr;
-  // The x86 tails' parameters interleaved per 16 channels (TailParam rows of 16 int32 per
-  // chunk): one pointer per channel vector reaches every parameter at a fixed displacement,
-  // so the loop needs no pointer reloads after its int8 stores (which may alias anything).
+  // The x86 tails' parameters interleaved per 16 channels (make_tail_table: TailParam rows of
+  // 16 int32 per chunk): one pointer per channel vector reaches every parameter at a fixed
+  // displacement, so the loop needs no pointer reloads after its int8 stores (which may alias
+  // anything). ResidualTail::table when the caller made it once, else tail_table_v.
   std::vector<int32_t> tail_table_v;
   const int32_t* tail_table = nullptr;
 

@@ -143,6 +143,20 @@ Link pool_link(const ValidGraph& g, const ValidOp& op,
 }
 
 // requant32, requant, pwl: rows x W pixels of C channels.
+// A per-row link's run: the kernel `fn` on `rows` image rows of `w` pixels, x of type In, the
+// int8 output, per-channel shifts `shift` (kept alive by the closure).
+template <class In, class Args, class Fn, class Shift>
+auto row_run(const Args& proto, Fn fn, std::size_t w, const Shift& shift) {
+  return [=](const void* x, std::size_t, int, int, void* y, std::size_t rows) {
+    Args a = proto;
+    a.x = static_cast<const In*>(x);
+    a.y = static_cast<std::int8_t*>(y);
+    a.rows = rows * w;
+    a.s = shift->data();
+    fn(a, nullptr);
+  };
+}
+
 Link per_row_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Link l = shaped(g, op, op.output, 1, 1);
   const TensorInfo& x = g.tensors[op.inputs[0]];
@@ -154,29 +168,13 @@ Link per_row_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
     proto.channels = c;
     proto.M = op.param("M").as<std::int32_t>();
     proto.B = op.param("B").as<std::int64_t>();
-    auto fn = BNNFLOW_GLUE_PICK(isa, requant32);
-    l.run = [=](const void* x, std::size_t, int, int, void* y, std::size_t rows) {
-      k::Requant32Args a = proto;
-      a.x = static_cast<const std::int32_t*>(x);
-      a.y = static_cast<std::int8_t*>(y);
-      a.rows = rows * w;
-      a.s = shift->data();
-      fn(a, nullptr);
-    };
+    l.run = row_run<std::int32_t>(proto, BNNFLOW_GLUE_PICK(isa, requant32), w, shift);
   } else if (op.kind == OpKind::kRequant) {
     k::RequantArgs proto{};
     proto.channels = c;
     proto.M = op.param("M").as<std::int16_t>();
     proto.B = op.param("B").as<std::int32_t>();
-    auto fn = BNNFLOW_GLUE_PICK(isa, requant);
-    l.run = [=](const void* x, std::size_t, int, int, void* y, std::size_t rows) {
-      k::RequantArgs a = proto;
-      a.x = static_cast<const std::int8_t*>(x);
-      a.y = static_cast<std::int8_t*>(y);
-      a.rows = rows * w;
-      a.s = shift->data();
-      fn(a, nullptr);
-    };
+    l.run = row_run<std::int8_t>(proto, BNNFLOW_GLUE_PICK(isa, requant), w, shift);
   } else {  // pwl
     k::PwlInt8Args proto{};
     proto.channels = c;
@@ -185,15 +183,7 @@ Link per_row_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
     proto.Bp = op.param("Bp").as<std::int32_t>();
     proto.Mn = op.param("Mn").as<std::int16_t>();
     proto.Bn = op.param("Bn").as<std::int32_t>();
-    auto fn = BNNFLOW_GLUE_PICK(isa, pwl_int8);
-    l.run = [=](const void* x, std::size_t, int, int, void* y, std::size_t rows) {
-      k::PwlInt8Args a = proto;
-      a.x = static_cast<const std::int8_t*>(x);
-      a.y = static_cast<std::int8_t*>(y);
-      a.rows = rows * w;
-      a.s = shift->data();
-      fn(a, nullptr);
-    };
+    l.run = row_run<std::int8_t>(proto, BNNFLOW_GLUE_PICK(isa, pwl_int8), w, shift);
   }
   return l;
 }

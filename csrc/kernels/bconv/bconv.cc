@@ -1,5 +1,5 @@
-// Driver of the binary direct convolution: weight preparation, the indirection rows the
-// micro-kernels read, the thread split and the fused epilogues. ISA-independent.
+// Driver of the binary direct convolution: weight preparation, the (padded) input and window
+// origins the micro-kernels read, the thread split and the fused epilogues. ISA-independent.
 #include "kernels/bconv/bconv.h"
 
 #include <algorithm>
@@ -258,107 +258,60 @@ bool tail_fits(const BconvWeights& w, const Epilogue& ep, bool int8_fits_32) {
 struct ConvContext {
   const BconvWeights* w;
   const BconvGeometry* geo;
-  const uint32_t* x;
-  const uint32_t* zeros;
+  const uint32_t* x;           // the input as the kernels read it (InputView)
+  int xh, xw;                  // its rows and columns per image
   int ho, wo, xwords, parts;   // xwords: words per input pixel as the kernel reads them
   size_t tiles_per_image;
-  std::vector<size_t> tap_offset;  // (ky·W + kx)·xwords
+  std::vector<size_t> tap_offset;  // (ky·xw + kx)·xwords
   EpilogueWriter writer;
   bool fused = false;              // full channel blocks finish in the micro-kernel
-  bool direct = false;             // ... for every block: interior tiles read directly
+  bool all_fused = false;          // ... and every block is full: no indirection rows
 };
 
-// Up to kTileGroup consecutive tiles: indirection rows or window origins (TileRows), per-pixel
-// K (null krow: K = taps·Cg, else the per-channel row) laid out [tile][max_pixels], first
-// pixels and pixel counts.
+// Up to kTileGroup consecutive tiles: window origins, indirection rows when some block needs
+// them, per-pixel K (null krow: K = taps·Cg, else the per-channel row) laid out
+// [tile][max_pixels], first pixels and pixel counts.
 struct TileGroup {
   const PadKTable* pad_k = nullptr;  // mode 'zero' with some padding only
   int count = 0;
   bool full_but_last = true;  // only an image's last tile can be partial
   int p[kTileGroup];
-  bool direct[kTileGroup];
   const uint32_t* base[kTileGroup * kMaxPixels];
   int32_t k_all[kTileGroup * kMaxPixels];
   const int32_t* krow_all[kTileGroup * kMaxPixels];
   size_t pix0_all[kTileGroup];
 };
 
-// Indirection rows of one window crossing the input border: the zero row for padded taps.
-void border_ptrs(const ConvContext& ctx, const uint32_t* img, int iy0, int ix0,
-                 const uint32_t** ptrs, int stride) {
-  const BconvWeights& W = *ctx.w;
-  const BconvGeometry& g = *ctx.geo;
-  for (int ky = 0; ky < W.kh; ++ky) {
-    const int iy = iy0 + ky;
-    for (int kx = 0; kx < W.kw; ++kx) {
-      const int ix = ix0 + kx;
-      const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-      ptrs[(ky * W.kw + kx) * stride] =
-          inside ? img + (static_cast<size_t>(iy) * g.w + ix) * ctx.xwords : ctx.zeros;
-    }
-  }
-}
-
-// Tile `tile` of the group (slot k): its pixels' K and window origins (null: the window
-// crosses the border); the tile reads them directly when `direct_ok`, it is full and all its
-// windows are inside, else through indirection rows ptrs[tap·P + i] (the zero row for taps
-// in the padding).
-void build_tile(const ConvContext& ctx, size_t tile, bool direct_ok, const uint32_t** ptrs,
+// Tile `tile` of the group (slot k): its pixels' window origins in the kernels' input (every
+// window lies inside it) and K (the pad table's row for windows that cross the original
+// input's border in mode 'zero'); with need_ptrs also the indirection rows ptrs[tap·P + i].
+void build_tile(const ConvContext& ctx, size_t tile, bool need_ptrs, const uint32_t** ptrs,
                 TileGroup* grp, int k) {
   const BconvWeights& W = *ctx.w;
-  const BconvGeometry& g = *ctx.geo;
   const int P = W.kernel->max_pixels, taps = W.kh * W.kw, K = taps * W.cg;
   const size_t n = tile / ctx.tiles_per_image;
   const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
   const int p = std::min(P, ctx.ho * ctx.wo - first);
-  const uint32_t* img = ctx.x + n * g.h * g.w * ctx.xwords;
+  const size_t col_step = static_cast<size_t>(ctx.geo->stride) * ctx.xwords;
+  const size_t row_step = col_step * ctx.xw;
+  const uint32_t* img = ctx.x + n * ctx.xh * ctx.xw * ctx.xwords;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
-  int oy = first / ctx.wo, ox = first % ctx.wo;
+  int32_t* kk = grp->k_all + k * P;
   grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
   grp->p[k] = p;
-  {  // fast path: a full tile inside one output row whose windows all lie inside the input
-    const int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
-    const int ix_last = ix0 + (P - 1) * g.stride;
-    if (direct_ok && p == P && ox + P <= ctx.wo && iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 &&
-        ix_last + W.kw <= g.w) {
-      const uint32_t* b0 = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
-      const size_t step = static_cast<size_t>(g.stride) * ctx.xwords;
-      for (int i = 0; i < P; ++i) {
-        grp->k_all[k * P + i] = K;
-        base[i] = b0 + i * step;
-        krow[i] = nullptr;
-      }
-      grp->direct[k] = true;
-      return;
-    }
-  }
-  bool inside_all = true;
+  int oy = first / ctx.wo, ox = first % ctx.wo;
+  const PadKTable* pk = grp->pad_k;
   for (int i = 0; i < p; ++i, ++ox) {
     if (ox == ctx.wo) ox = 0, ++oy;
-    grp->k_all[k * P + i] = K;
-    const int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
-    if (iy0 >= 0 && iy0 + W.kh <= g.h && ix0 >= 0 && ix0 + W.kw <= g.w) {
-      base[i] = img + (static_cast<size_t>(iy0) * g.w + ix0) * ctx.xwords;
-      krow[i] = nullptr;
-      continue;
-    }
-    inside_all = false;
-    base[i] = nullptr;
-    const PadKTable* pk = grp->pad_k;
+    base[i] = img + oy * row_step + ox * col_step;
+    kk[i] = K;
     krow[i] = pk ? pk->krow[pk->row_pat[oy] * pk->ncols + pk->col_pat[ox]] : nullptr;
   }
-  grp->direct[k] = direct_ok && inside_all && p == P;
-  if (grp->direct[k]) return;
+  if (!need_ptrs) return;
   const size_t* off = ctx.tap_offset.data();
-  oy = first / ctx.wo, ox = first % ctx.wo;
-  for (int i = 0; i < p; ++i, ++ox) {
-    if (ox == ctx.wo) ox = 0, ++oy;
-    if (base[i] != nullptr) {
-      for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base[i] + off[t];
-    } else {
-      border_ptrs(ctx, img, oy * g.stride - g.pad_top, ox * g.stride - g.pad_left, ptrs + i, P);
-    }
+  for (int i = 0; i < p; ++i) {
+    for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base[i] + off[t];
   }
 }
 
@@ -373,8 +326,10 @@ void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** 
     const size_t first = (g0 + k) % ctx.tiles_per_image * P;
     if (first + P > static_cast<size_t>(ctx.ho) * ctx.wo) grp->full_but_last = false;
   }
+  // Every block of a group of full tiles finishes in registers from the window origins.
+  const bool need_ptrs = !(ctx.all_fused && grp->full_but_last);
   for (int k = 0; k < count; ++k) {
-    build_tile(ctx, g0 + k, ctx.direct && grp->full_but_last, ptrs + k * per_tile, grp, k);
+    build_tile(ctx, g0 + k, need_ptrs, ptrs + k * per_tile, grp, k);
   }
 }
 
@@ -397,7 +352,7 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
   const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   if (ctx.fused && grp.full_but_last && nc == CB) {
-    const TileRows rows{ptrs, grp.base, ctx.tap_offset.data(), grp.direct};
+    const TileRows rows{grp.base, ctx.tap_offset.data()};
     mk.run_many_finish(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
@@ -459,6 +414,59 @@ double block_split_share(size_t nblocks, int threads) {
   return (1.0 - kIndirectionShare) * largest_share(nblocks, threads) + kIndirectionShare;
 }
 
+// The input as the micro-kernels read it: [n][xh][xw][xwords] with every window of every
+// output pixel inside. Without padding and nibble split that is x itself. Otherwise a copy
+// per call into `buf` (the calling thread's, reused): the nibble-split words [..][word][lo, hi]
+// for split kernels, and with padding the input at (pad_top, pad_left) of an image of
+// xh = max(pad_top + h, (ho − 1)·stride + kh) rows (xw likewise) whose other words are 0 —
+// the +1 pad of mode 'one'; mode 'zero' corrects the border pixels' K (PadKTable). One pass,
+// split over the threads (every tile may read any row, so it completes before the tiles start).
+struct InputView {
+  const uint32_t* x;
+  int xh, xw;
+};
+
+InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeometry& g, int ho,
+                     int wo, int parts, std::vector<uint32_t>* buf, ThreadPool& pool) {
+  if (!padded(g) && parts == 1) return {x, g.h, g.w};
+  const int words = w.groups * w.wg, xwords = words * parts;
+  const int xh = std::max(g.pad_top + g.h, (ho - 1) * g.stride + w.kh);
+  const int xw = std::max(g.pad_left + g.w, (wo - 1) * g.stride + w.kw);
+  const size_t row_words = static_cast<size_t>(xw) * xwords;
+  const size_t rows = static_cast<size_t>(g.n) * xh;
+  if (buf->size() < rows * row_words) buf->resize(rows * row_words);
+  uint32_t* dst = buf->data();
+  const int nsplit =
+      static_cast<int>(std::min<size_t>(pool.num_threads(), rows * row_words / 8192 + 1));
+  pool.parallel_for(nsplit, [&](size_t task) {
+    size_t r0, r1;
+    split_range(rows, nsplit, static_cast<int>(task), &r0, &r1);
+    for (size_t r = r0; r < r1; ++r) {
+      uint32_t* d = dst + r * row_words;
+      const int iy = static_cast<int>(r % xh) - g.pad_top;
+      if (iy < 0 || iy >= g.h) {
+        std::memset(d, 0, row_words * sizeof(uint32_t));
+        continue;
+      }
+      const size_t left = static_cast<size_t>(g.pad_left) * xwords;
+      const size_t n_in = static_cast<size_t>(g.w) * words;
+      const uint32_t* src = x + (r / xh * g.h + iy) * n_in;
+      std::memset(d, 0, left * sizeof(uint32_t));
+      if (parts == 1) {
+        std::memcpy(d + left, src, n_in * sizeof(uint32_t));
+      } else {
+        for (size_t i = 0; i < n_in; ++i) {
+          d[left + 2 * i] = src[i] & 0x0f0f0f0fu;
+          d[left + 2 * i + 1] = (src[i] >> 4) & 0x0f0f0f0fu;
+        }
+      }
+      const size_t used = left + n_in * parts;
+      std::memset(d + used, 0, (row_words - used) * sizeof(uint32_t));
+    }
+  });
+  return {dst, xh, xw};
+}
+
 }  // namespace
 
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep) {
@@ -490,33 +498,16 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;
-  std::vector<uint32_t> zeros(xwords, 0u);
-  std::unique_ptr<uint32_t[]> split;
-  if (parts == 2) {
-    // Nibble-split copy of the input, [pixel][word][lo, hi]: one cheap pass per call, split
-    // over the threads (every tile may read any row, so it completes before the tiles start).
-    const size_t words = static_cast<size_t>(geo.n) * geo.h * geo.w * w.groups * w.wg;
-    split.reset(new uint32_t[2 * words]);
-    const int nsplit = static_cast<int>(std::min<size_t>(pool.num_threads(), words / 4096 + 1));
-    uint32_t* dst = split.get();
-    pool.parallel_for(nsplit, [&](size_t task) {
-      size_t i0, i1;
-      split_range(words, nsplit, static_cast<int>(task), &i0, &i1);
-      for (size_t i = i0; i < i1; ++i) {
-        dst[2 * i] = x[i] & 0x0f0f0f0fu;
-        dst[2 * i + 1] = (x[i] >> 4) & 0x0f0f0f0fu;
-      }
-    });
-    x = split.get();
-  }
+  thread_local std::vector<uint32_t> copy;  // the padded / split input, reused across calls
+  const InputView in = input_view(w, x, geo, ho, wo, parts, &copy, pool);
   const size_t tiles_per_image =
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
-  ConvContext ctx{&w, &geo, x, zeros.data(), ho, wo, xwords, parts, tiles_per_image, {},
+  ConvContext ctx{&w,    &geo, in.x, in.xh, in.xw, ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
   const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
   ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
   // Tiles skip their indirection rows only when every channel block finishes in registers.
-  ctx.direct = ctx.fused && w.cout_g % mk.block == 0;
+  ctx.all_fused = ctx.fused && w.cout_g % mk.block == 0;
   if (tail_fits(w, ep, ctx.writer.int8_fits_32)) {
     ctx.writer.enable_tail(ep.tail);
     if (ep.tail->bits != nullptr) {  // the micro-kernels OR their bits into the words
@@ -526,7 +517,7 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   }
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
-      ctx.tap_offset.push_back((static_cast<size_t>(ky) * geo.w + kx) * xwords);
+      ctx.tap_offset.push_back((static_cast<size_t>(ky) * in.xw + kx) * xwords);
     }
   }
   const size_t tiles = static_cast<size_t>(geo.n) * tiles_per_image;

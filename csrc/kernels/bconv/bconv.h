@@ -109,20 +109,18 @@ using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int c
                                 const int32_t* k, const int32_t* const* krow, size_t pix0,
                                 int p, int o0, int nc);
 
-// Where a fused micro-kernel reads tile t's pixels: when direct[t], tap `tap` of pixel i starts
-// at base[t·max_pixels + i] + tap_off[tap] (windows inside the input: the driver builds no
-// indirection rows for them), else at x[(t·taps + tap)·max_pixels + i] as in run_many.
+// Where a fused micro-kernel reads tile t's pixels: tap `tap` of pixel i starts at
+// base[t·max_pixels + i] + tap_off[tap]. Every window lies inside the input the driver hands
+// the micro-kernels (a zero-padded copy when the geometry pads), so no tile needs indirection
+// rows.
 struct TileRows {
-  const uint32_t* const* x;
   const uint32_t* const* base;
   const size_t* tap_off;
-  const bool* direct;
 };
 
 // Optional fused form of run_many for full channel blocks: instead of writing sums, tile t
-// (pixels i < max_pixels, or p_last for the last tile, which is never direct) goes straight
-// through the epilogue with K = k[t·max_pixels + i] (or the row krow[t·max_pixels + i]) at
-// pixel pix0[t] + i.
+// (pixels i < max_pixels, or p_last for the last tile) goes straight through the epilogue with
+// K = k[t·max_pixels + i] (or the row krow[t·max_pixels + i]) at pixel pix0[t] + i.
 using FusedRunFn = void (*)(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                             int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                             const int32_t* const* krow, const size_t* pix0, int o0);

@@ -1,6 +1,6 @@
 // The ISA-independent part of the binary convolution micro-kernels (BconvMicrokernel,
 // bconv.h), written once: the pixel-count dispatch of partial tiles (run), tile sequences
-// (run_many), the fused tile loop over direct / indirection rows with its partial last tile
+// (run_many), the fused tile loop over window origins with its partial last tile
 // (run_many_finish), and the dispatch over the epilogue's kind and clamp. An ISA file supplies
 // only its register tile, as a struct T in its anonymous namespace:
 //
@@ -24,7 +24,7 @@
 //                           const Slots<V>& slots);
 //
 // and bconv_microkernel_of<T, MAXP, V>(name, epilogue) builds its table entry. Rows is
-// TableRows<MAXP> or DirectRows (bconv_rows.h). Everything here is TU-local (anonymous
+// DirectRows (bconv_rows.h). Everything here is TU-local (anonymous
 // namespace), so each ISA object gets its own copy compiled with its own flags
 // (docs/development.md, "Per-ISA objects").
 #pragma once
@@ -83,18 +83,18 @@ void run_many(const uint32_t* const* x, int taps, int wg, int xoff, const uint32
                   out + k * MAXP * CB);
 }
 
-// The last tile of a group when it is partial (never direct).
+// The last tile of a group when it is partial: the tile of exactly p (< MAXP) pixels.
 template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, bool kTail,
           int P = MAXP - 1>
-void last_tile_finish(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
+void last_tile_finish(const DirectRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                       int p, const EpilogueWriter& ew, const int32_t* k,
                       const int32_t* const* krow, size_t pix0, int o0,
                       const typename T::template Slots<V>& slots) {
   if (p == P) {
-    T::template tile_finish<P, V, kKind, kClamp, kTail>(TableRows<MAXP>{x}, taps, wg, xoff, w,
-                                                        ew, k, krow, pix0, o0, slots);
+    T::template tile_finish<P, V, kKind, kClamp, kTail>(rows, taps, wg, xoff, w, ew, k, krow,
+                                                        pix0, o0, slots);
   } else if constexpr (P > 1) {
-    last_tile_finish<T, MAXP, V, kKind, kClamp, kTail, P - 1>(x, taps, wg, xoff, w, p, ew, k,
+    last_tile_finish<T, MAXP, V, kKind, kClamp, kTail, P - 1>(rows, taps, wg, xoff, w, p, ew, k,
                                                               krow, pix0, o0, slots);
   }
 }
@@ -109,16 +109,14 @@ void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, cons
   }
   const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
   for (int t = 0; t < nfull; ++t) {
-    with_tile_rows<MAXP>(rows, taps, t, [&](const auto& tr) {
-      T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(tr, taps, wg, xoff, w, ew,
-                                                             k + t * MAXP, krow + t * MAXP,
-                                                             pix0[t], o0, slots);
-    });
+    T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(
+        DirectRows{rows.base + t * MAXP, rows.tap_off}, taps, wg, xoff, w, ew, k + t * MAXP,
+        krow + t * MAXP, pix0[t], o0, slots);
   }
   if (nfull == ntiles) return;
   const int t = ntiles - 1;
   last_tile_finish<T, MAXP, V, kKind, kClamp, kTail>(
-      rows.x + static_cast<size_t>(t) * taps * MAXP, taps, wg, xoff, w, p_last, ew,
+      DirectRows{rows.base + t * MAXP, rows.tap_off}, taps, wg, xoff, w, p_last, ew,
       k + t * MAXP, krow + t * MAXP, pix0[t], o0, slots);
 }
 

@@ -282,32 +282,48 @@ struct TileGroup {
   size_t pix0_all[kTileGroup];
 };
 
-// Tile `tile` of the group (slot k): its pixels' window origins in the kernels' input (every
-// window lies inside it) and K (the pad table's row for windows that cross the original
-// input's border in mode 'zero'); with need_ptrs also the indirection rows ptrs[tap·P + i].
-void build_tile(const ConvContext& ctx, size_t tile, bool need_ptrs, const uint32_t** ptrs,
+// Where the group set-up stands: image n, output pixel (oy, ox) of its tile `tile`.
+struct TileCursor {
+  size_t n;
+  size_t tile;
+  int oy, ox;
+};
+
+// Tile slot k of the group at `cur` (then advanced to the next tile): its pixels' window
+// origins in the kernels' input (every window lies inside it) and K (the pad table's row for
+// windows that cross the original input's border in mode 'zero'); with need_ptrs also the
+// indirection rows ptrs[tap·P + i]. Incremental: no division per tile.
+void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const uint32_t** ptrs,
                 TileGroup* grp, int k) {
   const BconvWeights& W = *ctx.w;
   const int P = W.kernel->max_pixels, taps = W.kh * W.kw, K = taps * W.cg;
-  const size_t n = tile / ctx.tiles_per_image;
-  const int first = static_cast<int>(tile % ctx.tiles_per_image) * P;
+  if (cur->tile == ctx.tiles_per_image) *cur = TileCursor{cur->n + 1, 0, 0, 0};
+  const int first = static_cast<int>(cur->tile) * P;
   const int p = std::min(P, ctx.ho * ctx.wo - first);
   const size_t col_step = static_cast<size_t>(ctx.geo->stride) * ctx.xwords;
   const size_t row_step = col_step * ctx.xw;
-  const uint32_t* img = ctx.x + n * ctx.xh * ctx.xw * ctx.xwords;
+  const uint32_t* img = ctx.x + cur->n * ctx.xh * ctx.xw * ctx.xwords;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
   int32_t* kk = grp->k_all + k * P;
-  grp->pix0_all[k] = n * ctx.ho * ctx.wo + first;
+  grp->pix0_all[k] = cur->n * ctx.ho * ctx.wo + first;
   grp->p[k] = p;
-  int oy = first / ctx.wo, ox = first % ctx.wo;
+  int oy = cur->oy, ox = cur->ox;
+  const uint32_t* at = img + oy * row_step + ox * col_step;
   const PadKTable* pk = grp->pad_k;
-  for (int i = 0; i < p; ++i, ++ox) {
-    if (ox == ctx.wo) ox = 0, ++oy;
-    base[i] = img + oy * row_step + ox * col_step;
+  const int32_t* const* krow_r = pk ? pk->krow.data() + pk->row_pat[oy] * pk->ncols : nullptr;
+  for (int i = 0; i < p; ++i, ++ox, at += col_step) {
+    if (ox == ctx.wo) {
+      ox = 0, ++oy;
+      at = img + oy * row_step;
+      if (pk) krow_r = pk->krow.data() + pk->row_pat[oy] * pk->ncols;
+    }
+    base[i] = at;
     kk[i] = K;
-    krow[i] = pk ? pk->krow[pk->row_pat[oy] * pk->ncols + pk->col_pat[ox]] : nullptr;
+    krow[i] = pk ? krow_r[pk->col_pat[ox]] : nullptr;
   }
+  if (ox == ctx.wo) ox = 0, ++oy;
+  cur->oy = oy, cur->ox = ox, ++cur->tile;
   if (!need_ptrs) return;
   const size_t* off = ctx.tap_offset.data();
   for (int i = 0; i < p; ++i) {
@@ -320,16 +336,19 @@ void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** 
   const BconvWeights& W = *ctx.w;
   const int P = W.kernel->max_pixels;
   const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
+  const size_t tpi = ctx.tiles_per_image;
+  TileCursor cur{g0 / tpi, g0 % tpi, 0, 0};
+  cur.oy = static_cast<int>(cur.tile * P / ctx.wo);
+  cur.ox = static_cast<int>(cur.tile * P % ctx.wo);
   grp->count = count;
-  grp->full_but_last = true;
-  for (int k = 0; k + 1 < count; ++k) {
-    const size_t first = (g0 + k) % ctx.tiles_per_image * P;
-    if (first + P > static_cast<size_t>(ctx.ho) * ctx.wo) grp->full_but_last = false;
-  }
+  // Only an image's last tile can be partial: one among the first count − 1 tiles spoils it.
+  const bool partial_last = (static_cast<size_t>(ctx.ho) * ctx.wo) % P != 0;
+  const size_t last_slot = tpi - 1 - cur.tile;  // the group slot of the image's last tile
+  grp->full_but_last = !partial_last || last_slot + 1 >= static_cast<size_t>(count);
   // Every block of a group of full tiles finishes in registers from the window origins.
   const bool need_ptrs = !(ctx.all_fused && grp->full_but_last);
   for (int k = 0; k < count; ++k) {
-    build_tile(ctx, g0 + k, need_ptrs, ptrs + k * per_tile, grp, k);
+    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k);
   }
 }
 

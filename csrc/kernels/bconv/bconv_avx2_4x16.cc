@@ -131,9 +131,8 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
                                            const int32_t* k, const int32_t* const* krow,
                                            size_t pix0, int o0) {
   static_assert(V % 2 == 0, "16 channels at a time");
-  const int32_t* mult = ew.mult_u16_data;
-  const int32_t* offset = ew.offset_round_data;
-  const int32_t* shift = ew.ep.shift;
+  const int32_t* params = ew.int8_params;  // M, B + 2^(s−1) and s rows, `stride` apart
+  const size_t stride = ew.int8_stride;
   int8_t* out = static_cast<int8_t*>(ew.out);
   const size_t row = ew.row_elems;
   const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
@@ -147,9 +146,10 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
         const __m256i kk = kr ? ep::load8(kr + o) : kv;
         __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(ep::sat8(d), ep::load8(mult + o)),
-                                            ep::load8(offset + o));
-        val[h] = _mm256_srav_epi32(mq, ep::load8(shift + o));
+        const int32_t* p = params + o;
+        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(ep::sat8(d), ep::load8(p)),
+                                            ep::load8(p + stride));
+        val[h] = _mm256_srav_epi32(mq, ep::load8(p + 2 * stride));
       }
       // the signed-saturating packs of store_int8x16 saturate to [−128, 127]
       ep::store_int8x16(out + (pix0 + i) * row + o0 + kVecLanes * v, val[0], val[1]);

@@ -50,13 +50,17 @@ struct EpilogueWriter {
   bool int8_fits_32;  // 128·|M| + |B| + 2^(s−1) < 2^31 for every channel: int32 requant exact
   int og_ch = 1, og_words = 1;  // packed: channels and words per output group
   // int8, for the SIMD epilogues: M zero-extended to 32 bits (a 16-bit multiply-add of
-  // (q, 0) pairs gives M·q exactly) and B plus the rounding term 2^(s−1) (0 for s = 0), exact
-  // when int8_fits_32.
-  std::vector<int32_t> mult_u16, offset_round;
-  // Their data, for the ISA epilogues: an ISA-compiled file must not call std::vector's inline
+  // (q, 0) pairs gives M·q exactly), B plus the rounding term 2^(s−1) (0 for s = 0), exact
+  // when int8_fits_32, and s: three rows of `cout` in one array, so that a loop reaches the
+  // three parameters of channel o from one pointer (int8_params + o, then + int8_stride and
+  // + 2·int8_stride: x86 base + index·4 / index·8 addressing).
+  std::vector<int32_t> int8_params_v;
+  // Its data, for the ISA epilogues: an ISA-compiled file must not call std::vector's inline
   // members (docs/development.md, "Per-ISA objects"). Hence no copies (they would dangle).
-  const int32_t* mult_u16_data = nullptr;
-  const int32_t* offset_round_data = nullptr;
+  const int32_t* int8_params = nullptr;
+  size_t int8_stride = 0;
+  const int32_t* mult_u16_data = nullptr;     // int8_params
+  const int32_t* offset_round_data = nullptr; // int8_params + int8_stride
   // The residual tail the micro-kernels finish in registers (null: none, or ep.post does it;
   // set by enable_tail). og_ch / og_words then describe the pack's groups, tail_words is the
   // pack's words per pixel.
@@ -83,18 +87,23 @@ struct EpilogueWriter {
       og_words = (og_ch + 31) / 32;
     }
     if (e.kind == EpilogueKind::kInt8) {
-      mult_u16.resize(cout);
-      offset_round.resize(cout);
+      int8_stride = static_cast<size_t>(cout);
+      int8_params_v.resize(3 * int8_stride);
+      int32_t* mult_u16 = int8_params_v.data();
+      int32_t* offset_round = mult_u16 + int8_stride;
+      int32_t* shift = offset_round + int8_stride;
       for (int c = 0; c < cout; ++c) {
         mult_u16[c] = static_cast<int32_t>(static_cast<uint16_t>(e.mult[c]));
         const int64_t m = e.mult[c] < 0 ? -int64_t{e.mult[c]} : e.mult[c];
         const int64_t b = e.offset[c] < 0 ? -int64_t{e.offset[c]} : e.offset[c];
         const int64_t r = e.shift[c] > 0 ? int64_t{1} << (e.shift[c] - 1) : 0;
         offset_round[c] = static_cast<int32_t>(e.offset[c] + r);
+        shift[c] = e.shift[c];
         if (128 * m + b + r >= (int64_t{1} << 31)) int8_fits_32 = false;
       }
-      mult_u16_data = mult_u16.data();
-      offset_round_data = offset_round.data();
+      int8_params = mult_u16;
+      mult_u16_data = mult_u16;
+      offset_round_data = offset_round;
     }
   }
 

@@ -45,25 +45,25 @@ inline __m512i requant16(const EpilogueWriter& w, __m512i d, int o) {
   return _mm512_srav_epi32(v, load16(w.ep.shift + o));
 }
 
-// The int8 epilogue's state in locals, for the fused loops (see TailRun below).
+// The int8 epilogue's state in locals, for the fused loops (see TailRun below): one pointer
+// and one stride reach the three parameter rows (EpilogueWriter::int8_params).
 struct Int8Run {
-  const int32_t* mult;
-  const int32_t* offset;
-  const int32_t* shift;
+  const int32_t* params;
+  size_t stride;
   int8_t* out;
   size_t row;
   explicit Int8Run(const EpilogueWriter& w)
-      : mult(w.mult_u16_data),
-        offset(w.offset_round_data),
-        shift(w.ep.shift),
+      : params(w.int8_params),
+        stride(w.int8_stride),
         out(static_cast<int8_t*>(w.out)),
         row(w.row_elems) {}
   // requant16 of channels o.. before the final saturation
   __m512i requant(__m512i d, int o) const {
     const __m512i q =
         _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    const __m512i v = _mm512_add_epi32(madd16(q, load16(mult + o)), load16(offset + o));
-    return _mm512_srav_epi32(v, load16(shift + o));
+    const int32_t* p = params + o;
+    const __m512i v = _mm512_add_epi32(madd16(q, load16(p)), load16(p + stride));
+    return _mm512_srav_epi32(v, load16(p + 2 * stride));
   }
   // requant16 of channels o.. of pixel pix, saturated and stored
   void store(__m512i d, size_t pix, int o) const {

@@ -42,6 +42,38 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   }
 }
 
+// The int8 epilogue of a 64-channel block of P pixels: d = K − 2·sum (K from the pixel's K
+// row when kBorder and it has one), clamp, requant, and the pixel's 64 int8 values in one
+// store. The parameter pointer and the output row advance by constants.
+template <int P, bool kClamp, bool kBorder>
+inline __attribute__((always_inline)) void int8_rows(const ep::Int8Run& ir,
+                                                     const __m512i (&acc)[P][4],
+                                                     const EpilogueWriter& ew, const int32_t* k,
+                                                     const int32_t* const* krow, size_t pix0,
+                                                     int o0) {
+  const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+  const int32_t* pm = ir.params + o0;
+  const size_t st = ir.stride;
+  int8_t* y = ir.out + pix0 * ir.row + o0;
+#pragma GCC unroll 16
+  for (int i = 0; i < P; ++i, y += ir.row) {
+    const __m512i kv = _mm512_set1_epi32(k[i]);
+    __m512i r[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      __m512i kk = kv;
+      if constexpr (kBorder) {
+        if (krow[i] != nullptr) kk = ep::load16(krow[i] + o0 + kVecLanes * v);
+      }
+      const __m512i q = ep::sat8(ep::d16<kClamp>(acc[i][v], kk, lo, hi));
+      const int32_t* p = pm + kVecLanes * v;
+      const __m512i mq = _mm512_add_epi32(ep::madd16(q, ep::load16(p)), ep::load16(p + st));
+      r[v] = _mm512_srav_epi32(mq, ep::load16(p + 2 * st));
+    }
+    ep::store_int8x64(y, r[0], r[1], r[2], r[3]);
+  }
+}
+
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx512;
   static constexpr int kLanes = kVecLanes;
@@ -97,24 +129,26 @@ struct Tile {
     }
     if constexpr (kKind == EpilogueKind::kInt8) {  // the same with the int8 state in locals
       const ep::Int8Run ir(ew);
+      if constexpr (V == 4) {
+        // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
+        bool border = false;
+        for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
+        if (border) {
+          int8_rows<P, kClamp, true>(ir, acc, ew, k, krow, pix0, o0);
+        } else {
+          int8_rows<P, kClamp, false>(ir, acc, ew, k, krow, pix0, o0);
+        }
+        return;
+      }
       const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
 #pragma GCC unroll 16
       for (int i = 0; i < P; ++i) {
         const int32_t* kr = krow[i];
         const __m512i kv = _mm512_set1_epi32(k[i]);
-        if constexpr (V == 4) {  // the whole 64-channel row of the block in one store
-          __m512i y[4];
-          for (int v = 0; v < 4; ++v) {
-            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-            y[v] = ir.requant(ep::d16<kClamp>(acc[i][v], kk, lo, hi), o0 + kLanes * v);
-          }
-          ep::store_int8x64(ir.out + (pix0 + i) * ir.row + o0, y[0], y[1], y[2], y[3]);
-        } else {
 #pragma GCC unroll 4
-          for (int v = 0; v < V; ++v) {
-            const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-            ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);
-          }
+        for (int v = 0; v < V; ++v) {
+          const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
+          ir.store(ep::d16<kClamp>(acc[i][v], kk, lo, hi), pix0 + i, o0 + kLanes * v);
         }
       }
       return;

@@ -42,6 +42,14 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   }
 }
 
+// Whether a pixel of the tile has a K row (a window crossing the padding in mode 'zero').
+template <int P>
+inline __attribute__((always_inline)) bool has_border(const int32_t* const* krow) {
+  bool border = false;
+  for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
+  return border;
+}
+
 // The int8 epilogue of a 64-channel block of P pixels: d = K − 2·sum (K from the pixel's K
 // row when kBorder and it has one), clamp, requant, and the pixel's 64 int8 values in one
 // store. The parameter pointer and the output row advance by constants.
@@ -101,6 +109,32 @@ struct Tile {
     for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + kLanes * v, &s->word[v], &s->bit[v]);
   }
 
+  // The residual tail (kTail) of a block of P pixels: d = K − 2·sum (K from the pixel's K row
+  // when kBorder and it has one), clamp, tail16 per 16 channels, the pack's bits per pixel.
+  template <int P, int V, bool kClamp, bool kBorder>
+  static inline __attribute__((always_inline)) void tail_rows(
+      const __m512i (&acc)[P][V], const EpilogueWriter& ew, const int32_t* k,
+      const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+    const ep::TailRun tr(ew);
+    const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
+#pragma GCC unroll 16
+    for (int i = 0; i < P; ++i) {
+      const __m512i kv = _mm512_set1_epi32(k[i]);
+      ep::PackedRow packed(tr.bits_row(pix0 + i));
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        __m512i kk = kv;
+        if constexpr (kBorder) {
+          if (krow[i] != nullptr) kk = ep::load16(krow[i] + o0 + kLanes * v);
+        }
+        const __m512i d = ep::d16<kClamp>(acc[i][v], kk, lo, hi);
+        const uint32_t bits = ep::tail16(tr, d, pix0 + i, o0 + kLanes * v);
+        if (tr.bits != nullptr) packed.add(slots.word[v], slots.bit[v], bits);
+      }
+      packed.flush();
+    }
+  }
+
   // A full channel block of P pixels finished in registers (docs: FusedRunFn).
   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
@@ -109,21 +143,11 @@ struct Tile {
     __m512i acc[P][V];
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
     if constexpr (kTail) {
-      const ep::TailRun tr(ew);
-      const __m512i lo = _mm512_set1_epi32(ew.ep.lo), hi = _mm512_set1_epi32(ew.ep.hi);
-#pragma GCC unroll 16
-      for (int i = 0; i < P; ++i) {
-        const int32_t* kr = krow[i];
-        const __m512i kv = _mm512_set1_epi32(k[i]);
-        ep::PackedRow packed(tr.bits_row(pix0 + i));
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) {
-          const __m512i kk = kr ? ep::load16(kr + o0 + kLanes * v) : kv;
-          const __m512i d = ep::d16<kClamp>(acc[i][v], kk, lo, hi);
-          const uint32_t bits = ep::tail16(tr, d, pix0 + i, o0 + kLanes * v);
-          if (tr.bits != nullptr) packed.add(slots.word[v], slots.bit[v], bits);
-        }
-        packed.flush();
+      // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
+      if (has_border<P>(krow)) {
+        tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
+      } else {
+        tail_rows<P, V, kClamp, false>(acc, ew, k, krow, pix0, o0, slots);
       }
       return;
     }
@@ -131,9 +155,7 @@ struct Tile {
       const ep::Int8Run ir(ew);
       if constexpr (V == 4) {
         // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
-        bool border = false;
-        for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
-        if (border) {
+        if (has_border<P>(krow)) {
           int8_rows<P, kClamp, true>(ir, acc, ew, k, krow, pix0, o0);
         } else {
           int8_rows<P, kClamp, false>(ir, acc, ew, k, krow, pix0, o0);

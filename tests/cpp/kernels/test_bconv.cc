@@ -479,6 +479,15 @@ int main() {
       {2, 10, 9, 128, 1, 64, 3, 3, 2, 0, PadMode::kOne, 0, 0, 1, 1},
       {1, 7, 8, 40, 2, 24, 5, 5, 2, 0, PadMode::kZero, 1, 1, 2, 2},
       {1, 9, 6, 70, 1, 130, 3, 3, 1, 0, PadMode::kOne, 0, 2, 2, 0},
+      // the zero-padded input copy: padding as wide as the window or wider (whole windows,
+      // rows and columns in the padding), one-sided, and inputs large enough that 2 and 4
+      // threads split the copy (plain and nibble-split words)
+      {1, 5, 6, 64, 1, 64, 3, 3, 1, 3, PadMode::kZero},
+      {2, 4, 4, 64, 1, 64, 3, 3, 2, 4, PadMode::kOne},
+      {2, 6, 5, 32, 2, 32, 3, 3, 1, 0, PadMode::kZero, 3, 0, 0, 4},
+      {1, 3, 7, 96, 1, 64, 5, 5, 3, 0, PadMode::kZero, 0, 5, 6, 0},
+      {1, 66, 66, 64, 1, 16, 3, 3, 3, 1, PadMode::kZero},
+      {2, 50, 46, 128, 1, 16, 3, 3, 3, 1, PadMode::kOne},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

@@ -126,7 +126,9 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
 // alias anything, so fields read through the writer would be reloaded after each of them), 16
 // lanes a store. Out of line: inlined into the tile, its pointers and constants took registers
 // from the accumulation loop (measured slower on 256 channels).
-template <int P, int V, bool kClamp>
+// kBorder: some pixel has a K row (its window crosses the padding in mode 'zero'); without,
+// no per-pixel test.
+template <int P, int V, bool kClamp, bool kBorder>
 __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
                                            const int32_t* k, const int32_t* const* krow,
                                            size_t pix0, int o0) {
@@ -137,13 +139,13 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
   const size_t row = ew.row_elems;
   const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
   for (int i = 0; i < P; ++i) {
-    const int32_t* kr = krow[i];
+    const int32_t* kr = kBorder ? krow[i] : nullptr;
     const __m256i kv = _mm256_set1_epi32(k[i]);
     for (int v = 0; v < V; v += 2) {
       __m256i val[2];
       for (int h = 0; h < 2; ++h) {
         const int o = o0 + kVecLanes * (v + h);
-        const __m256i kk = kr ? ep::load8(kr + o) : kv;
+        const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
         __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
         const int32_t* p = params + o;
@@ -225,7 +227,13 @@ struct Tile {
       return;
     }
     if constexpr (kKind == EpilogueKind::kInt8) {
-      int8_finish<P, V, kClamp>(sum, ew, k, krow, pix0, o0);
+      bool border = false;
+      for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
+      if (border) {
+        int8_finish<P, V, kClamp, true>(sum, ew, k, krow, pix0, o0);
+      } else {
+        int8_finish<P, V, kClamp, false>(sum, ew, k, krow, pix0, o0);
+      }
       return;
     }
     for (int i = 0; i < P; ++i) {

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/bconv_tile_driver.h"
@@ -159,6 +160,14 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
   }
 }
 
+// Whether a pixel of the tile has a K row (a window crossing the padding in mode 'zero').
+template <int P>
+inline __attribute__((always_inline)) bool has_border(const int32_t* const* krow) {
+  bool border = false;
+  for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
+  return border;
+}
+
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx2;
   static constexpr int kLanes = kVecLanes;
@@ -199,37 +208,45 @@ struct Tile {
     if constexpr (kTail) {
       static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
       const ep::TailRun tr(ew);
-      for (int i = 0; i < P; ++i) {
-        const int32_t* kr = krow[i];
-        const __m256i kv = _mm256_set1_epi32(k[i]);
-        uint32_t* row = tr.bits_row(pix0 + i);
-        const size_t pix = pix0 + i;
-        for (int v = 0; v < V; v += 2) {
-          __m256i val[2];
-          for (int h = 0; h < 2; ++h) {
-            const int o = o0 + kLanes * (v + h);
-            const __m256i kk = kr ? ep::load8(kr + o) : kv;
-            __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
-            if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-            val[h] = ep::tail8(tr, d, pix, o);
-          }
-          const int o = o0 + kLanes * v;
-          ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
-          if (row != nullptr) {
-            // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
-            // groups hold whole words (bconv2d's condition), so both halves share one word.
-            // OR-ed: bconv2d zeroes the pack's output once per call.
-            row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
-                                  ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
+      // kBorder: some pixel has a K row (its window crosses the padding in mode 'zero');
+      // without, no per-pixel test.
+      const auto rows_of = [&](auto border_tag) __attribute__((always_inline)) {
+        constexpr bool kBorder = decltype(border_tag)::value;
+        for (int i = 0; i < P; ++i) {
+          const int32_t* kr = kBorder ? krow[i] : nullptr;
+          const __m256i kv = _mm256_set1_epi32(k[i]);
+          uint32_t* row = tr.bits_row(pix0 + i);
+          const size_t pix = pix0 + i;
+          for (int v = 0; v < V; v += 2) {
+            __m256i val[2];
+            for (int h = 0; h < 2; ++h) {
+              const int o = o0 + kLanes * (v + h);
+              const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
+              __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
+              if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+              val[h] = ep::tail8(tr, d, pix, o);
+            }
+            const int o = o0 + kLanes * v;
+            ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
+            if (row != nullptr) {
+              // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
+              // groups hold whole words (bconv2d's condition), so both halves share one word.
+              // OR-ed: bconv2d zeroes the pack's output once per call.
+              row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
+                                    ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
+            }
           }
         }
+      };
+      if (has_border<P>(krow)) {
+        rows_of(std::true_type{});
+      } else {
+        rows_of(std::false_type{});
       }
       return;
     }
     if constexpr (kKind == EpilogueKind::kInt8) {
-      bool border = false;
-      for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
-      if (border) {
+      if (has_border<P>(krow)) {
         int8_finish<P, V, kClamp, true>(sum, ew, k, krow, pix0, o0);
       } else {
         int8_finish<P, V, kClamp, false>(sum, ew, k, krow, pix0, o0);

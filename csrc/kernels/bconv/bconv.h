@@ -94,8 +94,8 @@ inline int packed_words(int channels, int groups) {
 // One ISA's register-tiled micro-kernel: for `p` <= max_pixels output pixels and one block of
 // `block` output channels it computes
 //   out[i][c] = Σ_t Σ_{j<wg} popcount(x[t*max_pixels + i][xoff + j] xor w[(t*wg + j)*block + c])
-// x holds one pointer per (tap, pixel): the input pixel's first word, or a zero row for taps
-// in the padding. out is int32 [max_pixels][block].
+// x holds one pointer per (tap, pixel): the input pixel's first word (the driver's input is
+// zero-padded, so padded taps read zero words there). out is int32 [max_pixels][block].
 //
 // A split_nibbles kernel reads both operands nibble-split: every word v is stored as the pair
 // (v & 0x0f0f0f0f, (v >> 4) & 0x0f0f0f0f) — weights as [..][Wg][2][block], activations as

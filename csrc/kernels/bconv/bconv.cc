@@ -187,6 +187,7 @@ struct PadKTable {
   std::vector<int> row_pat, col_pat;  // pattern of output row oy / column ox
   int ncols = 0;
   std::vector<const int32_t*> krow;   // [row pattern][col pattern], null: no padded tap
+  std::vector<const int32_t*> by_col; // [row pattern][output column]: krow of its pattern
   std::vector<int32_t> k;
 };
 
@@ -238,6 +239,10 @@ PadKTable make_pad_k(const BconvWeights& W, const BconvGeometry& g, int ho, int 
       }
       if (padded) t.krow[r * cols.size() + c] = kr;
     }
+  }
+  t.by_col.resize(rows.size() * wo);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (int ox = 0; ox < wo; ++ox) t.by_col[r * wo + ox] = t.krow[r * t.ncols + t.col_pat[ox]];
   }
   return t;
 }
@@ -311,16 +316,16 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
   int oy = cur->oy, ox = cur->ox;
   const uint32_t* at = img + oy * row_step + ox * col_step;
   const PadKTable* pk = grp->pad_k;
-  const int32_t* const* krow_r = pk ? pk->krow.data() + pk->row_pat[oy] * pk->ncols : nullptr;
+  const int32_t* const* krow_r = pk ? pk->by_col.data() + pk->row_pat[oy] * ctx.wo : nullptr;
   for (int i = 0; i < p; ++i, ++ox, at += col_step) {
     if (ox == ctx.wo) {
       ox = 0, ++oy;
       at = img + oy * row_step;
-      if (pk) krow_r = pk->krow.data() + pk->row_pat[oy] * pk->ncols;
+      if (pk) krow_r = pk->by_col.data() + pk->row_pat[oy] * ctx.wo;
     }
     base[i] = at;
     kk[i] = K;
-    krow[i] = pk ? krow_r[pk->col_pat[ox]] : nullptr;
+    krow[i] = pk ? krow_r[ox] : nullptr;
   }
   if (ox == ctx.wo) ox = 0, ++oy;
   cur->oy = oy, cur->ox = ox, ++cur->tile;

@@ -168,7 +168,12 @@ Link per_row_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
     proto.channels = c;
     proto.M = op.param("M").as<std::int32_t>();
     proto.B = op.param("B").as<std::int64_t>();
-    l.run = row_run<std::int32_t>(proto, BNNFLOW_GLUE_PICK(isa, requant32), w, shift);
+    auto plan = prepare_requant32(op);  // folded once; the closure keeps it alive
+    proto.prep = &plan->view();
+    auto run = row_run<std::int32_t>(proto, BNNFLOW_GLUE_PICK(isa, requant32), w, shift);
+    l.run = [run, plan](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t rows) {
+      run(x, h, pt, pb, y, rows);
+    };
   } else if (op.kind == OpKind::kRequant) {
     k::RequantArgs proto{};
     proto.channels = c;

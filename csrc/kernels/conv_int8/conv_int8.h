@@ -20,6 +20,7 @@ struct Conv2dInt8Requant {
   const std::int64_t* B;  // [Cout]
   const std::int32_t* s;  // [Cout], 0..62
   Requant32Fn fn;
+  const PreparedRequant32* prep = nullptr;  // optional, passed on to fn (requant.h)
 };
 
 struct Conv2dInt8Args {
@@ -77,7 +78,7 @@ void conv_int8_rows(const Conv2dInt8Args& a, std::size_t Ho, std::size_t Wo, std
     GlueBuffer<std::int32_t> acc(row_elems);
     for (std::size_t row = r0; row < r1; ++row) {
       for (std::size_t b = 0; b < blocks; ++b) block(row / Ho, row % Ho, b * block_ch, acc.data());
-      const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s};
+      const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s, rq.prep};
       rq.fn(q, nullptr);
     }
   });

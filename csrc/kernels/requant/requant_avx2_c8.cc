@@ -1,4 +1,5 @@
-// AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step).
+// AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step; a
+// prepared requant32 8 channels per step in int32 lanes or as int64 products' high dwords).
 #include "kernels/common/vec_avx2.h"
 #include "kernels/requant/requant_impl.h"
 
@@ -6,7 +7,66 @@ namespace bnnflow::glue::avx2 {
 
 void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool); }
 
+namespace {
+
+// Prepared requant32 (requant32_plan.h), 8 channels from c: as the AVX-512 kernel's lanes.
+inline __m256i ld(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i ld(const std::int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+inline __m256i rq32p_int32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
+  __m256i v = _mm256_min_epi32(_mm256_max_epi32(ld(x), ld(p.lo + c)), ld(p.hi + c));
+  v = _mm256_add_epi32(_mm256_mullo_epi32(v, ld(p.m + c)), ld(p.b32 + c));
+  return _mm256_srav_epi32(v, ld(p.sh + c));
+}
+
+inline __m256i rq32p_high32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
+  const __m256i xv = ld(x);
+  __m256i e = _mm256_add_epi64(_mm256_mul_epi32(xv, ld(p.m + c)), ld(p.c_even + c / 2));
+  __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), ld(p.m_next + c));
+  o = _mm256_add_epi64(o, ld(p.c_odd + c / 2));
+  const __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(e, 32), o, 0xAA);
+  return _mm256_srav_epi32(h, ld(p.sh + c));
+}
+
+// lanes(x, c): 8 int32 results of channels c..c+7; four vectors narrowed per 32-byte store,
+// then single vectors, then the scalar twin for C % 8 channels.
+template <class Lanes>
+void rq32p_rows(const Requant32Args& a, ThreadPool* pool, const Lanes& lanes) {
+  const std::size_t C = a.channels, Cv = C / 8 * 8;
+  const PreparedRequant32& p = *a.prep;
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::int32_t* x = a.x + r * C;
+      std::int8_t* y = a.y + r * C;
+      std::size_t c = 0;
+      for (; c + 32 <= Cv; c += 32) {
+        const __m256i v01 = _mm256_packs_epi32(lanes(x + c, c), lanes(x + c + 8, c + 8));
+        const __m256i v23 = _mm256_packs_epi32(lanes(x + c + 16, c + 16), lanes(x + c + 24, c + 24));
+        const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v01, v23), order);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c), b);
+      }
+      for (; c < Cv; c += 8) {
+        const __m256i v = _mm256_packs_epi32(lanes(x + c, c), _mm256_setzero_si256());
+        const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v, v), order);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(y + c), _mm256_castsi256_si128(b));
+      }
+      for (; c < C; ++c) y[c] = requant32_prepared_at(p, c, x[c]);
+    }
+  });
+}
+
+}  // namespace
+
 void requant32(const Requant32Args& a, ThreadPool* pool) {
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) {
+    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_int32(x, *a.prep, c); });
+    return;
+  }
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) {
+    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_high32(x, *a.prep, c); });
+    return;
+  }
   const std::size_t C = a.channels;
   GlueBuffer<std::int64_t> br(C), s64(C);
   for (std::size_t c = 0; c < C; ++c) {

@@ -21,6 +21,7 @@
 #include "kernels/pool/pool.h"
 #include "kernels/pwl/pwl.h"
 #include "kernels/requant/requant.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace glue_test {
 
@@ -136,6 +137,47 @@ inline std::string tag(const Kernels& k, const char* op, int threads, std::size_
          std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(c);
 }
 
+// Prepared requant32 (requant32_plan.h) against the scalar twin's plain int64 formula, with
+// parameters of each form: int32 (s <= 22, |M| <= 2^30), high32 (s >= 32), anything (int64);
+// x around each channel's unsaturated window (centre -B/M), anywhere, and the ends of int32.
+inline void check_requant32_prepared(const Kernels& k, const Kernels& ref, ThreadPool* pool,
+                                     int threads, Rng& r, Counts& cnt, std::size_t rows,
+                                     std::size_t C) {
+  static const char* const names[] = {"requant32 prepared int32", "requant32 prepared high32",
+                                      "requant32 prepared any"};
+  const int s_lo[] = {0, 32, 0}, s_hi[] = {22, 62, 62};
+  const long long m_abs[] = {1LL << 30, 1LL << 31, 1LL << 31};
+  const Rq32Mode want_mode[] = {Rq32Mode::kInt32, Rq32Mode::kHigh32, Rq32Mode::kInt64};
+  for (int form = 0; form < 3; ++form) {
+    const auto M = r.ints<std::int32_t>(C, -m_abs[form], m_abs[form] - 1);
+    auto B = r.ints<std::int64_t>(C, -(1LL << 40), 1LL << 40);
+    const auto s = r.ints<std::int32_t>(C, s_lo[form], s_hi[form]);
+    for (std::size_t c = 0; c < C; c += 2) {  // a window inside int32 (centre -B/M)
+      B[c] = static_cast<std::int64_t>(M[c]) * r.uniform(-(1 << 23), 1 << 23) + (B[c] >> 16);
+    }
+    std::vector<std::int32_t> x(rows * C);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t c = i % C;
+      const double m = M[c] == 0 ? 1.0 : M[c], w = 256.0 * std::ldexp(1.0, s[c]) / std::fabs(m);
+      double v = -static_cast<double>(B[c]) / m + (r.uniform(-1000, 1000) / 1000.0) * std::fmin(w, 4e9);
+      if (i % 5 == 4) v = static_cast<double>(r.uniform64(INT32_MIN, INT32_MAX));
+      if (i < C) v = i % 2 ? INT32_MAX : INT32_MIN;
+      x[i] = static_cast<std::int32_t>(std::fmax(INT32_MIN, std::fmin(INT32_MAX, std::round(v))));
+    }
+    const Requant32Plan plan(M.data(), B.data(), s.data(), C);
+    const bool mode_ok = form == 2 || plan.mode() == want_mode[form] ||
+                         (form == 1 && plan.mode() == Rq32Mode::kInt32);  // all constant
+    record(cnt, std::string(names[form]) + " mode", std::vector<int>{mode_ok}, std::vector<int>{1});
+    std::vector<std::int8_t> got(rows * C), want(rows * C);
+    Requant32Args a{x.data(), want.data(), rows, C, M.data(), B.data(), s.data()};
+    ref.requant32(a, nullptr);
+    a.y = got.data();
+    a.prep = &plan.view();
+    k.requant32(a, pool);
+    record(cnt, tag(k, names[form], threads, rows, C), got, want);
+  }
+}
+
 inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                           Counts& cnt) {
   for (int iter = 0; iter < 40; ++iter) {
@@ -157,6 +199,7 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
     rq32.y = want.data(); ref.requant32(rq32, nullptr);
     rq32.y = got.data(); k.requant32(rq32, pool);
     record(cnt, tag(k, "requant32", threads, rows, C), got, want);
+    check_requant32_prepared(k, ref, pool, threads, r, cnt, rows, C);
 
     AddInt8Args ad{x8.data(), y8.data(), nullptr, rows, C, p.M.data(), p.M2.data(), p.B.data(), p.s.data()};
     ad.y = want.data(); ref.add_int8(ad, nullptr);

@@ -9,45 +9,53 @@ void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool
 
 namespace {
 
-// Prepared requant32 (requant32_plan.h), 8 channels from c: as the AVX-512 kernel's lanes.
+// Prepared requant32 (requant32_plan.h), 8 channels from c (h = c / 2): as the AVX-512
+// kernel's lanes.
 inline __m256i ld(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i ld(const std::int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-inline __m256i rq32p_int32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
-  __m256i v = _mm256_min_epi32(_mm256_max_epi32(ld(x), ld(p.lo + c)), ld(p.hi + c));
-  v = _mm256_add_epi32(_mm256_mullo_epi32(v, ld(p.m + c)), ld(p.b32 + c));
-  return _mm256_srav_epi32(v, ld(p.sh + c));
+template <Rq32Mode kMode>
+inline __m256i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
+                           std::size_t h) {
+  if constexpr (kMode == Rq32Mode::kInt32) {
+    __m256i v = _mm256_min_epi32(_mm256_max_epi32(ld(x), ld(p.lo + c)), ld(p.hi + c));
+    v = _mm256_add_epi32(_mm256_mullo_epi32(v, ld(p.m + c)), ld(p.b32 + c));
+    return _mm256_srav_epi32(v, ld(p.sh + c));
+  } else {
+    const __m256i xv = ld(x);
+    const __m256i e = _mm256_add_epi64(_mm256_mul_epi32(xv, ld(p.m + c)), ld(p.c_even + h));
+    __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), ld(p.m_next + c));
+    o = _mm256_add_epi64(o, ld(p.c_odd + h));
+    const __m256i hv = _mm256_blend_epi32(_mm256_srli_epi64(e, 32), o, 0xAA);
+    return _mm256_srav_epi32(hv, ld(p.sh + c));
+  }
 }
 
-inline __m256i rq32p_high32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
-  const __m256i xv = ld(x);
-  __m256i e = _mm256_add_epi64(_mm256_mul_epi32(xv, ld(p.m + c)), ld(p.c_even + c / 2));
-  __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), ld(p.m_next + c));
-  o = _mm256_add_epi64(o, ld(p.c_odd + c / 2));
-  const __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(e, 32), o, 0xAA);
-  return _mm256_srav_epi32(h, ld(p.sh + c));
-}
-
-// lanes(x, c): 8 int32 results of channels c..c+7; four vectors narrowed per 32-byte store,
-// then single vectors, then the scalar twin for C % 8 channels.
-template <class Lanes>
-void rq32p_rows(const Requant32Args& a, ThreadPool* pool, const Lanes& lanes) {
-  const std::size_t C = a.channels, Cv = C / 8 * 8;
-  const PreparedRequant32& p = *a.prep;
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+// Four vectors narrowed per 32-byte store, then single vectors, then the scalar twin for
+// C % 8 channels; the parameters in the range's locals (the int8 stores may alias anything).
+template <Rq32Mode kMode>
+void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
+  parallel_ranges(pool, a.rows, [&a](std::size_t r0, std::size_t r1) {
+    const PreparedRequant32 p = *a.prep;
+    const std::size_t C = a.channels, Cv = C / 8 * 8;
+    const std::int32_t* const x0 = a.x;
+    std::int8_t* const y0 = a.y;
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (std::size_t r = r0; r < r1; ++r) {
-      const std::int32_t* x = a.x + r * C;
-      std::int8_t* y = a.y + r * C;
+      const std::int32_t* x = x0 + r * C;
+      std::int8_t* y = y0 + r * C;
       std::size_t c = 0;
       for (; c + 32 <= Cv; c += 32) {
-        const __m256i v01 = _mm256_packs_epi32(lanes(x + c, c), lanes(x + c + 8, c + 8));
-        const __m256i v23 = _mm256_packs_epi32(lanes(x + c + 16, c + 16), lanes(x + c + 24, c + 24));
+        const std::size_t h = c / 2;
+        const __m256i v01 = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, h),
+                                               rq32p_lanes<kMode>(x + c + 8, p, c + 8, h + 4));
+        const __m256i v23 = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8),
+                                               rq32p_lanes<kMode>(x + c + 24, p, c + 24, h + 12));
         const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v01, v23), order);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c), b);
       }
       for (; c < Cv; c += 8) {
-        const __m256i v = _mm256_packs_epi32(lanes(x + c, c), _mm256_setzero_si256());
+        const __m256i v = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, c / 2), _mm256_setzero_si256());
         const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v, v), order);
         _mm_storel_epi64(reinterpret_cast<__m128i*>(y + c), _mm256_castsi256_si128(b));
       }
@@ -59,14 +67,8 @@ void rq32p_rows(const Requant32Args& a, ThreadPool* pool, const Lanes& lanes) {
 }  // namespace
 
 void requant32(const Requant32Args& a, ThreadPool* pool) {
-  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) {
-    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_int32(x, *a.prep, c); });
-    return;
-  }
-  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) {
-    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_high32(x, *a.prep, c); });
-    return;
-  }
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) return rq32p_rows<Rq32Mode::kInt32>(a, pool);
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) return rq32p_rows<Rq32Mode::kHigh32>(a, pool);
   const std::size_t C = a.channels;
   GlueBuffer<std::int64_t> br(C), s64(C);
   for (std::size_t c = 0; c < C; ++c) {

@@ -37,48 +37,57 @@ inline __m512i rq32_group(const std::int32_t* x, const std::int64_t* g) {
   return _mm512_permutex2var_epi32(e, idx, o);
 }
 
-// Prepared requant32 (requant32_plan.h), 16 channels from c. kInt32: clamp, vpmulld, add,
-// vpsravd. kHigh32: the even lanes' int64 products m*x + C in e, the odd lanes' in o (x and m
-// shifted by one dword), their high dwords merged into 16 int32 lanes (e >> 32 in the even
-// lanes, o's odd dwords in the odd ones), vpsravd by s - 32.
-inline __m512i rq32p_int32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
-  __m512i v = _mm512_max_epi32(_mm512_loadu_si512(x), _mm512_loadu_si512(p.lo + c));
-  v = _mm512_min_epi32(v, _mm512_loadu_si512(p.hi + c));
-  v = _mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(p.m + c)),
-                       _mm512_loadu_si512(p.b32 + c));
-  return _mm512_srav_epi32(v, _mm512_loadu_si512(p.sh + c));
+// Prepared requant32 (requant32_plan.h), 16 channels from c (h = c / 2: the int64 tables'
+// index). kInt32: clamp, vpmulld, add, vpsravd. kHigh32: the even lanes' int64 products
+// m*x + C in e, the odd lanes' in o (x and m shifted by one dword), their high dwords merged
+// into 16 int32 lanes (e >> 32 in the even lanes, o's odd dwords in the odd ones), vpsravd by
+// s - 32.
+template <Rq32Mode kMode>
+inline __m512i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
+                           std::size_t h) {
+  if constexpr (kMode == Rq32Mode::kInt32) {
+    __m512i v = _mm512_max_epi32(_mm512_loadu_si512(x), _mm512_loadu_si512(p.lo + c));
+    v = _mm512_min_epi32(v, _mm512_loadu_si512(p.hi + c));
+    v = _mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(p.m + c)),
+                         _mm512_loadu_si512(p.b32 + c));
+    return _mm512_srav_epi32(v, _mm512_loadu_si512(p.sh + c));
+  } else {
+    const __m512i xv = _mm512_loadu_si512(x);
+    __m512i e = _mm512_mul_epi32(xv, _mm512_loadu_si512(p.m + c));
+    __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(xv, 32), _mm512_loadu_si512(p.m_next + c));
+    e = _mm512_add_epi64(e, _mm512_loadu_si512(p.c_even + h));
+    o = _mm512_add_epi64(o, _mm512_loadu_si512(p.c_odd + h));
+    const __m512i hv = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e, 32), o);
+    return _mm512_srav_epi32(hv, _mm512_loadu_si512(p.sh + c));
+  }
 }
 
-inline __m512i rq32p_high32(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
-  const __m512i xv = _mm512_loadu_si512(x);
-  __m512i e = _mm512_mul_epi32(xv, _mm512_loadu_si512(p.m + c));
-  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(xv, 32), _mm512_loadu_si512(p.m_next + c));
-  e = _mm512_add_epi64(e, _mm512_loadu_si512(p.c_even + c / 2));
-  o = _mm512_add_epi64(o, _mm512_loadu_si512(p.c_odd + c / 2));
-  const __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e, 32), o);
-  return _mm512_srav_epi32(h, _mm512_loadu_si512(p.sh + c));
-}
-
-// lanes(x, c): 16 int32 results of channels c..c+15; four groups narrowed per store, then
-// single groups, then the scalar twin for C % 16 channels.
-template <class Lanes>
-void rq32p_rows(const Requant32Args& a, ThreadPool* pool, const Lanes& lanes) {
-  const std::size_t C = a.channels, Cg = C / 16 * 16;
-  const PreparedRequant32& p = *a.prep;
-  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+// Four groups of 16 channels narrowed per 64-byte store, then single groups, then the scalar
+// twin for C % 16 channels. The parameters are copied into the range's locals: the int8
+// stores may alias anything, so fields read through a.prep would be reloaded after each.
+template <Rq32Mode kMode>
+void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
+  parallel_ranges(pool, a.rows, [&a](std::size_t r0, std::size_t r1) {
+    const PreparedRequant32 p = *a.prep;
+    const std::size_t C = a.channels, Cg = C / 16 * 16;
+    const std::int32_t* const x0 = a.x;
+    std::int8_t* const y0 = a.y;
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     for (std::size_t r = r0; r < r1; ++r) {
-      const std::int32_t* x = a.x + r * C;
-      std::int8_t* y = a.y + r * C;
+      const std::int32_t* x = x0 + r * C;
+      std::int8_t* y = y0 + r * C;
       std::size_t c = 0;
       for (; c + 64 <= Cg; c += 64) {
-        const __m512i v0 = lanes(x + c, c), v1 = lanes(x + c + 16, c + 16);
-        const __m512i v2 = lanes(x + c + 32, c + 32), v3 = lanes(x + c + 48, c + 48);
+        const std::size_t h = c / 2;
+        const __m512i v0 = rq32p_lanes<kMode>(x + c, p, c, h);
+        const __m512i v1 = rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8);
+        const __m512i v2 = rq32p_lanes<kMode>(x + c + 32, p, c + 32, h + 16);
+        const __m512i v3 = rq32p_lanes<kMode>(x + c + 48, p, c + 48, h + 24);
         const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
         _mm512_storeu_si512(y + c, _mm512_permutexvar_epi32(order, b));
       }
       for (; c < Cg; c += 16) {
-        const __m512i v = _mm512_packs_epi32(lanes(x + c, c), _mm512_setzero_si512());
+        const __m512i v = _mm512_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, c / 2), _mm512_setzero_si512());
         const __m512i b = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(v, v));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y + c), _mm512_castsi512_si128(b));
       }
@@ -90,14 +99,8 @@ void rq32p_rows(const Requant32Args& a, ThreadPool* pool, const Lanes& lanes) {
 }  // namespace
 
 void requant32(const Requant32Args& a, ThreadPool* pool) {
-  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) {
-    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_int32(x, *a.prep, c); });
-    return;
-  }
-  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) {
-    rq32p_rows(a, pool, [&](const std::int32_t* x, std::size_t c) { return rq32p_high32(x, *a.prep, c); });
-    return;
-  }
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) return rq32p_rows<Rq32Mode::kInt32>(a, pool);
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) return rq32p_rows<Rq32Mode::kHigh32>(a, pool);
   const std::size_t C = a.channels, G = C / 16, Cg = G * 16;
   // Per group of 16 channels: M even, M odd, B+r even, B+r odd, s even, s odd (8 int64 each).
   // On the stack for up to 336 channels (the fused conv calls this once per output row).

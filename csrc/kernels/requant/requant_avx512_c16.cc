@@ -3,6 +3,7 @@
 // the high dwords are used).
 
 #include "kernels/common/vec_avx512.h"
+#include "kernels/requant/requant32_avx512_lanes.h"
 #include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
@@ -37,29 +38,11 @@ inline __m512i rq32_group(const std::int32_t* x, const std::int64_t* g) {
   return _mm512_permutex2var_epi32(e, idx, o);
 }
 
-// Prepared requant32 (requant32_plan.h), 16 channels from c (h = c / 2: the int64 tables'
-// index). kInt32: clamp, vpmulld, add, vpsravd. kHigh32: the even lanes' int64 products
-// m*x + C in e, the odd lanes' in o (x and m shifted by one dword), their high dwords merged
-// into 16 int32 lanes (e >> 32 in the even lanes, o's odd dwords in the odd ones), vpsravd by
-// s - 32.
+// Prepared requant32 (requant32_plan.h), 16 channels from c (h = c / 2): requant32_avx512_lanes.h.
 template <Rq32Mode kMode>
 inline __m512i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
                            std::size_t h) {
-  if constexpr (kMode == Rq32Mode::kInt32) {
-    __m512i v = _mm512_max_epi32(_mm512_loadu_si512(x), _mm512_loadu_si512(p.lo + c));
-    v = _mm512_min_epi32(v, _mm512_loadu_si512(p.hi + c));
-    v = _mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(p.m + c)),
-                         _mm512_loadu_si512(p.b32 + c));
-    return _mm512_srav_epi32(v, _mm512_loadu_si512(p.sh + c));
-  } else {
-    const __m512i xv = _mm512_loadu_si512(x);
-    __m512i e = _mm512_mul_epi32(xv, _mm512_loadu_si512(p.m + c));
-    __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(xv, 32), _mm512_loadu_si512(p.m_next + c));
-    e = _mm512_add_epi64(e, _mm512_loadu_si512(p.c_even + h));
-    o = _mm512_add_epi64(o, _mm512_loadu_si512(p.c_odd + h));
-    const __m512i hv = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e, 32), o);
-    return _mm512_srav_epi32(hv, _mm512_loadu_si512(p.sh + c));
-  }
+  return rq32p_apply<kMode>(_mm512_loadu_si512(x), p, c, h);
 }
 
 // Four groups of 16 channels narrowed per 64-byte store, then single groups, then the scalar
@@ -83,8 +66,7 @@ void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
         const __m512i v1 = rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8);
         const __m512i v2 = rq32p_lanes<kMode>(x + c + 32, p, c + 32, h + 16);
         const __m512i v3 = rq32p_lanes<kMode>(x + c + 48, p, c + 48, h + 24);
-        const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
-        _mm512_storeu_si512(y + c, _mm512_permutexvar_epi32(order, b));
+        _mm512_storeu_si512(y + c, rq32p_pack64(v0, v1, v2, v3));
       }
       for (; c < Cg; c += 16) {
         const __m512i v = _mm512_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, c / 2), _mm512_setzero_si512());

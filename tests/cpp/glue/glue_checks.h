@@ -422,6 +422,7 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     if (iter == 3) s = ConvShape{1, 9, 29, 3, 130, 7, 7, 2, 3};
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
     if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
+    if (iter == 9) s = ConvShape{2, 7, 9, 70, 128, 1, 1, 1, 0};  // 1x1, two whole 64-channel blocks
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
@@ -457,6 +458,26 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     a.rq = nullptr;
     record(cnt, tag(k, "conv2d_int8+requant32", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got8,
            want8);
+
+    // The same with requant32 folded (requant32_plan.h) into each form; AVX-512 requantises in
+    // its register tile when Cout is a multiple of 64 (conv2d_int8_requant_in_tile).
+    for (int form = 0; form < 2; ++form) {
+      const auto Mf = form == 0 ? r.ints<std::int32_t>(s.Cout, -(1 << 30), (1 << 30) - 1)
+                                : r.ints<std::int32_t>(s.Cout, INT32_MIN, INT32_MAX);
+      const auto sf = r.ints<std::int32_t>(s.Cout, form == 0 ? 0 : 32, form == 0 ? 22 : 45);
+      std::vector<std::int64_t> Bf(s.Cout);
+      for (std::size_t c = 0; c < s.Cout; ++c) Bf[c] = -static_cast<std::int64_t>(Mf[c]) * r.uniform(-(1 << 20), 1 << 20);
+      const Requant32Plan plan(Mf.data(), Bf.data(), sf.data(), s.Cout);
+      const Requant32Args rqf{want.data(), want8.data(), conv_out(s) / s.Cout, s.Cout, Mf.data(), Bf.data(), sf.data()};
+      ref.requant32(rqf, nullptr);
+      Conv2dInt8Requant fusedf{got8.data(), Mf.data(), Bf.data(), sf.data(), k.requant32};
+      fusedf.prep = &plan.view();
+      a.rq = &fusedf;
+      k.conv2d_int8(a, pool);
+      a.rq = nullptr;
+      record(cnt, tag(k, form == 0 ? "conv2d_int8+requant32 prepared int32" : "conv2d_int8+requant32 prepared high32",
+                      threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got8, want8);
+    }
 
     const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
     Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride};

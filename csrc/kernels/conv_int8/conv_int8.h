@@ -8,9 +8,10 @@
 // Fused requant32 (rq set): the kernel writes int8 rq->y[n,i,j,o] = requant32(acc[n,i,j,o])
 // (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
 // per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache —
-// or, where conv2d_int8_requant_in_tile(a) holds (AVX-512: a prepared rq->prep of the int32 or
-// high32 form and Cout a multiple of 64), never leave the registers: the tile requantises its
-// accumulators (the prepared requant32's lanes) and stores int8.
+// or, where conv2d_int8_requant_in_tile(a) holds (a prepared rq->prep of the int32 or high32
+// form and Cout a multiple of the tile's channels: 64 on AVX-512, 32 on AVX2), never leave the
+// registers: the tile requantises its accumulators (the prepared requant32's lanes) and stores
+// int8.
 #pragma once
 #include "kernels/common/kernel_common.h"
 #include "kernels/requant/requant.h"

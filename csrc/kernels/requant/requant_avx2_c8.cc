@@ -1,6 +1,7 @@
 // AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step; a
 // prepared requant32 8 channels per step in int32 lanes or as int64 products' high dwords).
 #include "kernels/common/vec_avx2.h"
+#include "kernels/requant/requant32_avx2_lanes.h"
 #include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::avx2 {
@@ -9,26 +10,11 @@ void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool
 
 namespace {
 
-// Prepared requant32 (requant32_plan.h), 8 channels from c (h = c / 2): as the AVX-512
-// kernel's lanes.
-inline __m256i ld(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m256i ld(const std::int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
+// Prepared requant32 (requant32_plan.h), 8 channels from c (h = c / 2): requant32_avx2_lanes.h.
 template <Rq32Mode kMode>
 inline __m256i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
                            std::size_t h) {
-  if constexpr (kMode == Rq32Mode::kInt32) {
-    __m256i v = _mm256_min_epi32(_mm256_max_epi32(ld(x), ld(p.lo + c)), ld(p.hi + c));
-    v = _mm256_add_epi32(_mm256_mullo_epi32(v, ld(p.m + c)), ld(p.b32 + c));
-    return _mm256_srav_epi32(v, ld(p.sh + c));
-  } else {
-    const __m256i xv = ld(x);
-    const __m256i e = _mm256_add_epi64(_mm256_mul_epi32(xv, ld(p.m + c)), ld(p.c_even + h));
-    __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), ld(p.m_next + c));
-    o = _mm256_add_epi64(o, ld(p.c_odd + h));
-    const __m256i hv = _mm256_blend_epi32(_mm256_srli_epi64(e, 32), o, 0xAA);
-    return _mm256_srav_epi32(hv, ld(p.sh + c));
-  }
+  return rq32p_apply<kMode>(rq32p_ld(x), p, c, h);
 }
 
 // Four vectors narrowed per 32-byte store, then single vectors, then the scalar twin for
@@ -47,11 +33,10 @@ void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
       std::size_t c = 0;
       for (; c + 32 <= Cv; c += 32) {
         const std::size_t h = c / 2;
-        const __m256i v01 = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, h),
-                                               rq32p_lanes<kMode>(x + c + 8, p, c + 8, h + 4));
-        const __m256i v23 = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8),
-                                               rq32p_lanes<kMode>(x + c + 24, p, c + 24, h + 12));
-        const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v01, v23), order);
+        const __m256i b = rq32p_pack32(rq32p_lanes<kMode>(x + c, p, c, h),
+                                       rq32p_lanes<kMode>(x + c + 8, p, c + 8, h + 4),
+                                       rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8),
+                                       rq32p_lanes<kMode>(x + c + 24, p, c + 24, h + 12));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c), b);
       }
       for (; c < Cv; c += 8) {

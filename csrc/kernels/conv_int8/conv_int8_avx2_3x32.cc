@@ -25,7 +25,12 @@ namespace {
 constexpr int kTileP = 3;  // output pixels per tile
 constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
-constexpr int kTileP16 = 6;  // output pixels per tile of a last block of <= 16 channels
+constexpr int kTileP16 = 6;
+
+template <Rq32Mode M>
+struct ModeTag {
+  static constexpr Rq32Mode value = M;
+};  // output pixels per tile of a last block of <= 16 channels
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
@@ -72,15 +77,20 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
     if (y8 != nullptr) {
       const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
       const std::size_t h = co / 2;
-      for (int p = 0; p < P; ++p) {
-        __m256i v[kNV];
-        for (int i = 0; i < kNV; ++i) {
-          v[i] = rp.mode == Rq32Mode::kHigh32
-                     ? rq32p_apply<Rq32Mode::kHigh32>(acc[p][i], rp, co + 8 * i, h + 4 * i)
-                     : rq32p_apply<Rq32Mode::kInt32>(acc[p][i], rp, co + 8 * i, h + 4 * i);
+      const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
+        constexpr Rq32Mode kMode = decltype(mode)::value;
+        for (int p = 0; p < P; ++p) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * a.Cout + co),
+                              rq32p_pack32(rq32p_apply<kMode>(acc[p][0], rp, co, h),
+                                           rq32p_apply<kMode>(acc[p][1], rp, co + 8, h + 4),
+                                           rq32p_apply<kMode>(acc[p][2], rp, co + 16, h + 8),
+                                           rq32p_apply<kMode>(acc[p][3], rp, co + 24, h + 12)));
         }
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * a.Cout + co),
-                            rq32p_pack32(v[0], v[1], v[2], v[3]));
+      };
+      if (rp.mode == Rq32Mode::kHigh32) {
+        store(ModeTag<Rq32Mode::kHigh32>{});
+      } else {
+        store(ModeTag<Rq32Mode::kInt32>{});
       }
       return;
     }

@@ -4,6 +4,7 @@
 #include "bindings/prepared_conv.h"
 #include "bindings/registry.h"
 #include "bindings/requant_check.h"
+#include "kernels/requant/requant32_plan.h"
 #include <chrono>
 
 #include "kernels/conv_int8/conv_int8.h"
@@ -150,7 +151,7 @@ Res<std::int32_t> conv2d_int8_prepared(const Array& x, const Conv2dInt8Weights& 
 // conv2d_int8 with requant32 fused: int8 out, no int32 tensor.
 Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p, const Array& M, const Array& B,
                                      const Array& s, int stride, int padding, const std::optional<std::string>& isa,
-                                     int threads, const OutArg& out_arg) {
+                                     int threads, const OutArg& out_arg, bool prepared) {
   k::Conv2dInt8Args a{};
   const bnnflow::Isa chosen = prepared_args(a, x, p, isa);
   k::Conv2dInt8Requant rq{};
@@ -159,6 +160,11 @@ Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p,
   rq.s = g::shifts(s, "s", a.Cout, 62);
   g::check_requant32_range(rq.M, rq.B, rq.s, a.Cout);
   rq.fn = BNNFLOW_GLUE_PICK(chosen, requant32);
+  std::unique_ptr<k::Requant32Plan> plan;
+  if (prepared) {
+    plan = std::make_unique<k::Requant32Plan>(rq.M, rq.B, rq.s, a.Cout);
+    rq.prep = &plan->view();
+  }
   auto fn = BNNFLOW_GLUE_PICK(chosen, conv2d_int8_packed);
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
@@ -243,7 +249,10 @@ BNNFLOW_BIND(glue_conv_int8) {
         "x_dtype and Cin channels; isa must be None or the weights' ISA.");
   m.def("conv2d_int8_requant", &conv2d_int8_requant, "x"_a, "weights"_a, "M"_a, "B"_a, "s"_a, "stride"_a = 1,
         "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
+        "prepared"_a = false,
         "conv2d_int8(x, weights, ...) followed by requant32(acc, M, B, s) in one pass: int8 "
         "[N,Ho,Wo,Cout] equal to the two ops, without the int32 tensor (each output row is "
-        "requantized while in cache). M int32, B int64, s int32 in [0, 62], all [Cout].");
+        "requantized while in cache). M int32, B int64, s int32 in [0, 62], all [Cout]. "
+        "prepared: fold (M, B, s) first as the engine does (requant32_mode); then AVX-512 with "
+        "Cout a multiple of 64 requantises in the register tile (conv2d_int8_requant_in_tile).");
 }

@@ -5,6 +5,7 @@
 #include "bindings/fixed_point_check.h"
 #include "bindings/requant_check.h"
 #include "kernels/requant/requant.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -49,7 +50,8 @@ I8Result requant(const Array& x, const Array& M, const Array& B, const Array& s,
 }
 
 I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& s,
-                   const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
+                   const std::optional<std::string>& isa, int threads, const OutArg& out_arg,
+                   bool prepared) {
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::Requant32Args a{};
   a.x = g::data<std::int32_t>(x, "x");
@@ -61,6 +63,11 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
   a.rows = C == 0 ? 0 : x.size() / C;
+  std::unique_ptr<bnnflow::glue::Requant32Plan> plan;
+  if (prepared) {
+    plan = std::make_unique<bnnflow::glue::Requant32Plan>(a.M, a.B, a.s, C);
+    a.prep = &plan->view();
+  }
   auto out = bnnflow::bind::output<std::int8_t>(
       out_arg, g::shape_of(x), &a.y, {span_of(x, "x"), span_of(M, "M"), span_of(B, "B"), span_of(s, "s")});
   {
@@ -68,6 +75,16 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
     fn(a, pool);
   }
   return out;
+}
+
+// The form requant32_plan.h folds (M, B, s) into: "int32", "high32" or "int64".
+std::string requant32_mode(const Array& M, const Array& B, const Array& s) {
+  const std::size_t C = M.size();
+  const std::int32_t* m = g::vec<std::int32_t>(M, "M", C);
+  const std::int64_t* b = g::vec<std::int64_t>(B, "B", C);
+  const std::int32_t* sh = g::shifts(s, "s", C, 62);
+  g::check_requant32_range(m, b, sh, C);
+  return bnnflow::glue::rq32_mode_name(bnnflow::glue::Requant32Plan(m, b, sh, C).mode());
 }
 
 }  // namespace
@@ -79,7 +96,13 @@ BNNFLOW_BIND(glue_requant) {
         "M*x + B + r must fit int32 for every int8 x. out: optional int8 array of x's shape written in "
         "place (may be x itself) and returned.");
   m.def("requant32", &requant32, "x"_a, "M"_a, "B"_a, "s"_a, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(), "out"_a = nb::none(),
+        "prepared"_a = false,
         "int32 -> int8 requantization per channel (last axis), int64 arithmetic: y = clamp((M[c]*x "
         "+ B[c] + r) >> s[c], -128, 127). x int32, M int32, B int64, s int32 in [0, 62]. out: optional int8 array of x's shape, written in "
-        "place and returned.");
+        "place and returned. prepared: fold (M, B, s) first as the engine does once per model "
+        "(requant32_mode says into which form) and run that form; the result is the same.");
+  m.def("requant32_mode", &requant32_mode, "M"_a, "B"_a, "s"_a,
+        "The form the engine folds requant32's (M, B, s) into: 'int32' (int32 lanes on x clamped "
+        "to the unsaturated range), 'high32' (the high 32 bits of M*x + B + r, for s >= 32) or "
+        "'int64' (the plain formula).");
 }

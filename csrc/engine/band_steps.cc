@@ -100,6 +100,42 @@ Link conv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   return l;
 }
 
+// conv2d_int8 + the requant32 reading it as one link, int8 out, where the ISA's kernel
+// requantises in its register tile (conv2d_int8_requant_in_tile: no int32 row at all, the
+// channel-block-major order kept); otherwise false and the two stay links of their own.
+bool conv_requant_link(const ValidGraph& g, const ValidOp& conv, const ValidOp& rq, Isa isa,
+                       Link* out) {
+  auto p = prepare_conv_int8(g, conv, isa);
+  auto plan = prepare_requant32(rq);
+  auto shift = widen_shift(rq.param("s"));
+  k::Conv2dInt8Requant proto_rq{};
+  proto_rq.M = rq.param("M").as<std::int32_t>();
+  proto_rq.B = rq.param("B").as<std::int64_t>();
+  proto_rq.s = shift->data();
+  proto_rq.fn = BNNFLOW_GLUE_PICK(isa, requant32);
+  proto_rq.prep = &plan->view();
+  k::Conv2dInt8Args probe = p->proto;
+  probe.rq = &proto_rq;
+  if (!BNNFLOW_GLUE_PICK(isa, conv2d_int8_requant_in_tile)(probe)) return false;
+  Link l = shaped(g, conv, rq.output, p->proto.KH, p->proto.stride);
+  l.run = [p, plan, shift, proto_rq](const void* x, std::size_t h, int pt, int pb, void* y,
+                                     std::size_t) {
+    k::Conv2dInt8Requant r = proto_rq;
+    r.y = static_cast<std::int8_t*>(y);
+    k::Conv2dInt8Args a = p->proto;
+    a.x = x;
+    a.H = h;
+    a.pad_top = pt;
+    a.pad_bottom = pb;
+    a.y = nullptr;
+    a.N = 1;
+    a.rq = &r;
+    p->fn(a, p->packed.data(), nullptr);
+  };
+  *out = std::move(l);
+  return true;
+}
+
 Link dwconv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const k::DwConv2dInt8Args proto = dwconv_int8_args(g, op);  // H and pad top / bottom per band
   Link l = shaped(g, op, op.output, proto.KH, proto.stride);
@@ -168,7 +204,12 @@ Link per_row_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
     proto.channels = c;
     proto.M = op.param("M").as<std::int32_t>();
     proto.B = op.param("B").as<std::int64_t>();
-    l.run = row_run<std::int32_t>(proto, BNNFLOW_GLUE_PICK(isa, requant32), w, shift);
+    auto plan = prepare_requant32(op);  // folded once; the closure keeps it alive
+    proto.prep = &plan->view();
+    auto run = row_run<std::int32_t>(proto, BNNFLOW_GLUE_PICK(isa, requant32), w, shift);
+    l.run = [run, plan](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t rows) {
+      run(x, h, pt, pb, y, rows);
+    };
   } else if (op.kind == OpKind::kRequant) {
     k::RequantArgs proto{};
     proto.channels = c;
@@ -199,13 +240,23 @@ std::pair<std::int64_t, std::int64_t> window_of(const ValidOp& op) {
   }
 }
 
-// The links of `ops`, one per op.
+// The links of `ops`, one per op (conv2d_int8 + requant32: one, where conv_requant_link).
 std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa) {
   std::vector<Link> links;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const ValidOp& op = *ops[i];
     switch (op.kind) {
-      case OpKind::kConv2dInt8: links.push_back(conv_link(g, op, isa)); break;
+      case OpKind::kConv2dInt8: {
+        Link fused;
+        if (i + 1 < ops.size() && ops[i + 1]->kind == OpKind::kRequant32 &&
+            conv_requant_link(g, op, *ops[i + 1], isa, &fused)) {
+          links.push_back(std::move(fused));
+          ++i;  // the requant32 is in the link
+        } else {
+          links.push_back(conv_link(g, op, isa));
+        }
+        break;
+      }
       case OpKind::kDwconv2dInt8: links.push_back(dwconv_link(g, op, isa)); break;
       case OpKind::kMaxpoolInt8:
         links.push_back(pool_link(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_int8)));

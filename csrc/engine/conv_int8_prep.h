@@ -1,6 +1,7 @@
 // The windowed int8 ops' kernel arguments, built once per model and shared by the ops' own
 // steps, the fused conv2d_int8+requant32 pair (steps.cc) and the band chains (band_steps.cc):
-// conv2d_int8 weights packed for the ISA's kernel, and the depthwise op's arguments.
+// conv2d_int8 weights packed for the ISA's kernel, requant32's folded parameters, and the
+// depthwise op's arguments.
 #pragma once
 #include <memory>
 
@@ -9,6 +10,7 @@
 #include "engine/validate.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace bnnflow::engine {
 
@@ -39,6 +41,11 @@ void set_conv_geometry(const TensorInfo& x, const ParamTensor& w, const OpAttrs&
   a->pad_bottom = static_cast<int>(attrs.pad_bottom);
   a->pad_right = static_cast<int>(attrs.pad_right);
 }
+
+// A requant32 op's (M, B, s) folded once per model (kernels/requant/requant32_plan.h): what
+// the requant32 step, the conv2d_int8+requant32 pair and the band chains' requant32 links pass
+// as Requant32Args::prep.
+std::shared_ptr<const glue::Requant32Plan> prepare_requant32(const ValidOp& op);
 
 // dwconv2d_int8's arguments: every field but x, y and N (a band link also sets H and the
 // top / bottom padding of its window).

@@ -221,6 +221,7 @@ Step requant32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const std::int32_t* M = op.param("M").as<std::int32_t>();
   const std::int64_t* B = op.param("B").as<std::int64_t>();
   auto fn = BNNFLOW_GLUE_PICK(isa, requant32);
+  auto plan = prepare_requant32(op);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     k::Requant32Args a{};
     a.x = in<std::int32_t>(ins, 0);
@@ -230,6 +231,7 @@ Step requant32_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
     a.M = M;
     a.B = B;
     a.s = shift->data();
+    a.prep = &plan->view();
     fn(a, &pool);
   };
   return s;
@@ -811,6 +813,14 @@ k::DwConv2dInt8Args dwconv_int8_args(const ValidGraph& g, const ValidOp& op) {
   return a;
 }
 
+std::shared_ptr<const glue::Requant32Plan> prepare_requant32(const ValidOp& op) {
+  const ParamTensor& M = op.param("M");
+  const auto shift = widen_shift(op.param("s"));
+  return std::make_shared<const glue::Requant32Plan>(M.as<std::int32_t>(),
+                                                     op.param("B").as<std::int64_t>(),
+                                                     shift->data(), M.numel);
+}
+
 std::shared_ptr<PreparedConvInt8> prepare_conv_int8(const ValidGraph& g, const ValidOp& op,
                                                     Isa isa) {
   const TensorInfo& x = g.tensors[op.inputs[0]];
@@ -851,6 +861,7 @@ Step make_conv_requant_step(const ValidGraph& g, const ValidOp& conv, const Vali
   const std::int32_t* M = requant.param("M").as<std::int32_t>();
   const std::int64_t* B = requant.param("B").as<std::int64_t>();
   auto rq_fn = BNNFLOW_GLUE_PICK(isa, requant32);
+  auto plan = prepare_requant32(requant);
   s.run = [=](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
     k::Conv2dInt8Requant rq{};
     rq.y = static_cast<std::int8_t*>(out);
@@ -858,6 +869,7 @@ Step make_conv_requant_step(const ValidGraph& g, const ValidOp& conv, const Vali
     rq.B = B;
     rq.s = shift->data();
     rq.fn = rq_fn;
+    rq.prep = &plan->view();
     k::Conv2dInt8Args a = p->proto;
     a.x = ins[0];
     a.y = nullptr;

@@ -217,6 +217,37 @@ def test_fused_requant_matches_reference(conv, unsigned, seed):
     assert out.dtype == np.int8
 
 
+# (shift range, |M| bound) of the prepared requant32 forms (csrc/kernels/requant/requant32_plan.h)
+RQ_FORMS = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31)}
+
+
+@pytest.mark.parametrize("form", sorted(RQ_FORMS))
+@settings(max_examples=15, deadline=None)
+@given(cout=st.sampled_from([16, 64, 128]), k=st.sampled_from([1, 3, 7]), stride=st.integers(1, 2),
+       seed=gp.seeds)
+def test_fused_requant_prepared_matches_reference(form, cout, k, stride, seed):
+    """conv2d_int8_requant with the folded requant32 (as the engine runs it): on AVX-512 with
+    Cout a multiple of 64 the register tile requantises its accumulators; equal to the
+    reference on every ISA."""
+    (s_lo, s_hi), m_abs = RQ_FORMS[form]
+    r = gp.rng(seed)
+    x = gp.uint8(r, (1, 9, 11, 3))
+    zp = r.integers(0, 256, size=3).astype(np.int32)
+    w = gp.int8(r, (cout, k, k, 3))
+    bias = r.integers(-(2**20), 2**20, size=cout).astype(np.int32)
+    M = r.integers(-m_abs, m_abs, size=cout).astype(np.int32)
+    s = r.integers(s_lo, s_hi + 1, size=cout).astype(np.int32)
+    # offsets that put the unsaturated window at the accumulators' range (|acc| < 2^21)
+    B = (-M.astype(np.int64) * r.integers(-(2**20), 2**20, size=cout)).astype(np.int64)
+    assert _engine.requant32_mode(M, B, s) == form
+    prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, isa=isa) for isa in ISAS}
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, stride, k // 2,
+                                                         isa=isa, threads=threads, prepared=True),
+        lambda: int8_ops.requant32(int8_ops.conv2d_int8(x, w, bias, zp, stride, k // 2), M, B, s),
+    )
+
+
 def test_fused_requant_stem_writes_out():
     r = gp.rng(3)
     x = gp.uint8(r, (2, 37, 41, 3))

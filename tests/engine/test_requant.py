@@ -44,6 +44,91 @@ def test_requant32_matches_reference(shape, seed):
     )
 
 
+# Prepared requant32 (csrc/kernels/requant/requant32_plan.h): (M, B, s) folded once, as the
+# engine does per model, into int32 lanes on a clamped x ("int32", s small), the high dwords
+# of int64 products ("high32", s >= 32) or the plain int64 formula ("int64", anything else).
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+# (shift range, |M| bound, expected form): every channel of the first qualifies for int32
+# (T over the clamp window within ±(2^29 + 2^30)), of the second for high32.
+FORMS = {
+    "int32": ((0, 22), 2**30, {"int32"}),
+    "high32": ((32, 62), 2**31, {"high32", "int32"}),  # int32 if every channel is constant
+    "any": ((0, 62), 2**31, {"int32", "high32", "int64"}),
+}
+
+
+@st.composite
+def rq32_params(draw, form: str):
+    (s_lo, s_hi), m_abs, _ = FORMS[form]
+    c = draw(st.integers(1, 40))
+    edge_m = st.sampled_from([0, 1, -1, -m_abs, m_abs - 1])
+    M = draw(st.lists(st.one_of(edge_m, st.integers(-m_abs, m_abs - 1)), min_size=c, max_size=c))
+    s = draw(st.lists(st.one_of(st.sampled_from([s_lo, s_hi]), st.integers(s_lo, s_hi)),
+                      min_size=c, max_size=c))
+    edge_b = st.sampled_from([0, 2**60, -(2**60)])
+    B = draw(st.lists(st.one_of(edge_b, st.integers(-(2**60), 2**60), st.integers(-(2**36), 2**36)),
+                      min_size=c, max_size=c))
+    return np.array(M, np.int32), np.array(B, np.int64), np.array(s, np.int32)
+
+
+def rq32_inputs(r: np.random.Generator, rows: int, M, B, s) -> np.ndarray:
+    """x around each channel's unsaturated window (centre −B/M, half-width ≈ 256·2^s/|M|),
+    anywhere in int32, and the ends of int32."""
+    c = M.size
+    m = np.where(M == 0, 1, M.astype(np.float64))
+    centre = np.clip(-B.astype(np.float64) / m, I32_MIN, I32_MAX)
+    width = np.minimum(256.0 * np.exp2(s) / np.abs(m), 2.0**32)
+    near = centre + r.uniform(-1, 1, size=(rows, c)) * width
+    x = np.clip(np.round(near), I32_MIN, I32_MAX).astype(np.int32)
+    x[::3] = r.integers(I32_MIN, I32_MAX, size=x[::3].shape, dtype=np.int32, endpoint=True)
+    x[0] = I32_MIN
+    x[-1] = I32_MAX
+    return x
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), rows=st.integers(2, 9), seed=gp.seeds)
+def test_requant32_prepared_matches_reference(form, data, rows, seed):
+    M, B, s = data.draw(rq32_params(form))
+    x = rq32_inputs(gp.rng(seed), rows, M, B, s)
+    assert _engine.requant32_mode(M, B, s) in FORMS[form][2]
+    check_op(
+        lambda isa, threads: _engine.requant32(x, M, B, s, isa=isa, threads=threads, prepared=True),
+        lambda: int8_ops.requant32(x, M, B, s),
+    )
+
+
+def test_requant32_prepared_edges():
+    """Every combination of edge parameters, one channel per tensor (so each takes its own
+    form), on the ends of int32 and around the rounding points."""
+    xs = [I32_MIN, I32_MIN + 1, -(2**20), -1, 0, 1, 2**20, I32_MAX - 1, I32_MAX]
+    x = np.array(xs, np.int32)[:, None]
+    seen = set()
+    for m in (I32_MIN, I32_MIN + 1, -3, -1, 0, 1, 3, 2**20, I32_MAX):
+        for b in (-(2**60), -(2**31), -1, 0, 1, 2**31, 2**60):
+            for sh in (0, 1, 20, 22, 23, 30, 31, 32, 33, 50, 61, 62):
+                M, B, s = np.array([m], np.int32), np.array([b], np.int64), np.array([sh], np.int32)
+                seen.add(_engine.requant32_mode(M, B, s))
+                check_op(
+                    lambda isa, threads, M=M, B=B, s=s: _engine.requant32(
+                        x, M, B, s, isa=isa, threads=threads, prepared=True),
+                    lambda M=M, B=B, s=s: int8_ops.requant32(x, M, B, s),
+                    threads=(1,),
+                )
+    assert seen == {"int32", "high32", "int64"}
+
+
+def test_requant32_modes_of_a_converted_model():
+    """The shifts a converter picks (int32 M at full precision, s >= 32) fold into high32; a
+    small shift into int32; mixing them, int64."""
+    M = np.array([2086237714, -1283437257], np.int32)
+    B = np.array([84936882961761, 0], np.int64)
+    assert _engine.requant32_mode(M, B, np.array([43, 32], np.int32)) == "high32"
+    assert _engine.requant32_mode(M // 2**12, B // 2**30, np.array([20, 12], np.int32)) == "int32"
+    assert _engine.requant32_mode(M, B, np.array([43, 12], np.int32)) == "int64"
+
+
 def test_requant_rounds_half_up():
     x = np.array([[1, 3, -1, -3, 5]], dtype=np.int8)
     ones = np.ones(5, np.int16)

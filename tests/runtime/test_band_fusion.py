@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bnnflow import cpu
+from bnnflow import _engine, cpu
 from bnnflow.errors import FormatError
 from bnnflow.graph import InputSpec, validate
 from bnnflow.graph.builder import GraphBuilder
@@ -42,17 +42,18 @@ def _size(n: int, k: int, s: int, pad: Pad) -> tuple[int, int]:
 
 def band_graph(rng: np.random.Generator, hw: tuple[int, int], cin: int, cout: int,
                conv: tuple[int, int, Pad], pool: tuple[str, int, int, Pad],
-               dw: tuple[int, int, Pad, int], cout2: int):
+               dw: tuple[int, int, Pad, int], cout2: int, conv_rq=requant32_params):
     """uint8 image -> conv2d_int8 -> requant32 -> pwl -> max pool + requant (or sum pool +
     requant32) -> dwconv2d_int8 -> requant32 -> 1x1 conv2d_int8 -> requant32 -> 1x1 sum pool
-    -> flatten -> dequant: every op up to the sum pool is one band chain."""
+    -> flatten -> dequant: every op up to the sum pool is one band chain. ``conv_rq(rng, c)``:
+    the parameters of the two convolutions' requant32."""
     (h, w), (k, s, p) = hw, conv
     b = GraphBuilder(InputSpec("x", (-1, h, w, cin), "uint8"), "int8")
     y = b.add("conv2d_int8", "conv", [b.input], {"stride": s, "padding": p},
               weights=_ints(rng, -128, 127, cout * k * k * cin, np.int8).reshape(cout, k, k, cin),
               bias=_ints(rng, -5000, 5000, cout, np.int32), zp=_ints(rng, 0, 255, cin, np.int32))
     h, w = _size(h, k, s, p)[0], _size(w, k, s, p)[1]
-    y = b.add("requant32", "conv.rq", [y], **requant32_params(rng, cout))
+    y = b.add("requant32", "conv.rq", [y], **conv_rq(rng, cout))
     y = b.add("pwl", "act", [y], **_pwl_params(rng, cout))
     kind, k, s, p = pool
     y = b.add(f"{kind}pool_int8", "pool", [y], {"kernel": k, "stride": s, "padding": p})
@@ -71,7 +72,7 @@ def band_graph(rng: np.random.Generator, hw: tuple[int, int], cin: int, cout: in
     y = b.add("conv2d_int8", "pw", [y], {"stride": 1, "padding": 0},
               weights=_ints(rng, -128, 127, cout2 * c, np.int8).reshape(cout2, 1, 1, c),
               bias=_ints(rng, -5000, 5000, cout2, np.int32), zp=_ints(rng, -128, 127, c, np.int32))
-    y = b.add("requant32", "pw.rq", [y], **requant32_params(rng, cout2))
+    y = b.add("requant32", "pw.rq", [y], **conv_rq(rng, cout2))
     y = b.add("sumpool_int8", "widen", [y], {"kernel": 1, "stride": 1, "padding": 0})
     feats = h * w * cout2
     y = b.add("dequant", "out", [b.add("flatten", "flat", [y])],
@@ -110,6 +111,37 @@ def test_chain_of_every_link_kind_is_one_exact_step(isa: str, threads: int, same
     assert interp.steps == [CHAIN, "flat", "out"]
     assert interp.step_types[0].startswith("conv2d_int8+requant32+pwl+maxpool_int8+requant+")
     assert interp.arena_bytes_per_sample < interp.peak_activation_bytes
+
+
+def _folded_rq32(form: str):
+    """requant32 parameters that fold into ``form`` (csrc/kernels/requant/requant32_plan.h),
+    their unsaturated window inside the accumulators' range."""
+    (s_lo, s_hi), m_abs = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31)}[form]
+
+    def params(rng: np.random.Generator, c: int) -> dict[str, np.ndarray]:
+        M = rng.integers(-m_abs, m_abs, size=c).astype(np.int32)
+        B = -M.astype(np.int64) * rng.integers(-(2**15), 2**15, size=c)
+        s = rng.integers(s_lo, s_hi + 1, size=c).astype(np.int8)
+        assert _engine.requant32_mode(M, B, s.astype(np.int32)) == form
+        return {"M": M, "B": B, "s": s}
+
+    return params
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("form", ["int32", "high32"])
+@pytest.mark.parametrize("band_bytes", [None, "1"])
+def test_conv_and_folded_requant32_link(isa: str, form: str, band_bytes: str | None,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folded requant32 after 64- and 32-channel convolutions: AVX-512 / AVX2 requantise in the
+    register tile (conv2d_int8 + requant32 one link of the chain, no int32 rows); exact."""
+    if band_bytes is not None:
+        monkeypatch.setenv("BNNFLOW_BAND_BYTES", band_bytes)
+    rng = np.random.default_rng(11)
+    graph, tensors = band_graph(rng, (21, 23), 3, 64, (7, 2, 3), ("max", 3, 2, 1), (3, 1, 1, 1),
+                                32, conv_rq=_folded_rq32(form))
+    interp = _check(graph, tensors, isa, 2, random_input(rng, graph, 2))
+    assert interp.steps == [CHAIN, "flat", "out"]
 
 
 _pads = st.lists(st.integers(0, 2), min_size=4, max_size=4)

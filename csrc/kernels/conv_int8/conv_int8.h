@@ -7,7 +7,11 @@
 //
 // Fused requant32 (rq set): the kernel writes int8 rq->y[n,i,j,o] = requant32(acc[n,i,j,o])
 // (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
-// per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache.
+// per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache —
+// or, where conv2d_int8_requant_in_tile(a) holds (a prepared rq->prep of the int32 or high32
+// form and Cout a multiple of the tile's channels: 64 on AVX-512, 32 on AVX2), never leave the
+// registers: the tile requantises its accumulators (the prepared requant32's lanes) and stores
+// int8.
 #pragma once
 #include "kernels/common/kernel_common.h"
 #include "kernels/requant/requant.h"
@@ -20,6 +24,7 @@ struct Conv2dInt8Requant {
   const std::int64_t* B;  // [Cout]
   const std::int32_t* s;  // [Cout], 0..62
   Requant32Fn fn;
+  const PreparedRequant32* prep = nullptr;  // optional, passed on to fn (requant.h)
 };
 
 struct Conv2dInt8Args {
@@ -44,7 +49,8 @@ struct Conv2dInt8Args {
   void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool);          \
   std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a);        \
   void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed);         \
-  void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool);
+  void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool); \
+  bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a);
 BNNFLOW_DECLARE_ISAS(BNNFLOW_GLUE_CONV_INT8_KERNELS)
 
 // x[i] as int32 whatever the input dtype.
@@ -77,8 +83,24 @@ void conv_int8_rows(const Conv2dInt8Args& a, std::size_t Ho, std::size_t Wo, std
     GlueBuffer<std::int32_t> acc(row_elems);
     for (std::size_t row = r0; row < r1; ++row) {
       for (std::size_t b = 0; b < blocks; ++b) block(row / Ho, row % Ho, b * block_ch, acc.data());
-      const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s};
+      const Requant32Args q{acc.data(), rq.y + row * row_elems, Wo, a.Cout, rq.M, rq.B, rq.s, rq.prep};
       rq.fn(q, nullptr);
+    }
+  });
+}
+
+// The units of conv_int8_rows without rq (channel block, row; block-major), for a kernel that
+// requantises in its register tile: block8(n, oh, co, y8row) writes output row (n, oh),
+// channels [co, co + block_ch), as int8 into y8row (the row of a.rq->y).
+template <class Block8>
+void conv_int8_rows_in_tile(const Conv2dInt8Args& a, std::size_t Ho, std::size_t Wo,
+                            std::size_t block_ch, ThreadPool* pool, const Block8& block8) {
+  const std::size_t rows = a.N * Ho, blocks = (a.Cout + block_ch - 1) / block_ch;
+  const std::size_t row_elems = Wo * a.Cout;
+  parallel_ranges(pool, blocks * rows, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t row = u % rows;
+      block8(row / Ho, row % Ho, (u / rows) * block_ch, a.rq->y + row * row_elems);
     }
   });
 }

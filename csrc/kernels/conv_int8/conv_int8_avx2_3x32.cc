@@ -17,6 +17,7 @@
 
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/common/conv_prep.h"
+#include "kernels/requant/requant32_avx2_lanes.h"
 
 namespace bnnflow::glue::avx2 {
 namespace {
@@ -24,7 +25,12 @@ namespace {
 constexpr int kTileP = 3;  // output pixels per tile
 constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
-constexpr int kTileP16 = 6;  // output pixels per tile of a last block of <= 16 channels
+constexpr int kTileP16 = 6;
+
+template <Rq32Mode M>
+struct ModeTag {
+  static constexpr Rq32Mode value = M;
+};  // output pixels per tile of a last block of <= 16 channels
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
@@ -37,9 +43,11 @@ struct Packed {
 // whole blocks, NV = 2 (16 channels, P = kTileP16 = 6, again 12 accumulators) for a last block
 // of <= 16 channels, so a 16-channel layer (the QuickNet stem) spends no multiplies on the zero
 // weights of padding channels 16..31.
+// y8 set (NV = kNV, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8
+// stores to y8 instead of int32 ones to y.
 template <int P, int NV = kNV>
 void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
-          std::size_t co, std::int32_t* y) {
+          std::size_t co, std::int32_t* y, std::int8_t* y8 = nullptr) {
   __m256i acc[P][NV];
   for (int p = 0; p < P; ++p) {
     for (int v = 0; v < NV; ++v) {
@@ -63,6 +71,28 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
           acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
         }
       }
+    }
+  }
+  if constexpr (NV == kNV) {
+    if (y8 != nullptr) {
+      const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
+      const std::size_t h = co / 2;
+      const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
+        constexpr Rq32Mode kMode = decltype(mode)::value;
+        for (int p = 0; p < P; ++p) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * a.Cout + co),
+                              rq32p_pack32(rq32p_apply<kMode>(acc[p][0], rp, co, h),
+                                           rq32p_apply<kMode>(acc[p][1], rp, co + 8, h + 4),
+                                           rq32p_apply<kMode>(acc[p][2], rp, co + 16, h + 8),
+                                           rq32p_apply<kMode>(acc[p][3], rp, co + 24, h + 12)));
+        }
+      };
+      if (rp.mode == Rq32Mode::kHigh32) {
+        store(ModeTag<Rq32Mode::kHigh32>{});
+      } else {
+        store(ModeTag<Rq32Mode::kInt32>{});
+      }
+      return;
     }
   }
   constexpr std::size_t kCh = 8 * NV;
@@ -158,6 +188,18 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
 
   // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
   // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
+  if (conv2d_int8_requant_in_tile(a)) {
+    conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
+                                                        std::int8_t* y8row) {
+      std::size_t ow = 0;
+      for (; ow + kTileP <= Wo; ow += kTileP) {
+        tile<kTileP>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
+      }
+      for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
+    });
+    return;
+  }
   conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                               std::int32_t* yrow) {
     std::size_t ow = 0;
@@ -171,6 +213,11 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
     for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
     for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });
+}
+
+bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
+  return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
+         a.Cout % kTileC == 0;
 }
 
 }  // namespace bnnflow::glue::avx2

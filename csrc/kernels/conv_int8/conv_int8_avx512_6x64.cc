@@ -12,6 +12,7 @@
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/common/conv_prep.h"
 #include "kernels/common/isa_avx512.h"
+#include "kernels/requant/requant32_avx512_lanes.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
@@ -40,9 +41,12 @@ struct Packed {
   X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) \
   X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)
 
+// y8 set (V = 4, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8 stores
+// to y8 instead of int32 ones to y.
 template <int P, int V>
 void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
-          std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co, std::int32_t* y) {
+          std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co, std::int32_t* y,
+          std::int8_t* y8 = nullptr) {
   static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
   const __m512i zero = _mm512_setzero_si512();
 #define BNNFLOW_DECL_B(v) \
@@ -85,6 +89,31 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
 #undef BNNFLOW_LOAD_W
 #undef BNNFLOW_PIXEL
 #undef BNNFLOW_STEP
+  if constexpr (V == 4) {
+    if (y8 != nullptr) {
+      const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
+      const std::size_t h = co / 2;
+#define BNNFLOW_RQ_PIXEL(p, mode)                                                                  \
+  if constexpr (P > p) {                                                                         \
+    _mm512_storeu_si512(y8 + p * a.Cout + co,                                                    \
+                        rq32p_pack64(rq32p_apply<mode>(acc##p##0, rp, co, h),                     \
+                                     rq32p_apply<mode>(acc##p##1, rp, co + 16, h + 8),            \
+                                     rq32p_apply<mode>(acc##p##2, rp, co + 32, h + 16),           \
+                                     rq32p_apply<mode>(acc##p##3, rp, co + 48, h + 24)));         \
+  }
+#define BNNFLOW_RQ_TILE(mode)                                                            \
+  BNNFLOW_RQ_PIXEL(0, mode) BNNFLOW_RQ_PIXEL(1, mode) BNNFLOW_RQ_PIXEL(2, mode)         \
+  BNNFLOW_RQ_PIXEL(3, mode) BNNFLOW_RQ_PIXEL(4, mode) BNNFLOW_RQ_PIXEL(5, mode)
+      if (rp.mode == Rq32Mode::kHigh32) {
+        BNNFLOW_RQ_TILE(Rq32Mode::kHigh32)
+      } else {
+        BNNFLOW_RQ_TILE(Rq32Mode::kInt32)
+      }
+#undef BNNFLOW_RQ_TILE
+#undef BNNFLOW_RQ_PIXEL
+      return;
+    }
+  }
   // Whole vectors stored plainly, a partial last one masked.
   const std::size_t valid = a.Cout - co < V * kLanes ? a.Cout - co : V * kLanes;
   const bool full = valid == V * kLanes;
@@ -163,6 +192,14 @@ void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0
     case 1: tile<P, 1>(a, k, x0, pix, row, x1, pix1, co, y); break;
     default: break;
   }
+}
+
+// A whole 64-channel block requantised in the tile (conv2d_int8_requant_in_tile).
+template <int P>
+void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
+                std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
+                std::int8_t* y8) {
+  tile<P, 4>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8);
 }
 
 // Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
@@ -290,8 +327,9 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
 
   const std::size_t row = k.Wp * a.Cin, pix = static_cast<std::size_t>(a.stride) * a.Cin;
   const std::size_t pix1 = k.Hp * t.rem;
-  conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
-                                                   std::int32_t* yrow) {
+  // One output row's tiles of channel block co into yrow: int32 (conv_int8_rows) or, with the
+  // requant32 in the tile, int8 (conv_int8_rows_in_tile).
+  const auto block = [&](std::size_t n, std::size_t oh, std::size_t co, auto* yrow) {
     const std::uint8_t* x0 = k.xu + (n * k.Hp + oh * a.stride) * row;
     const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
     std::size_t ow = 0;
@@ -300,7 +338,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
     }
     const std::uint8_t* xr = x0 + ow * pix;
     const std::uint8_t* xr1 = x1 + ow * pix1;
-    std::int32_t* yr = yrow + ow * a.Cout;
+    auto* yr = yrow + ow * a.Cout;
     switch (Wo - ow) {  // the last < kTileP pixels as one narrower tile
       case 5: tile_block<5>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
       case 4: tile_block<4>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
@@ -309,7 +347,23 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
       case 1: tile_block<1>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
       default: break;
     }
-  });
+  };
+  if (conv2d_int8_requant_in_tile(a)) {
+    conv_int8_rows_in_tile(a, Ho, Wo, 4 * kLanes, pool,
+                           [&](std::size_t n, std::size_t oh, std::size_t co, std::int8_t* y8row) {
+                             block(n, oh, co, y8row);
+                           });
+  } else {
+    conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool,
+                   [&](std::size_t n, std::size_t oh, std::size_t co, std::int32_t* yrow) {
+                     block(n, oh, co, yrow);
+                   });
+  }
+}
+
+bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
+  return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
+         a.Cout % (4 * kLanes) == 0;
 }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

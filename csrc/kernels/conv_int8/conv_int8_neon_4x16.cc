@@ -111,4 +111,6 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   });
 }
 
+bool conv2d_int8_requant_in_tile(const Conv2dInt8Args&) { return false; }  // per-row scratch
+
 }  // namespace bnnflow::glue::BNNFLOW_NEON_NS

@@ -37,4 +37,6 @@ std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args&) { return 0; }
 void conv2d_int8_pack(const Conv2dInt8Args&, void*) {}
 void conv2d_int8_packed(const Conv2dInt8Args& a, const void*, ThreadPool* pool) { conv2d_int8(a, pool); }
 
+bool conv2d_int8_requant_in_tile(const Conv2dInt8Args&) { return false; }  // per-row scratch
+
 }  // namespace bnnflow::glue::scalar

@@ -1,12 +1,59 @@
-// AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step).
+// AVX2 requant (8 int32 lanes, generic kernel) and requant32 (4 int64 lanes per step; a
+// prepared requant32 8 channels per step in int32 lanes or as int64 products' high dwords).
 #include "kernels/common/vec_avx2.h"
+#include "kernels/requant/requant32_avx2_lanes.h"
 #include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::avx2 {
 
 void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool); }
 
+namespace {
+
+// Prepared requant32 (requant32_plan.h), 8 channels from c (h = c / 2): requant32_avx2_lanes.h.
+template <Rq32Mode kMode>
+inline __m256i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
+                           std::size_t h) {
+  return rq32p_apply<kMode>(rq32p_ld(x), p, c, h);
+}
+
+// Four vectors narrowed per 32-byte store, then single vectors, then the scalar twin for
+// C % 8 channels; the parameters in the range's locals (the int8 stores may alias anything).
+template <Rq32Mode kMode>
+void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
+  parallel_ranges(pool, a.rows, [&a](std::size_t r0, std::size_t r1) {
+    const PreparedRequant32 p = *a.prep;
+    const std::size_t C = a.channels, Cv = C / 8 * 8;
+    const std::int32_t* const x0 = a.x;
+    std::int8_t* const y0 = a.y;
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::int32_t* x = x0 + r * C;
+      std::int8_t* y = y0 + r * C;
+      std::size_t c = 0;
+      for (; c + 32 <= Cv; c += 32) {
+        const std::size_t h = c / 2;
+        const __m256i b = rq32p_pack32(rq32p_lanes<kMode>(x + c, p, c, h),
+                                       rq32p_lanes<kMode>(x + c + 8, p, c + 8, h + 4),
+                                       rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8),
+                                       rq32p_lanes<kMode>(x + c + 24, p, c + 24, h + 12));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c), b);
+      }
+      for (; c < Cv; c += 8) {
+        const __m256i v = _mm256_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, c / 2), _mm256_setzero_si256());
+        const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v, v), order);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(y + c), _mm256_castsi256_si128(b));
+      }
+      for (; c < C; ++c) y[c] = requant32_prepared_at(p, c, x[c]);
+    }
+  });
+}
+
+}  // namespace
+
 void requant32(const Requant32Args& a, ThreadPool* pool) {
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) return rq32p_rows<Rq32Mode::kInt32>(a, pool);
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) return rq32p_rows<Rq32Mode::kHigh32>(a, pool);
   const std::size_t C = a.channels;
   GlueBuffer<std::int64_t> br(C), s64(C);
   for (std::size_t c = 0; c < C; ++c) {

@@ -1,7 +1,9 @@
 // AVX-512 requant (16 int32 lanes, generic kernel) and requant32 (16 channels per step as
-// even/odd int64 halves).
+// even/odd int64 halves; a prepared requant32 in int32 lanes, or int64 products of which only
+// the high dwords are used).
 
 #include "kernels/common/vec_avx512.h"
+#include "kernels/requant/requant32_avx512_lanes.h"
 #include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
@@ -36,9 +38,51 @@ inline __m512i rq32_group(const std::int32_t* x, const std::int64_t* g) {
   return _mm512_permutex2var_epi32(e, idx, o);
 }
 
+// Prepared requant32 (requant32_plan.h), 16 channels from c (h = c / 2): requant32_avx512_lanes.h.
+template <Rq32Mode kMode>
+inline __m512i rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c,
+                           std::size_t h) {
+  return rq32p_apply<kMode>(_mm512_loadu_si512(x), p, c, h);
+}
+
+// Four groups of 16 channels narrowed per 64-byte store, then single groups, then the scalar
+// twin for C % 16 channels. The parameters are copied into the range's locals: the int8
+// stores may alias anything, so fields read through a.prep would be reloaded after each.
+template <Rq32Mode kMode>
+void rq32p_rows(const Requant32Args& a, ThreadPool* pool) {
+  parallel_ranges(pool, a.rows, [&a](std::size_t r0, std::size_t r1) {
+    const PreparedRequant32 p = *a.prep;
+    const std::size_t C = a.channels, Cg = C / 16 * 16;
+    const std::int32_t* const x0 = a.x;
+    std::int8_t* const y0 = a.y;
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::int32_t* x = x0 + r * C;
+      std::int8_t* y = y0 + r * C;
+      std::size_t c = 0;
+      for (; c + 64 <= Cg; c += 64) {
+        const std::size_t h = c / 2;
+        const __m512i v0 = rq32p_lanes<kMode>(x + c, p, c, h);
+        const __m512i v1 = rq32p_lanes<kMode>(x + c + 16, p, c + 16, h + 8);
+        const __m512i v2 = rq32p_lanes<kMode>(x + c + 32, p, c + 32, h + 16);
+        const __m512i v3 = rq32p_lanes<kMode>(x + c + 48, p, c + 48, h + 24);
+        _mm512_storeu_si512(y + c, rq32p_pack64(v0, v1, v2, v3));
+      }
+      for (; c < Cg; c += 16) {
+        const __m512i v = _mm512_packs_epi32(rq32p_lanes<kMode>(x + c, p, c, c / 2), _mm512_setzero_si512());
+        const __m512i b = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(v, v));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + c), _mm512_castsi512_si128(b));
+      }
+      for (; c < C; ++c) y[c] = requant32_prepared_at(p, c, x[c]);
+    }
+  });
+}
+
 }  // namespace
 
 void requant32(const Requant32Args& a, ThreadPool* pool) {
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kInt32) return rq32p_rows<Rq32Mode::kInt32>(a, pool);
+  if (a.prep != nullptr && a.prep->mode == Rq32Mode::kHigh32) return rq32p_rows<Rq32Mode::kHigh32>(a, pool);
   const std::size_t C = a.channels, G = C / 16, Cg = G * 16;
   // Per group of 16 channels: M even, M odd, B+r even, B+r odd, s even, s odd (8 int64 each).
   // On the stack for up to 336 channels (the fused conv calls this once per output row).

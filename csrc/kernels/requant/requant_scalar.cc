@@ -1,5 +1,6 @@
 // Scalar twins of requant / requant32: the formulas of docs/numerics.md §3, one element at a
-// time (int32 / int64 arithmetic that wraps exactly like the SIMD lanes).
+// time (int32 / int64 arithmetic that wraps exactly like the SIMD lanes); a prepared requant32
+// (requant32_plan.h) one element at a time through requant32_prepared_at.
 #include "kernels/requant/requant.h"
 
 namespace bnnflow::glue::scalar {
@@ -20,6 +21,15 @@ void requant(const RequantArgs& a, ThreadPool* pool) {
 
 void requant32(const Requant32Args& a, ThreadPool* pool) {
   const std::size_t C = a.channels;
+  if (a.prep != nullptr && a.prep->mode != Rq32Mode::kInt64) {
+    const PreparedRequant32& p = *a.prep;
+    parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        for (std::size_t c = 0; c < C; ++c) a.y[r * C + c] = requant32_prepared_at(p, c, a.x[r * C + c]);
+      }
+    });
+    return;
+  }
   parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       for (std::size_t c = 0; c < C; ++c) {

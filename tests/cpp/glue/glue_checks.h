@@ -21,6 +21,7 @@
 #include "kernels/pool/pool.h"
 #include "kernels/pwl/pwl.h"
 #include "kernels/requant/requant.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace glue_test {
 
@@ -136,6 +137,47 @@ inline std::string tag(const Kernels& k, const char* op, int threads, std::size_
          std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(c);
 }
 
+// Prepared requant32 (requant32_plan.h) against the scalar twin's plain int64 formula, with
+// parameters of each form: int32 (s <= 22, |M| <= 2^30), high32 (s >= 32), anything (int64);
+// x around each channel's unsaturated window (centre -B/M), anywhere, and the ends of int32.
+inline void check_requant32_prepared(const Kernels& k, const Kernels& ref, ThreadPool* pool,
+                                     int threads, Rng& r, Counts& cnt, std::size_t rows,
+                                     std::size_t C) {
+  static const char* const names[] = {"requant32 prepared int32", "requant32 prepared high32",
+                                      "requant32 prepared any"};
+  const int s_lo[] = {0, 32, 0}, s_hi[] = {22, 62, 62};
+  const long long m_abs[] = {1LL << 30, 1LL << 31, 1LL << 31};
+  const Rq32Mode want_mode[] = {Rq32Mode::kInt32, Rq32Mode::kHigh32, Rq32Mode::kInt64};
+  for (int form = 0; form < 3; ++form) {
+    const auto M = r.ints<std::int32_t>(C, -m_abs[form], m_abs[form] - 1);
+    auto B = r.ints<std::int64_t>(C, -(1LL << 40), 1LL << 40);
+    const auto s = r.ints<std::int32_t>(C, s_lo[form], s_hi[form]);
+    for (std::size_t c = 0; c < C; c += 2) {  // a window inside int32 (centre -B/M)
+      B[c] = static_cast<std::int64_t>(M[c]) * r.uniform(-(1 << 23), 1 << 23) + (B[c] >> 16);
+    }
+    std::vector<std::int32_t> x(rows * C);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t c = i % C;
+      const double m = M[c] == 0 ? 1.0 : M[c], w = 256.0 * std::ldexp(1.0, s[c]) / std::fabs(m);
+      double v = -static_cast<double>(B[c]) / m + (r.uniform(-1000, 1000) / 1000.0) * std::fmin(w, 4e9);
+      if (i % 5 == 4) v = static_cast<double>(r.uniform64(INT32_MIN, INT32_MAX));
+      if (i < C) v = i % 2 ? INT32_MAX : INT32_MIN;
+      x[i] = static_cast<std::int32_t>(std::fmax(INT32_MIN, std::fmin(INT32_MAX, std::round(v))));
+    }
+    const Requant32Plan plan(M.data(), B.data(), s.data(), C);
+    const bool mode_ok = form == 2 || plan.mode() == want_mode[form] ||
+                         (form == 1 && plan.mode() == Rq32Mode::kInt32);  // all constant
+    record(cnt, std::string(names[form]) + " mode", std::vector<int>{mode_ok}, std::vector<int>{1});
+    std::vector<std::int8_t> got(rows * C), want(rows * C);
+    Requant32Args a{x.data(), want.data(), rows, C, M.data(), B.data(), s.data()};
+    ref.requant32(a, nullptr);
+    a.y = got.data();
+    a.prep = &plan.view();
+    k.requant32(a, pool);
+    record(cnt, tag(k, names[form], threads, rows, C), got, want);
+  }
+}
+
 inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                           Counts& cnt) {
   for (int iter = 0; iter < 40; ++iter) {
@@ -157,6 +199,7 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
     rq32.y = want.data(); ref.requant32(rq32, nullptr);
     rq32.y = got.data(); k.requant32(rq32, pool);
     record(cnt, tag(k, "requant32", threads, rows, C), got, want);
+    check_requant32_prepared(k, ref, pool, threads, r, cnt, rows, C);
 
     AddInt8Args ad{x8.data(), y8.data(), nullptr, rows, C, p.M.data(), p.M2.data(), p.B.data(), p.s.data()};
     ad.y = want.data(); ref.add_int8(ad, nullptr);
@@ -379,6 +422,7 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     if (iter == 3) s = ConvShape{1, 9, 29, 3, 130, 7, 7, 2, 3};
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
     if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
+    if (iter == 9) s = ConvShape{2, 7, 9, 70, 128, 1, 1, 1, 0};  // 1x1, two whole 64-channel blocks
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
@@ -414,6 +458,26 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     a.rq = nullptr;
     record(cnt, tag(k, "conv2d_int8+requant32", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got8,
            want8);
+
+    // The same with requant32 folded (requant32_plan.h) into each form; AVX-512 requantises in
+    // its register tile when Cout is a multiple of 64 (conv2d_int8_requant_in_tile).
+    for (int form = 0; form < 2; ++form) {
+      const auto Mf = form == 0 ? r.ints<std::int32_t>(s.Cout, -(1 << 30), (1 << 30) - 1)
+                                : r.ints<std::int32_t>(s.Cout, INT32_MIN, INT32_MAX);
+      const auto sf = r.ints<std::int32_t>(s.Cout, form == 0 ? 0 : 32, form == 0 ? 22 : 45);
+      std::vector<std::int64_t> Bf(s.Cout);
+      for (std::size_t c = 0; c < s.Cout; ++c) Bf[c] = -static_cast<std::int64_t>(Mf[c]) * r.uniform(-(1 << 20), 1 << 20);
+      const Requant32Plan plan(Mf.data(), Bf.data(), sf.data(), s.Cout);
+      const Requant32Args rqf{want.data(), want8.data(), conv_out(s) / s.Cout, s.Cout, Mf.data(), Bf.data(), sf.data()};
+      ref.requant32(rqf, nullptr);
+      Conv2dInt8Requant fusedf{got8.data(), Mf.data(), Bf.data(), sf.data(), k.requant32};
+      fusedf.prep = &plan.view();
+      a.rq = &fusedf;
+      k.conv2d_int8(a, pool);
+      a.rq = nullptr;
+      record(cnt, tag(k, form == 0 ? "conv2d_int8+requant32 prepared int32" : "conv2d_int8+requant32 prepared high32",
+                      threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got8, want8);
+    }
 
     const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
     Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride};

@@ -1,0 +1,47 @@
+// The AVX2 lanes of a prepared requant32 (requant32_plan.h), shared by the requant32 kernel
+// (requant_avx2_c8.cc) and the conv2d_int8 register tile that requantises its accumulators
+// in place (conv_int8_avx2_3x32.cc). Included only by AVX2 kernel files; TU-local
+// (docs/development.md, "Per-ISA objects").
+#pragma once
+#include <immintrin.h>
+
+#include "kernels/requant/requant.h"
+
+namespace bnnflow::glue::avx2 {
+namespace {
+
+inline __m256i rq32p_ld(const std::int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline __m256i rq32p_ld(const std::int64_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// requant32 of 8 int32 lanes v, channels c..c+7 (h = c / 2), as the AVX-512 lanes
+// (requant32_avx512_lanes.h): kInt32 clamp, vpmulld, add, vpsravd; kHigh32 the high dwords of
+// the even / odd vpmuldq products plus C, merged by a shift and a blend, vpsravd by s - 32.
+template <Rq32Mode kMode>
+inline __m256i rq32p_apply(__m256i v, const PreparedRequant32& p, std::size_t c, std::size_t h) {
+  if constexpr (kMode == Rq32Mode::kInt32) {
+    v = _mm256_min_epi32(_mm256_max_epi32(v, rq32p_ld(p.lo + c)), rq32p_ld(p.hi + c));
+    v = _mm256_add_epi32(_mm256_mullo_epi32(v, rq32p_ld(p.m + c)), rq32p_ld(p.b32 + c));
+    return _mm256_srav_epi32(v, rq32p_ld(p.sh + c));
+  } else {
+    const __m256i e = _mm256_add_epi64(_mm256_mul_epi32(v, rq32p_ld(p.m + c)), rq32p_ld(p.c_even + h));
+    __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(v, 32), rq32p_ld(p.m_next + c));
+    o = _mm256_add_epi64(o, rq32p_ld(p.c_odd + h));
+    const __m256i hv = _mm256_blend_epi32(_mm256_srli_epi64(e, 32), o, 0xAA);
+    return _mm256_srav_epi32(hv, rq32p_ld(p.sh + c));
+  }
+}
+
+// 32 int8 results of four rq32p_apply vectors (channels c..c+31 in order): saturating packs
+// (per 128-bit lane) and one dword permute.
+inline __m256i rq32p_pack32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(v2, v3));
+  return _mm256_permutevar8x32_epi32(b, order);
+}
+
+}  // namespace
+}  // namespace bnnflow::glue::avx2

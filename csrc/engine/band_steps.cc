@@ -21,6 +21,10 @@ namespace {
 namespace k = ::bnnflow::glue;
 using Ins = const void* const*;
 
+// Per-band cost of a unit beyond its rows, in output rows (largest_band_share): the kernels'
+// set-up per call and the halo rows a band recomputes.
+constexpr std::size_t kBandOverheadRows = 1;
+
 // Rows [lo, hi) of a tensor's H axis (one sample).
 struct RowRange {
   std::ptrdiff_t lo = 0, hi = 0;
@@ -328,8 +332,8 @@ void run_units(const Chain& c, std::size_t band, const std::uint8_t* x, std::uin
   }
 }
 
-// balanced_band, remembered in c.last_band for the (n, threads) of the last call: bits 0-23 the
-// band, 24-33 threads, 34-63 n (sizes beyond those fields are not remembered).
+// balanced_band, remembered in c.last_band for the (n, threads) of the last call: bits 0-23
+// the band, 24-33 threads, 34-63 n (sizes beyond those fields are not remembered).
 std::size_t run_band(const Chain& c, std::size_t n, std::size_t threads) {
   const bool fits = n < (std::size_t{1} << 30) && threads < 1024 && c.band < (1u << 24);
   const std::uint64_t key = (static_cast<std::uint64_t>(n) << 34) | (threads << 24);
@@ -341,14 +345,6 @@ std::size_t run_band(const Chain& c, std::size_t n, std::size_t threads) {
   if (fits) c.last_band.store(key | band, std::memory_order_relaxed);
   return band;
 }
-
-}  // namespace
-
-namespace {
-
-// Per-band cost of a unit beyond its rows, in output rows: the kernels' set-up per call and
-// the halo rows a band recomputes.
-constexpr std::size_t kBandOverheadRows = 1;
 
 }  // namespace
 

@@ -110,7 +110,9 @@ bool slow_thread_is_helped() {
     }
     if (t >= 38 && t < 50 && std::this_thread::get_id() != caller) tail_by_other.fetch_add(1);
   });
-  if (tail_by_other.load() == 0) std::printf("FAILED: the worker did not take the slow caller's tail\n");
+  if (tail_by_other.load() == 0) {
+    std::printf("FAILED: the worker did not take the slow caller's tail\n");
+  }
   return tail_by_other.load() > 0;
 }
 

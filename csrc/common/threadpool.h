@@ -8,10 +8,11 @@
 // us, as long as a whole requant of a 56x56x64 tensor) per call.
 //
 // Work split: [0, n) is cut into one contiguous range per thread (split_range), each a slot
-// whose unclaimed part [lo, hi) is one atomic word. Its owner claims from the front, half of
-// what is left at a time (at least a quarter of the slot: one to three calls of the body);
-// a thread whose own slot is empty steals from the back of the others', half of what is left
-// at a time. With every thread present each runs its own range, as with a static split; a
+// whose unclaimed part [lo, hi) is one atomic word. Its owner claims from the front: three
+// quarters of an untouched slot, then the rest while nobody has taken from the back (one or
+// two calls of the body), else half of what is left; a thread whose own slot is empty steals
+// from the back of the others', half of what is left at a time. With every thread present
+// each runs its own range, as with a static split; a
 // worker that is late (asleep when the job came, or descheduled by another process) costs
 // only the part it could not do, not its whole range: the others take its slot from the back
 // and it joins for what is left when it comes. The caller returns when every task has run.

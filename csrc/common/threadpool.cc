@@ -1,6 +1,8 @@
 #include "common/threadpool.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -39,12 +41,15 @@ bool spin_until(const Done& done, int micros) {
   }
 }
 
+inline std::uint64_t pack(std::uint64_t lo, std::uint64_t hi) { return lo | (hi << 32); }
+inline std::uint64_t lo_of(std::uint64_t r) { return r & 0xFFFFFFFFu; }
+inline std::uint64_t hi_of(std::uint64_t r) { return r >> 32; }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
   slots_.reset(new Slot[num_threads]);
-  for (int i = 0; i < num_threads; ++i) slots_[i].claimed.store(1);
   workers_.reserve(num_threads - 1);
   try {
     for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -71,51 +76,105 @@ void ThreadPool::stop_and_join() {
   workers_.clear();
 }
 
-void ThreadPool::run_slot(int index) {
+// Owner (front): an untouched slot gives three quarters of it, then the rest at once while no
+// thief has taken from the back; otherwise (a thief came, or the owner is late) half of what
+// is left. Thief (back): half of what is left. A claim is one compare-exchange; the acquire
+// pairs with the release store that published the job (fn_, ctx_, n_, grain_).
+bool ThreadPool::run_piece(int slot, bool owner) {
+  Slot& s = slots_[slot];
+  std::uint64_t r = s.range.load(std::memory_order_acquire), lo, hi, b, e;
+  for (;;) {
+    lo = lo_of(r);
+    hi = hi_of(r);
+    if (lo >= hi) return false;
+    const std::uint64_t size = s.size.load(std::memory_order_relaxed), left = hi - lo;
+    std::uint64_t take = (left + 1) / 2;
+    if (owner && hi == size) take = lo == 0 ? left - left / 4 : left;
+    if (owner) {
+      b = lo, e = lo + take;
+      if (s.range.compare_exchange_weak(r, pack(e, hi), std::memory_order_acq_rel)) break;
+    } else {
+      b = hi - take, e = hi;
+      if (s.range.compare_exchange_weak(r, pack(lo, b), std::memory_order_acq_rel)) break;
+    }
+  }
+  // The job's fields are read before the tasks are counted done: once the last ones are, the
+  // caller may return and publish the next job.
+  const std::size_t n = n_;
   std::size_t begin, end;
-  split_range(num_tasks_, num_threads(), index, &begin, &end);
-  for (std::size_t t = begin; t < end; ++t) (*fn_)(t);
+  split_range(n, num_threads(), slot, &begin, &end);
+  const std::size_t t0 = begin + static_cast<std::size_t>(b) * grain_;
+  const std::size_t t1 = std::min(end, begin + static_cast<std::size_t>(e) * grain_);
+  fn_(ctx_, t0, t1);
+  // The task that completes the job wakes a caller that may be asleep (under the mutex, so
+  // the wake-up cannot be lost between its predicate check and its wait).
+  if (done_.fetch_add(t1 - t0, std::memory_order_acq_rel) + (t1 - t0) == n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_cv_.notify_one();
+  }
+  return true;
 }
 
-void ThreadPool::parallel_for(std::size_t num_tasks,
-                              const std::function<void(std::size_t)>& fn) {
-  if (num_tasks == 0) return;
-  if (workers_.empty() || num_tasks == 1) {
-    for (std::size_t t = 0; t < num_tasks; ++t) fn(t);
+void ThreadPool::work(int index) {
+  while (run_piece(index, true)) {
+  }
+  const int threads = num_threads();
+  for (int k = 1; k < threads; ++k) {
+    const int victim = (index + k) % threads;
+    while (run_piece(victim, false)) {
+    }
+  }
+}
+
+void ThreadPool::parallel_ranges(std::size_t n, RangeFn fn, const void* ctx) {
+  if (n == 0) return;
+  if (workers_.empty() || n == 1) {
+    fn(ctx, 0, n);
     return;
   }
   std::lock_guard<std::mutex> run_lock(run_mutex_);
-  const int workers = static_cast<int>(workers_.size());
+  const int threads = num_threads();
   {
     // Under mutex_ so a worker between its predicate check and its wait cannot miss the job.
     std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = &fn;
-    num_tasks_ = num_tasks;
-    completed_.store(0, std::memory_order_relaxed);
-    // Freeing a slot publishes fn_ and num_tasks_ to the thread that claims it.
-    for (int w = 1; w <= workers; ++w) slots_[w].claimed.store(0, std::memory_order_release);
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    const std::size_t largest = (n + threads - 1) / threads;
+    grain_ = largest / 0xFFFFFFFFu + 1;  // slot lengths in grains fit 32 bits
+    done_.store(0, std::memory_order_relaxed);
+    for (int t = 0; t < threads; ++t) {
+      std::size_t b, e;
+      split_range(n, threads, t, &b, &e);
+      const std::uint64_t size = (e - b + grain_ - 1) / grain_;
+      slots_[t].size.store(static_cast<std::uint32_t>(size), std::memory_order_relaxed);
+      // Publishes the job to the thread that claims from this slot.
+      slots_[t].range.store(pack(0, size), std::memory_order_release);
+    }
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  run_slot(0);
-  int by_workers = 0;
-  for (int w = 1; w <= workers; ++w) {
-    if (slots_[w].claimed.exchange(1, std::memory_order_acq_rel) == 0) {
-      run_slot(w);  // its worker has not started it: run it here
-    } else {
-      ++by_workers;
-    }
-  }
-  auto all_done = [&] { return completed_.load(std::memory_order_acquire) == by_workers; };
+  work(0);
+  auto all_done = [&] { return done_.load(std::memory_order_acquire) == n; };
   if (!spin_until(all_done, kSpinMicros)) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, all_done);
   }
 }
 
-// A worker claims its own slot of each new job; a slot claimed late (its job already done and
-// the next one started) belongs to that next job, whose fn_ it then runs — correct, because a
-// job cannot finish while one of its claimed slots runs.
+void ThreadPool::parallel_for(std::size_t num_tasks,
+                              const std::function<void(std::size_t)>& fn) {
+  parallel_ranges(num_tasks,
+                  [](const void* ctx, std::size_t b, std::size_t e) {
+                    const auto& f = *static_cast<const std::function<void(std::size_t)>*>(ctx);
+                    for (std::size_t t = b; t < e; ++t) f(t);
+                  },
+                  &fn);
+}
+
+// A worker takes part in each new job: its own slot, then the others'. It may come late, when
+// the job it woke for is done and the next one published: it then claims pieces of that next
+// job, which cannot finish while a claimed piece runs (the caller waits for every task).
 void ThreadPool::worker_loop(int index) {
   unsigned long long seen = 0;
   for (;;) {
@@ -129,28 +188,17 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    if (slots_[index].claimed.exchange(1, std::memory_order_acq_rel) != 0) continue;
-    run_slot(index);
-    completed_.fetch_add(1, std::memory_order_acq_rel);
-    // The caller may be asleep: notify under the mutex so the wake-up cannot be lost.
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_cv_.notify_one();
+    work(index);
   }
 }
 
 void run_ranges(ThreadPool* pool, std::size_t n, RangeFn fn, const void* ctx) {
   if (n == 0) return;
-  const int parts = pool == nullptr ? 1 : pool->num_threads();
-  if (parts <= 1 || n == 1) {
+  if (pool == nullptr) {
     fn(ctx, 0, n);
     return;
   }
-  const int used = n < static_cast<std::size_t>(parts) ? static_cast<int>(n) : parts;
-  pool->parallel_for(static_cast<std::size_t>(used), [&](std::size_t t) {
-    std::size_t b, e;
-    split_range(n, used, static_cast<int>(t), &b, &e);
-    fn(ctx, b, e);
-  });
+  pool->parallel_ranges(n, fn, ctx);
 }
 
 }  // namespace bnnflow

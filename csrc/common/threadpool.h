@@ -7,14 +7,20 @@
 // on every thread within a fraction of a microsecond instead of paying a futex wake-up (5-50
 // us, as long as a whole requant of a 56x56x64 tensor) per call.
 //
-// Each thread's contiguous range of tasks is a slot claimed by one atomic exchange. The caller
-// runs its own slot, then claims (steals) every worker slot not yet claimed: when the other
-// cores are busy with other processes, a descheduled worker costs nothing instead of making
-// the caller wait for it; the caller only waits for slots a worker actually started.
+// Work split: [0, n) is cut into one contiguous range per thread (split_range), each a slot
+// whose unclaimed part [lo, hi) is one atomic word. Its owner claims from the front: three
+// quarters of an untouched slot, then the rest while nobody has taken from the back (one or
+// two calls of the body), else half of what is left; a thread whose own slot is empty steals
+// from the back of the others', half of what is left at a time. With every thread present
+// each runs its own range, as with a static split; a
+// worker that is late (asleep when the job came, or descheduled by another process) costs
+// only the part it could not do, not its whole range: the others take its slot from the back
+// and it joins for what is left when it comes. The caller returns when every task has run.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,10 +42,15 @@ class ThreadPool {
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(task) for task in [0, num_tasks), spread over the threads, and waits for all.
-  // Tasks are handed out in contiguous chunks, one per thread, so callers choose task
-  // granularity (e.g. rows x channel blocks). Not re-entrant; one parallel_for at a time
-  // (calls from several threads are serialised).
+  // Each thread runs contiguous tasks of its own range first (see above), so callers choose
+  // task granularity (e.g. rows x channel blocks; one task per thread keeps a static split).
+  // Not re-entrant; one parallel_for at a time (calls from several threads are serialised).
   void parallel_for(std::size_t num_tasks, const std::function<void(std::size_t)>& fn);
+
+  // Calls fn(ctx, begin, end) on disjoint ranges covering [0, n), spread over the threads as
+  // described above, and waits for all. Same rules as parallel_for.
+  using RangeFn = void (*)(const void* ctx, std::size_t begin, std::size_t end);
+  void parallel_ranges(std::size_t n, RangeFn fn, const void* ctx);
 
  private:
   void worker_loop(int index);
@@ -48,23 +59,35 @@ class ThreadPool {
   // How long an idle worker (or a waiting caller) spins before it sleeps.
   static constexpr int kSpinMicros = 50;
 
-  // Runs slot `index` of the current job (its contiguous range of tasks).
-  void run_slot(int index);
+  // Runs what this thread can claim of the current job: its own slot `index` from the front,
+  // then the other slots from the back, until every slot is empty.
+  void work(int index);
+  // Claims one piece of slot `slot` (from the front when `owner`) and runs it; false when the
+  // slot is empty.
+  bool run_piece(int slot, bool owner);
 
+  // A slot's unclaimed range [lo, hi) as lo | hi << 32, in grains (below) from the start of
+  // the slot's range; size: the slot's length in grains (relaxed: it only sizes the pieces,
+  // the claim itself is the compare-exchange on range).
   struct alignas(64) Slot {
-    std::atomic<int> claimed{0};  // 0: free, 1: claimed by its worker or the caller
+    std::atomic<std::uint64_t> range{0};
+    std::atomic<std::uint32_t> size{0};
   };
 
   std::vector<std::thread> workers_;
-  std::unique_ptr<Slot[]> slots_;  // one per worker thread (index 1..), [0] unused
+  std::unique_ptr<Slot[]> slots_;  // one per thread, [0] the caller's
   std::mutex run_mutex_;  // serialises parallel_for callers
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(std::size_t)>* fn_ = nullptr;  // published by the slot reset
-  std::size_t num_tasks_ = 0;                              // published by the slot reset
+  // The current job, published by the release stores of the slot words: read only after a
+  // successful claim (a slot's range as split_range(n_, threads) gives it, in grains of
+  // grain_ tasks so that lo and hi fit 32 bits).
+  RangeFn fn_ = nullptr;
+  const void* ctx_ = nullptr;
+  std::size_t n_ = 0, grain_ = 1;
   std::atomic<unsigned long long> generation_{0};
-  std::atomic<int> completed_{0};  // worker-run slots finished in the current job
+  std::atomic<std::size_t> done_{0};  // tasks finished in the current job
   std::atomic<bool> stop_{false};
 };
 
@@ -78,12 +101,11 @@ inline void split_range(std::size_t n, int parts, int index, std::size_t* begin,
 }
 
 // The parallel loop of the ISA kernels (parallel_ranges of kernels/common/kernel_common.h):
-// fn(ctx, begin, end) over [0, n) split into one contiguous range per pool thread
-// (pool == nullptr: one range on the calling thread). A plain function, defined in
-// threadpool.cc: kernels compiled with ISA flags call it with a TU-local callback instead of
-// instantiating std::function, num_threads or split_range themselves (docs/development.md,
-// "Per-ISA objects").
-using RangeFn = void (*)(const void* ctx, std::size_t begin, std::size_t end);
+// fn(ctx, begin, end) on ranges covering [0, n), pool->parallel_ranges (pool == nullptr: one
+// range on the calling thread). A plain function, defined in threadpool.cc: kernels compiled
+// with ISA flags call it with a TU-local callback instead of instantiating std::function,
+// num_threads or split_range themselves (docs/development.md, "Per-ISA objects").
+using RangeFn = ThreadPool::RangeFn;
 void run_ranges(ThreadPool* pool, std::size_t n, RangeFn fn, const void* ctx);
 
 }  // namespace bnnflow

@@ -1,6 +1,8 @@
 #include "engine/band_steps.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -18,6 +20,10 @@ namespace {
 
 namespace k = ::bnnflow::glue;
 using Ins = const void* const*;
+
+// Per-band cost of a unit beyond its rows, in output rows (largest_band_share): the kernels'
+// set-up per call and the halo rows a band recomputes.
+constexpr std::size_t kBandOverheadRows = 1;
 
 // Rows [lo, hi) of a tensor's H axis (one sample).
 struct RowRange {
@@ -277,6 +283,9 @@ struct Chain {
   std::size_t band = 1;
   std::vector<std::size_t> offset, cap;
   std::size_t scratch = 0;
+  // The last balanced_band result, keyed by batch and thread count (0: none): the search
+  // runs once per model and (batch, threads), not on every call. See run_band.
+  mutable std::atomic<std::uint64_t> last_band{0};
 };
 
 // Buffer rows of every link but the last for bands of `band` rows; returns the bytes.
@@ -374,17 +383,47 @@ void run_units(const Chain& c, std::size_t band, const std::uint8_t* x, std::uin
   }
 }
 
-// The band a run of n samples on `threads` threads uses: the planned one, or thinner when the
-// run would have fewer units than threads (a 14-row chain planned as one band would run on
-// one thread at batch 1). A thinner band needs no more buffer than the planned one.
+// balanced_band, remembered in c.last_band for the (n, threads) of the last call: bits 0-23
+// the band, 24-33 threads, 34-63 n (sizes beyond those fields are not remembered).
 std::size_t run_band(const Chain& c, std::size_t n, std::size_t threads) {
-  const std::size_t h = c.links.back().h_out, bands = (h + c.band - 1) / c.band;
-  if (n * bands >= threads) return c.band;
-  const std::size_t per_sample = (threads + n - 1) / n;
-  return std::max<std::size_t>(1, (h + per_sample - 1) / per_sample);
+  const bool fits = n < (std::size_t{1} << 30) && threads < 1024 && c.band < (1u << 24);
+  const std::uint64_t key = (static_cast<std::uint64_t>(n) << 34) | (threads << 24);
+  if (fits) {
+    const std::uint64_t v = c.last_band.load(std::memory_order_relaxed);
+    if (v != 0 && (v & ~std::uint64_t{0xFFFFFF}) == key) return v & 0xFFFFFF;
+  }
+  const std::size_t band = balanced_band(c.links.back().h_out, c.band, n, threads);
+  if (fits) c.last_band.store(key | band, std::memory_order_relaxed);
+  return band;
 }
 
 }  // namespace
+
+std::size_t largest_band_share(std::size_t h, std::size_t band, std::size_t n,
+                               std::size_t threads) {
+  const std::size_t bands = (h + band - 1) / band, units = n * bands;
+  const std::size_t short_by = bands * band - h;  // rows the last band of a sample lacks
+  const std::size_t parts = std::min(units, threads);
+  std::size_t worst = 0;
+  for (std::size_t t = 0; t < parts; ++t) {
+    std::size_t u0, u1;
+    split_range(units, static_cast<int>(parts), static_cast<int>(t), &u0, &u1);
+    const std::size_t lasts = u1 / bands - u0 / bands;  // units u with u % bands == bands - 1
+    worst = std::max(worst, (u1 - u0) * (band + kBandOverheadRows) - lasts * short_by);
+  }
+  return worst;
+}
+
+std::size_t balanced_band(std::size_t h, std::size_t planned, std::size_t n,
+                          std::size_t threads) {
+  if (threads <= 1) return planned;
+  std::size_t best = planned, best_share = largest_band_share(h, planned, n, threads);
+  for (std::size_t b = planned - 1; b >= 1; --b) {
+    const std::size_t share = largest_band_share(h, b, n, threads);
+    if (share < best_share) best = b, best_share = share;
+  }
+  return best;
+}
 
 bool is_band_op(const ValidGraph& g, const ValidOp& op) {
   switch (op.kind) {

@@ -35,4 +35,17 @@ Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>
 // environment variable BNNFLOW_BAND_BYTES (read at load) sets another budget.
 inline constexpr std::size_t kBandBudget = 256 * 1024;
 
+// How threads split a chain (docs/runtime.md, "Band chains"): the units of work are the bands
+// of every sample (n * ceil(h / band) of them, h = rows of the last output), cut into one
+// contiguous range per thread (split_range). largest_band_share is the largest range's cost:
+// its rows plus one row per band for the per-band overhead (kernel set-up, halo rows
+// recomputed). balanced_band is the band a run uses: `planned` on one thread, else of
+// 1 .. planned (no more buffer than planned) the one with the smallest largest share, the
+// widest of equals. A 28-row output planned as bands of 11 rows gives 3 bands, 22 + 6 rows on
+// 2 threads; bands of 7 rows give 14 + 14.
+std::size_t largest_band_share(std::size_t h, std::size_t band, std::size_t n,
+                               std::size_t threads);
+std::size_t balanced_band(std::size_t h, std::size_t planned, std::size_t n,
+                          std::size_t threads);
+
 }  // namespace bnnflow::engine

@@ -1,10 +1,14 @@
-// The pool runs every task exactly once, for any task count and thread count.
+// The pool runs every task exactly once, for any task count and thread count; parallel_ranges
+// hands out disjoint in-range pieces; a thread whose own range is done takes the rest of a
+// slow thread's range.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
@@ -61,8 +65,71 @@ bool construction_failure_is_clean() {
 #endif
 }
 
+// parallel_ranges: the pieces are disjoint, inside [0, n), and cover it, for many n and thread
+// counts, with jobs back to back and after the workers have gone to sleep.
+bool ranges_cover(int threads) {
+  bnnflow::ThreadPool pool(threads);
+  bool ok = true;
+  for (std::size_t n : {1u, 2u, 3u, 5u, 8u, 13u, 64u, 100u, 1000u, 4099u}) {
+    for (int rep = 0; rep < 4 && ok; ++rep) {
+      if (rep == 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // workers asleep
+      struct Ctx {
+        std::vector<std::atomic<int>> hits;
+        std::atomic<int> bad{0};
+        std::size_t n;
+      } ctx{std::vector<std::atomic<int>>(n), {}, n};
+      pool.parallel_ranges(n,
+                           [](const void* p, std::size_t b, std::size_t e) {
+                             auto& c = *static_cast<Ctx*>(const_cast<void*>(p));
+                             if (b >= e || e > c.n) c.bad.fetch_add(1);
+                             for (std::size_t t = b; t < e && t < c.n; ++t) c.hits[t].fetch_add(1);
+                           },
+                           &ctx);
+      ok = ctx.bad.load() == 0;
+      for (std::size_t t = 0; t < n; ++t) ok = ok && ctx.hits[t].load() == 1;
+      if (!ok) std::printf("FAILED: parallel_ranges threads=%d n=%zu rep=%d\n", threads, n, rep);
+    }
+  }
+  return ok;
+}
+
+// The caller is slow on its first piece (three quarters of its range); the worker, done with
+// its own range, must take the rest of the caller's from the back: the caller waits (up to
+// 5 s) until a task of that tail has run on another thread.
+bool slow_thread_is_helped() {
+  bnnflow::ThreadPool pool(2);
+  const std::size_t n = 100;  // slot 0 = [0, 50): the caller's first piece [0, 38)
+  std::atomic<int> tail_by_other{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  pool.parallel_for(n, [&](std::size_t t) {
+    if (t == 0) {
+      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (tail_by_other.load() == 0 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
+    if (t >= 38 && t < 50 && std::this_thread::get_id() != caller) tail_by_other.fetch_add(1);
+  });
+  if (tail_by_other.load() == 0) {
+    std::printf("FAILED: the worker did not take the slow caller's tail\n");
+  }
+  return tail_by_other.load() > 0;
+}
+
 int main() {
   int passed = 0, failed = 0;
+  for (int threads : {1, 2, 3, 4}) {
+    if (ranges_cover(threads)) {
+      ++passed;
+    } else {
+      ++failed;
+    }
+  }
+  if (slow_thread_is_helped()) {
+    ++passed;
+  } else {
+    ++failed;
+  }
   if (construction_failure_is_clean()) {
     ++passed;
   } else {

@@ -93,14 +93,15 @@ def _check(graph, tensors, isa: str, threads: int, x: np.ndarray) -> Interpreter
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 4])
 @pytest.mark.parametrize("same", [False, True])
 @pytest.mark.parametrize("band_bytes", [None, "1"])
 def test_chain_of_every_link_kind_is_one_exact_step(isa: str, threads: int, same: bool,
                                                     band_bytes: str | None,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A 40x40 stem of 160 channels: its int32 rows (25.6 kB each) need several bands at the
-    default budget; BNNFLOW_BAND_BYTES=1 makes every band one row of the last output."""
+    default budget; BNNFLOW_BAND_BYTES=1 makes every band one row of the last output. Batch 3
+    and batch 1 (whose few bands the threads split into thinner balanced ones)."""
     if band_bytes is not None:
         monkeypatch.setenv("BNNFLOW_BAND_BYTES", band_bytes)
     rng = np.random.default_rng(3 + same)
@@ -108,6 +109,7 @@ def test_chain_of_every_link_kind_is_one_exact_step(isa: str, threads: int, same
     graph, tensors = band_graph(rng, (40, 40), 3, 160, (3, 2 if same else 1, half),
                                 ("max", 3, 2, half), (3, 1, 1, 1), 24)
     interp = _check(graph, tensors, isa, threads, random_input(rng, graph, 3))
+    _check(graph, tensors, isa, threads, random_input(rng, graph, 1))
     assert interp.steps == [CHAIN, "flat", "out"]
     assert interp.step_types[0].startswith("conv2d_int8+requant32+pwl+maxpool_int8+requant+")
     assert interp.arena_bytes_per_sample < interp.peak_activation_bytes
@@ -160,7 +162,8 @@ def _geometry(draw: st.DrawFn) -> dict:
                                                 *window([1, 2, 3])),
             "dw": (*window([1, 3]), draw(st.integers(1, 2))), "cout2": draw(st.integers(1, 9)),
             "band_bytes": draw(st.sampled_from(["1", "300", "2000", "262144"])),
-            "threads": draw(st.integers(1, 2)), "seed": draw(st.integers(0, 2**32 - 1))}
+            "threads": draw(st.integers(1, 4)), "batch": draw(st.integers(1, 2)),
+            "seed": draw(st.integers(0, 2**32 - 1))}
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -178,7 +181,8 @@ def test_band_chain_equals_the_separate_ops(isa: str, g: dict) -> None:
         assume(False)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BNNFLOW_BAND_BYTES", g["band_bytes"])
-        interp = _check(graph, tensors, isa, g["threads"], random_input(rng, graph, 2))
+        interp = _check(graph, tensors, isa, g["threads"],
+                        random_input(rng, graph, g["batch"]))
     assert len(interp.steps) < len(graph.ops)
 
 

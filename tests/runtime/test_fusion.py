@@ -33,7 +33,7 @@ def _step_names(interp: Interpreter) -> list[str]:
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 4])
 def test_stem_pair_is_fused_and_exact(isa: str, threads: int) -> None:
     rng = np.random.default_rng(21)
     graph, tensors = tiny_int8_model(rng)
@@ -80,7 +80,7 @@ def test_pair_with_a_second_reader_is_not_fused() -> None:
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 4])
 def test_residual_block_is_fused_and_exact(isa: str, threads: int) -> None:
     rng = np.random.default_rng(22)
     graph, tensors = tiny_int8_model(rng)
@@ -247,7 +247,7 @@ def _tail_graph(rng: np.random.Generator, h: int, w: int, c: int, pwl: bool,
 @settings(max_examples=12, deadline=None)
 @given(h=st.integers(1, 9), w=st.integers(1, 9), c=st.sampled_from([32, 40, 64, 96, 128]),
        pwl=st.booleans(), pack_groups=st.sampled_from([1, 2, 4]), clamp=st.booleans(),
-       batch=st.integers(1, 3), threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+       batch=st.integers(1, 3), threads=st.sampled_from([1, 2, 3, 4]), seed=st.integers(0, 2**16))
 def test_residual_tail_in_registers_is_exact(h: int, w: int, c: int, pwl: bool,
                                              pack_groups: int, clamp: bool, batch: int,
                                              threads: int, seed: int) -> None:

@@ -129,7 +129,7 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
 // from the accumulation loop (measured slower on 256 channels).
 // kBorder: some pixel has a K row (its window crosses the padding in mode 'zero'); without,
 // no per-pixel test.
-template <int P, int V, bool kClamp, bool kBorder>
+template <int P, int V, bool kBorder>
 __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
                                            const int32_t* k, const int32_t* const* krow,
                                            size_t pix0, int o0) {
@@ -138,7 +138,7 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
   const size_t stride = ew.int8_stride;
   int8_t* out = static_cast<int8_t*>(ew.out);
   const size_t row = ew.row_elems;
-  const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+  const ep::Int8Bounds qb(ew);  // the clamp to [lo, hi] and q's to [−128, 127] in one
   for (int i = 0; i < P; ++i) {
     const int32_t* kr = kBorder ? krow[i] : nullptr;
     const __m256i kv = _mm256_set1_epi32(k[i]);
@@ -147,10 +147,9 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
       for (int h = 0; h < 2; ++h) {
         const int o = o0 + kVecLanes * (v + h);
         const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
-        if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+        const __m256i q = qb.q(_mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1)));
         const int32_t* p = params + o;
-        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(ep::sat8(d), ep::load8(p)),
+        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(q, ep::load8(p)),
                                             ep::load8(p + stride));
         val[h] = _mm256_srav_epi32(mq, ep::load8(p + 2 * stride));
       }
@@ -208,48 +207,60 @@ struct Tile {
     if constexpr (kTail) {
       static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
       const ep::TailRun tr(ew);
-      // kBorder: some pixel has a K row (its window crosses the padding in mode 'zero');
-      // without, no per-pixel test.
-      const auto rows_of = [&](auto border_tag) __attribute__((always_inline)) {
+      const ep::Int8Bounds qb(ew);  // the clamp to [lo, hi] and q's to [−128, 127] in one
+      // Variants chosen once per tile: kBorder (some pixel has a K row: its window crosses the
+      // padding in mode 'zero'; without, no per-pixel test), the pwl, the pack.
+      const auto rows_of = [&](auto border_tag, auto pwl_tag, auto bits_tag)
+                               __attribute__((always_inline)) {
         constexpr bool kBorder = decltype(border_tag)::value;
+        constexpr bool kPwl = decltype(pwl_tag)::value;
+        constexpr bool kBits = decltype(bits_tag)::value;
         for (int i = 0; i < P; ++i) {
           const int32_t* kr = kBorder ? krow[i] : nullptr;
           const __m256i kv = _mm256_set1_epi32(k[i]);
-          uint32_t* row = tr.bits_row(pix0 + i);
-          const size_t pix = pix0 + i;
+          uint32_t* row = kBits ? tr.bits_row(pix0 + i) : nullptr;
           for (int v = 0; v < V; v += 2) {
-            __m256i val[2];
+            __m256i q[2];
             for (int h = 0; h < 2; ++h) {
               const int o = o0 + kLanes * (v + h);
               const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-              __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
-              if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-              val[h] = ep::tail8(tr, d, pix, o);
+              q[h] = qb.q(_mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1)));
             }
-            const int o = o0 + kLanes * v;
-            ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
-            if (row != nullptr) {
-              // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
-              // groups hold whole words (bconv2d's condition), so both halves share one word.
-              // OR-ed: bconv2d zeroes the pack's output once per call.
-              row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
-                                    ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
-            }
+            const uint32_t bits =
+                ep::tail16<kPwl, kBits>(tr, q[0], q[1], pix0 + i, o0 + kLanes * v);
+            // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
+            // groups hold whole words (bconv2d's condition), so the 16 channels share one
+            // word. OR-ed: bconv2d zeroes the pack's output once per call.
+            if constexpr (kBits) row[slots.word[v]] |= bits << slots.bit[v];
           }
         }
       };
+      const auto with_pack = [&](auto border_tag, auto pwl_tag) __attribute__((always_inline)) {
+        if (tr.bits != nullptr) {
+          rows_of(border_tag, pwl_tag, std::true_type{});
+        } else {
+          rows_of(border_tag, pwl_tag, std::false_type{});
+        }
+      };
+      const auto with_pwl = [&](auto border_tag) __attribute__((always_inline)) {
+        if (tr.pwl) {
+          with_pack(border_tag, std::true_type{});
+        } else {
+          with_pack(border_tag, std::false_type{});
+        }
+      };
       if (has_border<P>(krow)) {
-        rows_of(std::true_type{});
+        with_pwl(std::true_type{});
       } else {
-        rows_of(std::false_type{});
+        with_pwl(std::false_type{});
       }
       return;
     }
     if constexpr (kKind == EpilogueKind::kInt8) {
       if (has_border<P>(krow)) {
-        int8_finish<P, V, kClamp, true>(sum, ew, k, krow, pix0, o0);
+        int8_finish<P, V, true>(sum, ew, k, krow, pix0, o0);
       } else {
-        int8_finish<P, V, kClamp, false>(sum, ew, k, krow, pix0, o0);
+        int8_finish<P, V, false>(sum, ew, k, krow, pix0, o0);
       }
       return;
     }

@@ -142,7 +142,7 @@ inline uint32_t tail16(const TailRun& tr, __m256i qa, __m256i qb, size_t pix, in
   const __m128i y = pack_int8x16(va, vb);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tr.out + at), y);
   if constexpr (!kBits) return 0;
-  const int32_t* t8 = tr.table + (o >> 4) * (16 * kTailParams) + 16 * kTpPackT8;
+  const int32_t* t8 = p + 16 * kTpPackT8;  // the chunk's row (o is a multiple of 16)
   const __m128i below =
       _mm_cmpgt_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t8)), y);
   return static_cast<uint32_t>(_mm_movemask_epi8(below)) | static_cast<uint32_t>(t8[4]);

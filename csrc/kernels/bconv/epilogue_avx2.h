@@ -93,10 +93,19 @@ inline __m256i tail_requant8(const int32_t* p, __m256i q) {
 
 // The pwl of 8 channels at p (TailParam rows) on v in [−128, 127]: the multiplier and offset
 // picked per lane, one vpmaddwd with the zero-extended Mp / Mn; before the final saturation.
+// (vblendvps on the 32-bit masks: with vpblendvb, GCC 12 re-derived the byte mask by one more
+// compare per blend here.)
 inline __m256i tail_pwl8(const int32_t* p, __m256i v) {
-  const __m256i neg = _mm256_cmpgt_epi32(load8(p + 16 * kTpT), v);
-  const __m256i m = _mm256_blendv_epi8(load8(p + 16 * kTpMp), load8(p + 16 * kTpMn), neg);
-  const __m256i b = _mm256_blendv_epi8(load8(p + 16 * kTpBp), load8(p + 16 * kTpBn), neg);
+  const __m256 neg = _mm256_castsi256_ps(_mm256_cmpgt_epi32(load8(p + 16 * kTpT), v));
+  const auto pick = [p, neg](TailParam pos, TailParam ng) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(
+                                                    p + 16 * pos)),
+                                                _mm256_loadu_ps(reinterpret_cast<const float*>(
+                                                    p + 16 * ng)),
+                                                neg));
+  };
+  const __m256i m = pick(kTpMp, kTpMn);
+  const __m256i b = pick(kTpBp, kTpBn);
   return _mm256_srav_epi32(_mm256_add_epi32(_mm256_madd_epi16(v, m), b), load8(p + 16 * kTpPs));
 }
 

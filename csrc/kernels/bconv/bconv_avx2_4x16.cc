@@ -47,7 +47,7 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
   }
 }
 
-// sum += the 8-bit counters widened to 32 bits.
+// sum += the 8-bit counters widened to 32 bits, times the bytes of `ones8` (1 or 2).
 template <int P, int V>
 inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V], __m256i ones8,
                                                       __m256i ones16, __m256i (&sum)[P][V]) {
@@ -109,21 +109,24 @@ inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int
   }
 }
 
-// sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
-template <int P, int V, class Rows>
+// sum[i][v] = kScale · the popcount sums of pixel i, channels 8v..8v+7 of the block. kScale 2
+// (the fused epilogues' 2·S of d = K − 2·S) costs nothing: the widening's vpmaddubsw
+// multiplies the 8-bit counters by kScale instead of 1 (pair sums <= 2·2·248 fit int16).
+template <int P, int V, int kScale = 1, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m256i (&sum)[P][V]) {
+  static_assert(kScale == 1 || kScale == 2, "sums or twice the sums");
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
                                        2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones8 = _mm256_set1_epi8(kScale);
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
   accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
-// The int8 epilogue of a tile finished in registers: its state in locals (the int8 stores may
+// The int8 epilogue of a tile finished in registers (sum = 2·S): its state in locals (the int8 stores may
 // alias anything, so fields read through the writer would be reloaded after each of them), 16
 // lanes a store. Out of line: inlined into the tile, its pointers and constants took registers
 // from the accumulation loop (measured slower on 256 channels).
@@ -147,7 +150,7 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
       for (int h = 0; h < 2; ++h) {
         const int o = o0 + kVecLanes * (v + h);
         const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-        const __m256i q = qb.q(_mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1)));
+        const __m256i q = qb.q(_mm256_sub_epi32(kk, sum[i][v + h]));
         const int32_t* p = params + o;
         const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(q, ep::load8(p)),
                                             ep::load8(p + stride));
@@ -196,13 +199,14 @@ struct Tile {
     for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + kLanes * v, &s->word[v], &s->bit[v]);
   }
 
-  // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
+  // A tile finished in registers: d = K − 2·S (the accumulation gives 2·S), clamp, epilogue
+  // (docs: FusedRunFn).
   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m256i sum[P][V];
-    accumulate<P, V>(rows, taps, wg, xoff, w, sum);
+    accumulate<P, V, 2>(rows, taps, wg, xoff, w, sum);  // sum = 2·S
     const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
     if constexpr (kTail) {
       static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
@@ -224,7 +228,7 @@ struct Tile {
             for (int h = 0; h < 2; ++h) {
               const int o = o0 + kLanes * (v + h);
               const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-              q[h] = qb.q(_mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1)));
+              q[h] = qb.q(_mm256_sub_epi32(kk, sum[i][v + h]));
             }
             const uint32_t bits =
                 ep::tail16<kPwl, kBits>(tr, q[0], q[1], pix0 + i, o0 + kLanes * v);
@@ -280,7 +284,7 @@ struct Tile {
       };
       for (int v = 0; v < V; ++v) {
         const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
-        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
+        __m256i d = _mm256_sub_epi32(kk, sum[i][v]);
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
         if constexpr (kKind == EpilogueKind::kPacked) {
           if (slots.word[v] >= 0) {

@@ -128,7 +128,7 @@ inline __m128i pack_int8x16(__m256i a, __m256i b) {
 //   put in the same order (vpermq), then vpunpcklwd / vpunpckhwd give the pairs of channels
 //   0-7 and 8-15 (instead of two vpmovsxbd, two shifts and two blends);
 // - the output saturated by the packs alone and the pack's bits from one byte compare of the
-//   16 stored bytes with the int8 threshold row (kTpPackT8) and one movemask.
+//   16 stored bytes with the int8 threshold row (kTpPackT8), one movemask and one andn.
 template <bool kPwl, bool kBits>
 inline uint32_t tail16(const TailRun& tr, __m256i qa, __m256i qb, size_t pix, int o) {
   const int32_t* p = tr.params(o);
@@ -151,10 +151,12 @@ inline uint32_t tail16(const TailRun& tr, __m256i qa, __m256i qb, size_t pix, in
   const __m128i y = pack_int8x16(va, vb);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tr.out + at), y);
   if constexpr (!kBits) return 0;
+  // bit = not (y > t − 1) and keep (kTpPackT8): vpcmpgtb with the row as its memory operand,
+  // vpmovmskb, andn
   const int32_t* t8 = p + 16 * kTpPackT8;  // the chunk's row (o is a multiple of 16)
-  const __m128i below =
-      _mm_cmpgt_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t8)), y);
-  return static_cast<uint32_t>(_mm_movemask_epi8(below)) | static_cast<uint32_t>(t8[4]);
+  const __m128i above =
+      _mm_cmpgt_epi8(y, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t8)));
+  return ~static_cast<uint32_t>(_mm_movemask_epi8(above)) & static_cast<uint32_t>(t8[4]);
 }
 
 // 16 int8 values (two vectors of 8 int32 lanes, saturated to [−128, 127]: int32 -> int16 ->

@@ -78,9 +78,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the tail took the post pass\n");
     std::exit(1);
   };
+  std::vector<int32_t> table;
   if (tail) {
     ep.tail = &rt;
     ep.post = {+no_post, nullptr};
+    table = make_tail_table(ep, C, rt);  // once, as the engine's steps do
+    rt.table = table.data();
   }
   ThreadPool pool(1);
   const BconvGeometry g{1, L.hw, L.hw, L.stride, 1, 1, 1, 1, PadMode::kZero};

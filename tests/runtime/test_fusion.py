@@ -230,8 +230,12 @@ def _tail_graph(rng: np.random.Generator, h: int, w: int, c: int, pwl: bool,
         y = b.add("pwl", "act1", [y], t=rng.integers(-20, 21, c).astype(np.int32), Mp=q["M"],
                   Bp=q["B"], Mn=requant_params(rng, c)["M"], Bn=requant_params(rng, c)["B"],
                   s=q["s"])
-    p = b.add("pack", "sign2", [y], {"groups": pack_groups},
-              t=rng.integers(-40, 41, c).astype(np.int32))
+    # thresholds at and beyond the int8 range too: the AVX2 tail packs by a byte compare
+    # with the threshold saturated to int8 (t > 127: the bit is always set)
+    t = rng.integers(-40, 41, c).astype(np.int32)
+    edge = rng.random(c) < 0.25
+    t[edge] = rng.choice(np.array([-300, -129, -128, -127, 126, 127, 128, 129, 300]), edge.sum())
+    p = b.add("pack", "sign2", [y], {"groups": pack_groups}, t=t)
     y = b.add("bconv", "conv2", [p],
               {"stride": 1, "padding": 1, "pad_mode": "one", "groups": pack_groups,
                **epilogue_attrs("int8")},

@@ -81,7 +81,16 @@ std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const Residua
       put(kTpBn, t.bn[o]);
       put(kTpPs, t.ps[o]);
     }
-    if (t.pack_t != nullptr) put(kTpPackT, t.pack_t[o]);
+    if (t.pack_t != nullptr) {
+      put(kTpPackT, t.pack_t[o]);
+      // kTpPackT8: sat8(v) < t is not (sat8(v) > t − 1), the byte compare with t − 1 clamped
+      // to [−128, 127] (t > 127: never greater, bit 1), except for t <= −128 (bit 0: the
+      // keep mask clears it).
+      int32_t* row8 = table.data() + (static_cast<size_t>(o / 16) * kTailParams + kTpPackT8) * 16;
+      const int64_t tm1 = std::min<int64_t>(std::max<int64_t>(int64_t{t.pack_t[o]} - 1, -128), 127);
+      reinterpret_cast<int8_t*>(row8)[o % 16] = static_cast<int8_t>(tm1);
+      if (t.pack_t[o] > -128) row8[4] |= static_cast<int32_t>(1u << (o % 16));
+    }
   }
   return table;
 }

@@ -64,7 +64,7 @@ struct ResidualTail {
 
 struct Epilogue;
 // The residual tail's parameters and the int8 requant of `ep` interleaved per 16 channels
-// (EpilogueWriter::tail_table, rows TailParam of epilogue.h; the pack threshold row when
+// (EpilogueWriter::tail_table, rows TailParam of epilogue.h; the pack threshold rows when
 // t.pack_t is set; t.r and t.bits are not read). They depend on the weights alone, so a step that runs a tail
 // builds the table once (ResidualTail::table).
 std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t);

@@ -47,7 +47,7 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
   }
 }
 
-// sum += the 8-bit counters widened to 32 bits.
+// sum += the 8-bit counters widened to 32 bits, times the bytes of `ones8` (1 or 2).
 template <int P, int V>
 inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V], __m256i ones8,
                                                       __m256i ones16, __m256i (&sum)[P][V]) {
@@ -109,27 +109,30 @@ inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int
   }
 }
 
-// sum[i][v] = popcount sums of pixel i, channels 8v..8v+7 of the block.
-template <int P, int V, class Rows>
+// sum[i][v] = kScale · the popcount sums of pixel i, channels 8v..8v+7 of the block. kScale 2
+// (the fused epilogues' 2·S of d = K − 2·S) costs nothing: the widening's vpmaddubsw
+// multiplies the 8-bit counters by kScale instead of 1 (pair sums <= 2·2·248 fit int16).
+template <int P, int V, int kScale = 1, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m256i (&sum)[P][V]) {
+  static_assert(kScale == 1 || kScale == 2, "sums or twice the sums");
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
                                        2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones8 = _mm256_set1_epi8(kScale);
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
   accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
-// The int8 epilogue of a tile finished in registers: its state in locals (the int8 stores may
+// The int8 epilogue of a tile finished in registers (sum = 2·S): its state in locals (the int8 stores may
 // alias anything, so fields read through the writer would be reloaded after each of them), 16
 // lanes a store. Out of line: inlined into the tile, its pointers and constants took registers
 // from the accumulation loop (measured slower on 256 channels).
 // kBorder: some pixel has a K row (its window crosses the padding in mode 'zero'); without,
 // no per-pixel test.
-template <int P, int V, bool kClamp, bool kBorder>
+template <int P, int V, bool kBorder>
 __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
                                            const int32_t* k, const int32_t* const* krow,
                                            size_t pix0, int o0) {
@@ -138,7 +141,7 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
   const size_t stride = ew.int8_stride;
   int8_t* out = static_cast<int8_t*>(ew.out);
   const size_t row = ew.row_elems;
-  const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
+  const ep::Int8Bounds qb(ew);  // the clamp to [lo, hi] and q's to [−128, 127] in one
   for (int i = 0; i < P; ++i) {
     const int32_t* kr = kBorder ? krow[i] : nullptr;
     const __m256i kv = _mm256_set1_epi32(k[i]);
@@ -147,10 +150,9 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
       for (int h = 0; h < 2; ++h) {
         const int o = o0 + kVecLanes * (v + h);
         const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
-        if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
+        const __m256i q = qb.q(_mm256_sub_epi32(kk, sum[i][v + h]));
         const int32_t* p = params + o;
-        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(ep::sat8(d), ep::load8(p)),
+        const __m256i mq = _mm256_add_epi32(_mm256_madd_epi16(q, ep::load8(p)),
                                             ep::load8(p + stride));
         val[h] = _mm256_srav_epi32(mq, ep::load8(p + 2 * stride));
       }
@@ -197,59 +199,72 @@ struct Tile {
     for (int v = 0; v < V; ++v) ep::packed_slot(ew, o0 + kLanes * v, &s->word[v], &s->bit[v]);
   }
 
-  // A tile finished in registers: d = K − 2·sum, clamp, epilogue (docs: FusedRunFn).
+  // A tile finished in registers: d = K − 2·S (the accumulation gives 2·S), clamp, epilogue
+  // (docs: FusedRunFn).
   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m256i sum[P][V];
-    accumulate<P, V>(rows, taps, wg, xoff, w, sum);
+    accumulate<P, V, 2>(rows, taps, wg, xoff, w, sum);  // sum = 2·S
     const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
     if constexpr (kTail) {
       static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
       const ep::TailRun tr(ew);
-      // kBorder: some pixel has a K row (its window crosses the padding in mode 'zero');
-      // without, no per-pixel test.
-      const auto rows_of = [&](auto border_tag) __attribute__((always_inline)) {
+      const ep::Int8Bounds qb(ew);  // the clamp to [lo, hi] and q's to [−128, 127] in one
+      // Variants chosen once per tile: kBorder (some pixel has a K row: its window crosses the
+      // padding in mode 'zero'; without, no per-pixel test), the pwl, the pack.
+      const auto rows_of = [&](auto border_tag, auto pwl_tag, auto bits_tag)
+                               __attribute__((always_inline)) {
         constexpr bool kBorder = decltype(border_tag)::value;
+        constexpr bool kPwl = decltype(pwl_tag)::value;
+        constexpr bool kBits = decltype(bits_tag)::value;
         for (int i = 0; i < P; ++i) {
           const int32_t* kr = kBorder ? krow[i] : nullptr;
           const __m256i kv = _mm256_set1_epi32(k[i]);
-          uint32_t* row = tr.bits_row(pix0 + i);
-          const size_t pix = pix0 + i;
+          uint32_t* row = kBits ? tr.bits_row(pix0 + i) : nullptr;
           for (int v = 0; v < V; v += 2) {
-            __m256i val[2];
+            __m256i q[2];
             for (int h = 0; h < 2; ++h) {
               const int o = o0 + kLanes * (v + h);
               const __m256i kk = kBorder && kr ? ep::load8(kr + o) : kv;
-              __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v + h], 1));
-              if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
-              val[h] = ep::tail8(tr, d, pix, o);
+              q[h] = qb.q(_mm256_sub_epi32(kk, sum[i][v + h]));
             }
-            const int o = o0 + kLanes * v;
-            ep::store_int8x16(tr.out + pix * tr.row + o, val[0], val[1]);
-            if (row != nullptr) {
-              // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
-              // groups hold whole words (bconv2d's condition), so both halves share one word.
-              // OR-ed: bconv2d zeroes the pack's output once per call.
-              row[slots.word[v]] |= ep::tail_bits8(tr, val[0], o) << slots.bit[v] |
-                                    ep::tail_bits8(tr, val[1], o + kLanes) << slots.bit[v + 1];
-            }
+            const uint32_t bits =
+                ep::tail16<kPwl, kBits>(tr, q[0], q[1], pix0 + i, o0 + kLanes * v);
+            // Words and bits as packed_slot gives them; o is a multiple of 16 and the pack's
+            // groups hold whole words (bconv2d's condition), so the 16 channels share one
+            // word. OR-ed: bconv2d zeroes the pack's output once per call.
+            if constexpr (kBits) row[slots.word[v]] |= bits << slots.bit[v];
           }
         }
       };
+      const auto with_pack = [&](auto border_tag, auto pwl_tag) __attribute__((always_inline)) {
+        if (tr.bits != nullptr) {
+          rows_of(border_tag, pwl_tag, std::true_type{});
+        } else {
+          rows_of(border_tag, pwl_tag, std::false_type{});
+        }
+      };
+      const auto with_pwl = [&](auto border_tag) __attribute__((always_inline)) {
+        if (tr.pwl) {
+          with_pack(border_tag, std::true_type{});
+        } else {
+          with_pack(border_tag, std::false_type{});
+        }
+      };
       if (has_border<P>(krow)) {
-        rows_of(std::true_type{});
+        with_pwl(std::true_type{});
       } else {
-        rows_of(std::false_type{});
+        with_pwl(std::false_type{});
       }
       return;
     }
     if constexpr (kKind == EpilogueKind::kInt8) {
       if (has_border<P>(krow)) {
-        int8_finish<P, V, kClamp, true>(sum, ew, k, krow, pix0, o0);
+        int8_finish<P, V, true>(sum, ew, k, krow, pix0, o0);
       } else {
-        int8_finish<P, V, kClamp, false>(sum, ew, k, krow, pix0, o0);
+        int8_finish<P, V, false>(sum, ew, k, krow, pix0, o0);
       }
       return;
     }
@@ -269,7 +284,7 @@ struct Tile {
       };
       for (int v = 0; v < V; ++v) {
         const __m256i kk = kr ? ep::load8(kr + o0 + kLanes * v) : kv;
-        __m256i d = _mm256_sub_epi32(kk, _mm256_slli_epi32(sum[i][v], 1));
+        __m256i d = _mm256_sub_epi32(kk, sum[i][v]);
         if constexpr (kClamp) d = _mm256_min_epi32(_mm256_max_epi32(d, lo), hi);
         if constexpr (kKind == EpilogueKind::kPacked) {
           if (slots.word[v] >= 0) {

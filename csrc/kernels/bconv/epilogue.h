@@ -34,10 +34,12 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
 
 // Rows of EpilogueWriter::tail_table: the int8 requant (M zero-extended, B + 2^(s−1), s), the
 // add ((My, Mr) int16 pairs, B + 2^(s−1), s), the pwl (t, Mp and Mn zero-extended, Bp and Bn
-// + 2^(ps−1), ps) and the pack's threshold.
+// + 2^(ps−1), ps), the pack's threshold, and the same threshold for byte compares (AVX2:
+// bytes 0-15 of the row hold min(max(t − 1, −128), 127) as int8, int32 4 the keep mask, the
+// chunk's channels with t > −128; bit = not (v > t − 1) and keep).
 enum TailParam : int {
   kTpMult, kTpOffset, kTpShift, kTpPairs, kTpBr, kTpS, kTpT, kTpMp, kTpMn, kTpBp, kTpBn, kTpPs,
-  kTpPackT, kTailParams
+  kTpPackT, kTpPackT8, kTailParams
 };
 
 // Where and how a bconv2d / bdense call writes its outputs.

@@ -47,6 +47,7 @@ void dw_block8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t b,
 
 // One output pixel: its 8-channel blocks.
 struct Pixel {
+  static constexpr bool kInTile = false;  // requant32 stays a pass of its own (requant_neon_c4.cc)
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
     for (std::size_t b = 0; b < p.nblk; ++b) dw_block8<kSigned, kFull, kNP>(p, tp, b, y);
@@ -54,6 +55,8 @@ struct Pixel {
 };
 
 }  // namespace
+
+bool dwconv2d_int8_requant_in_tile(const DwConv2dInt8Args&) { return false; }
 
 void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 

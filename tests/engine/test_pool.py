@@ -42,6 +42,19 @@ def test_int8_pools_match_reference(name, ref, win, seed):
     )
 
 
+@settings(max_examples=25, deadline=None)
+@given(win=windows(), c=st.sampled_from([16, 32, 64, 128, 192]), seed=gp.seeds)
+def test_maxpool_int8_whole_vectors_match_reference(win, c, seed):
+    """C a multiple of the lanes (16 NEON, 32 AVX2, 64 AVX-512): the separable kernel (the
+    max over the window's rows per input column, then over its columns)."""
+    (n, h, w, _), k, stride, pad = win
+    x = gp.int8(gp.rng(seed), (n, h, w, c))
+    check_op(
+        lambda isa, threads: _engine.maxpool_int8(x, k, stride, pad, isa=isa, threads=threads),
+        lambda: int8_ops.maxpool_int8(x, k, stride, pad),
+    )
+
+
 @pytest.mark.parametrize(("name", "ref"), F32_POOLS)
 @settings(max_examples=25, deadline=None)
 @given(win=windows(), seed=gp.seeds)

@@ -42,16 +42,18 @@ def test_int8_pools_match_reference(name, ref, win, seed):
     )
 
 
+@pytest.mark.parametrize(("name", "ref"), INT8_POOLS)
 @settings(max_examples=25, deadline=None)
-@given(win=windows(), c=st.sampled_from([16, 32, 64, 128, 192]), seed=gp.seeds)
-def test_maxpool_int8_whole_vectors_match_reference(win, c, seed):
-    """C a multiple of the lanes (16 NEON, 32 AVX2, 64 AVX-512): the separable kernel (the
-    max over the window's rows per input column, then over its columns)."""
+@given(win=windows(), c=st.sampled_from([4, 8, 16, 32, 64, 128, 192]), seed=gp.seeds)
+def test_int8_pools_whole_vectors_match_reference(name, ref, win, c, seed):
+    """C a multiple of the lanes (max: 16 NEON, 32 AVX2, 64 AVX-512; sum: int32 lanes 4, 8,
+    16): the separable kernels (over the window's rows per input column, then its columns)."""
     (n, h, w, _), k, stride, pad = win
     x = gp.int8(gp.rng(seed), (n, h, w, c))
+    fn = getattr(_engine, name)
     check_op(
-        lambda isa, threads: _engine.maxpool_int8(x, k, stride, pad, isa=isa, threads=threads),
-        lambda: int8_ops.maxpool_int8(x, k, stride, pad),
+        lambda isa, threads: fn(x, k, stride, pad, isa=isa, threads=threads),
+        lambda: ref(x, k, stride, pad),
     )
 
 

@@ -46,8 +46,8 @@ def test_int8_pools_match_reference(name, ref, win, seed):
 @settings(max_examples=25, deadline=None)
 @given(win=windows(), c=st.sampled_from([4, 8, 16, 32, 64, 128, 192]), seed=gp.seeds)
 def test_int8_pools_whole_vectors_match_reference(name, ref, win, c, seed):
-    """C a multiple of the lanes (max: 16 NEON, 32 AVX2, 64 AVX-512; sum: int32 lanes 4, 8,
-    16): the separable kernels (over the window's rows per input column, then its columns)."""
+    """C a multiple of the lanes (16 NEON, 32 AVX2, 64 AVX-512): the separable max pool (over
+    the window's rows per input column, then its columns); the sum pool whole-vector only."""
     (n, h, w, _), k, stride, pad = win
     x = gp.int8(gp.rng(seed), (n, h, w, c))
     fn = getattr(_engine, name)

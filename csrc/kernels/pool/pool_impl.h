@@ -90,46 +90,8 @@ void maxpool_int8_impl(const MaxPoolInt8Args& a, ThreadPool* pool) {
   });
 }
 
-// sumpool_int8 with C a multiple of the int32 lanes, separably like maxpool_int8_separable:
-// per output row the int32 sums over the window's input rows of every input column, then per
-// output pixel the sum of the window's columns. Integer sums (|sum| <= 128 k^2) are exact in any
-// order, so this equals the scalar twin.
-template <class V>
-void sumpool_int8_separable(const SumPoolInt8Args& a, ThreadPool* pool) {
-  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
-  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
-  const std::size_t C = a.C, WC = a.W * a.C;
-  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
-    GlueBuffer<std::int32_t> colsum(WC);
-    std::int32_t* const cs = colsum.data();
-    for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad_top);
-      const std::int8_t* x0 = a.x + (n * a.H + static_cast<std::size_t>(wh.start + wh.t0)) * WC;
-      const int rows = wh.t1 - wh.t0;
-      for (std::size_t i = 0; i < WC; i += V::kI32) {
-        typename V::I acc = V::zero();
-        for (int r = 0; r < rows; ++r) acc = V::add(acc, V::ld_i8(x0 + static_cast<std::size_t>(r) * WC + i));
-        V::st_i32(cs + i, acc);
-      }
-      std::int32_t* yrow = a.y + u * Wo * C;
-      for (std::size_t ow = 0; ow < Wo; ++ow) {
-        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad_left);
-        const std::int32_t* c0 = cs + static_cast<std::size_t>(ww.start + ww.t0) * C;
-        const int cols = ww.t1 - ww.t0;
-        for (std::size_t c = 0; c < C; c += V::kI32) {
-          typename V::I acc = V::zero();
-          for (int t = 0; t < cols; ++t) acc = V::add(acc, V::ld_i32(c0 + static_cast<std::size_t>(t) * C + c));
-          V::st_i32(yrow + ow * C + c, acc);
-        }
-      }
-    }
-  });
-}
-
 template <class V>
 void sumpool_int8_impl(const SumPoolInt8Args& a, ThreadPool* pool) {
-  if (a.C % V::kI32 == 0 && a.k > 1) return sumpool_int8_separable<V>(a, pool);
   const std::size_t C = a.C, Cv = C - C % V::kI32;
   pool_windows(a, pool, [&](std::int32_t* y, const auto& taps) {
     for (std::size_t c = 0; c < Cv; c += V::kI32) {

@@ -145,6 +145,6 @@ BNNFLOW_BIND(glue_dwconv_int8) {
         "the register tile (no int32 tensor), otherwise the two kernels run apart.");
   m.def("dwconv2d_int8_requant_in_tile", &dwconv2d_int8_requant_in_tile, "M"_a, "B"_a, "s"_a,
         "isa"_a = nb::none(),
-        "Whether isa's dwconv2d_int8 requantises requant32(M, B, s) in its register tile: AVX-512, "
-        "AVX2 and scalar for the int32 and high32 forms (requant32_mode), not NEON nor int64.");
+        "Whether isa's dwconv2d_int8 requantises requant32(M, B, s) in its register tile: every ISA "
+        "(scalar per element) for the int32 and high32 forms (requant32_mode), not for int64.");
 }

@@ -138,7 +138,7 @@ bool conv_requant_link(const ValidGraph& g, const ValidOp& conv, const ValidOp& 
 
 // dwconv2d_int8 + the requant32 reading it as one link, int8 out, where the ISA's kernel
 // requantises in its register tile (dwconv2d_int8_requant_in_tile: a prepared requant32 of the
-// int32 or high32 form; not NEON); otherwise false and the two stay links of their own.
+// int32 or high32 form); otherwise false and the two stay links of their own.
 bool dwconv_requant_link(const ValidGraph& g, const ValidOp& dw, const ValidOp& rq, Isa isa,
                          Link* out) {
   k::DwConv2dInt8Args proto = dwconv_int8_args(g, dw);  // H and pad top / bottom per band

@@ -52,7 +52,7 @@ def test_dwconv_rejects_bad_multiplier():
 # (shift range, |M| bound) of the prepared requant32 forms (csrc/kernels/requant/requant32_plan.h);
 # "int64" mixes shifts below and above 32, which no 32-bit form covers.
 RQ_FORMS = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31), "int64": ((12, 43), 2**31)}
-IN_TILE = {"scalar", "avx2", "avx512", "avx512-simde"}  # dwconv2d_int8_requant_in_tile
+IN_TILE = {"scalar", "avx2", "avx512", "neon"}  # dwconv2d_int8_requant_in_tile (int32 / high32)
 
 
 def _rq32(r: np.random.Generator, form: str, co: int):
@@ -73,7 +73,8 @@ def _rq32(r: np.random.Generator, form: str, co: int):
 def test_dwconv2d_int8_requant_matches_reference(form, conv, unsigned, seed):
     """dwconv2d_int8 + folded requant32 (as the band chains run it): AVX-512 / AVX2 requantise
     in the register tile (any channel count, tails included), the scalar kernel per element,
-    NEON and the int64 form through the int32 tensor; equal to the two reference ops."""
+    NEON per 8-channel block, the int64 form through the int32 tensor; equal to the two
+    reference ops."""
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
     x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)

@@ -6,9 +6,9 @@
 //
 // Fused requant32 (rq set, a prepared requant32 of the int32 or high32 form: requant.h): the
 // kernel writes int8 y8[n,i,j,o] = requant32(acc[n,i,j,o]) and never the int32 tensor (y
-// unused). Only where dwconv2d_int8_requant_in_tile(a) holds (AVX-512 and AVX-2 requantise the
-// accumulators in the register tile, the scalar kernel per element; not NEON, nor the int64
-// form): callers check it and otherwise run dwconv2d_int8 and requant32 apart.
+// unused). Only where dwconv2d_int8_requant_in_tile(a) holds (AVX-512, AVX2 and NEON requantise
+// the accumulators in the register tile, the scalar kernel per element; not the int64 form):
+// callers check it and otherwise run dwconv2d_int8 and requant32 apart.
 #pragma once
 #include "kernels/common/kernel_common.h"
 #include "kernels/requant/requant.h"

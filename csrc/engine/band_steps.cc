@@ -87,6 +87,19 @@ Link shaped(const ValidGraph& g, const ValidOp& op, int out_tensor, std::int64_t
   return l;
 }
 
+// A kernel's arguments for one band: proto with the band's input rows x (h of them, one
+// image) and the padding rows the band keeps at its top and bottom.
+template <class Args>
+Args on_band(const Args& proto, const void* x, std::size_t h, int pt, int pb) {
+  Args a = proto;
+  a.x = static_cast<decltype(a.x)>(x);
+  a.H = h;
+  a.pad_top = pt;
+  a.pad_bottom = pb;
+  a.N = 1;
+  return a;
+}
+
 // conv2d_int8, int32 out. (Its requant32 is a link of its own: on a band in L2 that is as fast
 // as the kernel's fused per-row requant, and the convolution keeps its channel-block-major
 // order, which reuses the weights of a wide 1x1 convolution across the band's rows.)
@@ -94,13 +107,8 @@ Link conv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   auto p = prepare_conv_int8(g, op, isa);
   Link l = shaped(g, op, op.output, p->proto.KH, p->proto.stride);
   l.run = [p](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-    k::Conv2dInt8Args a = p->proto;
-    a.x = x;
-    a.H = h;
-    a.pad_top = pt;
-    a.pad_bottom = pb;
+    k::Conv2dInt8Args a = on_band(p->proto, x, h, pt, pb);
     a.y = static_cast<std::int32_t*>(y);
-    a.N = 1;
     p->fn(a, p->packed.data(), nullptr);
   };
   return l;
@@ -128,13 +136,8 @@ bool conv_requant_link(const ValidGraph& g, const ValidOp& conv, const ValidOp& 
                                      std::size_t) {
     k::Conv2dInt8Requant r = proto_rq;
     r.y = static_cast<std::int8_t*>(y);
-    k::Conv2dInt8Args a = p->proto;
-    a.x = x;
-    a.H = h;
-    a.pad_top = pt;
-    a.pad_bottom = pb;
+    k::Conv2dInt8Args a = on_band(p->proto, x, h, pt, pb);
     a.y = nullptr;
-    a.N = 1;
     a.rq = &r;
     p->fn(a, p->packed.data(), nullptr);
   };
@@ -157,14 +160,9 @@ bool dwconv_requant_link(const ValidGraph& g, const ValidOp& dw, const ValidOp& 
   Link l = shaped(g, dw, rq.output, proto.KH, proto.stride);
   auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
   l.run = [proto, plan, fn](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-    k::DwConv2dInt8Args a = proto;
-    a.x = x;
-    a.H = h;
-    a.pad_top = pt;
-    a.pad_bottom = pb;
+    k::DwConv2dInt8Args a = on_band(proto, x, h, pt, pb);
     a.y = nullptr;
     a.y8 = static_cast<std::int8_t*>(y);
-    a.N = 1;
     fn(a, nullptr);
   };
   *out = std::move(l);
@@ -176,13 +174,8 @@ Link dwconv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   Link l = shaped(g, op, op.output, proto.KH, proto.stride);
   auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
   l.run = [proto, fn](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-    k::DwConv2dInt8Args a = proto;
-    a.x = x;
-    a.H = h;
-    a.pad_top = pt;
-    a.pad_bottom = pb;
+    k::DwConv2dInt8Args a = on_band(proto, x, h, pt, pb);
     a.y = static_cast<std::int32_t*>(y);
-    a.N = 1;
     fn(a, nullptr);
   };
   return l;
@@ -201,13 +194,8 @@ Link pool_link(const ValidGraph& g, const ValidOp& op,
   proto.pad_right = static_cast<int>(op.attrs.pad_right);
   Link l = shaped(g, op, op.output, op.attrs.kernel, op.attrs.stride);
   l.run = [proto, fn](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
-    k::PoolArgs<std::int8_t, Tout> a = proto;
-    a.x = static_cast<const std::int8_t*>(x);
-    a.H = h;
-    a.pad_top = pt;
-    a.pad_bottom = pb;
+    k::PoolArgs<std::int8_t, Tout> a = on_band(proto, x, h, pt, pb);
     a.y = static_cast<Tout*>(y);
-    a.N = 1;
     fn(a, nullptr);
   };
   return l;

@@ -1,8 +1,12 @@
 // Python binding of dwconv2d_int8 (depthwise with channel multiplier).
+#include <vector>
+
 #include "bindings/ndarray_check.h"
 #include "bindings/out_arg.h"
 #include "bindings/registry.h"
+#include "bindings/requant_check.h"
 #include "kernels/dwconv_int8/dwconv_int8.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -17,9 +21,9 @@ using bnnflow::bind::span_of;
 template <class T>
 using Res = bnnflow::bind::Result<nb::ndarray<nb::numpy, T>>;
 
-Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
-                                int padding, const std::optional<std::string>& isa, int threads,
-                                const OutArg& out_arg) {
+// The shapes, tensors and window of one call (a.y / a.y8 set by the caller).
+k::DwConv2dInt8Args dw_args(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
+                            int padding) {
   if (x.ndim() != 4) g::fail("x", "expected NHWC, 4 dimensions, got shape " + g::shape_str(x));
   k::DwConv2dInt8Args a{};
   a.N = x.shape(0);
@@ -42,17 +46,85 @@ Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bia
   g::check_window(a.H, a.W, a.KH, a.KW, stride, padding, false);
   a.stride = stride;
   a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = padding;
+  return a;
+}
+
+g::Shape dw_out_shape(const k::DwConv2dInt8Args& a) {
+  return {a.N, k::out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom),
+          k::out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right), a.C * a.mult};
+}
+
+Res<std::int32_t> dwconv2d_int8(const Array& x, const Array& w, const Array& bias, const Array& zp, int stride,
+                                int padding, const std::optional<std::string>& isa, int threads,
+                                const OutArg& out_arg) {
+  k::DwConv2dInt8Args a = dw_args(x, w, bias, zp, stride, padding);
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dwconv2d_int8);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
-  const g::Shape shape{a.N, k::out_size(a.H, a.KH, stride, padding, padding), k::out_size(a.W, a.KW, stride, padding, padding),
-                       a.C * a.mult};
   auto out = bnnflow::bind::output<std::int32_t>(
-      out_arg, shape, &a.y, {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")});
+      out_arg, dw_out_shape(a), &a.y, {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp")});
   {
     nb::gil_scoped_release release;
     fn(a, pool);
   }
   return out;
+}
+
+// dwconv2d_int8 + requant32 (M, B, s folded first, as the engine does): in the register tile
+// where dwconv2d_int8_requant_in_tile holds, else the two kernels through an int32 tensor.
+Res<std::int8_t> dwconv2d_int8_requant(const Array& x, const Array& w, const Array& bias, const Array& zp,
+                                       const Array& M, const Array& B, const Array& s, int stride, int padding,
+                                       const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
+  k::DwConv2dInt8Args a = dw_args(x, w, bias, zp, stride, padding);
+  const std::size_t co = a.C * a.mult;
+  const std::int32_t* Mp = g::vec<std::int32_t>(M, "M", co);
+  const std::int64_t* Bp = g::vec<std::int64_t>(B, "B", co);
+  const std::int32_t* sp = g::shifts(s, "s", co, 62);
+  g::check_requant32_range(Mp, Bp, sp, co);
+  const k::Requant32Plan plan(Mp, Bp, sp, co);
+  const bnnflow::Isa chosen = g::resolve_isa(isa);
+  auto fn = BNNFLOW_GLUE_PICK(chosen, dwconv2d_int8);
+  bnnflow::ThreadPool* pool = &g::pool_for(threads);
+  const g::Shape shape = dw_out_shape(a);
+  std::int8_t* y8 = nullptr;
+  auto out = bnnflow::bind::output<std::int8_t>(
+      out_arg, shape, &y8,
+      {span_of(x, "x"), span_of(w, "w"), span_of(bias, "bias"), span_of(zp, "zp"), span_of(M, "M"),
+       span_of(B, "B"), span_of(s, "s")});
+  a.rq = &plan.view();
+  a.y8 = y8;
+  const bool in_tile = BNNFLOW_GLUE_PICK(chosen, dwconv2d_int8_requant_in_tile)(a);
+  {
+    nb::gil_scoped_release release;
+    if (in_tile) {
+      fn(a, pool);
+    } else {
+      const std::size_t rows = shape[0] * shape[1] * shape[2];
+      std::vector<std::int32_t> acc(rows * co);
+      a.rq = nullptr;
+      a.y8 = nullptr;
+      a.y = acc.data();
+      fn(a, pool);
+      const k::Requant32Args q{acc.data(), y8, rows, co, Mp, Bp, sp, &plan.view()};
+      BNNFLOW_GLUE_PICK(chosen, requant32)(q, pool);
+    }
+  }
+  return out;
+}
+
+// Whether `isa`'s dwconv2d_int8 requantises (M, B, s) in its register tile.
+bool dwconv2d_int8_requant_in_tile(const Array& M, const Array& B, const Array& s,
+                                   const std::optional<std::string>& isa) {
+  const std::size_t co = M.ndim() == 1 ? M.shape(0) : 0;
+  const std::int32_t* Mp = g::vec<std::int32_t>(M, "M", co);
+  const std::int64_t* Bp = g::vec<std::int64_t>(B, "B", co);
+  const std::int32_t* sp = g::shifts(s, "s", co, 62);
+  g::check_requant32_range(Mp, Bp, sp, co);
+  const k::Requant32Plan plan(Mp, Bp, sp, co);
+  k::DwConv2dInt8Args a{};
+  std::int8_t probe = 0;
+  a.rq = &plan.view();
+  a.y8 = &probe;
+  return BNNFLOW_GLUE_PICK(g::resolve_isa(isa), dwconv2d_int8_requant_in_tile)(a);
 }
 
 }  // namespace
@@ -64,4 +136,15 @@ BNNFLOW_BIND(glue_dwconv_int8) {
         "o = c*m + j: acc = bias[o] + sum over taps inside of w[o,kh,kw] * (x[c] - zp[c]). "
         "x uint8 or int8 [N,H,W,C], w int8 [C*m,KH,KW], bias int32 [C*m], zp int32 [C]. "
         "Returns int32 [N,Ho,Wo,C*m].");
+  m.def("dwconv2d_int8_requant", &dwconv2d_int8_requant, "x"_a, "w"_a, "bias"_a, "zp"_a, "M"_a, "B"_a, "s"_a,
+        "stride"_a = 1, "padding"_a = 0, "isa"_a = nb::none(), "threads"_a = 1, nb::kw_only(),
+        "out"_a = nb::none(),
+        "dwconv2d_int8(x, w, bias, zp, ...) followed by requant32(acc, M, B, s): int8 [N,Ho,Wo,C*m] "
+        "equal to the two ops. (M, B, s) are folded first as the engine does (requant32_mode); "
+        "where dwconv2d_int8_requant_in_tile holds the kernel requantises its accumulators in "
+        "the register tile (no int32 tensor), otherwise the two kernels run apart.");
+  m.def("dwconv2d_int8_requant_in_tile", &dwconv2d_int8_requant_in_tile, "M"_a, "B"_a, "s"_a,
+        "isa"_a = nb::none(),
+        "Whether isa's dwconv2d_int8 requantises requant32(M, B, s) in its register tile: every ISA "
+        "(scalar per element) for the int32 and high32 forms (requant32_mode), not for int64.");
 }

@@ -142,6 +142,35 @@ bool conv_requant_link(const ValidGraph& g, const ValidOp& conv, const ValidOp& 
   return true;
 }
 
+// dwconv2d_int8 + the requant32 reading it as one link, int8 out, where the ISA's kernel
+// requantises in its register tile (dwconv2d_int8_requant_in_tile: a prepared requant32 of the
+// int32 or high32 form); otherwise false and the two stay links of their own.
+bool dwconv_requant_link(const ValidGraph& g, const ValidOp& dw, const ValidOp& rq, Isa isa,
+                         Link* out) {
+  k::DwConv2dInt8Args proto = dwconv_int8_args(g, dw);  // H and pad top / bottom per band
+  auto plan = prepare_requant32(rq);
+  proto.rq = &plan->view();
+  std::int8_t probe_y = 0;
+  proto.y8 = &probe_y;  // set per band
+  auto probe = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8_requant_in_tile);
+  if (!probe(proto)) return false;
+  Link l = shaped(g, dw, rq.output, proto.KH, proto.stride);
+  auto fn = BNNFLOW_GLUE_PICK(isa, dwconv2d_int8);
+  l.run = [proto, plan, fn](const void* x, std::size_t h, int pt, int pb, void* y, std::size_t) {
+    k::DwConv2dInt8Args a = proto;
+    a.x = x;
+    a.H = h;
+    a.pad_top = pt;
+    a.pad_bottom = pb;
+    a.y = nullptr;
+    a.y8 = static_cast<std::int8_t*>(y);
+    a.N = 1;
+    fn(a, nullptr);
+  };
+  *out = std::move(l);
+  return true;
+}
+
 Link dwconv_link(const ValidGraph& g, const ValidOp& op, Isa isa) {
   const k::DwConv2dInt8Args proto = dwconv_int8_args(g, op);  // H and pad top / bottom per band
   Link l = shaped(g, op, op.output, proto.KH, proto.stride);
@@ -246,7 +275,8 @@ std::pair<std::int64_t, std::int64_t> window_of(const ValidOp& op) {
   }
 }
 
-// The links of `ops`, one per op (conv2d_int8 + requant32: one, where conv_requant_link).
+// The links of `ops`, one per op (conv2d_int8 / dwconv2d_int8 + requant32: one, where
+// conv_requant_link / dwconv_requant_link).
 std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*>& ops, Isa isa) {
   std::vector<Link> links;
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -263,7 +293,17 @@ std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*
         }
         break;
       }
-      case OpKind::kDwconv2dInt8: links.push_back(dwconv_link(g, op, isa)); break;
+      case OpKind::kDwconv2dInt8: {
+        Link fused;
+        if (i + 1 < ops.size() && ops[i + 1]->kind == OpKind::kRequant32 &&
+            dwconv_requant_link(g, op, *ops[i + 1], isa, &fused)) {
+          links.push_back(std::move(fused));
+          ++i;  // the requant32 is in the link
+        } else {
+          links.push_back(dwconv_link(g, op, isa));
+        }
+        break;
+      }
       case OpKind::kMaxpoolInt8:
         links.push_back(pool_link(g, op, BNNFLOW_GLUE_PICK(isa, maxpool_int8)));
         break;

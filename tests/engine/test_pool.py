@@ -42,6 +42,21 @@ def test_int8_pools_match_reference(name, ref, win, seed):
     )
 
 
+@pytest.mark.parametrize(("name", "ref"), INT8_POOLS)
+@settings(max_examples=25, deadline=None)
+@given(win=windows(), c=st.sampled_from([4, 8, 16, 32, 64, 128, 192]), seed=gp.seeds)
+def test_int8_pools_whole_vectors_match_reference(name, ref, win, c, seed):
+    """C a multiple of the lanes (16 NEON, 32 AVX2, 64 AVX-512): the separable max pool (over
+    the window's rows per input column, then its columns); the sum pool whole-vector only."""
+    (n, h, w, _), k, stride, pad = win
+    x = gp.int8(gp.rng(seed), (n, h, w, c))
+    fn = getattr(_engine, name)
+    check_op(
+        lambda isa, threads: fn(x, k, stride, pad, isa=isa, threads=threads),
+        lambda: ref(x, k, stride, pad),
+    )
+
+
 @pytest.mark.parametrize(("name", "ref"), F32_POOLS)
 @settings(max_examples=25, deadline=None)
 @given(win=windows(), seed=gp.seeds)

@@ -42,11 +42,12 @@ def _size(n: int, k: int, s: int, pad: Pad) -> tuple[int, int]:
 
 def band_graph(rng: np.random.Generator, hw: tuple[int, int], cin: int, cout: int,
                conv: tuple[int, int, Pad], pool: tuple[str, int, int, Pad],
-               dw: tuple[int, int, Pad, int], cout2: int, conv_rq=requant32_params):
+               dw: tuple[int, int, Pad, int], cout2: int, conv_rq=requant32_params,
+               dw_rq=requant32_params):
     """uint8 image -> conv2d_int8 -> requant32 -> pwl -> max pool + requant (or sum pool +
     requant32) -> dwconv2d_int8 -> requant32 -> 1x1 conv2d_int8 -> requant32 -> 1x1 sum pool
     -> flatten -> dequant: every op up to the sum pool is one band chain. ``conv_rq(rng, c)``:
-    the parameters of the two convolutions' requant32."""
+    the parameters of the two convolutions' requant32; ``dw_rq`` those of the dwconv's."""
     (h, w), (k, s, p) = hw, conv
     b = GraphBuilder(InputSpec("x", (-1, h, w, cin), "uint8"), "int8")
     y = b.add("conv2d_int8", "conv", [b.input], {"stride": s, "padding": p},
@@ -68,7 +69,7 @@ def band_graph(rng: np.random.Generator, hw: tuple[int, int], cin: int, cout: in
               weights=_ints(rng, -128, 127, c * k * k, np.int8).reshape(c, k, k),
               bias=_ints(rng, -5000, 5000, c, np.int32), zp=_ints(rng, -128, 127, cout, np.int32))
     h, w = _size(h, k, s, p)[0], _size(w, k, s, p)[1]
-    y = b.add("requant32", "dw.rq", [y], **requant32_params(rng, c))
+    y = b.add("requant32", "dw.rq", [y], **dw_rq(rng, c))
     y = b.add("conv2d_int8", "pw", [y], {"stride": 1, "padding": 0},
               weights=_ints(rng, -128, 127, cout2 * c, np.int8).reshape(cout2, 1, 1, c),
               bias=_ints(rng, -5000, 5000, cout2, np.int32), zp=_ints(rng, -128, 127, c, np.int32))
@@ -146,6 +147,26 @@ def test_conv_and_folded_requant32_link(isa: str, form: str, band_bytes: str | N
     assert interp.steps == [CHAIN, "flat", "out"]
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("form", ["int32", "high32"])
+@pytest.mark.parametrize(("cout", "mult"), [(64, 1), (24, 2), (5, 3)])
+@pytest.mark.parametrize("band_bytes", [None, "1"])
+def test_dwconv_and_folded_requant32_link(isa: str, form: str, cout: int, mult: int,
+                                          band_bytes: str | None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folded requant32 after the dwconv: AVX-512 / AVX2 (and the scalar kernel) requantise
+    its accumulators in the register tile (dwconv2d_int8 + requant32 one link, no int32 rows;
+    16-channel blocks, 8-channel blocks and channel tails), stride 1 and 2; exact."""
+    if band_bytes is not None:
+        monkeypatch.setenv("BNNFLOW_BAND_BYTES", band_bytes)
+    rng = np.random.default_rng(17 + cout)
+    for dw_stride in (1, 2):
+        graph, tensors = band_graph(rng, (19, 17), 3, cout, (3, 1, 1), ("max", 3, 2, 1),
+                                    (3, dw_stride, 1, mult), 16, dw_rq=_folded_rq32(form))
+        interp = _check(graph, tensors, isa, 2, random_input(rng, graph, 2))
+        assert interp.steps == [CHAIN, "flat", "out"]
+
+
 _pads = st.lists(st.integers(0, 2), min_size=4, max_size=4)
 
 
@@ -162,6 +183,8 @@ def _geometry(draw: st.DrawFn) -> dict:
                                                 *window([1, 2, 3])),
             "dw": (*window([1, 3]), draw(st.integers(1, 2))), "cout2": draw(st.integers(1, 9)),
             "band_bytes": draw(st.sampled_from(["1", "300", "2000", "262144"])),
+            "dw_rq": draw(st.sampled_from([requant32_params, _folded_rq32("int32"),
+                                           _folded_rq32("high32")])),
             "threads": draw(st.integers(1, 4)), "batch": draw(st.integers(1, 2)),
             "seed": draw(st.integers(0, 2**32 - 1))}
 
@@ -175,7 +198,7 @@ def test_band_chain_equals_the_separate_ops(isa: str, g: dict) -> None:
     rng = np.random.default_rng(g["seed"])
     try:
         graph, tensors = band_graph(rng, g["hw"], g["cin"], g["cout"], g["conv"], g["pool"],
-                                    g["dw"], g["cout2"])
+                                    g["dw"], g["cout2"], dw_rq=g["dw_rq"])
         validate(graph, tensors)
     except (FormatError, ValueError):  # a map shrank to nothing (validation or numpy)
         assume(False)

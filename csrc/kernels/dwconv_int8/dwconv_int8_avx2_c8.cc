@@ -2,10 +2,13 @@
 // dwconv_int8_plan.h). Per tap pair and 8 channels: two vpbroadcastq loads, vpblendd (tap 2p in
 // the low, tap 2p+1 in the high qword of each 128-bit half), [vpxor 0x80 for int8 input],
 // vpshufb (channel-multiplier expansion, interleave, zero-extension to int16), vpmaddwd, vpaddd.
-// Threads split over batch x output rows.
+// Threads split over batch x output rows. With a fused prepared requant32 (dwconv2d_int8.h)
+// the accumulators are requantised in the register (requant32_avx2_lanes.h) and narrowed by
+// saturating packs: int8 out, no int32 row.
 #include <immintrin.h>
 
 #include "kernels/dwconv_int8/dwconv_int8_plan.h"
+#include "kernels/requant/requant32_avx2_lanes.h"
 
 namespace bnnflow::glue::avx2 {
 namespace {
@@ -41,10 +44,49 @@ inline void dw_store(const dwc::Plan& p, std::size_t b, std::int32_t* y, __m256i
   }
 }
 
-// One output pixel, all channel blocks (two 8-blocks per step share the tap pointers); kNP is
-// the number of tap pairs when fixed at compile time (5 for 3x3), else 0 (p.npairs).
-template <bool kSigned, bool kFull, int kNP>
-void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+// The int32 output of 8-blocks b (and b + 1 when kTwo: 16 channels from 8b).
+struct Int32Out {
+  std::int32_t* y;
+  template <bool kTwo>
+  void store(const dwc::Plan& p, std::size_t b, __m256i acca, __m256i accb) const {
+    dw_store(p, b, y, acca);
+    if constexpr (kTwo) dw_store(p, b + 1, y, accb);
+  }
+};
+
+// The int8 output through the fused requant32 of form kMode: the blocks' accumulators
+// requantised in the register, saturating packs int32 -> int16 -> int8 (per 128-bit half:
+// channels 8b..8b+3, 8b+8..; a dword permute puts the 16 bytes in channel order).
+template <Rq32Mode kMode>
+struct Int8Out {
+  const PreparedRequant32& rq;
+  std::int8_t* y8;
+  template <bool kTwo>
+  void store(const dwc::Plan& p, std::size_t b, __m256i acca, __m256i accb) const {
+    const std::size_t c = 8 * b;
+    const __m256i ra = rq32p_apply<kMode>(acca, rq, c, c / 2);
+    const __m256i rb = kTwo ? rq32p_apply<kMode>(accb, rq, c + 8, c / 2 + 4) : ra;
+    const __m256i w = _mm256_packs_epi32(ra, rb);
+    const __m256i v = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w, w),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const std::size_t left = p.Co - c, n = kTwo ? 16 : 8;
+    if (left >= n && kTwo) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + c), _mm256_castsi256_si128(v));
+    } else if (left >= n) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(y8 + c), _mm256_castsi256_si128(v));
+    } else {
+      alignas(16) std::int8_t tail[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tail), _mm256_castsi256_si128(v));
+      std::memcpy(y8 + c, tail, left < n ? left : n);
+    }
+  }
+};
+
+// One output pixel, all channel blocks (two 8-blocks per step share the tap pointers) into
+// `out` (Int32Out or Int8Out); kNP is the number of tap pairs when fixed at compile time (5 for
+// 3x3), else 0 (p.npairs).
+template <bool kSigned, bool kFull, int kNP, class Out>
+void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, const Out& out) {
   const std::size_t np = kNP > 0 ? static_cast<std::size_t>(kNP) : p.npairs;
   const std::size_t nb = p.nbytes.data()[0];
   std::size_t b = 0;
@@ -60,8 +102,7 @@ void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y
       acca = _mm256_add_epi32(acca, _mm256_madd_epi16(va, dw_weights(p, b, q)));
       accb = _mm256_add_epi32(accb, _mm256_madd_epi16(vb, dw_weights(p, b + 1, q)));
     }
-    dw_store(p, b, y, acca);
-    dw_store(p, b + 1, y, accb);
+    out.template store<true>(p, b, acca, accb);
   }
   if (b < p.nblk) {
     const std::size_t ca = p.c0.data()[b];
@@ -71,18 +112,28 @@ void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y
       const __m256i v = _mm256_shuffle_epi8(dw_pair_bytes<kSigned, kFull>(tp[2 * q] + ca, tp[2 * q + 1] + ca, nb), ma);
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, dw_weights(p, b, q)));
     }
-    dw_store(p, b, y, acc);
+    out.template store<false>(p, b, acc, acc);
   }
 }
 
 struct Pixel {
+  static constexpr bool kInTile = true;
+
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
-    dw_pixel<kSigned, kFull, kNP>(p, tp, y);
+    dw_pixel<kSigned, kFull, kNP>(p, tp, Int32Out{y});
+  }
+
+  template <bool kSigned, bool kFull, int kNP, Rq32Mode kMode>
+  static void run8(const dwc::Plan& p, const std::uint8_t* const* tp, const PreparedRequant32& rq,
+                   std::int8_t* y8) {
+    dw_pixel<kSigned, kFull, kNP>(p, tp, Int8Out<kMode>{rq, y8});
   }
 };
 
 }  // namespace
+
+bool dwconv2d_int8_requant_in_tile(const DwConv2dInt8Args& a) { return dwc::in_tile<Pixel>(a); }
 
 void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 

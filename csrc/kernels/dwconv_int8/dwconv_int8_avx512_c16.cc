@@ -1,9 +1,12 @@
 // AVX-512 (F/BW) dwconv2d_int8: 16 output channels per zmm = the AVX2 kernel's 8-blocks 2k and
 // 2k+1 side by side (see dwconv_int8_plan.h). Per tap pair: four vpbroadcastq loads, two
 // vpblendd, vinserti64x4, [vpxorq 0x80 for int8 input], vpshufb, vpmaddwd, vpaddd; channel tails
-// by masked stores. Threads split over batch x output rows.
+// by masked stores. Threads split over batch x output rows. With a fused prepared requant32
+// (dwconv2d_int8.h) the accumulators are requantised in the register (requant32_avx512_lanes.h)
+// and narrowed by vpmovsdb: 16 int8 per block, no int32 row.
 #include "kernels/common/isa_avx512.h"
 #include "kernels/dwconv_int8/dwconv_int8_plan.h"
+#include "kernels/requant/requant32_avx512_lanes.h"
 
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
@@ -23,8 +26,9 @@ inline __m256i dw_pair_bytes(const std::uint8_t* t0, const std::uint8_t* t1, std
                             _mm256_set1_epi64x(static_cast<long long>(dwc::load8(t1, nb))), 0xCC);
 }
 
+// The accumulators of 16-channel block k (8-blocks 2k, 2k+1) of one output pixel.
 template <bool kSigned, bool kFull, int kNP>
-void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k, std::int32_t* y) {
+inline __m512i dw_acc16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k) {
   const std::size_t b = 2 * k;
   const std::size_t ca = p.c0.data()[b], cb = p.c0.data()[b + 1];
   const std::size_t nb = kFull ? 8 : p.nbytes.data()[b];
@@ -41,23 +45,49 @@ void dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k
     v = _mm512_shuffle_epi8(v, mask);
     acc = _mm512_add_epi32(acc, dw_madd(v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q))));
   }
-  const std::size_t left = p.Co - 8 * b;
-  if (left >= 16) {
-    _mm512_storeu_si512(y + 8 * b, acc);
-  } else {
-    _mm512_mask_storeu_epi32(y + 8 * b, static_cast<__mmask16>((1u << left) - 1u), acc);
-  }
+  return acc;
 }
 
-// One output pixel: the 16-channel blocks (pairs of 8-blocks, see dwconv_int8_plan.h).
+// One output pixel: the 16-channel blocks (pairs of 8-blocks, see dwconv_int8_plan.h), int32
+// out (run) or requantised in the register, int8 out (run8; channels 16k.. of the prepared
+// requant32, h = 8k its int64 tables' index).
 struct Pixel {
+  static constexpr bool kInTile = true;
+
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
-    for (std::size_t k = 0; k < p.nblk2 / 2; ++k) dw_block16<kSigned, kFull, kNP>(p, tp, k, y);
+    for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
+      const __m512i acc = dw_acc16<kSigned, kFull, kNP>(p, tp, k);
+      const std::size_t left = p.Co - 16 * k;
+      if (left >= 16) {
+        _mm512_storeu_si512(y + 16 * k, acc);
+      } else {
+        _mm512_mask_storeu_epi32(y + 16 * k, static_cast<__mmask16>((1u << left) - 1u), acc);
+      }
+    }
+  }
+
+  template <bool kSigned, bool kFull, int kNP, Rq32Mode kMode>
+  static void run8(const dwc::Plan& p, const std::uint8_t* const* tp, const PreparedRequant32& rq,
+                   std::int8_t* y8) {
+    for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
+      const __m512i acc = dw_acc16<kSigned, kFull, kNP>(p, tp, k);
+      const __m128i b = _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(acc, rq, 16 * k, 8 * k));
+      const std::size_t left = p.Co - 16 * k;
+      if (left >= 16) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + 16 * k), b);
+      } else {
+        alignas(16) std::int8_t tail[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(tail), b);
+        std::memcpy(y8 + 16 * k, tail, left);
+      }
+    }
   }
 };
 
 }  // namespace
+
+bool dwconv2d_int8_requant_in_tile(const DwConv2dInt8Args& a) { return dwc::in_tile<Pixel>(a); }
 
 void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 

@@ -157,41 +157,74 @@ static inline std::uint64_t load8(const std::uint8_t* p, std::size_t n) {
 
 // The ISA-independent loop of the SIMD kernels, written once: output rows split over the pool,
 // each pixel's tap pointers from TapWalker, one compile-time variant per input signedness,
-// full 8-byte loads (C >= 8) and tap-pair count (5 for 3x3, else p.npairs at run time). An
-// ISA supplies only Pixel::run<kSigned, kFull, kNP>(p, taps, y): the Co channels of one output
-// pixel into y.
-template <class Pixel, bool kSigned, bool kFull, int kNP>
+// full 8-byte loads (C >= 8), tap-pair count (5 for 3x3, else p.npairs at run time) and output
+// (kFused: the fused requant32 of form kMode, int8 out; else int32 accumulators). An ISA
+// supplies Pixel::run<kSigned, kFull, kNP>(p, taps, y): the Co int32 channels of one output
+// pixel into y; and, where Pixel::kInTile, Pixel::run8<kSigned, kFull, kNP, kMode>(p, taps, rq,
+// y8): the same accumulators requantised in registers, Co int8 into y8.
+template <class Pixel, bool kSigned, bool kFull, int kNP, bool kFused, Rq32Mode kMode>
 void rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
   TapWalker walk(a, p);
-  for (std::size_t u = u0; u < u1; ++u) {
-    const std::size_t n = u / p.Ho, oh = u % p.Ho;
-    for (std::size_t ow = 0; ow < p.Wo; ++ow) {
-      Pixel::template run<kSigned, kFull, kNP>(p, walk.at(n, oh, ow), a.y + (u * p.Wo + ow) * p.Co);
+  if constexpr (kFused) {
+    const PreparedRequant32 rq = *a.rq;  // a local: the int8 stores may alias anything
+    std::int8_t* const y8 = a.y8;
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / p.Ho, oh = u % p.Ho;
+      for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+        Pixel::template run8<kSigned, kFull, kNP, kMode>(p, walk.at(n, oh, ow), rq,
+                                                          y8 + (u * p.Wo + ow) * p.Co);
+      }
+    }
+  } else {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / p.Ho, oh = u % p.Ho;
+      for (std::size_t ow = 0; ow < p.Wo; ++ow) {
+        Pixel::template run<kSigned, kFull, kNP>(p, walk.at(n, oh, ow), a.y + (u * p.Wo + ow) * p.Co);
+      }
     }
   }
 }
 
-template <class Pixel, bool kSigned>
+template <class Pixel, bool kSigned, bool kFused, Rq32Mode kMode>
 void rows_dispatch(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
   if (a.C < 8) {
-    rows<Pixel, kSigned, false, 0>(a, p, u0, u1);
+    rows<Pixel, kSigned, false, 0, kFused, kMode>(a, p, u0, u1);
   } else if (p.npairs == 5) {
-    rows<Pixel, kSigned, true, 5>(a, p, u0, u1);
+    rows<Pixel, kSigned, true, 5, kFused, kMode>(a, p, u0, u1);
   } else {
-    rows<Pixel, kSigned, true, 0>(a, p, u0, u1);
+    rows<Pixel, kSigned, true, 0, kFused, kMode>(a, p, u0, u1);
   }
 }
 
+template <class Pixel, bool kFused, Rq32Mode kMode>
+void run_as(const DwConv2dInt8Args& a, const Plan& p, ThreadPool* pool) {
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      rows_dispatch<Pixel, false, kFused, kMode>(a, p, u0, u1);
+    } else {
+      rows_dispatch<Pixel, true, kFused, kMode>(a, p, u0, u1);
+    }
+  });
+}
+
+// Whether Pixel requantises a's fused requant32 in its register tile.
+template <class Pixel>
+bool in_tile(const DwConv2dInt8Args& a) {
+  return Pixel::kInTile && dwconv_rq_foldable(a);
+}
+
+// The kernel: int32 accumulators, or int8 through the fused requant32 where in_tile (a caller
+// that sets rq checks dwconv2d_int8_requant_in_tile first: dwconv2d_int8.h).
 template <class Pixel>
 void run(const DwConv2dInt8Args& a, ThreadPool* pool) {
   const Plan p(a);
-  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
-    if (a.x_unsigned) {
-      rows_dispatch<Pixel, false>(a, p, u0, u1);
-    } else {
-      rows_dispatch<Pixel, true>(a, p, u0, u1);
+  if constexpr (Pixel::kInTile) {
+    if (in_tile<Pixel>(a)) {
+      if (a.rq->mode == Rq32Mode::kInt32) return run_as<Pixel, true, Rq32Mode::kInt32>(a, p, pool);
+      return run_as<Pixel, true, Rq32Mode::kHigh32>(a, p, pool);
     }
-  });
+  }
+  run_as<Pixel, false, Rq32Mode::kInt64>(a, p, pool);
 }
 
 }  // namespace dwc

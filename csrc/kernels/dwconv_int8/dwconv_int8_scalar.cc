@@ -1,9 +1,13 @@
-// Scalar twin of dwconv2d_int8: the formula of docs/numerics.md §5, tap by tap.
+// Scalar twin of dwconv2d_int8: the formula of docs/numerics.md §5, tap by tap; with a fused
+// prepared requant32 (dwconv2d_int8.h) each accumulator goes through requant32_prepared_at.
 #include "kernels/dwconv_int8/dwconv_int8.h"
 
 namespace bnnflow::glue::scalar {
 
+bool dwconv2d_int8_requant_in_tile(const DwConv2dInt8Args& a) { return dwconv_rq_foldable(a); }
+
 void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
+  const bool fused = dwconv2d_int8_requant_in_tile(a);
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   const std::size_t Co = a.C * a.mult;
@@ -24,7 +28,12 @@ void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
               acc += static_cast<std::uint32_t>(static_cast<std::int32_t>(a.w[(o * a.KH + kh) * a.KW + kw]) * d);
             }
           }
-          a.y[(u * Wo + ow) * Co + o] = static_cast<std::int32_t>(acc);
+          const std::size_t at = (u * Wo + ow) * Co + o;
+          if (fused) {
+            a.y8[at] = requant32_prepared_at(*a.rq, o, static_cast<std::int32_t>(acc));
+          } else {
+            a.y[at] = static_cast<std::int32_t>(acc);
+          }
         }
       }
     }

@@ -1,6 +1,7 @@
 // NEON requant (4 int32 lanes, generic kernel) and requant32 (2x2 int64 lanes per step; a
 // prepared requant32 in int32 lanes or as the high halves of int64 multiply-accumulates).
 #include "kernels/common/vec_neon.h"
+#include "kernels/requant/requant32_neon_lanes.h"
 #include "kernels/requant/requant_impl.h"
 
 namespace bnnflow::glue::BNNFLOW_NEON_NS {
@@ -9,21 +10,10 @@ void requant(const RequantArgs& a, ThreadPool* pool) { requant_impl<Vec>(a, pool
 
 namespace {
 
-// Prepared requant32 (requant32_plan.h), 4 channels from c. kInt32: clamp, vmla, vshl by -s.
-// kHigh32: vmlal (C + m*x in int64, channel order), the high halves by vuzp2, vshl by -(s-32).
+// Prepared requant32 (requant32_plan.h), 4 channels from c: requant32_neon_lanes.h.
 template <Rq32Mode kMode>
 inline int32x4_t rq32p_lanes(const std::int32_t* x, const PreparedRequant32& p, std::size_t c) {
-  if constexpr (kMode == Rq32Mode::kInt32) {
-    int32x4_t v = vminq_s32(vmaxq_s32(vld1q_s32(x), vld1q_s32(p.lo + c)), vld1q_s32(p.hi + c));
-    v = vmlaq_s32(vld1q_s32(p.b32 + c), v, vld1q_s32(p.m + c));
-    return vshlq_s32(v, vnegq_s32(vld1q_s32(p.sh + c)));
-  } else {
-    const int32x4_t xv = vld1q_s32(x), mv = vld1q_s32(p.m + c);
-    const int64x2_t lo = vmlal_s32(vld1q_s64(p.c64 + c), vget_low_s32(xv), vget_low_s32(mv));
-    const int64x2_t hi = vmlal_high_s32(vld1q_s64(p.c64 + c + 2), xv, mv);
-    const int32x4_t h = vuzp2q_s32(vreinterpretq_s32_s64(lo), vreinterpretq_s32_s64(hi));
-    return vshlq_s32(h, vnegq_s32(vld1q_s32(p.sh + c)));
-  }
+  return rq32p_apply<kMode>(vld1q_s32(x), p, c);
 }
 
 // 16 channels narrowed per store, then 4, then the scalar twin for C % 4 channels; the

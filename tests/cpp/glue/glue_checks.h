@@ -47,6 +47,7 @@ struct Kernels {
   void (*global_avgpool_f32)(const GlobalAvgPoolF32Args&, ThreadPool*);
   void (*conv2d_int8)(const Conv2dInt8Args&, ThreadPool*);
   void (*dwconv2d_int8)(const DwConv2dInt8Args&, ThreadPool*);
+  bool (*dwconv2d_int8_requant_in_tile)(const DwConv2dInt8Args&);
   void (*dense_int8)(const DenseInt8Args&, ThreadPool*);
   void (*conv2d_f32)(const Conv2dF32Args&, ThreadPool*);
   void (*dense_f32)(const DenseF32Args&, ThreadPool*);
@@ -58,7 +59,7 @@ struct Kernels {
     #ns, &ns::requant, &ns::requant32, &ns::add_int8, &ns::add_f32, &ns::pwl_int8,            \
         &ns::pwl_f32, &ns::scale_bias, &ns::dequant, &ns::maxpool_int8, &ns::sumpool_int8,    \
         &ns::maxpool_f32, &ns::avgpool_f32, &ns::global_sumpool_int8, &ns::global_avgpool_f32, \
-        &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32, \
+        &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dwconv2d_int8_requant_in_tile, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32, \
         &ns::residual_rows                                                                    \
   }
 
@@ -508,6 +509,36 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     d.y = dwant.data(); ref.dwconv2d_int8(d, nullptr);
     d.y = dgot.data(); k.dwconv2d_int8(d, pool);
     record(cnt, tag(k, "dwconv2d_int8", threads, d.C, d.mult, static_cast<std::size_t>(d.KH)), dgot, dwant);
+
+    // dwconv2d_int8 + requant32 folded into each form: every ISA requantises in the register
+    // tile (dwconv2d_int8_requant_in_tile), equal to the scalar dwconv then the scalar requant32.
+    const std::size_t dco = d.C * d.mult;
+    for (int form = 0; form < 2; ++form) {
+      const auto Mf = form == 0 ? r.ints<std::int32_t>(dco, -(1 << 30), (1 << 30) - 1)
+                                : r.ints<std::int32_t>(dco, INT32_MIN, INT32_MAX);
+      const auto sf = r.ints<std::int32_t>(dco, form == 0 ? 0 : 32, form == 0 ? 22 : 45);
+      std::vector<std::int64_t> Bf(dco);
+      for (std::size_t c = 0; c < dco; ++c) Bf[c] = -static_cast<std::int64_t>(Mf[c]) * r.uniform(-(1 << 20), 1 << 20);
+      const Requant32Plan plan(Mf.data(), Bf.data(), sf.data(), dco);
+      std::vector<std::int8_t> dgot8(dout), dwant8(dout);
+      const Requant32Args rqf{dwant.data(), dwant8.data(), dout / dco, dco, Mf.data(), Bf.data(), sf.data()};
+      ref.requant32(rqf, nullptr);
+      DwConv2dInt8Args f = d;
+      f.y = nullptr;
+      f.rq = &plan.view();
+      f.y8 = dgot8.data();
+      const char* what = form == 0 ? "dwconv2d_int8+requant32 prepared int32" : "dwconv2d_int8+requant32 prepared high32";
+      const bool in_tile = k.dwconv2d_int8_requant_in_tile(f);
+      record(cnt, tag(k, what, threads, d.C, d.mult, 1000), std::vector<int>{in_tile},
+             std::vector<int>{plan.mode() != Rq32Mode::kInt64});
+      if (in_tile) {
+        k.dwconv2d_int8(f, pool);
+      } else {  // the int64 form: the two kernels (not expected with these parameters)
+        Requant32Args q{dgot.data(), dgot8.data(), dout / dco, dco, Mf.data(), Bf.data(), sf.data(), &plan.view()};
+        k.requant32(q, pool);
+      }
+      record(cnt, tag(k, what, threads, d.C, d.mult, static_cast<std::size_t>(d.KH)), dgot8, dwant8);
+    }
   }
 }
 

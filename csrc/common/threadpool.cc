@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -105,7 +107,14 @@ bool ThreadPool::run_piece(int slot, bool owner) {
   split_range(n, num_threads(), slot, &begin, &end);
   const std::size_t t0 = begin + static_cast<std::size_t>(b) * grain_;
   const std::size_t t1 = std::min(end, begin + static_cast<std::size_t>(e) * grain_);
-  fn_(ctx_, t0, t1);
+  try {
+    fn_(ctx_, t0, t1);
+  } catch (...) {
+    // Kept for the caller (the first of several), and the piece still counts as done: the
+    // job ends when every piece has finished or thrown, so nothing runs after it returns.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
   // The task that completes the job wakes a caller that may be asleep (under the mutex, so
   // the wake-up cannot be lost between its predicate check and its wait).
   if (done_.fetch_add(t1 - t0, std::memory_order_acq_rel) + (t1 - t0) == n) {
@@ -160,6 +169,12 @@ void ThreadPool::parallel_ranges(std::size_t n, RangeFn fn, const void* ctx) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, all_done);
   }
+  std::exception_ptr error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error = std::exchange(error_, nullptr);
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::parallel_for(std::size_t num_tasks,

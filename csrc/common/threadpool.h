@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,9 @@ class ThreadPool {
   // Each thread runs contiguous tasks of its own range first (see above), so callers choose
   // task granularity (e.g. rows x channel blocks; one task per thread keeps a static split).
   // Not re-entrant; one parallel_for at a time (calls from several threads are serialised).
+  // A task may throw, on any thread: the rest of its piece is skipped, the other pieces run,
+  // and once all have finished or thrown the caller rethrows the exception (the first, if
+  // several threw); the pool stays usable.
   void parallel_for(std::size_t num_tasks, const std::function<void(std::size_t)>& fn);
 
   // Calls fn(ctx, begin, end) on disjoint ranges covering [0, n), spread over the threads as
@@ -88,6 +92,7 @@ class ThreadPool {
   std::size_t n_ = 0, grain_ = 1;
   std::atomic<unsigned long long> generation_{0};
   std::atomic<std::size_t> done_{0};  // tasks finished in the current job
+  std::exception_ptr error_;  // under mutex_: the first exception a piece of the job threw
   std::atomic<bool> stop_{false};
 };
 

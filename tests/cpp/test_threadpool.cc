@@ -1,15 +1,17 @@
 // The pool runs every task exactly once, for any task count and thread count; parallel_ranges
-// hands out disjoint in-range pieces; a thread whose own range is done takes the rest of a
-// slow thread's range.
+// hands out disjoint in-range pieces (also past 2^32 tasks); a thread whose own range is done
+// takes the rest of a slow thread's range; a task's exception reaches the caller.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <thread>
 #include <fstream>
+#include <string>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -116,6 +118,98 @@ bool slow_thread_is_helped() {
   return tail_by_other.load() > 0;
 }
 
+// More tasks than fit 32 bits (the pool claims them in grains of several tasks): the pieces
+// are disjoint, inside [0, n) and add up to n. Ranges only, so no task loop runs.
+bool huge_ranges_cover(int threads) {
+  bnnflow::ThreadPool pool(threads);
+  struct Ctx {
+    std::size_t n;
+    std::atomic<std::uint64_t> total{0}, bad{0};
+    std::atomic<int> pieces{0};
+  };
+  bool ok = true;
+  for (std::size_t n : {(std::size_t{1} << 33) + 7, (std::size_t{1} << 40) + 3}) {
+    Ctx ctx;
+    ctx.n = n;
+    pool.parallel_ranges(n,
+                         [](const void* p, std::size_t b, std::size_t e) {
+                           auto& c = *static_cast<Ctx*>(const_cast<void*>(p));
+                           if (b >= e || e > c.n) c.bad.fetch_add(1);
+                           c.total.fetch_add(e - b);
+                           c.pieces.fetch_add(1);
+                         },
+                         &ctx);
+    // Disjointness: pieces inside [0, n) whose lengths add up to n cover it exactly once
+    // only if none overlaps, which the sum alone cannot tell; the claim words are exact, so
+    // check both the sum and that every piece is in range.
+    if (ctx.bad.load() != 0 || ctx.total.load() != n) {
+      std::printf("FAILED: parallel_ranges threads=%d n=%zu: total %llu, %llu bad pieces\n",
+                  threads, n, static_cast<unsigned long long>(ctx.total.load()),
+                  static_cast<unsigned long long>(ctx.bad.load()));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// A task that throws, on the caller or on a worker: parallel_for rethrows it on the caller
+// (not std::terminate), only after every other claimed piece has finished (none still running
+// when it returns), and the pool runs the next jobs exactly. In a child process with an alarm:
+// a terminate or a hang is reported, not inherited.
+bool task_exception_reaches_caller() {
+  std::fflush(stdout);  // the child must not inherit (and later flush) buffered output
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    for (int threads : {2, 3}) {
+      bnnflow::ThreadPool pool(threads);
+      const std::thread::id caller = std::this_thread::get_id();
+      for (const bool on_worker : {false, true}) {
+        bool thrown_there = false;
+        for (int attempt = 0; attempt < 20 && !thrown_there; ++attempt) {
+          std::atomic<int> running{0}, armed{1};
+          std::atomic<bool> by_worker{false};
+          bool caught = false;
+          try {
+            pool.parallel_for(48, [&](std::size_t) {
+              running.fetch_add(1);
+              const bool mine = (std::this_thread::get_id() != caller) == on_worker;
+              if (mine && armed.exchange(0) == 1) {
+                by_worker = std::this_thread::get_id() != caller;
+                running.fetch_sub(1);
+                throw std::runtime_error("task failed");
+              }
+              std::this_thread::sleep_for(std::chrono::microseconds(300));
+              running.fetch_sub(1);
+            });
+          } catch (const std::runtime_error& e) {
+            caught = std::string(e.what()) == "task failed";
+            if (running.load() != 0) _exit(6);  // returned while tasks still ran
+          }
+          if (armed.load() == 0 && !caught) _exit(7);  // thrown but not rethrown
+          thrown_there = caught && by_worker.load() == on_worker;
+        }
+        if (!thrown_there) _exit(on_worker ? 8 : 9);
+        std::vector<std::atomic<int>> hits(1000);
+        pool.parallel_for(hits.size(), [&](std::size_t t) { hits[t].fetch_add(1); });
+        for (auto& h : hits) {
+          if (h.load() != 1) _exit(10);  // the job after the exception is wrong
+        }
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return false;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::printf("FAILED: task exception: child %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    std::fflush(stdout);
+    return false;
+  }
+  return true;
+}
+
 int main() {
   int passed = 0, failed = 0;
   for (int threads : {1, 2, 3, 4}) {
@@ -124,6 +218,18 @@ int main() {
     } else {
       ++failed;
     }
+  }
+  for (int threads : {2, 3}) {
+    if (huge_ranges_cover(threads)) {
+      ++passed;
+    } else {
+      ++failed;
+    }
+  }
+  if (task_exception_reaches_caller()) {
+    ++passed;
+  } else {
+    ++failed;
   }
   if (slow_thread_is_helped()) {
     ++passed;

@@ -217,8 +217,9 @@ def test_fused_requant_matches_reference(conv, unsigned, seed):
     assert out.dtype == np.int8
 
 
-# (shift range, |M| bound) of the prepared requant32 forms (csrc/kernels/requant/requant32_plan.h)
-RQ_FORMS = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31)}
+# (shift range, |M| bound) of the prepared requant32 forms (csrc/kernels/requant/requant32_plan.h);
+# "int64": int32-form channels and one with s = 40, so the tensor keeps the int64 kernel
+RQ_FORMS = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31), "int64": ((0, 22), 2**30)}
 
 
 @pytest.mark.parametrize("form", sorted(RQ_FORMS))
@@ -227,8 +228,9 @@ RQ_FORMS = {"int32": ((0, 22), 2**30), "high32": ((32, 45), 2**31)}
        seed=gp.seeds)
 def test_fused_requant_prepared_matches_reference(form, cout, k, stride, seed):
     """conv2d_int8_requant with the folded requant32 (as the engine runs it): on AVX-512 with
-    Cout a multiple of 64 the register tile requantises its accumulators; equal to the
-    reference on every ISA."""
+    Cout a multiple of 64 (AVX2: 32) the register tile requantises its accumulators (int32 and
+    high32 forms; the int64 form goes through the per-row scratch); equal to the reference on
+    every ISA."""
     (s_lo, s_hi), m_abs = RQ_FORMS[form]
     r = gp.rng(seed)
     x = gp.uint8(r, (1, 9, 11, 3))
@@ -237,6 +239,8 @@ def test_fused_requant_prepared_matches_reference(form, cout, k, stride, seed):
     bias = r.integers(-(2**20), 2**20, size=cout).astype(np.int32)
     M = r.integers(-m_abs, m_abs, size=cout).astype(np.int32)
     s = r.integers(s_lo, s_hi + 1, size=cout).astype(np.int32)
+    if form == "int64":
+        M[0], s[0] = 2**30 - 1, 40  # a high32 channel among int32 ones
     # offsets that put the unsaturated window at the accumulators' range (|acc| < 2^21)
     B = (-M.astype(np.int64) * r.integers(-(2**20), 2**20, size=cout)).astype(np.int64)
     assert _engine.requant32_mode(M, B, s) == form

@@ -162,14 +162,6 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
   }
 }
 
-// Whether a pixel of the tile has a K row (a window crossing the padding in mode 'zero').
-template <int P>
-inline __attribute__((always_inline)) bool has_border(const int32_t* const* krow) {
-  bool border = false;
-  for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
-  return border;
-}
-
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx2;
   static constexpr int kLanes = kVecLanes;

@@ -42,14 +42,6 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   }
 }
 
-// Whether a pixel of the tile has a K row (a window crossing the padding in mode 'zero').
-template <int P>
-inline __attribute__((always_inline)) bool has_border(const int32_t* const* krow) {
-  bool border = false;
-  for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
-  return border;
-}
-
 // The int8 epilogue of a 64-channel block of P pixels: d = K − 2·sum (K from the pixel's K
 // row when kBorder and it has one), clamp, requant, and the pixel's 64 int8 values in one
 // store. The parameter pointer and the output row advance by constants.

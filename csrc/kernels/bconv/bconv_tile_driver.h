@@ -57,6 +57,15 @@ inline __attribute__((always_inline)) void with_epilogue(const EpilogueWriter& e
   }
 }
 
+// Whether a pixel of the tile has a K row (a window crossing the padding in mode 'zero'): the
+// ISA tiles' epilogues pick their variant without a per-pixel K-row test when none has.
+template <int P>
+inline __attribute__((always_inline)) bool has_border(const int32_t* const* krow) {
+  bool border = false;
+  for (int i = 0; i < P; ++i) border |= krow[i] != nullptr;
+  return border;
+}
+
 namespace bconv_driver {
 
 // p (1..P) pixels: the tile of exactly p pixels.

@@ -37,9 +37,12 @@
 
 namespace bnnflow::glue {
 
-// Runs body(begin, end) over [0, n) split into one contiguous range per pool thread, through
-// the ISA-neutral run_ranges (threadpool.h): Body is a kernel's lambda (no linkage), so this
-// instantiation and its callback are TU-local, and no std::function code is emitted here.
+// Runs body(begin, end) on disjoint pieces covering [0, n), through the ISA-neutral run_ranges
+// (threadpool.h): each pool thread's contiguous range arrives in one or two pieces, more when
+// a thread is late and the others take its rest, so a body may run several times per thread
+// and call (per-call set-up, such as a scratch row, is paid per piece). Body is a kernel's
+// lambda (no linkage), so this instantiation and its callback are TU-local, and no
+// std::function code is emitted here.
 template <class Body>
 void parallel_ranges(ThreadPool* pool, std::size_t n, const Body& body) {
   run_ranges(pool, n,

@@ -354,14 +354,38 @@ bool keeps(RowRange have, RowRange hold) {
   return !have.empty() && have.lo <= hold.lo && hold.lo <= have.hi && have.hi <= hold.hi;
 }
 
-// Units [u0, u1) (unit = sample * bands + band) on this thread. A link's buffer keeps the
-// rows it holds from one band to the next of a sample: a band computes only the rows it adds.
-void run_units(const Chain& c, std::size_t band, const std::uint8_t* x, std::uint8_t* out,
-               std::size_t u0, std::size_t u1) {
+// What a thread's buffers hold after its last piece of units: the pool may hand a thread its
+// range in several pieces (threadpool.h), and a piece that starts where the thread's previous
+// piece of the same call ended keeps those rows instead of recomputing the halo.
+struct HeldRows {
+  std::uint64_t call = 0;  // 0: none (call ids start at 1)
+  std::size_t next_unit = 0, sample = 0;
+  std::vector<RowRange> have, hold, comp;
+};
+
+std::uint64_t next_call_id() {
+  static std::atomic<std::uint64_t> calls{0};
+  return calls.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// Units [u0, u1) (unit = sample * bands + band) on this thread, for chain call `call`. A link's
+// buffer keeps the rows it holds from one band to the next of a sample: a band computes only
+// the rows it adds.
+void run_units(const Chain& c, std::uint64_t call, std::size_t band, const std::uint8_t* x,
+               std::uint8_t* out, std::size_t u0, std::size_t u1) {
   const std::size_t n = c.links.size(), bands = (c.links.back().h_out + band - 1) / band;
   std::uint8_t* scratch = thread_scratch(c.scratch);
-  std::vector<RowRange> have(n), hold(n), comp(n);
+  thread_local HeldRows held;
+  std::vector<RowRange>&have = held.have, &hold = held.hold, &comp = held.comp;
   std::size_t sample = static_cast<std::size_t>(-1);
+  if (held.call == call && held.next_unit == u0) {
+    sample = held.sample;
+  } else {
+    have.assign(n, RowRange{});
+    hold.assign(n, RowRange{});
+    comp.assign(n, RowRange{});
+  }
+  held.call = 0;  // invalid until this piece has finished
   for (std::size_t u = u0; u < u1; ++u) {
     if (u / bands != sample) {
       sample = u / bands;
@@ -409,6 +433,9 @@ void run_units(const Chain& c, std::size_t band, const std::uint8_t* x, std::uin
       }
     }
   }
+  held.call = call;
+  held.next_unit = u1;
+  held.sample = sample;
 }
 
 // balanced_band, remembered in c.last_band for the (n, threads) of the last call: bits 0-23
@@ -494,15 +521,16 @@ Step make_band_chain_step(const ValidGraph& g, const std::vector<const ValidOp*>
     const std::size_t bands = (c->links.back().h_out + band - 1) / band;
     struct Ctx {
       const Chain* chain;
+      std::uint64_t call;
       std::size_t band;
       const std::uint8_t* x;
       std::uint8_t* out;
-    } ctx{c.get(), band, static_cast<const std::uint8_t*>(ins[0]),
+    } ctx{c.get(), next_call_id(), band, static_cast<const std::uint8_t*>(ins[0]),
           static_cast<std::uint8_t*>(out)};
     run_ranges(&pool, n * bands,
                [](const void* p, std::size_t u0, std::size_t u1) {
                  const Ctx& q = *static_cast<const Ctx*>(p);
-                 run_units(*q.chain, q.band, q.x, q.out, u0, u1);
+                 run_units(*q.chain, q.call, q.band, q.x, q.out, u0, u1);
                },
                &ctx);
   };

@@ -6,7 +6,9 @@
 // values of one kernel row are contiguous; they are consumed in pairs: one broadcast 32-bit
 // load of (d[k], d[k+1]) times packed int16 weights (w[o,k], w[o,k+1]) per lane, vpmaddwd ->
 // int32, vpaddd. |d| <= 255, |w| <= 128, so each pair sum (<= 65280) is exact in int32; an odd
-// row length pairs its last value with weight 0.
+// row length pairs its last value with weight 0, or, for KH >= 5, with the next kernel row's
+// last value (vertical pairs, pair_layout below). The bound is vpmaddwd + vpaddd, not the
+// vpmaddwd-only peak (benchmarks/avx2_stem_bound.cc; docs/glue-kernels.md, "AVX2 stem on Zen 4").
 //
 // Why not vpmaddubsw (u8 x s8 -> saturating int16 pair sums; docs/glue-kernels.md, "AVX2 stem:
 // no faster exact 8-bit multiply"): with unrestricted int8 operands one int16 lane holds at most

@@ -6,7 +6,9 @@
 // values of one kernel row are contiguous; they are consumed in pairs: one broadcast 32-bit
 // load of (d[k], d[k+1]) times packed int16 weights (w[o,k], w[o,k+1]) per lane, vpmaddwd ->
 // int32, vpaddd. |d| <= 255, |w| <= 128, so each pair sum (<= 65280) is exact in int32; an odd
-// row length pairs its last value with weight 0.
+// row length pairs its last value with weight 0, or, for KH >= 5, with the next kernel row's
+// last value (vertical pairs, pair_layout below). The bound is vpmaddwd + vpaddd, not the
+// vpmaddwd-only peak (benchmarks/avx2_stem_bound.cc; docs/glue-kernels.md, "AVX2 stem on Zen 4").
 //
 // Why not vpmaddubsw (u8 x s8 -> saturating int16 pair sums; docs/glue-kernels.md, "AVX2 stem:
 // no faster exact 8-bit multiply"): with unrestricted int8 operands one int16 lane holds at most
@@ -14,6 +16,8 @@
 // parts costs two byte products per MAC, so an exact vpmaddubsw does at most 16 MACs, like
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/common/conv_prep.h"
@@ -36,7 +40,11 @@ struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
   const std::int16_t* wp;  // [KH][J][CoP][2]
   const std::int32_t* bias;  // [CoP]
-  std::size_t Hp, Wp, J, CoP;
+  // Vertical pairs (odd KW*Cin, KH >= 5; else null): vp[n*Hp + r][ow] = the (int16) pair
+  // (xp[n][r][i], xp[n][r+1][i]), i = ow*stride*Cin + KW*Cin - 1 (a kernel row's last value),
+  // weights [KV][CoP][2] after the [KH][J][CoP][2] ones.
+  const std::int32_t* vp;
+  std::size_t Hp, Wp, J, CoP, KV, Wo;
 };
 
 // P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
@@ -55,17 +63,24 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
     }
   }
   const std::size_t pix = static_cast<std::size_t>(a.stride) * a.Cin;
-  for (int kh = 0; kh < a.KH; ++kh) {
-    const std::int16_t* xr = k.xp + ((n * k.Hp + oh * a.stride + kh) * k.Wp + ow * a.stride) * a.Cin;
-    const std::int16_t* wr = k.wp + (static_cast<std::size_t>(kh) * k.J * k.CoP + co) * 2;
-    for (std::size_t j = 0; j < k.J; ++j) {
+  // Segments: the KH kernel rows (pairs 2j along a staged row, pixels pix apart), then the
+  // vertical pairs (pair q at row 2q of vp, i.e. 4*Wo int16 apart, pixels 2 apart).
+  const std::size_t segs = static_cast<std::size_t>(a.KH) + (k.vp != nullptr ? 1 : 0);
+  for (std::size_t sg = 0; sg < segs; ++sg) {
+    const bool vert = sg == static_cast<std::size_t>(a.KH);
+    const std::int16_t* xr =
+        vert ? reinterpret_cast<const std::int16_t*>(k.vp + (n * k.Hp + oh * a.stride) * k.Wo + ow)
+             : k.xp + ((n * k.Hp + oh * a.stride + sg) * k.Wp + ow * a.stride) * a.Cin;
+    const std::size_t ps = vert ? 2 : pix, js = vert ? 4 * k.Wo : 2, J = vert ? k.KV : k.J;
+    const std::int16_t* wr = k.wp + (sg * k.J * k.CoP + co) * 2;
+    for (std::size_t j = 0; j < J; ++j) {
       __m256i w[NV];
       for (int v = 0; v < NV; ++v) {
         w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
       }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
-        std::memcpy(&pair, xr + p * pix + 2 * j, 4);
+        std::memcpy(&pair, xr + p * ps + j * js, 4);
         const __m256i b = _mm256_set1_epi32(pair);
         for (int v = 0; v < NV; ++v) {
           acc[p][v] = _mm256_add_epi32(acc[p][v], _mm256_madd_epi16(b, w[v]));
@@ -113,6 +128,40 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   }
 }
 
+// Output pixels [0, Wo) of row (n, oh), channels [co, co + 32): tiles of kTileP pixels, then
+// single pixels (two 2-pixel tiles instead of 3 + 1 for ResNet's 112-pixel rows measured the
+// same). int32 to yrow ([Wo][Cout]) or, with y8row set, requantised int8 to y8row.
+void row32(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
+           std::size_t co, std::size_t Wo, std::int32_t* yrow, std::int8_t* y8row) {
+  const auto at = [&](std::size_t ow) { return yrow == nullptr ? nullptr : yrow + ow * a.Cout; };
+  const auto at8 = [&](std::size_t ow) { return y8row == nullptr ? nullptr : y8row + ow * a.Cout; };
+  std::size_t ow = 0;
+  for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, at(ow), at8(ow));
+  for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, at(ow), at8(ow));
+}
+
+// Output pixels [0, Wo) of row (n, oh), channels [co, co + 16) (a last block of <= 16
+// channels): tiles of kTileP16 pixels, the last Wo % kTileP16 pixels as one tile of that many
+// (QuickNet's 3x3 s2 3 -> 16 stem, Wo = 112 = 18 * 6 + 4: one 4-pixel tile instead of four
+// 1-pixel ones, 9 % faster).
+void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
+           std::size_t co, std::size_t Wo, std::int32_t* yrow) {
+  const auto run = [&](auto pixels, std::size_t ow) {
+    constexpr int kP = decltype(pixels)::value;
+    tile<kP, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+  };
+  std::size_t ow = 0;
+  for (; ow + kTileP16 <= Wo; ow += kTileP16) run(std::integral_constant<int, kTileP16>{}, ow);
+  switch (Wo - ow) {
+    case 5: run(std::integral_constant<int, 5>{}, ow); break;
+    case 4: run(std::integral_constant<int, 4>{}, ow); break;
+    case 3: run(std::integral_constant<int, 3>{}, ow); break;
+    case 2: run(std::integral_constant<int, 2>{}, ow); break;
+    case 1: run(std::integral_constant<int, 1>{}, ow); break;
+    default: break;
+  }
+}
+
 // The interior of the zeroed padded buffer,
 // xp[n][h+pad_top][w+pad_left][c] = x[n][h][w][c] - zp[c]
 // (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
@@ -146,21 +195,79 @@ void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std:
   });
 }
 
+// The pair layout. A kernel row's L = KW*Cin values go in pairs along the row; for odd L and
+// KH >= 5 the rows' last values pair vertically instead, (kh, kh + 1) for kh = 0, 2, ... (the
+// last of an odd KH with weight 0), read from a small staged array (Packed::vp) as one more
+// segment of the tile's loop: ResNet's 7x7x3 stem takes 7*10 + 4 = 74 pairs for its 147 taps
+// instead of 7*11 = 77 (1.5-2 % faster on the Zen 4; benchmarks/avx2_stem_bound.cc). For 3x3
+// kernels (QuickNet's stem: 14 pairs instead of 15) the extra segment cost more than the pair
+// it saves (4 % slower), so KH < 5 keeps a weight-0 slot per row.
+struct PairLayout {
+  std::size_t J, KV;  // pairs along each kernel row; vertical pairs
+};
+
+PairLayout pair_layout(const Conv2dInt8Args& a) {
+  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
+  if (L % 2 == 1 && a.KH >= 5) return {L / 2, (static_cast<std::size_t>(a.KH) + 1) / 2};
+  return {(L + 1) / 2, 0};
+}
+
+// vp (Packed::vp) for the rows r that some output row's vertical pairs read: oh*stride + 2q.
+void stage_vertical(const Conv2dInt8Args& a, const std::int16_t* xp, std::size_t Hp,
+                    std::size_t Wp, std::size_t Ho, std::size_t Wo, std::size_t KV,
+                    std::int32_t* vp) {
+  const std::size_t C = a.Cin, L = static_cast<std::size_t>(a.KW) * C;
+  const std::size_t row = Wp * C, step = static_cast<std::size_t>(a.stride) * C;
+  for (std::size_t n = 0; n < a.N; ++n) {
+    for (std::size_t r = 0; r < Hp; ++r) {
+      const bool read = a.stride % 2 == 0 ? r % 2 == 0 : true;  // r = oh*stride + 2q
+      if (!read || r > (Ho - 1) * a.stride + 2 * (KV - 1)) continue;
+      const std::int16_t* top = xp + (n * Hp + r) * row + L - 1;
+      const std::int16_t* below = r + 1 < Hp ? top + row : nullptr;
+      std::int32_t* out = vp + (n * Hp + r) * Wo;
+      for (std::size_t ow = 0; ow < Wo; ++ow) {
+        const std::uint16_t lo = static_cast<std::uint16_t>(top[ow * step]);
+        const std::uint16_t hi = below == nullptr ? 0 : static_cast<std::uint16_t>(below[ow * step]);
+        out[ow] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                            (static_cast<std::uint32_t>(hi) << 16));
+      }
+    }
+  }
+}
+
 }  // namespace
 
-// Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2].
+// Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2] and [KV][CoP][2]
+// (pair_layout).
 std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
-  const std::size_t J = (static_cast<std::size_t>(a.KW) * a.Cin + 1) / 2;
+  const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
-  return CoP * sizeof(std::int32_t) + static_cast<std::size_t>(a.KH) * J * CoP * 2 * sizeof(std::int16_t);
+  return CoP * sizeof(std::int32_t) +
+         (static_cast<std::size_t>(a.KH) * l.J + l.KV) * CoP * 2 * sizeof(std::int16_t);
 }
 
 void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
+  const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
+  const std::size_t KH = static_cast<std::size_t>(a.KH), L = static_cast<std::size_t>(a.KW) * a.Cin;
   auto* bias = static_cast<std::int32_t*>(packed);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
-  pack_weights<2>(reinterpret_cast<std::int16_t*>(bias + CoP), a.w, a.Cout, a.KH,
-                  static_cast<std::size_t>(a.KW) * a.Cin, CoP);
+  auto* w = reinterpret_cast<std::int16_t*>(bias + CoP);
+  if (l.KV == 0) {
+    pack_weights<2>(w, a.w, a.Cout, a.KH, L, CoP);
+    return;
+  }
+  std::int16_t* wv = w + KH * l.J * CoP * 2;
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    for (std::size_t kh = 0; kh < KH; ++kh) {
+      const std::int8_t* src = a.w + (o * KH + kh) * L;
+      for (std::size_t j = 0; j < l.J; ++j) {
+        w[((kh * l.J + j) * CoP + o) * 2] = src[2 * j];
+        w[((kh * l.J + j) * CoP + o) * 2 + 1] = src[2 * j + 1];
+      }
+      wv[((kh / 2) * CoP + o) * 2 + kh % 2] = src[L - 1];  // (kh, kh + 1) share pair kh / 2
+    }
+  }
 }
 
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
@@ -175,14 +282,19 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   Packed k;
   k.Hp = a.H + a.pad_top + a.pad_bottom;
   k.Wp = a.W + a.pad_left + a.pad_right;
-  const std::size_t L = static_cast<std::size_t>(a.KW) * a.Cin;
-  k.J = (L + 1) / 2;
+  const PairLayout l = pair_layout(a);
+  k.J = l.J;
+  k.KV = l.KV;
+  k.Wo = Wo;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
   GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
   stage_int16(a, xp.data(), k.Hp, k.Wp, pool);
 
   k.xp = xp.data();
+  GlueBuffer<std::int32_t> vp(k.KV == 0 ? 0 : a.N * k.Hp * Wo);
+  if (k.KV > 0) stage_vertical(a, xp.data(), k.Hp, k.Wp, Ho, Wo, k.KV, vp.data());
+  k.vp = k.KV == 0 ? nullptr : vp.data();
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
@@ -192,26 +304,17 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   if (conv2d_int8_requant_in_tile(a)) {
     conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                         std::int8_t* y8row) {
-      std::size_t ow = 0;
-      for (; ow + kTileP <= Wo; ow += kTileP) {
-        tile<kTileP>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
-      }
-      for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
+      row32(a, k, n, oh, co, Wo, nullptr, y8row);
     });
     return;
   }
   conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                               std::int32_t* yrow) {
-    std::size_t ow = 0;
     if (a.Cout - co <= kTileC / 2) {
-      for (; ow + kTileP16 <= Wo; ow += kTileP16) {
-        tile<kTileP16, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      }
-      for (; ow < Wo; ++ow) tile<1, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-      return;
+      row16(a, k, n, oh, co, Wo, yrow);
+    } else {
+      row32(a, k, n, oh, co, Wo, yrow, nullptr);
     }
-    for (; ow + kTileP <= Wo; ow += kTileP) tile<kTileP>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
-    for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
   });
 }
 

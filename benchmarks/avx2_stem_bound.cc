@@ -1,0 +1,115 @@
+// The AVX2 int8 stem against the rate its instruction mix allows (docs/glue-kernels.md, "AVX2
+// stem: the vpmaddwd + vpaddd bound"). Best of REPS calls, one thread, x86-64 with AVX2 only:
+//   madd only     6 independent vpmaddwd chains: the rate of `int8_mac_peak` (16 MACs each)
+//   madd+add      the 3x32 tile's steady state in asm: per pair step 2 weight loads, 3 pair
+//                 broadcasts, 12 vpmaddwd (2 of the 4 weight vectors read from L1) and 12 vpaddd
+//                 into 12 accumulators; AVX2 has no int16 multiply-accumulate, so this, not
+//                 the madd-only peak, is what an exact vpmaddwd stem can reach
+//   stem 7x7      glue::avx2::conv2d_int8_packed, ResNet's stem 224x224x3 uint8 -> 112x112x64
+//                 int32, 7x7 s2 pad 3, prepared weights (118.0 M MACs)
+//   stem 3x3      QuickNet's stem, 3x3 s2 pad 1 -> 112x112x16 (5.4 M MACs)
+// GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take
+// 11 pairs). Usage: avx2_stem_bound [REPS]. Build (C++ kernel build in build/ct):
+//   g++ -O2 -std=c++17 -mavx2 -Icsrc benchmarks/avx2_stem_bound.cc build/ct/libbnnflow_core.a
+//       -lpthread -o /tmp/avx2_stem_bound
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "kernels/conv_int8/conv_int8.h"
+
+namespace {
+
+template <class F>
+double best_seconds(int reps, const F& f) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// n steps of 12 vpmaddwd on 6 independent chains: 192 MACs a step.
+void madd_only(long n) {
+  asm volatile(
+      "1:\n\t"
+#define BNNFLOW_M6                                                                           \
+  "vpmaddwd %%ymm0, %%ymm4, %%ymm4\n\tvpmaddwd %%ymm0, %%ymm5, %%ymm5\n\t"                   \
+  "vpmaddwd %%ymm0, %%ymm6, %%ymm6\n\tvpmaddwd %%ymm0, %%ymm7, %%ymm7\n\t"                   \
+  "vpmaddwd %%ymm0, %%ymm8, %%ymm8\n\tvpmaddwd %%ymm0, %%ymm9, %%ymm9\n\t"
+      BNNFLOW_M6 BNNFLOW_M6
+#undef BNNFLOW_M6
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(n)
+      :
+      : "xmm0", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "cc");
+}
+
+// n pair steps of the 3x32 tile (192 MACs a step), operands at p (L1).
+void madd_add(long n, const void* p) {
+  asm volatile(
+      "1:\n\t"
+      "vmovdqa (%1), %%ymm0\n\tvmovdqa 32(%1), %%ymm1\n\t"
+#define BNNFLOW_P(o, a0, a1, a2, a3)                                                      \
+  "vpbroadcastd " o "(%1), %%ymm2\n\t"                                                    \
+  "vpmaddwd %%ymm0, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" a0 ", %%ymm" a0 "\n\t"        \
+  "vpmaddwd %%ymm1, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" a1 ", %%ymm" a1 "\n\t"        \
+  "vpmaddwd 64(%1), %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" a2 ", %%ymm" a2 "\n\t"        \
+  "vpmaddwd 96(%1), %%ymm2, %%ymm2\n\tvpaddd %%ymm2, %%ymm" a3 ", %%ymm" a3 "\n\t"
+      BNNFLOW_P("0", "4", "5", "6", "7") BNNFLOW_P("4", "8", "9", "10", "11")
+      BNNFLOW_P("8", "12", "13", "14", "15")
+#undef BNNFLOW_P
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(n)
+      : "r"(p)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+}
+
+// One stem: 224x224x3 uint8 -> 112x112xO int32, KxK stride 2, pad K/2, prepared weights.
+double stem_ms(int reps, std::size_t O, int K) {
+  using namespace bnnflow::glue;
+  const std::size_t H = 224, W = 224, C = 3;
+  std::vector<std::uint8_t> x(H * W * C);
+  std::vector<std::int8_t> w(O * K * K * C);
+  std::vector<std::int32_t> bias(O, 7), zp(C, 128), y(112 * 112 * O);
+  std::uint32_t r = 1;
+  for (auto& v : x) v = static_cast<std::uint8_t>((r = r * 1103515245u + 12345u) >> 16);
+  for (auto& v : w) v = static_cast<std::int8_t>((r = r * 1103515245u + 12345u) >> 16);
+  Conv2dInt8Args a{};
+  a.x = x.data();
+  a.x_unsigned = true;
+  a.w = w.data();
+  a.bias = bias.data();
+  a.zp = zp.data();
+  a.y = y.data();
+  a.N = 1, a.H = H, a.W = W, a.Cin = C, a.Cout = O;
+  a.KH = a.KW = K;
+  a.stride = 2;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = K / 2;
+  std::vector<std::uint8_t> raw(avx2::conv2d_int8_packed_bytes(a) + 64);  // zeroed
+  void* packed = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(raw.data()) + 63) &
+                                         ~std::uintptr_t{63});
+  avx2::conv2d_int8_pack(a, packed);
+  return 1e3 * best_seconds(reps, [&] { avx2::conv2d_int8_packed(a, packed, nullptr); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int reps = argc > 1 ? std::atoi(argv[1]) : 300;
+  alignas(64) static std::int32_t buf[64] = {};
+  for (int i = 0; i < 64; ++i) buf[i] = static_cast<std::int32_t>(i * 2654435761u);
+  const long n = 20000;
+  const double macs = 192.0 * n;
+  std::printf("madd only   %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_only(n); }) / 1e9);
+  std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
+  const double t7 = stem_ms(reps, 64, 7), t3 = stem_ms(reps * 4, 16, 3);
+  std::printf("stem 7x7 s2 3->64  %.4f ms  %6.1f GMAC/s\n", t7, 112.0 * 112 * 64 * 147 / t7 / 1e6);
+  std::printf("stem 3x3 s2 3->16  %.4f ms  %6.1f GMAC/s\n", t3, 112.0 * 112 * 16 * 27 / t3 / 1e6);
+}

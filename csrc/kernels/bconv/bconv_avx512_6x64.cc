@@ -16,18 +16,6 @@ namespace {
 
 constexpr int kVecLanes = 16;  // int32 lanes of a __m512i
 
-// acc += pc as an opaque, ordered step (vpaddd): in the fully unrolled tile GCC otherwise
-// regroups each accumulator's 18 adds, computes the popcounts of later word steps first and
-// spills them to the stack (about 40 zmm spills per 6x64 tile with plain _mm512_add_epi32).
-// (SIMDe's build, possibly on another architecture: the plain add.)
-inline __attribute__((always_inline)) void add_in_order(__m512i& acc, __m512i pc) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-  acc = _mm512_add_epi32(acc, pc);
-#else
-  asm volatile("vpaddd %1, %0, %0" : "+v"(acc) : "v"(pc));
-#endif
-}
-
 // acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block.
 template <int P, int V, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
@@ -36,28 +24,6 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   constexpr int CB = kVecLanes * V;
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_si512();
-  if constexpr (Rows::kTaps > 0) {  // taps and words unrolled: constant offsets, no counters
-    const uint32_t* xs[P];
-    for (int i = 0; i < P; ++i) xs[i] = rows.pixel(0, i) + xoff;
-    const size_t rs = rows.pixel(3, 0) - rows.pixel(0, 0);  // Fixed3x3Rows: ky·rs + 2·kx
-#pragma GCC unroll 9
-    for (int t = 0; t < Rows::kTaps; ++t) {
-#pragma GCC unroll 4
-      for (int j = 0; j < Rows::kWords; ++j) {
-        const size_t at = static_cast<size_t>(t / 3) * rs + (t % 3) * Rows::kWords + j;
-        const uint32_t* wt = w + (t * Rows::kWords + j) * CB;
-        __m512i wv[V];
-        for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_si512(wt + kVecLanes * v);
-        for (int i = 0; i < P; ++i) {
-          const __m512i b = _mm512_set1_epi32(static_cast<int>(xs[i][at]));
-          for (int v = 0; v < V; ++v) {
-            add_in_order(acc[i][v], _mm512_popcnt_epi32(_mm512_xor_si512(wv[v], b)));
-          }
-        }
-      }
-    }
-    return;
-  }
   for (int t = 0; t < taps; ++t) {
     const uint32_t* xs[P];
     for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
@@ -120,7 +86,6 @@ struct Tile {
   static constexpr Isa kIsa = Isa::kAvx512;
   static constexpr int kLanes = kVecLanes;
   static constexpr bool kSplitNibbles = false;
-  static constexpr bool kFixed3x3 = true;  // 64-channel 3x3 layers: Fixed3x3Rows (driver)
 
   template <int MAXP, int P, int V>
   static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,

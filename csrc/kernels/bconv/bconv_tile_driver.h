@@ -99,40 +99,19 @@ void last_tile_finish(const DirectRows& rows, int taps, int wg, int xoff, const 
   }
 }
 
-// T::kFixed3x3 (optional, default false): T's int8 full tiles unroll Fixed3x3Rows.
-template <class T, class = void>
-struct HasFixed3x3 {
-  static constexpr bool value = false;
-};
-template <class T>
-struct HasFixed3x3<T, decltype(void(T::kFixed3x3))> {
-  static constexpr bool value = T::kFixed3x3;
-};
-
-// kFixed: the full tiles read Fixed3x3Rows with row step rs (fixed3x3_row_step), the partial
-// last tile DirectRows.
-template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, bool kTail = false,
-          bool kFixed = false>
+template <class T, int MAXP, int V, EpilogueKind kKind, bool kClamp, bool kTail = false>
 void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                           int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
-                          const int32_t* const* krow, const size_t* pix0, int o0,
-                          size_t rs = 0) {
+                          const int32_t* const* krow, const size_t* pix0, int o0) {
   typename T::template Slots<V> slots{};
   if constexpr (kKind == EpilogueKind::kPacked || kTail) {
     T::template packed_slots<V>(ew, o0, &slots);
   }
   const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
   for (int t = 0; t < nfull; ++t) {
-    const uint32_t* const* base = rows.base + t * MAXP;
-    if constexpr (kFixed) {
-      T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(
-          Fixed3x3Rows{base, rs}, taps, wg, xoff, w, ew, k + t * MAXP, krow + t * MAXP, pix0[t],
-          o0, slots);
-    } else {
-      T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(
-          DirectRows{base, rows.tap_off}, taps, wg, xoff, w, ew, k + t * MAXP, krow + t * MAXP,
-          pix0[t], o0, slots);
-    }
+    T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(
+        DirectRows{rows.base + t * MAXP, rows.tap_off}, taps, wg, xoff, w, ew, k + t * MAXP,
+        krow + t * MAXP, pix0[t], o0, slots);
   }
   if (nfull == ntiles) return;
   const int t = ntiles - 1;
@@ -141,52 +120,34 @@ void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, cons
       k + t * MAXP, krow + t * MAXP, pix0[t], o0, slots);
 }
 
-// kFixed applies to the int8 kind only (the others keep one copy of their tiles).
-template <class T, int MAXP, int V, bool kFixed = false>
+template <class T, int MAXP, int V>
 struct ManyFinish {
   template <EpilogueKind kKind, bool kClamp>
   static void run(const EpilogueWriter& ew, const TileRows& rows, int taps, int wg, int xoff,
                   const uint32_t* w, int ntiles, int p_last, const int32_t* k,
-                  const int32_t* const* krow, const size_t* pix0, int o0, size_t rs) {
-    constexpr bool kF = kFixed && kKind == EpilogueKind::kInt8;
-    run_many_finish_impl<T, MAXP, V, kKind, kClamp, false, kF>(
-        rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0, rs);
+                  const int32_t* const* krow, const size_t* pix0, int o0) {
+    run_many_finish_impl<T, MAXP, V, kKind, kClamp>(rows, taps, wg, xoff, w, ntiles, p_last, ew,
+                                                    k, krow, pix0, o0);
   }
 };
-
-template <class T, int MAXP, int V, bool kFixed>
-void run_many_finish_as(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
-                        int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
-                        const int32_t* const* krow, const size_t* pix0, int o0, size_t rs) {
-  if (ew.tail != nullptr) {  // kInt8 with the residual tail in registers (enable_tail)
-    if (ew.clamp) {
-      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, true, true, kFixed>(
-          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0, rs);
-    } else {
-      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, false, true, kFixed>(
-          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0, rs);
-    }
-    return;
-  }
-  with_epilogue<ManyFinish<T, MAXP, V, kFixed>>(ew, rows, taps, wg, xoff, w, ntiles, p_last, k,
-                                                krow, pix0, o0, rs);
-}
 
 // The driver calls this only when the int8 requant is exact in 32 bits (int8_fits_32).
 template <class T, int MAXP, int V>
 void run_many_finish(const TileRows& rows, int taps, int wg, int xoff, const uint32_t* w,
                      int ntiles, int p_last, const EpilogueWriter& ew, const int32_t* k,
                      const int32_t* const* krow, const size_t* pix0, int o0) {
-  if constexpr (HasFixed3x3<T>::value) {
-    const size_t rs = fixed3x3_row_step(rows.tap_off, taps, wg, xoff);
-    if (rs != 0) {
-      run_many_finish_as<T, MAXP, V, true>(rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow,
-                                           pix0, o0, rs);
-      return;
+  if (ew.tail != nullptr) {  // kInt8 with the residual tail in registers (enable_tail)
+    if (ew.clamp) {
+      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, true, true>(
+          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0);
+    } else {
+      run_many_finish_impl<T, MAXP, V, EpilogueKind::kInt8, false, true>(
+          rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow, pix0, o0);
     }
+    return;
   }
-  run_many_finish_as<T, MAXP, V, false>(rows, taps, wg, xoff, w, ntiles, p_last, ew, k, krow,
-                                        pix0, o0, 0);
+  with_epilogue<ManyFinish<T, MAXP, V>>(ew, rows, taps, wg, xoff, w, ntiles, p_last, k, krow,
+                                        pix0, o0);
 }
 
 }  // namespace bconv_driver

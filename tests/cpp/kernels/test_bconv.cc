@@ -488,6 +488,16 @@ int main() {
       {1, 3, 7, 96, 1, 64, 5, 5, 3, 0, PadMode::kZero, 0, 5, 6, 0},
       {1, 66, 66, 64, 1, 16, 3, 3, 3, 1, PadMode::kZero},
       {2, 50, 46, 128, 1, 16, 3, 3, 3, 1, PadMode::kOne},
+      // 3x3 windows of 2-word taps (33 to 64 input channels, one group): AVX-512's tiles
+      // unrolled at compile time (Fixed3x3Rows) — tiles across row ends, odd widths, batch
+      // > 1, stride 2 and 3, one-sided padding, 8x32 / 8x16 tiles too
+      {2, 13, 11, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {1, 15, 9, 64, 1, 128, 3, 3, 2, 1, PadMode::kOne},
+      {2, 9, 13, 48, 1, 64, 3, 3, 1, 0, PadMode::kValid},
+      {1, 10, 7, 64, 1, 64, 3, 3, 1, 0, PadMode::kZero, 1, 0, 0, 1},
+      {3, 11, 11, 40, 1, 192, 3, 3, 3, 1, PadMode::kZero},
+      {2, 9, 10, 64, 1, 32, 3, 3, 1, 1, PadMode::kOne},
+      {1, 14, 9, 64, 1, 16, 3, 3, 2, 1, PadMode::kZero},
   };
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};

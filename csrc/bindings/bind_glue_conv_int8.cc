@@ -155,10 +155,8 @@ Res<std::int8_t> conv2d_int8_requant(const Array& x, const Conv2dInt8Weights& p,
   k::Conv2dInt8Args a{};
   const bnnflow::Isa chosen = prepared_args(a, x, p, isa);
   k::Conv2dInt8Requant rq{};
-  rq.M = g::vec<std::int32_t>(M, "M", a.Cout);
-  rq.B = g::vec<std::int64_t>(B, "B", a.Cout);
-  rq.s = g::shifts(s, "s", a.Cout, 62);
-  g::check_requant32_range(rq.M, rq.B, rq.s, a.Cout);
+  const g::Requant32Params q = g::requant32_params(M, B, s, a.Cout);
+  rq.M = q.M, rq.B = q.B, rq.s = q.s;
   rq.fn = BNNFLOW_GLUE_PICK(chosen, requant32);
   std::unique_ptr<k::Requant32Plan> plan;
   if (prepared) {

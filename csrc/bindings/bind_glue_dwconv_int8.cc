@@ -76,11 +76,8 @@ Res<std::int8_t> dwconv2d_int8_requant(const Array& x, const Array& w, const Arr
                                        const std::optional<std::string>& isa, int threads, const OutArg& out_arg) {
   k::DwConv2dInt8Args a = dw_args(x, w, bias, zp, stride, padding);
   const std::size_t co = a.C * a.mult;
-  const std::int32_t* Mp = g::vec<std::int32_t>(M, "M", co);
-  const std::int64_t* Bp = g::vec<std::int64_t>(B, "B", co);
-  const std::int32_t* sp = g::shifts(s, "s", co, 62);
-  g::check_requant32_range(Mp, Bp, sp, co);
-  const k::Requant32Plan plan(Mp, Bp, sp, co);
+  const g::Requant32Params q = g::requant32_params(M, B, s, co);
+  const k::Requant32Plan plan(q.M, q.B, q.s, co);
   const bnnflow::Isa chosen = g::resolve_isa(isa);
   auto fn = BNNFLOW_GLUE_PICK(chosen, dwconv2d_int8);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
@@ -104,8 +101,8 @@ Res<std::int8_t> dwconv2d_int8_requant(const Array& x, const Array& w, const Arr
       a.y8 = nullptr;
       a.y = acc.data();
       fn(a, pool);
-      const k::Requant32Args q{acc.data(), y8, rows, co, Mp, Bp, sp, &plan.view()};
-      BNNFLOW_GLUE_PICK(chosen, requant32)(q, pool);
+      const k::Requant32Args r{acc.data(), y8, rows, co, q.M, q.B, q.s, &plan.view()};
+      BNNFLOW_GLUE_PICK(chosen, requant32)(r, pool);
     }
   }
   return out;
@@ -114,12 +111,9 @@ Res<std::int8_t> dwconv2d_int8_requant(const Array& x, const Array& w, const Arr
 // Whether `isa`'s dwconv2d_int8 requantises (M, B, s) in its register tile.
 bool dwconv2d_int8_requant_in_tile(const Array& M, const Array& B, const Array& s,
                                    const std::optional<std::string>& isa) {
-  const std::size_t co = M.ndim() == 1 ? M.shape(0) : 0;
-  const std::int32_t* Mp = g::vec<std::int32_t>(M, "M", co);
-  const std::int64_t* Bp = g::vec<std::int64_t>(B, "B", co);
-  const std::int32_t* sp = g::shifts(s, "s", co, 62);
-  g::check_requant32_range(Mp, Bp, sp, co);
-  const k::Requant32Plan plan(Mp, Bp, sp, co);
+  const std::size_t co = M.size();
+  const g::Requant32Params q = g::requant32_params(M, B, s, co);
+  const k::Requant32Plan plan(q.M, q.B, q.s, co);
   k::DwConv2dInt8Args a{};
   std::int8_t probe = 0;
   a.rq = &plan.view();

@@ -55,10 +55,8 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
   const std::size_t C = g::last_dim(x, "x");
   bnnflow::glue::Requant32Args a{};
   a.x = g::data<std::int32_t>(x, "x");
-  a.M = g::vec<std::int32_t>(M, "M", C);
-  a.B = g::vec<std::int64_t>(B, "B", C);
-  a.s = g::shifts(s, "s", C, 62);
-  g::check_requant32_range(a.M, a.B, a.s, C);
+  const g::Requant32Params q = g::requant32_params(M, B, s, C);
+  a.M = q.M, a.B = q.B, a.s = q.s;
   auto fn = BNNFLOW_GLUE_PICK(g::resolve_isa(isa), requant32);
   bnnflow::ThreadPool* pool = &g::pool_for(threads);
   a.channels = C;
@@ -80,11 +78,8 @@ I8Result requant32(const Array& x, const Array& M, const Array& B, const Array& 
 // The form requant32_plan.h folds (M, B, s) into: "int32", "high32" or "int64".
 std::string requant32_mode(const Array& M, const Array& B, const Array& s) {
   const std::size_t C = M.size();
-  const std::int32_t* m = g::vec<std::int32_t>(M, "M", C);
-  const std::int64_t* b = g::vec<std::int64_t>(B, "B", C);
-  const std::int32_t* sh = g::shifts(s, "s", C, 62);
-  g::check_requant32_range(m, b, sh, C);
-  return bnnflow::glue::rq32_mode_name(bnnflow::glue::Requant32Plan(m, b, sh, C).mode());
+  const g::Requant32Params q = g::requant32_params(M, B, s, C);
+  return bnnflow::glue::rq32_mode_name(bnnflow::glue::Requant32Plan(q.M, q.B, q.s, C).mode());
 }
 
 }  // namespace

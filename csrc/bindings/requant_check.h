@@ -17,4 +17,20 @@ inline void check_requant32_range(const std::int32_t* M, const std::int64_t* B,
                     });
 }
 
+// requant32's (M, B, s) for `channels` channels: M int32, B int64, s int32 in [0, 62], read
+// from the arrays and range-checked as above (one error naming the array and channel).
+struct Requant32Params {
+  const std::int32_t* M;
+  const std::int64_t* B;
+  const std::int32_t* s;
+};
+
+inline Requant32Params requant32_params(const Array& M, const Array& B, const Array& s,
+                                        std::size_t channels) {
+  const Requant32Params p{vec<std::int32_t>(M, "M", channels), vec<std::int64_t>(B, "B", channels),
+                          shifts(s, "s", channels, 62)};
+  check_requant32_range(p.M, p.B, p.s, channels);
+  return p;
+}
+
 }  // namespace bnnflow::bind

@@ -29,6 +29,19 @@ def f32(r: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return r.standard_normal(shape).astype(np.float32)
 
 
+def conv_int8_operands(
+    r: np.random.Generator, xs: tuple[int, ...], ws: tuple[int, ...], unsigned: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x (uint8 or int8, shape xs), a zero point per input channel in x's range, int8 weights
+    (shape ws, ws[0] outputs) and an int32 bias: the operands of conv2d_int8 / dwconv2d_int8."""
+    x = uint8(r, xs) if unsigned else int8(r, xs)
+    lo, hi = (0, 256) if unsigned else (-128, 128)
+    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
+    w = int8(r, ws)
+    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    return x, zp, w, bias
+
+
 def shifts(r: np.random.Generator, c: int, hi: int = 30) -> np.ndarray:
     return r.integers(0, hi + 1, size=c).astype(np.int32)
 

@@ -28,11 +28,7 @@ def convs(draw):
 def test_conv2d_int8_matches_reference(conv, unsigned, seed):
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
-    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
-    lo, hi = (0, 256) if unsigned else (-128, 128)
-    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
-    w = gp.int8(r, ws)
-    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     check_op(
         lambda isa, threads: _engine.conv2d_int8(
             x, w, bias, zp, stride, pad, isa=isa, threads=threads
@@ -146,11 +142,7 @@ def test_prepared_weights_match_reference(conv, unsigned, seed):
     """conv2d_int8(x, prepare_conv2d_int8_weights(w, bias, zp, x_dtype=...)) == the formula."""
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
-    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
-    lo, hi = (0, 256) if unsigned else (-128, 128)
-    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
-    w = gp.int8(r, ws)
-    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     expected = int8_ops.conv2d_int8(x, w, bias, zp, stride, pad)
     dtype = "uint8" if unsigned else "int8"
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
@@ -200,11 +192,7 @@ def test_fused_requant_matches_reference(conv, unsigned, seed):
     """conv2d_int8_requant == requant32(conv2d_int8(...)) of the reference, every ISA."""
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
-    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
-    lo, hi = (0, 256) if unsigned else (-128, 128)
-    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
-    w = gp.int8(r, ws)
-    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     M, B, s = _requant_params(r, ws[0])
     dtype = "uint8" if unsigned else "int8"
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)

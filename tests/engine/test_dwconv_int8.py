@@ -28,11 +28,7 @@ def dwconvs(draw):
 def test_dwconv2d_int8_matches_reference(conv, unsigned, seed):
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
-    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
-    lo, hi = (0, 256) if unsigned else (-128, 128)
-    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
-    w = gp.int8(r, ws)
-    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     check_op(
         lambda isa, threads: _engine.dwconv2d_int8(
             x, w, bias, zp, stride, pad, isa=isa, threads=threads
@@ -77,11 +73,7 @@ def test_dwconv2d_int8_requant_matches_reference(form, conv, unsigned, seed):
     reference ops."""
     xs, ws, stride, pad = conv
     r = gp.rng(seed)
-    x = gp.uint8(r, xs) if unsigned else gp.int8(r, xs)
-    lo, hi = (0, 256) if unsigned else (-128, 128)
-    zp = r.integers(lo, hi, size=xs[-1]).astype(np.int32)
-    w = gp.int8(r, ws)
-    bias = r.integers(-(2**20), 2**20, size=ws[0]).astype(np.int32)
+    x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     M, B, s = _rq32(r, form, ws[0])
     mode = _engine.requant32_mode(M, B, s)
     # high32 -> int32 if every channel is constant; one channel cannot mix shifts
@@ -111,3 +103,16 @@ def test_dwconv2d_int8_requant_writes_out_and_checks_params():
     np.testing.assert_array_equal(out, want)
     with pytest.raises(ValueError, match="M"):
         _engine.dwconv2d_int8_requant(x, w, bias, zp, M[:47], B, s, 2, 1)
+
+
+def test_dwconv2d_int8_requant_in_tile_checks_params():
+    """The probe reads (M, B, s) as requant32 does: a 2-D M or a short B is an error naming it."""
+    M = np.ones(6, np.int32)
+    B = np.zeros(6, np.int64)
+    s = np.full(6, 33, np.int32)
+    with pytest.raises(ValueError, match=r"^M: expected 1 dimensions"):
+        _engine.dwconv2d_int8_requant_in_tile(M.reshape(2, 3), B, s)
+    with pytest.raises(ValueError, match=r"^B"):
+        _engine.dwconv2d_int8_requant_in_tile(M, B[:5], s)
+    with pytest.raises(ValueError, match=r"^s"):
+        _engine.dwconv2d_int8_requant_in_tile(M, B, np.full(6, 63, np.int32))

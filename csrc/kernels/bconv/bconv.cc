@@ -59,10 +59,10 @@ void EpilogueWriter::write(const int32_t* s, int32_t k, const int32_t* krow, siz
   }
 }
 
-std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t) {
+AlignedVector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t) {
   const auto u16 = [](int32_t v) { return static_cast<int32_t>(static_cast<uint16_t>(v)); };
   const int chunks = (cout + 15) / 16;
-  std::vector<int32_t> table(static_cast<size_t>(chunks) * kTailParams * 16, 0);
+  AlignedVector<int32_t> table(static_cast<size_t>(chunks) * kTailParams * 16, 0);
   for (int o = 0; o < cout; ++o) {
     int32_t* row = table.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
     const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
@@ -197,7 +197,7 @@ struct PadKTable {
   int ncols = 0;
   std::vector<const int32_t*> krow;   // [row pattern][col pattern], null: no padded tap
   std::vector<const int32_t*> by_col; // [row pattern][output column]: krow of its pattern
-  std::vector<int32_t> k;
+  AlignedVector<int32_t> k;
 };
 
 // Pattern ids of the window positions along one axis; a pattern is the [lo, hi) range of
@@ -460,7 +460,7 @@ struct InputView {
 };
 
 InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeometry& g, int ho,
-                     int wo, int parts, std::vector<uint32_t>* buf, ThreadPool& pool) {
+                     int wo, int parts, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
   if (!padded(g) && parts == 1) return {x, g.h, g.w};
   const int words = w.groups * w.wg, xwords = words * parts;
   const int xh = std::max(g.pad_top + g.h, (ho - 1) * g.stride + w.kh);
@@ -531,7 +531,7 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;
-  thread_local std::vector<uint32_t> copy;  // the padded / split input, reused across calls
+  thread_local AlignedVector<uint32_t> copy;  // the padded / split input, reused across calls
   const InputView in = input_view(w, x, geo, ho, wo, parts, &copy, pool);
   const size_t tiles_per_image =
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;

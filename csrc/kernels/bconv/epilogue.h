@@ -55,8 +55,9 @@ struct EpilogueWriter {
   // (q, 0) pairs gives M·q exactly), B plus the rounding term 2^(s−1) (0 for s = 0), exact
   // when int8_fits_32, and s: three rows of `cout` in one array, so that a loop reaches the
   // three parameters of channel o from one pointer (int8_params + o, then + int8_stride and
-  // + 2·int8_stride: x86 base + index·4 / index·8 addressing).
-  std::vector<int32_t> int8_params_v;
+  // + 2·int8_stride: x86 base + index·4 / index·8 addressing). 64-byte aligned rows (the
+  // stride a multiple of 16), so that no vector load of a parameter splits a cache line.
+  AlignedVector<int32_t> int8_params_v;
   // Its data, for the ISA epilogues: an ISA-compiled file must not call std::vector's inline
   // members (docs/development.md, "Per-ISA objects"). Hence no copies (they would dangle).
   const int32_t* int8_params = nullptr;
@@ -72,7 +73,7 @@ struct EpilogueWriter {
   // 16 int32 per chunk): one pointer per channel vector reaches every parameter at a fixed
   // displacement, so the loop needs no pointer reloads after its int8 stores (which may alias
   // anything). ResidualTail::table when the caller made it once, else tail_table_v.
-  std::vector<int32_t> tail_table_v;
+  AlignedVector<int32_t> tail_table_v;
   const int32_t* tail_table = nullptr;
 
   EpilogueWriter(const EpilogueWriter&) = delete;
@@ -89,7 +90,7 @@ struct EpilogueWriter {
       og_words = (og_ch + 31) / 32;
     }
     if (e.kind == EpilogueKind::kInt8) {
-      int8_stride = static_cast<size_t>(cout);
+      int8_stride = (static_cast<size_t>(cout) + 15) / 16 * 16;  // each row 64-byte aligned
       int8_params_v.resize(3 * int8_stride);
       int32_t* mult_u16 = int8_params_v.data();
       int32_t* offset_round = mult_u16 + int8_stride;

@@ -21,6 +21,7 @@
 #include "kernels/add/residual.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/epilogue.h"
 #include "kernels/bdense/bdense.h"
 #include "kernel_test_util.h"
 
@@ -352,6 +353,30 @@ void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::str
   }
 }
 
+bool is_line_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+
+// The tables the SIMD epilogues read with full-vector loads start on a cache line (a vector
+// load of a table at 16, 32 or 48 bytes past a line splits in two; docs/performance.md,
+// "Identical blocks, different times"): the int8 parameter rows (any cout) and the residual
+// tail's table.
+void check_alignment(std::mt19937& rng, test::Tally& tally) {
+  for (int cout : {1, 20, 64, 130}) {
+    const EpilogueData e = make_epilogue(rng, EpilogueKind::kInt8, cout, 9 * 64, false, false);
+    const EpilogueWriter w(e.ep, cout, nullptr);
+    const std::string c = " cout " + std::to_string(cout);
+    tally.check(w.int8_stride % 16 == 0 && w.int8_stride >= static_cast<size_t>(cout),
+                "int8 parameter stride a multiple of 16" + c);
+    for (int row = 0; row < 3; ++row) {
+      tally.check(is_line_aligned(w.int8_params + row * w.int8_stride),
+                  "int8 parameter row " + std::to_string(row) + " 64-byte aligned" + c);
+    }
+    TailData d;
+    make_tail(rng, cout, 4, &d);
+    tally.check(is_line_aligned(make_tail_table(e.ep, cout, d.tail).data()),
+                "tail table 64-byte aligned" + c);
+  }
+}
+
 void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
   const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
@@ -375,6 +400,8 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
     // Every optimized kernel has a vectorised tile epilogue (and, where the ISA has one, the
     // fused form): a table that silently fell back to the portable epilogue would still be
     // exact, so the comparisons below could not notice.
+    tally.check(is_line_aligned(opt.data.data()),
+                cand.name + " weights 64-byte aligned " + describe(c));
     tally.check(opt.kernel->finish != nullptr &&
                     (!cand.fused_all || opt.kernel->run_many_finish != nullptr),
                 cand.name + " (" + opt.kernel->name + ") has its ISA's epilogue");
@@ -499,6 +526,7 @@ int main() {
       {2, 9, 10, 64, 1, 32, 3, 3, 1, 1, PadMode::kOne},
       {1, 14, 9, 64, 1, 16, 3, 3, 2, 1, PadMode::kZero},
   };
+  check_alignment(rng, tally);
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
   const PadMode modes[] = {PadMode::kZero, PadMode::kOne, PadMode::kValid};

@@ -4,6 +4,7 @@
 // finish in registers (d = K − 2·sum, clamp, epilogue: epilogue_avx512.h); the rest go
 // through the tile epilogue of bconv_epilogue_avx512_16.cc.
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/bconv_tile_driver.h"
@@ -127,6 +128,24 @@ struct Tile {
     }
   }
 
+  // The residual tail of a 64-channel block of P pixels without a border pixel in 16-bit
+  // lanes (ep::tail64; EpilogueWriter::tail_q64): the pack's 64 bits of a pixel are two
+  // whole words, stored at once.
+  template <int P>
+  static inline __attribute__((always_inline)) void tail64_rows(const __m512i (&acc)[P][4],
+                                                                const EpilogueWriter& ew,
+                                                                const int32_t* k, size_t pix0,
+                                                                int o0) {
+    const ep::TailRun tr(ew);
+    const ep::Tail64 c(ew);
+    const int word = o0 / ew.og_ch * ew.og_words + o0 % ew.og_ch / 32;
+#pragma GCC unroll 16
+    for (int i = 0; i < P; ++i) {
+      const uint64_t bits = ep::tail64(tr, c, acc[i], k[i], pix0 + i, o0);
+      if (tr.bits != nullptr) std::memcpy(tr.bits_row(pix0 + i) + word, &bits, sizeof bits);
+    }
+  }
+
   // A full channel block of P pixels finished in registers (docs: FusedRunFn).
   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
@@ -138,6 +157,8 @@ struct Tile {
       // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
       if (has_border<P>(krow)) {
         tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
+      } else if (V == 4 && ew.tail_q64) {
+        if constexpr (V == 4) tail64_rows<P>(acc, ew, k, pix0, o0);
       } else {
         tail_rows<P, V, kClamp, false>(acc, ew, k, krow, pix0, o0, slots);
       }

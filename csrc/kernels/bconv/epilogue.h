@@ -36,11 +36,27 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
 // add ((My, Mr) int16 pairs, B + 2^(s−1), s), the pwl (t, Mp and Mn zero-extended, Bp and Bn
 // + 2^(ps−1), ps), the pack's threshold, and the same threshold for byte compares (AVX2:
 // bytes 0-15 of the row hold min(max(t − 1, −128), 127) as int8, int32 4 the keep mask, the
-// chunk's channels with t > −128; bit = not (v > t − 1) and keep).
+// chunk's channels with t > −128; bit = not (v > t − 1) and keep). Then the rows of the
+// AVX-512 tail of whole 64-channel blocks in 16-bit lanes (tail64, epilogue_avx512.h): chunk
+// 4b + v holds, for lane i, the parameters of channel 64b + q64_channel(v, i) — the requant's
+// multiplier as a (M, 0) int16 pair for even v and (0, M) for odd v, B + 2^(s−1), s, the add's
+// (My, Mr) pairs, B + 2^(s−1), s — and chunk 4b the block's 64 byte thresholds (kTpQPackT8,
+// channel order) and its 64-bit keep mask (kTpQKeep, int32 0-1).
 enum TailParam : int {
   kTpMult, kTpOffset, kTpShift, kTpPairs, kTpBr, kTpS, kTpT, kTpMp, kTpMn, kTpBp, kTpBn, kTpPs,
-  kTpPackT, kTpPackT8, kTailParams
+  kTpPackT, kTpPackT8, kTpQMult, kTpQOffset, kTpQShift, kTpQPairs, kTpQBr, kTpQS, kTpQPackT8,
+  kTpQKeep, kTailParams
 };
+
+// tail64's lane order: the channel (of its 64-channel block) in int32 lane i (0-15) of its
+// vector v (0-3). The block's four int32 accumulators (channels 16v + i) packed to 16-bit
+// lanes by two vpackssdw give, per 128-bit lane L, channels 4L..4L+3 then 16+4L..19+4L (and
+// 32 more for the second pair); a vpmaddwd of those int16 pairs with (M, 0) keeps the even
+// ones (v even), with (0, M) the odd ones (v odd).
+constexpr int q64_channel(int v, int i) {
+  const int lane = i / 4, m = i % 4;
+  return (v >> 1) * 32 + (v & 1) + 4 * lane + (m & 1) * 2 + (m >> 1) * 16;
+}
 
 // Where and how a bconv2d / bdense call writes its outputs.
 struct EpilogueWriter {
@@ -69,6 +85,10 @@ struct EpilogueWriter {
   // pack's words per pixel.
   const ResidualTail* tail = nullptr;
   size_t tail_words = 0;
+  // The tail of whole 64-channel blocks in 16-bit lanes (AVX-512 tail64) applies: no pwl,
+  // K = taps·Cg <= 32767 (the popcount sums fit int16), and with a pack each block's bits are
+  // two whole words of its pixel (pack groups of a multiple of 64 channels). Set by bconv2d.
+  bool tail_q64 = false;
   // The x86 tails' parameters interleaved per 16 channels (make_tail_table: TailParam rows of
   // 16 int32 per chunk): one pointer per channel vector reaches every parameter at a fixed
   // displacement, so the loop needs no pointer reloads after its int8 stores (which may alias

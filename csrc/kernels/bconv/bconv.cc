@@ -589,6 +589,7 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   ConvContext ctx{&w,    &geo, in.x, in.xh, in.xw, ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
   const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
+  ctx.writer.int8_q64_fits = ctx.writer.int8_q64 != nullptr && w.kh * w.kw * w.cg <= 32767;
   ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
   // Tiles skip their indirection rows only when every channel block finishes in registers.
   ctx.all_fused = ctx.fused && w.cout_g % mk.block == 0;

@@ -75,6 +75,19 @@ inline __attribute__((always_inline)) void int8_rows(const ep::Int8Run& ir,
   }
 }
 
+// int8_rows in 16-bit lanes (ep::int8_q64) for tiles without a border pixel.
+template <int P>
+inline __attribute__((always_inline)) void int8_rows_q64(const ep::Int8Run& ir,
+                                                         const __m512i (&acc)[P][4],
+                                                         const EpilogueWriter& ew,
+                                                         const int32_t* k, size_t pix0, int o0) {
+  const ep::Tail64 c(ew);
+  const int32_t* pm = ew.int8_q64 + o0;
+  int8_t* y = ir.out + pix0 * ir.row + o0;
+#pragma GCC unroll 16
+  for (int i = 0; i < P; ++i, y += ir.row) ep::int8_q64(c, acc[i], k[i], pm, ir.stride, y);
+}
+
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx512;
   static constexpr int kLanes = kVecLanes;
@@ -170,6 +183,8 @@ struct Tile {
         // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
         if (has_border<P>(krow)) {
           int8_rows<P, kClamp, true>(ir, acc, ew, k, krow, pix0, o0);
+        } else if (ew.int8_q64_fits && (o0 & 63) == 0) {
+          int8_rows_q64<P>(ir, acc, ew, k, pix0, o0);
         } else {
           int8_rows<P, kClamp, false>(ir, acc, ew, k, krow, pix0, o0);
         }

@@ -80,6 +80,12 @@ struct EpilogueWriter {
   size_t int8_stride = 0;
   const int32_t* mult_u16_data = nullptr;     // int8_params
   const int32_t* offset_round_data = nullptr; // int8_params + int8_stride
+  // The same three rows in the lane order of the AVX-512 64-channel blocks in 16-bit lanes
+  // (q64_channel: entry 64b + 16v + i is channel 64b + q64_channel(v, i); the multiplier as
+  // (M, 0) for even v, (0, M) for odd v), when cout is a multiple of 64 (else null), at
+  // int8_params + 3·int8_stride; int8_q64_fits: bconv2d found kh·kw·Cg <= 32767.
+  const int32_t* int8_q64 = nullptr;
+  bool int8_q64_fits = false;
   // The residual tail the micro-kernels finish in registers (null: none, or ep.post does it;
   // set by enable_tail). og_ch / og_words then describe the pack's groups, tail_words is the
   // pack's words per pixel.
@@ -111,7 +117,7 @@ struct EpilogueWriter {
     }
     if (e.kind == EpilogueKind::kInt8) {
       int8_stride = (static_cast<size_t>(cout) + 15) / 16 * 16;  // each row 64-byte aligned
-      int8_params_v.resize(3 * int8_stride);
+      int8_params_v.resize((cout % 64 == 0 ? 6 : 3) * int8_stride);
       int32_t* mult_u16 = int8_params_v.data();
       int32_t* offset_round = mult_u16 + int8_stride;
       int32_t* shift = offset_round + int8_stride;
@@ -127,6 +133,17 @@ struct EpilogueWriter {
       int8_params = mult_u16;
       mult_u16_data = mult_u16;
       offset_round_data = offset_round;
+      if (cout % 64 == 0) {
+        int32_t* q = shift + int8_stride;
+        for (int o = 0; o < cout; ++o) {
+          const int v = o % 64 / 16, c = o / 64 * 64 + q64_channel(v, o % 16);
+          const auto m = static_cast<uint32_t>(mult_u16[c]);  // M zero-extended
+          q[o] = static_cast<int32_t>(v % 2 == 0 ? m : m << 16);
+          q[int8_stride + o] = offset_round[c];
+          q[2 * int8_stride + o] = shift[c];
+        }
+        int8_q64 = q;
+      }
     }
   }
 

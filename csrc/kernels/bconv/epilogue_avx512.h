@@ -171,6 +171,37 @@ struct Tail64 {
   }
 };
 
+// q = clamp(K − 2·S) of a 64-channel block in 16-bit lanes (Tail64's bounds), S <= K <= 32767.
+inline void q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, __m512i (&q)[2]) {
+  const __m512i k16 = _mm512_set1_epi16(static_cast<short>(k));
+  for (int h = 0; h < 2; ++h) {
+    const __m512i s = _mm512_packs_epi32(acc[2 * h], acc[2 * h + 1]);
+    const __m512i d = _mm512_sub_epi16(_mm512_sub_epi16(k16, s), s);
+    q[h] = _mm512_min_epi16(_mm512_max_epi16(d, c.lo), c.hi);
+  }
+}
+
+// Four int32 vectors in q64_channel order saturated to int8 in channel order.
+inline __m512i q64_bytes(const Tail64& c, const __m512i (&v)[4]) {
+  const __m512i b =
+      _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+  return _mm512_permutexvar_epi32(c.order, _mm512_shuffle_epi8(b, c.shuf));
+}
+
+// The int8 epilogue of one pixel's 64-channel block in 16-bit lanes (EpilogueWriter::int8_q64
+// rows at pm, stride st), stored at y.
+inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, const int32_t* pm,
+                     size_t st, int8_t* y) {
+  __m512i q[2], r[4];
+  q64(c, acc, k, q);
+  for (int v = 0; v < 4; ++v) {
+    const int32_t* p = pm + 16 * v;
+    const __m512i mq = _mm512_add_epi32(madd16(q[v >> 1], load16(p)), load16(p + st));
+    r[v] = _mm512_srav_epi32(mq, load16(p + 2 * st));
+  }
+  _mm512_storeu_si512(y, q64_bytes(c, r));
+}
+
 // tail64 of pixel `pix`, channels o0..o0+63 (o0 a multiple of 64), K = k: returns the pack's
 // 64 bits (bit c: channel o0 + c below pack_t; 0 without a pack).
 inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[4], int32_t k,
@@ -180,13 +211,8 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
     return load16(p + v * (16 * kTailParams) + 16 * t);
   };
   const size_t at = pix * tr.row + o0;
-  const __m512i k16 = _mm512_set1_epi16(static_cast<short>(k));
   __m512i q[2], y[4];
-  for (int h = 0; h < 2; ++h) {
-    const __m512i s = _mm512_packs_epi32(acc[2 * h], acc[2 * h + 1]);
-    const __m512i d = _mm512_sub_epi16(_mm512_sub_epi16(k16, s), s);
-    q[h] = _mm512_min_epi16(_mm512_max_epi16(d, c.lo), c.hi);
-  }
+  q64(c, acc, k, q);
   for (int v = 0; v < 4; ++v) {
     const __m512i mq =
         _mm512_add_epi32(madd16(q[v >> 1], param(v, kTpQMult)), param(v, kTpQOffset));
@@ -206,9 +232,7 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
       out[v] = _mm512_srav_epi32(t, param(v, kTpQS));
     }
   }
-  const __m512i bytes =
-      _mm512_packs_epi16(_mm512_packs_epi32(out[0], out[1]), _mm512_packs_epi32(out[2], out[3]));
-  const __m512i v8 = _mm512_permutexvar_epi32(c.order, _mm512_shuffle_epi8(bytes, c.shuf));
+  const __m512i v8 = q64_bytes(c, out);
   _mm512_storeu_si512(tr.out + at, v8);
   if (tr.bits == nullptr) return 0;
   uint64_t keep;

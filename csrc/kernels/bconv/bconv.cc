@@ -80,6 +80,14 @@ void add_q64_rows(const Epilogue& ep, int cout, const ResidualTail& t,
       chunk[kTpQPairs * 16 + i] = t.pairs[o];
       chunk[kTpQBr * 16 + i] = t.br[o];
       chunk[kTpQS * 16 + i] = t.s[o];
+      if (t.pwl) {
+        chunk[kTpQT * 16 + i] = t.t[o];
+        chunk[kTpQMp * 16 + i] = static_cast<int32_t>(u16(t.mp[o]));
+        chunk[kTpQMn * 16 + i] = static_cast<int32_t>(u16(t.mn[o]));
+        chunk[kTpQBp * 16 + i] = t.bp[o];
+        chunk[kTpQBn * 16 + i] = t.bn[o];
+        chunk[kTpQPs * 16 + i] = t.ps[o];
+      }
     }
     if (t.pack_t == nullptr || v != 0) continue;
     auto* t8 = reinterpret_cast<int8_t*>(chunk + kTpQPackT8 * 16);
@@ -306,10 +314,10 @@ bool tail_fits(const BconvWeights& w, const Epilogue& ep, bool int8_fits_32) {
          (w.cout / t->pack_groups) % 32 == 0;
 }
 
-// EpilogueWriter::tail_q64 (once the tail is in registers): no pwl, the popcount sums fit
-// int16, and with a pack each 64-channel block's bits are two whole words of the pixel.
+// EpilogueWriter::tail_q64 (once the tail is in registers): the popcount sums fit int16,
+// and with a pack each 64-channel block's bits are two whole words of the pixel.
 bool tail_q64_fits(const BconvWeights& w, const ResidualTail& t, int og_ch) {
-  return !t.pwl && w.kh * w.kw * w.cg <= 32767 && (t.bits == nullptr || og_ch % 64 == 0);
+  return w.kh * w.kw * w.cg <= 32767 && (t.bits == nullptr || og_ch % 64 == 0);
 }
 
 struct ConvContext {

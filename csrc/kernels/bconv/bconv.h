@@ -194,8 +194,8 @@ int epilogue_row_elems(const Epilogue& ep, int cout);
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
 
 // Whether the AVX-512 6x64 tiles run that tail in 16-bit lanes for their interior tiles
-// (EpilogueWriter::tail_q64: no pwl, kh·kw·Cg <= 32767, pack groups of a multiple of 64
-// channels); for tests.
+// (EpilogueWriter::tail_q64: kh·kw·Cg <= 32767, pack groups of a multiple of 64 channels);
+// for tests.
 bool bconv_tail_in_16bit_lanes(const BconvWeights& w, const Epilogue& ep);
 
 }  // namespace bnnflow

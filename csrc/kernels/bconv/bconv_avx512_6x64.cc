@@ -144,17 +144,17 @@ struct Tile {
   // The residual tail of a 64-channel block of P pixels without a border pixel in 16-bit
   // lanes (ep::tail64; EpilogueWriter::tail_q64): the pack's 64 bits of a pixel are two
   // whole words, stored at once.
-  template <int P>
-  static inline __attribute__((always_inline)) void tail64_rows(const __m512i (&acc)[P][4],
+  template <int P, bool kPwl>
+  static inline __attribute__((always_inline)) void tail64_rows(const ep::TailRun& tr,
+                                                                const __m512i (&acc)[P][4],
                                                                 const EpilogueWriter& ew,
                                                                 const int32_t* k, size_t pix0,
                                                                 int o0) {
-    const ep::TailRun tr(ew);
     const ep::Tail64 c(ew);
     const int word = o0 / ew.og_ch * ew.og_words + o0 % ew.og_ch / 32;
 #pragma GCC unroll 16
     for (int i = 0; i < P; ++i) {
-      const uint64_t bits = ep::tail64(tr, c, acc[i], k[i], pix0 + i, o0);
+      const uint64_t bits = ep::tail64<kPwl>(tr, c, acc[i], k[i], pix0 + i, o0);
       if (tr.bits != nullptr) std::memcpy(tr.bits_row(pix0 + i) + word, &bits, sizeof bits);
     }
   }
@@ -171,7 +171,14 @@ struct Tile {
       if (has_border<P>(krow)) {
         tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
       } else if (V == 4 && ew.tail_q64) {
-        if constexpr (V == 4) tail64_rows<P>(acc, ew, k, pix0, o0);
+        if constexpr (V == 4) {
+          const ep::TailRun tr(ew);
+          if (tr.pwl) {
+            tail64_rows<P, true>(tr, acc, ew, k, pix0, o0);
+          } else {
+            tail64_rows<P, false>(tr, acc, ew, k, pix0, o0);
+          }
+        }
       } else {
         tail_rows<P, V, kClamp, false>(acc, ew, k, krow, pix0, o0, slots);
       }

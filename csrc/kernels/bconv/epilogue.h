@@ -40,12 +40,13 @@ inline int8_t requant_int8(int32_t d, int16_t m, int32_t b, int32_t s) {
 // AVX-512 tail of whole 64-channel blocks in 16-bit lanes (tail64, epilogue_avx512.h): chunk
 // 4b + v holds, for lane i, the parameters of channel 64b + q64_channel(v, i) — the requant's
 // multiplier as a (M, 0) int16 pair for even v and (0, M) for odd v, B + 2^(s−1), s, the add's
-// (My, Mr) pairs, B + 2^(s−1), s — and chunk 4b the block's 64 byte thresholds (kTpQPackT8,
-// channel order) and its 64-bit keep mask (kTpQKeep, int32 0-1).
+// (My, Mr) pairs, B + 2^(s−1), s, the pwl's t, Mp and Mn zero-extended, Bp and Bn + 2^(ps−1),
+// ps — and chunk 4b the block's 64 byte thresholds (kTpQPackT8, channel order) and its 64-bit
+// keep mask (kTpQKeep, int32 0-1).
 enum TailParam : int {
   kTpMult, kTpOffset, kTpShift, kTpPairs, kTpBr, kTpS, kTpT, kTpMp, kTpMn, kTpBp, kTpBn, kTpPs,
-  kTpPackT, kTpPackT8, kTpQMult, kTpQOffset, kTpQShift, kTpQPairs, kTpQBr, kTpQS, kTpQPackT8,
-  kTpQKeep, kTailParams
+  kTpPackT, kTpPackT8, kTpQMult, kTpQOffset, kTpQShift, kTpQPairs, kTpQBr, kTpQS, kTpQT, kTpQMp,
+  kTpQMn, kTpQBp, kTpQBn, kTpQPs, kTpQPackT8, kTpQKeep, kTailParams
 };
 
 // tail64's lane order: the channel (of its 64-channel block) in int32 lane i (0-15) of its
@@ -91,7 +92,7 @@ struct EpilogueWriter {
   // pack's words per pixel.
   const ResidualTail* tail = nullptr;
   size_t tail_words = 0;
-  // The tail of whole 64-channel blocks in 16-bit lanes (AVX-512 tail64) applies: no pwl,
+  // The tail of whole 64-channel blocks in 16-bit lanes (AVX-512 tail64) applies:
   // K = taps·Cg <= 32767 (the popcount sums fit int16), and with a pack each block's bits are
   // two whole words of its pixel (pack groups of a multiple of 64 channels). Set by bconv2d.
   bool tail_q64 = false;

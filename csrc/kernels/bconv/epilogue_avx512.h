@@ -140,15 +140,16 @@ inline uint32_t tail16(const TailRun& tr, __m512i d, size_t pix, int o) {
 }
 
 // The residual tail of one pixel's whole 64-channel block in 16-bit lanes where they are exact
-// (EpilogueWriter::tail_q64; the same formulas as tail16, no pwl): the sums S packed to int16
+// (EpilogueWriter::tail_q64; the same formulas as tail16): the sums S packed to int16
 // (S <= K <= 32767), q = clamp(K − 2·S) to the composed bounds there; the requant's
 // vpmaddwd of those int16 pairs with (M, 0) / (0, M) keeps the even / odd lanes, so the four
 // int32 vectors hold the channels in q64_channel order, as the table's kTpQ rows; y
 // saturated by vpackssdw and a 16-bit clamp; the residual sign-extended to int16 and put in
-// y's order by vpermw; (y, r) pairs by vpunpck{l,h}wd in the same order again; the add;
-// vpackssdw + vpacksswb saturate v to int8, vpshufb + vpermd restore channel order, one
-// 64-byte store; the pack's 64 bits from one byte compare (kTpQPackT8, kTpQKeep). Per pixel
-// about 55 vector instructions against about 80 for four tail16.
+// y's order by vpermw; (y, r) pairs by vpunpck{l,h}wd in the same order again; the add; the
+// pwl (kPwl) on int32 lanes as tail16's; vpackssdw + vpacksswb saturate v to int8, vpshufb +
+// vpermd restore channel order, one 64-byte store; the pack's 64 bits from one byte compare
+// (kTpQPackT8, kTpQKeep). Per pixel
+// about 55 vector instructions against about 80 for four tail16 (87 against 120 with a pwl).
 struct Tail64 {
   __m512i lo, hi;      // composed clamp bounds (int16 lanes)
   __m512i m128, p127;  // int8 range (int16 lanes)
@@ -204,6 +205,7 @@ inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, const 
 
 // tail64 of pixel `pix`, channels o0..o0+63 (o0 a multiple of 64), K = k: returns the pack's
 // 64 bits (bit c: channel o0 + c below pack_t; 0 without a pack).
+template <bool kPwl>
 inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[4], int32_t k,
                        size_t pix, int o0) {
   const int32_t* p = tr.params(o0);
@@ -230,6 +232,15 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
       const int v = 2 * h + e;
       const __m512i t = _mm512_add_epi32(madd16(u[e], param(v, kTpQPairs)), param(v, kTpQBr));
       out[v] = _mm512_srav_epi32(t, param(v, kTpQS));
+    }
+  }
+  if constexpr (kPwl) {
+    for (int v = 0; v < 4; ++v) {
+      const __m512i x = sat8(out[v]);
+      const __mmask16 neg = _mm512_cmplt_epi32_mask(x, param(v, kTpQT));
+      const __m512i m = _mm512_mask_blend_epi32(neg, param(v, kTpQMp), param(v, kTpQMn));
+      const __m512i b = _mm512_mask_blend_epi32(neg, param(v, kTpQBp), param(v, kTpQBn));
+      out[v] = _mm512_srav_epi32(_mm512_add_epi32(madd16(x, m), b), param(v, kTpQPs));
     }
   }
   const __m512i v8 = q64_bytes(c, out);

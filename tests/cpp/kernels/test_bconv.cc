@@ -230,7 +230,7 @@ struct TailData {
   glue::ResidualParams params;
 };
 
-// q64: no pwl and, with a pack, one pack group (the AVX-512 tail in 16-bit lanes).
+// q64: with a pack, one pack group (the AVX-512 tail in 16-bit lanes).
 void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d, bool q64 = false) {
   const auto i16 = [&] {
     return uniform(rng, 0, 3) == 0 ? uniform(rng, -32768, 32767) : uniform(rng, -3000, 3000);
@@ -260,7 +260,7 @@ void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d, bool q64
   t.r = d->r.data();
   t.my = d->my.data(), t.mr = d->mr.data(), t.pairs = d->pairs.data();
   t.br = d->br.data(), t.s = d->s.data();
-  t.pwl = !q64 && uniform(rng, 0, 2) != 0;
+  t.pwl = uniform(rng, 0, 2) != 0;
   t.t = d->t.data(), t.mp = d->mp.data(), t.mn = d->mn.data();
   t.bp = d->bp.data(), t.bn = d->bn.data(), t.ps = d->ps.data();
   if (uniform(rng, 0, 3) != 0) {
@@ -342,7 +342,8 @@ void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::str
   const bool regs = bconv_tail_in_registers(opt, ep);
   note_tail(name, regs);
   if (opt.kernel->isa == Isa::kAvx512 && opt.kernel->block == 64) {
-    note_tail(name + " in 16-bit lanes", bconv_tail_in_16bit_lanes(opt, ep));
+    note_tail(name + " in 16-bit lanes" + (ep.tail->pwl ? " with pwl" : ""),
+              bconv_tail_in_16bit_lanes(opt, ep));
   }
   for (int t = 0; t < kPools; ++t) {
     std::fill(want_d.bits.begin(), want_d.bits.end(), 0xdeadbeefu);
@@ -430,7 +431,7 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
         const std::string tw = cand.name + " (" + opt.kernel->name + ")" +
                                (wide ? " wide " : " ") + describe(c);
         check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools, tw);
-        // no pwl, one pack group: AVX-512's 64-channel blocks take the 16-bit lanes
+        // one pack group: AVX-512's 64-channel blocks take the 16-bit lanes
         if (cout % 64 == 0) {
           check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools, tw, true);
         }

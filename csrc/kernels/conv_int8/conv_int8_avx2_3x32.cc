@@ -17,6 +17,10 @@
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+#include <new>
+
 #include <type_traits>
 
 #include "kernels/conv_int8/conv_int8.h"
@@ -140,6 +144,47 @@ void row32(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, at(ow), at8(ow));
 }
 
+// A 1x1 convolution with stride 1 and no padding, Cout a multiple of 32, int32 out or the
+// requant32 in the tile: output pixel i (over N*H*W, row-major) reads staged pixel i, so the
+// 3-pixel tiles run along the flat pixel range and cross image rows: the downsample shortcuts'
+// 28-, 14- and 7-pixel rows (Wo % 3 = 1, 2, 1) would otherwise end every row with 1-pixel
+// tiles (4 weight loads per 4 multiplies) — 1/7 of the 7x7 layer's pixels.
+bool flat_1x1(const Conv2dInt8Args& a) {
+  return a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+         a.pad_bottom == 0 && a.pad_right == 0 && a.Cout % kTileC == 0 &&
+         (a.rq == nullptr || conv2d_int8_requant_in_tile(a));
+}
+
+// Flat pixels [p0, p1), channels [co, co + 32): 3-pixel tiles, then one tile of the 1 or 2 left.
+void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::size_t p0,
+                std::size_t p1) {
+  std::int32_t* const y = a.rq == nullptr ? a.y : nullptr;
+  std::int8_t* const y8 = a.rq == nullptr ? nullptr : a.rq->y;
+  const auto at = [&](std::size_t p) { return y == nullptr ? nullptr : y + p * a.Cout; };
+  const auto at8 = [&](std::size_t p) { return y8 == nullptr ? nullptr : y8 + p * a.Cout; };
+  std::size_t p = p0;
+  for (; p + kTileP <= p1; p += kTileP) tile<kTileP>(a, k, 0, 0, p, co, at(p), at8(p));
+  if (p1 - p == 2) tile<2>(a, k, 0, 0, p, co, at(p), at8(p));
+  if (p1 - p == 1) tile<1>(a, k, 0, 0, p, co, at(p), at8(p));
+}
+
+// Units (channel block, run of pixels), block-major (a block's weights stay in cache); runs of
+// a multiple of 3 pixels (the last one shorter), at most kFlatRun, as even as that allows.
+constexpr std::size_t kFlatRun = 192;
+
+void flat_units(const Conv2dInt8Args& a, const Packed& k, std::size_t pixels, ThreadPool* pool) {
+  const std::size_t blocks = a.Cout / kTileC;
+  const std::size_t want = (pixels + kFlatRun - 1) / kFlatRun;
+  const std::size_t run = ((pixels + want - 1) / want + kTileP - 1) / kTileP * kTileP;
+  const std::size_t runs = (pixels + run - 1) / run;
+  parallel_ranges(pool, blocks * runs, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t p0 = (u % runs) * run;
+      flat_range(a, k, (u / runs) * kTileC, p0, std::min(p0 + run, pixels));
+    }
+  });
+}
+
 // Output pixels [0, Wo) of row (n, oh), channels [co, co + 16) (a last block of <= 16
 // channels): tiles of kTileP16 pixels, the last Wo % kTileP16 pixels as one tile of that many
 // (QuickNet's 3x3 s2 3 -> 16 stem, Wo = 112 = 18 * 6 + 4: one 4-pixel tile instead of four
@@ -162,7 +207,56 @@ void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   }
 }
 
-// The interior of the zeroed padded buffer,
+// The staged input's memory: a per-thread buffer kept between calls (a band chain calls the
+// kernel once per band: no allocation and no zeroing of the whole buffer per call), 64-byte
+// aligned. The caller's thread owns it while its call runs (the pool's threads only read it).
+std::int16_t* staging_buffer(std::size_t elems) {
+  struct Buf {
+    std::int16_t* p = nullptr;
+    std::size_t n = 0;
+    ~Buf() {
+      if (p != nullptr) ::operator delete(static_cast<void*>(p), std::align_val_t{64});
+    }
+  };
+  thread_local Buf buf;
+  if (buf.n < elems) {
+    if (buf.p != nullptr) ::operator delete(static_cast<void*>(buf.p), std::align_val_t{64});
+    buf.p = nullptr;
+    buf.n = 0;
+    const std::size_t bytes = (elems * sizeof(std::int16_t) + 63) / 64 * 64;
+    buf.p = static_cast<std::int16_t*>(::operator new(bytes, std::align_val_t{64}));
+    buf.n = bytes / sizeof(std::int16_t);
+  }
+  return buf.p;
+}
+
+// Zeroes what stage_int16 does not write: the padding rows and columns of every image and the
+// `tail` elements after the last one (a pair's read past a row's end meets zero weights, but
+// stays deterministic). A 1x1 convolution without padding zeroes nothing but the tail.
+void zero_border(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
+                 std::size_t tail) {
+  const std::size_t C = a.Cin, row = Wp * C;
+  const std::size_t top = static_cast<std::size_t>(a.pad_top), bottom = static_cast<std::size_t>(a.pad_bottom);
+  const std::size_t left = static_cast<std::size_t>(a.pad_left) * C;
+  const std::size_t right = static_cast<std::size_t>(a.pad_right) * C;
+  const auto zero = [](std::int16_t* p, std::size_t n) {
+    if (n > 0) std::memset(static_cast<void*>(p), 0, n * sizeof(std::int16_t));
+  };
+  for (std::size_t n = 0; n < a.N; ++n) {
+    std::int16_t* img = xp + n * Hp * row;
+    zero(img, top * row);
+    zero(img + (Hp - bottom) * row, bottom * row);
+    if (left + right > 0) {
+      for (std::size_t r = top; r < Hp - bottom; ++r) {
+        zero(img + r * row, left);
+        zero(img + r * row + row - right, right);
+      }
+    }
+  }
+  zero(xp + a.N * Hp * row, tail);
+}
+
+// The interior of the padded buffer (its border zeroed by zero_border),
 // xp[n][h+pad_top][w+pad_left][c] = x[n][h][w][c] - zp[c]
 // (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
 // time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
@@ -288,16 +382,22 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.Wo = Wo;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
 
-  GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
-  stage_int16(a, xp.data(), k.Hp, k.Wp, pool);
+  const std::size_t staged = a.N * k.Hp * k.Wp * a.Cin;
+  std::int16_t* const xp = staging_buffer(staged + 2);
+  zero_border(a, xp, k.Hp, k.Wp, 2);
+  stage_int16(a, xp, k.Hp, k.Wp, pool);
 
-  k.xp = xp.data();
+  k.xp = xp;
   GlueBuffer<std::int32_t> vp(k.KV == 0 ? 0 : a.N * k.Hp * Wo);
-  if (k.KV > 0) stage_vertical(a, xp.data(), k.Hp, k.Wp, Ho, Wo, k.KV, vp.data());
+  if (k.KV > 0) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp.data());
   k.vp = k.KV == 0 ? nullptr : vp.data();
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
+  if (flat_1x1(a)) {
+    flat_units(a, k, a.N * Ho * Wo, pool);
+    return;
+  }
   // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
   // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
   // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.

@@ -427,6 +427,12 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
     if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
     if (iter == 9) s = ConvShape{2, 7, 9, 70, 128, 1, 1, 1, 0};  // 1x1, two whole 64-channel blocks
+    // 1x1 stride 1 unpadded with Cout % 32 == 0 (AVX2 runs its tiles along the flat pixels):
+    // 49 pixels (16 tiles + 1), 20 (6 + 2), 256 (two runs of 129 + 127), 3 images of 35.
+    if (iter == 11) s = ConvShape{1, 7, 7, 256, 64, 1, 1, 1, 0};
+    if (iter == 13) s = ConvShape{1, 4, 5, 9, 32, 1, 1, 1, 0};
+    if (iter == 15) s = ConvShape{1, 16, 16, 8, 64, 1, 1, 1, 0};
+    if (iter == 17) s = ConvShape{3, 5, 7, 33, 96, 1, 1, 1, 0};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

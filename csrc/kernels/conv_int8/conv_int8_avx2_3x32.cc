@@ -49,6 +49,8 @@ struct Packed {
   // weights [KV][CoP][2] after the [KH][J][CoP][2] ones.
   const std::int32_t* vp;
   std::size_t Hp, Wp, J, CoP, KV, Wo;
+  // With the requant32 in the tile: its parameters per 8 output channels (Cout / 8 steps).
+  const Rq32Lanes* rq_tab = nullptr;
 };
 
 // P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
@@ -94,19 +96,21 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
   }
   if constexpr (NV == kNV) {
     if (y8 != nullptr) {
-      const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
-      const std::size_t h = co / 2;
+      // The step parameters from one pointer (Packed::rq_tab: no per-array pointers to keep
+      // live beside the 12 accumulators); every pixel's results before the first int8 store.
+      const Rq32Lanes* t = k.rq_tab + co / 8;
+      const std::size_t cout = a.Cout;
       const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
         constexpr Rq32Mode kMode = decltype(mode)::value;
         for (int p = 0; p < P; ++p) {
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * a.Cout + co),
-                              rq32p_pack32(rq32p_apply<kMode>(acc[p][0], rp, co, h),
-                                           rq32p_apply<kMode>(acc[p][1], rp, co + 8, h + 4),
-                                           rq32p_apply<kMode>(acc[p][2], rp, co + 16, h + 8),
-                                           rq32p_apply<kMode>(acc[p][3], rp, co + 24, h + 12)));
+          for (int v = 0; v < NV; ++v) acc[p][v] = rq32p_apply<kMode>(acc[p][v], t[v]);
+        }
+        for (int p = 0; p < P; ++p) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * cout + co),
+                              rq32p_pack32(acc[p][0], acc[p][1], acc[p][2], acc[p][3]));
         }
       };
-      if (rp.mode == Rq32Mode::kHigh32) {
+      if (a.rq->prep->mode == Rq32Mode::kHigh32) {
         store(ModeTag<Rq32Mode::kHigh32>{});
       } else {
         store(ModeTag<Rq32Mode::kInt32>{});
@@ -394,13 +398,23 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
+  // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
+  // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
+  GlueBuffer<Rq32Lanes> rq_tab;
+  if (conv2d_int8_requant_in_tile(a)) {
+    rq_tab.allocate(a.Cout / 8);
+    const PreparedRequant32& rp = *a.rq->prep;
+    for (std::size_t v = 0; v < a.Cout / 8; ++v) {
+      rq_tab[v] = rp.mode == Rq32Mode::kHigh32 ? rq32p_lanes_at<Rq32Mode::kHigh32>(rp, 8 * v, 4 * v)
+                                                : rq32p_lanes_at<Rq32Mode::kInt32>(rp, 8 * v, 4 * v);
+    }
+    k.rq_tab = rq_tab.data();
+  }
   if (flat_1x1(a)) {
     flat_units(a, k, a.N * Ho * Wo, pool);
     return;
   }
-  // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
-  // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
-  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
   if (conv2d_int8_requant_in_tile(a)) {
     conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                         std::int8_t* y8row) {

@@ -42,13 +42,13 @@ struct ModeTag {
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
-  const std::int16_t* wp;  // [KH][J][CoP][2]
+  const std::int16_t* wp;  // [CoP / 32][PB][32][2], PB = KH*J + KV pairs (conv2d_int8_pack)
   const std::int32_t* bias;  // [CoP]
   // Vertical pairs (odd KW*Cin, KH >= 5; else null): vp[n*Hp + r][ow] = the (int16) pair
   // (xp[n][r][i], xp[n][r+1][i]), i = ow*stride*Cin + KW*Cin - 1 (a kernel row's last value),
-  // weights [KV][CoP][2] after the [KH][J][CoP][2] ones.
+  // their weights the block's pairs KH*J .. KH*J + KV - 1.
   const std::int32_t* vp;
-  std::size_t Hp, Wp, J, CoP, KV, Wo;
+  std::size_t Hp, Wp, J, CoP, KV, Wo, PB;
   // With the requant32 in the tile: its parameters per 8 output channels (Cout / 8 steps).
   const Rq32Lanes* rq_tab = nullptr;
 };
@@ -78,11 +78,11 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
         vert ? reinterpret_cast<const std::int16_t*>(k.vp + (n * k.Hp + oh * a.stride) * k.Wo + ow)
              : k.xp + ((n * k.Hp + oh * a.stride + sg) * k.Wp + ow * a.stride) * a.Cin;
     const std::size_t ps = vert ? 2 : pix, js = vert ? 4 * k.Wo : 2, J = vert ? k.KV : k.J;
-    const std::int16_t* wr = k.wp + (sg * k.J * k.CoP + co) * 2;
+    const std::int16_t* wr = k.wp + ((co / kTileC) * k.PB + sg * k.J) * (2 * kTileC);
     for (std::size_t j = 0; j < J; ++j) {
       __m256i w[NV];
       for (int v = 0; v < NV; ++v) {
-        w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
+        w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * (2 * kTileC) + 16 * v));
       }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
@@ -335,8 +335,11 @@ void stage_vertical(const Conv2dInt8Args& a, const std::int16_t* xp, std::size_t
 
 }  // namespace
 
-// Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2] and [KV][CoP][2]
-// (pair_layout).
+// Packed bytes: bias int32 [CoP], then weights int16 [CoP / 32][PB][32][2] (pair_layout; PB =
+// KH*J + KV pairs per 32-channel block: pair kh*J + j = (w[o,kh,2j], w[o,kh,2j+1]), an odd
+// row's last slot 0 when KV = 0, and pair KH*J + q = (kh = 2q, 2q + 1)'s last values). A block's
+// weights are one contiguous run that every tile reads front to back. (A [pair][CoP] layout
+// puts a block's pairs CoP*4 bytes apart: for CoP = 512 all of them in 4 of the L1's 64 sets.)
 std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
@@ -348,22 +351,22 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
   const std::size_t KH = static_cast<std::size_t>(a.KH), L = static_cast<std::size_t>(a.KW) * a.Cin;
+  const std::size_t PB = KH * l.J + l.KV;
   auto* bias = static_cast<std::int32_t*>(packed);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
   auto* w = reinterpret_cast<std::int16_t*>(bias + CoP);
-  if (l.KV == 0) {
-    pack_weights<2>(w, a.w, a.Cout, a.KH, L, CoP);
-    return;
-  }
-  std::int16_t* wv = w + KH * l.J * CoP * 2;
   for (std::size_t o = 0; o < a.Cout; ++o) {
+    std::int16_t* wo = w + (o / kTileC) * PB * 2 * kTileC + (o % kTileC) * 2;
+    const auto at = [&](std::size_t pair, std::size_t t) -> std::int16_t& {
+      return wo[pair * 2 * kTileC + t];
+    };
     for (std::size_t kh = 0; kh < KH; ++kh) {
       const std::int8_t* src = a.w + (o * KH + kh) * L;
       for (std::size_t j = 0; j < l.J; ++j) {
-        w[((kh * l.J + j) * CoP + o) * 2] = src[2 * j];
-        w[((kh * l.J + j) * CoP + o) * 2 + 1] = src[2 * j + 1];
+        at(kh * l.J + j, 0) = src[2 * j];
+        if (2 * j + 1 < L) at(kh * l.J + j, 1) = src[2 * j + 1];  // else the zeroed slot
       }
-      wv[((kh / 2) * CoP + o) * 2 + kh % 2] = src[L - 1];  // (kh, kh + 1) share pair kh / 2
+      if (l.KV > 0) at(KH * l.J + kh / 2, kh % 2) = src[L - 1];  // (kh, kh + 1) share pair kh / 2
     }
   }
 }
@@ -385,6 +388,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.KV = l.KV;
   k.Wo = Wo;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
+  k.PB = static_cast<std::size_t>(a.KH) * k.J + k.KV;
 
   const std::size_t staged = a.N * k.Hp * k.Wp * a.Cin;
   std::int16_t* const xp = staging_buffer(staged + 2);

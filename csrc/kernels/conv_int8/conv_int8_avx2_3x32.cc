@@ -211,28 +211,31 @@ void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   }
 }
 
-// The staged input's memory: a per-thread buffer kept between calls (a band chain calls the
-// kernel once per band: no allocation and no zeroing of the whole buffer per call), 64-byte
-// aligned. The caller's thread owns it while its call runs (the pool's threads only read it).
-std::int16_t* staging_buffer(std::size_t elems) {
+// A call's staging memory (the staged input, the zero-point row, the vertical pairs): a
+// per-thread buffer kept between calls (a band chain calls the kernel once per band: no
+// allocation and no zeroing of it per call), 64-byte aligned, at least `bytes` long. The
+// caller's thread owns it while its call runs (the pool's threads only read it).
+std::uint8_t* staging_buffer(std::size_t bytes) {
   struct Buf {
-    std::int16_t* p = nullptr;
+    std::uint8_t* p = nullptr;
     std::size_t n = 0;
     ~Buf() {
       if (p != nullptr) ::operator delete(static_cast<void*>(p), std::align_val_t{64});
     }
   };
   thread_local Buf buf;
-  if (buf.n < elems) {
+  if (buf.n < bytes) {
     if (buf.p != nullptr) ::operator delete(static_cast<void*>(buf.p), std::align_val_t{64});
     buf.p = nullptr;
     buf.n = 0;
-    const std::size_t bytes = (elems * sizeof(std::int16_t) + 63) / 64 * 64;
-    buf.p = static_cast<std::int16_t*>(::operator new(bytes, std::align_val_t{64}));
-    buf.n = bytes / sizeof(std::int16_t);
+    const std::size_t n = (bytes + 63) / 64 * 64;
+    buf.p = static_cast<std::uint8_t*>(::operator new(n, std::align_val_t{64}));
+    buf.n = n;
   }
   return buf.p;
 }
+
+constexpr std::size_t round64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // Zeroes what stage_int16 does not write: the padding rows and columns of every image and the
 // `tail` elements after the last one (a pair's read past a row's end meets zero weights, but
@@ -265,14 +268,15 @@ void zero_border(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std:
 // (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
 // time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
 // scalar loop per value cost as many instructions as the QuickNet stem's tiles).
+// zr: W*Cin int16 of scratch for the zero points along a row.
 void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
-                 ThreadPool* pool) {
+                 std::int16_t* zr, ThreadPool* pool) {
   const std::size_t C = a.Cin, run = a.W * C;
   const std::size_t top = static_cast<std::size_t>(a.pad_top);
   const std::size_t left = static_cast<std::size_t>(a.pad_left);
-  GlueBuffer<std::int16_t> zr(run);  // zr[w*C + c] = zp[c]
-  for (std::size_t i = 0; i < run; ++i) zr[i] = static_cast<std::int16_t>(a.zp[i % C]);
-  const std::int16_t* z = zr.data();
+  for (std::size_t c = 0; c < C; ++c) zr[c] = static_cast<std::int16_t>(a.zp[c]);  // zr[w*C + c] = zp[c]
+  for (std::size_t i = C; i < run; i += C) std::memcpy(zr + i, zr, C * sizeof(std::int16_t));
+  const std::int16_t* z = zr;
   parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / a.H, h = r % a.H;
@@ -390,36 +394,43 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
   k.PB = static_cast<std::size_t>(a.KH) * k.J + k.KV;
 
+  // Staging memory: xp (+ 2 zeroed int16 of slack), the zero-point row, the vertical pairs
+  // (stage_vertical writes every row a tile reads).
   const std::size_t staged = a.N * k.Hp * k.Wp * a.Cin;
-  std::int16_t* const xp = staging_buffer(staged + 2);
+  const std::size_t xp_bytes = round64((staged + 2) * sizeof(std::int16_t));
+  const std::size_t zr_bytes = round64(a.W * a.Cin * sizeof(std::int16_t));
+  const std::size_t vp_bytes = round64((k.KV == 0 ? 0 : a.N * k.Hp * Wo) * sizeof(std::int32_t));
+  const bool in_tile = conv2d_int8_requant_in_tile(a);
+  const std::size_t tab_bytes = in_tile ? a.Cout / 8 * sizeof(Rq32Lanes) : 0;
+  std::uint8_t* const mem = staging_buffer(xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+  auto* const xp = reinterpret_cast<std::int16_t*>(mem);
   zero_border(a, xp, k.Hp, k.Wp, 2);
-  stage_int16(a, xp, k.Hp, k.Wp, pool);
+  stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);
 
   k.xp = xp;
-  GlueBuffer<std::int32_t> vp(k.KV == 0 ? 0 : a.N * k.Hp * Wo);
-  if (k.KV > 0) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp.data());
-  k.vp = k.KV == 0 ? nullptr : vp.data();
+  auto* const vp = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes);
+  if (k.KV > 0) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp);
+  k.vp = k.KV == 0 ? nullptr : vp;
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
-  // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
-  // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
-  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
-  GlueBuffer<Rq32Lanes> rq_tab;
-  if (conv2d_int8_requant_in_tile(a)) {
-    rq_tab.allocate(a.Cout / 8);
+  if (in_tile) {
+    auto* const rq_tab = reinterpret_cast<Rq32Lanes*>(mem + xp_bytes + zr_bytes + vp_bytes);
     const PreparedRequant32& rp = *a.rq->prep;
     for (std::size_t v = 0; v < a.Cout / 8; ++v) {
       rq_tab[v] = rp.mode == Rq32Mode::kHigh32 ? rq32p_lanes_at<Rq32Mode::kHigh32>(rp, 8 * v, 4 * v)
                                                 : rq32p_lanes_at<Rq32Mode::kInt32>(rp, 8 * v, 4 * v);
     }
-    k.rq_tab = rq_tab.data();
+    k.rq_tab = rq_tab;
   }
   if (flat_1x1(a)) {
     flat_units(a, k, a.N * Ho * Wo, pool);
     return;
   }
-  if (conv2d_int8_requant_in_tile(a)) {
+  // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
+  // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
+  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
+  if (in_tile) {
     conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                         std::int8_t* y8row) {
       row32(a, k, n, oh, co, Wo, nullptr, y8row);

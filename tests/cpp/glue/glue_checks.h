@@ -259,6 +259,12 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
     a.H = r.uniform(a.k, 11);
     a.W = r.uniform(a.k, 11);
     a.C = r.uniform(1, 100);
+    if (iter % 5 == 4) {  // windows that tile the input, no padding, C % 16 == 0 (AVX2 sumpool)
+      a.stride = a.k;
+      a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;
+      a.C = 16 * static_cast<std::size_t>(r.uniform(1, 6));
+      if (iter == 24) a.k = a.stride = 15, a.H = 15, a.W = 31, a.C = 32;  // |sum| up to 225 * 128
+    }
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
     const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *

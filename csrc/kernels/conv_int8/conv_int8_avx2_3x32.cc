@@ -277,21 +277,33 @@ void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std:
   for (std::size_t c = 0; c < C; ++c) zr[c] = static_cast<std::int16_t>(a.zp[c]);  // zr[w*C + c] = zp[c]
   for (std::size_t i = C; i < run; i += C) std::memcpy(zr + i, zr, C * sizeof(std::int16_t));
   const std::int16_t* z = zr;
-  parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t n = r / a.H, h = r % a.H;
-      const auto* in = static_cast<const std::uint8_t*>(a.x) + r * run;
-      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
+  // Everything the loop reads in locals (the int16 stores may alias anything, so fields read
+  // through `a` or the captures were reloaded every 16 values), one loop per input dtype.
+  const bool is_unsigned = a.x_unsigned;
+  const auto* const x = static_cast<const std::uint8_t*>(a.x);
+  const std::size_t H = a.H;
+  parallel_ranges(pool, a.N * H, [=](std::size_t r0, std::size_t r1) {
+    const auto widen = [=](auto unsigned_input, const std::uint8_t* in, std::int16_t* out) {
+      constexpr bool kU = decltype(unsigned_input)::value;
       std::size_t i = 0;
       for (; i + 16 <= run; i += 16) {
         const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-        const __m256i v = a.x_unsigned ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+        const __m256i v = kU ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
         const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_sub_epi16(v, zp));
       }
       for (; i < run; ++i) {
-        const std::int32_t v = a.x_unsigned ? in[i] : static_cast<std::int8_t>(in[i]);
+        const std::int32_t v = kU ? in[i] : static_cast<std::int8_t>(in[i]);
         out[i] = static_cast<std::int16_t>(v - z[i]);
+      }
+    };
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / H, h = r % H;
+      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
+      if (is_unsigned) {
+        widen(std::true_type{}, x + r * run, out);
+      } else {
+        widen(std::false_type{}, x + r * run, out);
       }
     }
   });

@@ -259,6 +259,7 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
     a.H = r.uniform(a.k, 11);
     a.W = r.uniform(a.k, 11);
     a.C = r.uniform(1, 100);
+    if (iter % 5 == 2) a.C = 32 * static_cast<std::size_t>(r.uniform(1, 3));  // whole 32-byte blocks (AVX2 maxpool)
     if (iter % 5 == 4) {  // windows that tile the input, no padding, C % 16 == 0 (AVX2 sumpool)
       a.stride = a.k;
       a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;

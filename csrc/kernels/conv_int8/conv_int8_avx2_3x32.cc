@@ -17,7 +17,6 @@
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -184,7 +183,7 @@ void flat_units(const Conv2dInt8Args& a, const Packed& k, std::size_t pixels, Th
   parallel_ranges(pool, blocks * runs, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t p0 = (u % runs) * run;
-      flat_range(a, k, (u / runs) * kTileC, p0, std::min(p0 + run, pixels));
+      flat_range(a, k, (u / runs) * kTileC, p0, p0 + run < pixels ? p0 + run : pixels);
     }
   });
 }

@@ -23,7 +23,6 @@
 #include <type_traits>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/common/conv_prep.h"
 #include "kernels/requant/requant32_avx2_lanes.h"
 
 namespace bnnflow::glue::avx2 {

@@ -92,29 +92,33 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
       }
     }
   }
-  if constexpr (NV == kNV) {
-    if (y8 != nullptr) {
-      // The step parameters from one pointer (Packed::rq_tab: no per-array pointers to keep
-      // live beside the 12 accumulators); every pixel's results before the first int8 store.
-      const Rq32Lanes* t = k.rq_tab + co / 8;
-      const std::size_t cout = a.Cout;
-      const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
-        constexpr Rq32Mode kMode = decltype(mode)::value;
-        for (int p = 0; p < P; ++p) {
-          for (int v = 0; v < NV; ++v) acc[p][v] = rq32p_apply<kMode>(acc[p][v], t[v]);
-        }
-        for (int p = 0; p < P; ++p) {
+  if (y8 != nullptr) {
+    // The step parameters from one pointer (Packed::rq_tab: no per-array pointers to keep
+    // live beside the 12 accumulators); every pixel's results before the first int8 store:
+    // 32 bytes per pixel, or 16 for a 16-channel tile (NV = 2, the last block of Cout % 32 = 16).
+    const Rq32Lanes* t = k.rq_tab + co / 8;
+    const std::size_t cout = a.Cout;
+    const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
+      constexpr Rq32Mode kMode = decltype(mode)::value;
+      for (int p = 0; p < P; ++p) {
+        for (int v = 0; v < NV; ++v) acc[p][v] = rq32p_apply<kMode>(acc[p][v], t[v]);
+      }
+      for (int p = 0; p < P; ++p) {
+        if constexpr (NV == kNV) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * cout + co),
                               rq32p_pack32(acc[p][0], acc[p][1], acc[p][2], acc[p][3]));
+        } else {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + p * cout + co),
+                           rq32p_pack16(acc[p][0], acc[p][1]));
         }
-      };
-      if (a.rq->prep->mode == Rq32Mode::kHigh32) {
-        store(ModeTag<Rq32Mode::kHigh32>{});
-      } else {
-        store(ModeTag<Rq32Mode::kInt32>{});
       }
-      return;
+    };
+    if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+      store(ModeTag<Rq32Mode::kHigh32>{});
+    } else {
+      store(ModeTag<Rq32Mode::kInt32>{});
     }
+    return;
   }
   constexpr std::size_t kCh = 8 * NV;
   const std::size_t valid = a.Cout - co < kCh ? a.Cout - co : kCh;
@@ -191,11 +195,17 @@ void flat_units(const Conv2dInt8Args& a, const Packed& k, std::size_t pixels, Th
 // channels): tiles of kTileP16 pixels, the last Wo % kTileP16 pixels as one tile of that many
 // (QuickNet's 3x3 s2 3 -> 16 stem, Wo = 112 = 18 * 6 + 4: one 4-pixel tile instead of four
 // 1-pixel ones, 9 % faster).
+// int32 to yrow ([Wo][Cout]) or, with y8row set (Cout % 32 = 16, conv2d_int8_requant_in_tile),
+// requantised int8 to y8row.
 void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
-           std::size_t co, std::size_t Wo, std::int32_t* yrow) {
+           std::size_t co, std::size_t Wo, std::int32_t* yrow, std::int8_t* y8row = nullptr) {
   const auto run = [&](auto pixels, std::size_t ow) {
     constexpr int kP = decltype(pixels)::value;
-    tile<kP, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    if (y8row != nullptr) {
+      tile<kP, 2>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
+    } else {
+      tile<kP, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    }
   };
   std::size_t ow = 0;
   for (; ow + kTileP16 <= Wo; ow += kTileP16) run(std::integral_constant<int, kTileP16>{}, ow);
@@ -439,11 +449,15 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   }
   // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
   // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
-  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
+  // With the requant32 in the tile (whole 16-channel blocks) the same units write int8 rows.
   if (in_tile) {
     conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                         std::int8_t* y8row) {
-      row32(a, k, n, oh, co, Wo, nullptr, y8row);
+      if (a.Cout - co <= kTileC / 2) {
+        row16(a, k, n, oh, co, Wo, nullptr, y8row);
+      } else {
+        row32(a, k, n, oh, co, Wo, nullptr, y8row);
+      }
     });
     return;
   }
@@ -459,7 +473,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
 
 bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
   return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
-         a.Cout % kTileC == 0;
+         a.Cout % (kTileC / 2) == 0;
 }
 
 }  // namespace bnnflow::glue::avx2

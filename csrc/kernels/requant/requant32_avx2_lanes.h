@@ -68,5 +68,13 @@ inline __m256i rq32p_pack32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
   return _mm256_permutevar8x32_epi32(b, order);
 }
 
+// 16 int8 results of two rq32p_apply vectors (channels c..c+15 in order): the packs give the
+// dwords (v0 0-3, v1 0-3, v0 0-3, v1 0-3 | v0 4-7, v1 4-7, ...); dwords 0, 4, 1, 5 in order.
+inline __m128i rq32p_pack16(__m256i v0, __m256i v1) {
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i w = _mm256_packs_epi32(v0, v1);
+  return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_packs_epi16(w, w), order));
+}
+
 }  // namespace
 }  // namespace bnnflow::glue::avx2

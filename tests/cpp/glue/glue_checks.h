@@ -440,6 +440,10 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     if (iter == 13) s = ConvShape{1, 4, 5, 9, 32, 1, 1, 1, 0};
     if (iter == 15) s = ConvShape{1, 16, 16, 8, 64, 1, 1, 1, 0};
     if (iter == 17) s = ConvShape{3, 5, 7, 33, 96, 1, 1, 1, 0};
+    // Cout % 32 == 16 (AVX2 requantises the last 16-channel block in its tile too): a QuickNet-
+    // like stem (Wo = 15: two 6-pixel tiles and a 3) and 48 channels (one 32 block and a 16).
+    if (iter == 19) s = ConvShape{1, 13, 29, 3, 16, 3, 3, 2, 1};
+    if (iter == 21) s = ConvShape{2, 9, 17, 5, 48, 3, 3, 1, 1};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

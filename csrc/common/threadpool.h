@@ -1,9 +1,9 @@
 // A fixed pool of worker threads for data-parallel loops. One pool per Interpreter (or per
 // kernel call from Python); the calling thread takes part in the work.
 //
-// Hand-off: a worker that finishes a job spins (pause, then yield) for up to kSpinMicros on
-// the job counter before it blocks on the condition variable, and the caller spins likewise
-// for the workers to finish. Kernels called back to back (an interpreter run) therefore start
+// Hand-off: a worker that finishes a job spins (pause; yield instead while another thread of
+// the pool was last seen on its CPU) for up to kSpinMicros on the job counter before it blocks
+// on the condition variable, and the caller spins likewise for the workers to finish. Kernels called back to back (an interpreter run) therefore start
 // on every thread within a fraction of a microsecond instead of paying a futex wake-up (5-50
 // us, as long as a whole requant of a 56x56x64 tensor) per call.
 //
@@ -16,6 +16,12 @@
 // worker that is late (asleep when the job came, or descheduled by another process) costs
 // only the part it could not do, not its whole range: the others take its slot from the back
 // and it joins for what is left when it comes. The caller returns when every task has run.
+//
+// Runs: an interpreter run is tens of jobs back to back, and a worker that went to sleep
+// between two of them (its part done more than kSpinMicros before the next job, e.g. while
+// the caller was descheduled) starts 35 us to over 0.6 ms after the next wake-up on a VM.
+// While an Awake guard (below) is alive the idle threads spin (pause, then yield) without
+// sleeping, and creating it wakes sleeping workers at once, so they are up by the first job.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -56,6 +62,26 @@ class ThreadPool {
   using RangeFn = void (*)(const void* ctx, std::size_t begin, std::size_t end);
   void parallel_ranges(std::size_t n, RangeFn fn, const void* ctx);
 
+  // Keeps the pool's threads awake for its lifetime (a run of many jobs): sleeping workers are
+  // woken now, and idle workers (and a caller waiting for its job) spin instead of sleeping
+  // until the last guard is destroyed; then they sleep after kSpinMicros idle, as without.
+  // Guards nest and may be held by several threads; a pool of one thread ignores them.
+  class Awake {
+   public:
+    explicit Awake(ThreadPool& pool);
+    ~Awake();
+    Awake(const Awake&) = delete;
+    Awake& operator=(const Awake&) = delete;
+
+   private:
+    ThreadPool& pool_;
+  };
+
+  // Whether an Awake guard is alive.
+  bool held_awake() const { return awake_.load(std::memory_order_acquire) > 0; }
+  // How many times a worker has gone to sleep (blocked waiting for a job) so far.
+  std::uint64_t worker_sleeps() const { return sleeps_.load(std::memory_order_relaxed); }
+
  private:
   void worker_loop(int index);
   void stop_and_join();  // sets stop_, wakes and joins every started worker
@@ -94,6 +120,18 @@ class ThreadPool {
   std::atomic<std::size_t> done_{0};  // tasks finished in the current job
   std::exception_ptr error_;  // under mutex_: the first exception a piece of the job threw
   std::atomic<bool> stop_{false};
+  // The CPU each thread last ran on when it spun or started its part of a job (-1: unknown),
+  // one cache line each: a spinning thread yields only while it shares its CPU with another.
+  struct alignas(64) CpuOf {
+    std::atomic<int> cpu{-1};
+  };
+  std::unique_ptr<CpuOf[]> cpus_;
+  int note_cpu(int index);  // records and returns thread index's CPU
+  bool shares_cpu(int index);  // whether another thread of the pool was last seen on it
+  std::atomic<int> awake_{0};
+  std::atomic<std::uint64_t> sleeps_{0};  // live Awake guards; changed under mutex_ (see hold_awake)
+
+  void hold_awake(int delta);
 };
 
 // Splits [0, n) into `parts` near-equal contiguous ranges; returns range `index`.

@@ -72,6 +72,7 @@ inline std::uint64_t hi_of(std::uint64_t r) { return r >> 32; }
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
+  threads_ = num_threads;
   cpus_.reset(new CpuOf[num_threads]);
   slots_.reset(new Slot[num_threads]);
   workers_.reserve(num_threads - 1);
@@ -258,7 +259,7 @@ void ThreadPool::worker_loop(int index) {
 // Under mutex_ so that a worker between its predicate check and its wait cannot miss the
 // change: it sees the guard, or it is waiting when notify_all comes.
 void ThreadPool::hold_awake(int delta) {
-  if (workers_.empty()) return;
+  if (threads_ == 1) return;
   bool woke;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -46,7 +46,7 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+  int num_threads() const { return threads_; }
 
   // Calls fn(task) for task in [0, num_tasks), spread over the threads, and waits for all.
   // Each thread runs contiguous tasks of its own range first (see above), so callers choose
@@ -104,6 +104,7 @@ class ThreadPool {
     std::atomic<std::uint32_t> size{0};
   };
 
+  int threads_ = 1;  // set before the workers start (they read it while others are created)
   std::vector<std::thread> workers_;
   std::unique_ptr<Slot[]> slots_;  // one per thread, [0] the caller's
   std::mutex run_mutex_;  // serialises parallel_for callers

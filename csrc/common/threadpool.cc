@@ -12,9 +12,6 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #endif
-#if defined(__linux__)
-#include <sched.h>
-#endif
 
 namespace bnnflow {
 namespace {
@@ -28,40 +25,24 @@ inline void cpu_relax() {
 }
 
 // Spins until done() or `micros` have passed; returns done(). After a short pure spin it
-// checks every 16 rounds whether it shares its CPU with a thread of the pool (share_cpu()):
-// then it yields between checks, so that thread, which it may be waiting for, can run instead
-// of this one burning the time slice; otherwise it only pauses. A yield hands the CPU to any
-// other runnable process (another program's build, even a niced one) until the next scheduler
-// tick, 1-4 ms: a worker that yields while alone on its CPU comes that late to the next job on
-// a busy machine, and one that pauses while sharing its CPU with the caller starves it.
-template <class Done, class ShareCpu>
-bool spin_until(const Done& done, int micros, const ShareCpu& share_cpu) {
+// yields between checks: when the thread it waits for shares its CPU (a busy machine), the
+// yield lets that thread run instead of burning the time slice. (A pure pause spin was tried:
+// the scheduler sometimes puts both threads of a pool on one CPU, and a thread that then only
+// pauses starves the one it waits for until the next tick; docs/performance.md, "Threads".)
+template <class Done>
+bool spin_until(const Done& done, int micros) {
   for (int i = 0; i < 256; ++i) {
     if (done()) return true;
     cpu_relax();
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
   for (;;) {
-    const bool yield = share_cpu();
     for (int i = 0; i < 16; ++i) {
       if (done()) return true;
-      if (yield) {
-        std::this_thread::yield();
-      } else {
-        cpu_relax();
-      }
+      std::this_thread::yield();
     }
     if (std::chrono::steady_clock::now() >= deadline) return done();
   }
-}
-
-// The CPU the calling thread runs on (-1 where the OS does not tell).
-inline int current_cpu() {
-#if defined(__linux__)
-  return sched_getcpu();
-#else
-  return -1;
-#endif
 }
 
 inline std::uint64_t pack(std::uint64_t lo, std::uint64_t hi) { return lo | (hi << 32); }
@@ -73,7 +54,6 @@ inline std::uint64_t hi_of(std::uint64_t r) { return r >> 32; }
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
   threads_ = num_threads;
-  cpus_.reset(new CpuOf[num_threads]);
   slots_.reset(new Slot[num_threads]);
   workers_.reserve(num_threads - 1);
   try {
@@ -99,22 +79,6 @@ void ThreadPool::stop_and_join() {
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
-}
-
-int ThreadPool::note_cpu(int index) {
-  const int cpu = current_cpu();
-  std::atomic<int>& mine = cpus_[index].cpu;
-  if (mine.load(std::memory_order_relaxed) != cpu) mine.store(cpu, std::memory_order_relaxed);
-  return cpu;
-}
-
-bool ThreadPool::shares_cpu(int index) {
-  const int cpu = note_cpu(index);
-  if (cpu < 0) return true;  // unknown: yield, as a pool that cannot tell must
-  for (int t = 0; t < num_threads(); ++t) {
-    if (t != index && cpus_[t].cpu.load(std::memory_order_relaxed) == cpu) return true;
-  }
-  return false;
 }
 
 // Owner (front): an untouched slot gives three quarters of it, then the rest at once while no
@@ -164,7 +128,6 @@ bool ThreadPool::run_piece(int slot, bool owner) {
 }
 
 void ThreadPool::work(int index) {
-  note_cpu(index);  // for the spinning threads' shares_cpu()
   while (run_piece(index, true)) {
   }
   const int threads = num_threads();
@@ -207,7 +170,7 @@ void ThreadPool::parallel_ranges(std::size_t n, RangeFn fn, const void* ctx) {
   auto all_done = [&] { return done_.load(std::memory_order_acquire) == n; };
   // Held awake (a run): spin on, the worker finishing the job may be descheduled for longer
   // than kSpinMicros, and a sleeping caller would pay the wake-up on top.
-  while (!spin_until(all_done, kSpinMicros, [this] { return shares_cpu(0); })) {
+  while (!spin_until(all_done, kSpinMicros)) {
     if (held_awake()) continue;
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, all_done);
@@ -243,7 +206,7 @@ void ThreadPool::worker_loop(int index) {
     };
     // Sleeps after kSpinMicros idle, unless held awake (then spins on); a guard created
     // while it sleeps wakes it (the predicate below), and it spins from then on.
-    while (!spin_until(ready, kSpinMicros, [this, index] { return shares_cpu(index); })) {
+    while (!spin_until(ready, kSpinMicros)) {
       if (held_awake()) continue;
       std::unique_lock<std::mutex> lock(mutex_);
       if (ready() || held_awake()) continue;

@@ -1,9 +1,9 @@
 // A fixed pool of worker threads for data-parallel loops. One pool per Interpreter (or per
 // kernel call from Python); the calling thread takes part in the work.
 //
-// Hand-off: a worker that finishes a job spins (pause; yield instead while another thread of
-// the pool was last seen on its CPU) for up to kSpinMicros on the job counter before it blocks
-// on the condition variable, and the caller spins likewise for the workers to finish. Kernels called back to back (an interpreter run) therefore start
+// Hand-off: a worker that finishes a job spins (pause, then yield) for up to kSpinMicros on
+// the job counter before it blocks on the condition variable, and the caller spins likewise
+// for the workers to finish. Kernels called back to back (an interpreter run) therefore start
 // on every thread within a fraction of a microsecond instead of paying a futex wake-up (5-50
 // us, as long as a whole requant of a 56x56x64 tensor) per call.
 //
@@ -121,16 +121,8 @@ class ThreadPool {
   std::atomic<std::size_t> done_{0};  // tasks finished in the current job
   std::exception_ptr error_;  // under mutex_: the first exception a piece of the job threw
   std::atomic<bool> stop_{false};
-  // The CPU each thread last ran on when it spun or started its part of a job (-1: unknown),
-  // one cache line each: a spinning thread yields only while it shares its CPU with another.
-  struct alignas(64) CpuOf {
-    std::atomic<int> cpu{-1};
-  };
-  std::unique_ptr<CpuOf[]> cpus_;
-  int note_cpu(int index);  // records and returns thread index's CPU
-  bool shares_cpu(int index);  // whether another thread of the pool was last seen on it
-  std::atomic<int> awake_{0};
-  std::atomic<std::uint64_t> sleeps_{0};  // live Awake guards; changed under mutex_ (see hold_awake)
+  std::atomic<int> awake_{0};  // live Awake guards; changed under mutex_ (see hold_awake)
+  std::atomic<std::uint64_t> sleeps_{0};  // worker_sleeps()
 
   void hold_awake(int delta);
 };

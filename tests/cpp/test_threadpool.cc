@@ -222,6 +222,7 @@ bool awake_keeps_workers_up() {
   job();
   pause();  // the worker is asleep (or about to be)
   bool ok = true;
+  std::uint64_t released = 0;  // the count when the last guard ends (none sleeps while held)
   {
     const bnnflow::ThreadPool::Awake outer(pool);
     const std::uint64_t before = pool.worker_sleeps();
@@ -236,9 +237,9 @@ bool awake_keeps_workers_up() {
                   static_cast<unsigned long long>(pool.worker_sleeps() - before));
       ok = false;
     }
+    released = pool.worker_sleeps();
   }
   ok = ok && !pool.held_awake();
-  const std::uint64_t released = pool.worker_sleeps();
   for (int i = 0; i < 200 && pool.worker_sleeps() == released; ++i) pause();
   if (pool.worker_sleeps() == released) {
     std::printf("FAILED: the worker never slept after the guard ended\n");

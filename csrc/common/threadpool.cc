@@ -25,8 +25,10 @@ inline void cpu_relax() {
 }
 
 // Spins until done() or `micros` have passed; returns done(). After a short pure spin it
-// yields between checks: when the thread it waits for shares its core (a busy machine), the
-// yield lets that thread run instead of burning the time slice.
+// yields between checks: when the thread it waits for shares its CPU (a busy machine), the
+// yield lets that thread run instead of burning the time slice. (A pure pause spin was tried:
+// the scheduler sometimes puts both threads of a pool on one CPU, and a thread that then only
+// pauses starves the one it waits for until the next tick; docs/performance.md, "Threads".)
 template <class Done>
 bool spin_until(const Done& done, int micros) {
   for (int i = 0; i < 256; ++i) {
@@ -51,6 +53,7 @@ inline std::uint64_t hi_of(std::uint64_t r) { return r >> 32; }
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("num_threads must be >= 1");
+  threads_ = num_threads;
   slots_.reset(new Slot[num_threads]);
   workers_.reserve(num_threads - 1);
   try {
@@ -165,9 +168,13 @@ void ThreadPool::parallel_ranges(std::size_t n, RangeFn fn, const void* ctx) {
   start_cv_.notify_all();
   work(0);
   auto all_done = [&] { return done_.load(std::memory_order_acquire) == n; };
-  if (!spin_until(all_done, kSpinMicros)) {
+  // Held awake (a run): spin on, the worker finishing the job may be descheduled for longer
+  // than kSpinMicros, and a sleeping caller would pay the wake-up on top.
+  while (!spin_until(all_done, kSpinMicros)) {
+    if (held_awake()) continue;
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, all_done);
+    break;
   }
   std::exception_ptr error;
   {
@@ -197,15 +204,35 @@ void ThreadPool::worker_loop(int index) {
       return stop_.load(std::memory_order_acquire) ||
              generation_.load(std::memory_order_acquire) != seen;
     };
-    if (!spin_until(ready, kSpinMicros)) {
+    // Sleeps after kSpinMicros idle, unless held awake (then spins on); a guard created
+    // while it sleeps wakes it (the predicate below), and it spins from then on.
+    while (!spin_until(ready, kSpinMicros)) {
+      if (held_awake()) continue;
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, ready);
+      if (ready() || held_awake()) continue;
+      sleeps_.fetch_add(1, std::memory_order_relaxed);
+      start_cv_.wait(lock, [&] { return ready() || held_awake(); });
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
     work(index);
   }
 }
+
+// Under mutex_ so that a worker between its predicate check and its wait cannot miss the
+// change: it sees the guard, or it is waiting when notify_all comes.
+void ThreadPool::hold_awake(int delta) {
+  if (threads_ == 1) return;
+  bool woke;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    woke = awake_.fetch_add(delta, std::memory_order_acq_rel) == 0 && delta > 0;
+  }
+  if (woke) start_cv_.notify_all();
+}
+
+ThreadPool::Awake::Awake(ThreadPool& pool) : pool_(pool) { pool_.hold_awake(1); }
+ThreadPool::Awake::~Awake() { pool_.hold_awake(-1); }
 
 void run_ranges(ThreadPool* pool, std::size_t n, RangeFn fn, const void* ctx) {
   if (n == 0) return;

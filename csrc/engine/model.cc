@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <unordered_map>
 
 #include "engine/error.h"
@@ -377,12 +378,21 @@ std::size_t Model::output_bytes(std::size_t batch) const {
 }
 
 void Model::check_input(const void* input, std::size_t batch) const {
+  check_batch(input, batch);
+  check_values(input, batch);
+}
+
+void Model::check_batch(const void* input, std::size_t batch) const {
   const TensorInfo& in = input_info();
   if (batch < 1) input_error("input " + quote(in.name) + ": batch must be >= 1, got 0");
   if (batch > max_batch()) {
     input_error("input " + quote(in.name) + ": batch " + std::to_string(batch) + " is too large");
   }
   if (input == nullptr) input_error("input " + quote(in.name) + ": NULL data");
+}
+
+void Model::check_values(const void* input, std::size_t batch) const {
+  const TensorInfo& in = input_info();
   if (in.dtype == ActDType::kFloat32) {
     const float* x = static_cast<const float*>(input);
     const std::size_t n = batch * static_cast<std::size_t>(in.sample_elements());
@@ -439,10 +449,30 @@ void Model::release(std::unique_ptr<Context> ctx) const {
 
 void Model::run(const void* input, std::size_t batch, float* output,
                 std::vector<double>* step_seconds) const {
-  check_input(input, batch);
+  check_batch(input, batch);
   if (output == nullptr) input_error("output: NULL data");
   std::unique_ptr<Context> ctx = acquire(batch * fast_plan_.peak);
-  std::uint8_t* arena = ctx->arena.data();
+  std::exception_ptr bad_input;
+  {
+    // The pool's workers stay awake for the whole run (none sleeps between two steps), and a
+    // sleeping one is woken now, while the input is checked, so that it is up by the first
+    // step (threadpool.h, "Runs"). The guard ends before release(): the context may be
+    // dropped there, or taken by another run at once.
+    const ThreadPool::Awake awake(ctx->pool);
+    try {
+      check_values(input, batch);
+    } catch (...) {
+      bad_input = std::current_exception();
+    }
+    if (!bad_input) run_steps(*ctx, input, batch, output, step_seconds);
+  }
+  release(std::move(ctx));  // after a bad input too: the context (and its pool) stays usable
+  if (bad_input) std::rethrow_exception(bad_input);
+}
+
+void Model::run_steps(Context& ctx, const void* input, std::size_t batch, float* output,
+                      std::vector<double>* step_seconds) const {
+  std::uint8_t* arena = ctx.arena.data();
   const auto& offset = fast_plan_.offset;
   auto addr = [&](int t) -> const void* {
     return t == 0 ? input : arena + batch * offset[static_cast<std::size_t>(t)];
@@ -450,22 +480,21 @@ void Model::run(const void* input, std::size_t batch, float* output,
   if (step_seconds) step_seconds->assign(fast_.size(), 0.0);
   for (std::size_t i = 0; i < fast_.size(); ++i) {
     const Step& s = fast_[i];
-    ctx->ins.clear();
-    for (int t : s.inputs) ctx->ins.push_back(addr(t));
+    ctx.ins.clear();
+    for (int t : s.inputs) ctx.ins.push_back(addr(t));
     if (s.extra_output >= 0) {
-      ctx->ins.push_back(arena + batch * offset[static_cast<std::size_t>(s.extra_output)]);
+      ctx.ins.push_back(arena + batch * offset[static_cast<std::size_t>(s.extra_output)]);
     }
     void* out = arena + batch * offset[static_cast<std::size_t>(s.output)];
     if (step_seconds) {
       const auto t0 = Clock::now();
-      s.run(ctx->ins.data(), out, batch, ctx->pool);
+      s.run(ctx.ins.data(), out, batch, ctx.pool);
       (*step_seconds)[i] = seconds_since(t0);
     } else {
-      s.run(ctx->ins.data(), out, batch, ctx->pool);
+      s.run(ctx.ins.data(), out, batch, ctx.pool);
     }
   }
   std::memcpy(output, addr(valid_.output), output_bytes(batch));
-  release(std::move(ctx));
 }
 
 Activations Model::run_all(const void* input, std::size_t batch) const {
@@ -481,10 +510,13 @@ Activations Model::run_all(const void* input, std::size_t batch) const {
   acts.data = AlignedBuffer(batch * total);
   std::memcpy(acts.data.data(), input, input_bytes(batch));
   std::unique_ptr<Context> ctx = acquire(0);
-  for (const Step& s : full_) {
-    ctx->ins.clear();
-    for (int t : s.inputs) ctx->ins.push_back(acts.tensor(t));
-    s.run(ctx->ins.data(), const_cast<void*>(acts.tensor(s.output)), batch, ctx->pool);
+  {
+    const ThreadPool::Awake awake(ctx->pool);  // ends before release(), as in run()
+    for (const Step& s : full_) {
+      ctx->ins.clear();
+      for (int t : s.inputs) ctx->ins.push_back(acts.tensor(t));
+      s.run(ctx->ins.data(), const_cast<void*>(acts.tensor(s.output)), batch, ctx->pool);
+    }
   }
   release(std::move(ctx));
   return acts;

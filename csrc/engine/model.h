@@ -99,8 +99,13 @@ class Model {
   struct Context;
   Model() = default;
   void load(const std::uint8_t* data, std::size_t size, const ModelOptions& opts);
-  void check_input(const void* input, std::size_t batch) const;
+  void check_input(const void* input, std::size_t batch) const;  // both checks below
+  void check_batch(const void* input, std::size_t batch) const;  // batch range, NULL data
+  void check_values(const void* input, std::size_t batch) const;  // finite float inputs
   void build_fused_program();
+  // The fused program's steps on a checked input, output copied out (run() minus the checks).
+  void run_steps(Context& ctx, const void* input, std::size_t batch, float* output,
+                 std::vector<double>* step_seconds) const;
   std::unique_ptr<Context> acquire(std::size_t arena_bytes) const;
   void release(std::unique_ptr<Context> ctx) const;
 

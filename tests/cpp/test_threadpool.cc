@@ -1,6 +1,7 @@
 // The pool runs every task exactly once, for any task count and thread count; parallel_ranges
 // hands out disjoint in-range pieces (also past 2^32 tasks); a thread whose own range is done
-// takes the rest of a slow thread's range; a task's exception reaches the caller.
+// takes the rest of a slow thread's range; a task's exception reaches the caller; an Awake
+// guard keeps the workers from sleeping between jobs, nests, and may be taken on any thread.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +211,84 @@ bool task_exception_reaches_caller() {
   return true;
 }
 
+// While an Awake guard lives, a worker does not go to sleep between jobs however long the gap
+// (here 3 ms, 60x the idle spin); after the last guard ends it sleeps again (which shows that
+// the sleep counter can move). Guards nest.
+bool awake_keeps_workers_up() {
+  bnnflow::ThreadPool pool(2);
+  std::atomic<int> hits{0};
+  auto job = [&] { pool.parallel_for(8, [&](std::size_t) { hits.fetch_add(1); }); };
+  auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(3)); };
+  job();
+  pause();  // the worker is asleep (or about to be)
+  bool ok = true;
+  std::uint64_t released = 0;  // the count when the last guard ends (none sleeps while held)
+  {
+    const bnnflow::ThreadPool::Awake outer(pool);
+    const std::uint64_t before = pool.worker_sleeps();
+    {
+      const bnnflow::ThreadPool::Awake inner(pool);
+      for (int i = 0; i < 5; ++i) job(), pause();
+    }
+    ok = ok && pool.held_awake();  // the outer guard still holds
+    for (int i = 0; i < 5; ++i) job(), pause();
+    if (pool.worker_sleeps() != before) {
+      std::printf("FAILED: a worker slept %llu times while held awake\n",
+                  static_cast<unsigned long long>(pool.worker_sleeps() - before));
+      ok = false;
+    }
+    released = pool.worker_sleeps();
+  }
+  ok = ok && !pool.held_awake();
+  for (int i = 0; i < 200 && pool.worker_sleeps() == released; ++i) pause();
+  if (pool.worker_sleeps() == released) {
+    std::printf("FAILED: the worker never slept after the guard ended\n");
+    ok = false;
+  }
+  if (hits.load() != 11 * 8) {
+    std::printf("FAILED: awake jobs ran %d tasks, expected %d\n", hits.load(), 11 * 8);
+    ok = false;
+  }
+  bnnflow::ThreadPool single(1);  // no workers: a guard is a no-op
+  {
+    const bnnflow::ThreadPool::Awake guard(single);
+    ok = ok && !single.held_awake();
+  }
+  return ok;
+}
+
+// Guards taken and dropped on several threads at once while jobs run (clean under TSan): every
+// task runs once per job, and the pool is not held awake once all guards are gone.
+bool awake_from_many_threads(int threads) {
+  bnnflow::ThreadPool pool(threads);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> holders;
+  for (int h = 0; h < 3; ++h) {
+    holders.emplace_back([&] {
+      while (!stop.load()) {
+        const bnnflow::ThreadPool::Awake guard(pool);
+        std::this_thread::yield();
+      }
+    });
+  }
+  bool ok = true;
+  std::vector<int> hits(7);
+  for (int job = 0; job < 3000 && ok; ++job) {
+    for (auto& h : hits) h = 0;
+    pool.parallel_for(hits.size(), [&](std::size_t t) { hits[t] += 1; });
+    for (int h : hits) ok = ok && h == 1;
+    if (job % 500 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  stop = true;
+  for (auto& t : holders) t.join();
+  if (!ok) std::printf("FAILED: jobs under concurrent guards, threads=%d\n", threads);
+  if (pool.held_awake()) {
+    std::printf("FAILED: held awake after every guard ended, threads=%d\n", threads);
+    ok = false;
+  }
+  return ok;
+}
+
 int main() {
   int passed = 0, failed = 0;
   for (int threads : {1, 2, 3, 4}) {
@@ -235,6 +314,14 @@ int main() {
     ++passed;
   } else {
     ++failed;
+  }
+  for (const bool ok : {awake_keeps_workers_up(), awake_from_many_threads(2),
+                        awake_from_many_threads(4)}) {
+    if (ok) {
+      ++passed;
+    } else {
+      ++failed;
+    }
   }
   if (construction_failure_is_clean()) {
     ++passed;

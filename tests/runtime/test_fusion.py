@@ -269,3 +269,24 @@ def test_residual_tail_in_registers_is_exact(h: int, w: int, c: int, pwl: bool,
         assert name in fused.steps
         np.testing.assert_array_equal(fused.run(x), want, err_msg=isa)
         np.testing.assert_array_equal(plain.run(x), want, err_msg=isa)
+
+
+@pytest.mark.parametrize("c", [128, 256])
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_small_image_tail_split_by_channel_blocks_is_exact(c: int, threads: int) -> None:
+    """7x7 images at batch 1: the fused step (tail in the registers) splits its channel blocks
+    over the threads instead of its 9 pixel tiles (csrc/kernels/bconv/bconv.cc, bconv2d).
+    2x2 images at batch 3 (3 partial tiles in one tile group: the post pass runs) must keep
+    the tile split. Against the unfused program and the reference, on every ISA."""
+    rng = np.random.default_rng(c + threads)
+    for hw, pwl, groups, batches in ((7, False, 1, (1, 2, 1)), (7, True, 2, (1, 2)),
+                                     (2, True, 1, (3, 1))):
+        graph, tensors = _tail_graph(rng, hw, hw, c, pwl, groups, clamp=pwl)
+        for isa in ISAS:
+            fused = Interpreter.from_graph(graph, tensors, threads, isa=isa)
+            plain = Interpreter.from_graph(graph, tensors, threads, isa=isa, fuse=False)
+            for batch in batches:
+                x = random_input(rng, graph, batch)
+                want = run(graph, tensors, x)
+                np.testing.assert_array_equal(fused.run(x), want, err_msg=f"{isa} {batch}")
+                np.testing.assert_array_equal(plain.run(x), want, err_msg=f"{isa} {batch}")

@@ -620,9 +620,17 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   // Threads take contiguous ranges of pixel tiles, or of channel blocks when that gives the
   // smaller largest share (few tiles: 7x7 images, dense layers) — except for packed outputs,
   // whose words are shared between channel blocks. A block split repeats the indirection
-  // tables on every thread (about kIndirectionShare of the work).
+  // tables on every thread (about kIndirectionShare of the work). A post pass needs every
+  // channel of its pixels, so it rules the block split out, unless the residual tail runs in
+  // the registers of every tile group (then the post pass never runs: one image, or no
+  // partial tile) and each block's packed bits fill whole words of their own (7x7 512-channel
+  // blocks of ResNet-18 at batch 1: 9 tiles would be 5 + 4, 8 blocks are 4 + 4).
+  const bool whole_tiles = geo.n == 1 || static_cast<size_t>(ho) * wo % mk.max_pixels == 0;
+  const bool post_free =
+      ep.post.run == nullptr || (ctx.writer.tail != nullptr && whole_tiles &&
+                                 (ep.tail->bits == nullptr || mk.block % 32 == 0));
   size_t ranges = std::min<size_t>(tiles, threads), chunks = 1;
-  if (ep.kind != EpilogueKind::kPacked && ep.post.run == nullptr && threads > 1 &&
+  if (ep.kind != EpilogueKind::kPacked && post_free && threads > 1 &&
       block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
     ranges = 1;
     chunks = std::min<size_t>(nblocks, threads);

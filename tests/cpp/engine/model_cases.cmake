@@ -107,12 +107,17 @@ if(_bnnflow_cases_dir)
       PASS_REGULAR_EXPRESSION "40 logits, [1-9][0-9]* outside ${_verdict}")
   endforeach()
   # ISA:threads — the scalar kernels on one thread, the SIMD ones on the pool.
+  # The int8 cases also at 3 and 4 threads (model_case.<case>.<isa>.t<N>): the same logits
+  # bit for bit however the pool splits the steps (odd splits, bands cut three ways).
   if(BNNFLOW_ARM64)
     set(_bnnflow_cases_isas scalar:1 neon:2)
+    set(_bnnflow_cases_more_threads neon:3 neon:4)
   elseif(BNNFLOW_X86)
     set(_bnnflow_cases_isas scalar:1 avx2:2 avx512:2)
+    set(_bnnflow_cases_more_threads avx2:3 avx512:3 avx512:4)
   else()
     set(_bnnflow_cases_isas scalar:1)
+    set(_bnnflow_cases_more_threads)
   endif()
   foreach(_case IN LISTS _bnnflow_cases)
     # int8 data-flow: bit-identical logits; float: the Python tests' tolerance.
@@ -145,5 +150,17 @@ if(_bnnflow_cases_dir)
           ENVIRONMENT BNNFLOW_FUSE=0)
       endif()
     endforeach()
+    if(_case MATCHES "_int8$")
+      foreach(_isa_threads IN LISTS _bnnflow_cases_more_threads)
+        string(REPLACE ":" ";" _it ${_isa_threads})
+        list(GET _it 0 _isa)
+        list(GET _it 1 _threads)
+        add_test(NAME model_case.${_case}.${_isa}.t${_threads}
+                 COMMAND run_model_case ${_path}.bnn ${_path}.input ${_path}.logits
+                         --isa ${_isa} --threads ${_threads} --exact)
+        set_tests_properties(model_case.${_case}.${_isa}.t${_threads} PROPERTIES
+          FIXTURES_REQUIRED bnnflow_model_cases SKIP_RETURN_CODE 77 TIMEOUT 600)
+      endforeach()
+    endif()
   endforeach()
 endif()

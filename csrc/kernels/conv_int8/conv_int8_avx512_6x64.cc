@@ -96,7 +96,7 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
           std::int8_t* y8 = nullptr, std::int32_t* acc_buf = nullptr,
           std::int8_t* prev_y8 = nullptr, const PreparedRequant32* block_rq = nullptr) {
   static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
-  static_assert(!R::kOn || (S::kKH > 0 && P == 6 && V == 4), "tile: pipe needs a fixed 6x64");
+  static_assert(!R::kOn || (P == 6 && V == 4), "tile: pipe needs a 6x64 tile");
   const std::size_t KH = S::kKH > 0 ? S::kKH : static_cast<std::size_t>(a.KH);
   const std::size_t Q = S::kKH > 0 ? S::kQ : k.Q, Q2 = S::kKH > 0 ? S::kQ2 : k.Q2;
   const __m512i zero = _mm512_setzero_si512();
@@ -148,6 +148,20 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
 #pragma GCC unroll 16
       for (std::size_t q = 0; q < Q2; ++q) {
         BNNFLOW_QUAD
+      }
+    }
+  } else if constexpr (R::kOn) {  // KH = 1, Q2 = 0 (piped_tiles): Q quads in 6 runs
+    const std::uint8_t* xr = x0;
+    const std::size_t px = pix;
+    const std::int8_t* wr = k.wq + co * 4;
+    std::size_t q = 0;
+    for (std::size_t j = 0; j < 6; ++j) {
+      for (const std::size_t q1 = (j + 1) * Q / 6; q < q1; ++q) {
+        BNNFLOW_QUAD
+      }
+      if (prev_y8 != nullptr) {
+        rq_pixels<R::kMode>(acc_buf + j * 4 * kLanes, 1, prev_y8 + j * a.Cout + co, a.Cout,
+                            *block_rq, 0);
       }
     }
   } else {
@@ -438,7 +452,16 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   conv2d_int8_packed(a, packed.data(), pool);
 }
 
-void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
+void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPool* pool) {
+  // A 1x1 stride-1 convolution without padding on one thread is one row of N*H*W pixels (the
+  // same bytes in and out): whole 6-pixel tiles but for one tail, not one tail per image row
+  // (28 = 4*6 + 4 pixels a row at 28x28, 7 = 6 + 1 at 7x7).
+  Conv2dInt8Args a = a_in;
+  if (a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+      a.pad_bottom == 0 && a.pad_right == 0 && (pool == nullptr || pool->num_threads() <= 1)) {
+    a.W = a.N * a.H * a.W;
+    a.N = a.H = 1;
+  }
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   const std::int32_t off = a.x_unsigned ? 0 : 128;
@@ -476,8 +499,10 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
       const std::uint8_t* x0 = k.xu + (n * k.Hp + oh * a.stride) * row;
       const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
       std::size_t ow = 0;
-      if constexpr (S::kKH > 0 && std::is_same_v<decltype(yrow), std::int8_t*>) {
-        ow = piped_tiles<S>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+      if constexpr (std::is_same_v<decltype(yrow), std::int8_t*>) {
+        if (S::kKH > 0 || (a.KH == 1 && k.Q2 == 0)) {
+          ow = piped_tiles<S>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+        }
       }
       for (; ow + kTileP <= Wo; ow += kTileP) {
         tile_block<kTileP, S>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co,

@@ -427,6 +427,12 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
     if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
     if (iter == 9) s = ConvShape{2, 7, 9, 70, 128, 1, 1, 1, 0};  // 1x1, two whole 64-channel blocks
+    // 1x1 stride 1 like the downsample shortcuts (AVX-512 on one thread: one row of N*H*W
+    // pixels, the requant32 pipelined a tile behind): fewer quads than the pipe's 6 runs (Q =
+    // 4), exactly 6, and a 14x14 map of 196 = 32 * 6 + 4 pixels.
+    if (iter == 11) s = ConvShape{1, 5, 9, 16, 64, 1, 1, 1, 0};
+    if (iter == 12) s = ConvShape{2, 3, 10, 24, 64, 1, 1, 1, 0};
+    if (iter == 13) s = ConvShape{1, 14, 14, 64, 128, 1, 1, 1, 0};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

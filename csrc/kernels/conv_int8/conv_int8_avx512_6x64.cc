@@ -357,6 +357,15 @@ std::size_t piped_tiles(const Conv2dInt8Args& a, const Packed& k, const std::uin
   return piped_tiles_mode<S, Rq32Mode::kInt32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
 }
 
+// The calling thread's staging buffer `slot` (0: the staged input, 1: the column-tail plane)
+// of at least `bytes` bytes, grown when a call needs more; contents unspecified.
+std::uint8_t* staging_buffer(int slot, std::size_t bytes) {
+  thread_local GlueBuffer<std::uint8_t> buffers[2];
+  GlueBuffer<std::uint8_t>& b = buffers[slot];
+  if (b.size() < bytes) b.allocate(bytes);
+  return b.data();
+}
+
 // Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
 // stem: 21 = 5 quads + 1 byte, read as 6 quads): each kernel row reads only its floor(L/4)
 // whole quads, and the last rem bytes of every kernel row (the last rem channels of the last
@@ -473,17 +482,24 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
   k.Q2 = t.Q2;
   k.CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
 
-  // 4 bytes of slack each: the last quad of the last kernel row may read past the last pixel,
-  // the last tail quad past the last column of the tail plane.
-  GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4), border(a.Cin);
-  GlueBuffer<std::uint8_t> xt(t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem + 4 : 0);
+  // 4 bytes of slack each (zeroed; they meet zero weights): the last quad of the last kernel
+  // row may read past the last pixel, the last tail quad past the last column of the tail
+  // plane. Both buffers are the calling thread's, kept across calls: staging writes every
+  // other byte, so there is no allocation or memset per call (the band chains call the stem
+  // once per band).
+  const std::size_t nxu = a.N * k.Hp * k.Wp * a.Cin, nxt = t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem : 0;
+  std::uint8_t* xu = staging_buffer(0, nxu + 4);
+  std::uint8_t* xt = staging_buffer(1, nxt + 4);
+  std::memset(xu + nxu, 0, 4);
+  std::memset(xt + nxt, 0, 4);
+  GlueBuffer<std::uint8_t> border(a.Cin);
   for (std::size_t c = 0; c < a.Cin; ++c) border[c] = static_cast<std::uint8_t>(a.zp[c] + off);
-  stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool,
+  stage_unsigned(a, xu, border.data(), k.Hp, k.Wp, pool,
                  [&](std::size_t n, std::size_t hp, const std::uint8_t* srow) {
-                   if (t.Q2 > 0) tail_plane_row(a, k.Hp, Wo, t.rem, n, hp, srow, xt.data());
+                   if (t.Q2 > 0) tail_plane_row(a, k.Hp, Wo, t.rem, n, hp, srow, xt);
                  });
-  k.xu = xu.data();
-  k.xt = xt.data();
+  k.xu = xu;
+  k.xt = xt;
 
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wq = reinterpret_cast<const std::int8_t*>(k.bias + k.CoP);

@@ -85,18 +85,20 @@ inline void rq_pixels(const std::int32_t* acc, std::size_t n, std::int8_t* y8, s
 
 // S: the kernel's quad loops, Shape<0, 0, 0> with the counts read from a and k at run time or
 // Shape<KH, Q, Q2> with them fixed at compile time (unrolled: no loop exit per kernel row).
-// R = Pipe<mode> (S fixed, P = 6, V = 4, a prepared requant32 in a.rq): the tile stores its
-// int32 accumulators to acc_buf (6 x 64, L1) instead of requantising them, and requantises the
-// previous tile's (acc_buf as it was on entry, int8 out to prev_y8 unless null) one pixel
-// after each of its first 6 kernel rows: those vector ops then run on the pipes next to the
-// vpdpbusd stream instead of after it (the epilogue was ~15 % of the 7x7 stem's tile).
+// R = Pipe<mode> (V = 4; S fixed, or KH = 1 without column tail; block_rq: the prepared
+// requant32 of channels co..co+63 at index 0): the tile stores its P x 64 int32 accumulators
+// to acc_buf (L1) instead of requantising them, and requantises the previous 6-pixel tile's
+// (acc_buf as it was on entry, int8 out to prev_y8 + co unless prev_y8 is null) one pixel
+// after each of its first 6 kernel rows (KH = 1: after each sixth of its quads): those vector
+// ops then issue next to the vpdpbusd stream instead of after it (the epilogue was ~15 % of
+// the 7x7 stem's tile time).
 template <int P, int V, class S, class R = NoPipe>
 void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
           std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co, std::int32_t* y,
           std::int8_t* y8 = nullptr, std::int32_t* acc_buf = nullptr,
           std::int8_t* prev_y8 = nullptr, const PreparedRequant32* block_rq = nullptr) {
   static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
-  static_assert(!R::kOn || (P == 6 && V == 4), "tile: pipe needs a 6x64 tile");
+  static_assert(!R::kOn || V == 4, "tile: pipe needs 64 channels");
   const std::size_t KH = S::kKH > 0 ? S::kKH : static_cast<std::size_t>(a.KH);
   const std::size_t Q = S::kKH > 0 ? S::kQ : k.Q, Q2 = S::kKH > 0 ? S::kQ2 : k.Q2;
   const __m512i zero = _mm512_setzero_si512();
@@ -135,7 +137,7 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
         BNNFLOW_QUAD
       }
       if constexpr (R::kOn) {  // r is a constant here (unrolled)
-        if (r < static_cast<std::size_t>(P) && prev_y8 != nullptr) {
+        if (r < static_cast<std::size_t>(kTileP) && prev_y8 != nullptr) {
           rq_pixels<R::kMode>(acc_buf + r * 4 * kLanes, 1, prev_y8 + r * a.Cout + co, a.Cout,
                               *block_rq, 0);
         }
@@ -187,7 +189,8 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
 #undef BNNFLOW_PIXEL
 #undef BNNFLOW_STEP
   if constexpr (R::kOn) {
-#define BNNFLOW_KEEP(p, v) _mm512_store_si512(acc_buf + (p * 4 + v) * kLanes, acc##p##v);
+#define BNNFLOW_KEEP(p, v) \
+  if constexpr (P > p) _mm512_store_si512(acc_buf + (p * 4 + v) * kLanes, acc##p##v);
     BNNFLOW_CONV_PV(BNNFLOW_KEEP)
 #undef BNNFLOW_KEEP
     return;
@@ -343,8 +346,25 @@ std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std
                                     nullptr, nullptr, acc, prev, &br);
     prev = y8row + ow * a.Cout;
   }
-  if (prev != nullptr) rq_pixels<kMode>(acc, kTileP, prev + co, a.Cout, br, 0);
-  return ow;
+  // The last Wo % 6 pixels as one narrower tile in the pipe, then its own requantisation.
+  std::size_t tail = 0;
+  const std::uint8_t* xr = x0 + ow * pix;
+  const std::uint8_t* xr1 = x1 + ow * pix1;
+  switch (Wo - ow) {
+#define BNNFLOW_TAIL(T)                                                                         \
+  case T:                                                                                       \
+    tile<T, 4, S, Pipe<kMode>>(a, k, xr, pix, row, xr1, pix1, co, nullptr, nullptr, acc, prev,   \
+                               &br);                                                            \
+    tail = T;                                                                                   \
+    break;
+    BNNFLOW_TAIL(5) BNNFLOW_TAIL(4) BNNFLOW_TAIL(3) BNNFLOW_TAIL(2) BNNFLOW_TAIL(1)
+#undef BNNFLOW_TAIL
+    default:
+      if (prev != nullptr) rq_pixels<kMode>(acc, kTileP, prev + co, a.Cout, br, 0);
+      return ow;
+  }
+  rq_pixels<kMode>(acc, tail, y8row + ow * a.Cout + co, a.Cout, br, 0);
+  return Wo;
 }
 
 template <class S>

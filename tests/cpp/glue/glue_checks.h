@@ -266,6 +266,15 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
       a.W = iter == 0 ? 6 : 9;
       a.C = iter == 0 ? 64 : 48;
     }
+    if (iter == 2 || iter == 3) {  // the stem's 3x3/2 pool (overlapping windows; padding 1, or
+      a.k = 3;                     // TF SAME's bottom / right only), 64 and 128 channels
+      a.stride = 2;
+      a.pad_top = a.pad_left = iter == 2 ? 1 : 0;
+      a.pad_bottom = a.pad_right = 1;
+      a.H = 9;
+      a.W = iter == 2 ? 11 : 10;
+      a.C = iter == 2 ? 64 : 128;
+    }
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
     const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *

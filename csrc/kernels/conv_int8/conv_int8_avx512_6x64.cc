@@ -482,12 +482,14 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
 }
 
 void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPool* pool) {
-  // A 1x1 stride-1 convolution without padding on one thread is one row of N*H*W pixels (the
-  // same bytes in and out): whole 6-pixel tiles but for one tail, not one tail per image row
-  // (28 = 4*6 + 4 pixels a row at 28x28, 7 = 6 + 1 at 7x7).
+  // A 1x1 stride-1 convolution without padding on the calling thread alone (pool == nullptr:
+  // the band chains' links) is one row of N*H*W pixels (the same bytes in and out): whole
+  // 6-pixel tiles but for one tail, not one tail per image row (28 = 4*6 + 4 pixels a row at
+  // 28x28, 7 = 6 + 1 at 7x7). (Not for a pool of one thread: ThreadPool::num_threads is an
+  // inline that an ISA object must not instantiate, docs/development.md "Per-ISA objects".)
   Conv2dInt8Args a = a_in;
   if (a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
-      a.pad_bottom == 0 && a.pad_right == 0 && (pool == nullptr || pool->num_threads() <= 1)) {
+      a.pad_bottom == 0 && a.pad_right == 0 && pool == nullptr) {
     a.W = a.N * a.H * a.W;
     a.N = a.H = 1;
   }

@@ -45,6 +45,15 @@ struct Packed {
 
 // y8 set (V = 4, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8 stores
 // to y8 instead of int32 ones to y.
+// Full unrolling of the fixed shapes' loops (native builds only: under SIMDe every intrinsic is
+// an inlined loop, and the unrolled stem tiles took the test build tens of minutes; the
+// loops compute the same either way).
+#if defined(BNNFLOW_SIMDE_AVX512)
+#define BNNFLOW_CONV_UNROLL
+#else
+#define BNNFLOW_CONV_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 // The quad loops of a tile: KH kernel rows of Q quads, then Q2 column-tail quads, fixed at
 // compile time (fully unrolled, no loop exit per kernel row: the RGB stems), or KH = 0 for
 // counts read at run time.
@@ -127,12 +136,12 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
   BNNFLOW_CONV_V(BNNFLOW_LOAD_W)                                                                  \
   BNNFLOW_PIXEL(0) BNNFLOW_PIXEL(1) BNNFLOW_PIXEL(2) BNNFLOW_PIXEL(3) BNNFLOW_PIXEL(4) BNNFLOW_PIXEL(5)
   if constexpr (S::kKH > 0) {  // fully unrolled
-#pragma GCC unroll 16
+BNNFLOW_CONV_UNROLL
     for (std::size_t r = 0; r < KH; ++r) {
       const std::uint8_t* xr = x0 + r * row;
       constexpr std::size_t px = S::kPix;  // constant offsets off one row pointer
       const std::int8_t* wr = k.wq + (r * Q * k.CoP + co) * 4;
-#pragma GCC unroll 16
+BNNFLOW_CONV_UNROLL
       for (std::size_t q = 0; q < Q; ++q) {
         BNNFLOW_QUAD
       }
@@ -147,7 +156,7 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
       const std::uint8_t* xr = x1;
       const std::size_t px = pix1;
       const std::int8_t* wr = k.wq2 + co * 4;
-#pragma GCC unroll 16
+BNNFLOW_CONV_UNROLL
       for (std::size_t q = 0; q < Q2; ++q) {
         BNNFLOW_QUAD
       }

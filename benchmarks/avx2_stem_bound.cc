@@ -8,6 +8,8 @@
 //   stem 7x7      glue::avx2::conv2d_int8_packed, ResNet's stem 224x224x3 uint8 -> 112x112x64
 //                 int32, 7x7 s2 pad 3, prepared weights (118.0 M MACs)
 //   stem 3x3      QuickNet's stem, 3x3 s2 pad 1 -> 112x112x16 (5.4 M MACs)
+//   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
+//                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
 // GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take
 // 11 pairs). Usage: avx2_stem_bound [REPS]. Build (C++ kernel build in build/ct):
 //   g++ -O2 -std=c++17 -mavx2 -Icsrc benchmarks/avx2_stem_bound.cc build/ct/libbnnflow_core.a
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "kernels/conv_int8/conv_int8.h"
+#include "kernels/requant/requant32_plan.h"
 
 namespace {
 
@@ -71,8 +74,9 @@ void madd_add(long n, const void* p) {
         "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
 }
 
-// One stem: 224x224x3 uint8 -> 112x112xO int32, KxK stride 2, pad K/2, prepared weights.
-double stem_ms(int reps, std::size_t O, int K) {
+// One stem: 224x224x3 uint8 -> 112x112xO int32, KxK stride 2, pad K/2, prepared weights; with
+// rq, int8 out through a prepared high32 requant32 in the register tile instead.
+double stem_ms(int reps, std::size_t O, int K, bool rq = false) {
   using namespace bnnflow::glue;
   const std::size_t H = 224, W = 224, C = 3;
   std::vector<std::uint8_t> x(H * W * C);
@@ -92,6 +96,49 @@ double stem_ms(int reps, std::size_t O, int K) {
   a.KH = a.KW = K;
   a.stride = 2;
   a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = K / 2;
+  std::vector<std::int8_t> y8(112 * 112 * O);
+  std::vector<std::int32_t> M(O), s(O, 40);
+  std::vector<std::int64_t> B(O, std::int64_t{1} << 39);
+  for (auto& v : M) v = static_cast<std::int32_t>(((r = r * 1103515245u + 12345u) >> 1) | 0x40000000u);
+  const Requant32Plan plan(M.data(), B.data(), s.data(), O);
+  Conv2dInt8Requant q{y8.data(), M.data(), B.data(), s.data(), avx2::requant32};
+  q.prep = &plan.view();
+  if (rq) a.rq = &q, a.y = nullptr;
+  std::vector<std::uint8_t> raw(avx2::conv2d_int8_packed_bytes(a) + 64);  // zeroed
+  void* packed = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(raw.data()) + 63) &
+                                         ~std::uintptr_t{63});
+  avx2::conv2d_int8_pack(a, packed);
+  return 1e3 * best_seconds(reps, [&] { avx2::conv2d_int8_packed(a, packed, nullptr); });
+}
+
+// A 1x1 stride-1 convolution HxWxC int8 -> HxWxO, int32 out (rq false) or int8 out with a
+// prepared high32 requant32 in the register tile (rq true), prepared weights.
+double conv1x1_ms(int reps, std::size_t H, std::size_t C, std::size_t O, bool rq) {
+  using namespace bnnflow::glue;
+  std::vector<std::int8_t> x(H * H * C), w(O * C), y8(H * H * O);
+  std::vector<std::int32_t> bias(O, 7), zp(C, 3), y(H * H * O), M(O), s(O, 40);
+  std::vector<std::int64_t> B(O);
+  std::uint32_t r = 1;
+  for (auto& v : x) v = static_cast<std::int8_t>((r = r * 1103515245u + 12345u) >> 16);
+  for (auto& v : w) v = static_cast<std::int8_t>((r = r * 1103515245u + 12345u) >> 16);
+  for (std::size_t o = 0; o < O; ++o) {
+    M[o] = static_cast<std::int32_t>(((r = r * 1103515245u + 12345u) >> 1) | 0x40000000u);
+    B[o] = std::int64_t{1} << 39;
+  }
+  const Requant32Plan plan(M.data(), B.data(), s.data(), O);
+  Conv2dInt8Requant q{y8.data(), M.data(), B.data(), s.data(), avx2::requant32};
+  q.prep = &plan.view();
+  Conv2dInt8Args a{};
+  a.x = x.data();
+  a.x_unsigned = false;
+  a.w = w.data();
+  a.bias = bias.data();
+  a.zp = zp.data();
+  a.y = rq ? nullptr : y.data();
+  a.rq = rq ? &q : nullptr;
+  a.N = 1, a.H = H, a.W = H, a.Cin = C, a.Cout = O;
+  a.KH = a.KW = 1;
+  a.stride = 1;
   std::vector<std::uint8_t> raw(avx2::conv2d_int8_packed_bytes(a) + 64);  // zeroed
   void* packed = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(raw.data()) + 63) &
                                          ~std::uintptr_t{63});
@@ -111,5 +158,16 @@ int main(int argc, char** argv) {
   std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
   const double t7 = stem_ms(reps, 64, 7), t3 = stem_ms(reps * 4, 16, 3);
   std::printf("stem 7x7 s2 3->64  %.4f ms  %6.1f GMAC/s\n", t7, 112.0 * 112 * 64 * 147 / t7 / 1e6);
+  const double t7q = stem_ms(reps, 64, 7, true);
+  std::printf("stem 7x7 int8 out  %.4f ms  %6.1f GMAC/s\n", t7q, 112.0 * 112 * 64 * 147 / t7q / 1e6);
   std::printf("stem 3x3 s2 3->16  %.4f ms  %6.1f GMAC/s\n", t3, 112.0 * 112 * 16 * 27 / t3 / 1e6);
+  const std::size_t shapes[3][3] = {{28, 64, 128}, {14, 128, 256}, {7, 256, 512}};
+  for (const auto& sh : shapes) {
+    const double macs1 = static_cast<double>(sh[0] * sh[0] * sh[1] * sh[2]);
+    for (const bool rq : {false, true}) {
+      const double t = conv1x1_ms(reps * 4, sh[0], sh[1], sh[2], rq);
+      std::printf("1x1 %zux%zu %zu->%zu %s  %.4f ms  %6.1f GMAC/s\n", sh[0], sh[0], sh[1], sh[2],
+                  rq ? "int8 " : "int32", t, macs1 / t / 1e6);
+    }
+  }
 }

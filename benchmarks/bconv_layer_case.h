@@ -32,7 +32,8 @@ struct LayerCase {
   std::vector<int16_t> mult;
   std::vector<int32_t> off, sh, thr;
   std::vector<int8_t> r;
-  std::vector<int32_t> my, mr, pairs, br, s8, t, mp, mn, bp, bn, pack_t, table;
+  std::vector<int32_t> my, mr, pairs, br, s8, t, mp, mn, bp, bn, pack_t;
+  AlignedVector<int32_t> table;
   BconvWeights W;
   Epilogue ep;
   ResidualTail rt;

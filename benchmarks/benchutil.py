@@ -60,6 +60,9 @@ def common_args(parser: argparse.ArgumentParser, models: Sequence[str]) -> None:
     parser.add_argument("--models", default=",".join(models), help=f"subset of {list(models)}")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per case")
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs per case first")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="back-to-back calls per case and round; the first is reported "
+                        "apart (first_median_ms), the others give median/min/max")
     parser.add_argument("--json", default=None, help="write the result list here")
     parser.add_argument(
         "--max-load",
@@ -125,35 +128,43 @@ def summarize(times_s: Sequence[float]) -> dict[str, float]:
     }
 
 
-def measure(cases: Sequence[Case], runs: int, warmup: int) -> list[dict[str, Any]]:
-    """Warm up every case, then time them interleaved; return one record per case."""
-    if runs < 1:
-        raise SystemExit(f"--runs must be >= 1, got {runs}")
+def measure(cases: Sequence[Case], runs: int, warmup: int, burst: int = 1) -> list[dict[str, Any]]:
+    """Warm up every case, then time them interleaved, ``burst`` back-to-back calls per case
+    and round; return one record per case. With ``burst > 1`` median / min / max are over the
+    calls 2..burst of every burst and ``first_median_ms`` is the median of the first calls
+    (the same method as ``bnnflow.bench.timing.measure_interleaved``)."""
+    if runs < 1 or burst < 1:
+        raise SystemExit(f"--runs and --burst must be >= 1, got {runs}, {burst}")
     for case in cases:
         log(f"warm-up {case.engine} {case.model} t={case.threads} b={case.batch}")
         for _ in range(max(warmup, 1)):
             if case.prepare is not None:
                 case.prepare()
             case.run()
-    times: list[list[float]] = [[] for _ in cases]
+    first: list[list[float]] = [[] for _ in cases]
+    steady: list[list[float]] = [[] for _ in cases]
     n = len(cases)
     for r in range(runs):
         for j in range(n):
             i = (r + j) % n
             if cases[i].prepare is not None:
                 cases[i].prepare()
-            t0 = time.perf_counter()
-            cases[i].run()
-            times[i].append(time.perf_counter() - t0)
+            for k in range(burst):
+                t0 = time.perf_counter()
+                cases[i].run()
+                (first if k == 0 else steady)[i].append(time.perf_counter() - t0)
     records = []
-    for case, ts in zip(cases, times, strict=True):
+    for case, f, s in zip(cases, first, steady, strict=True):
         rec = {
             "model": case.model,
             "engine": case.engine,
             "threads": case.threads,
             "batch": case.batch,
-            **summarize(ts),
+            **(summarize(f) if burst == 1 else summarize(s)),
+            "burst": burst,
         }
+        if burst > 1:
+            rec["first_median_ms"] = round(statistics.median(f) * 1e3, 4)
         rec.update(case.extra)
         records.append(rec)
     return records

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     bu.log(f"uptime before: {bu.uptime_line()}")
     load_before = bu.check_load(args.max_load)
     cases = build_cases(args, names)
-    bu.finish(bu.measure(cases, args.runs, args.warmup), args.json, load_before)
+    bu.finish(bu.measure(cases, args.runs, args.warmup, args.burst), args.json, load_before)
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         workdir = args.work_dir or tmp
         os.makedirs(workdir, exist_ok=True)
         cases = build_cases(args, engines, workdir)
-        records = bu.measure(cases, args.runs, args.warmup)
+        records = bu.measure(cases, args.runs, args.warmup, args.burst)
     records = bu.add_best(records, "onnxruntime-int8-", "onnxruntime-int8")
     bu.finish(records, args.json, load_before)
 

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     cases = build_cases(args, names, variants)
     if not cases:
         raise SystemExit("no torch variant could be built")
-    records = bu.add_best(bu.measure(cases, args.runs, args.warmup), "torch-", "torch")
+    records = bu.add_best(bu.measure(cases, args.runs, args.warmup, args.burst), "torch-", "torch")
     bu.finish(records, args.json, load_before)
 
 

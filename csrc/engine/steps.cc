@@ -627,7 +627,7 @@ struct FoldedResidual {
   const PackKernels* pack = nullptr;  // with a fused pack
   const std::int32_t* pack_t = nullptr;
   int channels = 0, pack_groups = 1;
-  std::vector<std::int32_t> tail_table;  // make_tail_table with the bconv's int8 epilogue
+  AlignedVector<std::int32_t> tail_table;  // make_tail_table with the bconv's int8 epilogue
 };
 
 // A parameter of the validated dtype T (docs/format.md) widened to int32.

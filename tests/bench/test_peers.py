@@ -40,7 +40,7 @@ FAKE_DRIVER = textwrap.dedent(
     """
     import argparse, json, os, sys
     p = argparse.ArgumentParser()
-    for a in ("--json", "--threads", "--batch", "--runs", "--warmup", "--engines",
+    for a in ("--json", "--threads", "--batch", "--runs", "--warmup", "--burst", "--engines",
               "--max-load", "--models", "--save-dir", "--work-dir"):
         p.add_argument(a)
     a = p.parse_args()
@@ -163,13 +163,15 @@ def test_bnnflow_root_env_var(checkout: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_run_peers_end_to_end_with_fake_driver(checkout: Path) -> None:
     add_env(checkout, "lce")
     recs = run_peers(
-        ["lce"], threads=[1, 2], batch=[1, 8], runs=4, warmup=0, root=checkout, echo=False
+        ["lce"], threads=[1, 2], batch=[1, 8], runs=4, warmup=0, burst=3, root=checkout,
+        echo=False,
     )
     assert {(r["threads"], r["batch"]) for r in recs} == {(1, 1), (1, 8), (2, 1), (2, 8)}
     assert all(r["engine"] == "lce" and r["runs"] == 4 for r in recs)
     (argv,) = logged_argv(checkout)
     assert argv[argv.index("--threads") + 1] == "1,2"
     assert argv[argv.index("--warmup") + 1] == "0"
+    assert argv[argv.index("--burst") + 1] == "3"
     assert "--engines" not in argv
 
 

@@ -40,6 +40,19 @@ def test_measure_interleaves_and_rotates(bu) -> None:
     assert all(r["runs"] == 3 and 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] for r in recs)
 
 
+def test_measure_bursts_split_first_calls(bu) -> None:
+    order: list[str] = []
+    cases = [bu.Case("m", e, 1, 1, run=lambda e=e: order.append(e)) for e in "ab"]
+    recs = bu.measure(cases, runs=2, warmup=0, burst=3)
+    assert order[2:] == ["a", "a", "a", "b", "b", "b", "b", "b", "b", "a", "a", "a"]
+    for r in recs:
+        assert r["runs"] == 4 and r["burst"] == 3 and r["first_median_ms"] > 0
+        assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"]
+    assert all("first_median_ms" not in r for r in bu.measure(cases, runs=1, warmup=0))
+    with pytest.raises(SystemExit, match="burst"):
+        bu.measure(cases, runs=1, warmup=0, burst=0)
+
+
 def test_summarize_in_milliseconds(bu) -> None:
     s = bu.summarize([0.003, 0.001, 0.002, 0.010])
     assert s == {"median_ms": 2.5, "min_ms": 1.0, "max_ms": 10.0, "runs": 4}

@@ -16,7 +16,7 @@ RECS = [
     rec("bnnflow-int8", "birealnet18", 1.0, threads=2, lower_bound_ms=0.8, binary_macs=1,
         int8_macs=1, float_macs=0),
     rec("bnnflow-float", "birealnet18", 3.0),
-    rec("lce", "birealnet", 20.0),
+    rec("lce", "birealnet", 20.0, first_median_ms=23.5),
     rec("torch", "birealnet18-float", 40.0),
     rec("torch", "resnet18", 44.0),
     rec("onnxruntime-int8", "resnet18", 5.0),
@@ -41,7 +41,9 @@ def test_missing_counterparts_are_not_measured() -> None:
 
 def test_tables() -> None:
     lat = latency_table(RECS)
-    assert "| birealnet18 | lce (birealnet) | 1 | 1 | 20.00 |" in lat
+    assert ("| birealnet18 | lce (birealnet) | 1 | 1 | 20.00 | 20.00 | 20.00 | 23.50 | 20.00 |"
+            in lat)
+    assert "| birealnet18 | bnnflow-float | 1 | 1 | 3.00 | 3.00 | 3.00 | — | 3.00 |" in lat
     assert "57.5 %" in lat and "56.4 %" in lat and "69.5 %" in lat
     sp = speedup_table(RECS)
     assert "| birealnet18 | 1 | 1 | 10.00x | 20.00x | 22.00x | — | 2.50x | 1.50x |" in sp

@@ -56,6 +56,37 @@ def test_measure_interleaves_and_rotates() -> None:
         measure_interleaved(cases, runs=0, warmup=0)
 
 
+class FakeClock:
+    """perf_counter stand-in: a call costs 5 ms after another case ran (cold), else 1 ms."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.last: str | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def run(self, name: str) -> None:
+        self.now += 0.001 if self.last == name else 0.005
+        self.last = name
+
+
+def test_measure_bursts_split_first_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("bnnflow.bench.timing.time.perf_counter", clock)
+    cases = [Case("m", e, 1, 1, lambda e=e: clock.run(e), {}) for e in "abc"]
+    recs = measure_interleaved(cases, runs=4, warmup=0, burst=3)
+    for r in recs:
+        assert r["runs"] == 8 and r["burst"] == 3
+        assert r["median_ms"] == r["min_ms"] == r["max_ms"] == pytest.approx(1.0)
+        assert r["first_median_ms"] == pytest.approx(5.0)
+    single = measure_interleaved(cases, runs=4, warmup=0)
+    assert all(r["median_ms"] == pytest.approx(5.0) and r["burst"] == 1
+               and "first_median_ms" not in r for r in single)
+    with pytest.raises(ValueError, match="burst"):
+        measure_interleaved(cases, runs=1, warmup=0, burst=0)
+
+
 def test_check_quiet(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(timing, "load_average", lambda: 3.5)
     assert timing.check_quiet() == 3.5

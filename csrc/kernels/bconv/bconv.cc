@@ -59,10 +59,54 @@ void EpilogueWriter::write(const int32_t* s, int32_t k, const int32_t* krow, siz
   }
 }
 
-std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t) {
+namespace {
+
+// make_tail_table's rows of the 64-channel tail in 16-bit lanes (kTpQMult.., epilogue.h).
+void add_q64_rows(const Epilogue& ep, int cout, const ResidualTail& t,
+                  AlignedVector<int32_t>* table) {
+  const auto u16 = [](int32_t v) { return static_cast<uint32_t>(static_cast<uint16_t>(v)); };
+  const int chunks = (cout + 15) / 16;
+  for (int j = 0; j < chunks; ++j) {
+    int32_t* chunk = table->data() + static_cast<size_t>(j) * kTailParams * 16;
+    const int v = j % 4, base = j / 4 * 64;
+    for (int i = 0; i < 16; ++i) {
+      const int o = base + q64_channel(v, i);
+      if (o >= cout) continue;
+      const int64_t r = ep.shift[o] > 0 ? int64_t{1} << (ep.shift[o] - 1) : 0;
+      const uint32_t m = u16(ep.mult[o]);
+      chunk[kTpQMult * 16 + i] = static_cast<int32_t>(v % 2 == 0 ? m : m << 16);
+      chunk[kTpQOffset * 16 + i] = static_cast<int32_t>(ep.offset[o] + r);
+      chunk[kTpQShift * 16 + i] = ep.shift[o];
+      chunk[kTpQPairs * 16 + i] = t.pairs[o];
+      chunk[kTpQBr * 16 + i] = t.br[o];
+      chunk[kTpQS * 16 + i] = t.s[o];
+      if (t.pwl) {
+        chunk[kTpQT * 16 + i] = t.t[o];
+        chunk[kTpQMp * 16 + i] = static_cast<int32_t>(u16(t.mp[o]));
+        chunk[kTpQMn * 16 + i] = static_cast<int32_t>(u16(t.mn[o]));
+        chunk[kTpQBp * 16 + i] = t.bp[o];
+        chunk[kTpQBn * 16 + i] = t.bn[o];
+        chunk[kTpQPs * 16 + i] = t.ps[o];
+      }
+    }
+    if (t.pack_t == nullptr || v != 0) continue;
+    auto* t8 = reinterpret_cast<int8_t*>(chunk + kTpQPackT8 * 16);
+    uint64_t keep = 0;
+    for (int c = 0; c < 64 && base + c < cout; ++c) {
+      const int64_t pt = t.pack_t[base + c];
+      t8[c] = static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(pt - 1, -128), 127));
+      if (pt > -128) keep |= uint64_t{1} << c;
+    }
+    std::memcpy(chunk + kTpQKeep * 16, &keep, sizeof keep);
+  }
+}
+
+}  // namespace
+
+AlignedVector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t) {
   const auto u16 = [](int32_t v) { return static_cast<int32_t>(static_cast<uint16_t>(v)); };
   const int chunks = (cout + 15) / 16;
-  std::vector<int32_t> table(static_cast<size_t>(chunks) * kTailParams * 16, 0);
+  AlignedVector<int32_t> table(static_cast<size_t>(chunks) * kTailParams * 16, 0);
   for (int o = 0; o < cout; ++o) {
     int32_t* row = table.data() + static_cast<size_t>(o / 16) * kTailParams * 16 + o % 16;
     const auto put = [&](TailParam p, int32_t v) { row[p * 16] = v; };
@@ -92,6 +136,7 @@ std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const Residua
       if (t.pack_t[o] > -128) row8[4] |= static_cast<int32_t>(1u << (o % 16));
     }
   }
+  add_q64_rows(ep, cout, t, &table);
   return table;
 }
 
@@ -197,7 +242,7 @@ struct PadKTable {
   int ncols = 0;
   std::vector<const int32_t*> krow;   // [row pattern][col pattern], null: no padded tap
   std::vector<const int32_t*> by_col; // [row pattern][output column]: krow of its pattern
-  std::vector<int32_t> k;
+  AlignedVector<int32_t> k;
 };
 
 // Pattern ids of the window positions along one axis; a pattern is the [lo, hi) range of
@@ -267,6 +312,12 @@ bool tail_fits(const BconvWeights& w, const Epilogue& ep, bool int8_fits_32) {
   if (t->bits == nullptr) return true;
   return t->pack_groups >= 1 && w.cout % t->pack_groups == 0 &&
          (w.cout / t->pack_groups) % 32 == 0;
+}
+
+// EpilogueWriter::tail_q64 (once the tail is in registers): the popcount sums fit int16,
+// and with a pack each 64-channel block's bits are two whole words of the pixel.
+bool tail_q64_fits(const BconvWeights& w, const ResidualTail& t, int og_ch) {
+  return w.kh * w.kw * w.cg <= 32767 && (t.bits == nullptr || og_ch % 64 == 0);
 }
 
 struct ConvContext {
@@ -460,7 +511,7 @@ struct InputView {
 };
 
 InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeometry& g, int ho,
-                     int wo, int parts, std::vector<uint32_t>* buf, ThreadPool& pool) {
+                     int wo, int parts, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
   if (!padded(g) && parts == 1) return {x, g.h, g.w};
   const int words = w.groups * w.wg, xwords = words * parts;
   const int xh = std::max(g.pad_top + g.h, (ho - 1) * g.stride + w.kh);
@@ -508,6 +559,14 @@ bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep) {
   return tail_fits(w, ep, probe.int8_fits_32);
 }
 
+bool bconv_tail_in_16bit_lanes(const BconvWeights& w, const Epilogue& ep) {
+  if (!bconv_tail_in_registers(w, ep)) return false;
+  if (w.kernel->isa != Isa::kAvx512 || w.kernel->block != 64) return false;
+  const ResidualTail& t = *ep.tail;
+  const int og_ch = t.bits != nullptr ? w.cout / t.pack_groups : 64;
+  return tail_q64_fits(w, t, og_ch);
+}
+
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
              const Epilogue& ep, void* out, ThreadPool& pool) {
   const BconvMicrokernel& mk = *w.kernel;
@@ -531,18 +590,20 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
   const int parts = mk.split_nibbles ? 2 : 1;
   const int xwords = w.groups * w.wg * parts;
-  thread_local std::vector<uint32_t> copy;  // the padded / split input, reused across calls
+  thread_local AlignedVector<uint32_t> copy;  // the padded / split input, reused across calls
   const InputView in = input_view(w, x, geo, ho, wo, parts, &copy, pool);
   const size_t tiles_per_image =
       (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
   ConvContext ctx{&w,    &geo, in.x, in.xh, in.xw, ho, wo, xwords, parts, tiles_per_image, {},
                   EpilogueWriter(ep, w.cout, out)};
   const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
+  ctx.writer.int8_q64_fits = ctx.writer.int8_q64 != nullptr && w.kh * w.kw * w.cg <= 32767;
   ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
   // Tiles skip their indirection rows only when every channel block finishes in registers.
   ctx.all_fused = ctx.fused && w.cout_g % mk.block == 0;
   if (tail_fits(w, ep, ctx.writer.int8_fits_32)) {
     ctx.writer.enable_tail(ep.tail);
+    ctx.writer.tail_q64 = tail_q64_fits(w, *ep.tail, ctx.writer.og_ch);
     if (ep.tail->bits != nullptr) {  // the micro-kernels OR their bits into the words
       std::memset(ep.tail->bits, 0,
                   static_cast<size_t>(geo.n) * ho * wo * ctx.writer.tail_words * sizeof(uint32_t));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/aligned_vector.h"
 #include "common/cpu_features.h"
 #include "common/threadpool.h"
 
@@ -67,7 +68,7 @@ struct Epilogue;
 // (EpilogueWriter::tail_table, rows TailParam of epilogue.h; the pack threshold rows when
 // t.pack_t is set; t.r and t.bits are not read). They depend on the weights alone, so a step that runs a tail
 // builds the table once (ResidualTail::table).
-std::vector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t);
+AlignedVector<int32_t> make_tail_table(const Epilogue& ep, int cout, const ResidualTail& t);
 
 // What happens to d after the popcounts: an optional clamp d' = min(max(d, lo), hi) (lo/hi
 // default to the full int32 range, i.e. no clamp), then one of the four outputs.
@@ -149,7 +150,7 @@ struct BconvWeights {
   const BconvMicrokernel* kernel = nullptr;
   int cout = 0, kh = 0, kw = 0, cin = 0, groups = 1;
   int cg = 0, wg = 0, cout_g = 0, blocks = 0;  // per group: Cin/G, words, Cout/G, blocks
-  std::vector<uint32_t> data;      // [G][blocks][KH][KW][Wg][block] ([..][Wg][2][block] split)
+  AlignedVector<uint32_t> data;    // [G][blocks][KH][KW][Wg][block] ([..][Wg][2][block] split)
   std::vector<int32_t> tap_pop;    // [KH*KW][Cout]: popcount(w[o, tap, :])
   std::vector<uint32_t> raw;       // the packed weights as given, [Cout][KH][KW][Wg]
   Isa isa() const { return kernel->isa; }
@@ -191,5 +192,10 @@ int epilogue_row_elems(const Epilogue& ep, int cout);
 // tile group whose tiles are full but the image's last; the others take ep.post); false
 // without a tail.
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
+
+// Whether the AVX-512 6x64 tiles run that tail in 16-bit lanes for their interior tiles
+// (EpilogueWriter::tail_q64: kh·kw·Cg <= 32767, pack groups of a multiple of 64 channels);
+// for tests.
+bool bconv_tail_in_16bit_lanes(const BconvWeights& w, const Epilogue& ep);
 
 }  // namespace bnnflow

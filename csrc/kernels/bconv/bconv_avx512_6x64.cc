@@ -4,6 +4,7 @@
 // finish in registers (d = K − 2·sum, clamp, epilogue: epilogue_avx512.h); the rest go
 // through the tile epilogue of bconv_epilogue_avx512_16.cc.
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/bconv/bconv_isa.h"
 #include "kernels/bconv/bconv_tile_driver.h"
@@ -74,6 +75,19 @@ inline __attribute__((always_inline)) void int8_rows(const ep::Int8Run& ir,
   }
 }
 
+// int8_rows in 16-bit lanes (ep::int8_q64) for tiles without a border pixel.
+template <int P>
+inline __attribute__((always_inline)) void int8_rows_q64(const ep::Int8Run& ir,
+                                                         const __m512i (&acc)[P][4],
+                                                         const EpilogueWriter& ew,
+                                                         const int32_t* k, size_t pix0, int o0) {
+  const ep::Tail64 c(ew);
+  const int32_t* pm = ew.int8_q64 + o0;
+  int8_t* y = ir.out + pix0 * ir.row + o0;
+#pragma GCC unroll 16
+  for (int i = 0; i < P; ++i, y += ir.row) ep::int8_q64(c, acc[i], k[i], pm, ir.stride, y);
+}
+
 struct Tile {
   static constexpr Isa kIsa = Isa::kAvx512;
   static constexpr int kLanes = kVecLanes;
@@ -127,6 +141,24 @@ struct Tile {
     }
   }
 
+  // The residual tail of a 64-channel block of P pixels without a border pixel in 16-bit
+  // lanes (ep::tail64; EpilogueWriter::tail_q64): the pack's 64 bits of a pixel are two
+  // whole words, stored at once.
+  template <int P, bool kPwl>
+  static inline __attribute__((always_inline)) void tail64_rows(const ep::TailRun& tr,
+                                                                const __m512i (&acc)[P][4],
+                                                                const EpilogueWriter& ew,
+                                                                const int32_t* k, size_t pix0,
+                                                                int o0) {
+    const ep::Tail64 c(ew);
+    const int word = o0 / ew.og_ch * ew.og_words + o0 % ew.og_ch / 32;
+#pragma GCC unroll 16
+    for (int i = 0; i < P; ++i) {
+      const uint64_t bits = ep::tail64<kPwl>(tr, c, acc[i], k[i], pix0 + i, o0);
+      if (tr.bits != nullptr) std::memcpy(tr.bits_row(pix0 + i) + word, &bits, sizeof bits);
+    }
+  }
+
   // A full channel block of P pixels finished in registers (docs: FusedRunFn).
   template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
   static inline __attribute__((always_inline)) void tile_finish(
@@ -138,6 +170,15 @@ struct Tile {
       // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
       if (has_border<P>(krow)) {
         tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
+      } else if (V == 4 && ew.tail_q64) {
+        if constexpr (V == 4) {
+          const ep::TailRun tr(ew);
+          if (tr.pwl) {
+            tail64_rows<P, true>(tr, acc, ew, k, pix0, o0);
+          } else {
+            tail64_rows<P, false>(tr, acc, ew, k, pix0, o0);
+          }
+        }
       } else {
         tail_rows<P, V, kClamp, false>(acc, ew, k, krow, pix0, o0, slots);
       }
@@ -149,6 +190,8 @@ struct Tile {
         // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
         if (has_border<P>(krow)) {
           int8_rows<P, kClamp, true>(ir, acc, ew, k, krow, pix0, o0);
+        } else if (ew.int8_q64_fits && (o0 & 63) == 0) {
+          int8_rows_q64<P>(ir, acc, ew, k, pix0, o0);
         } else {
           int8_rows<P, kClamp, false>(ir, acc, ew, k, krow, pix0, o0);
         }

@@ -17,10 +17,12 @@
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
 #include <immintrin.h>
 
+#include <cstring>
+#include <new>
+
 #include <type_traits>
 
 #include "kernels/conv_int8/conv_int8.h"
-#include "kernels/common/conv_prep.h"
 #include "kernels/requant/requant32_avx2_lanes.h"
 
 namespace bnnflow::glue::avx2 {
@@ -38,13 +40,15 @@ struct ModeTag {
 
 struct Packed {
   const std::int16_t* xp;  // staged input [N][Hp][Wp][Cin]
-  const std::int16_t* wp;  // [KH][J][CoP][2]
+  const std::int16_t* wp;  // [CoP / 32][PB][32][2], PB = KH*J + KV pairs (conv2d_int8_pack)
   const std::int32_t* bias;  // [CoP]
   // Vertical pairs (odd KW*Cin, KH >= 5; else null): vp[n*Hp + r][ow] = the (int16) pair
   // (xp[n][r][i], xp[n][r+1][i]), i = ow*stride*Cin + KW*Cin - 1 (a kernel row's last value),
-  // weights [KV][CoP][2] after the [KH][J][CoP][2] ones.
+  // their weights the block's pairs KH*J .. KH*J + KV - 1.
   const std::int32_t* vp;
-  std::size_t Hp, Wp, J, CoP, KV, Wo;
+  std::size_t Hp, Wp, J, CoP, KV, Wo, PB;
+  // With the requant32 in the tile: its parameters per 8 output channels (Cout / 8 steps).
+  const Rq32Lanes* rq_tab = nullptr;
 };
 
 // P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
@@ -72,11 +76,11 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
         vert ? reinterpret_cast<const std::int16_t*>(k.vp + (n * k.Hp + oh * a.stride) * k.Wo + ow)
              : k.xp + ((n * k.Hp + oh * a.stride + sg) * k.Wp + ow * a.stride) * a.Cin;
     const std::size_t ps = vert ? 2 : pix, js = vert ? 4 * k.Wo : 2, J = vert ? k.KV : k.J;
-    const std::int16_t* wr = k.wp + (sg * k.J * k.CoP + co) * 2;
+    const std::int16_t* wr = k.wp + ((co / kTileC) * k.PB + sg * k.J) * (2 * kTileC);
     for (std::size_t j = 0; j < J; ++j) {
       __m256i w[NV];
       for (int v = 0; v < NV; ++v) {
-        w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * k.CoP * 2 + 16 * v));
+        w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + j * (2 * kTileC) + 16 * v));
       }
       for (int p = 0; p < P; ++p) {
         std::int32_t pair;
@@ -88,27 +92,33 @@ void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t o
       }
     }
   }
-  if constexpr (NV == kNV) {
-    if (y8 != nullptr) {
-      const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
-      const std::size_t h = co / 2;
-      const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
-        constexpr Rq32Mode kMode = decltype(mode)::value;
-        for (int p = 0; p < P; ++p) {
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * a.Cout + co),
-                              rq32p_pack32(rq32p_apply<kMode>(acc[p][0], rp, co, h),
-                                           rq32p_apply<kMode>(acc[p][1], rp, co + 8, h + 4),
-                                           rq32p_apply<kMode>(acc[p][2], rp, co + 16, h + 8),
-                                           rq32p_apply<kMode>(acc[p][3], rp, co + 24, h + 12)));
-        }
-      };
-      if (rp.mode == Rq32Mode::kHigh32) {
-        store(ModeTag<Rq32Mode::kHigh32>{});
-      } else {
-        store(ModeTag<Rq32Mode::kInt32>{});
+  if (y8 != nullptr) {
+    // The step parameters from one pointer (Packed::rq_tab: no per-array pointers to keep
+    // live beside the 12 accumulators); every pixel's results before the first int8 store:
+    // 32 bytes per pixel, or 16 for a 16-channel tile (NV = 2, the last block of Cout % 32 = 16).
+    const Rq32Lanes* t = k.rq_tab + co / 8;
+    const std::size_t cout = a.Cout;
+    const auto store = [&](auto mode) {  // one loop per form, the form a compile-time constant
+      constexpr Rq32Mode kMode = decltype(mode)::value;
+      for (int p = 0; p < P; ++p) {
+        for (int v = 0; v < NV; ++v) acc[p][v] = rq32p_apply<kMode>(acc[p][v], t[v]);
       }
-      return;
+      for (int p = 0; p < P; ++p) {
+        if constexpr (NV == kNV) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * cout + co),
+                              rq32p_pack32(acc[p][0], acc[p][1], acc[p][2], acc[p][3]));
+        } else {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + p * cout + co),
+                           rq32p_pack16(acc[p][0], acc[p][1]));
+        }
+      }
+    };
+    if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+      store(ModeTag<Rq32Mode::kHigh32>{});
+    } else {
+      store(ModeTag<Rq32Mode::kInt32>{});
     }
+    return;
   }
   constexpr std::size_t kCh = 8 * NV;
   const std::size_t valid = a.Cout - co < kCh ? a.Cout - co : kCh;
@@ -140,15 +150,62 @@ void row32(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   for (; ow < Wo; ++ow) tile<1>(a, k, n, oh, ow, co, at(ow), at8(ow));
 }
 
+// A 1x1 convolution with stride 1 and no padding, Cout a multiple of 32, int32 out or the
+// requant32 in the tile: output pixel i (over N*H*W, row-major) reads staged pixel i, so the
+// 3-pixel tiles run along the flat pixel range and cross image rows: the downsample shortcuts'
+// 28-, 14- and 7-pixel rows (Wo % 3 = 1, 2, 1) would otherwise end every row with 1-pixel
+// tiles (4 weight loads per 4 multiplies) — 1/7 of the 7x7 layer's pixels.
+bool flat_1x1(const Conv2dInt8Args& a) {
+  return a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+         a.pad_bottom == 0 && a.pad_right == 0 && a.Cout % kTileC == 0 &&
+         (a.rq == nullptr || conv2d_int8_requant_in_tile(a));
+}
+
+// Flat pixels [p0, p1), channels [co, co + 32): 3-pixel tiles, then one tile of the 1 or 2 left.
+void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::size_t p0,
+                std::size_t p1) {
+  std::int32_t* const y = a.rq == nullptr ? a.y : nullptr;
+  std::int8_t* const y8 = a.rq == nullptr ? nullptr : a.rq->y;
+  const auto at = [&](std::size_t p) { return y == nullptr ? nullptr : y + p * a.Cout; };
+  const auto at8 = [&](std::size_t p) { return y8 == nullptr ? nullptr : y8 + p * a.Cout; };
+  std::size_t p = p0;
+  for (; p + kTileP <= p1; p += kTileP) tile<kTileP>(a, k, 0, 0, p, co, at(p), at8(p));
+  if (p1 - p == 2) tile<2>(a, k, 0, 0, p, co, at(p), at8(p));
+  if (p1 - p == 1) tile<1>(a, k, 0, 0, p, co, at(p), at8(p));
+}
+
+// Units (channel block, run of pixels), block-major (a block's weights stay in cache); runs of
+// a multiple of 3 pixels (the last one shorter), at most kFlatRun, as even as that allows.
+constexpr std::size_t kFlatRun = 192;
+
+void flat_units(const Conv2dInt8Args& a, const Packed& k, std::size_t pixels, ThreadPool* pool) {
+  const std::size_t blocks = a.Cout / kTileC;
+  const std::size_t want = (pixels + kFlatRun - 1) / kFlatRun;
+  const std::size_t run = ((pixels + want - 1) / want + kTileP - 1) / kTileP * kTileP;
+  const std::size_t runs = (pixels + run - 1) / run;
+  parallel_ranges(pool, blocks * runs, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t p0 = (u % runs) * run;
+      flat_range(a, k, (u / runs) * kTileC, p0, p0 + run < pixels ? p0 + run : pixels);
+    }
+  });
+}
+
 // Output pixels [0, Wo) of row (n, oh), channels [co, co + 16) (a last block of <= 16
 // channels): tiles of kTileP16 pixels, the last Wo % kTileP16 pixels as one tile of that many
 // (QuickNet's 3x3 s2 3 -> 16 stem, Wo = 112 = 18 * 6 + 4: one 4-pixel tile instead of four
 // 1-pixel ones, 9 % faster).
+// int32 to yrow ([Wo][Cout]) or, with y8row set (Cout % 32 = 16, conv2d_int8_requant_in_tile),
+// requantised int8 to y8row.
 void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh,
-           std::size_t co, std::size_t Wo, std::int32_t* yrow) {
+           std::size_t co, std::size_t Wo, std::int32_t* yrow, std::int8_t* y8row = nullptr) {
   const auto run = [&](auto pixels, std::size_t ow) {
     constexpr int kP = decltype(pixels)::value;
-    tile<kP, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    if (y8row != nullptr) {
+      tile<kP, 2>(a, k, n, oh, ow, co, nullptr, y8row + ow * a.Cout);
+    } else {
+      tile<kP, 2>(a, k, n, oh, ow, co, yrow + ow * a.Cout);
+    }
   };
   std::size_t ow = 0;
   for (; ow + kTileP16 <= Wo; ow += kTileP16) run(std::integral_constant<int, kTileP16>{}, ow);
@@ -162,34 +219,99 @@ void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   }
 }
 
-// The interior of the zeroed padded buffer,
+// A call's staging memory (the staged input, the zero-point row, the vertical pairs): a
+// per-thread buffer kept between calls (a band chain calls the kernel once per band: no
+// allocation and no zeroing of it per call), 64-byte aligned, at least `bytes` long. The
+// caller's thread owns it while its call runs (the pool's threads only read it).
+std::uint8_t* staging_buffer(std::size_t bytes) {
+  struct Buf {
+    std::uint8_t* p = nullptr;
+    std::size_t n = 0;
+    ~Buf() {
+      if (p != nullptr) ::operator delete(static_cast<void*>(p), std::align_val_t{64});
+    }
+  };
+  thread_local Buf buf;
+  if (buf.n < bytes) {
+    if (buf.p != nullptr) ::operator delete(static_cast<void*>(buf.p), std::align_val_t{64});
+    buf.p = nullptr;
+    buf.n = 0;
+    const std::size_t n = (bytes + 63) / 64 * 64;
+    buf.p = static_cast<std::uint8_t*>(::operator new(n, std::align_val_t{64}));
+    buf.n = n;
+  }
+  return buf.p;
+}
+
+constexpr std::size_t round64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Zeroes what stage_int16 does not write: the padding rows and columns of every image and the
+// `tail` elements after the last one (a pair's read past a row's end meets zero weights, but
+// stays deterministic). A 1x1 convolution without padding zeroes nothing but the tail.
+void zero_border(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
+                 std::size_t tail) {
+  const std::size_t C = a.Cin, row = Wp * C;
+  const std::size_t top = static_cast<std::size_t>(a.pad_top), bottom = static_cast<std::size_t>(a.pad_bottom);
+  const std::size_t left = static_cast<std::size_t>(a.pad_left) * C;
+  const std::size_t right = static_cast<std::size_t>(a.pad_right) * C;
+  const auto zero = [](std::int16_t* p, std::size_t n) {
+    if (n > 0) std::memset(static_cast<void*>(p), 0, n * sizeof(std::int16_t));
+  };
+  for (std::size_t n = 0; n < a.N; ++n) {
+    std::int16_t* img = xp + n * Hp * row;
+    zero(img, top * row);
+    zero(img + (Hp - bottom) * row, bottom * row);
+    if (left + right > 0) {
+      for (std::size_t r = top; r < Hp - bottom; ++r) {
+        zero(img + r * row, left);
+        zero(img + r * row + row - right, right);
+      }
+    }
+  }
+  zero(xp + a.N * Hp * row, tail);
+}
+
+// The interior of the padded buffer (its border zeroed by zero_border),
 // xp[n][h+pad_top][w+pad_left][c] = x[n][h][w][c] - zp[c]
 // (|x - zp| <= 255: exact in int16). An input row is one run of W*Cin values, widened 16 at a
 // time (vpmovzxbw / vpmovsxbw) minus the zero points laid along the row once per call (a
 // scalar loop per value cost as many instructions as the QuickNet stem's tiles).
+// zr: W*Cin int16 of scratch for the zero points along a row.
 void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std::size_t Wp,
-                 ThreadPool* pool) {
+                 std::int16_t* zr, ThreadPool* pool) {
   const std::size_t C = a.Cin, run = a.W * C;
   const std::size_t top = static_cast<std::size_t>(a.pad_top);
   const std::size_t left = static_cast<std::size_t>(a.pad_left);
-  GlueBuffer<std::int16_t> zr(run);  // zr[w*C + c] = zp[c]
-  for (std::size_t i = 0; i < run; ++i) zr[i] = static_cast<std::int16_t>(a.zp[i % C]);
-  const std::int16_t* z = zr.data();
-  parallel_ranges(pool, a.N * a.H, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t n = r / a.H, h = r % a.H;
-      const auto* in = static_cast<const std::uint8_t*>(a.x) + r * run;
-      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
+  for (std::size_t c = 0; c < C; ++c) zr[c] = static_cast<std::int16_t>(a.zp[c]);  // zr[w*C + c] = zp[c]
+  for (std::size_t i = C; i < run; i += C) std::memcpy(zr + i, zr, C * sizeof(std::int16_t));
+  const std::int16_t* z = zr;
+  // Everything the loop reads in locals (the int16 stores may alias anything, so fields read
+  // through `a` or the captures were reloaded every 16 values), one loop per input dtype.
+  const bool is_unsigned = a.x_unsigned;
+  const auto* const x = static_cast<const std::uint8_t*>(a.x);
+  const std::size_t H = a.H;
+  parallel_ranges(pool, a.N * H, [=](std::size_t r0, std::size_t r1) {
+    const auto widen = [=](auto unsigned_input, const std::uint8_t* in, std::int16_t* out) {
+      constexpr bool kU = decltype(unsigned_input)::value;
       std::size_t i = 0;
       for (; i + 16 <= run; i += 16) {
         const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-        const __m256i v = a.x_unsigned ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+        const __m256i v = kU ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
         const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_sub_epi16(v, zp));
       }
       for (; i < run; ++i) {
-        const std::int32_t v = a.x_unsigned ? in[i] : static_cast<std::int8_t>(in[i]);
+        const std::int32_t v = kU ? in[i] : static_cast<std::int8_t>(in[i]);
         out[i] = static_cast<std::int16_t>(v - z[i]);
+      }
+    };
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / H, h = r % H;
+      std::int16_t* out = xp + ((n * Hp + h + top) * Wp + left) * C;
+      if (is_unsigned) {
+        widen(std::true_type{}, x + r * run, out);
+      } else {
+        widen(std::false_type{}, x + r * run, out);
       }
     }
   });
@@ -237,8 +359,11 @@ void stage_vertical(const Conv2dInt8Args& a, const std::int16_t* xp, std::size_t
 
 }  // namespace
 
-// Packed bytes: bias int32 [CoP], then weights int16 [KH][J][CoP][2] and [KV][CoP][2]
-// (pair_layout).
+// Packed bytes: bias int32 [CoP], then weights int16 [CoP / 32][PB][32][2] (pair_layout; PB =
+// KH*J + KV pairs per 32-channel block: pair kh*J + j = (w[o,kh,2j], w[o,kh,2j+1]), an odd
+// row's last slot 0 when KV = 0, and pair KH*J + q = (kh = 2q, 2q + 1)'s last values). A block's
+// weights are one contiguous run that every tile reads front to back. (A [pair][CoP] layout
+// puts a block's pairs CoP*4 bytes apart: for CoP = 512 all of them in 4 of the L1's 64 sets.)
 std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
@@ -250,22 +375,22 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
   const std::size_t KH = static_cast<std::size_t>(a.KH), L = static_cast<std::size_t>(a.KW) * a.Cin;
+  const std::size_t PB = KH * l.J + l.KV;
   auto* bias = static_cast<std::int32_t*>(packed);
   for (std::size_t o = 0; o < a.Cout; ++o) bias[o] = a.bias[o];
   auto* w = reinterpret_cast<std::int16_t*>(bias + CoP);
-  if (l.KV == 0) {
-    pack_weights<2>(w, a.w, a.Cout, a.KH, L, CoP);
-    return;
-  }
-  std::int16_t* wv = w + KH * l.J * CoP * 2;
   for (std::size_t o = 0; o < a.Cout; ++o) {
+    std::int16_t* wo = w + (o / kTileC) * PB * 2 * kTileC + (o % kTileC) * 2;
+    const auto at = [&](std::size_t pair, std::size_t t) -> std::int16_t& {
+      return wo[pair * 2 * kTileC + t];
+    };
     for (std::size_t kh = 0; kh < KH; ++kh) {
       const std::int8_t* src = a.w + (o * KH + kh) * L;
       for (std::size_t j = 0; j < l.J; ++j) {
-        w[((kh * l.J + j) * CoP + o) * 2] = src[2 * j];
-        w[((kh * l.J + j) * CoP + o) * 2 + 1] = src[2 * j + 1];
+        at(kh * l.J + j, 0) = src[2 * j];
+        if (2 * j + 1 < L) at(kh * l.J + j, 1) = src[2 * j + 1];  // else the zeroed slot
       }
-      wv[((kh / 2) * CoP + o) * 2 + kh % 2] = src[L - 1];  // (kh, kh + 1) share pair kh / 2
+      if (l.KV > 0) at(KH * l.J + kh / 2, kh % 2) = src[L - 1];  // (kh, kh + 1) share pair kh / 2
     }
   }
 }
@@ -287,24 +412,52 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.KV = l.KV;
   k.Wo = Wo;
   k.CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
+  k.PB = static_cast<std::size_t>(a.KH) * k.J + k.KV;
 
-  GlueBuffer<std::int16_t> xp(a.N * k.Hp * k.Wp * a.Cin + 2);
-  stage_int16(a, xp.data(), k.Hp, k.Wp, pool);
+  // Staging memory: xp (+ 2 zeroed int16 of slack), the zero-point row, the vertical pairs
+  // (stage_vertical writes every row a tile reads).
+  const std::size_t staged = a.N * k.Hp * k.Wp * a.Cin;
+  const std::size_t xp_bytes = round64((staged + 2) * sizeof(std::int16_t));
+  const std::size_t zr_bytes = round64(a.W * a.Cin * sizeof(std::int16_t));
+  const std::size_t vp_bytes = round64((k.KV == 0 ? 0 : a.N * k.Hp * Wo) * sizeof(std::int32_t));
+  const bool in_tile = conv2d_int8_requant_in_tile(a);
+  const std::size_t tab_bytes = in_tile ? a.Cout / 8 * sizeof(Rq32Lanes) : 0;
+  std::uint8_t* const mem = staging_buffer(xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+  auto* const xp = reinterpret_cast<std::int16_t*>(mem);
+  zero_border(a, xp, k.Hp, k.Wp, 2);
+  stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);
 
-  k.xp = xp.data();
-  GlueBuffer<std::int32_t> vp(k.KV == 0 ? 0 : a.N * k.Hp * Wo);
-  if (k.KV > 0) stage_vertical(a, xp.data(), k.Hp, k.Wp, Ho, Wo, k.KV, vp.data());
-  k.vp = k.KV == 0 ? nullptr : vp.data();
+  k.xp = xp;
+  auto* const vp = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes);
+  if (k.KV > 0) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp);
+  k.vp = k.KV == 0 ? nullptr : vp;
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
+  if (in_tile) {
+    auto* const rq_tab = reinterpret_cast<Rq32Lanes*>(mem + xp_bytes + zr_bytes + vp_bytes);
+    const PreparedRequant32& rp = *a.rq->prep;
+    for (std::size_t v = 0; v < a.Cout / 8; ++v) {
+      rq_tab[v] = rp.mode == Rq32Mode::kHigh32 ? rq32p_lanes_at<Rq32Mode::kHigh32>(rp, 8 * v, 4 * v)
+                                                : rq32p_lanes_at<Rq32Mode::kInt32>(rp, 8 * v, 4 * v);
+    }
+    k.rq_tab = rq_tab;
+  }
+  if (flat_1x1(a)) {
+    flat_units(a, k, a.N * Ho * Wo, pool);
+    return;
+  }
   // Channel-block-major units without fused requant (conv_int8_rows): one thread keeps a
   // block's weights in cache across consecutive rows (large 1x1 convolutions are weight-bound).
-  // With the requant32 in the tile (whole 32-channel blocks) the same units write int8 rows.
-  if (conv2d_int8_requant_in_tile(a)) {
+  // With the requant32 in the tile (whole 16-channel blocks) the same units write int8 rows.
+  if (in_tile) {
     conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
                                                         std::int8_t* y8row) {
-      row32(a, k, n, oh, co, Wo, nullptr, y8row);
+      if (a.Cout - co <= kTileC / 2) {
+        row16(a, k, n, oh, co, Wo, nullptr, y8row);
+      } else {
+        row32(a, k, n, oh, co, Wo, nullptr, y8row);
+      }
     });
     return;
   }
@@ -320,7 +473,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
 
 bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
   return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
-         a.Cout % kTileC == 0;
+         a.Cout % (kTileC / 2) == 0;
 }
 
 }  // namespace bnnflow::glue::avx2

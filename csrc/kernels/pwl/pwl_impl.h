@@ -25,22 +25,28 @@ void pwl_int8_impl(const PwlInt8Args& a, ThreadPool* pool) {
     bn[c] = wadd32(a.Bn[c], r);
   }
   const std::size_t Cv = C - C % V::kI32;
-  parallel_ranges(pool, a.rows, [&](std::size_t r0, std::size_t r1) {
+  // Every pointer in a local captured by value: the int8 stores may alias anything, and GCC
+  // reloaded the buffers' and the arguments' pointers on every vector through references.
+  const std::int32_t *const mpp = mp.data(), *const bpp = bp.data(), *const mnp = mn.data(),
+                            *const bnp = bn.data(), *const t = a.t, *const s = a.s;
+  const std::int8_t* const x0 = a.x;
+  std::int8_t* const y0 = a.y;
+  parallel_ranges(pool, a.rows, [=](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
-      const std::int8_t* x = a.x + r * C;
-      std::int8_t* y = a.y + r * C;
+      const std::int8_t* x = x0 + r * C;
+      std::int8_t* y = y0 + r * C;
       std::size_t c = 0;
       for (; c < Cv; c += V::kI32) {
         const typename V::I q = V::ld_i8(x + c);
-        const typename V::I vp = V::mla(V::ld_i32(bp.data() + c), q, V::ld_i32(mp.data() + c));
-        const typename V::I vn = V::mla(V::ld_i32(bn.data() + c), q, V::ld_i32(mn.data() + c));
-        const typename V::I v = V::select_lt(q, V::ld_i32(a.t + c), vn, vp);
-        V::st_sat_i8(y + c, V::srav(v, V::ld_i32(a.s + c)));
+        const typename V::I vp = V::mla(V::ld_i32(bpp + c), q, V::ld_i32(mpp + c));
+        const typename V::I vn = V::mla(V::ld_i32(bnp + c), q, V::ld_i32(mnp + c));
+        const typename V::I v = V::select_lt(q, V::ld_i32(t + c), vn, vp);
+        V::st_sat_i8(y + c, V::srav(v, V::ld_i32(s + c)));
       }
       for (; c < C; ++c) {
         const std::int32_t q = x[c];
-        const std::int32_t v = q >= a.t[c] ? wadd32(mp[c] * q, bp[c]) : wadd32(mn[c] * q, bn[c]);
-        y[c] = sat8(v >> a.s[c]);
+        const std::int32_t v = q >= t[c] ? wadd32(mpp[c] * q, bpp[c]) : wadd32(mnp[c] * q, bnp[c]);
+        y[c] = sat8(v >> s[c]);
       }
     }
   });

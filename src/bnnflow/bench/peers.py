@@ -248,6 +248,7 @@ def run_peers(
     batch: Sequence[int] = (1, 8),
     runs: int = 30,
     warmup: int = 5,
+    burst: int = 1,
     root: str | os.PathLike[str] | None = None,
     max_load: float | None = None,
     timeout: float | None = None,
@@ -270,14 +271,15 @@ def run_peers(
     ``keep_variants``; the peer's own record names the winning variant in ``variant``."""
     if not peers:
         raise ValueError("peers: empty selection")
-    if runs < 1 or warmup < 0:
-        raise ValueError(f"runs must be >= 1 and warmup >= 0, got runs={runs} warmup={warmup}")
+    if runs < 1 or warmup < 0 or burst < 1:
+        raise ValueError(f"runs and burst must be >= 1 and warmup >= 0, got runs={runs} "
+                         f"warmup={warmup} burst={burst}")
     selected = [get_peer(p) for p in dict.fromkeys(peers)]
     chosen = _choose_models(selected, models or {})
     base = find_root(root)
     pythons = {p.name: peer_python(p, base) for p in selected}
     common = ["--threads", _csv(threads), "--batch", _csv(batch)]
-    common += ["--runs", str(runs), "--warmup", str(warmup)]
+    common += ["--runs", str(runs), "--warmup", str(warmup), "--burst", str(burst)]
     if max_load is not None:
         common += ["--max-load", str(max_load)]
     by_driver: dict[str, list[Peer]] = {}

@@ -4,8 +4,11 @@ Method (the same as the peer drivers', ``benchmarks/benchutil.py``): every case 
 data-flow x threads x batch) is built once — one :class:`~bnnflow.runtime.Interpreter` per
 thread count — and warmed up; then repetition ``r`` runs every case once, starting at case
 ``r mod n``, so a slow drift of the machine hits all engines alike. One call is
-``Interpreter.run(x)`` on a batch (input check and logits copy included). Reported: median,
-min and max milliseconds per call over ``runs`` calls.
+``Interpreter.run(x)`` on a batch (input check and logits copy included). A case runs
+``burst`` calls back to back per round: the first follows other engines' work (cold caches,
+pool workers asleep), the others are the steady state of a serving loop. Reported: median, min
+and max milliseconds per call over the steady calls (``runs · (burst − 1)``; with ``burst = 1``
+over the ``runs`` single calls), and ``first_median_ms``, the median of the bursts' first calls.
 
 **Lower bound** of one call (``batch`` images, ``threads`` cores)::
 
@@ -90,27 +93,46 @@ def summarize(times_s: Sequence[float]) -> dict[str, float | int]:
             "max_ms": round(max(ms), 4), "runs": len(ms)}
 
 
-def measure_interleaved(cases: Sequence[Case], runs: int, warmup: int) -> list[dict[str, Any]]:
+def measure_interleaved(cases: Sequence[Case], runs: int, warmup: int,
+                        burst: int = 1) -> list[dict[str, Any]]:
     """Warm every case up (``warmup`` calls, at least one), then time ``runs`` interleaved
-    rounds; one record per case (see the module docstring)."""
-    if runs < 1 or warmup < 0:
-        raise ValueError(f"runs must be >= 1 and warmup >= 0, got runs={runs} warmup={warmup}")
+    rounds; one record per case (see the module docstring).
+
+    Each round runs a case ``burst`` times back to back. With ``burst == 1`` every timed call
+    follows the other cases' calls (caches cold, pool workers asleep); with ``burst > 1`` the
+    record's median / min / max are over the calls 2..burst of every burst (the steady state
+    of a serving loop) and ``first_median_ms`` is the median of the bursts' first calls."""
+    if runs < 1 or warmup < 0 or burst < 1:
+        raise ValueError(f"runs and burst must be >= 1 and warmup >= 0, got runs={runs} "
+                         f"warmup={warmup} burst={burst}")
     for case in cases:
         for _ in range(max(warmup, 1)):
             case.run()
-    times: list[list[float]] = [[] for _ in cases]
+    first: list[list[float]] = [[] for _ in cases]
+    steady: list[list[float]] = [[] for _ in cases]
     n = len(cases)
     for r in range(runs):
         for j in range(n):
             i = (r + j) % n
-            t0 = time.perf_counter()
-            cases[i].run()
-            times[i].append(time.perf_counter() - t0)
+            for k in range(burst):
+                t0 = time.perf_counter()
+                cases[i].run()
+                (first if k == 0 else steady)[i].append(time.perf_counter() - t0)
     return [
         {"model": c.model, "engine": c.engine, "threads": c.threads, "batch": c.batch,
-         **summarize(ts), **c.extra}
-        for c, ts in zip(cases, times, strict=True)
+         **burst_summary(f, s, burst), **c.extra}
+        for c, f, s in zip(cases, first, steady, strict=True)
     ]
+
+
+def burst_summary(first_s: Sequence[float], steady_s: Sequence[float],
+                  burst: int) -> dict[str, Any]:
+    """The record fields of :func:`measure_interleaved` from the first calls of the bursts and
+    the others (seconds)."""
+    if burst == 1:
+        return {**summarize(first_s), "burst": 1}
+    return {**summarize(steady_s), "burst": burst,
+            "first_median_ms": round(statistics.median(first_s) * 1e3, 4)}
 
 
 def input_batch(interp: Any, batch: int, seed: int = 0) -> np.ndarray:

@@ -50,6 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    + ", or 'all' / 'none' (default none)")
     p.add_argument("--runs", type=int, default=30, help="timed calls per case (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed calls per case first")
+    p.add_argument("--burst", type=int, default=3,
+                   help="back-to-back calls per case and round (default 3): the first call of "
+                   "each burst is reported apart ('first call'), the others give the median")
     p.add_argument("--json", default=None, help="write the result records here")
     p.add_argument("--plot", default=None, help="draw a PNG bar chart here")
     p.add_argument("--markdown", default=None, help="write the Markdown tables here")
@@ -112,8 +115,9 @@ def _validate(args: argparse.Namespace) -> dict[str, Any]:
     }
     if not opts["dataflows"]:
         raise UsageError("--dataflows: choose at least one of int8, float")
-    if args.runs < 1 or args.warmup < 0:
-        raise UsageError(f"--runs must be >= 1 and --warmup >= 0, got {args.runs}, {args.warmup}")
+    if args.runs < 1 or args.warmup < 0 or args.burst < 1:
+        raise UsageError(f"--runs and --burst must be >= 1 and --warmup >= 0, got {args.runs}, "
+                         f"{args.burst}, {args.warmup}")
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot {args.plot!r}: must end in .png")
     return opts
@@ -184,8 +188,9 @@ def _time_bnnflow(paths: dict[tuple[str, str], Path], opts: dict[str, Any],
                          "setting": f"Interpreter(num_threads={threads}), {dataflow} data-flow"}
                 cases.append(timing.Case(model, DATAFLOW_ENGINES[dataflow], threads, batch,
                                          lambda it=interp, xx=x: it.run(xx), extra))
-    timing.log(f"timing {len(cases)} bnnflow cases, {args.runs} interleaved runs each")
-    return timing.measure_interleaved(cases, args.runs, args.warmup), interps
+    timing.log(f"timing {len(cases)} bnnflow cases, {args.runs} interleaved rounds of "
+               f"{args.burst} calls each")
+    return timing.measure_interleaved(cases, args.runs, args.warmup, args.burst), interps
 
 
 def _peer_models(opts: dict[str, Any]) -> dict[str, list[str]]:
@@ -218,7 +223,8 @@ def _run_peers(opts: dict[str, Any], args: argparse.Namespace) -> list[dict]:
         return []
     try:
         return run_peers(list(wanted), threads=opts["threads"], batch=opts["batch"],
-                         runs=args.runs, warmup=args.warmup, max_load=args.max_load,
+                         runs=args.runs, warmup=args.warmup, burst=args.burst,
+                         max_load=args.max_load,
                          models=wanted, save_dir=Path(args.workdir) / "peers")
     except PeerError as err:
         raise UsageError(str(err)) from None

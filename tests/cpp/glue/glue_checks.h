@@ -259,6 +259,13 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
     a.H = r.uniform(a.k, 11);
     a.W = r.uniform(a.k, 11);
     a.C = r.uniform(1, 100);
+    if (iter % 5 == 2) a.C = 32 * static_cast<std::size_t>(r.uniform(1, 3));  // whole 32-byte blocks (AVX2 maxpool)
+    if (iter % 5 == 4) {  // windows that tile the input, no padding, C % 16 == 0 (AVX2 sumpool)
+      a.stride = a.k;
+      a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;
+      a.C = 16 * static_cast<std::size_t>(r.uniform(1, 6));
+      if (iter == 24) a.k = a.stride = 15, a.H = 15, a.W = 31, a.C = 32;  // |sum| up to 225 * 128
+    }
     if (iter < 2) {  // the downsample shortcut's 2x2/2 unpadded pool (a fast path), odd W once
       a.k = a.stride = 2;
       a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;
@@ -446,12 +453,22 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     if (iter == 5) s = ConvShape{1, 8, 29, 5, 40, 3, 5, 2, 0};
     if (iter == 7) s = ConvShape{1, 11, 33, 3, 64, 7, 7, 2, 2};
     if (iter == 9) s = ConvShape{2, 7, 9, 70, 128, 1, 1, 1, 0};  // 1x1, two whole 64-channel blocks
-    // 1x1 stride 1 like the downsample shortcuts (AVX-512 on one thread: one row of N*H*W
+    // 1x1 stride 1 unpadded with Cout % 32 == 0 (AVX2 runs its tiles along the flat pixels):
+    // 49 pixels (16 tiles + 1), 20 (6 + 2), 256 (two runs of 129 + 127), 3 images of 35.
+    if (iter == 11) s = ConvShape{1, 7, 7, 256, 64, 1, 1, 1, 0};
+    if (iter == 13) s = ConvShape{1, 4, 5, 9, 32, 1, 1, 1, 0};
+    if (iter == 15) s = ConvShape{1, 16, 16, 8, 64, 1, 1, 1, 0};
+    if (iter == 17) s = ConvShape{3, 5, 7, 33, 96, 1, 1, 1, 0};
+    // Cout % 32 == 16 (AVX2 requantises the last 16-channel block in its tile too): a QuickNet-
+    // like stem (Wo = 15: two 6-pixel tiles and a 3) and 48 channels (one 32 block and a 16).
+    if (iter == 19) s = ConvShape{1, 13, 29, 3, 16, 3, 3, 2, 1};
+    if (iter == 21) s = ConvShape{2, 9, 17, 5, 48, 3, 3, 1, 1};
+    // 1x1 stride 1 like the downsample shortcuts (AVX-512 without a pool: one row of N*H*W
     // pixels, the requant32 pipelined a tile behind): fewer quads than the pipe's 6 runs (Q =
     // 4), exactly 6, and a 14x14 map of 196 = 32 * 6 + 4 pixels.
-    if (iter == 11) s = ConvShape{1, 5, 9, 16, 64, 1, 1, 1, 0};
-    if (iter == 12) s = ConvShape{2, 3, 10, 24, 64, 1, 1, 1, 0};
-    if (iter == 13) s = ConvShape{1, 14, 14, 64, 128, 1, 1, 1, 0};
+    if (iter == 23) s = ConvShape{1, 5, 9, 16, 64, 1, 1, 1, 0};
+    if (iter == 24) s = ConvShape{2, 3, 10, 24, 64, 1, 1, 1, 0};
+    if (iter == 25) s = ConvShape{1, 14, 14, 64, 128, 1, 1, 1, 0};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

@@ -21,6 +21,7 @@
 #include "kernels/add/residual.h"
 #include "kernels/bconv/bconv.h"
 #include "kernels/bconv/bconv_isa.h"
+#include "kernels/bconv/epilogue.h"
 #include "kernels/bdense/bdense.h"
 #include "kernel_test_util.h"
 
@@ -229,7 +230,8 @@ struct TailData {
   glue::ResidualParams params;
 };
 
-void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d) {
+// q64: with a pack, one pack group (the AVX-512 tail in 16-bit lanes).
+void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d, bool q64 = false) {
   const auto i16 = [&] {
     return uniform(rng, 0, 3) == 0 ? uniform(rng, -32768, 32767) : uniform(rng, -3000, 3000);
   };
@@ -266,7 +268,7 @@ void make_tail(std::mt19937& rng, int cout, size_t pixels, TailData* d) {
     for (int g = 1; g <= 4; ++g) {
       if (cout % g == 0) divisors.push_back(g);
     }
-    t.pack_groups = divisors[uniform(rng, 0, static_cast<int>(divisors.size()) - 1)];
+    t.pack_groups = q64 ? 1 : divisors[uniform(rng, 0, static_cast<int>(divisors.size()) - 1)];
     t.pack_t = d->pack_t.data();
     d->bits.assign(pixels * packed_words(cout, t.pack_groups), 0xdeadbeefu);
     t.bits = d->bits.data();
@@ -323,12 +325,12 @@ void note_tail(const std::string& name, bool in_registers) {
 void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::string& name,
                 const std::vector<uint32_t>& x, const BconvGeometry& geo, const Epilogue& ep0,
                 std::mt19937& rng, test::Tally& tally, ThreadPool* pools[],
-                const std::string& what) {
+                const std::string& what, bool q64 = false) {
   const size_t pixels = static_cast<size_t>(geo.n) *
                         conv_out_size(geo.h, ref.kh, geo.stride, geo.pad_top, geo.pad_bottom) *
                         conv_out_size(geo.w, ref.kw, geo.stride, geo.pad_left, geo.pad_right);
   TailData want_d;
-  make_tail(rng, ref.cout, pixels, &want_d);
+  make_tail(rng, ref.cout, pixels, &want_d, q64);
   std::atomic<size_t> rows{0};
   TailPost post{&want_d, ref.cout, &rows};
   Epilogue ep = ep0;
@@ -339,6 +341,10 @@ void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::str
   const std::vector<uint32_t> want_bits = want_d.bits;
   const bool regs = bconv_tail_in_registers(opt, ep);
   note_tail(name, regs);
+  if (opt.kernel->isa == Isa::kAvx512 && opt.kernel->block == 64) {
+    note_tail(name + " in 16-bit lanes" + (ep.tail->pwl ? " with pwl" : ""),
+              bconv_tail_in_16bit_lanes(opt, ep));
+  }
   for (int t = 0; t < kPools; ++t) {
     std::fill(want_d.bits.begin(), want_d.bits.end(), 0xdeadbeefu);
     rows = 0;
@@ -349,6 +355,30 @@ void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::str
                            std::to_string(kPoolThreads[t]) + " " + what;
     tally.check(got == want && want_d.bits == want_bits, tw);
     if (regs && geo.n == 1) tally.check(rows.load() == 0, "no post pass rows: " + tw);
+  }
+}
+
+bool is_line_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+
+// The tables the SIMD epilogues read with full-vector loads start on a cache line (a vector
+// load of a table at 16, 32 or 48 bytes past a line splits in two; docs/performance.md,
+// "Identical blocks, different times"): the int8 parameter rows (any cout) and the residual
+// tail's table.
+void check_alignment(std::mt19937& rng, test::Tally& tally) {
+  for (int cout : {1, 20, 64, 130}) {
+    const EpilogueData e = make_epilogue(rng, EpilogueKind::kInt8, cout, 9 * 64, false, false);
+    const EpilogueWriter w(e.ep, cout, nullptr);
+    const std::string c = " cout " + std::to_string(cout);
+    tally.check(w.int8_stride % 16 == 0 && w.int8_stride >= static_cast<size_t>(cout),
+                "int8 parameter stride a multiple of 16" + c);
+    for (int row = 0; row < 3; ++row) {
+      tally.check(is_line_aligned(w.int8_params + row * w.int8_stride),
+                  "int8 parameter row " + std::to_string(row) + " 64-byte aligned" + c);
+    }
+    TailData d;
+    make_tail(rng, cout, 4, &d);
+    tally.check(is_line_aligned(make_tail_table(e.ep, cout, d.tail).data()),
+                "tail table 64-byte aligned" + c);
   }
 }
 
@@ -375,6 +405,8 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
     // Every optimized kernel has a vectorised tile epilogue (and, where the ISA has one, the
     // fused form): a table that silently fell back to the portable epilogue would still be
     // exact, so the comparisons below could not notice.
+    tally.check(is_line_aligned(opt.data.data()),
+                cand.name + " weights 64-byte aligned " + describe(c));
     tally.check(opt.kernel->finish != nullptr &&
                     (!cand.fused_all || opt.kernel->run_many_finish != nullptr),
                 cand.name + " (" + opt.kernel->name + ") has its ISA's epilogue");
@@ -396,9 +428,13 @@ void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPoo
         if (kind == EpilogueKind::kInt8) check_post(opt, x, geo, e.ep, want, *pools[t], tally, what);
       }
       if (kind == EpilogueKind::kInt8) {
-        check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools,
-                   cand.name + " (" + opt.kernel->name + ")" + (wide ? " wide " : " ") +
-                       describe(c));
+        const std::string tw = cand.name + " (" + opt.kernel->name + ")" +
+                               (wide ? " wide " : " ") + describe(c);
+        check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools, tw);
+        // one pack group: AVX-512's 64-channel blocks take the 16-bit lanes
+        if (cout % 64 == 0) {
+          check_tail(ref, opt, cand.name, x, geo, e.ep, rng, tally, pools, tw, true);
+        }
       }
       if (kind == EpilogueKind::kInt8) check_post(ref, x, geo, e.ep, want, *pools[1], tally,
                                                   "scalar " + describe(c));
@@ -498,7 +534,13 @@ int main() {
       {3, 11, 11, 40, 1, 192, 3, 3, 3, 1, PadMode::kZero},
       {2, 9, 10, 64, 1, 32, 3, 3, 1, 1, PadMode::kOne},
       {1, 14, 9, 64, 1, 16, 3, 3, 2, 1, PadMode::kZero},
+      // the AVX-512 residual tail in 16-bit lanes (64-channel blocks): groups, 192 channels,
+      // batch > 1, odd widths; and kh·kw·Cg > 32767 (int16 sums would not be exact)
+      {1, 7, 9, 48, 2, 64, 3, 3, 1, 1, PadMode::kZero},
+      {2, 9, 7, 100, 1, 192, 3, 3, 1, 1, PadMode::kOne},
+      {1, 4, 5, 4000, 1, 64, 3, 3, 1, 1, PadMode::kZero},
   };
+  check_alignment(rng, tally);
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
   const PadMode modes[] = {PadMode::kZero, PadMode::kOne, PadMode::kValid};

@@ -72,7 +72,8 @@ int main() {
   std::mt19937 rng(99);
   for (int i = 0; i < 150; ++i) {
     const size_t pixels = uniform(rng, 1, 90);
-    const int groups = uniform(rng, 1, 4), c = groups * uniform(rng, 1, 140);
+    int groups = uniform(rng, 1, 4), c = groups * uniform(rng, 1, 140);
+    if (i % 50 == 7) groups = uniform(rng, 1, 2), c = groups * 1056;  // > 1024 channels (AVX2: heap thresholds)
     const std::string what = "pixels=" + std::to_string(pixels) + " c=" + std::to_string(c) +
                              " groups=" + std::to_string(groups);
     std::vector<int8_t> xi(pixels * c);

@@ -9,6 +9,8 @@
 // bias. The KW*Cin staged bytes of a kernel row are contiguous and read as 4-byte groups; a
 // row length that is not a multiple of 4 either meets zero weights or (column-tail layout,
 // below: the RGB stem) leaves its last bytes to a transposed plane.
+#include <type_traits>
+
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/common/conv_prep.h"
 #include "kernels/common/isa_avx512.h"
@@ -43,11 +45,71 @@ struct Packed {
 
 // y8 set (V = 4, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8 stores
 // to y8 instead of int32 ones to y.
-template <int P, int V>
+// Full unrolling of the fixed shapes' loops (native builds only: under SIMDe every intrinsic is
+// an inlined loop, and the unrolled stem tiles took the test build tens of minutes; the
+// loops compute the same either way).
+#if defined(BNNFLOW_SIMDE_AVX512)
+#define BNNFLOW_CONV_UNROLL
+#else
+#define BNNFLOW_CONV_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// The quad loops of a tile: KH kernel rows of Q quads, then Q2 column-tail quads, fixed at
+// compile time (fully unrolled, no loop exit per kernel row: the RGB stems), or KH = 0 for
+// counts read at run time.
+template <std::size_t KH, std::size_t Q, std::size_t Q2, std::size_t PIX = 0>
+struct Shape {
+  static constexpr std::size_t kKH = KH, kQ = Q, kQ2 = Q2, kPix = PIX;  // PIX: stride * Cin
+};
+
+// No requantisation pipelined across tiles (R of tile).
+struct NoPipe {
+  static constexpr bool kOn = false;
+  static constexpr Rq32Mode kMode = Rq32Mode::kInt64;
+};
+// The requant32 (prepared, form kMode) of the previous tile's accumulators, one pixel after
+// each of the first kernel rows of this tile (see tile).
+template <Rq32Mode M>
+struct Pipe {
+  static constexpr bool kOn = true;
+  static constexpr Rq32Mode kMode = M;
+};
+
+// requant32 of n pixels of 64 int32 accumulators at acc (pixel stride 64) into y8 (pixel
+// stride cout), with rp's channels co..co+63.
+template <Rq32Mode kMode>
+inline void rq_pixels(const std::int32_t* acc, std::size_t n, std::int8_t* y8, std::size_t cout,
+                      const PreparedRequant32& rp, std::size_t co) {
+  const std::size_t h = co / 2;
+  for (std::size_t p = 0; p < n; ++p) {
+    const std::int32_t* v = acc + p * 4 * kLanes;
+    _mm512_storeu_si512(
+        y8 + p * cout,
+        rq32p_pack64(rq32p_apply<kMode>(_mm512_loadu_si512(v), rp, co, h),
+                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 16), rp, co + 16, h + 8),
+                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 32), rp, co + 32, h + 16),
+                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 48), rp, co + 48, h + 24)));
+  }
+}
+
+// S: the kernel's quad loops, Shape<0, 0, 0> with the counts read from a and k at run time or
+// Shape<KH, Q, Q2> with them fixed at compile time (unrolled: no loop exit per kernel row).
+// R = Pipe<mode> (V = 4; S fixed, or KH = 1 without column tail; block_rq: the prepared
+// requant32 of channels co..co+63 at index 0): the tile stores its P x 64 int32 accumulators
+// to acc_buf (L1) instead of requantising them, and requantises the previous 6-pixel tile's
+// (acc_buf as it was on entry, int8 out to prev_y8 + co unless prev_y8 is null) one pixel
+// after each of its first 6 kernel rows (KH = 1: after each sixth of its quads): those vector
+// ops then issue next to the vpdpbusd stream instead of after it (the epilogue was ~15 % of
+// the 7x7 stem's tile time).
+template <int P, int V, class S, class R = NoPipe>
 void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
           std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co, std::int32_t* y,
-          std::int8_t* y8 = nullptr) {
+          std::int8_t* y8 = nullptr, std::int32_t* acc_buf = nullptr,
+          std::int8_t* prev_y8 = nullptr, const PreparedRequant32* block_rq = nullptr) {
   static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
+  static_assert(!R::kOn || V == 4, "tile: pipe needs 64 channels");
+  const std::size_t KH = S::kKH > 0 ? S::kKH : static_cast<std::size_t>(a.KH);
+  const std::size_t Q = S::kKH > 0 ? S::kQ : k.Q, Q2 = S::kKH > 0 ? S::kQ2 : k.Q2;
   const __m512i zero = _mm512_setzero_si512();
 #define BNNFLOW_DECL_B(v) \
   const __m512i bias##v = V > v ? _mm512_loadu_si512(k.bias + co + v * kLanes) : zero;
@@ -56,39 +118,92 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
 #define BNNFLOW_DECL_ACC(p, v) __m512i acc##p##v = bias##v;
   BNNFLOW_CONV_PV(BNNFLOW_DECL_ACC)
 #undef BNNFLOW_DECL_ACC
-  // Q quads at xr + p*px (broadcast) times the weight quads at wr.
+  // Q quads at xr + p*px (broadcast; xq = xr + 4q) times the weight quads at wr.
 #define BNNFLOW_STEP(p, v) \
   if constexpr (P > p && V > v) acc##p##v = _mm512_dpbusd_epi32(acc##p##v, b##p, w##v);
 #define BNNFLOW_PIXEL(p)                                                        \
   if constexpr (P > p) {                                                        \
     std::int32_t quad;                                                          \
-    std::memcpy(&quad, xr + p * px + 4 * q, 4);                                 \
+    std::memcpy(&quad, xq + p * px, 4);                                         \
     const __m512i b##p = _mm512_set1_epi32(quad);                               \
     BNNFLOW_STEP(p, 0) BNNFLOW_STEP(p, 1) BNNFLOW_STEP(p, 2) BNNFLOW_STEP(p, 3) \
   }
 #define BNNFLOW_LOAD_W(v) const __m512i w##v = V > v ? _mm512_loadu_si512(wq + v * kLanes * 4) : zero;
-#define BNNFLOW_QUADS(Q)                                                                         \
-  for (std::size_t q = 0; q < (Q); ++q) {                                                         \
-    const std::int8_t* wq = wr + q * k.CoP * 4;                                                   \
-    BNNFLOW_CONV_V(BNNFLOW_LOAD_W)                                                                \
-    BNNFLOW_PIXEL(0) BNNFLOW_PIXEL(1) BNNFLOW_PIXEL(2) BNNFLOW_PIXEL(3) BNNFLOW_PIXEL(4) BNNFLOW_PIXEL(5) \
-  }
-  for (std::size_t r = 0; r < static_cast<std::size_t>(a.KH); ++r) {
-    const std::uint8_t* xr = x0 + r * row;
+#define BNNFLOW_QUAD                                                                             \
+  const std::uint8_t* xq = xr + 4 * q;                                                            \
+  if constexpr (S::kKH > 0) asm("" : "+r"(xq)); /* no CSE of equal quads across pixels: */       \
+  const std::int8_t* wq = wr + q * k.CoP * 4;   /* the kept broadcasts spilled accumulators */   \
+  BNNFLOW_CONV_V(BNNFLOW_LOAD_W)                                                                  \
+  BNNFLOW_PIXEL(0) BNNFLOW_PIXEL(1) BNNFLOW_PIXEL(2) BNNFLOW_PIXEL(3) BNNFLOW_PIXEL(4) BNNFLOW_PIXEL(5)
+  if constexpr (S::kKH > 0) {  // fully unrolled
+BNNFLOW_CONV_UNROLL
+    for (std::size_t r = 0; r < KH; ++r) {
+      const std::uint8_t* xr = x0 + r * row;
+      constexpr std::size_t px = S::kPix;  // constant offsets off one row pointer
+      const std::int8_t* wr = k.wq + (r * Q * k.CoP + co) * 4;
+BNNFLOW_CONV_UNROLL
+      for (std::size_t q = 0; q < Q; ++q) {
+        BNNFLOW_QUAD
+      }
+      if constexpr (R::kOn) {  // r is a constant here (unrolled)
+        if (r < static_cast<std::size_t>(kTileP) && prev_y8 != nullptr) {
+          rq_pixels<R::kMode>(acc_buf + r * 4 * kLanes, 1, prev_y8 + r * a.Cout + co, a.Cout,
+                              *block_rq, 0);
+        }
+      }
+    }
+    if constexpr (S::kQ2 > 0) {
+      const std::uint8_t* xr = x1;
+      const std::size_t px = pix1;
+      const std::int8_t* wr = k.wq2 + co * 4;
+BNNFLOW_CONV_UNROLL
+      for (std::size_t q = 0; q < Q2; ++q) {
+        BNNFLOW_QUAD
+      }
+    }
+  } else if constexpr (R::kOn) {  // KH = 1, Q2 = 0 (piped_tiles): Q quads in 6 runs
+    const std::uint8_t* xr = x0;
     const std::size_t px = pix;
-    const std::int8_t* wr = k.wq + (r * k.Q * k.CoP + co) * 4;
-    BNNFLOW_QUADS(k.Q)
+    const std::int8_t* wr = k.wq + co * 4;
+    std::size_t q = 0;
+    for (std::size_t j = 0; j < 6; ++j) {
+      for (const std::size_t q1 = (j + 1) * Q / 6; q < q1; ++q) {
+        BNNFLOW_QUAD
+      }
+      if (prev_y8 != nullptr) {
+        rq_pixels<R::kMode>(acc_buf + j * 4 * kLanes, 1, prev_y8 + j * a.Cout + co, a.Cout,
+                            *block_rq, 0);
+      }
+    }
+  } else {
+    for (std::size_t r = 0; r < KH; ++r) {
+      const std::uint8_t* xr = x0 + r * row;
+      const std::size_t px = pix;
+      const std::int8_t* wr = k.wq + (r * Q * k.CoP + co) * 4;
+      for (std::size_t q = 0; q < Q; ++q) {
+        BNNFLOW_QUAD
+      }
+    }
+    if (Q2 > 0) {
+      const std::uint8_t* xr = x1;
+      const std::size_t px = pix1;
+      const std::int8_t* wr = k.wq2 + co * 4;
+      for (std::size_t q = 0; q < Q2; ++q) {
+        BNNFLOW_QUAD
+      }
+    }
   }
-  if (k.Q2 > 0) {
-    const std::uint8_t* xr = x1;
-    const std::size_t px = pix1;
-    const std::int8_t* wr = k.wq2 + co * 4;
-    BNNFLOW_QUADS(k.Q2)
-  }
-#undef BNNFLOW_QUADS
+#undef BNNFLOW_QUAD
 #undef BNNFLOW_LOAD_W
 #undef BNNFLOW_PIXEL
 #undef BNNFLOW_STEP
+  if constexpr (R::kOn) {
+#define BNNFLOW_KEEP(p, v) \
+  if constexpr (P > p) _mm512_store_si512(acc_buf + (p * 4 + v) * kLanes, acc##p##v);
+    BNNFLOW_CONV_PV(BNNFLOW_KEEP)
+#undef BNNFLOW_KEEP
+    return;
+  }
   if constexpr (V == 4) {
     if (y8 != nullptr) {
       const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
@@ -180,26 +295,104 @@ void stage_unsigned(const Conv2dInt8Args& a, std::uint8_t* xu, const std::uint8_
 }
 
 // One block of up to 64 channels starting at co (a multiple of 64).
-template <int P>
+template <int P, class S>
 void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
                 std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
                 std::int32_t* y) {
   const std::size_t vectors = (k.CoP - co) / kLanes;
   switch (vectors < 4 ? vectors : 4) {
-    case 4: tile<P, 4>(a, k, x0, pix, row, x1, pix1, co, y); break;
-    case 3: tile<P, 3>(a, k, x0, pix, row, x1, pix1, co, y); break;
-    case 2: tile<P, 2>(a, k, x0, pix, row, x1, pix1, co, y); break;
-    case 1: tile<P, 1>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 4: tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 3: tile<P, 3, S>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 2: tile<P, 2, S>(a, k, x0, pix, row, x1, pix1, co, y); break;
+    case 1: tile<P, 1, S>(a, k, x0, pix, row, x1, pix1, co, y); break;
     default: break;
   }
 }
 
 // A whole 64-channel block requantised in the tile (conv2d_int8_requant_in_tile).
-template <int P>
+template <int P, class S>
 void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
                 std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
                 std::int8_t* y8) {
-  tile<P, 4>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8);
+  tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8);
+}
+
+// The whole 6-pixel tiles of one output row of channel block co, requantised into y8row with
+// the requantisation pipelined one tile behind (tile's Pipe); returns the pixels done.
+template <class S, Rq32Mode kMode>
+std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0,
+                             std::size_t pix, std::size_t row, const std::uint8_t* x1,
+                             std::size_t pix1, std::size_t co, std::int8_t* y8row, std::size_t Wo) {
+  // The block's parameters copied next to each other: the tile then addresses them off one
+  // pointer register (with a pointer per table GCC spilled, ~500 stack accesses per tile).
+  alignas(64) std::int32_t tbl_mem[5 * 4 * kLanes];
+  std::int32_t* tbl = tbl_mem;
+  asm("" : "+r"(tbl));  // opaque: kept as one base register, not as stack slots
+  const PreparedRequant32& rp = *a.rq->prep;
+  PreparedRequant32 br = rp;
+  const auto put = [&](int slot, const void* src) {
+    std::memcpy(tbl + slot * 4 * kLanes, src, 4 * kLanes * sizeof(std::int32_t));
+    return tbl + slot * 4 * kLanes;
+  };
+  if constexpr (kMode == Rq32Mode::kHigh32) {
+    br.m = put(0, rp.m + co);
+    br.m_next = put(1, rp.m_next + co);
+    br.c_even = reinterpret_cast<const std::int64_t*>(put(2, rp.c_even + co / 2));
+    br.c_odd = reinterpret_cast<const std::int64_t*>(put(3, rp.c_odd + co / 2));
+    br.sh = put(4, rp.sh + co);
+  } else {
+    br.lo = put(0, rp.lo + co);
+    br.hi = put(1, rp.hi + co);
+    br.m = put(2, rp.m + co);
+    br.b32 = put(3, rp.b32 + co);
+    br.sh = put(4, rp.sh + co);
+  }
+  alignas(64) std::int32_t acc[kTileP * 4 * kLanes];
+  std::int8_t* prev = nullptr;
+  std::size_t ow = 0;
+  for (; ow + kTileP <= Wo; ow += kTileP) {
+    tile<kTileP, 4, S, Pipe<kMode>>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co,
+                                    nullptr, nullptr, acc, prev, &br);
+    prev = y8row + ow * a.Cout;
+  }
+  // The last Wo % 6 pixels as one narrower tile in the pipe, then its own requantisation.
+  std::size_t tail = 0;
+  const std::uint8_t* xr = x0 + ow * pix;
+  const std::uint8_t* xr1 = x1 + ow * pix1;
+  switch (Wo - ow) {
+#define BNNFLOW_TAIL(T)                                                                         \
+  case T:                                                                                       \
+    tile<T, 4, S, Pipe<kMode>>(a, k, xr, pix, row, xr1, pix1, co, nullptr, nullptr, acc, prev,   \
+                               &br);                                                            \
+    tail = T;                                                                                   \
+    break;
+    BNNFLOW_TAIL(5) BNNFLOW_TAIL(4) BNNFLOW_TAIL(3) BNNFLOW_TAIL(2) BNNFLOW_TAIL(1)
+#undef BNNFLOW_TAIL
+    default:
+      if (prev != nullptr) rq_pixels<kMode>(acc, kTileP, prev + co, a.Cout, br, 0);
+      return ow;
+  }
+  rq_pixels<kMode>(acc, tail, y8row + ow * a.Cout + co, a.Cout, br, 0);
+  return Wo;
+}
+
+template <class S>
+std::size_t piped_tiles(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0,
+                        std::size_t pix, std::size_t row, const std::uint8_t* x1, std::size_t pix1,
+                        std::size_t co, std::int8_t* y8row, std::size_t Wo) {
+  if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+    return piped_tiles_mode<S, Rq32Mode::kHigh32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
+  }
+  return piped_tiles_mode<S, Rq32Mode::kInt32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
+}
+
+// The calling thread's staging buffer `slot` (0: the staged input, 1: the column-tail plane)
+// of at least `bytes` bytes, grown when a call needs more; contents unspecified.
+std::uint8_t* staging_buffer(int slot, std::size_t bytes) {
+  thread_local GlueBuffer<std::uint8_t> buffers[2];
+  GlueBuffer<std::uint8_t>& b = buffers[slot];
+  if (b.size() < bytes) b.allocate(bytes);
+  return b.data();
 }
 
 // Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
@@ -297,7 +490,18 @@ void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
   conv2d_int8_packed(a, packed.data(), pool);
 }
 
-void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool* pool) {
+void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPool* pool) {
+  // A 1x1 stride-1 convolution without padding on the calling thread alone (pool == nullptr:
+  // the band chains' links) is one row of N*H*W pixels (the same bytes in and out): whole
+  // 6-pixel tiles but for one tail, not one tail per image row (28 = 4*6 + 4 pixels a row at
+  // 28x28, 7 = 6 + 1 at 7x7). (Not for a pool of one thread: ThreadPool::num_threads is an
+  // inline that an ISA object must not instantiate, docs/development.md "Per-ISA objects".)
+  Conv2dInt8Args a = a_in;
+  if (a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+      a.pad_bottom == 0 && a.pad_right == 0 && pool == nullptr) {
+    a.W = a.N * a.H * a.W;
+    a.N = a.H = 1;
+  }
   const std::size_t Ho = out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom);
   const std::size_t Wo = out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right);
   const std::int32_t off = a.x_unsigned ? 0 : 128;
@@ -309,17 +513,24 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   k.Q2 = t.Q2;
   k.CoP = (a.Cout + kLanes - 1) / kLanes * kLanes;
 
-  // 4 bytes of slack each: the last quad of the last kernel row may read past the last pixel,
-  // the last tail quad past the last column of the tail plane.
-  GlueBuffer<std::uint8_t> xu(a.N * k.Hp * k.Wp * a.Cin + 4), border(a.Cin);
-  GlueBuffer<std::uint8_t> xt(t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem + 4 : 0);
+  // 4 bytes of slack each (zeroed; they meet zero weights): the last quad of the last kernel
+  // row may read past the last pixel, the last tail quad past the last column of the tail
+  // plane. Both buffers are the calling thread's, kept across calls: staging writes every
+  // other byte, so there is no allocation or memset per call (the band chains call the stem
+  // once per band).
+  const std::size_t nxu = a.N * k.Hp * k.Wp * a.Cin, nxt = t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem : 0;
+  std::uint8_t* xu = staging_buffer(0, nxu + 4);
+  std::uint8_t* xt = staging_buffer(1, nxt + 4);
+  std::memset(xu + nxu, 0, 4);
+  std::memset(xt + nxt, 0, 4);
+  GlueBuffer<std::uint8_t> border(a.Cin);
   for (std::size_t c = 0; c < a.Cin; ++c) border[c] = static_cast<std::uint8_t>(a.zp[c] + off);
-  stage_unsigned(a, xu.data(), border.data(), k.Hp, k.Wp, pool,
+  stage_unsigned(a, xu, border.data(), k.Hp, k.Wp, pool,
                  [&](std::size_t n, std::size_t hp, const std::uint8_t* srow) {
-                   if (t.Q2 > 0) tail_plane_row(a, k.Hp, Wo, t.rem, n, hp, srow, xt.data());
+                   if (t.Q2 > 0) tail_plane_row(a, k.Hp, Wo, t.rem, n, hp, srow, xt);
                  });
-  k.xu = xu.data();
-  k.xt = xt.data();
+  k.xu = xu;
+  k.xt = xt;
 
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wq = reinterpret_cast<const std::int8_t*>(k.bias + k.CoP);
@@ -328,36 +539,55 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   const std::size_t row = k.Wp * a.Cin, pix = static_cast<std::size_t>(a.stride) * a.Cin;
   const std::size_t pix1 = k.Hp * t.rem;
   // One output row's tiles of channel block co into yrow: int32 (conv_int8_rows) or, with the
-  // requant32 in the tile, int8 (conv_int8_rows_in_tile).
-  const auto block = [&](std::size_t n, std::size_t oh, std::size_t co, auto* yrow) {
-    const std::uint8_t* x0 = k.xu + (n * k.Hp + oh * a.stride) * row;
-    const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
-    std::size_t ow = 0;
-    for (; ow + kTileP <= Wo; ow += kTileP) {
-      tile_block<kTileP>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co, yrow + ow * a.Cout);
-    }
-    const std::uint8_t* xr = x0 + ow * pix;
-    const std::uint8_t* xr1 = x1 + ow * pix1;
-    auto* yr = yrow + ow * a.Cout;
-    switch (Wo - ow) {  // the last < kTileP pixels as one narrower tile
-      case 5: tile_block<5>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
-      case 4: tile_block<4>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
-      case 3: tile_block<3>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
-      case 2: tile_block<2>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
-      case 1: tile_block<1>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
-      default: break;
+  // requant32 in the tile, int8 (conv_int8_rows_in_tile); the tiles' quad loops of shape S.
+  const auto rows_of = [&](auto shape) {
+    using S = decltype(shape);
+    const auto block = [&](std::size_t n, std::size_t oh, std::size_t co, auto* yrow) {
+      const std::uint8_t* x0 = k.xu + (n * k.Hp + oh * a.stride) * row;
+      const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
+      std::size_t ow = 0;
+      if constexpr (std::is_same_v<decltype(yrow), std::int8_t*>) {
+        if (S::kKH > 0 || (a.KH == 1 && k.Q2 == 0)) {
+          ow = piped_tiles<S>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+        }
+      }
+      for (; ow + kTileP <= Wo; ow += kTileP) {
+        tile_block<kTileP, S>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co,
+                              yrow + ow * a.Cout);
+      }
+      const std::uint8_t* xr = x0 + ow * pix;
+      const std::uint8_t* xr1 = x1 + ow * pix1;
+      auto* yr = yrow + ow * a.Cout;
+      switch (Wo - ow) {  // the last < kTileP pixels as one narrower tile
+        case 5: tile_block<5, S>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+        case 4: tile_block<4, S>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+        case 3: tile_block<3, S>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+        case 2: tile_block<2, S>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+        case 1: tile_block<1, S>(a, k, xr, pix, row, xr1, pix1, co, yr); break;
+        default: break;
+      }
+    };
+    if (conv2d_int8_requant_in_tile(a)) {
+      conv_int8_rows_in_tile(a, Ho, Wo, 4 * kLanes, pool,
+                             [&](std::size_t n, std::size_t oh, std::size_t co, std::int8_t* y8row) {
+                               block(n, oh, co, y8row);
+                             });
+    } else {
+      conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool,
+                     [&](std::size_t n, std::size_t oh, std::size_t co, std::int32_t* yrow) {
+                       block(n, oh, co, yrow);
+                     });
     }
   };
-  if (conv2d_int8_requant_in_tile(a)) {
-    conv_int8_rows_in_tile(a, Ho, Wo, 4 * kLanes, pool,
-                           [&](std::size_t n, std::size_t oh, std::size_t co, std::int8_t* y8row) {
-                             block(n, oh, co, y8row);
-                           });
+  const auto is = [&](std::size_t kh, std::size_t q, std::size_t q2) {
+    return static_cast<std::size_t>(a.KH) == kh && k.Q == q && k.Q2 == q2 && pix == 6;
+  };
+  if (is(7, 5, 2)) {
+    rows_of(Shape<7, 5, 2, 6>{});  // 7x7 s2 RGB stem (ResNet, Bi-Real-Net)
+  } else if (is(3, 2, 1)) {
+    rows_of(Shape<3, 2, 1, 6>{});  // 3x3 s2 RGB stem (QuickNet)
   } else {
-    conv_int8_rows(a, Ho, Wo, 4 * kLanes, pool,
-                   [&](std::size_t n, std::size_t oh, std::size_t co, std::int32_t* yrow) {
-                     block(n, oh, co, yrow);
-                   });
+    rows_of(Shape<0, 0, 0>{});
   }
 }
 

@@ -90,9 +90,39 @@ void maxpool_int8_impl(const MaxPoolInt8Args& a, ThreadPool* pool) {
   });
 }
 
+// sumpool_int8 2x2 stride 2 without padding (the downsample shortcuts), C a multiple of the
+// int32 lanes: every window lies inside the image, so its 4 taps are fixed offsets and no
+// window is computed per pixel. Integer sums: any order equals the scalar twin.
+template <class V>
+void sumpool_int8_2x2(const SumPoolInt8Args& a, ThreadPool* pool) {
+  const std::size_t Ho = out_size(a.H, 2, 2, 0, 0), Wo = out_size(a.W, 2, 2, 0, 0);
+  const std::size_t C = a.C, WC = a.W * a.C;
+  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / Ho, oh = u % Ho;
+      const std::int8_t* r0 = a.x + (n * a.H + 2 * oh) * WC;
+      const std::int8_t* r1 = r0 + WC;
+      std::int32_t* y = a.y + u * Wo * C;
+      for (std::size_t ow = 0; ow < Wo; ++ow) {
+        const std::int8_t* p = r0 + 2 * ow * C;
+        const std::int8_t* q = r1 + 2 * ow * C;
+        for (std::size_t c = 0; c < C; c += V::kI32) {
+          const typename V::I top = V::add(V::ld_i8(p + c), V::ld_i8(p + C + c));
+          const typename V::I bottom = V::add(V::ld_i8(q + c), V::ld_i8(q + C + c));
+          V::st_i32(y + ow * C + c, V::add(top, bottom));
+        }
+      }
+    }
+  });
+}
+
 template <class V>
 void sumpool_int8_impl(const SumPoolInt8Args& a, ThreadPool* pool) {
   const std::size_t C = a.C, Cv = C - C % V::kI32;
+  if (Cv == C && a.k == 2 && a.stride == 2 && a.pad_top == 0 && a.pad_left == 0 &&
+      a.pad_bottom == 0 && a.pad_right == 0) {
+    return sumpool_int8_2x2<V>(a, pool);
+  }
   pool_windows(a, pool, [&](std::int32_t* y, const auto& taps) {
     for (std::size_t c = 0; c < Cv; c += V::kI32) {
       typename V::I acc = V::zero();

@@ -266,6 +266,22 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
       a.C = 16 * static_cast<std::size_t>(r.uniform(1, 6));
       if (iter == 24) a.k = a.stride = 15, a.H = 15, a.W = 31, a.C = 32;  // |sum| up to 225 * 128
     }
+    if (iter < 2) {  // the downsample shortcut's 2x2/2 unpadded pool (a fast path), odd W once
+      a.k = a.stride = 2;
+      a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;
+      a.H = iter == 0 ? 8 : 7;
+      a.W = iter == 0 ? 6 : 9;
+      a.C = iter == 0 ? 64 : 48;
+    }
+    if (iter == 2 || iter == 3) {  // the stem's 3x3/2 pool (overlapping windows; padding 1, or
+      a.k = 3;                     // TF SAME's bottom / right only), 64 and 128 channels
+      a.stride = 2;
+      a.pad_top = a.pad_left = iter == 2 ? 1 : 0;
+      a.pad_bottom = a.pad_right = 1;
+      a.H = 9;
+      a.W = iter == 2 ? 11 : 10;
+      a.C = iter == 2 ? 64 : 128;
+    }
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
     const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *
@@ -416,8 +432,11 @@ inline std::size_t conv_out(const ConvShape& s) {
          out_size(s.W, s.KW, s.stride, s.l(), s.rt()) * s.Cout;
 }
 
-inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
+inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_in, int threads, Rng& r,
                         Counts& cnt) {
+  // One thread as the engine's band chains call the kernels: no pool (the AVX-512 1x1
+  // convolution then runs the image as one row of pixels).
+  ThreadPool* pool = threads == 1 ? nullptr : pool_in;
   for (int iter = 0; iter < 40; ++iter) {
     ConvShape s = random_conv(r, iter % 4 == 0 ? 70 : 9);
     if (iter == 0) s = ConvShape{1, 30, 30, 3, 64, 7, 7, 2, 3};  // the stem, small image
@@ -444,6 +463,12 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     // like stem (Wo = 15: two 6-pixel tiles and a 3) and 48 channels (one 32 block and a 16).
     if (iter == 19) s = ConvShape{1, 13, 29, 3, 16, 3, 3, 2, 1};
     if (iter == 21) s = ConvShape{2, 9, 17, 5, 48, 3, 3, 1, 1};
+    // 1x1 stride 1 like the downsample shortcuts (AVX-512 without a pool: one row of N*H*W
+    // pixels, the requant32 pipelined a tile behind): fewer quads than the pipe's 6 runs (Q =
+    // 4), exactly 6, and a 14x14 map of 196 = 32 * 6 + 4 pixels.
+    if (iter == 23) s = ConvShape{1, 5, 9, 16, 64, 1, 1, 1, 0};
+    if (iter == 24) s = ConvShape{2, 3, 10, 24, 64, 1, 1, 1, 0};
+    if (iter == 25) s = ConvShape{1, 14, 14, 64, 128, 1, 1, 1, 0};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

@@ -7,9 +7,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bnnflow.bench import timing
-from bnnflow.bench.timing import Case, Ceilings, lower_bound_ms, measure_interleaved, summarize
+from bnnflow.bench.timing import (
+    Case,
+    Ceilings,
+    best_ceilings,
+    lower_bound_ms,
+    measure_interleaved,
+    summarize,
+)
 
 CEIL = Ceilings(500e9, "avx2/test", 100e9, "avx2")
+
+
+def test_best_ceilings_takes_each_rate_from_its_best_run() -> None:
+    a = Ceilings(1.0e12, "avx512/vpopcntdq", 2.0e11, "avx512")
+    b = Ceilings(1.2e12, "avx512/nibble", 1.5e11, "avx2")
+    best = best_ceilings([a, b])
+    assert (best.binary_macs_per_s, best.binary_method) == (1.2e12, "avx512/nibble")
+    assert (best.int8_macs_per_s, best.int8_isa) == (2.0e11, "avx512")
+    assert best_ceilings([a]) == a
+    with pytest.raises(ValueError):
+        best_ceilings([])
 
 
 def test_lower_bound_worked_example() -> None:

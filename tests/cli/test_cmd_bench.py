@@ -36,7 +36,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["birealnet18", "--batch", "-1"], "--batch: expected comma-separated"),
         (["birealnet18", "--peers", "lce,tvm"], "--peers: unknown ['tvm']"),
         (["birealnet18", "--dataflows", "int4"], "--dataflows: unknown ['int4']"),
-        (["birealnet18", "--runs", "0"], "--runs must be >= 1"),
+        (["birealnet18", "--runs", "0"], "--runs and --burst must be >= 1"),
+        (["birealnet18", "--burst", "0"], "--runs and --burst must be >= 1"),
         (["birealnet18", "--plot", "chart.svg"], "must end in .png"),
     ],
 )
@@ -55,8 +56,8 @@ def test_json_of_a_bnnflow_only_run(tiny: dict[str, Path], tmp_path: Path,
                                     capsys: pytest.CaptureFixture) -> None:
     out, md = tmp_path / "r.json", tmp_path / "r.md"
     argv = ["bench", str(tiny["int8"]), str(tiny["float"]), "--threads", "1,2", "--batch", "1,3",
-            "--runs", "3", "--warmup", "1", "--json", str(out), "--markdown", str(md),
-            "--profile", "--memory"]
+            "--runs", "3", "--burst", "2", "--warmup", "1", "--json", str(out),
+            "--markdown", str(md), "--profile", "--memory"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     recs = parse_results(out.read_text(), "bench")  # required fields and min <= median <= max
@@ -66,6 +67,8 @@ def test_json_of_a_bnnflow_only_run(tiny: dict[str, Path], tmp_path: Path,
                    for df in ("int8", "float") for t in (1, 2) for b in (1, 3)}
     for r in recs:
         assert r["runs"] == 3 and r["dataflow"] in ("int8", "float")
+        assert r["burst"] == 2 and r["first_median_ms"] > 0
+        assert len(r["ceilings_measured"]) == 2
         assert r["binary_macs"] > 0 and r["model_bytes"] == Path(r["file"]).stat().st_size
         assert r["lower_bound_ms"] > 0 and math.isfinite(r["lower_bound_ms"])
         assert r["ceilings"]["binary_gmacs_per_core"] > 0

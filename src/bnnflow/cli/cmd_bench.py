@@ -50,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    + ", or 'all' / 'none' (default none)")
     p.add_argument("--runs", type=int, default=30, help="timed calls per case (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed calls per case first")
-    p.add_argument("--burst", type=int, default=3,
-                   help="back-to-back calls per case and round (default 3): the first call of "
+    p.add_argument("--burst", type=int, default=10,
+                   help="back-to-back calls per case and round (default 10): the first call of "
                    "each burst is reported apart ('first call'), the others give the median")
     p.add_argument("--json", default=None, help="write the result records here")
     p.add_argument("--plot", default=None, help="draw a PNG bar chart here")
@@ -133,12 +133,15 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as err:
         raise UsageError(str(err)) from None
     paths = _model_files(opts, args)
-    ceilings = timing.measure_ceilings()
-    timing.log(f"ceilings: {ceilings.as_dict()}")
-    recs, interps = _time_bnnflow(paths, opts, args, ceilings)
+    before = timing.measure_ceilings()
+    timing.log(f"ceilings: {before.as_dict()}")
+    recs, interps = _time_bnnflow(paths, opts, args)
     recs += _run_peers(opts, args)
     load_after = timing.load_average()
-    _annotate(recs, load_before, load_after, ceilings)
+    after = timing.measure_ceilings()
+    ceilings = timing.best_ceilings([before, after])
+    timing.log(f"ceilings again: {after.as_dict()}; the bound uses the best of both")
+    _annotate(recs, load_before, load_after, ceilings, [before, after])
     if args.profile:
         _profile(interps, recs, ceilings, opts)
     if args.memory:
@@ -165,7 +168,7 @@ def _model_files(opts: dict[str, Any], args: argparse.Namespace) -> dict[tuple[s
 
 
 def _time_bnnflow(paths: dict[tuple[str, str], Path], opts: dict[str, Any],
-                  args: argparse.Namespace, ceilings: Any) -> tuple[list[dict], dict]:
+                  args: argparse.Namespace) -> tuple[list[dict], dict]:
     """Interleaved timing of every (model, dataflow, threads, batch) on the Interpreter."""
     from bnnflow import cpu
     from bnnflow.bench import timing
@@ -182,9 +185,6 @@ def _time_bnnflow(paths: dict[tuple[str, str], Path], opts: dict[str, Any],
                 x = timing.input_batch(interp, batch, args.seed)
                 extra = {"dataflow": dataflow, "isa": cpu.active_isa(), "file": str(path),
                          "model_bytes": timing.file_bytes(path), **costs,
-                         "lower_bound_ms": timing.lower_bound_ms(
-                             costs["binary_macs"], costs["int8_macs"], batch, threads,
-                             ceilings),
                          "setting": f"Interpreter(num_threads={threads}), {dataflow} data-flow"}
                 cases.append(timing.Case(model, DATAFLOW_ENGINES[dataflow], threads, batch,
                                          lambda it=interp, xx=x: it.run(xx), extra))
@@ -230,15 +230,21 @@ def _run_peers(opts: dict[str, Any], args: argparse.Namespace) -> list[dict]:
         raise UsageError(str(err)) from None
 
 
-def _annotate(recs: list[dict], load_before: float, load_after: float, ceilings: Any) -> None:
+def _annotate(recs: list[dict], load_before: float, load_after: float, ceilings: Any,
+              measured: list[Any]) -> None:
+    """Loads, ceilings (the best of ``measured``) and the lower bound from them, CPU name and
+    published top-1 into every record."""
     from bnnflow.bench.models import PUBLISHED_TOP1
-    from bnnflow.bench.timing import LOAD_WARN
+    from bnnflow.bench.timing import LOAD_WARN, lower_bound_ms
 
     cpu_name = _cpu_name()
     for r in recs:
         if r["engine"].startswith("bnnflow"):
             r["load_before"], r["load_after"] = load_before, load_after
             r["ceilings"] = ceilings.as_dict()
+            r["ceilings_measured"] = [c.as_dict() for c in measured]
+            r["lower_bound_ms"] = lower_bound_ms(r["binary_macs"], r["int8_macs"], r["batch"],
+                                                 r["threads"], ceilings)
         r.setdefault("cpu", cpu_name)
         key = "resnet18-int8" if r["engine"] == "onnxruntime-int8" else r["model"]
         acc = PUBLISHED_TOP1.get(key)

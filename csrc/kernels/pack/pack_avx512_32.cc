@@ -11,18 +11,18 @@ namespace {
 
 void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
           uint32_t* out) {
-  glue::GlueBuffer<int8_t> tc(static_cast<size_t>(channels));
-  glue::GlueBuffer<uint8_t> force(static_cast<size_t>(channels));
-  pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
-  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
+  const pack_detail::Int8Thresholds th(t, channels);  // on the stack for <= 1024 channels
+  const int8_t* const tc = th.tc();
+  const uint8_t* const force = th.force();
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [=](const int8_t* xr, int c0) {
     // 32 channels in the low half of a zmm register (upper half zero; its mask bits dropped).
     const __m512i zero = _mm512_setzero_si512();
     const __m512i xv = _mm512_inserti64x4(
         zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + c0)), 0);
     const __m512i tv = _mm512_inserti64x4(
-        zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tc.data() + c0)), 0);
+        zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tc + c0)), 0);
     const __m512i fv = _mm512_inserti64x4(
-        zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(force.data() + c0)), 0);
+        zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(force + c0)), 0);
     const uint64_t lt = _mm512_cmplt_epi8_mask(xv, tv) | _mm512_test_epi8_mask(fv, fv);
     return static_cast<uint32_t>(lt);
   });

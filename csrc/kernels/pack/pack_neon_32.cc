@@ -20,15 +20,15 @@ inline uint32_t bits16(uint8x16_t m) {
 
 void int8(const int8_t* x, const int32_t* t, size_t p0, size_t p1, int channels, int groups,
           uint32_t* out) {
-  glue::GlueBuffer<int8_t> tc(static_cast<size_t>(channels));
-  glue::GlueBuffer<uint8_t> force(static_cast<size_t>(channels));
-  pack_detail::int8_thresholds(t, channels, tc.data(), force.data());
-  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [&](const int8_t* xr, int c0) {
+  const pack_detail::Int8Thresholds th(t, channels);  // on the stack for <= 1024 channels
+  const int8_t* const tc = th.tc();
+  const uint8_t* const force = th.force();
+  pack_detail::pack_rows(x, t, p0, p1, channels, groups, out, [=](const int8_t* xr, int c0) {
     uint32_t bits = 0;
     for (int k = 0; k < 2; ++k) {
       const int c = c0 + 16 * k;
-      const uint8x16_t lt = vorrq_u8(vcltq_s8(vld1q_s8(xr + c), vld1q_s8(tc.data() + c)),
-                                     vld1q_u8(force.data() + c));
+      const uint8x16_t lt = vorrq_u8(vcltq_s8(vld1q_s8(xr + c), vld1q_s8(tc + c)),
+                                     vld1q_u8(force + c));
       bits |= bits16(lt) << (16 * k);
     }
     return bits;

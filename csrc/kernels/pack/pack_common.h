@@ -6,8 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/common/kernel_common.h"
-
 namespace bnnflow::pack_detail {
 namespace {
 
@@ -43,38 +41,6 @@ inline void int8_thresholds(const int32_t* t, int channels, int8_t* tc, uint8_t*
     force[c] = t[c] > 127 ? 0xff : 0;
   }
 }
-
-// int8_thresholds of one pack call, on the stack up to kStackChannels channels (else in two
-// heap buffers): the ISA pack kernels are called once per 64-pixel task (49 times for a 56x56
-// tensor), and two heap buffers (allocation and zeroing) per call cost about as much as the
-// packing itself. 64-byte aligned either way.
-class Int8Thresholds {
- public:
-  static constexpr std::size_t kStackChannels = 1024;
-  Int8Thresholds(const int32_t* t, int channels) {
-    const std::size_t n = static_cast<std::size_t>(channels);
-    if (n > kStackChannels) {
-      tc_heap_.allocate(n);
-      force_heap_.allocate(n);
-      tc_ = tc_heap_.data();
-      force_ = force_heap_.data();
-    }
-    int8_thresholds(t, channels, tc_, force_);
-  }
-  Int8Thresholds(const Int8Thresholds&) = delete;
-  Int8Thresholds& operator=(const Int8Thresholds&) = delete;
-  // clamp(t[c], -128, 127) and 0xff where t[c] > 127 (int8_thresholds).
-  const int8_t* tc() const { return tc_; }
-  const uint8_t* force() const { return force_; }
-
- private:
-  alignas(64) int8_t tc_stack_[kStackChannels];
-  alignas(64) uint8_t force_stack_[kStackChannels];
-  glue::GlueBuffer<int8_t> tc_heap_;
-  glue::GlueBuffer<uint8_t> force_heap_;
-  int8_t* tc_ = tc_stack_;
-  uint8_t* force_ = force_stack_;
-};
 
 }  // namespace
 }  // namespace bnnflow::pack_detail

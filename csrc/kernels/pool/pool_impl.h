@@ -39,37 +39,53 @@ void pool_windows(const PoolArgs<Tin, Tout>& a, ThreadPool* pool, const Op& op) 
 // window's input rows of every input column (one vector pass over the W*C bytes into a
 // per-thread row), then per output pixel the max over the window's columns of that row. Max is
 // exact in any order, so this equals the scalar twin; about 6 vector ops per 64 input and 64
-// output bytes instead of 2k^2 (plus the tap walk) per output vector.
+// output bytes instead of 2k^2 (plus the tap walk) per output vector. Output rows u0..u1 of
+// the N*Ho; the arguments by value (the int8 stores may alias anything: GCC reloaded W*C and C
+// on every vector through the arguments or the task's closure), the column row on the stack up
+// to kMaxpoolStackRow bytes instead of a heap buffer per task (AVX2's maxpool_int8_rows too).
+constexpr std::size_t kMaxpoolStackRow = 16384;
+
+template <class V>
+void maxpool_int8_separable_rows(const std::int8_t* x, std::int8_t* y, std::size_t H,
+                                 std::size_t W, std::size_t C, std::size_t Ho, std::size_t Wo,
+                                 int k, int stride, int pt, int pl, std::size_t u0,
+                                 std::size_t u1) {
+  const std::size_t WC = W * C;
+  alignas(64) std::int8_t stack[kMaxpoolStackRow];
+  GlueBuffer<std::int8_t> heap;
+  if (WC > kMaxpoolStackRow) heap.allocate(WC);
+  std::int8_t* const cm = WC > kMaxpoolStackRow ? heap.data() : stack;
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / Ho, oh = u % Ho;
+    const PoolWindow wh = pool_window(oh, H, k, stride, pt);
+    const std::int8_t* x0 = x + (n * H + static_cast<std::size_t>(wh.start + wh.t0)) * WC;
+    const int rows = wh.t1 - wh.t0;
+    for (std::size_t i = 0; i < WC; i += V::kI8) {
+      typename V::B acc = V::setb(-128);
+      for (int r = 0; r < rows; ++r) acc = V::maxb(acc, V::ldb(x0 + static_cast<std::size_t>(r) * WC + i));
+      V::stb(cm + i, acc);
+    }
+    std::int8_t* yrow = y + u * Wo * C;
+    for (std::size_t ow = 0; ow < Wo; ++ow) {
+      const PoolWindow ww = pool_window(ow, W, k, stride, pl);
+      const std::int8_t* c0 = cm + static_cast<std::size_t>(ww.start + ww.t0) * C;
+      const int cols = ww.t1 - ww.t0;
+      for (std::size_t c = 0; c < C; c += V::kI8) {
+        typename V::B acc = V::setb(-128);
+        for (int t = 0; t < cols; ++t) acc = V::maxb(acc, V::ldb(c0 + static_cast<std::size_t>(t) * C + c));
+        V::stb(yrow + ow * C + c, acc);
+      }
+    }
+  }
+}
+
 template <class V>
 void maxpool_int8_separable(const MaxPoolInt8Args& a, ThreadPool* pool) {
   const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
   const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
-  const std::size_t C = a.C, WC = a.W * a.C;
   parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
-    GlueBuffer<std::int8_t> colmax(WC);
-    std::int8_t* const cm = colmax.data();
-    for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / Ho, oh = u % Ho;
-      const PoolWindow wh = pool_window(oh, a.H, a.k, a.stride, a.pad_top);
-      const std::int8_t* x0 = a.x + (n * a.H + static_cast<std::size_t>(wh.start + wh.t0)) * WC;
-      const int rows = wh.t1 - wh.t0;
-      for (std::size_t i = 0; i < WC; i += V::kI8) {
-        typename V::B acc = V::setb(-128);
-        for (int r = 0; r < rows; ++r) acc = V::maxb(acc, V::ldb(x0 + static_cast<std::size_t>(r) * WC + i));
-        V::stb(cm + i, acc);
-      }
-      std::int8_t* yrow = a.y + u * Wo * C;
-      for (std::size_t ow = 0; ow < Wo; ++ow) {
-        const PoolWindow ww = pool_window(ow, a.W, a.k, a.stride, a.pad_left);
-        const std::int8_t* c0 = cm + static_cast<std::size_t>(ww.start + ww.t0) * C;
-        const int cols = ww.t1 - ww.t0;
-        for (std::size_t c = 0; c < C; c += V::kI8) {
-          typename V::B acc = V::setb(-128);
-          for (int t = 0; t < cols; ++t) acc = V::maxb(acc, V::ldb(c0 + static_cast<std::size_t>(t) * C + c));
-          V::stb(yrow + ow * C + c, acc);
-        }
-      }
-    }
+    maxpool_int8_separable_rows<V>(a.x, a.y, a.H, a.W, a.C, Ho, Wo, a.k, a.stride, a.pad_top,
+                                   a.pad_left, u0, u1);
   });
 }
 

@@ -282,6 +282,14 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
       a.W = iter == 2 ? 11 : 10;
       a.C = iter == 2 ? 64 : 128;
     }
+    if (iter == 7) {  // a W*C row over the int8 maxpools' 16 KiB stack row (their heap path)
+      a.k = 3;
+      a.stride = 2;
+      a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 1;
+      a.H = 5;
+      a.W = 260;
+      a.C = 64;
+    }
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
     const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *

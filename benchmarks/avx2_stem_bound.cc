@@ -21,21 +21,11 @@
 #include <cstdlib>
 #include <vector>
 
+#include "best_seconds.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/requant/requant32_plan.h"
 
 namespace {
-
-template <class F>
-double best_seconds(int reps, const F& f) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
 
 // n steps of 12 vpmaddwd on 6 independent chains: 192 MACs a step.
 void madd_only(long n) {

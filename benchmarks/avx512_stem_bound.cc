@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "best_seconds.h"
 #include "kernels/conv_int8/conv_int8.h"
 #include "kernels/requant/requant32_plan.h"
 #ifndef BNNFLOW_CONV_AVX512_SRC
@@ -40,17 +41,6 @@ BNNFLOW_GLUE_CONV_INT8_KERNELS
 #undef avx512
 
 namespace {
-
-template <class F>
-double best_seconds(int reps, const F& f) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
 
 #define BNNFLOW_D4(a0, a1, a2, a3)                                                            \
   "vpdpbusd %%zmm0, %%zmm1, %%zmm" a0 "\n\tvpdpbusd %%zmm0, %%zmm1, %%zmm" a1 "\n\t"          \

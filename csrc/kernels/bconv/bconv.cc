@@ -498,6 +498,37 @@ double block_split_share(size_t nblocks, int threads) {
   return (1.0 - kIndirectionShare) * largest_share(nblocks, threads) + kIndirectionShare;
 }
 
+// How bconv2d spreads its work over `threads`: `ranges` contiguous ranges of its pixel tiles
+// times `chunks` contiguous ranges of its channel blocks. Threads take ranges of tiles, or of
+// channel blocks when that gives the smaller largest share (few tiles: 7x7 images, dense
+// layers) — except for packed outputs, whose words are shared between channel blocks. A block
+// split repeats the indirection tables on every thread (about kIndirectionShare of the work).
+// A post pass needs every channel of its pixels, so it rules the block split out, unless the
+// residual tail runs in the registers of every tile group (then the post pass never runs: one
+// image, or no partial tile) and each block's packed bits fill whole words of their own (the
+// threads OR their bits into the words without atomics; 7x7 512-channel blocks of ResNet-18 at
+// batch 1: 9 tiles would be 5 + 4, 8 blocks are 4 + 4).
+struct WorkSplit {
+  size_t ranges, chunks;
+};
+
+WorkSplit work_split(const BconvWeights& w, const BconvGeometry& geo, const Epilogue& ep,
+                     size_t pixels_per_image, bool tail_in_registers, int threads) {
+  const BconvMicrokernel& mk = *w.kernel;
+  const size_t P = static_cast<size_t>(mk.max_pixels);
+  const size_t tiles = static_cast<size_t>(geo.n) * ((pixels_per_image + P - 1) / P);
+  const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
+  const bool whole_tiles = geo.n == 1 || pixels_per_image % P == 0;
+  const bool post_free =
+      ep.post.run == nullptr || (tail_in_registers && whole_tiles &&
+                                 (ep.tail->bits == nullptr || mk.block % 32 == 0));
+  if (ep.kind != EpilogueKind::kPacked && post_free && threads > 1 &&
+      block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
+    return {1, std::min<size_t>(nblocks, threads)};
+  }
+  return {std::min<size_t>(tiles, threads), 1};
+}
+
 // The input as the micro-kernels read it: [n][xh][xw][xwords] with every window of every
 // output pixel inside. Without padding and nibble split that is x itself. Otherwise a copy
 // per call into `buf` (the calling thread's, reused): the nibble-split words [..][word][lo, hi]
@@ -567,6 +598,16 @@ bool bconv_tail_in_16bit_lanes(const BconvWeights& w, const Epilogue& ep) {
   return tail_q64_fits(w, t, og_ch);
 }
 
+int bconv_block_chunks(const BconvWeights& w, const BconvGeometry& geo, const Epilogue& ep,
+                       int threads) {
+  const int ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom);
+  const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
+  if (ho <= 0 || wo <= 0 || geo.n <= 0) return 1;
+  const WorkSplit split = work_split(w, geo, ep, static_cast<size_t>(ho) * wo,
+                                     bconv_tail_in_registers(w, ep), threads);
+  return static_cast<int>(split.chunks);
+}
+
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
              const Epilogue& ep, void* out, ThreadPool& pool) {
   const BconvMicrokernel& mk = *w.kernel;
@@ -614,27 +655,11 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * in.xw + kx) * xwords);
     }
   }
+  const WorkSplit split = work_split(w, geo, ep, static_cast<size_t>(ho) * wo,
+                                     ctx.writer.tail != nullptr, pool.num_threads());
   const size_t tiles = static_cast<size_t>(geo.n) * tiles_per_image;
   const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
-  const int threads = pool.num_threads();
-  // Threads take contiguous ranges of pixel tiles, or of channel blocks when that gives the
-  // smaller largest share (few tiles: 7x7 images, dense layers) — except for packed outputs,
-  // whose words are shared between channel blocks. A block split repeats the indirection
-  // tables on every thread (about kIndirectionShare of the work). A post pass needs every
-  // channel of its pixels, so it rules the block split out, unless the residual tail runs in
-  // the registers of every tile group (then the post pass never runs: one image, or no
-  // partial tile) and each block's packed bits fill whole words of their own (7x7 512-channel
-  // blocks of ResNet-18 at batch 1: 9 tiles would be 5 + 4, 8 blocks are 4 + 4).
-  const bool whole_tiles = geo.n == 1 || static_cast<size_t>(ho) * wo % mk.max_pixels == 0;
-  const bool post_free =
-      ep.post.run == nullptr || (ctx.writer.tail != nullptr && whole_tiles &&
-                                 (ep.tail->bits == nullptr || mk.block % 32 == 0));
-  size_t ranges = std::min<size_t>(tiles, threads), chunks = 1;
-  if (ep.kind != EpilogueKind::kPacked && post_free && threads > 1 &&
-      block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
-    ranges = 1;
-    chunks = std::min<size_t>(nblocks, threads);
-  }
+  const size_t ranges = split.ranges, chunks = split.chunks;
   if (ep.kind == EpilogueKind::kPacked) {
     std::memset(out, 0,
                 static_cast<size_t>(geo.n) * ho * wo * epilogue_row_elems(ep, w.cout) *

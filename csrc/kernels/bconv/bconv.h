@@ -198,4 +198,9 @@ bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
 // for tests.
 bool bconv_tail_in_16bit_lanes(const BconvWeights& w, const Epilogue& ep);
 
+// How many chunks of channel blocks bconv2d splits its work into on a pool of `threads`
+// threads (1: it splits its pixel tiles instead; bconv.cc, work_split); for tests.
+int bconv_block_chunks(const BconvWeights& w, const BconvGeometry& geo, const Epilogue& ep,
+                       int threads);
+
 }  // namespace bnnflow

@@ -55,11 +55,12 @@ struct Packed {
 // whole blocks, NV = 2 (16 channels, P = kTileP16 = 6, again 12 accumulators) for a last block
 // of <= 16 channels, so a 16-channel layer (the QuickNet stem) spends no multiplies on the zero
 // weights of padding channels 16..31.
-// y8 set (NV = kNV, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8
-// stores to y8 instead of int32 ones to y.
+// y8 set (NV = kNV, or NV = 2 for a last block of 16 channels; conv2d_int8_requant_in_tile):
+// the tile's requant32 in registers, int8 stores to y8 instead of int32 ones to y.
 template <int P, int NV = kNV>
 void tile(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t oh, std::size_t ow,
           std::size_t co, std::int32_t* y, std::int8_t* y8 = nullptr) {
+  static_assert(NV == kNV || NV == 2, "tile: 32 or 16 channels (the int8 stores)");
   __m256i acc[P][NV];
   for (int p = 0; p < P; ++p) {
     for (int v = 0; v < NV; ++v) {

@@ -98,7 +98,8 @@ inline void rq_pixels(const std::int32_t* acc, std::size_t n, std::int8_t* y8, s
 // requant32 of channels co..co+63 at index 0): the tile stores its P x 64 int32 accumulators
 // to acc_buf (L1) instead of requantising them, and requantises the previous 6-pixel tile's
 // (acc_buf as it was on entry, int8 out to prev_y8 + co unless prev_y8 is null) one pixel
-// after each of its first 6 kernel rows (KH = 1: after each sixth of its quads): those vector
+// after each of its first 6 kernel rows (KH < 6: the rest after the last row; KH = 1 at run
+// time: after each sixth of its quads): those vector
 // ops then issue next to the vpdpbusd stream instead of after it (the epilogue was ~15 % of
 // the 7x7 stem's tile time).
 template <int P, int V, class S, class R = NoPipe>
@@ -159,6 +160,13 @@ BNNFLOW_CONV_UNROLL
 BNNFLOW_CONV_UNROLL
       for (std::size_t q = 0; q < Q2; ++q) {
         BNNFLOW_QUAD
+      }
+    }
+    // Fewer kernel rows than pixels (the 3x3 stem): the previous tile's other pixels now.
+    if constexpr (R::kOn && S::kKH < static_cast<std::size_t>(kTileP)) {
+      if (prev_y8 != nullptr) {
+        rq_pixels<R::kMode>(acc_buf + S::kKH * 4 * kLanes, kTileP - S::kKH,
+                            prev_y8 + S::kKH * a.Cout + co, a.Cout, *block_rq, 0);
       }
     }
   } else if constexpr (R::kOn) {  // KH = 1, Q2 = 0 (piped_tiles): Q quads in 6 runs

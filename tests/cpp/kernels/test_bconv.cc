@@ -358,6 +358,61 @@ void check_tail(const BconvWeights& ref, const BconvWeights& opt, const std::str
   }
 }
 
+// The channel-block thread split of a convolution whose residual tail runs in registers
+// (bconv_block_chunks): the threads OR the pack's bits into each pixel's words without
+// atomics, so with a pack no word may hold channels of two chunks (AVX2's 16-channel blocks
+// split at an odd block would race: a lost bit now and then, which no comparison of outputs
+// catches reliably). Without a pack, and with AVX-512's 64-channel blocks, the split must
+// still be taken where it beats the tile split (1x1 and 2x2 images, one tile).
+void check_block_split(std::mt19937& rng, test::Tally& tally) {
+  for (const Candidate& cand : candidates()) {
+    bool split_plain = false, split_packed = false;
+    for (int cout : {96, 128, 160}) {
+      const auto w = test::random_packed(rng, static_cast<size_t>(cout) * 9, 64, 1);
+      const BconvWeights opt = prepare_bconv_weights(w.data(), cout, 3, 3, 64, 1,
+                                                     cand.table(cout));
+      const EpilogueData e = make_epilogue(rng, EpilogueKind::kInt8, cout, 9 * 64, false);
+      for (int hw : {1, 2}) {
+        const BconvGeometry geo{1, hw, hw, 1, 1, 1, 1, 1, PadMode::kZero};
+        for (bool pack : {false, true}) {
+          TailData d;
+          make_tail(rng, cout, static_cast<size_t>(hw) * hw, &d);
+          d.tail.pack_t = pack ? d.pack_t.data() : nullptr;
+          d.tail.pack_groups = 1;
+          d.bits.assign(static_cast<size_t>(hw) * hw * packed_words(cout, 1), 0);
+          d.tail.bits = pack ? d.bits.data() : nullptr;
+          std::atomic<size_t> rows{0};
+          TailPost post{&d, cout, &rows};
+          Epilogue ep = e.ep;
+          ep.post = {&TailPost::run, &post};
+          ep.tail = &d.tail;
+          if (!bconv_tail_in_registers(opt, ep)) continue;
+          for (int threads = 2; threads <= 4; ++threads) {
+            const int chunks = bconv_block_chunks(opt, geo, ep, threads);
+            if (chunks == 1) continue;
+            (pack ? split_packed : split_plain) = true;
+            if (!pack) continue;
+            bool own_words = true;
+            for (int c = 1; c < chunks; ++c) {
+              size_t b0, b1;
+              split_range(static_cast<size_t>(opt.blocks), chunks, c, &b0, &b1);
+              own_words = own_words && b0 * opt.kernel->block % 32 == 0;
+            }
+            tally.check(own_words, cand.name + " (" + opt.kernel->name + ") block split over " +
+                                       std::to_string(threads) + " threads, cout " +
+                                       std::to_string(cout) + ": every chunk owns its pack words");
+          }
+        }
+      }
+    }
+    tally.check(split_plain, cand.name + " splits a tail's channel blocks over the threads");
+    if (cand.table(64)->block % 32 == 0) {
+      tally.check(split_packed,
+                  cand.name + " splits a packed tail's channel blocks over the threads");
+    }
+  }
+}
+
 bool is_line_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
 
 // The tables the SIMD epilogues read with full-vector loads start on a cache line (a vector
@@ -541,6 +596,7 @@ int main() {
       {1, 4, 5, 4000, 1, 64, 3, 3, 1, 1, PadMode::kZero},
   };
   check_alignment(rng, tally);
+  check_block_split(rng, tally);
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
   const PadMode modes[] = {PadMode::kZero, PadMode::kOne, PadMode::kValid};

@@ -671,6 +671,10 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
     split_range(nblocks, static_cast<int>(chunks), static_cast<int>(task % chunks), &b0, &b1);
     run_tiles(ctx, t0, t1, b0, b1);
   });
+  // As the int8 kernels' staging (kScratchKeepBytes in kernels/common/kernel_common.h): a
+  // copy above 4 MiB (a large batch) is not kept for the thread's lifetime.
+  constexpr size_t kCopyKeepBytes = size_t{4} << 20;
+  if (copy.capacity() * sizeof(uint32_t) > kCopyKeepBytes) AlignedVector<uint32_t>().swap(copy);
 }
 
 }  // namespace bnnflow

@@ -83,6 +83,12 @@ static inline std::size_t out_size(std::size_t in, int k, int stride, int pad_be
 }
 
 namespace {
+// A thread's scratch memory kept across kernel calls (no allocation per call) is freed when
+// a call leaves it larger than this, so one large call (a big batch through a direct kernel
+// call) does not pin its memory for the thread's lifetime; a 224x224 model's staging is far
+// below it.
+constexpr std::size_t kScratchKeepBytes = std::size_t{4} << 20;
+
 // Zero-initialised scratch memory, 64-byte aligned, freed on scope exit.
 template <class T>
 class GlueBuffer {
@@ -106,6 +112,10 @@ class GlueBuffer {
   const T* data() const { return p_; }
   T& operator[](std::size_t i) { return p_[i]; }
   std::size_t size() const { return n_; }
+  // Frees the memory if it holds more than keep_bytes (see kScratchKeepBytes).
+  void trim(std::size_t keep_bytes) {
+    if (n_ * sizeof(T) > keep_bytes) release();
+  }
 
  private:
   void release() {

@@ -29,7 +29,9 @@ struct Rows {
   template <int R>
   static void run(const DenseInt8Args& a, std::size_t n, std::size_t o) {
     const std::int8_t* x = a.x + n * a.Cin;
-    const char* ahead = reinterpret_cast<const char*>(a.w + (o + kPrefetchAhead) * a.Cin);
+    // The last rows prefetch their own (no pointer past the weights' end).
+    const std::size_t oa = o + kPrefetchAhead + 4 <= a.Cout ? o + kPrefetchAhead : o;
+    const char* ahead = reinterpret_cast<const char*>(a.w + oa * a.Cin);
     __m256i acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_si256();
     std::size_t c = 0;

@@ -50,6 +50,23 @@ def test_stem_shape_7x7_s2():
     assert out.shape == (1, 19, 21, 64)
 
 
+def test_staging_above_the_kept_size_is_freed_and_regrown():
+    """A call whose per-thread staging exceeds 4 MiB (kScratchKeepBytes: 4 images of 602x602x3
+    staged, twice that as AVX2's int16) frees it at its end; the calls after it, large and
+    small, allocate again and stay exact."""
+    r = gp.rng(11)
+    w = gp.int8(r, (16, 3, 3, 3))
+    bias = r.integers(-1000, 1000, size=16).astype(np.int32)
+    zp = np.array([124, 116, 104], np.int32)
+    for n, size in ((4, 600), (4, 600), (1, 37)):
+        x = gp.uint8(r, (n, size, size, 3))
+        check_op(
+            lambda isa, threads, x=x: _engine.conv2d_int8(x, w, bias, zp, 2, 1, isa=isa,
+                                                          threads=threads),
+            lambda x=x: int8_ops.conv2d_int8(x, w, bias, zp, 2, 1),
+        )
+
+
 def test_padded_pixel_equals_zero_point():
     # An image that is all zp gives bias everywhere, borders included.
     x = np.full((1, 5, 5, 2), 7, np.uint8)

@@ -521,9 +521,12 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
   // 6-pixel tiles but for one tail, not one tail per image row (28 = 4*6 + 4 pixels a row at
   // 28x28, 7 = 6 + 1 at 7x7). (Not for a pool of one thread: ThreadPool::num_threads is an
   // inline that an ISA object must not instantiate, docs/development.md "Per-ISA objects".)
+  // Not when an int64-form requant32 follows out of the tile: its per-row int32 scratch
+  // would become the whole N*H*W*Cout tensor.
   Conv2dInt8Args a = a_in;
+  const bool rq_in_tile_or_none = a.rq == nullptr || conv2d_int8_requant_in_tile(a);
   if (a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
-      a.pad_bottom == 0 && a.pad_right == 0 && pool == nullptr) {
+      a.pad_bottom == 0 && a.pad_right == 0 && pool == nullptr && rq_in_tile_or_none) {
     a.W = a.N * a.H * a.W;
     a.N = a.H = 1;
   }

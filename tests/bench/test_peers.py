@@ -148,6 +148,8 @@ def test_unknown_peer_and_bad_arguments(checkout: Path) -> None:
     add_env(checkout, "lce")
     with pytest.raises(ValueError, match="positive integers"):
         run_peers(["lce"], threads=[0], root=checkout)
+    with pytest.raises(ValueError, match="burst"):
+        run_peers(["lce"], burst=0, root=checkout)
 
 
 def test_root_without_drivers_is_reported(tmp_path: Path) -> None:

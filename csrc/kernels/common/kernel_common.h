@@ -126,6 +126,31 @@ class GlueBuffer {
   T* p_ = nullptr;
   std::size_t n_ = 0;
 };
+// The calling thread's scratch buffers of one kernel file (`kSlots` of them; TU-local, as
+// everything here: each ISA object has its own), kept across calls so that a model's per-call
+// staging costs no allocation. scratch(slot, bytes) is at least `bytes` long, contents
+// unspecified; on scope exit the guard frees every buffer above kScratchKeepBytes.
+template <int kSlots>
+class ThreadScratch {
+ public:
+  ThreadScratch() = default;
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  ~ThreadScratch() {
+    for (int s = 0; s < kSlots; ++s) buffers()[s].trim(kScratchKeepBytes);
+  }
+  std::uint8_t* scratch(int slot, std::size_t bytes) {
+    GlueBuffer<std::uint8_t>& b = buffers()[slot];
+    if (b.size() < bytes) b.allocate(bytes);
+    return b.data();
+  }
+
+ private:
+  static GlueBuffer<std::uint8_t>* buffers() {
+    thread_local GlueBuffer<std::uint8_t> b[kSlots];
+    return b;
+  }
+};
 }  // namespace
 
 }  // namespace bnnflow::glue

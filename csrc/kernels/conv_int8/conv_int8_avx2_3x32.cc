@@ -220,48 +220,6 @@ void row16(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
   }
 }
 
-// A call's staging memory (the staged input, the zero-point row, the vertical pairs): a
-// per-thread buffer kept between calls (a band chain calls the kernel once per band: no
-// allocation and no zeroing of it per call), 64-byte aligned, at least `bytes` long. The
-// caller's thread owns it while its call runs (the pool's threads only read it).
-struct StagingMemory {
-  std::uint8_t* p = nullptr;
-  std::size_t n = 0;
-  void release() {
-    if (p != nullptr) ::operator delete(static_cast<void*>(p), std::align_val_t{64});
-    p = nullptr;
-    n = 0;
-  }
-  ~StagingMemory() { release(); }
-};
-
-StagingMemory& thread_staging() {
-  thread_local StagingMemory mem;
-  return mem;
-}
-
-std::uint8_t* staging_buffer(std::size_t bytes) {
-  StagingMemory& buf = thread_staging();
-  if (buf.n < bytes) {
-    buf.release();
-    const std::size_t n = (bytes + 63) / 64 * 64;
-    buf.p = static_cast<std::uint8_t*>(::operator new(n, std::align_val_t{64}));
-    buf.n = n;
-  }
-  return buf.p;
-}
-
-// On scope exit (the end of a conv2d_int8 call), frees the staging memory above
-// kScratchKeepBytes.
-struct StagingTrim {
-  StagingTrim() = default;
-  StagingTrim(const StagingTrim&) = delete;
-  StagingTrim& operator=(const StagingTrim&) = delete;
-  ~StagingTrim() {
-    if (thread_staging().n > kScratchKeepBytes) thread_staging().release();
-  }
-};
-
 constexpr std::size_t round64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // Zeroes what stage_int16 does not write: the padding rows and columns of every image and the
@@ -441,8 +399,10 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   const std::size_t vp_bytes = round64((k.KV == 0 ? 0 : a.N * k.Hp * Wo) * sizeof(std::int32_t));
   const bool in_tile = conv2d_int8_requant_in_tile(a);
   const std::size_t tab_bytes = in_tile ? a.Cout / 8 * sizeof(Rq32Lanes) : 0;
-  const StagingTrim trim_on_exit;
-  std::uint8_t* const mem = staging_buffer(xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+  // One per-thread buffer kept between calls (a band chain calls the kernel once per band: no
+  // allocation and no zeroing of it per call); the pool's threads only read it.
+  ThreadScratch<1> staging;
+  std::uint8_t* const mem = staging.scratch(0, xp_bytes + zr_bytes + vp_bytes + tab_bytes);
   auto* const xp = reinterpret_cast<std::int16_t*>(mem);
   zero_border(a, xp, k.Hp, k.Wp, 2);
   stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);

@@ -394,32 +394,6 @@ std::size_t piped_tiles(const Conv2dInt8Args& a, const Packed& k, const std::uin
   return piped_tiles_mode<S, Rq32Mode::kInt32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
 }
 
-// The calling thread's two staging buffers (0: the staged input, 1: the column-tail plane).
-GlueBuffer<std::uint8_t>* thread_staging() {
-  thread_local GlueBuffer<std::uint8_t> buffers[2];
-  return buffers;
-}
-
-// The calling thread's staging buffer `slot` of at least `bytes` bytes, grown when a call
-// needs more; contents unspecified.
-std::uint8_t* staging_buffer(int slot, std::size_t bytes) {
-  GlueBuffer<std::uint8_t>& b = thread_staging()[slot];
-  if (b.size() < bytes) b.allocate(bytes);
-  return b.data();
-}
-
-// On scope exit (the end of a conv2d_int8 call), frees a staging buffer above
-// kScratchKeepBytes.
-struct StagingTrim {
-  StagingTrim() = default;
-  StagingTrim(const StagingTrim&) = delete;
-  StagingTrim& operator=(const StagingTrim&) = delete;
-  ~StagingTrim() {
-    thread_staging()[0].trim(kScratchKeepBytes);
-    thread_staging()[1].trim(kScratchKeepBytes);
-  }
-};
-
 // Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
 // stem: 21 = 5 quads + 1 byte, read as 6 quads): each kernel row reads only its floor(L/4)
 // whole quads, and the last rem bytes of every kernel row (the last rem channels of the last
@@ -547,9 +521,9 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
   // other byte, so there is no allocation or memset per call (the band chains call the stem
   // once per band).
   const std::size_t nxu = a.N * k.Hp * k.Wp * a.Cin, nxt = t.Q2 > 0 ? a.N * Wo * k.Hp * t.rem : 0;
-  const StagingTrim trim_on_exit;
-  std::uint8_t* xu = staging_buffer(0, nxu + 4);
-  std::uint8_t* xt = staging_buffer(1, nxt + 4);
+  ThreadScratch<2> staging;  // 0: the staged input, 1: the column-tail plane
+  std::uint8_t* xu = staging.scratch(0, nxu + 4);
+  std::uint8_t* xt = staging.scratch(1, nxt + 4);
   std::memset(xu + nxu, 0, 4);
   std::memset(xt + nxt, 0, 4);
   GlueBuffer<std::uint8_t> border(a.Cin);

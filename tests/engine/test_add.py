@@ -24,7 +24,9 @@ def test_add_int8_matches_reference(shape, seed):
     Ma, Mb, s = gp.mult16(r, c), gp.mult16(r, c), gp.shifts(r, c)
     B = gp.bias_for(r, s, extra_bits=15)
     check_op(
-        lambda isa, threads: _engine.add_int8(a, b, Ma, Mb, B, s, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.add_int8(
+            a, b, Ma, Mb, B, s, isa=isa, threads=threads, out=out
+        ),
         lambda: int8_ops.add_int8(a, b, Ma, Mb, B, s),
     )
 
@@ -35,7 +37,7 @@ def test_add_f32_matches_reference(shape, seed):
     r = gp.rng(seed)
     a, b = gp.f32(r, shape), gp.f32(r, shape)
     check_op(
-        lambda isa, threads: _engine.add_f32(a, b, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.add_f32(a, b, isa=isa, threads=threads, out=out),
         lambda: float_ops.add_f32(a, b),
     )
 

@@ -25,8 +25,8 @@ def run_case(seed, n, h, w, cg, groups, cout_g, kh, kw, stride, padding, pad_mod
     geo = {"stride": stride, "padding": padding, "pad_mode": pad_mode}
     prepared = {isa: _engine.prepare_bconv_weights(wts, cin, groups, isa=isa) for isa in ISAS}
     check_op(
-        lambda isa, threads: _engine.bconv2d(
-            x, prepared[isa], **geo, **ep, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.bconv2d(
+            x, prepared[isa], **geo, **ep, isa=isa, threads=threads, out=out
         ),
         lambda: ref.bconv2d(x, wts, cin=cin, groups=groups, **geo, **ep),
     )
@@ -158,8 +158,8 @@ def test_int8_epilogue_with_wide_intermediates():
     }
     prepared = {isa: _engine.prepare_bconv_weights(w, 64, isa=isa) for isa in ISAS}
     check_op(
-        lambda isa, threads: _engine.bconv2d(
-            x, prepared[isa], padding=1, **ep, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.bconv2d(
+            x, prepared[isa], padding=1, **ep, isa=isa, threads=threads, out=out
         ),
         lambda: ref.bconv2d(x, w, cin=64, padding=1, **ep),
     )

@@ -30,7 +30,9 @@ def test_bdense_matches_reference(seed, n, cin, cout, kind, clamp):
     ep = epilogue_args(rng, kind, cout, cin, clamp)
     prepared = {isa: _engine.prepare_bdense_weights(w, cin, isa=isa) for isa in ISAS}
     check_op(
-        lambda isa, threads: _engine.bdense(x, prepared[isa], **ep, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.bdense(
+            x, prepared[isa], **ep, isa=isa, threads=threads, out=out
+        ),
         lambda: ref.bdense(x, w, cin=cin, **ep),
     )
 

@@ -29,7 +29,7 @@ def test_channel_shuffle_matches_numpy(lead, g, n, dtype, seed):
     r = gp.rng(seed)
     x = (gp.int8(r, (*lead, g * n)) if dtype == np.int8 else gp.f32(r, (*lead, g * n)))
     y = check_op(
-        lambda isa, threads: _engine.channel_shuffle(x, g, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.channel_shuffle(x, g, isa=isa, threads=threads, out=out),
         lambda: int8_ops.channel_shuffle(x, g),
     )
     assert np.array_equal(int8_ops.channel_shuffle(y, n), x)  # the inverse permutation

@@ -24,7 +24,7 @@ def test_concat_matches_numpy(lead, widths, dtype, seed):
     r = gp.rng(seed)
     xs = [r.integers(-128, 128, size=(*lead, c)).astype(dtype) for c in widths]
     check_op(
-        lambda isa, threads: _engine.concat(xs, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.concat(xs, isa=isa, threads=threads, out=out),
         lambda: int8_ops.concat(xs),
     )
 

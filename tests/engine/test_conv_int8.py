@@ -30,8 +30,8 @@ def test_conv2d_int8_matches_reference(conv, unsigned, seed):
     r = gp.rng(seed)
     x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(
-            x, w, bias, zp, stride, pad, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads, out=out
         ),
         lambda: int8_ops.conv2d_int8(x, w, bias, zp, stride, pad),
     )
@@ -44,7 +44,9 @@ def test_stem_shape_7x7_s2():
     bias = r.integers(-1000, 1000, size=64).astype(np.int32)
     zp = np.array([124, 116, 104], np.int32)
     out = check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, 2, 3, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, w, bias, zp, 2, 3, isa=isa, threads=threads, out=out
+        ),
         lambda: int8_ops.conv2d_int8(x, w, bias, zp, 2, 3),
     )
     assert out.shape == (1, 19, 21, 64)
@@ -61,8 +63,9 @@ def test_staging_above_the_kept_size_is_freed_and_regrown():
     for n, size in ((4, 600), (4, 600), (1, 37)):
         x = gp.uint8(r, (n, size, size, 3))
         check_op(
-            lambda isa, threads, x=x: _engine.conv2d_int8(x, w, bias, zp, 2, 1, isa=isa,
-                                                          threads=threads),
+            lambda isa, threads, out, x=x: _engine.conv2d_int8(
+                x, w, bias, zp, 2, 1, isa=isa, threads=threads, out=out
+            ),
             lambda x=x: int8_ops.conv2d_int8(x, w, bias, zp, 2, 1),
         )
 
@@ -112,16 +115,18 @@ def test_conv2d_int8_extreme_values_every_isa(case):
     x, w, bias, zp, stride, pad = case
     expected = int8_ops.conv2d_int8(x, w, bias, zp, stride, pad)
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, stride, pad, isa=isa,
-                                                 threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: expected,
     )
     dtype = "uint8" if x.dtype == np.uint8 else "int8"
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
                 for isa in ISAS}
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, prepared[isa], stride, pad, isa=isa,
-                                                 threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, prepared[isa], stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: expected,
         threads=(1,),
     )
@@ -166,8 +171,9 @@ def test_prepared_weights_match_reference(conv, unsigned, seed):
                 for isa in ISAS}
     w[...], bias[...], zp[...] = 0, 0, 0  # the prepared weights hold their own copies
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, prepared[isa], stride, pad, isa=isa,
-                                                 threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, prepared[isa], stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: expected,
     )
 
@@ -215,8 +221,9 @@ def test_fused_requant_matches_reference(conv, unsigned, seed):
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
                 for isa in ISAS}
     out = check_op(
-        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, stride, pad,
-                                                         isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8_requant(
+            x, prepared[isa], M, B, s, stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: int8_ops.requant32(int8_ops.conv2d_int8(x, w, bias, zp, stride, pad), M, B, s),
     )
     assert out.dtype == np.int8
@@ -253,12 +260,11 @@ def test_fused_requant_prepared_matches_reference(form, cout, k, stride, seed):
     assert _engine.requant32_mode(M, B, s) == form
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, isa=isa) for isa in ISAS}
     want = int8_ops.requant32(int8_ops.conv2d_int8(x, w, bias, zp, stride, k // 2), M, B, s)
-    # out = ~want: an output the kernel leaves unwritten fails (a fresh np.empty result may
-    # reuse the block freed by the previous ISA's call, which holds the right values)
-    check_op(
-        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, stride, k // 2,
-                                                         isa=isa, threads=threads, prepared=True,
-                                                         out=~want),
+    check_op(  # check_op's out= (pre-filled with ~want): unwritten pixels fail
+        lambda isa, threads, out: _engine.conv2d_int8_requant(
+            x, prepared[isa], M, B, s, stride, k // 2, isa=isa, threads=threads, out=out,
+            prepared=True,
+        ),
         lambda: want,
     )
 

@@ -30,8 +30,8 @@ def test_dwconv2d_int8_matches_reference(conv, unsigned, seed):
     r = gp.rng(seed)
     x, zp, w, bias = gp.conv_int8_operands(r, xs, ws, unsigned)
     check_op(
-        lambda isa, threads: _engine.dwconv2d_int8(
-            x, w, bias, zp, stride, pad, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.dwconv2d_int8(
+            x, w, bias, zp, stride, pad, isa=isa, threads=threads, out=out
         ),
         lambda: int8_ops.dwconv2d_int8(x, w, bias, zp, stride, pad),
     )
@@ -82,8 +82,8 @@ def test_dwconv2d_int8_requant_matches_reference(form, conv, unsigned, seed):
         want = mode != "int64" and isa in IN_TILE
         assert _engine.dwconv2d_int8_requant_in_tile(M, B, s, isa=isa) == want, isa
     check_op(
-        lambda isa, threads: _engine.dwconv2d_int8_requant(
-            x, w, bias, zp, M, B, s, stride, pad, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.dwconv2d_int8_requant(
+            x, w, bias, zp, M, B, s, stride, pad, isa=isa, threads=threads, out=out
         ),
         lambda: int8_ops.requant32(int8_ops.dwconv2d_int8(x, w, bias, zp, stride, pad), M, B, s),
     )

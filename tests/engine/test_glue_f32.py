@@ -22,12 +22,12 @@ def test_scale_bias_and_dequant_match_reference(shape, seed):
     c = shape[-1]
     x, a, b = gp.f32(r, shape), gp.f32(r, (c,)), gp.f32(r, (c,))
     check_op(
-        lambda isa, threads: _engine.scale_bias(x, a, b, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.scale_bias(x, a, b, isa=isa, threads=threads, out=out),
         lambda: float_ops.scale_bias(x, a, b),
     )
     acc = r.integers(-(2**20), 2**20, size=shape).astype(np.int32)
     check_op(
-        lambda isa, threads: _engine.dequant(acc, a, b, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.dequant(acc, a, b, isa=isa, threads=threads, out=out),
         lambda: float_ops.dequant(acc, a, b),
         rtol=0.0,  # bit-identical (docs/numerics.md §5)
     )
@@ -78,7 +78,9 @@ def test_conv2d_f32_matches_reference(conv, seed):
     r = gp.rng(seed)
     x, w, bias = gp.f32(r, xs), gp.f32(r, ws), gp.f32(r, (ws[0],))
     check_op(
-        lambda isa, threads: _engine.conv2d_f32(x, w, bias, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.conv2d_f32(
+            x, w, bias, stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: float_ops.conv2d_f32(x, w, bias, stride, pad),
         rtol=1e-4,
     )
@@ -94,8 +96,9 @@ def test_conv2d_f32_prepared_weights_match_reference(conv, seed):
     prepared = {isa: _engine.prepare_conv2d_f32_weights(w, bias, isa=isa) for isa in ISAS}
     w[...], bias[...] = 0, 0  # the prepared weights hold their own copies
     check_op(
-        lambda isa, threads: _engine.conv2d_f32(x, prepared[isa], stride, pad, isa=isa,
-                                                threads=threads),
+        lambda isa, threads, out: _engine.conv2d_f32(
+            x, prepared[isa], stride, pad, isa=isa, threads=threads, out=out
+        ),
         lambda: expected,
         rtol=1e-4,
     )
@@ -124,7 +127,7 @@ def test_dense_f32_matches_reference(n, cin, cout, seed):
     r = gp.rng(seed)
     x, w, bias = gp.f32(r, (n, cin)), gp.f32(r, (cout, cin)), gp.f32(r, (cout,))
     check_op(
-        lambda isa, threads: _engine.dense_f32(x, w, bias, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.dense_f32(x, w, bias, isa=isa, threads=threads, out=out),
         lambda: float_ops.dense_f32(x, w, bias),
         rtol=1e-4,
     )

@@ -33,8 +33,8 @@ def test_maxpool_matches_reference(seed, n, h, w, words, kernel, stride, padding
     x = (rng.integers(0, 2**32, (n, h, w, words), dtype=np.uint64)
          | rng.integers(0, 2**32, (n, h, w, words), dtype=np.uint64)).astype(np.uint32)  # fmt: skip
     check_op(
-        lambda isa, threads: _engine.maxpool_packed(
-            x, kernel, stride, padding, isa=isa, threads=threads
+        lambda isa, threads, out: _engine.maxpool_packed(
+            x, kernel, stride, padding, isa=isa, threads=threads, out=out
         ),
         lambda: ref.maxpool_packed(x, kernel, stride, padding),
     )

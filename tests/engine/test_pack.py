@@ -37,7 +37,9 @@ def test_pack_matches_reference(seed, pixels, groups, cg, dtype):
         x[rng.random(x.shape) < 0.05] = np.nan
         x[:, ::7] = t[::7]  # ties: x == t gives bit 0
     check_op(
-        lambda isa, threads: _engine.pack_bits(x, t, groups, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.pack_bits(
+            x, t, groups, isa=isa, threads=threads, out=out
+        ),
         lambda: ref.pack_bits(x, t, groups),
     )
 

@@ -37,7 +37,7 @@ def test_int8_pools_match_reference(name, ref, win, seed):
     x = gp.int8(gp.rng(seed), shape)
     fn = getattr(_engine, name)
     check_op(
-        lambda isa, threads: fn(x, k, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads, out: fn(x, k, stride, pad, isa=isa, threads=threads, out=out),
         lambda: ref(x, k, stride, pad),
     )
 
@@ -52,7 +52,7 @@ def test_int8_pools_whole_vectors_match_reference(name, ref, win, c, seed):
     x = gp.int8(gp.rng(seed), (n, h, w, c))
     fn = getattr(_engine, name)
     check_op(
-        lambda isa, threads: fn(x, k, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads, out: fn(x, k, stride, pad, isa=isa, threads=threads, out=out),
         lambda: ref(x, k, stride, pad),
     )
 
@@ -65,7 +65,7 @@ def test_f32_pools_match_reference(name, ref, win, seed):
     x = gp.f32(gp.rng(seed), shape)
     fn = getattr(_engine, name)
     check_op(
-        lambda isa, threads: fn(x, k, stride, pad, isa=isa, threads=threads),
+        lambda isa, threads, out: fn(x, k, stride, pad, isa=isa, threads=threads, out=out),
         lambda: ref(x, k, stride, pad),
     )
 
@@ -79,11 +79,13 @@ def test_global_pools_match_reference(shape, seed):
     r = gp.rng(seed)
     xi, xf = gp.int8(r, shape), gp.f32(r, shape)
     check_op(
-        lambda isa, threads: _engine.global_sumpool_int8(xi, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.global_sumpool_int8(
+            xi, isa=isa, threads=threads, out=out
+        ),
         lambda: int8_ops.global_sumpool_int8(xi),
     )
     check_op(
-        lambda isa, threads: _engine.global_avgpool_f32(xf, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.global_avgpool_f32(xf, isa=isa, threads=threads, out=out),
         lambda: float_ops.global_avgpool_f32(xf),
     )
 

@@ -25,7 +25,9 @@ def test_pwl_int8_matches_reference(shape, seed):
     Mp, Mn, s = gp.mult16(r, c), gp.mult16(r, c), gp.shifts(r, c)
     Bp, Bn = gp.bias_for(r, s, 15), gp.bias_for(r, s, 15)
     check_op(
-        lambda isa, threads: _engine.pwl_int8(x, t, Mp, Bp, Mn, Bn, s, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.pwl_int8(
+            x, t, Mp, Bp, Mn, Bn, s, isa=isa, threads=threads, out=out
+        ),
         lambda: int8_ops.pwl_int8(x, t, Mp, Bp, Mn, Bn, s),
     )
 
@@ -54,7 +56,9 @@ def test_pwl_f32_matches_reference(shape, seed):
     x = gp.f32(r, shape)
     t, kp, bp, kn, bn = (gp.f32(r, (c,)) for _ in range(5))
     check_op(
-        lambda isa, threads: _engine.pwl_f32(x, t, kp, bp, kn, bn, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.pwl_f32(
+            x, t, kp, bp, kn, bn, isa=isa, threads=threads, out=out
+        ),
         lambda: float_ops.pwl_f32(x, t, kp, bp, kn, bn),
     )
 

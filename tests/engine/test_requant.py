@@ -23,7 +23,7 @@ def test_requant_matches_reference(shape, seed):
     x, M, s = gp.int8(r, shape), gp.mult16(r, c), gp.shifts(r, c)
     B = gp.bias_for(r, s, extra_bits=15)
     check_op(
-        lambda isa, threads: _engine.requant(x, M, B, s, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.requant(x, M, B, s, isa=isa, threads=threads, out=out),
         lambda: int8_ops.requant(x, M, B, s),
     )
 
@@ -39,7 +39,7 @@ def test_requant32_matches_reference(shape, seed):
     s = r.integers(0, 63, size=c).astype(np.int32)
     B = r.integers(-(2**60), 2**60, size=c, dtype=np.int64)
     check_op(
-        lambda isa, threads: _engine.requant32(x, M, B, s, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.requant32(x, M, B, s, isa=isa, threads=threads, out=out),
         lambda: int8_ops.requant32(x, M, B, s),
     )
 
@@ -94,7 +94,9 @@ def test_requant32_prepared_matches_reference(form, data, rows, seed):
     x = rq32_inputs(gp.rng(seed), rows, M, B, s)
     assert _engine.requant32_mode(M, B, s) in FORMS[form][2]
     check_op(
-        lambda isa, threads: _engine.requant32(x, M, B, s, isa=isa, threads=threads, prepared=True),
+        lambda isa, threads, out: _engine.requant32(
+            x, M, B, s, isa=isa, threads=threads, out=out, prepared=True
+        ),
         lambda: int8_ops.requant32(x, M, B, s),
     )
 
@@ -111,8 +113,8 @@ def test_requant32_prepared_edges():
                 M, B, s = np.array([m], np.int32), np.array([b], np.int64), np.array([sh], np.int32)
                 seen.add(_engine.requant32_mode(M, B, s))
                 check_op(
-                    lambda isa, threads, M=M, B=B, s=s: _engine.requant32(
-                        x, M, B, s, isa=isa, threads=threads, prepared=True),
+                    lambda isa, threads, out, M=M, B=B, s=s: _engine.requant32(
+                        x, M, B, s, isa=isa, threads=threads, out=out, prepared=True),
                     lambda M=M, B=B, s=s: int8_ops.requant32(x, M, B, s),
                     threads=(1,),
                 )

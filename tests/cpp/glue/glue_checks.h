@@ -104,6 +104,23 @@ bool same(const std::vector<T>& a, const std::vector<T>& b, double rtol) {
   return true;
 }
 
+// A result buffer that is not what a kernel would write: a kernel that leaves elements of its
+// output unwritten fails the comparison (zero-filled buffers hid such bugs when the expected
+// values were zero or when the allocator handed back an earlier call's correct output).
+// Integers get a hashed pattern, floats a huge finite value (a NaN would compare equal in `same`).
+template <class T>
+std::vector<T> unwritten(std::size_t n) {
+  std::vector<T> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<T>) {
+      v[i] = static_cast<T>(-3.0e38);
+    } else {
+      v[i] = static_cast<T>(static_cast<std::uint32_t>(i * 2654435761u) >> 7 ^ 0xA5A5A5A5u);
+    }
+  }
+  return v;
+}
+
 template <class T>
 void record(Counts& c, const std::string& what, const std::vector<T>& got, const std::vector<T>& want,
             double rtol = 0.0) {
@@ -172,7 +189,8 @@ inline void check_requant32_prepared(const Kernels& k, const Kernels& ref, Threa
       record(cnt, std::string(names[form]) + " mode", std::vector<int>{mode_ok},
              std::vector<int>{1});
     }
-    std::vector<std::int8_t> got(rows * C), want(rows * C);
+    std::vector<std::int8_t> want(rows * C);
+    auto got = unwritten<std::int8_t>(rows * C);
     Requant32Args a{x.data(), want.data(), rows, C, M.data(), B.data(), s.data()};
     ref.requant32(a, nullptr);
     a.y = got.data();
@@ -188,7 +206,8 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
     const std::size_t rows = r.uniform(1, 40), C = r.uniform(1, 150), n = rows * C;
     const FixedParams p(r, C);
     const auto x8 = r.ints<std::int8_t>(n, -128, 127), y8 = r.ints<std::int8_t>(n, -128, 127);
-    std::vector<std::int8_t> got(n), want(n);
+    std::vector<std::int8_t> want(n);
+    auto got = unwritten<std::int8_t>(n);
     RequantArgs rq{x8.data(), nullptr, rows, C, p.M.data(), p.B.data(), p.s.data()};
     rq.y = want.data(); ref.requant(rq, nullptr);
     rq.y = got.data(); k.requant(rq, pool);
@@ -217,7 +236,8 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
 
     const auto xf = r.floats(n), yf = r.floats(n);
     const auto pa = r.floats(C), pb = r.floats(C), pc = r.floats(C), pd = r.floats(C), pt = r.floats(C);
-    std::vector<float> gotf(n), wantf(n);
+    std::vector<float> wantf(n);
+    auto gotf = unwritten<float>(n);
     AddF32Args af{xf.data(), yf.data(), nullptr, n};
     af.y = wantf.data(); ref.add_f32(af, nullptr);
     af.y = gotf.data(); k.add_f32(af, pool);
@@ -294,7 +314,8 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
     a.x = x.data();
     const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *
                             out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right) * a.C;
-    std::vector<Tout> got(out), want(out);
+    std::vector<Tout> want(out);
+    auto got = unwritten<Tout>(out);
     a.y = want.data(); ref(a, nullptr);
     a.y = got.data(); fn(a, pool);
     record(cnt, tag(k, op, threads, a.H, a.C, static_cast<std::size_t>(a.k * 10000 + a.pad_top * 1000 + a.pad_left * 100 +
@@ -322,7 +343,8 @@ inline void check_requant32_edges(const Kernels& k, const Kernels& ref, ThreadPo
       for (auto& e : M) e = r.uniform(0, 3) == 0 ? any32() : ms[r.uniform(0, 6)];
       for (auto& e : B) e = r.uniform(0, 3) == 0 ? r.uniform64(INT64_MIN, INT64_MAX) : bs[r.uniform(0, 6)];
       for (auto& e : s) e = r.uniform(0, 2) == 0 ? r.uniform(0, 62) : ss[r.uniform(0, 5)];
-      std::vector<std::int8_t> got(n), want(n);
+      std::vector<std::int8_t> want(n);
+      auto got = unwritten<std::int8_t>(n);
       Requant32Args a{x.data(), nullptr, rows, C, M.data(), B.data(), s.data()};
       a.y = want.data(); ref.requant32(a, nullptr);
       a.y = got.data(); k.requant32(a, pool);
@@ -363,7 +385,8 @@ inline void check_requant32_model_params(const Kernels& k, const Kernels& ref, T
         x[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : static_cast<std::int32_t>(v);
       }
     }
-    std::vector<std::int8_t> got(n), want(n);
+    std::vector<std::int8_t> want(n);
+    auto got = unwritten<std::int8_t>(n);
     Requant32Args a{x.data(), nullptr, rows, C, M.data(), B.data(), s.data()};
     a.y = want.data(); ref.requant32(a, nullptr);
     a.y = got.data(); k.requant32(a, pool);
@@ -383,12 +406,14 @@ inline void check_pools(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     const std::size_t N = r.uniform(1, 3), HW = r.uniform(1, 60), C = r.uniform(1, 200);
     const auto x8 = r.ints<std::int8_t>(N * HW * C, -128, 127);
     const auto xf = r.floats(N * HW * C);
-    std::vector<std::int32_t> got(N * C), want(N * C);
+    std::vector<std::int32_t> want(N * C);
+    auto got = unwritten<std::int32_t>(N * C);
     GlobalSumPoolInt8Args g{x8.data(), nullptr, N, HW, C};
     g.y = want.data(); ref.global_sumpool_int8(g, nullptr);
     g.y = got.data(); k.global_sumpool_int8(g, pool);
     record(cnt, tag(k, "global_sumpool_int8", threads, N, HW, C), got, want);
-    std::vector<float> gotf(N * C), wantf(N * C);
+    std::vector<float> wantf(N * C);
+    auto gotf = unwritten<float>(N * C);
     GlobalAvgPoolF32Args gf{xf.data(), nullptr, N, HW, C};
     gf.y = wantf.data(); ref.global_avgpool_f32(gf, nullptr);
     gf.y = gotf.data(); k.global_avgpool_f32(gf, pool);
@@ -503,7 +528,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
     a.KH = s.KH; a.KW = s.KW; a.stride = s.stride;
     set_pads(s, a);
-    std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
+    std::vector<std::int32_t> want(conv_out(s));
+    auto got = unwritten<std::int32_t>(conv_out(s));
     a.y = want.data(); ref.conv2d_int8(a, nullptr);
     a.y = got.data(); k.conv2d_int8(a, pool);
     record(cnt, tag(k, "conv2d_int8", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), got, want);
@@ -512,7 +538,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     const auto M32 = r.ints<std::int32_t>(s.Cout, -(1 << 24), 1 << 24);
     const auto B64 = r.ints<std::int64_t>(s.Cout, -(1LL << 40), 1LL << 40);
     const auto s62 = r.ints<std::int32_t>(s.Cout, 20, 40);
-    std::vector<std::int8_t> got8(conv_out(s)), want8(conv_out(s));
+    std::vector<std::int8_t> want8(conv_out(s));
+    auto got8 = unwritten<std::int8_t>(conv_out(s));
     const Requant32Args rq32{want.data(), want8.data(), conv_out(s) / s.Cout, s.Cout, M32.data(), B64.data(),
                              s62.data()};
     ref.requant32(rq32, nullptr);
@@ -549,7 +576,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     const auto xf = r.floats(s.N * s.H * s.W * s.Cin), wf = r.floats(w.size()), bf = r.floats(s.Cout);
     Conv2dF32Args f{xf.data(), wf.data(), bf.data(), nullptr, s.N, s.H, s.W, s.Cin, s.Cout, s.KH, s.KW, s.stride};
     set_pads(s, f);
-    std::vector<float> gotf(conv_out(s)), wantf(conv_out(s));
+    std::vector<float> wantf(conv_out(s));
+    auto gotf = unwritten<float>(conv_out(s));
     f.y = wantf.data(); ref.conv2d_f32(f, nullptr);
     f.y = gotf.data(); k.conv2d_f32(f, pool);
     record(cnt, tag(k, "conv2d_f32", threads, s.Cin, s.Cout, s.KH * 100 + s.KW * 10 + s.stride), gotf, wantf, 1e-4);
@@ -571,7 +599,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     d.w = dw.data(); d.bias = db.data(); d.zp = zp.data();
     const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad_top, d.pad_bottom) *
                              out_size(d.W, d.KW, d.stride, d.pad_left, d.pad_right) * d.C * d.mult;
-    std::vector<std::int32_t> dgot(dout), dwant(dout);
+    std::vector<std::int32_t> dwant(dout);
+    auto dgot = unwritten<std::int32_t>(dout);
     d.y = dwant.data(); ref.dwconv2d_int8(d, nullptr);
     d.y = dgot.data(); k.dwconv2d_int8(d, pool);
     record(cnt, tag(k, "dwconv2d_int8", threads, d.C, d.mult, static_cast<std::size_t>(d.KH)), dgot, dwant);
@@ -586,7 +615,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
       std::vector<std::int64_t> Bf(dco);
       for (std::size_t c = 0; c < dco; ++c) Bf[c] = -static_cast<std::int64_t>(Mf[c]) * r.uniform(-(1 << 20), 1 << 20);
       const Requant32Plan plan(Mf.data(), Bf.data(), sf.data(), dco);
-      std::vector<std::int8_t> dgot8(dout), dwant8(dout);
+      std::vector<std::int8_t> dwant8(dout);
+      auto dgot8 = unwritten<std::int8_t>(dout);
       const Requant32Args rqf{dwant.data(), dwant8.data(), dout / dco, dco, Mf.data(), Bf.data(), sf.data()};
       ref.requant32(rqf, nullptr);
       DwConv2dInt8Args f = d;
@@ -655,7 +685,8 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
         a.N = s.N; a.H = s.H; a.W = s.W; a.Cin = s.Cin; a.Cout = s.Cout;
         a.KH = s.KH; a.KW = s.KW; a.stride = s.stride;
         set_pads(s, a);
-        std::vector<std::int32_t> got(conv_out(s)), want(conv_out(s));
+        std::vector<std::int32_t> want(conv_out(s));
+        auto got = unwritten<std::int32_t>(conv_out(s));
         a.y = want.data(); ref.conv2d_int8(a, nullptr);
         a.y = got.data(); k.conv2d_int8(a, pool);
         record(cnt, tag(k, "conv2d_int8 extremes", threads, s.Cin, s.Cout, pattern * 10 + unsigned_x), got, want);
@@ -670,14 +701,16 @@ inline void check_dense(const Kernels& k, const Kernels& ref, ThreadPool* pool, 
     const std::size_t N = r.uniform(1, 4), Cin = r.uniform(1, 600), Cout = r.uniform(1, 50);
     const auto x = r.ints<std::int8_t>(N * Cin, -128, 127), w = r.ints<std::int8_t>(Cout * Cin, -128, 127);
     const auto bias = r.ints<std::int32_t>(Cout, INT32_MIN, INT32_MAX);  // also wrapping sums
-    std::vector<std::int32_t> got(N * Cout), want(N * Cout);
+    std::vector<std::int32_t> want(N * Cout);
+    auto got = unwritten<std::int32_t>(N * Cout);
     DenseInt8Args a{x.data(), w.data(), bias.data(), nullptr, N, Cin, Cout};
     a.y = want.data(); ref.dense_int8(a, nullptr);
     a.y = got.data(); k.dense_int8(a, pool);
     record(cnt, tag(k, "dense_int8", threads, N, Cin, Cout), got, want);
 
     const auto xf = r.floats(N * Cin), wf = r.floats(Cout * Cin), bf = r.floats(Cout);
-    std::vector<float> gotf(N * Cout), wantf(N * Cout);
+    std::vector<float> wantf(N * Cout);
+    auto gotf = unwritten<float>(N * Cout);
     DenseF32Args f{xf.data(), wf.data(), bf.data(), nullptr, N, Cin, Cout};
     f.y = wantf.data(); ref.dense_f32(f, nullptr);
     f.y = gotf.data(); k.dense_f32(f, pool);

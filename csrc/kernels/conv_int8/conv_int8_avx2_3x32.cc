@@ -411,12 +411,14 @@ struct WinoInput {
 };
 
 std::size_t wino_tiles_padded(std::size_t Wo) { return (Wo / 2 + 7) / 8 * 8; }
+// The split row's length: the last 8 tiles read groups up to Tp - 8 + 2 + 7.
+std::size_t wino_q_len(std::size_t Tp) { return Tp + 2; }
 
 // The transformed rows 2m, 2m + 1 of image n into wr[n][m] (see above). q: scratch of
-// 3 * 4 * (Tp + 16) int32 (a row split by channel and column % 4), v: 2 * 9 * 3 * Tp int32.
+// 12 * wino_q_len(Tp) int32 (a row split by column % 4 and channel), v: 2 * 9 * 3 * Tp int32.
 void wino_stage_pair(const std::int16_t* xp, std::size_t Hp, std::size_t Wp, std::size_t row0,
                      std::size_t Tp, std::int32_t* q, std::int32_t* v, std::int32_t* out) {
-  const std::size_t QL = Tp + 16;
+  const std::size_t QL = wino_q_len(Tp);
   for (std::size_t h = 0; h < 2; ++h) {
     const std::size_t r = row0 + h;
     std::int32_t* vh = v + h * kWnNu * 3 * Tp;
@@ -424,20 +426,23 @@ void wino_stage_pair(const std::int16_t* xp, std::size_t Hp, std::size_t Wp, std
       std::memset(static_cast<void*>(vh), 0, kWnNu * 3 * Tp * sizeof(std::int32_t));
       continue;
     }
+    // q[k][t] = xr[12 t + k] (k = 3 * (column % 4) + c), one pass over the row's whole
+    // groups of 4 pixels, then the last partial group, zeros after it.
     const std::int16_t* xr = xp + r * Wp * 3;
-    for (std::size_t c = 0; c < 3; ++c) {
-      for (std::size_t ph = 0; ph < 4; ++ph) {
-        std::int32_t* qc = q + (c * 4 + ph) * QL;
-        std::size_t t = 0;
-        for (; 4 * t + ph < Wp && t < QL; ++t) qc[t] = xr[(4 * t + ph) * 3 + c];
-        for (; t < QL; ++t) qc[t] = 0;
+    const std::size_t whole = Wp / 4 < QL ? Wp / 4 : QL;
+    for (std::size_t t = 0; t < whole; ++t) {
+      for (std::size_t kk = 0; kk < 12; ++kk) q[kk * QL + t] = xr[12 * t + kk];
+    }
+    for (std::size_t kk = 0; kk < 12; ++kk) {
+      for (std::size_t t = whole; t < QL; ++t) {
+        q[kk * QL + t] = 12 * t + kk < Wp * 3 ? xr[12 * t + kk] : 0;
       }
     }
     for (std::size_t c = 0; c < 3; ++c) {
-      const std::int32_t* q0 = q + (c * 4 + 0) * QL;
-      const std::int32_t* q1 = q + (c * 4 + 1) * QL;
-      const std::int32_t* q2 = q + (c * 4 + 2) * QL;
-      const std::int32_t* q3 = q + (c * 4 + 3) * QL;
+      const std::int32_t* q0 = q + c * QL;
+      const std::int32_t* q1 = q + (3 + c) * QL;
+      const std::int32_t* q2 = q + (6 + c) * QL;
+      const std::int32_t* q3 = q + (9 + c) * QL;
       const auto ld = [](const std::int32_t* p) {
         return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
       };
@@ -742,11 +747,11 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
     auto* const wr = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes + vp_bytes + tab_bytes);
     const std::size_t Tp = wi.Tp, rec = kWnNu * kWnSlots * Tp;
     parallel_ranges(pool, a.N * wi.Hm, [&](std::size_t r0, std::size_t r1) {
-      GlueBuffer<std::int32_t> scratch(3 * 4 * (Tp + 16) + 2 * kWnNu * 3 * Tp);
+      GlueBuffer<std::int32_t> scratch(12 * wino_q_len(Tp) + 2 * kWnNu * 3 * Tp);
       for (std::size_t r = r0; r < r1; ++r) {
         const std::size_t n = r / wi.Hm, m = r % wi.Hm;
         wino_stage_pair(xp + n * k.Hp * k.Wp * 3, k.Hp, k.Wp, 2 * m, Tp, scratch.data(),
-                        scratch.data() + 3 * 4 * (Tp + 16), wr + r * rec);
+                        scratch.data() + 12 * wino_q_len(Tp), wr + r * rec);
       }
     });
     wi.wr = wr;

@@ -498,6 +498,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     if (iter == 30) s = ConvShape{1, 10, 20, 3, 64, 7, 7, 2, 0, 2, 2, 3, 3};
     if (iter == 31) s = ConvShape{1, 8, 23, 3, 64, 7, 7, 2, 0, 0, 3, 0, 3};
     if (iter == 32) s = ConvShape{2, 16, 27, 3, 64, 7, 7, 2, 3};
+    // 66 tiles: two chunks of the staged rows (64 tiles and 2).
+    if (iter == 33) s = ConvShape{1, 9, 264, 3, 32, 7, 7, 2, 3};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);

@@ -15,6 +15,10 @@
 // one product (255 * 128 = 32640 <= 32767 < 2 * 32640), and any split of x or w into narrower
 // parts costs two byte products per MAC, so an exact vpmaddubsw does at most 16 MACs, like
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
+//
+// The 7x7 stride-2 RGB stem (whole 32-channel blocks, even output width) takes fewer products
+// instead: exact integer Winograd along the width (wino_* below), 99 vpmaddwd per 2 pixels and
+// 8 channels against 148, the same 3x32 register tile per transformed position.
 #include <immintrin.h>
 
 #include <cstring>

@@ -5,8 +5,13 @@
 //                 broadcasts, 12 vpmaddwd (2 of the 4 weight vectors read from L1) and 12 vpaddd
 //                 into 12 accumulators; AVX2 has no int16 multiply-accumulate, so this, not
 //                 the madd-only peak, is what an exact vpmaddwd stem can reach
+//   madd+add/2    12 vpmaddwd and 6 vpaddd that add 6 of the products into accumulators: with
+//                 one vpaddd per two vpmaddwd the madd-only rate again (Zen 4: the adds that
+//                 wait on a vpmaddwd take the multiply pipes' slots, whatever the order)
 //   stem 7x7      glue::avx2::conv2d_int8_packed, ResNet's stem 224x224x3 uint8 -> 112x112x64
-//                 int32, 7x7 s2 pad 3, prepared weights (118.0 M MACs)
+//                 int32, 7x7 s2 pad 3, prepared weights (118.0 M MACs; the Winograd path, 99
+//                 vpmaddwd per 2 pixels and 8 channels instead of 148: docs/performance.md,
+//                 "The AVX2 stem by Winograd")
 //   stem 3x3      QuickNet's stem, 3x3 s2 pad 1 -> 112x112x16 (5.4 M MACs)
 //   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
 //                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
@@ -62,6 +67,24 @@ void madd_add(long n, const void* p) {
       : "r"(p)
       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
         "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+}
+
+// n steps of 12 vpmaddwd (products into 6 rotating temporaries) and 6 vpaddd that add every
+// other product into 6 accumulators: 192 MACs of multiplies a step, half of them accumulated.
+void madd_half_add(long n) {
+  asm volatile(
+      "1:\n\t"
+#define BNNFLOW_H(t, u, a)                                                                  \
+  "vpmaddwd %%ymm0, %%ymm1, %%ymm" t "\n\tvpaddd %%ymm" t ", %%ymm" a ", %%ymm" a "\n\t" \
+  "vpmaddwd %%ymm0, %%ymm1, %%ymm" u "\n\t"
+      BNNFLOW_H("2", "3", "8") BNNFLOW_H("4", "5", "9") BNNFLOW_H("6", "7", "10")
+      BNNFLOW_H("2", "3", "11") BNNFLOW_H("4", "5", "12") BNNFLOW_H("6", "7", "13")
+#undef BNNFLOW_H
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(n)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "cc");
 }
 
 // One stem: 224x224x3 uint8 -> 112x112xO int32, KxK stride 2, pad K/2, prepared weights; with
@@ -146,6 +169,8 @@ int main(int argc, char** argv) {
   const double macs = 192.0 * n;
   std::printf("madd only   %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_only(n); }) / 1e9);
   std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
+  std::printf("madd+add/2  %6.1f GMAC/s (of multiplies)\n",
+              macs / best_seconds(reps, [&] { madd_half_add(n); }) / 1e9);
   const double t7 = stem_ms(reps, 64, 7), t3 = stem_ms(reps * 4, 16, 3);
   std::printf("stem 7x7 s2 3->64  %.4f ms  %6.1f GMAC/s\n", t7, 112.0 * 112 * 64 * 147 / t7 / 1e6);
   const double t7q = stem_ms(reps, 64, 7, true);

@@ -52,6 +52,37 @@ def test_stem_shape_7x7_s2():
     assert out.shape == (1, 19, 21, 64)
 
 
+@pytest.mark.parametrize("unsigned", [True, False])
+@pytest.mark.parametrize("form", ["int32", "high32"])
+def test_stem_7x7_s2_even_output_width(unsigned, form):
+    """The RGB stem with an even output width and whole 32-channel blocks (AVX2: exact
+    integer Winograd along the width, docs/glue-kernels.md): 22 output columns (11 tiles of 2:
+    three register tiles of 3 and one of 2), two images, int32 out, and prepared weights with
+    the requant32 folded into `form` and applied in the tile (int8 out, pre-filled with ~want)."""
+    r = gp.rng(11)
+    x, zp, w, bias = gp.conv_int8_operands(r, (2, 36, 44, 3), (96, 7, 7, 3), unsigned)
+    want = int8_ops.conv2d_int8(x, w, bias, zp, 2, 3)
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, 2, 3, isa=isa, threads=threads),
+        lambda: want,
+    )
+    (s_lo, s_hi), m_abs = RQ_FORMS[form]
+    M = r.integers(-m_abs, m_abs, size=96).astype(np.int32)
+    s = r.integers(s_lo, s_hi + 1, size=96).astype(np.int32)
+    B = (-M.astype(np.int64) * r.integers(-(2**20), 2**20, size=96)).astype(np.int64)
+    assert _engine.requant32_mode(M, B, s) == form
+    want8 = int8_ops.requant32(want, M, B, s)
+    dtype = "uint8" if unsigned else "int8"
+    prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
+                for isa in ISAS}
+    check_op(
+        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, 2, 3, isa=isa,
+                                                         threads=threads, prepared=True,
+                                                         out=~want8),
+        lambda: want8,
+    )
+
+
 def test_staging_above_the_kept_size_is_freed_and_regrown():
     """A call whose per-thread staging exceeds 4 MiB (kScratchKeepBytes: 4 images of 602x602x3
     staged, twice that as AVX2's int16) frees it at its end; the calls after it, large and

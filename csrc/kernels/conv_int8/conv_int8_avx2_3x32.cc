@@ -15,6 +15,10 @@
 // one product (255 * 128 = 32640 <= 32767 < 2 * 32640), and any split of x or w into narrower
 // parts costs two byte products per MAC, so an exact vpmaddubsw does at most 16 MACs, like
 // vpmaddwd, and its int16 sums still need a widening vpmaddwd: never fewer multiplies.
+//
+// The 7x7 stride-2 RGB stem (whole 32-channel blocks, even output width) takes fewer products
+// instead: exact integer Winograd along the width (wino_* below), 99 vpmaddwd per 2 pixels and
+// 8 channels against 148, the same 3x32 register tile per transformed position.
 #include <immintrin.h>
 
 #include <cstring>
@@ -334,6 +338,317 @@ void stage_vertical(const Conv2dInt8Args& a, const std::int16_t* xp, std::size_t
   }
 }
 
+// ---- The 7x7 stride-2 RGB stem by exact integer Winograd along the width ----
+//
+// With stride 2 a kernel row's 7 taps split by the parity of the input column: the even taps
+// (kw = 0, 2, 4, 6) correlate the even columns e_j = d[2j] with g = (w0, w2, w4, w6), the odd
+// taps (kw = 1, 3, 5) the odd columns f_j = d[2j + 1] with h = (w1, w3, w5), both at stride 1:
+// y[ow] = sum_i g_i e_{ow+i} + sum_i h_i f_{ow+i}. Two output pixels (a tile t: ow = 2t, 2t+1)
+// of each take Winograd's F(2,4) (5 products instead of 8, points 0, 1, -1, 2, inf) and F(2,3)
+// (4 instead of 6, points 0, 1, -1, inf): 9 instead of 14 products per kernel row and channel.
+// The transforms' fractions (1/2, 1/6) all sit in the weights' transform, scaled by 6, so
+// every step is integer arithmetic: U = 6 G w (|U| <= 15 * 128 = 1920), V = B^T d (|V| <= 6 *
+// 255 = 1530), M_nu = sum_{kh,c} U_nu V_nu (|M| <= 21 * 1536 * 1020 < 2^25), Y = A^T M = 6 *
+// (the convolution's sum), exact in int32, and y = Y / 6 + bias exactly ((Y >> 1) times the
+// inverse of 3 mod 2^32). Each nu's sum over (kh, c) is the 3x32 tile's vpmaddwd + vpaddd loop
+// over 11 pairs (21 values): 99 vpmaddwd per tile and 8 channels against 148 for the direct
+// pairs (74 per pixel). On Zen 4 that loop is bound by the vpaddd that go with the vpmaddwd
+// (docs/performance.md, "The AVX2 stem by Winograd"), so fewer products is the only way on.
+//
+// Pairs over (kh, c): pair 3i + c (i = 0..2) = rows (2i, 2i + 1) at channel c; pair 9 = (row 6,
+// c 0), (row 6, c 1); pair 10 = (row 6, c 2), 0. The transformed input of staged row pair m
+// (padded rows 2m, 2m + 1) is stored per nu and slot as int32 pairs along the tiles,
+// wr[m][nu][slot][t]: slots 0..2 = (V[2m][nu][c], V[2m+1][nu][c]), slot 3 = (V[2m][nu][0],
+// V[2m][nu][1]), slot 4 = (V[2m][nu][2], 0). Output row oh reads slots 0..2 of m = oh, oh + 1,
+// oh + 2 and slots 3, 4 of m = oh + 3.
+constexpr std::size_t kWnNu = 9;     // transformed positions: F(2,4) 0..4, F(2,3) 5..8
+constexpr std::size_t kWnPairs = 11;  // pairs over (kh, c) per position
+constexpr std::size_t kWnSlots = 5;
+
+bool wino_packs(const Conv2dInt8Args& a) {
+  return a.KH == 7 && a.KW == 7 && a.Cin == 3 && a.Cout % kTileC == 0;
+}
+
+// The stem shapes the Winograd path runs (else the direct tiles): 7x7 stride 2, 3 input
+// channels, whole 32-channel blocks, an even output width, int32 out or the requant32 in the
+// tile.
+bool wino_runs(const Conv2dInt8Args& a, std::size_t Wo) {
+  return wino_packs(a) && a.stride == 2 && Wo % 2 == 0 &&
+         (a.rq == nullptr || conv2d_int8_requant_in_tile(a));
+}
+
+std::size_t wino_weight_elems(const Conv2dInt8Args& a) {
+  return wino_packs(a) ? a.Cout / kTileC * kWnNu * kWnPairs * 2 * kTileC : 0;
+}
+
+// U[blk][nu][pair][32][2] int16, 6 G w per (kh, c) (see above).
+void wino_pack(const Conv2dInt8Args& a, std::int16_t* u) {
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    std::int16_t* uo = u + (o / kTileC) * kWnNu * kWnPairs * 2 * kTileC + (o % kTileC) * 2;
+    for (std::size_t kh = 0; kh < 7; ++kh) {
+      for (std::size_t c = 0; c < 3; ++c) {
+        const auto w = [&](std::size_t kw) -> std::int32_t { return a.w[((o * 7 + kh) * 7 + kw) * 3 + c]; };
+        const std::int32_t g0 = w(0), g1 = w(2), g2 = w(4), g3 = w(6), h0 = w(1), h1 = w(3), h2 = w(5);
+        const std::int32_t un[kWnNu] = {3 * g0,
+                                        -3 * (g0 + g1 + g2 + g3),
+                                        -g0 + g1 - g2 + g3,
+                                        g0 + 2 * g1 + 4 * g2 + 8 * g3,
+                                        6 * g3,
+                                        -6 * h0,
+                                        3 * (h0 + h1 + h2),
+                                        3 * (h0 - h1 + h2),
+                                        6 * h2};
+        // (pair, slot in the pair) of (kh, c)
+        const std::size_t pair = kh < 6 ? 3 * (kh / 2) + c : 9 + c / 2;
+        const std::size_t half = kh < 6 ? kh % 2 : c % 2;
+        for (std::size_t nu = 0; nu < kWnNu; ++nu) {
+          uo[(nu * kWnPairs + pair) * 2 * kTileC + half] = static_cast<std::int16_t>(un[nu]);
+        }
+      }
+    }
+  }
+}
+
+struct WinoInput {
+  const std::int32_t* wr;  // [N][Hm][kWnNu][kWnSlots][Tp]
+  std::size_t Hm, Tp;
+};
+
+std::size_t wino_tiles_padded(std::size_t Wo) { return (Wo / 2 + 7) / 8 * 8; }
+// The split row's length: the last 8 tiles read groups up to Tp - 8 + 2 + 7.
+std::size_t wino_q_len(std::size_t Tp) { return Tp + 2; }
+
+// The transformed rows 2m, 2m + 1 of image n into wr[n][m] (see above). q: scratch of
+// 12 * wino_q_len(Tp) int32 (a row split by column % 4 and channel), v: 2 * 9 * 3 * Tp int32.
+void wino_stage_pair(const std::int16_t* xp, std::size_t Hp, std::size_t Wp, std::size_t row0,
+                     std::size_t Tp, std::int32_t* q, std::int32_t* v, std::int32_t* out) {
+  const std::size_t QL = wino_q_len(Tp);
+  for (std::size_t h = 0; h < 2; ++h) {
+    const std::size_t r = row0 + h;
+    std::int32_t* vh = v + h * kWnNu * 3 * Tp;
+    if (r >= Hp) {
+      std::memset(static_cast<void*>(vh), 0, kWnNu * 3 * Tp * sizeof(std::int32_t));
+      continue;
+    }
+    // q[k][t] = xr[12 t + k] (k = 3 * (column % 4) + c), one pass over the row's whole
+    // groups of 4 pixels, then the last partial group, zeros after it.
+    const std::int16_t* xr = xp + r * Wp * 3;
+    const std::size_t whole = Wp / 4 < QL ? Wp / 4 : QL;
+    for (std::size_t t = 0; t < whole; ++t) {
+      for (std::size_t kk = 0; kk < 12; ++kk) q[kk * QL + t] = xr[12 * t + kk];
+    }
+    for (std::size_t kk = 0; kk < 12; ++kk) {
+      for (std::size_t t = whole; t < QL; ++t) {
+        q[kk * QL + t] = 12 * t + kk < Wp * 3 ? xr[12 * t + kk] : 0;
+      }
+    }
+    for (std::size_t c = 0; c < 3; ++c) {
+      const std::int32_t* q0 = q + c * QL;
+      const std::int32_t* q1 = q + (3 + c) * QL;
+      const std::int32_t* q2 = q + (6 + c) * QL;
+      const std::int32_t* q3 = q + (9 + c) * QL;
+      const auto ld = [](const std::int32_t* p) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      };
+      for (std::size_t t = 0; t < Tp; t += 8) {
+        // even columns 4t + 2i: e0..e4; odd 4t + 2i + 1: f0..f3
+        const __m256i e0 = ld(q0 + t), e1 = ld(q2 + t), e2 = ld(q0 + t + 1), e3 = ld(q2 + t + 1),
+                      e4 = ld(q0 + t + 2);
+        const __m256i f0 = ld(q1 + t), f1 = ld(q3 + t), f2 = ld(q1 + t + 1), f3 = ld(q3 + t + 1);
+        const __m256i e1x2 = _mm256_add_epi32(e1, e1);
+        const __m256i d31 = _mm256_sub_epi32(e3, e1);
+        const __m256i vv[kWnNu] = {
+            // 2e0 - e1 - 2e2 + e3
+            _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(e0, e2), 1), d31),
+            // -2e1 - e2 + e3
+            _mm256_sub_epi32(_mm256_sub_epi32(e3, e2), e1x2),
+            // 2e1 - 3e2 + e3
+            _mm256_add_epi32(_mm256_sub_epi32(e1x2, _mm256_add_epi32(e2, _mm256_add_epi32(e2, e2))), e3),
+            // -e1 + e3
+            d31,
+            // 2e1 - e2 - 2e3 + e4
+            _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(_mm256_sub_epi32(e1, e3), 1), e2), e4),
+            _mm256_sub_epi32(f2, f0), _mm256_add_epi32(f1, f2), _mm256_sub_epi32(f2, f1),
+            _mm256_sub_epi32(f3, f1)};
+        for (std::size_t nu = 0; nu < kWnNu; ++nu) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(vh + (nu * 3 + c) * Tp + t), vv[nu]);
+        }
+      }
+    }
+  }
+  const __m256i lo = _mm256_set1_epi32(0xFFFF);
+  for (std::size_t nu = 0; nu < kWnNu; ++nu) {
+    const std::int32_t* a0 = v + nu * 3 * Tp;                      // row 2m, channel 0
+    const std::int32_t* b0 = v + kWnNu * 3 * Tp + nu * 3 * Tp;     // row 2m + 1
+    std::int32_t* o = out + nu * kWnSlots * Tp;
+    for (std::size_t t = 0; t < Tp; t += 8) {
+      const auto ld = [&](const std::int32_t* p) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + t));
+      };
+      const auto st = [&](std::size_t slot, __m256i x) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + slot * Tp + t), x);
+      };
+      const auto pair = [&](__m256i x, __m256i y) {
+        return _mm256_or_si256(_mm256_and_si256(x, lo), _mm256_slli_epi32(y, 16));
+      };
+      const __m256i a_0 = ld(a0), a_1 = ld(a0 + Tp), a_2 = ld(a0 + 2 * Tp);
+      st(0, pair(a_0, ld(b0)));
+      st(1, pair(a_1, ld(b0 + Tp)));
+      st(2, pair(a_2, ld(b0 + 2 * Tp)));
+      st(3, pair(a_0, a_1));
+      st(4, _mm256_and_si256(a_2, lo));
+    }
+  }
+}
+
+// M_nu of P tiles x 32 channels, the 11 pair steps in registers (inline asm: GCC's allocation
+// of the intrinsic loop kept accumulators on the stack, 1.54-2.0 ms against 1.39 for the direct
+// stem): per step the pair's 4 weight vectors (2 in registers, 2 as memory operands) and one
+// broadcast of each tile's (int16, int16) pair, 4 vpmaddwd + 4 vpaddd per tile (the first step
+// multiplies into the accumulators). Pair j's input: segment b0..b3 (pairs 0-2, 3-5, 6-8, 9-10),
+// j's place in it times t bytes; its weights at w + 128 j bytes. Stores the accumulators to m
+// ([P][4][8] int32).
+#define BNNFLOW_WN_W(WO) "vmovdqa " WO "(%[w]), %%ymm0\n\tvmovdqa " WO "+32(%[w]), %%ymm1\n\t"
+#define BNNFLOW_WN_PX(XA, WO, A0, A1, A2, A3)                                            \
+  "vpbroadcastd " XA ", %%ymm2\n\t"                                                      \
+  "vpmaddwd %%ymm0, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A0 ", %%ymm" A0 "\n\t"      \
+  "vpmaddwd %%ymm1, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A1 ", %%ymm" A1 "\n\t"      \
+  "vpmaddwd " WO "+64(%[w]), %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A2 ", %%ymm" A2 "\n\t" \
+  "vpmaddwd " WO "+96(%[w]), %%ymm2, %%ymm2\n\tvpaddd %%ymm2, %%ymm" A3 ", %%ymm" A3 "\n\t"
+#define BNNFLOW_WN_PX0(XA, WO, A0, A1, A2, A3)                                           \
+  "vpbroadcastd " XA ", %%ymm2\n\t"                                                      \
+  "vpmaddwd %%ymm0, %%ymm2, %%ymm" A0 "\n\tvpmaddwd %%ymm1, %%ymm2, %%ymm" A1 "\n\t"    \
+  "vpmaddwd " WO "+64(%[w]), %%ymm2, %%ymm" A2 "\n\t"                                   \
+  "vpmaddwd " WO "+96(%[w]), %%ymm2, %%ymm" A3 "\n\t"
+// One step for 1, 2 or 3 tiles (accumulators ymm12-15, ymm8-15, ymm4-15).
+#define BNNFLOW_WN_S1(PX, WO, B, I) BNNFLOW_WN_W(WO) PX("0(" B I ")", WO, "12", "13", "14", "15")
+#define BNNFLOW_WN_S2(PX, WO, B, I) \
+  BNNFLOW_WN_W(WO) PX("0(" B I ")", WO, "8", "9", "10", "11") PX("4(" B I ")", WO, "12", "13", "14", "15")
+#define BNNFLOW_WN_S3(PX, WO, B, I)                                                            \
+  BNNFLOW_WN_W(WO) PX("0(" B I ")", WO, "4", "5", "6", "7") PX("4(" B I ")", WO, "8", "9", "10", "11") \
+      PX("8(" B I ")", WO, "12", "13", "14", "15")
+#define BNNFLOW_WN_ALL(S)                                                                      \
+  S(BNNFLOW_WN_PX0, "0", "%[b0]", "") S(BNNFLOW_WN_PX, "128", "%[b0]", ",%[t],1")              \
+  S(BNNFLOW_WN_PX, "256", "%[b0]", ",%[t],2") S(BNNFLOW_WN_PX, "384", "%[b1]", "")             \
+  S(BNNFLOW_WN_PX, "512", "%[b1]", ",%[t],1") S(BNNFLOW_WN_PX, "640", "%[b1]", ",%[t],2")      \
+  S(BNNFLOW_WN_PX, "768", "%[b2]", "") S(BNNFLOW_WN_PX, "896", "%[b2]", ",%[t],1")             \
+  S(BNNFLOW_WN_PX, "1024", "%[b2]", ",%[t],2") S(BNNFLOW_WN_PX, "1152", "%[b3]", "")           \
+  S(BNNFLOW_WN_PX, "1280", "%[b3]", ",%[t],1")
+#define BNNFLOW_WN_ST(R, O) "vmovdqa %%ymm" R ", " O "(%[m])\n\t"
+#define BNNFLOW_WN_ST4(R0, R1, R2, R3, O0, O1, O2, O3) \
+  BNNFLOW_WN_ST(R0, O0) BNNFLOW_WN_ST(R1, O1) BNNFLOW_WN_ST(R2, O2) BNNFLOW_WN_ST(R3, O3)
+#define BNNFLOW_WN_ARGS                                                                         \
+  : [b0] "r"(b0), [b1] "r"(b1), [b2] "r"(b2), [b3] "r"(b3), [t] "r"(t), [w] "r"(w), [m] "r"(m) \
+  : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",   \
+    "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory"
+
+template <int P>
+inline void wino_nu(const std::int32_t* b0, const std::int32_t* b1, const std::int32_t* b2,
+                    const std::int32_t* b3, std::size_t t, const std::int16_t* w, std::int32_t* m) {
+  if constexpr (P == 3) {
+    asm volatile(BNNFLOW_WN_ALL(BNNFLOW_WN_S3)
+                 BNNFLOW_WN_ST4("4", "5", "6", "7", "0", "32", "64", "96")
+                 BNNFLOW_WN_ST4("8", "9", "10", "11", "128", "160", "192", "224")
+                 BNNFLOW_WN_ST4("12", "13", "14", "15", "256", "288", "320", "352")
+                 : BNNFLOW_WN_ARGS);
+  } else if constexpr (P == 2) {
+    asm volatile(BNNFLOW_WN_ALL(BNNFLOW_WN_S2)
+                 BNNFLOW_WN_ST4("8", "9", "10", "11", "0", "32", "64", "96")
+                 BNNFLOW_WN_ST4("12", "13", "14", "15", "128", "160", "192", "224")
+                 : BNNFLOW_WN_ARGS);
+  } else {
+    static_assert(P == 1, "wino_nu: 1 to 3 tiles");
+    asm volatile(BNNFLOW_WN_ALL(BNNFLOW_WN_S1)
+                 BNNFLOW_WN_ST4("12", "13", "14", "15", "0", "32", "64", "96")
+                 : BNNFLOW_WN_ARGS);
+  }
+}
+#undef BNNFLOW_WN_ARGS
+#undef BNNFLOW_WN_ST4
+#undef BNNFLOW_WN_ST
+#undef BNNFLOW_WN_ALL
+#undef BNNFLOW_WN_S3
+#undef BNNFLOW_WN_S2
+#undef BNNFLOW_WN_S1
+#undef BNNFLOW_WN_PX0
+#undef BNNFLOW_WN_PX
+#undef BNNFLOW_WN_W
+
+// P tiles (2P output pixels from ow = 2 t0) x 32 channels of output row (n, oh): the 9
+// positions' 11-pair sums, then A^T, / 6, + bias, int32 or requantised int8 stores.
+template <int P>
+void wino_tile(const Conv2dInt8Args& a, const Packed& k, const WinoInput& wi, const std::int16_t* u,
+               std::size_t n, std::size_t oh, std::size_t t0, std::size_t co, std::int32_t* y,
+               std::int8_t* y8) {
+  alignas(32) std::int32_t m[kWnNu][P][kTileC];
+  const std::size_t Tp = wi.Tp, mstride = kWnNu * kWnSlots * Tp;
+  const std::int32_t* base = wi.wr + (n * wi.Hm + oh) * mstride + t0;
+  const std::int16_t* ub = u + (co / kTileC) * kWnNu * kWnPairs * 2 * kTileC;
+  const std::size_t tb = Tp * sizeof(std::int32_t);
+  for (std::size_t nu = 0; nu < kWnNu; ++nu) {
+    const std::int32_t* b0 = base + nu * kWnSlots * Tp;
+    wino_nu<P>(b0, b0 + mstride, b0 + 2 * mstride, b0 + 3 * mstride + 3 * Tp, tb,
+               ub + nu * kWnPairs * 2 * kTileC, &m[nu][0][0]);
+  }
+  // Y0 = M0 + M1 + M2 + M3 + M5 + M6 + M7, Y1 = M1 - M2 + 2 M3 + M4 + M6 - M7 + M8.
+  const __m256i inv3 = _mm256_set1_epi32(static_cast<std::int32_t>(0xAAAAAAABu));
+  __m256i out[2 * P][kNV];
+  for (int p = 0; p < P; ++p) {
+    for (int v = 0; v < kNV; ++v) {
+      const auto ld = [&](std::size_t nu) {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(m[nu][p] + 8 * v));
+      };
+      const __m256i m1 = ld(1), m2 = ld(2), m3 = ld(3), m6 = ld(6), m7 = ld(7);
+      const __m256i s12 = _mm256_add_epi32(m1, m2), d12 = _mm256_sub_epi32(m1, m2);
+      const __m256i s67 = _mm256_add_epi32(m6, m7), d67 = _mm256_sub_epi32(m6, m7);
+      const __m256i y0 = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(ld(0), s12),
+                                                           _mm256_add_epi32(m3, ld(5))), s67);
+      const __m256i y1 = _mm256_add_epi32(
+          _mm256_add_epi32(_mm256_add_epi32(d12, _mm256_add_epi32(m3, m3)), ld(4)),
+          _mm256_add_epi32(d67, ld(8)));
+      const __m256i bias = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.bias + co + 8 * v));
+      out[2 * p][v] = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srai_epi32(y0, 1), inv3), bias);
+      out[2 * p + 1][v] = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srai_epi32(y1, 1), inv3), bias);
+    }
+  }
+  const std::size_t cout = a.Cout;
+  if (y8 != nullptr) {
+    const Rq32Lanes* t = k.rq_tab + co / 8;
+    const auto store = [&](auto mode) {
+      constexpr Rq32Mode kMode = decltype(mode)::value;
+      for (int p = 0; p < 2 * P; ++p) {
+        for (int v = 0; v < kNV; ++v) out[p][v] = rq32p_apply<kMode>(out[p][v], t[v]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + p * cout + co),
+                            rq32p_pack32(out[p][0], out[p][1], out[p][2], out[p][3]));
+      }
+    };
+    if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+      store(ModeTag<Rq32Mode::kHigh32>{});
+    } else {
+      store(ModeTag<Rq32Mode::kInt32>{});
+    }
+    return;
+  }
+  for (int p = 0; p < 2 * P; ++p) {
+    for (int v = 0; v < kNV; ++v) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * cout + co + 8 * v), out[p][v]);
+    }
+  }
+}
+
+// Output row (n, oh), channels [co, co + 32): tiles of 3 (6 pixels), then one of the 1 or 2 left.
+void wino_row(const Conv2dInt8Args& a, const Packed& k, const WinoInput& wi, const std::int16_t* u,
+              std::size_t n, std::size_t oh, std::size_t co, std::size_t Wo, std::int32_t* yrow,
+              std::int8_t* y8row) {
+  const std::size_t T = Wo / 2;
+  const auto at = [&](std::size_t t) { return yrow == nullptr ? nullptr : yrow + 2 * t * a.Cout; };
+  const auto at8 = [&](std::size_t t) { return y8row == nullptr ? nullptr : y8row + 2 * t * a.Cout; };
+  std::size_t t = 0;
+  for (; t + 3 <= T; t += 3) wino_tile<3>(a, k, wi, u, n, oh, t, co, at(t), at8(t));
+  if (T - t == 2) wino_tile<2>(a, k, wi, u, n, oh, t, co, at(t), at8(t));
+  if (T - t == 1) wino_tile<1>(a, k, wi, u, n, oh, t, co, at(t), at8(t));
+}
+
 }  // namespace
 
 // Packed bytes: bias int32 [CoP], then weights int16 [CoP / 32][PB][32][2] (pair_layout; PB =
@@ -345,7 +660,8 @@ std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
   return CoP * sizeof(std::int32_t) +
-         (static_cast<std::size_t>(a.KH) * l.J + l.KV) * CoP * 2 * sizeof(std::int16_t);
+         ((static_cast<std::size_t>(a.KH) * l.J + l.KV) * CoP * 2 + wino_weight_elems(a)) *
+             sizeof(std::int16_t);
 }
 
 void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
@@ -370,6 +686,9 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
       if (l.KV > 0) at(KH * l.J + kh / 2, kh % 2) = src[L - 1];  // (kh, kh + 1) share pair kh / 2
     }
   }
+  // A 7x7 RGB kernel also gets the Winograd weights (used at stride 2, wino_runs), after the
+  // direct ones.
+  if (wino_packs(a)) wino_pack(a, w + PB * CoP * 2);
 }
 
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
@@ -399,17 +718,22 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
   const std::size_t vp_bytes = round64((k.KV == 0 ? 0 : a.N * k.Hp * Wo) * sizeof(std::int32_t));
   const bool in_tile = conv2d_int8_requant_in_tile(a);
   const std::size_t tab_bytes = in_tile ? a.Cout / 8 * sizeof(Rq32Lanes) : 0;
+  const bool wino = wino_runs(a, Wo);
+  WinoInput wi{nullptr, Ho + 3, wino_tiles_padded(Wo)};
+  const std::size_t wr_bytes =
+      wino ? round64(a.N * wi.Hm * kWnNu * kWnSlots * wi.Tp * sizeof(std::int32_t)) : 0;
   // One per-thread buffer kept between calls (a band chain calls the kernel once per band: no
   // allocation and no zeroing of it per call); the pool's threads only read it.
   ThreadScratch<1> staging;
-  std::uint8_t* const mem = staging.scratch(0, xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+  std::uint8_t* const mem =
+      staging.scratch(0, xp_bytes + zr_bytes + vp_bytes + tab_bytes + wr_bytes);
   auto* const xp = reinterpret_cast<std::int16_t*>(mem);
   zero_border(a, xp, k.Hp, k.Wp, 2);
   stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);
 
   k.xp = xp;
   auto* const vp = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes);
-  if (k.KV > 0) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp);
+  if (k.KV > 0 && !wino) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp);
   k.vp = k.KV == 0 ? nullptr : vp;
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
@@ -422,6 +746,32 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
                                                 : rq32p_lanes_at<Rq32Mode::kInt32>(rp, 8 * v, 4 * v);
     }
     k.rq_tab = rq_tab;
+  }
+  if (wino) {
+    auto* const wr = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+    const std::size_t Tp = wi.Tp, rec = kWnNu * kWnSlots * Tp;
+    parallel_ranges(pool, a.N * wi.Hm, [&](std::size_t r0, std::size_t r1) {
+      GlueBuffer<std::int32_t> scratch(12 * wino_q_len(Tp) + 2 * kWnNu * 3 * Tp);
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::size_t n = r / wi.Hm, m = r % wi.Hm;
+        wino_stage_pair(xp + n * k.Hp * k.Wp * 3, k.Hp, k.Wp, 2 * m, Tp, scratch.data(),
+                        scratch.data() + 12 * wino_q_len(Tp), wr + r * rec);
+      }
+    });
+    wi.wr = wr;
+    const std::int16_t* const u = k.wp + k.PB * k.CoP * 2;
+    if (in_tile) {
+      conv_int8_rows_in_tile(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh,
+                                                          std::size_t co, std::int8_t* y8row) {
+        wino_row(a, k, wi, u, n, oh, co, Wo, nullptr, y8row);
+      });
+    } else {
+      conv_int8_rows(a, Ho, Wo, kTileC, pool, [&](std::size_t n, std::size_t oh, std::size_t co,
+                                                  std::int32_t* yrow) {
+        wino_row(a, k, wi, u, n, oh, co, Wo, yrow, nullptr);
+      });
+    }
+    return;
   }
   if (flat_1x1(a)) {
     flat_units(a, k, a.N * Ho * Wo, pool);

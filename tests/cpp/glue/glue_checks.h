@@ -513,6 +513,18 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     // pixels): Wo = 13 (two 6-pixel tiles and a 1) and 12 (two whole tiles).
     if (iter == 26) s = ConvShape{1, 9, 26, 3, 64, 3, 3, 2, 1};
     if (iter == 27) s = ConvShape{2, 7, 23, 3, 128, 3, 3, 2, 1};
+    // 7x7 stride-2 RGB stems with an even output width and whole 32-channel blocks (AVX2: the
+    // Winograd path, two output pixels a tile, three tiles a register tile): T = Wo / 2 tiles
+    // = 6 (two whole register tiles), 4 (one and a 1-tile), 5 (one and a 2-tile, TF SAME's
+    // asymmetric padding), 6 with no top / bottom padding and Ho = 1 (a band chain's call),
+    // 32, 64 and 96 channels, two images; both input dtypes.
+    if (iter == 28) s = ConvShape{1, 12, 23, 3, 32, 7, 7, 2, 3};
+    if (iter == 29) s = ConvShape{2, 9, 15, 3, 96, 7, 7, 2, 3};
+    if (iter == 30) s = ConvShape{1, 10, 20, 3, 64, 7, 7, 2, 0, 2, 2, 3, 3};
+    if (iter == 31) s = ConvShape{1, 8, 23, 3, 64, 7, 7, 2, 0, 0, 3, 0, 3};
+    if (iter == 32) s = ConvShape{2, 16, 27, 3, 64, 7, 7, 2, 3};
+    // 66 tiles: two chunks of the staged rows (64 tiles and 2).
+    if (iter == 33) s = ConvShape{1, 9, 264, 3, 32, 7, 7, 2, 3};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
@@ -655,7 +667,11 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
                               {2, 8, 8, 64, 35, 1, 1, 2, 0},
                               // TF SAME on even maps: asymmetric [top, left, bottom, right]
                               {1, 14, 14, 3, 64, 7, 7, 2, 0, 2, 2, 3, 3},
-                              {1, 10, 12, 3, 16, 3, 3, 2, 0, 0, 0, 1, 1}};
+                              {1, 10, 12, 3, 16, 3, 3, 2, 0, 0, 0, 1, 1},
+                              // 7x7 stride-2 stems with an even output width (AVX2's Winograd
+                              // path: |V| = 1530 against |U| = 1920 at the ends)
+                              {1, 14, 19, 3, 64, 7, 7, 2, 3},
+                              {1, 14, 16, 3, 96, 7, 7, 2, 0, 2, 2, 3, 3}};
   const std::int32_t biases[] = {INT32_MIN, 0, INT32_MAX};
   int b = 0;
   for (const ConvShape& s : shapes) {

@@ -58,12 +58,14 @@ def test_stem_7x7_s2_even_output_width(unsigned, form):
     """The RGB stem with an even output width and whole 32-channel blocks (AVX2: exact
     integer Winograd along the width, docs/glue-kernels.md): 22 output columns (11 tiles of 2:
     three register tiles of 3 and one of 2), two images, int32 out, and prepared weights with
-    the requant32 folded into `form` and applied in the tile (int8 out, pre-filled with ~want)."""
+    the requant32 folded into `form` and applied in the tile (int8 out)."""
     r = gp.rng(11)
     x, zp, w, bias = gp.conv_int8_operands(r, (2, 36, 44, 3), (96, 7, 7, 3), unsigned)
     want = int8_ops.conv2d_int8(x, w, bias, zp, 2, 3)
     check_op(
-        lambda isa, threads: _engine.conv2d_int8(x, w, bias, zp, 2, 3, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, w, bias, zp, 2, 3, isa=isa, threads=threads, out=out
+        ),
         lambda: want,
     )
     (s_lo, s_hi), m_abs = RQ_FORMS[form]
@@ -76,9 +78,9 @@ def test_stem_7x7_s2_even_output_width(unsigned, form):
     prepared = {isa: _engine.prepare_conv2d_int8_weights(w, bias, zp, x_dtype=dtype, isa=isa)
                 for isa in ISAS}
     check_op(
-        lambda isa, threads: _engine.conv2d_int8_requant(x, prepared[isa], M, B, s, 2, 3, isa=isa,
-                                                         threads=threads, prepared=True,
-                                                         out=~want8),
+        lambda isa, threads, out: _engine.conv2d_int8_requant(
+            x, prepared[isa], M, B, s, 2, 3, isa=isa, threads=threads, out=out, prepared=True
+        ),
         lambda: want8,
     )
 

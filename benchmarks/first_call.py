@@ -113,8 +113,11 @@ def make_gap(spec: str, model: str, other: str | None) -> Callable[[], None]:
 
 
 def measure(model: str, gaps: list[str], *, threads: int = 1, burst: int = 10, rounds: int = 30,
-            other: str | None = None) -> dict[str, tuple[list[float], float, float]]:
-    """Per gap: (median seconds of call k = 1..burst, mean faults of call 1, of the others)."""
+            other: str | None = None, steps: dict[str, np.ndarray] | None = None,
+            ) -> dict[str, tuple[list[float], float, float]]:
+    """Per gap: (median seconds of call k = 1..burst, mean faults of call 1, of the others).
+    With `steps` (a dict, filled here) the calls run profiled and steps[gap] is the median
+    seconds of every step at each call position, shape [burst, steps]."""
     if burst < 1 or rounds < 1:
         raise SystemExit("--burst and --rounds must be >= 1")
     fns = [make_gap(g, model, other) for g in gaps]
@@ -124,6 +127,7 @@ def measure(model: str, gaps: list[str], *, threads: int = 1, burst: int = 10, r
         it.run(x)
     times = {g: [[] for _ in range(burst)] for g in gaps}
     faults = {g: [[] for _ in range(burst)] for g in gaps}
+    per_step = {g: [[] for _ in range(burst)] for g in gaps}
     for r in range(rounds):
         for j in range(len(gaps)):
             g = gaps[(r + j) % len(gaps)]
@@ -131,10 +135,15 @@ def measure(model: str, gaps: list[str], *, threads: int = 1, burst: int = 10, r
             for k in range(burst):
                 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.perf_counter()
-                it.run(x)
+                prof = it.profile(x) if steps is not None else it.run(x)
                 t1 = time.perf_counter()
+                if steps is not None:
+                    per_step[g][k].append([sec for _, _, sec in prof])
                 times[g][k].append(t1 - t0)
                 faults[g][k].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    if steps is not None:
+        steps.update({g: np.median(np.array(per_step[g]), axis=1) for g in gaps})
+        steps["names"] = np.array(it.steps)
     out = {}
     for g in gaps:
         rest = [f for q in faults[g][1:] for f in q]
@@ -151,13 +160,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--other", help="the model of the otherT gaps")
     ap.add_argument("--gaps", default="none,rw32M,touch32M,spin27ms,sleep27ms,self1x10")
+    ap.add_argument("--steps", type=int, default=0, metavar="N",
+                    help="profile the calls; list the N steps that lose most in calls 1-3")
     args = ap.parse_args(argv)
-    res = measure(args.model, args.gaps.split(","), threads=args.threads, burst=args.burst,
-                  rounds=args.rounds, other=args.other)
+    gaps = args.gaps.split(",")
+    if args.steps and "none" not in gaps:
+        raise SystemExit("--steps needs the none gap (the reference)")
+    steps: dict[str, np.ndarray] | None = {} if args.steps else None
+    res = measure(args.model, gaps, threads=args.threads, burst=args.burst,
+                  rounds=args.rounds, other=args.other, steps=steps)
     print(f"{args.model}: {args.threads} thread(s), burst {args.burst}, {args.rounds} rounds")
     for g, (med, first, rest) in res.items():
         ms = " ".join(f"{t * 1e3:.3f}" for t in med)
         print(f"{g:>11}: {ms}   faults call 1 {first:.1f}, others {rest:.1f}")
+    if steps is not None:
+        _print_steps(steps, gaps, args.steps)
+
+
+def _print_steps(steps: dict[str, np.ndarray], gaps: list[str], top: int) -> None:
+    """Per gap, the `top` steps with the largest excess of calls 1-3 over the none gap."""
+    ref = np.median(steps["none"], axis=0)
+    names = steps["names"]
+    print("\nms over the none gap's step median (that median in brackets), calls 1, 2, 3:")
+    for g in gaps:
+        if g == "none":
+            continue
+        lead = steps[g][:3] - ref
+        print(f"{g}: sum of steps {' '.join(f'{v * 1e3:+.3f}' for v in lead.sum(axis=1))}")
+        for i in np.argsort(-lead.sum(axis=0))[:top]:
+            d = " ".join(f"{v * 1e3:+.3f}" for v in lead[:, i])
+            print(f"    {d}  ({ref[i] * 1e3:.3f})  {names[i][:70]}")
 
 
 if __name__ == "__main__":

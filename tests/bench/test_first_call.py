@@ -75,3 +75,19 @@ def test_bad_gaps_are_refused_by_name(fc, spec: str, message: str) -> None:
 def test_bad_burst_or_rounds_are_refused(fc) -> None:
     with pytest.raises(SystemExit, match="must be >= 1"):
         fc.measure(str(DATA / "tiny_int8.bnn"), ["none"], burst=0)
+
+
+def test_steps_are_profiled_per_call_position(fc, capsys) -> None:
+    """--steps: every step's median at every call position, and the report names the steps."""
+    steps: dict = {}
+    fc.measure(str(DATA / "tiny_int8.bnn"), ["none", "spin100us"], burst=3, rounds=2, steps=steps)
+    names = list(steps["names"])
+    assert len(names) > 1 and all(isinstance(n, str) for n in names)
+    for g in ("none", "spin100us"):
+        assert steps[g].shape == (3, len(names)) and (steps[g] > 0).all()
+    fc.main([str(DATA / "tiny_int8.bnn"), "--rounds", "2", "--burst", "3",
+             "--gaps", "none,spin100us", "--steps", "2"])
+    out = capsys.readouterr().out
+    assert "spin100us: sum of steps" in out and sum(n in out for n in names) >= 1
+    with pytest.raises(SystemExit, match="needs the none gap"):
+        fc.main([str(DATA / "tiny_int8.bnn"), "--gaps", "spin100us", "--steps", "2"])

@@ -17,29 +17,36 @@ namespace {
 
 constexpr int kVecLanes = 16;  // int32 lanes of a __m512i
 
-// acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block.
+// One word step: acc[i][v] (+)= popcount(w[v] ^ x[i][j]); kFirst sets acc (the tile's first
+// step: no zeroing and no add — 24 of the 6x64 tile's 72 vector ops of that step).
+template <int P, int V, bool kFirst>
+inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)[P], int j,
+                                                     const uint32_t* wj, __m512i (&acc)[P][V]) {
+  __m512i wv[V];
+  for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_si512(wj + kVecLanes * v);
+  for (int i = 0; i < P; ++i) {
+    const __m512i b = _mm512_set1_epi32(static_cast<int>(xs[i][j]));
+    for (int v = 0; v < V; ++v) {
+      const __m512i c = _mm512_popcnt_epi32(_mm512_xor_si512(wv[v], b));
+      acc[i][v] = kFirst ? c : _mm512_add_epi32(acc[i][v], c);
+    }
+  }
+}
+
+// acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block (taps, wg >= 1).
 template <int P, int V, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m512i (&acc)[P][V]) {
   constexpr int CB = kVecLanes * V;
-  for (int i = 0; i < P; ++i)
-    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_si512();
-  for (int t = 0; t < taps; ++t) {
-    const uint32_t* xs[P];
+  const uint32_t* xs[P];
+  for (int i = 0; i < P; ++i) xs[i] = rows.pixel(0, i) + xoff;
+  word_step<P, V, true>(xs, 0, w, acc);
+  for (int j = 1; j < wg; ++j) word_step<P, V, false>(xs, j, w + j * CB, acc);
+  for (int t = 1; t < taps; ++t) {
     for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
     const uint32_t* wt = w + static_cast<size_t>(t) * wg * CB;
-    for (int j = 0; j < wg; ++j) {
-      __m512i wv[V];
-      for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_si512(wt + j * CB + kVecLanes * v);
-      for (int i = 0; i < P; ++i) {
-        const __m512i b = _mm512_set1_epi32(static_cast<int>(xs[i][j]));
-        for (int v = 0; v < V; ++v) {
-          acc[i][v] =
-              _mm512_add_epi32(acc[i][v], _mm512_popcnt_epi32(_mm512_xor_si512(wv[v], b)));
-        }
-      }
-    }
+    for (int j = 0; j < wg; ++j) word_step<P, V, false>(xs, j, wt + j * CB, acc);
   }
 }
 

@@ -293,10 +293,13 @@ struct Tile {
   }
 };
 
-// Tile choice (docs/performance.md): wider channel blocks share each broadcast among more
-// vectors but run out of the 16 ymm registers (measured 2x32, 3x32, 2x24, 1x64 slower);
-// 4, 5 and 6 pixels x 16 channels were within 2 % of each other on the ResNet-18 layers;
-// 8 x 8 serves groups of <= 8 output channels.
+// Tile choice (docs/performance.md, "AVX2 tiles of 2 x 32"): 2 pixels x 32 channels for
+// groups of more than 16 output channels — per word step 4 activation broadcasts and 16
+// weight loads for 8 nibble pairs (4x16: 8 + 16), which on Zen 4 ran the 64- to 256-channel
+// layers 5-10 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for groups of 9 to
+// 16 channels (no half-empty 32-lane blocks); 8 x 8 for groups of <= 8.
+const BconvMicrokernel k2x32 =
+    bconv_microkernel_of<Tile, 2, 4>("bconv_avx2_2x32", bconv_epilogue());
 const BconvMicrokernel k4x16 =
     bconv_microkernel_of<Tile, 4, 2>("bconv_avx2_4x16", bconv_epilogue());
 const BconvMicrokernel k8x8 =
@@ -304,6 +307,9 @@ const BconvMicrokernel k8x8 =
 
 }  // namespace
 
-const BconvMicrokernel* bconv_microkernel(int cout_g) { return cout_g > 8 ? &k4x16 : &k8x8; }
+const BconvMicrokernel* bconv_microkernel(int cout_g) {
+  if (cout_g > 16) return &k2x32;
+  return cout_g > 8 ? &k4x16 : &k8x8;
+}
 
 }  // namespace bnnflow::avx2

@@ -315,10 +315,11 @@ struct Tile {
 };
 
 // Tile choice (docs/performance.md, "AVX2 tiles of 2 x 32"): 2 pixels x 32 channels for
-// groups of more than 16 output channels — per word step 4 activation broadcasts and 16
+// groups of a multiple of 32 output channels — per word step 4 activation broadcasts and 16
 // weight loads for 8 nibble pairs (4x16: 8 + 16), which on Zen 4 ran the 64- to 256-channel
-// layers 5-10 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for groups of 9 to
-// 16 channels (no half-empty 32-lane blocks); 8 x 8 for groups of <= 8.
+// layers 8-15 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for other groups
+// of more than 8 (whole 16-channel blocks keep the fused epilogue and the residual tail in
+// registers for 48, 80, ... channels); 8 x 8 for groups of <= 8.
 const BconvMicrokernel k2x32 =
     bconv_microkernel_of<Tile, 2, 4>("bconv_avx2_2x32", bconv_epilogue());
 const BconvMicrokernel k4x16 =
@@ -329,7 +330,7 @@ const BconvMicrokernel k8x8 =
 }  // namespace
 
 const BconvMicrokernel* bconv_microkernel(int cout_g) {
-  if (cout_g > 16) return &k2x32;
+  if (cout_g % 32 == 0) return &k2x32;
   return cout_g > 8 ? &k4x16 : &k8x8;
 }
 

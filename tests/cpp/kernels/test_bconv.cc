@@ -594,10 +594,10 @@ int main() {
       {1, 7, 9, 48, 2, 64, 3, 3, 1, 1, PadMode::kZero},
       {2, 9, 7, 100, 1, 192, 3, 3, 1, 1, PadMode::kOne},
       {1, 4, 5, 4000, 1, 64, 3, 3, 1, 1, PadMode::kZero},
-      // the AVX2 2x32 tile (groups of > 16 output channels): odd pixel counts (a last tile of
-      // one pixel), batch > 1 with an odd image (a partial tile per image), stride 2, groups
-      // of 32, 3 blocks of 32, a partial second block (48), 80 channels, and 9 / 16-channel
-      // groups beside it (4x16)
+      // the AVX2 2x32 tile (groups of a multiple of 32 output channels): odd pixel counts (a
+      // last tile of one pixel), batch > 1 with an odd image (a partial tile per image),
+      // stride 2, groups of 32, 3 blocks of 32; and beside it the 4x16 tile's 48 and 80
+      // channels (whole 16-channel blocks), 16- and 9-channel groups
       {3, 7, 5, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
       {1, 9, 7, 64, 1, 96, 3, 3, 2, 1, PadMode::kOne},
       {2, 5, 7, 128, 2, 32, 3, 3, 1, 1, PadMode::kZero},

@@ -314,6 +314,36 @@ struct Tile {
   }
 };
 
+// The 2x32 tile run as pairs of pixels inside a tile of P = 4 for the driver: the same
+// registers as 2x32, half the tiles to build and loop over (bconv.cc's run_tiles and the fused
+// tile loop are per tile).
+struct PairTile : Tile {
+  template <int MAXP, int P, int V>
+  static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,
+                                                         int wg, int xoff, const uint32_t* w,
+                                                         int32_t* out) {
+    constexpr int P0 = P < 2 ? P : 2;
+    Tile::tile<MAXP, P0, V>(x, taps, wg, xoff, w, out);
+    if constexpr (P > 2) {
+      PairTile::tile<MAXP, P - 2, V>(x + 2, taps, wg, xoff, w, out + 2 * kLanes * V);
+    }
+  }
+
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
+  static inline __attribute__((always_inline)) void tile_finish(
+      const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
+      const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+    constexpr int P0 = P < 2 ? P : 2;
+    Tile::tile_finish<P0, V, kKind, kClamp, kTail>(rows, taps, wg, xoff, w, ew, k, krow, pix0,
+                                                   o0, slots);
+    if constexpr (P > 2) {
+      PairTile::tile_finish<P - 2, V, kKind, kClamp, kTail>(Rows{rows.base + 2, rows.tap_off},
+                                                            taps, wg, xoff, w, ew, k + 2,
+                                                            krow + 2, pix0 + 2, o0, slots);
+    }
+  }
+};
+
 // Tile choice (docs/performance.md, "AVX2 tiles of 2 x 32"): 2 pixels x 32 channels for
 // groups of a multiple of 32 output channels — per word step 4 activation broadcasts and 16
 // weight loads for 8 nibble pairs (4x16: 8 + 16), which on Zen 4 ran the 64- to 256-channel
@@ -321,7 +351,7 @@ struct Tile {
 // of more than 8 (whole 16-channel blocks keep the fused epilogue and the residual tail in
 // registers for 48, 80, ... channels); 8 x 8 for groups of <= 8.
 const BconvMicrokernel k2x32 =
-    bconv_microkernel_of<Tile, 2, 4>("bconv_avx2_2x32", bconv_epilogue());
+    bconv_microkernel_of<PairTile, 4, 4>("bconv_avx2_2x32", bconv_epilogue());
 const BconvMicrokernel k4x16 =
     bconv_microkernel_of<Tile, 4, 2>("bconv_avx2_4x16", bconv_epilogue());
 const BconvMicrokernel k8x8 =

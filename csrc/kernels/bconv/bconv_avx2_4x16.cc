@@ -347,7 +347,7 @@ struct PairTile : Tile {
 // Tile choice (docs/performance.md, "AVX2 tiles of 2 x 32"): 2 pixels x 32 channels for
 // groups of a multiple of 32 output channels — per word step 4 activation broadcasts and 16
 // weight loads for 8 nibble pairs (4x16: 8 + 16), which on Zen 4 ran the 64- to 256-channel
-// layers 8-15 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for other groups
+// layers 7-10 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for other groups
 // of more than 8 (whole 16-channel blocks keep the fused epilogue and the residual tail in
 // registers for 48, 80, ... channels); 8 x 8 for groups of <= 8.
 const BconvMicrokernel k2x32 =

@@ -3,8 +3,9 @@
 // of 10 calls, and a hash of the outputs (and of the residual tail's packed bits) so that two
 // builds can be compared for identical results. The "C++ loop" figures of
 // docs/performance.md; run two builds alternately (a shared machine moves by more than the
-// changes). Usage: bconv_layer_time LAYER BATCHES [KIND], LAYER and KIND as in
-// bconv_layer_insns.cc (KIND 2 = int8, 4 = int8 + residual add + pack in registers).
+// changes). Usage: bconv_layer_time LAYER BATCHES [KIND [ISA]], LAYER and KIND as in
+// bconv_layer_insns.cc (KIND 2 = int8, 4 = int8 + residual add + pack in registers), ISA
+// avx512 (default) or avx2 (the AVX2 kernels, which an AVX-512 CPU runs too).
 // Build (C++ kernel build in build/cpp, on a CPU with AVX-512 VPOPCNTDQ; -Ibenchmarks for
 // bconv_layer_case.h):
 //   g++ -O2 -std=c++17 -Icsrc -Ibenchmarks benchmarks/bconv_layer_time.cc build/cpp/libbnnflow_core.a
@@ -12,17 +13,24 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "bconv_layer_case.h"
 using namespace bnnflow;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s LAYER(0-6) BATCHES [KIND]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s LAYER(0-6) BATCHES [KIND [avx512|avx2]]\n", argv[0]);
     return 2;
   }
   const int batches = std::atoi(argv[2]);
-  bench::LayerCase lc(std::atoi(argv[1]), argc > 3 ? std::atoi(argv[3]) : 2, Isa::kAvx512);
+  const std::string isa = argc > 4 ? argv[4] : "avx512";
+  if (isa != "avx512" && isa != "avx2") {
+    std::fprintf(stderr, "ISA must be avx512 or avx2, got %s\n", isa.c_str());
+    return 2;
+  }
+  bench::LayerCase lc(std::atoi(argv[1]), argc > 3 ? std::atoi(argv[3]) : 2,
+                      isa == "avx2" ? Isa::kAvx2 : Isa::kAvx512);
   ThreadPool pool(1);
   double best = 1e9;
   for (int b = 0; b < batches; ++b) {

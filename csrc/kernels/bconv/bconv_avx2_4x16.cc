@@ -128,12 +128,12 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
 
 // The int8 epilogue of a tile finished in registers (sum = 2·S): its state in locals (the int8 stores may
 // alias anything, so fields read through the writer would be reloaded after each of them), 16
-// lanes a store. Out of line: inlined into the tile, its pointers and constants took registers
-// from the accumulation loop (measured slower on 256 channels).
-// kBorder: some pixel has a K row (its window crosses the padding in mode 'zero'); without,
-// no per-pixel test.
+// lanes a store. kBorder: some pixel has a K row (its window crosses the padding in mode
+// 'zero'); without, no per-pixel test. Inlined into the 2x32 tile (64->64 2.5 % faster than
+// out of line); out of line (int8_finish) for the 4x16 tile, whose 4 pixel pointers left no
+// registers for its pointers and constants (measured slower on 256 channels).
 template <int P, int V, bool kBorder>
-__attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
+inline __attribute__((always_inline)) void int8_rows(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
                                            const int32_t* k, const int32_t* const* krow,
                                            size_t pix0, int o0) {
   static_assert(V % 2 == 0, "16 channels at a time");
@@ -159,6 +159,27 @@ __attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const Epi
       // the signed-saturating packs of store_int8x16 saturate to [−128, 127]
       ep::store_int8x16(out + (pix0 + i) * row + o0 + kVecLanes * v, val[0], val[1]);
     }
+  }
+}
+
+template <int P, int V, bool kBorder>
+__attribute__((noinline)) void int8_finish(const __m256i (&sum)[P][V], const EpilogueWriter& ew,
+                                           const int32_t* k, const int32_t* const* krow,
+                                           size_t pix0, int o0) {
+  int8_rows<P, V, kBorder>(sum, ew, k, krow, pix0, o0);
+}
+
+// The int8 epilogue in the tile (P <= 2) or out of line.
+template <int P, int V, bool kBorder>
+inline __attribute__((always_inline)) void int8_epilogue(const __m256i (&sum)[P][V],
+                                                         const EpilogueWriter& ew,
+                                                         const int32_t* k,
+                                                         const int32_t* const* krow,
+                                                         size_t pix0, int o0) {
+  if constexpr (P <= 2) {
+    int8_rows<P, V, kBorder>(sum, ew, k, krow, pix0, o0);
+  } else {
+    int8_finish<P, V, kBorder>(sum, ew, k, krow, pix0, o0);
   }
 }
 
@@ -254,9 +275,9 @@ struct Tile {
     }
     if constexpr (kKind == EpilogueKind::kInt8) {
       if (has_border<P>(krow)) {
-        int8_finish<P, V, true>(sum, ew, k, krow, pix0, o0);
+        int8_epilogue<P, V, true>(sum, ew, k, krow, pix0, o0);
       } else {
-        int8_finish<P, V, false>(sum, ew, k, krow, pix0, o0);
+        int8_epilogue<P, V, false>(sum, ew, k, krow, pix0, o0);
       }
       return;
     }
@@ -293,10 +314,44 @@ struct Tile {
   }
 };
 
-// Tile choice (docs/performance.md): wider channel blocks share each broadcast among more
-// vectors but run out of the 16 ymm registers (measured 2x32, 3x32, 2x24, 1x64 slower);
-// 4, 5 and 6 pixels x 16 channels were within 2 % of each other on the ResNet-18 layers;
-// 8 x 8 serves groups of <= 8 output channels.
+// The 2x32 tile run as pairs of pixels inside a tile of P = 4 for the driver: the same
+// registers as 2x32, half the tiles to build and loop over (bconv.cc's run_tiles and the fused
+// tile loop are per tile).
+struct PairTile : Tile {
+  template <int MAXP, int P, int V>
+  static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,
+                                                         int wg, int xoff, const uint32_t* w,
+                                                         int32_t* out) {
+    constexpr int P0 = P < 2 ? P : 2;
+    Tile::tile<MAXP, P0, V>(x, taps, wg, xoff, w, out);
+    if constexpr (P > 2) {
+      PairTile::tile<MAXP, P - 2, V>(x + 2, taps, wg, xoff, w, out + 2 * kLanes * V);
+    }
+  }
+
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
+  static inline __attribute__((always_inline)) void tile_finish(
+      const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
+      const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+    constexpr int P0 = P < 2 ? P : 2;
+    Tile::tile_finish<P0, V, kKind, kClamp, kTail>(rows, taps, wg, xoff, w, ew, k, krow, pix0,
+                                                   o0, slots);
+    if constexpr (P > 2) {
+      PairTile::tile_finish<P - 2, V, kKind, kClamp, kTail>(Rows{rows.base + 2, rows.tap_off},
+                                                            taps, wg, xoff, w, ew, k + 2,
+                                                            krow + 2, pix0 + 2, o0, slots);
+    }
+  }
+};
+
+// Tile choice (docs/performance.md, "AVX2 tiles of 2 x 32"): 2 pixels x 32 channels for
+// groups of a multiple of 32 output channels — per word step 4 activation broadcasts and 16
+// weight loads for 8 nibble pairs (4x16: 8 + 16), which on Zen 4 ran the 64- to 256-channel
+// layers 7-10 % faster than 4x16 (3x32 spills, 1x64 was no faster); 4 x 16 for other groups
+// of more than 8 (whole 16-channel blocks keep the fused epilogue and the residual tail in
+// registers for 48, 80, ... channels); 8 x 8 for groups of <= 8.
+const BconvMicrokernel k2x32 =
+    bconv_microkernel_of<PairTile, 4, 4>("bconv_avx2_2x32", bconv_epilogue());
 const BconvMicrokernel k4x16 =
     bconv_microkernel_of<Tile, 4, 2>("bconv_avx2_4x16", bconv_epilogue());
 const BconvMicrokernel k8x8 =
@@ -304,6 +359,9 @@ const BconvMicrokernel k8x8 =
 
 }  // namespace
 
-const BconvMicrokernel* bconv_microkernel(int cout_g) { return cout_g > 8 ? &k4x16 : &k8x8; }
+const BconvMicrokernel* bconv_microkernel(int cout_g) {
+  if (cout_g % 32 == 0) return &k2x32;
+  return cout_g > 8 ? &k4x16 : &k8x8;
+}
 
 }  // namespace bnnflow::avx2

@@ -595,6 +595,18 @@ int main() {
       {1, 7, 9, 48, 2, 64, 3, 3, 1, 1, PadMode::kZero},
       {2, 9, 7, 100, 1, 192, 3, 3, 1, 1, PadMode::kOne},
       {1, 4, 5, 4000, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      // the AVX2 2x32 tile (groups of a multiple of 32 output channels): odd pixel counts (a
+      // last tile of one pixel), batch > 1 with an odd image (a partial tile per image),
+      // stride 2, groups of 32, 3 blocks of 32; and beside it the 4x16 tile's 48 and 80
+      // channels (whole 16-channel blocks), 16- and 9-channel groups
+      {3, 7, 5, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {1, 9, 7, 64, 1, 96, 3, 3, 2, 1, PadMode::kOne},
+      {2, 5, 7, 128, 2, 32, 3, 3, 1, 1, PadMode::kZero},
+      {1, 7, 7, 96, 1, 48, 3, 3, 1, 1, PadMode::kZero},
+      {2, 3, 5, 64, 1, 80, 3, 3, 1, 0, PadMode::kValid},
+      {1, 11, 9, 256, 1, 64, 3, 3, 2, 1, PadMode::kZero},
+      {2, 5, 5, 64, 4, 16, 3, 3, 1, 1, PadMode::kOne},
+      {1, 6, 7, 40, 3, 9, 3, 3, 1, 1, PadMode::kZero},
   };
   check_alignment(rng, tally);
   check_block_split(rng, tally);

@@ -212,17 +212,27 @@ BNNFLOW_CONV_UNROLL
 #undef BNNFLOW_KEEP
     return;
   }
-  if constexpr (V == 4) {
-    if (y8 != nullptr) {
+  if (y8 != nullptr) {
+    {
       const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
       const std::size_t h = co / 2;
+      // 64 channels: two packs and a permute per pixel; a narrower last block (V < 4, Cout a
+      // multiple of 16: QuickNet's 16-channel stem) narrows each vector with vpmovsdb.
+#define BNNFLOW_RQ_VEC(p, v, mode)                                                            \
+  if constexpr (V > v) {                                                                     \
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + p * a.Cout + co + v * kLanes),          \
+                     _mm512_cvtsepi32_epi8(rq32p_apply<mode>(acc##p##v, rp, co + v * kLanes, \
+                                                             h + v * 8)));                   \
+  }
 #define BNNFLOW_RQ_PIXEL(p, mode)                                                                  \
-  if constexpr (P > p) {                                                                         \
+  if constexpr (P > p && V == 4) {                                                               \
     _mm512_storeu_si512(y8 + p * a.Cout + co,                                                    \
                         rq32p_pack64(rq32p_apply<mode>(acc##p##0, rp, co, h),                     \
                                      rq32p_apply<mode>(acc##p##1, rp, co + 16, h + 8),            \
                                      rq32p_apply<mode>(acc##p##2, rp, co + 32, h + 16),           \
                                      rq32p_apply<mode>(acc##p##3, rp, co + 48, h + 24)));         \
+  } else if constexpr (P > p) {                                                                  \
+    BNNFLOW_RQ_VEC(p, 0, mode) BNNFLOW_RQ_VEC(p, 1, mode) BNNFLOW_RQ_VEC(p, 2, mode)              \
   }
 #define BNNFLOW_RQ_TILE(mode)                                                            \
   BNNFLOW_RQ_PIXEL(0, mode) BNNFLOW_RQ_PIXEL(1, mode) BNNFLOW_RQ_PIXEL(2, mode)         \
@@ -234,6 +244,7 @@ BNNFLOW_CONV_UNROLL
       }
 #undef BNNFLOW_RQ_TILE
 #undef BNNFLOW_RQ_PIXEL
+#undef BNNFLOW_RQ_VEC
       return;
     }
   }
@@ -317,12 +328,20 @@ void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0
   }
 }
 
-// A whole 64-channel block requantised in the tile (conv2d_int8_requant_in_tile).
+// A block requantised in the tile (conv2d_int8_requant_in_tile): 64 channels, or the last
+// 16, 32 or 48 of a Cout that is a multiple of 16.
 template <int P, class S>
 void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
                 std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
                 std::int8_t* y8) {
-  tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8);
+  const std::size_t vectors = (k.CoP - co) / kLanes;
+  switch (vectors < 4 ? vectors : 4) {
+    case 4: tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 3: tile<P, 3, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 2: tile<P, 2, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 1: tile<P, 1, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    default: break;
+  }
 }
 
 // The whole 6-pixel tiles of one output row of channel block co, requantised into y8row with
@@ -550,7 +569,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
       const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
       std::size_t ow = 0;
       if constexpr (std::is_same_v<decltype(yrow), std::int8_t*>) {
-        if (S::kKH > 0 || (a.KH == 1 && k.Q2 == 0)) {
+        if ((S::kKH > 0 || (a.KH == 1 && k.Q2 == 0)) && k.CoP - co >= 4 * kLanes) {
           ow = piped_tiles<S>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
         }
       }
@@ -596,7 +615,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
 
 bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
   return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
-         a.Cout % (4 * kLanes) == 0;
+         a.Cout % kLanes == 0;
 }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

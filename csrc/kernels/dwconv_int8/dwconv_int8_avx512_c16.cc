@@ -48,6 +48,27 @@ inline __m512i dw_acc16(const dwc::Plan& p, const std::uint8_t* const* tp, std::
   return acc;
 }
 
+// Direct layout (Plan::direct: m = 1, C a multiple of 16): the accumulators of channels
+// 16k..16k+15, one vpmovsxbd / vpmovzxbd load, vpmaddwd and vpaddd per tap (the pair layout
+// spends two broadcasts, a blend, an insert and a shuffle per tap pair and block).
+template <bool kSigned, int kTaps>
+inline __m512i dw_direct16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k) {
+  const std::size_t c = 16 * k, taps = kTaps > 0 ? static_cast<std::size_t>(kTaps) : p.taps;
+  const std::int32_t* w = p.wtap.data() + c;
+  __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
+  for (std::size_t t = 0; t < taps; ++t) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp[t] + c));
+    const __m512i x = kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    acc = _mm512_add_epi32(acc, dw_madd(x, _mm512_loadu_si512(w + t * p.Co)));
+  }
+  return acc;
+}
+
+template <bool kSigned>
+inline __m512i dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k) {
+  return p.taps == 9 ? dw_direct16<kSigned, 9>(p, tp, k) : dw_direct16<kSigned, 0>(p, tp, k);
+}
+
 // One output pixel: the 16-channel blocks (pairs of 8-blocks, see dwconv_int8_plan.h), int32
 // out (run) or requantised in the register, int8 out (run8; channels 16k.. of the prepared
 // requant32, h = 8k its int64 tables' index).
@@ -56,6 +77,10 @@ struct Pixel {
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+    if (p.direct) {
+      for (std::size_t k = 0; k < p.Co / 16; ++k) _mm512_storeu_si512(y + 16 * k, dw_block16<kSigned>(p, tp, k));
+      return;
+    }
     for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
       const __m512i acc = dw_acc16<kSigned, kFull, kNP>(p, tp, k);
       const std::size_t left = p.Co - 16 * k;
@@ -70,6 +95,14 @@ struct Pixel {
   template <bool kSigned, bool kFull, int kNP, Rq32Mode kMode>
   static void run8(const dwc::Plan& p, const std::uint8_t* const* tp, const PreparedRequant32& rq,
                    std::int8_t* y8) {
+    if (p.direct) {
+      for (std::size_t k = 0; k < p.Co / 16; ++k) {
+        const __m512i acc = dw_block16<kSigned>(p, tp, k);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + 16 * k),
+                         _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(acc, rq, 16 * k, 8 * k)));
+      }
+      return;
+    }
     for (std::size_t k = 0; k < p.nblk2 / 2; ++k) {
       const __m512i acc = dw_acc16<kSigned, kFull, kNP>(p, tp, k);
       const __m128i b = _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(acc, rq, 16 * k, 8 * k));

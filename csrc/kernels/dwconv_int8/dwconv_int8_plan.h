@@ -38,7 +38,10 @@ class Plan {
         bias2(nblk2 * 8),
         c0(nblk2),
         nbytes(nblk2),
-        zpix(a.C + 16) {
+        zpix(a.C + 16),
+        direct(a.mult == 1 && a.C % 16 == 0),
+        wtap(direct ? taps * Co : 0),
+        bias_d(direct ? Co : 0) {
     const std::int32_t off = a.x_unsigned ? 0 : 128;
     for (std::size_t c = 0; c < a.C; ++c) zpix[c] = static_cast<std::uint8_t>(a.zp[c]);
     for (std::size_t b = 0; b < nblk2; ++b) {
@@ -62,6 +65,13 @@ class Plan {
         const std::int32_t zu = a.zp[o / a.mult] + off;
         bias2[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
                                              wsum * static_cast<std::uint32_t>(zu));
+        if (direct) {  // (w, 0) int16 pairs per tap; the bias without the offset
+          for (std::size_t t = 0; t < taps; ++t) {
+            wtap[t * Co + o] = static_cast<std::int32_t>(static_cast<std::uint16_t>(static_cast<std::int16_t>(w[t])));
+          }
+          bias_d[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
+                                                wsum * static_cast<std::uint32_t>(a.zp[o]));
+        }
         for (std::size_t p = 0; p < npairs; ++p) {
           const std::uint16_t lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(w[2 * p]));
           const std::uint16_t hi =
@@ -88,6 +98,14 @@ class Plan {
   GlueBuffer<std::size_t> c0;       // [nblk2] first input channel of each 8-block
   GlueBuffer<std::size_t> nbytes;   // [nblk2] input bytes read at c0: 8, or C when C < 8
   GlueBuffer<std::uint8_t> zpix;    // [C + 16] the zero-point pixel (bytes zp[c])
+  // Direct layout (m = 1, C a multiple of 16; an ISA kernel may use it instead of the pairs):
+  // per tap t and channel o the int32 lane (w[o,t] as int16, 0), so that vpmaddwd of a lane
+  // holding the input byte sign- or zero-extended (its high int16 0 or -1) gives w * x exactly;
+  // bias_d = bias - sum_t w * zp, for x taken as its own value (no offset; a padded tap reads
+  // the zp pixel and adds w * zp, cancelled here).
+  const bool direct;
+  GlueBuffer<std::int32_t> wtap;    // [taps][Co]
+  GlueBuffer<std::int32_t> bias_d;  // [Co]
 };
 
 // Tap pointers of output pixel (n, oh, ow): the input pixel of each tap, or the zp pixel for

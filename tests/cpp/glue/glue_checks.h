@@ -488,6 +488,12 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     // pixels): Wo = 13 (two 6-pixel tiles and a 1) and 12 (two whole tiles).
     if (iter == 26) s = ConvShape{1, 9, 26, 3, 64, 3, 3, 2, 1};
     if (iter == 27) s = ConvShape{2, 7, 23, 3, 128, 3, 3, 2, 1};
+    // QuickNet's depthwise 3x3 stride-2 shapes (multiplier 1, C a multiple of 16: the AVX-512
+    // direct layout), uint8 (even iter) and int8 input: 64 channels (the transitions' blur) and
+    // 16 (the stem), also as 3x3 convolutions with 16 and 64 outputs.
+    if (iter == 28) s = ConvShape{1, 11, 13, 64, 64, 3, 3, 2, 1};
+    if (iter == 29) s = ConvShape{2, 9, 10, 16, 16, 3, 3, 2, 1};
+    if (iter == 30) s = ConvShape{1, 12, 9, 32, 48, 3, 3, 2, 1};
     const bool unsigned_x = iter % 2 == 0;
     const auto xu = r.ints<std::uint8_t>(s.N * s.H * s.W * s.Cin, 0, 255);
     const auto xs = r.ints<std::int8_t>(s.N * s.H * s.W * s.Cin, -128, 127);
@@ -557,6 +563,7 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     // Depthwise: reuse the geometry with a square kernel and multiplier 1..4.
     DwConv2dInt8Args d{};
     d.mult = static_cast<std::size_t>(r.uniform(1, 4));
+    if (iter >= 28 && iter <= 30) d.mult = 1;
     d.KH = d.KW = s.KH;
     d.H = s.H > static_cast<std::size_t>(s.KH) ? s.H : static_cast<std::size_t>(s.KH);
     d.W = s.W > static_cast<std::size_t>(s.KH) ? s.W : static_cast<std::size_t>(s.KH);

@@ -43,8 +43,8 @@ struct Packed {
   X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) \
   X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)
 
-// y8 set (V = 4, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8 stores
-// to y8 instead of int32 ones to y.
+// y8 set (conv2d_int8_requant_in_tile: Cout a multiple of 16, so V < 4 only for the last
+// block): the tile's requant32 in registers, int8 stores to y8 instead of int32 ones to y.
 // Full unrolling of the fixed shapes' loops (native builds only: under SIMDe every intrinsic is
 // an inlined loop, and the unrolled stem tiles took the test build tens of minutes; the
 // loops compute the same either way).

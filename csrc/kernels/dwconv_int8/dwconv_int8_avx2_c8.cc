@@ -118,6 +118,7 @@ void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, const Out& out)
 
 struct Pixel {
   static constexpr bool kInTile = true;
+  static constexpr bool kDirect = false;  // the pair layout only
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {

@@ -93,6 +93,32 @@ struct Pixel {
     }
   }
 
+  // An inner pixel of a 3x3 direct-layout row (dwc::direct3x3_rows): tap (kh, kw) of channels
+  // c.. at rows[kh] + kw*C + c; int32 out to y32 or, kFused, requantised (form kMode) to y8.
+  template <bool kSigned, bool kFused, Rq32Mode kMode>
+  static void inner3x3(const dwc::Plan& p, const std::uint8_t* r0, const std::uint8_t* r1,
+                       const std::uint8_t* r2, std::size_t C, const PreparedRequant32& rq,
+                       std::int32_t* y32, std::int8_t* y8) {
+    const std::int32_t* const w = p.wtap.data();
+    for (std::size_t c = 0; c < C; c += 16) {
+      const std::uint8_t* const tp[9] = {r0 + c, r0 + C + c, r0 + 2 * C + c,
+                                         r1 + c, r1 + C + c, r1 + 2 * C + c,
+                                         r2 + c, r2 + C + c, r2 + 2 * C + c};
+      __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
+      for (std::size_t t = 0; t < 9; ++t) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp[t]));
+        const __m512i xv = kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        acc = _mm512_add_epi32(acc, dw_madd(xv, _mm512_loadu_si512(w + t * C + c)));
+      }
+      if constexpr (kFused) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + c),
+                         _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(acc, rq, c, c / 2)));
+      } else {
+        _mm512_storeu_si512(y32 + c, acc);
+      }
+    }
+  }
+
   template <bool kSigned, bool kFull, int kNP, Rq32Mode kMode>
   static void run8(const dwc::Plan& p, const std::uint8_t* const* tp, const PreparedRequant32& rq,
                    std::int8_t* y8) {
@@ -119,96 +145,10 @@ struct Pixel {
   }
 };
 
-// The direct layout's 3x3 output rows [u0, u1) (m = 1, C % 16 == 0, KH = KW = 3): a row whose
-// three input rows are inside the image keeps three row pointers, and each of its inner pixels
-// (all 9 taps inside) reads tap (kh, kw) at row kh + kw*C, the pointers advanced by stride*C per
-// pixel: no tap-pointer table to update and reload per pixel (TapWalker). Border pixels and
-// rows with a padded tap take TapWalker and Pixel, the same arithmetic.
-template <bool kSigned, bool kFused, Rq32Mode kMode>
-void direct3x3_rows(const DwConv2dInt8Args& a, const dwc::Plan& p, std::size_t u0, std::size_t u1) {
-  dwc::TapWalker walk(a, p);
-  const std::size_t C = a.C, Co = p.Co, Wo = p.Wo, step = static_cast<std::size_t>(a.stride) * C;
-  const std::size_t stride = static_cast<std::size_t>(a.stride);
-  const auto pad_l = static_cast<std::size_t>(a.pad_left), pad_t = static_cast<std::size_t>(a.pad_top);
-  std::size_t lo = 0;
-  while (lo < Wo && lo * stride < pad_l) ++lo;
-  std::size_t hi = lo;
-  while (hi < Wo && hi * stride + 3 <= a.W + pad_l) ++hi;
-  const auto* const x = static_cast<const std::uint8_t*>(a.x);
-  const std::int32_t* const w = p.wtap.data();
-  const std::int32_t* const bias = p.bias_d.data();
-  const PreparedRequant32 rq = kFused ? *a.rq : PreparedRequant32{};  // a local: stores may alias
-  std::int8_t* const y8 = a.y8;
-  std::int32_t* const y32 = a.y;
-  const auto border = [&](std::size_t n, std::size_t oh, std::size_t ow, std::size_t o) {
-    if constexpr (kFused) {
-      Pixel::run8<kSigned, true, 5, kMode>(p, walk.at(n, oh, ow), rq, y8 + o);
-    } else {
-      Pixel::run<kSigned, true, 5>(p, walk.at(n, oh, ow), y32 + o);
-    }
-  };
-  for (std::size_t u = u0; u < u1; ++u) {
-    const std::size_t n = u / p.Ho, oh = u % p.Ho, row0 = u * Wo * Co;
-    const bool rows_in = oh * stride >= pad_t && oh * stride + 3 <= a.H + pad_t;
-    if (!rows_in || lo >= hi) {
-      for (std::size_t ow = 0; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
-      continue;
-    }
-    for (std::size_t ow = 0; ow < lo; ++ow) border(n, oh, ow, row0 + ow * Co);
-    const std::uint8_t* r0 = x + ((n * a.H + oh * stride - pad_t) * a.W + lo * stride - pad_l) * C;
-    const std::uint8_t* r1 = r0 + a.W * C;
-    const std::uint8_t* r2 = r1 + a.W * C;
-    for (std::size_t ow = lo; ow < hi; ++ow, r0 += step, r1 += step, r2 += step) {
-      for (std::size_t c = 0; c < C; c += 16) {
-        const std::uint8_t* const tp[9] = {r0 + c, r0 + C + c, r0 + 2 * C + c,
-                                           r1 + c, r1 + C + c, r1 + 2 * C + c,
-                                           r2 + c, r2 + C + c, r2 + 2 * C + c};
-        __m512i acc = _mm512_loadu_si512(bias + c);
-        for (std::size_t t = 0; t < 9; ++t) {
-          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp[t]));
-          const __m512i xv = kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-          acc = _mm512_add_epi32(acc, dw_madd(xv, _mm512_loadu_si512(w + t * Co + c)));
-        }
-        const std::size_t o = row0 + ow * Co + c;
-        if constexpr (kFused) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + o),
-                           _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(acc, rq, c, c / 2)));
-        } else {
-          _mm512_storeu_si512(y32 + o, acc);
-        }
-      }
-    }
-    for (std::size_t ow = hi; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
-  }
-}
-
-template <bool kFused, Rq32Mode kMode>
-void direct3x3_as(const DwConv2dInt8Args& a, const dwc::Plan& p, ThreadPool* pool) {
-  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
-    if (a.x_unsigned) {
-      direct3x3_rows<false, kFused, kMode>(a, p, u0, u1);
-    } else {
-      direct3x3_rows<true, kFused, kMode>(a, p, u0, u1);
-    }
-  });
-}
-
-void direct3x3(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const dwc::Plan p(a, true);
-  if (dwc::in_tile<Pixel>(a)) {
-    if (a.rq->mode == Rq32Mode::kInt32) return direct3x3_as<true, Rq32Mode::kInt32>(a, p, pool);
-    return direct3x3_as<true, Rq32Mode::kHigh32>(a, p, pool);
-  }
-  direct3x3_as<false, Rq32Mode::kInt64>(a, p, pool);
-}
-
 }  // namespace
 
 bool dwconv2d_int8_requant_in_tile(const DwConv2dInt8Args& a) { return dwc::in_tile<Pixel>(a); }
 
-void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  if (a.mult == 1 && a.C % 16 == 0 && a.KH == 3 && a.KW == 3) return direct3x3(a, pool);
-  dwc::run<Pixel>(a, pool);
-}
+void dwconv2d_int8(const DwConv2dInt8Args& a, ThreadPool* pool) { dwc::run<Pixel>(a, pool); }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

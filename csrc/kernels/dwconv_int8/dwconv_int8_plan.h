@@ -199,7 +199,8 @@ static inline std::uint64_t load8(const std::uint8_t* p, std::size_t n) {
 // supplies Pixel::run<kSigned, kFull, kNP>(p, taps, y): the Co int32 channels of one output
 // pixel into y; and, where Pixel::kInTile, Pixel::run8<kSigned, kFull, kNP, kMode>(p, taps, rq,
 // y8): the same accumulators requantised in registers, Co int8 into y8; and Pixel::kDirect:
-// whether its run / run8 read the direct layout when the Plan has it (Plan::direct).
+// whether its run / run8 read the direct layout when the Plan has it (Plan::direct), and then
+// Pixel::inner3x3<kSigned, kFused, kMode>(p, row0, row1, row2, C, rq, y32, y8) (direct3x3_rows).
 template <class Pixel, bool kSigned, bool kFull, int kNP, bool kFused, Rq32Mode kMode>
 void rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
   TapWalker walk(a, p);
@@ -245,6 +246,64 @@ void run_as(const DwConv2dInt8Args& a, const Plan& p, ThreadPool* pool) {
   });
 }
 
+// The direct layout's 3x3 output rows [u0, u1) (Pixel::kDirect, m = 1, C % 16 == 0, KH = KW =
+// 3): a row whose three input rows are inside the image keeps three row pointers, and each of
+// its inner pixels (all 9 taps inside) reads tap (kh, kw) at row kh + kw*C
+// (Pixel::inner3x3), the pointers advanced by stride*C per pixel: no tap-pointer table to
+// update and reload per pixel. Border pixels and rows with a padded tap take TapWalker and
+// Pixel::run / run8, the same arithmetic.
+template <class Pixel, bool kSigned, bool kFused, Rq32Mode kMode>
+void direct3x3_rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
+  TapWalker walk(a, p);
+  const std::size_t C = a.C, Co = p.Co, Wo = p.Wo, stride = static_cast<std::size_t>(a.stride);
+  const std::size_t step = stride * C;
+  const auto pad_l = static_cast<std::size_t>(a.pad_left), pad_t = static_cast<std::size_t>(a.pad_top);
+  std::size_t lo = 0;
+  while (lo < Wo && lo * stride < pad_l) ++lo;
+  std::size_t hi = lo;
+  while (hi < Wo && hi * stride + 3 <= a.W + pad_l) ++hi;
+  const auto* const x = static_cast<const std::uint8_t*>(a.x);
+  const PreparedRequant32 rq = kFused ? *a.rq : PreparedRequant32{};  // a local: stores may alias
+  std::int8_t* const y8 = a.y8;
+  std::int32_t* const y32 = a.y;
+  const auto border = [&](std::size_t n, std::size_t oh, std::size_t ow, std::size_t o) {
+    if constexpr (kFused) {
+      Pixel::template run8<kSigned, true, 5, kMode>(p, walk.at(n, oh, ow), rq, y8 + o);
+    } else {
+      Pixel::template run<kSigned, true, 5>(p, walk.at(n, oh, ow), y32 + o);
+    }
+  };
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho, row0 = u * Wo * Co;
+    const bool rows_in = oh * stride >= pad_t && oh * stride + 3 <= a.H + pad_t;
+    if (!rows_in || lo >= hi) {
+      for (std::size_t ow = 0; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
+      continue;
+    }
+    for (std::size_t ow = 0; ow < lo; ++ow) border(n, oh, ow, row0 + ow * Co);
+    const std::uint8_t* r0 = x + ((n * a.H + oh * stride - pad_t) * a.W + lo * stride - pad_l) * C;
+    const std::uint8_t* r1 = r0 + a.W * C;
+    const std::uint8_t* r2 = r1 + a.W * C;
+    for (std::size_t ow = lo; ow < hi; ++ow, r0 += step, r1 += step, r2 += step) {
+      const std::size_t o = row0 + ow * Co;
+      Pixel::template inner3x3<kSigned, kFused, kMode>(p, r0, r1, r2, C, rq, y32 + (kFused ? 0 : o),
+                                                      y8 + (kFused ? o : 0));
+    }
+    for (std::size_t ow = hi; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
+  }
+}
+
+template <class Pixel, bool kFused, Rq32Mode kMode>
+void direct3x3_as(const DwConv2dInt8Args& a, const Plan& p, ThreadPool* pool) {
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      direct3x3_rows<Pixel, false, kFused, kMode>(a, p, u0, u1);
+    } else {
+      direct3x3_rows<Pixel, true, kFused, kMode>(a, p, u0, u1);
+    }
+  });
+}
+
 // Whether Pixel requantises a's fused requant32 in its register tile.
 template <class Pixel>
 bool in_tile(const DwConv2dInt8Args& a) {
@@ -256,6 +315,15 @@ bool in_tile(const DwConv2dInt8Args& a) {
 template <class Pixel>
 void run(const DwConv2dInt8Args& a, ThreadPool* pool) {
   const Plan p(a, Pixel::kDirect);
+  if constexpr (Pixel::kDirect) {
+    if (p.direct && a.KH == 3 && a.KW == 3) {
+      if (in_tile<Pixel>(a)) {
+        if (a.rq->mode == Rq32Mode::kInt32) return direct3x3_as<Pixel, true, Rq32Mode::kInt32>(a, p, pool);
+        return direct3x3_as<Pixel, true, Rq32Mode::kHigh32>(a, p, pool);
+      }
+      return direct3x3_as<Pixel, false, Rq32Mode::kInt64>(a, p, pool);
+    }
+  }
   if constexpr (Pixel::kInTile) {
     if (in_tile<Pixel>(a)) {
       if (a.rq->mode == Rq32Mode::kInt32) return run_as<Pixel, true, Rq32Mode::kInt32>(a, p, pool);

@@ -11,20 +11,10 @@
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
 
-// Four outputs read four weight rows of Cin bytes, 64 bytes a step: at batch 1 (the
-// classifier, 512 x 1000 bytes, out of L2 after the rest of the model ran) each row is a
-// stream of Cin / 64 lines, too short for the hardware prefetcher. Each step prefetches the
-// four lines of the rows kPrefetchAhead outputs on (4 rows of Cin bytes = 4 * Cin / 64 lines
-// = four per step), as the AVX2 kernel does one per 16-byte step: prefetches never fault.
-constexpr std::size_t kPrefetchAhead = 8;
-
 struct Rows {
   template <int R>
   static void run(const DenseInt8Args& a, std::size_t n, std::size_t o) {
     const std::int8_t* x = a.x + n * a.Cin;
-    // The last rows prefetch their own (no pointer past the weights' end).
-    const std::size_t oa = o + kPrefetchAhead + 4 <= a.Cout ? o + kPrefetchAhead : o;
-    const char* ahead = reinterpret_cast<const char*>(a.w + oa * a.Cin);
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i ones = _mm512_set1_epi8(1);
     __m512i acc[R], sum_x = _mm512_setzero_si512();
@@ -32,13 +22,6 @@ struct Rows {
     for (std::size_t c = 0; c < a.Cin; c += 64) {
       const std::size_t m = a.Cin - c < 64 ? a.Cin - c : 64;
       const __mmask64 k = m == 64 ? ~__mmask64{0} : ((__mmask64{1} << m) - 1);
-      if constexpr (R == 4) {
-        const char* pf = ahead + c * 4;
-        _mm_prefetch(pf, _MM_HINT_T0);
-        _mm_prefetch(pf + 64, _MM_HINT_T0);
-        _mm_prefetch(pf + 128, _MM_HINT_T0);
-        _mm_prefetch(pf + 192, _MM_HINT_T0);
-      }
       const __m512i xs = _mm512_maskz_loadu_epi8(k, x + c);
       sum_x = _mm512_dpbusd_epi32(sum_x, ones, xs);
       for (int r = 0; r < R; ++r) {

@@ -48,18 +48,26 @@ inline __m512i dw_acc16(const dwc::Plan& p, const std::uint8_t* const* tp, std::
   return acc;
 }
 
+// 16 input bytes as int32 lanes, sign-extended (int8 input) or zero-extended (uint8: the
+// sign extension masked to 8 bits; SIMDe 0.7 has no _mm512_cvtepu8_epi32).
+template <bool kSigned>
+inline __m512i dw_widen16(const std::uint8_t* p) {
+  const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  if constexpr (kSigned) return v;
+  return _mm512_and_si512(v, _mm512_set1_epi32(0xFF));
+}
+
 // Direct layout (Plan::direct: m = 1, C a multiple of 16): the accumulators of channels
-// 16k..16k+15, one vpmovsxbd / vpmovzxbd load, vpmaddwd and vpaddd per tap (the pair layout
-// spends two broadcasts, a blend, an insert and a shuffle per tap pair and block).
+// 16k..16k+15, one vpmovsxbd load (and a mask for uint8 input), vpmaddwd and vpaddd per tap
+// (the pair layout spends two broadcasts, a blend, an insert and a shuffle per tap pair and
+// block).
 template <bool kSigned, int kTaps>
 inline __m512i dw_direct16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t k) {
   const std::size_t c = 16 * k, taps = kTaps > 0 ? static_cast<std::size_t>(kTaps) : p.taps;
   const std::int32_t* w = p.wtap.data() + c;
   __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
   for (std::size_t t = 0; t < taps; ++t) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp[t] + c));
-    const __m512i x = kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-    acc = _mm512_add_epi32(acc, dw_madd(x, _mm512_loadu_si512(w + t * p.Co)));
+    acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t] + c), _mm512_loadu_si512(w + t * p.Co)));
   }
   return acc;
 }
@@ -106,9 +114,7 @@ struct Pixel {
                                          r2 + c, r2 + C + c, r2 + 2 * C + c};
       __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
       for (std::size_t t = 0; t < 9; ++t) {
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp[t]));
-        const __m512i xv = kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-        acc = _mm512_add_epi32(acc, dw_madd(xv, _mm512_loadu_si512(w + t * C + c)));
+        acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t]), _mm512_loadu_si512(w + t * C + c)));
       }
       if constexpr (kFused) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + c),

@@ -252,5 +252,5 @@ BNNFLOW_BIND(glue_conv_int8) {
         "[N,Ho,Wo,Cout] equal to the two ops, without the int32 tensor (each output row is "
         "requantized while in cache). M int32, B int64, s int32 in [0, 62], all [Cout]. "
         "prepared: fold (M, B, s) first as the engine does (requant32_mode); then AVX-512 with "
-        "Cout a multiple of 64 requantises in the register tile (conv2d_int8_requant_in_tile).");
+        "Cout a multiple of 16 requantises in the register tile (conv2d_int8_requant_in_tile).");
 }

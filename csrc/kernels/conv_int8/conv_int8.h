@@ -9,7 +9,7 @@
 // (requant.h) and never the int32 tensor (y unused): each output row's accumulators land in a
 // per-thread scratch row and go through rq->fn (the same ISA's requant32) while in cache —
 // or, where conv2d_int8_requant_in_tile(a) holds (a prepared rq->prep of the int32 or high32
-// form and Cout a multiple of 64 on AVX-512, of 16 on AVX2), never leave the
+// form and Cout a multiple of 16 on AVX-512 and AVX2), never leave the
 // registers: the tile requantises its accumulators (the prepared requant32's lanes) and stores
 // int8.
 #pragma once

@@ -43,8 +43,8 @@ struct Packed {
   X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) \
   X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)
 
-// y8 set (V = 4, conv2d_int8_requant_in_tile): the tile's requant32 in registers, int8 stores
-// to y8 instead of int32 ones to y.
+// y8 set (conv2d_int8_requant_in_tile: Cout a multiple of 16, so V < 4 only for the last
+// block): the tile's requant32 in registers, int8 stores to y8 instead of int32 ones to y.
 // Full unrolling of the fixed shapes' loops (native builds only: under SIMDe every intrinsic is
 // an inlined loop, and the unrolled stem tiles took the test build tens of minutes; the
 // loops compute the same either way).
@@ -75,20 +75,26 @@ struct Pipe {
   static constexpr Rq32Mode kMode = M;
 };
 
-// requant32 of n pixels of 64 int32 accumulators at acc (pixel stride 64) into y8 (pixel
-// stride cout), with rp's channels co..co+63.
-template <Rq32Mode kMode>
+// requant32 of n pixels of V*16 int32 accumulators at acc (pixel stride 64) into y8 (pixel
+// stride cout), with rp's channels co..co+16V-1: 64 channels packed, 16 narrowed by vpmovsdb.
+template <Rq32Mode kMode, int V = 4>
 inline void rq_pixels(const std::int32_t* acc, std::size_t n, std::int8_t* y8, std::size_t cout,
                       const PreparedRequant32& rp, std::size_t co) {
+  static_assert(V == 4 || V == 1, "rq_pixels: 64 or 16 channels");
   const std::size_t h = co / 2;
   for (std::size_t p = 0; p < n; ++p) {
     const std::int32_t* v = acc + p * 4 * kLanes;
-    _mm512_storeu_si512(
-        y8 + p * cout,
-        rq32p_pack64(rq32p_apply<kMode>(_mm512_loadu_si512(v), rp, co, h),
-                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 16), rp, co + 16, h + 8),
-                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 32), rp, co + 32, h + 16),
-                     rq32p_apply<kMode>(_mm512_loadu_si512(v + 48), rp, co + 48, h + 24)));
+    if constexpr (V == 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + p * cout),
+                       _mm512_cvtsepi32_epi8(rq32p_apply<kMode>(_mm512_loadu_si512(v), rp, co, h)));
+    } else {
+      _mm512_storeu_si512(
+          y8 + p * cout,
+          rq32p_pack64(rq32p_apply<kMode>(_mm512_loadu_si512(v), rp, co, h),
+                       rq32p_apply<kMode>(_mm512_loadu_si512(v + 16), rp, co + 16, h + 8),
+                       rq32p_apply<kMode>(_mm512_loadu_si512(v + 32), rp, co + 32, h + 16),
+                       rq32p_apply<kMode>(_mm512_loadu_si512(v + 48), rp, co + 48, h + 24)));
+    }
   }
 }
 
@@ -108,7 +114,7 @@ void tile(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std:
           std::int8_t* y8 = nullptr, std::int32_t* acc_buf = nullptr,
           std::int8_t* prev_y8 = nullptr, const PreparedRequant32* block_rq = nullptr) {
   static_assert(P >= 1 && P <= 6 && V >= 1 && V <= 4, "tile: 1..6 pixels x 1..4 vectors");
-  static_assert(!R::kOn || V == 4, "tile: pipe needs 64 channels");
+  static_assert(!R::kOn || V == 4 || V == 1, "tile: pipe needs 64 or 16 channels");
   const std::size_t KH = S::kKH > 0 ? S::kKH : static_cast<std::size_t>(a.KH);
   const std::size_t Q = S::kKH > 0 ? S::kQ : k.Q, Q2 = S::kKH > 0 ? S::kQ2 : k.Q2;
   const __m512i zero = _mm512_setzero_si512();
@@ -148,7 +154,7 @@ BNNFLOW_CONV_UNROLL
       }
       if constexpr (R::kOn) {  // r is a constant here (unrolled)
         if (r < static_cast<std::size_t>(kTileP) && prev_y8 != nullptr) {
-          rq_pixels<R::kMode>(acc_buf + r * 4 * kLanes, 1, prev_y8 + r * a.Cout + co, a.Cout,
+          rq_pixels<R::kMode, V>(acc_buf + r * 4 * kLanes, 1, prev_y8 + r * a.Cout + co, a.Cout,
                               *block_rq, 0);
         }
       }
@@ -165,7 +171,7 @@ BNNFLOW_CONV_UNROLL
     // Fewer kernel rows than pixels (the 3x3 stem): the previous tile's other pixels now.
     if constexpr (R::kOn && S::kKH < static_cast<std::size_t>(kTileP)) {
       if (prev_y8 != nullptr) {
-        rq_pixels<R::kMode>(acc_buf + S::kKH * 4 * kLanes, kTileP - S::kKH,
+        rq_pixels<R::kMode, V>(acc_buf + S::kKH * 4 * kLanes, kTileP - S::kKH,
                             prev_y8 + S::kKH * a.Cout + co, a.Cout, *block_rq, 0);
       }
     }
@@ -179,7 +185,7 @@ BNNFLOW_CONV_UNROLL
         BNNFLOW_QUAD
       }
       if (prev_y8 != nullptr) {
-        rq_pixels<R::kMode>(acc_buf + j * 4 * kLanes, 1, prev_y8 + j * a.Cout + co, a.Cout,
+        rq_pixels<R::kMode, V>(acc_buf + j * 4 * kLanes, 1, prev_y8 + j * a.Cout + co, a.Cout,
                             *block_rq, 0);
       }
     }
@@ -207,22 +213,32 @@ BNNFLOW_CONV_UNROLL
 #undef BNNFLOW_STEP
   if constexpr (R::kOn) {
 #define BNNFLOW_KEEP(p, v) \
-  if constexpr (P > p) _mm512_store_si512(acc_buf + (p * 4 + v) * kLanes, acc##p##v);
+  if constexpr (P > p && V > v) _mm512_store_si512(acc_buf + (p * 4 + v) * kLanes, acc##p##v);
     BNNFLOW_CONV_PV(BNNFLOW_KEEP)
 #undef BNNFLOW_KEEP
     return;
   }
-  if constexpr (V == 4) {
-    if (y8 != nullptr) {
+  if (y8 != nullptr) {
+    {
       const PreparedRequant32 rp = *a.rq->prep;  // a local: the int8 stores may alias anything
       const std::size_t h = co / 2;
+      // 64 channels: two packs and a permute per pixel; a narrower last block (V < 4, Cout a
+      // multiple of 16: QuickNet's 16-channel stem) narrows each vector with vpmovsdb.
+#define BNNFLOW_RQ_VEC(p, v, mode)                                                            \
+  if constexpr (V > v) {                                                                     \
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + p * a.Cout + co + v * kLanes),          \
+                     _mm512_cvtsepi32_epi8(rq32p_apply<mode>(acc##p##v, rp, co + v * kLanes, \
+                                                             h + v * 8)));                   \
+  }
 #define BNNFLOW_RQ_PIXEL(p, mode)                                                                  \
-  if constexpr (P > p) {                                                                         \
+  if constexpr (P > p && V == 4) {                                                               \
     _mm512_storeu_si512(y8 + p * a.Cout + co,                                                    \
                         rq32p_pack64(rq32p_apply<mode>(acc##p##0, rp, co, h),                     \
                                      rq32p_apply<mode>(acc##p##1, rp, co + 16, h + 8),            \
                                      rq32p_apply<mode>(acc##p##2, rp, co + 32, h + 16),           \
                                      rq32p_apply<mode>(acc##p##3, rp, co + 48, h + 24)));         \
+  } else if constexpr (P > p) {                                                                  \
+    BNNFLOW_RQ_VEC(p, 0, mode) BNNFLOW_RQ_VEC(p, 1, mode) BNNFLOW_RQ_VEC(p, 2, mode)              \
   }
 #define BNNFLOW_RQ_TILE(mode)                                                            \
   BNNFLOW_RQ_PIXEL(0, mode) BNNFLOW_RQ_PIXEL(1, mode) BNNFLOW_RQ_PIXEL(2, mode)         \
@@ -234,6 +250,7 @@ BNNFLOW_CONV_UNROLL
       }
 #undef BNNFLOW_RQ_TILE
 #undef BNNFLOW_RQ_PIXEL
+#undef BNNFLOW_RQ_VEC
       return;
     }
   }
@@ -317,17 +334,25 @@ void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0
   }
 }
 
-// A whole 64-channel block requantised in the tile (conv2d_int8_requant_in_tile).
+// A block requantised in the tile (conv2d_int8_requant_in_tile): 64 channels, or the last
+// 16, 32 or 48 of a Cout that is a multiple of 16.
 template <int P, class S>
 void tile_block(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0, std::size_t pix,
                 std::size_t row, const std::uint8_t* x1, std::size_t pix1, std::size_t co,
                 std::int8_t* y8) {
-  tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8);
+  const std::size_t vectors = (k.CoP - co) / kLanes;
+  switch (vectors < 4 ? vectors : 4) {
+    case 4: tile<P, 4, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 3: tile<P, 3, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 2: tile<P, 2, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    case 1: tile<P, 1, S>(a, k, x0, pix, row, x1, pix1, co, nullptr, y8); break;
+    default: break;
+  }
 }
 
 // The whole 6-pixel tiles of one output row of channel block co, requantised into y8row with
 // the requantisation pipelined one tile behind (tile's Pipe); returns the pixels done.
-template <class S, Rq32Mode kMode>
+template <class S, Rq32Mode kMode, int V>
 std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0,
                              std::size_t pix, std::size_t row, const std::uint8_t* x1,
                              std::size_t pix1, std::size_t co, std::int8_t* y8row, std::size_t Wo) {
@@ -338,8 +363,8 @@ std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std
   asm("" : "+r"(tbl));  // opaque: kept as one base register, not as stack slots
   const PreparedRequant32& rp = *a.rq->prep;
   PreparedRequant32 br = rp;
-  const auto put = [&](int slot, const void* src) {
-    std::memcpy(tbl + slot * 4 * kLanes, src, 4 * kLanes * sizeof(std::int32_t));
+  const auto put = [&](int slot, const void* src) {  // the block's V*16 channels
+    std::memcpy(tbl + slot * 4 * kLanes, src, V * kLanes * sizeof(std::int32_t));
     return tbl + slot * 4 * kLanes;
   };
   if constexpr (kMode == Rq32Mode::kHigh32) {
@@ -359,7 +384,7 @@ std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std
   std::int8_t* prev = nullptr;
   std::size_t ow = 0;
   for (; ow + kTileP <= Wo; ow += kTileP) {
-    tile<kTileP, 4, S, Pipe<kMode>>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co,
+    tile<kTileP, V, S, Pipe<kMode>>(a, k, x0 + ow * pix, pix, row, x1 + ow * pix1, pix1, co,
                                     nullptr, nullptr, acc, prev, &br);
     prev = y8row + ow * a.Cout;
   }
@@ -370,28 +395,28 @@ std::size_t piped_tiles_mode(const Conv2dInt8Args& a, const Packed& k, const std
   switch (Wo - ow) {
 #define BNNFLOW_TAIL(T)                                                                         \
   case T:                                                                                       \
-    tile<T, 4, S, Pipe<kMode>>(a, k, xr, pix, row, xr1, pix1, co, nullptr, nullptr, acc, prev,   \
+    tile<T, V, S, Pipe<kMode>>(a, k, xr, pix, row, xr1, pix1, co, nullptr, nullptr, acc, prev,   \
                                &br);                                                            \
     tail = T;                                                                                   \
     break;
     BNNFLOW_TAIL(5) BNNFLOW_TAIL(4) BNNFLOW_TAIL(3) BNNFLOW_TAIL(2) BNNFLOW_TAIL(1)
 #undef BNNFLOW_TAIL
     default:
-      if (prev != nullptr) rq_pixels<kMode>(acc, kTileP, prev + co, a.Cout, br, 0);
+      if (prev != nullptr) rq_pixels<kMode, V>(acc, kTileP, prev + co, a.Cout, br, 0);
       return ow;
   }
-  rq_pixels<kMode>(acc, tail, y8row + ow * a.Cout + co, a.Cout, br, 0);
+  rq_pixels<kMode, V>(acc, tail, y8row + ow * a.Cout + co, a.Cout, br, 0);
   return Wo;
 }
 
-template <class S>
+template <class S, int V>
 std::size_t piped_tiles(const Conv2dInt8Args& a, const Packed& k, const std::uint8_t* x0,
                         std::size_t pix, std::size_t row, const std::uint8_t* x1, std::size_t pix1,
                         std::size_t co, std::int8_t* y8row, std::size_t Wo) {
   if (a.rq->prep->mode == Rq32Mode::kHigh32) {
-    return piped_tiles_mode<S, Rq32Mode::kHigh32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
+    return piped_tiles_mode<S, Rq32Mode::kHigh32, V>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
   }
-  return piped_tiles_mode<S, Rq32Mode::kInt32>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
+  return piped_tiles_mode<S, Rq32Mode::kInt32, V>(a, k, x0, pix, row, x1, pix1, co, y8row, Wo);
 }
 
 // Column-tail layout, for kernel rows of L = KW*Cin bytes with rem = L % 4 != 0 (the RGB
@@ -550,8 +575,15 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
       const std::uint8_t* x1 = k.xt + (n * Wo * k.Hp + oh * a.stride) * t.rem;
       std::size_t ow = 0;
       if constexpr (std::is_same_v<decltype(yrow), std::int8_t*>) {
+        // Piped: blocks of 64 channels, and of 16 (QuickNet's 16-channel 3x3 stem; not built
+        // for the 7x7 stem's unrolled shape, whose Cout is 64: compile time).
+        const std::size_t vectors = (k.CoP - co) / kLanes;
         if (S::kKH > 0 || (a.KH == 1 && k.Q2 == 0)) {
-          ow = piped_tiles<S>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+          if (vectors >= 4) {
+            ow = piped_tiles<S, 4>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+          } else if constexpr (S::kKH < 7) {
+            if (vectors == 1) ow = piped_tiles<S, 1>(a, k, x0, pix, row, x1, pix1, co, yrow, Wo);
+          }
         }
       }
       for (; ow + kTileP <= Wo; ow += kTileP) {
@@ -596,7 +628,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a_in, const void* packed, ThreadPo
 
 bool conv2d_int8_requant_in_tile(const Conv2dInt8Args& a) {
   return a.rq != nullptr && a.rq->prep != nullptr && a.rq->prep->mode != Rq32Mode::kInt64 &&
-         a.Cout % (4 * kLanes) == 0;
+         a.Cout % kLanes == 0;
 }
 
 }  // namespace bnnflow::glue::BNNFLOW_AVX512_NS

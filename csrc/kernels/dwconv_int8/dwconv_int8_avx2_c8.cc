@@ -4,7 +4,9 @@
 // vpshufb (channel-multiplier expansion, interleave, zero-extension to int16), vpmaddwd, vpaddd.
 // Threads split over batch x output rows. With a fused prepared requant32 (dwconv2d_int8.h)
 // the accumulators are requantised in the register (requant32_avx2_lanes.h) and narrowed by
-// saturating packs: int8 out, no int32 row.
+// saturating packs: int8 out, no int32 row. With multiplier 1 and C a multiple of 16 the direct
+// layout instead (dwconv_int8_plan.h: per tap vpmovsxbd / vpmovzxbd, vpmaddwd, vpaddd; 3x3 rows
+// off three row pointers, dwc::direct3x3_rows).
 #include <immintrin.h>
 
 #include "kernels/dwconv_int8/dwconv_int8_plan.h"
@@ -116,18 +118,72 @@ void dw_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, const Out& out)
   }
 }
 
+// Direct layout (Plan::direct: m = 1, C a multiple of 16): 8 channels of one tap, the input
+// bytes sign- or zero-extended (vpmovsxbd / vpmovzxbd), times the (w, 0) lanes (vpmaddwd).
+template <bool kSigned>
+inline __m256i dw_direct8(const std::uint8_t* t, const std::int32_t* w) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(t));
+  const __m256i x = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+  return _mm256_madd_epi16(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+}
+
+// Channels c..c+15 of one pixel in the direct layout, tap t at tp[t] + c.
+template <bool kSigned, std::size_t kTaps, class Out>
+inline void dw_direct16(const dwc::Plan& p, const std::uint8_t* const* tp, std::size_t c, const Out& out) {
+  const std::size_t taps = kTaps > 0 ? kTaps : p.taps;
+  const std::int32_t* const w = p.wtap.data() + c;
+  __m256i acca = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.bias_d.data() + c));
+  __m256i accb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.bias_d.data() + c + 8));
+  for (std::size_t t = 0; t < taps; ++t) {
+    acca = _mm256_add_epi32(acca, dw_direct8<kSigned>(tp[t] + c, w + t * p.Co));
+    accb = _mm256_add_epi32(accb, dw_direct8<kSigned>(tp[t] + c + 8, w + t * p.Co + 8));
+  }
+  out.template store<true>(p, c / 8, acca, accb);
+}
+
+template <bool kSigned, class Out>
+void dw_direct_pixel(const dwc::Plan& p, const std::uint8_t* const* tp, const Out& out) {
+  for (std::size_t c = 0; c < p.Co; c += 16) {
+    if (p.taps == 9) {
+      dw_direct16<kSigned, 9>(p, tp, c, out);
+    } else {
+      dw_direct16<kSigned, 0>(p, tp, c, out);
+    }
+  }
+}
+
 struct Pixel {
   static constexpr bool kInTile = true;
+  static constexpr bool kDirect = true;  // m = 1, C % 16 == 0: dw_direct16
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {
+    if (p.direct) return dw_direct_pixel<kSigned>(p, tp, Int32Out{y});
     dw_pixel<kSigned, kFull, kNP>(p, tp, Int32Out{y});
   }
 
   template <bool kSigned, bool kFull, int kNP, Rq32Mode kMode>
   static void run8(const dwc::Plan& p, const std::uint8_t* const* tp, const PreparedRequant32& rq,
                    std::int8_t* y8) {
+    if (p.direct) return dw_direct_pixel<kSigned>(p, tp, Int8Out<kMode>{rq, y8});
     dw_pixel<kSigned, kFull, kNP>(p, tp, Int8Out<kMode>{rq, y8});
+  }
+
+  // An inner pixel of a 3x3 direct-layout row (dwc::direct3x3_rows): tap (kh, kw) of channels
+  // c.. at rows[kh] + kw*C + c.
+  template <bool kSigned, bool kFused, Rq32Mode kMode>
+  static void inner3x3(const dwc::Plan& p, const std::uint8_t* r0, const std::uint8_t* r1,
+                       const std::uint8_t* r2, std::size_t C, const PreparedRequant32& rq,
+                       std::int32_t* y32, std::int8_t* y8) {
+    const std::uint8_t* const tp[9] = {r0, r0 + C, r0 + 2 * C, r1, r1 + C, r1 + 2 * C,
+                                       r2, r2 + C, r2 + 2 * C};
+    for (std::size_t c = 0; c < C; c += 16) {
+      if constexpr (kFused) {
+        dw_direct16<kSigned, 9>(p, tp, c, Int8Out<kMode>{rq, y8});
+      } else {
+        dw_direct16<kSigned, 9>(p, tp, c, Int32Out{y32});
+      }
+    }
   }
 };
 

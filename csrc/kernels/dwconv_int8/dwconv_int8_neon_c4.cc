@@ -44,6 +44,7 @@ inline void dw_acc8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size
 // narrowed, int8 out (run8).
 struct Pixel {
   static constexpr bool kInTile = true;
+  static constexpr bool kDirect = false;  // the pair layout only
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {

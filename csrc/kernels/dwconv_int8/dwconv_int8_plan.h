@@ -22,10 +22,12 @@ namespace bnnflow::glue {
 namespace {
 namespace dwc {
 
-// Shapes, packed weights, shuffle masks and folded bias of one dwconv2d_int8 call.
+// Shapes, packed weights, shuffle masks and folded bias of one dwconv2d_int8 call: the pair
+// layout above, or (direct_ok, the ISA's Pixel::kDirect, m = 1 and C a multiple of 16) the
+// direct layout instead (per tap and channel one int32 lane (w, 0): see wtap).
 class Plan {
  public:
-  explicit Plan(const DwConv2dInt8Args& a)
+  Plan(const DwConv2dInt8Args& a, bool direct_ok)
       : Ho(out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom)),
         Wo(out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right)),
         Co(a.C * a.mult),
@@ -33,14 +35,67 @@ class Plan {
         npairs((taps + 1) / 2),
         nblk((Co + 7) / 8),
         nblk2((nblk + 1) / 2 * 2),
-        masks(nblk2 * 32),
-        wpk(nblk2 * npairs * 8),
-        bias2(nblk2 * 8),
-        c0(nblk2),
-        nbytes(nblk2),
-        zpix(a.C + 16) {
-    const std::int32_t off = a.x_unsigned ? 0 : 128;
+        direct(direct_ok && a.mult == 1 && a.C % 16 == 0),
+        masks(direct ? 0 : nblk2 * 32),
+        wpk(direct ? 0 : nblk2 * npairs * 8),
+        bias2(direct ? 0 : nblk2 * 8),
+        c0(direct ? 0 : nblk2),
+        nbytes(direct ? 0 : nblk2),
+        zpix(a.C + 16),
+        wtap(direct ? taps * Co : 0),
+        bias_d(direct ? Co : 0) {
     for (std::size_t c = 0; c < a.C; ++c) zpix[c] = static_cast<std::uint8_t>(a.zp[c]);
+    if (direct) {
+      fill_direct(a);
+    } else {
+      fill_pairs(a);
+    }
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Offset of the 8 packed weight pairs of 8-block b, tap pair p: layout [b/2][p][b%2][8], so
+  // 8-blocks 2k and 2k+1 are one contiguous 16-lane vector for AVX-512.
+  std::size_t weight_index(std::size_t b, std::size_t p) const {
+    return ((b / 2) * npairs + p) * 16 + (b % 2) * 8;
+  }
+
+  const std::size_t Ho, Wo, Co, taps, npairs, nblk, nblk2;
+  // Direct layout (m = 1, C a multiple of 16, where the ISA asked for it): per tap t and
+  // channel o the int32 lane (w[o,t] as int16, 0), so that vpmaddwd of a lane holding the
+  // input byte sign- or zero-extended (its high int16 0 or -1) gives w * x exactly; bias_d =
+  // bias - sum_t w * zp, for x taken as its own value (no offset: a padded tap reads the zp
+  // pixel and adds w * zp, cancelled here). The pair layout's arrays are then empty.
+  const bool direct;
+  GlueBuffer<std::uint8_t> masks;   // [nblk2][32] pshufb masks (per 128-bit half: 8 + 8 bytes)
+  GlueBuffer<std::int32_t> wpk;     // packed int16 weight pairs, see weight_index
+  GlueBuffer<std::int32_t> bias2;   // [nblk2 * 8] bias with the zero-point term folded in
+  GlueBuffer<std::size_t> c0;       // [nblk2] first input channel of each 8-block
+  GlueBuffer<std::size_t> nbytes;   // [nblk2] input bytes read at c0: 8, or C when C < 8
+  GlueBuffer<std::uint8_t> zpix;    // [C + 16] the zero-point pixel (bytes zp[c])
+  GlueBuffer<std::int32_t> wtap;    // direct: [taps][Co]
+  GlueBuffer<std::int32_t> bias_d;  // direct: [Co]
+
+ private:
+  static std::uint32_t weight_sum(const std::int8_t* w, std::size_t taps) {
+    std::uint32_t wsum = 0;
+    for (std::size_t t = 0; t < taps; ++t) wsum += static_cast<std::uint32_t>(static_cast<std::int32_t>(w[t]));
+    return wsum;
+  }
+
+  void fill_direct(const DwConv2dInt8Args& a) {
+    for (std::size_t o = 0; o < Co; ++o) {
+      const std::int8_t* w = a.w + o * taps;
+      for (std::size_t t = 0; t < taps; ++t) {
+        wtap[t * Co + o] = static_cast<std::int32_t>(static_cast<std::uint16_t>(static_cast<std::int16_t>(w[t])));
+      }
+      bias_d[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
+                                            weight_sum(w, taps) * static_cast<std::uint32_t>(a.zp[o]));
+    }
+  }
+
+  void fill_pairs(const DwConv2dInt8Args& a) {
+    const std::int32_t off = a.x_unsigned ? 0 : 128;
     for (std::size_t b = 0; b < nblk2; ++b) {
       // With C >= 8 every block reads 8 bytes inside the pixel (the window slides back at the
       // end of the channels); with C < 8 it reads the C bytes from channel 0.
@@ -57,11 +112,9 @@ class Plan {
         m[3] = 0x80;
         if (o >= Co) continue;
         const std::int8_t* w = a.w + o * taps;
-        std::uint32_t wsum = 0;
-        for (std::size_t t = 0; t < taps; ++t) wsum += static_cast<std::uint32_t>(static_cast<std::int32_t>(w[t]));
         const std::int32_t zu = a.zp[o / a.mult] + off;
         bias2[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
-                                             wsum * static_cast<std::uint32_t>(zu));
+                                             weight_sum(w, taps) * static_cast<std::uint32_t>(zu));
         for (std::size_t p = 0; p < npairs; ++p) {
           const std::uint16_t lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(w[2 * p]));
           const std::uint16_t hi =
@@ -72,22 +125,6 @@ class Plan {
       }
     }
   }
-  Plan(const Plan&) = delete;
-  Plan& operator=(const Plan&) = delete;
-
-  // Offset of the 8 packed weight pairs of 8-block b, tap pair p: layout [b/2][p][b%2][8], so
-  // 8-blocks 2k and 2k+1 are one contiguous 16-lane vector for AVX-512.
-  std::size_t weight_index(std::size_t b, std::size_t p) const {
-    return ((b / 2) * npairs + p) * 16 + (b % 2) * 8;
-  }
-
-  const std::size_t Ho, Wo, Co, taps, npairs, nblk, nblk2;
-  GlueBuffer<std::uint8_t> masks;   // [nblk2][32] pshufb masks (per 128-bit half: 8 + 8 bytes)
-  GlueBuffer<std::int32_t> wpk;     // packed int16 weight pairs, see weight_index
-  GlueBuffer<std::int32_t> bias2;   // [nblk2 * 8] bias with the zero-point term folded in
-  GlueBuffer<std::size_t> c0;       // [nblk2] first input channel of each 8-block
-  GlueBuffer<std::size_t> nbytes;   // [nblk2] input bytes read at c0: 8, or C when C < 8
-  GlueBuffer<std::uint8_t> zpix;    // [C + 16] the zero-point pixel (bytes zp[c])
 };
 
 // Tap pointers of output pixel (n, oh, ow): the input pixel of each tap, or the zp pixel for
@@ -161,7 +198,9 @@ static inline std::uint64_t load8(const std::uint8_t* p, std::size_t n) {
 // (kFused: the fused requant32 of form kMode, int8 out; else int32 accumulators). An ISA
 // supplies Pixel::run<kSigned, kFull, kNP>(p, taps, y): the Co int32 channels of one output
 // pixel into y; and, where Pixel::kInTile, Pixel::run8<kSigned, kFull, kNP, kMode>(p, taps, rq,
-// y8): the same accumulators requantised in registers, Co int8 into y8.
+// y8): the same accumulators requantised in registers, Co int8 into y8; and Pixel::kDirect:
+// whether its run / run8 read the direct layout when the Plan has it (Plan::direct), and then
+// Pixel::inner3x3<kSigned, kFused, kMode>(p, row0, row1, row2, C, rq, y32, y8) (direct3x3_rows).
 template <class Pixel, bool kSigned, bool kFull, int kNP, bool kFused, Rq32Mode kMode>
 void rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
   TapWalker walk(a, p);
@@ -207,6 +246,64 @@ void run_as(const DwConv2dInt8Args& a, const Plan& p, ThreadPool* pool) {
   });
 }
 
+// The direct layout's 3x3 output rows [u0, u1) (Pixel::kDirect, m = 1, C % 16 == 0, KH = KW =
+// 3): a row whose three input rows are inside the image keeps three row pointers, and each of
+// its inner pixels (all 9 taps inside) reads tap (kh, kw) at row kh + kw*C
+// (Pixel::inner3x3), the pointers advanced by stride*C per pixel: no tap-pointer table to
+// update and reload per pixel. Border pixels and rows with a padded tap take TapWalker and
+// Pixel::run / run8, the same arithmetic.
+template <class Pixel, bool kSigned, bool kFused, Rq32Mode kMode>
+void direct3x3_rows(const DwConv2dInt8Args& a, const Plan& p, std::size_t u0, std::size_t u1) {
+  TapWalker walk(a, p);
+  const std::size_t C = a.C, Co = p.Co, Wo = p.Wo, stride = static_cast<std::size_t>(a.stride);
+  const std::size_t step = stride * C;
+  const auto pad_l = static_cast<std::size_t>(a.pad_left), pad_t = static_cast<std::size_t>(a.pad_top);
+  std::size_t lo = 0;
+  while (lo < Wo && lo * stride < pad_l) ++lo;
+  std::size_t hi = lo;
+  while (hi < Wo && hi * stride + 3 <= a.W + pad_l) ++hi;
+  const auto* const x = static_cast<const std::uint8_t*>(a.x);
+  const PreparedRequant32 rq = kFused ? *a.rq : PreparedRequant32{};  // a local: stores may alias
+  std::int8_t* const y8 = a.y8;
+  std::int32_t* const y32 = a.y;
+  const auto border = [&](std::size_t n, std::size_t oh, std::size_t ow, std::size_t o) {
+    if constexpr (kFused) {
+      Pixel::template run8<kSigned, true, 5, kMode>(p, walk.at(n, oh, ow), rq, y8 + o);
+    } else {
+      Pixel::template run<kSigned, true, 5>(p, walk.at(n, oh, ow), y32 + o);
+    }
+  };
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / p.Ho, oh = u % p.Ho, row0 = u * Wo * Co;
+    const bool rows_in = oh * stride >= pad_t && oh * stride + 3 <= a.H + pad_t;
+    if (!rows_in || lo >= hi) {
+      for (std::size_t ow = 0; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
+      continue;
+    }
+    for (std::size_t ow = 0; ow < lo; ++ow) border(n, oh, ow, row0 + ow * Co);
+    const std::uint8_t* r0 = x + ((n * a.H + oh * stride - pad_t) * a.W + lo * stride - pad_l) * C;
+    const std::uint8_t* r1 = r0 + a.W * C;
+    const std::uint8_t* r2 = r1 + a.W * C;
+    for (std::size_t ow = lo; ow < hi; ++ow, r0 += step, r1 += step, r2 += step) {
+      const std::size_t o = row0 + ow * Co;
+      Pixel::template inner3x3<kSigned, kFused, kMode>(p, r0, r1, r2, C, rq, y32 + (kFused ? 0 : o),
+                                                      y8 + (kFused ? o : 0));
+    }
+    for (std::size_t ow = hi; ow < Wo; ++ow) border(n, oh, ow, row0 + ow * Co);
+  }
+}
+
+template <class Pixel, bool kFused, Rq32Mode kMode>
+void direct3x3_as(const DwConv2dInt8Args& a, const Plan& p, ThreadPool* pool) {
+  parallel_ranges(pool, a.N * p.Ho, [&](std::size_t u0, std::size_t u1) {
+    if (a.x_unsigned) {
+      direct3x3_rows<Pixel, false, kFused, kMode>(a, p, u0, u1);
+    } else {
+      direct3x3_rows<Pixel, true, kFused, kMode>(a, p, u0, u1);
+    }
+  });
+}
+
 // Whether Pixel requantises a's fused requant32 in its register tile.
 template <class Pixel>
 bool in_tile(const DwConv2dInt8Args& a) {
@@ -217,7 +314,16 @@ bool in_tile(const DwConv2dInt8Args& a) {
 // that sets rq checks dwconv2d_int8_requant_in_tile first: dwconv2d_int8.h).
 template <class Pixel>
 void run(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const Plan p(a);
+  const Plan p(a, Pixel::kDirect);
+  if constexpr (Pixel::kDirect) {
+    if (p.direct && a.KH == 3 && a.KW == 3) {
+      if (in_tile<Pixel>(a)) {
+        if (a.rq->mode == Rq32Mode::kInt32) return direct3x3_as<Pixel, true, Rq32Mode::kInt32>(a, p, pool);
+        return direct3x3_as<Pixel, true, Rq32Mode::kHigh32>(a, p, pool);
+      }
+      return direct3x3_as<Pixel, false, Rq32Mode::kInt64>(a, p, pool);
+    }
+  }
   if constexpr (Pixel::kInTile) {
     if (in_tile<Pixel>(a)) {
       if (a.rq->mode == Rq32Mode::kInt32) return run_as<Pixel, true, Rq32Mode::kInt32>(a, p, pool);

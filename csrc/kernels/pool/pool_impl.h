@@ -89,8 +89,35 @@ void maxpool_int8_separable(const MaxPoolInt8Args& a, ThreadPool* pool) {
   });
 }
 
+// maxpool_int8 2x2 stride 1 without padding (QuickNet's transitions), C a multiple of the
+// vector: output pixel (oh, ow) is the max of input pixels ow and ow + 1 of rows oh and oh + 1,
+// so output row oh is, one vector at a time over its Wo*C bytes, y[i] = max(r0[i], r1[i],
+// r0[i + C], r1[i + C]): 4 loads and 3 max per vector, no per-pixel window and no column row.
+template <class V>
+void maxpool_int8_2x2s1(const MaxPoolInt8Args& a, ThreadPool* pool) {
+  const std::size_t H = a.H, Ho = a.H - 1, C = a.C, WC = a.W * a.C, n_out = (a.W - 1) * a.C;
+  const std::int8_t* const x = a.x;
+  std::int8_t* const y = a.y;
+  parallel_ranges(pool, a.N * Ho, [=](std::size_t u0, std::size_t u1) {
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::int8_t* r0 = x + ((u / Ho) * H + u % Ho) * WC;
+      const std::int8_t* r1 = r0 + WC;
+      std::int8_t* yr = y + u * n_out;
+      for (std::size_t i = 0; i < n_out; i += V::kI8) {
+        const typename V::B top = V::maxb(V::ldb(r0 + i), V::ldb(r0 + i + C));
+        const typename V::B bottom = V::maxb(V::ldb(r1 + i), V::ldb(r1 + i + C));
+        V::stb(yr + i, V::maxb(top, bottom));
+      }
+    }
+  });
+}
+
 template <class V>
 void maxpool_int8_impl(const MaxPoolInt8Args& a, ThreadPool* pool) {
+  if (a.C % V::kI8 == 0 && a.k == 2 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+      a.pad_bottom == 0 && a.pad_right == 0 && a.H >= 2 && a.W >= 2) {
+    return maxpool_int8_2x2s1<V>(a, pool);
+  }
   if (a.C % V::kI8 == 0 && a.k > 1) return maxpool_int8_separable<V>(a, pool);
   const std::size_t C = a.C, Cv = C - C % V::kI8;
   pool_windows(a, pool, [&](std::int8_t* y, const auto& taps) {

@@ -203,7 +203,10 @@ inline void check_requant32_prepared(const Kernels& k, const Kernels& ref, Threa
 inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads, Rng& r,
                           Counts& cnt) {
   for (int iter = 0; iter < 40; ++iter) {
-    const std::size_t rows = r.uniform(1, 40), C = r.uniform(1, 150), n = rows * C;
+    const std::size_t rows = r.uniform(1, 40);
+    std::size_t C = r.uniform(1, 150);
+    if (iter % 5 == 0) C = (C + 15) / 16 * 16;  // whole 16-channel blocks (AVX-512 pwl_int8)
+    const std::size_t n = rows * C;
     const FixedParams p(r, C);
     const auto x8 = r.ints<std::int8_t>(n, -128, 127), y8 = r.ints<std::int8_t>(n, -128, 127);
     std::vector<std::int8_t> want(n);
@@ -309,6 +312,14 @@ void check_pool_op(const char* op, void (*fn)(const PoolArgs<Tin, Tout>&, Thread
       a.H = 5;
       a.W = 260;
       a.C = 64;
+    }
+    if (iter == 8 || iter == 9) {  // QuickNet's 2x2/1 unpadded pool (a fast path): 64 and 128 ch
+      a.k = 2;
+      a.stride = 1;
+      a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 0;
+      a.H = iter == 8 ? 7 : 2;
+      a.W = iter == 8 ? 9 : 5;
+      a.C = iter == 8 ? 64 : 128;
     }
     const std::vector<Tin> x = gen(a.N * a.H * a.W * a.C);
     a.x = x.data();
@@ -508,6 +519,16 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     if (iter == 23) s = ConvShape{1, 5, 9, 16, 64, 1, 1, 1, 0};
     if (iter == 24) s = ConvShape{2, 3, 10, 24, 64, 1, 1, 1, 0};
     if (iter == 25) s = ConvShape{1, 14, 14, 64, 128, 1, 1, 1, 0};
+    // QuickNet's depthwise 3x3 stride-2 shapes (multiplier 1, C a multiple of 16: the direct
+    // layout of AVX-512 and AVX2), uint8 (even iter) and int8 input: 64 channels (the
+    // transitions' blur), 16 (the stem) and 32, also as 3x3 convolutions with 64, 16 and 48
+    // outputs (AVX-512: Cout % 64 = 16 or 48 requantised in the tile).
+    if (iter == 34) s = ConvShape{1, 11, 13, 64, 64, 3, 3, 2, 1};
+    if (iter == 35) s = ConvShape{2, 9, 10, 16, 16, 3, 3, 2, 1};
+    if (iter == 36) s = ConvShape{1, 12, 9, 32, 48, 3, 3, 2, 1};
+    // 1x1 with a last block of 16 channels (AVX-512: 64 + 16, both requantised a tile behind):
+    // 65 pixels (10 tiles + 5).
+    if (iter == 37) s = ConvShape{1, 5, 13, 24, 80, 1, 1, 1, 0};
     // 3x3 stride-2 RGB stems with whole 64-channel blocks (AVX-512: the quad loops fixed at
     // compile time, the requant32 pipelined a tile behind over only 3 kernel rows for 6
     // pixels): Wo = 13 (two 6-pixel tiles and a 1) and 12 (two whole tiles).
@@ -597,6 +618,7 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     // Depthwise: reuse the geometry with a square kernel and multiplier 1..4.
     DwConv2dInt8Args d{};
     d.mult = static_cast<std::size_t>(r.uniform(1, 4));
+    if (iter >= 34 && iter <= 36) d.mult = 1;
     d.KH = d.KW = s.KH;
     d.H = s.H > static_cast<std::size_t>(s.KH) ? s.H : static_cast<std::size_t>(s.KH);
     d.W = s.W > static_cast<std::size_t>(s.KH) ? s.W : static_cast<std::size_t>(s.KH);

@@ -82,17 +82,28 @@ inline __attribute__((always_inline)) void int8_rows(const ep::Int8Run& ir,
   }
 }
 
-// int8_rows in 16-bit lanes (ep::int8_q64) for tiles without a border pixel.
-template <int P>
+// int8_rows in 16-bit lanes (ep::int8_q64); kBorder: a pixel with a K row takes its K from
+// there (ep::k64_row).
+template <int P, bool kBorder>
 inline __attribute__((always_inline)) void int8_rows_q64(const ep::Int8Run& ir,
                                                          const __m512i (&acc)[P][4],
                                                          const EpilogueWriter& ew,
-                                                         const int32_t* k, size_t pix0, int o0) {
+                                                         const int32_t* k,
+                                                         const int32_t* const* krow, size_t pix0,
+                                                         int o0) {
   const ep::Tail64 c(ew);
   const int32_t* pm = ew.int8_q64 + o0;
   int8_t* y = ir.out + pix0 * ir.row + o0;
 #pragma GCC unroll 16
-  for (int i = 0; i < P; ++i, y += ir.row) ep::int8_q64(c, acc[i], k[i], pm, ir.stride, y);
+  for (int i = 0; i < P; ++i, y += ir.row) {
+    if (kBorder && krow[i] != nullptr) {
+      __m512i k16[2];
+      ep::k64_row(krow[i] + o0, k16);
+      ep::int8_q64(c, acc[i], k16, pm, ir.stride, y);
+    } else {
+      ep::int8_q64(c, acc[i], k[i], pm, ir.stride, y);
+    }
+  }
 }
 
 struct Tile {
@@ -148,21 +159,41 @@ struct Tile {
     }
   }
 
-  // The residual tail of a 64-channel block of P pixels without a border pixel in 16-bit
-  // lanes (ep::tail64; EpilogueWriter::tail_q64): the pack's 64 bits of a pixel are two
-  // whole words, stored at once.
-  template <int P, bool kPwl>
-  static inline __attribute__((always_inline)) void tail64_rows(const ep::TailRun& tr,
-                                                                const __m512i (&acc)[P][4],
-                                                                const EpilogueWriter& ew,
-                                                                const int32_t* k, size_t pix0,
-                                                                int o0) {
+  // The residual tail of a 64-channel block of P pixels in 16-bit lanes (ep::tail64;
+  // EpilogueWriter::tail_q64): the pack's 64 bits of a pixel are two whole words, stored at
+  // once. kBorder: a pixel with a K row takes its K from there (ep::k64_row).
+  template <int P, bool kPwl, bool kBorder>
+  static inline __attribute__((always_inline)) void tail64_rows(
+      const ep::TailRun& tr, const __m512i (&acc)[P][4], const EpilogueWriter& ew,
+      const int32_t* k, const int32_t* const* krow, size_t pix0, int o0) {
     const ep::Tail64 c(ew);
     const int word = o0 / ew.og_ch * ew.og_words + o0 % ew.og_ch / 32;
 #pragma GCC unroll 16
     for (int i = 0; i < P; ++i) {
-      const uint64_t bits = ep::tail64<kPwl>(tr, c, acc[i], k[i], pix0 + i, o0);
+      uint64_t bits;
+      if (kBorder && krow[i] != nullptr) {
+        __m512i k16[2];
+        ep::k64_row(krow[i] + o0, k16);
+        bits = ep::tail64<kPwl>(tr, c, acc[i], k16, pix0 + i, o0);
+      } else {
+        bits = ep::tail64<kPwl>(tr, c, acc[i], k[i], pix0 + i, o0);
+      }
       if (tr.bits != nullptr) std::memcpy(tr.bits_row(pix0 + i) + word, &bits, sizeof bits);
+    }
+  }
+
+  // tail64_rows with or without a pwl.
+  template <int P, bool kBorder>
+  static inline __attribute__((always_inline)) void tail64_any(const __m512i (&acc)[P][4],
+                                                               const EpilogueWriter& ew,
+                                                               const int32_t* k,
+                                                               const int32_t* const* krow,
+                                                               size_t pix0, int o0) {
+    const ep::TailRun tr(ew);
+    if (tr.pwl) {
+      tail64_rows<P, true, kBorder>(tr, acc, ew, k, krow, pix0, o0);
+    } else {
+      tail64_rows<P, false, kBorder>(tr, acc, ew, k, krow, pix0, o0);
     }
   }
 
@@ -175,17 +206,17 @@ struct Tile {
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
     if constexpr (kTail) {
       // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
-      if (has_border<P>(krow)) {
-        tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
-      } else if (V == 4 && ew.tail_q64) {
+      const bool border = has_border<P>(krow);
+      if (V == 4 && ew.tail_q64) {
         if constexpr (V == 4) {
-          const ep::TailRun tr(ew);
-          if (tr.pwl) {
-            tail64_rows<P, true>(tr, acc, ew, k, pix0, o0);
+          if (border) {
+            tail64_any<P, true>(acc, ew, k, krow, pix0, o0);
           } else {
-            tail64_rows<P, false>(tr, acc, ew, k, pix0, o0);
+            tail64_any<P, false>(acc, ew, k, krow, pix0, o0);
           }
         }
+      } else if (border) {
+        tail_rows<P, V, kClamp, true>(acc, ew, k, krow, pix0, o0, slots);
       } else {
         tail_rows<P, V, kClamp, false>(acc, ew, k, krow, pix0, o0, slots);
       }
@@ -195,10 +226,15 @@ struct Tile {
       const ep::Int8Run ir(ew);
       if constexpr (V == 4) {
         // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
-        if (has_border<P>(krow)) {
+        const bool border = has_border<P>(krow);
+        if (ew.int8_q64_fits && (o0 & 63) == 0) {
+          if (border) {
+            int8_rows_q64<P, true>(ir, acc, ew, k, krow, pix0, o0);
+          } else {
+            int8_rows_q64<P, false>(ir, acc, ew, k, krow, pix0, o0);
+          }
+        } else if (border) {
           int8_rows<P, kClamp, true>(ir, acc, ew, k, krow, pix0, o0);
-        } else if (ew.int8_q64_fits && (o0 & 63) == 0) {
-          int8_rows_q64<P>(ir, acc, ew, k, pix0, o0);
         } else {
           int8_rows<P, kClamp, false>(ir, acc, ew, k, krow, pix0, o0);
         }

@@ -182,6 +182,26 @@ inline void q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, __m512i (&q
   }
 }
 
+// The K row of a pixel whose window crosses the padding (mode 'zero'), channels kr..kr+63, in
+// q64's int16 lane order: packed as the sums are.
+inline void k64_row(const int32_t* kr, __m512i (&k16)[2]) {
+  for (int h = 0; h < 2; ++h) {
+    k16[h] = _mm512_packs_epi32(load16(kr + 32 * h), load16(kr + 32 * h + 16));
+  }
+}
+
+// q64 with a per-channel K (k64_row): K − 2·S by saturating subtractions, since S may count
+// padded taps that the row's K leaves out (down to −2·32767); a result below −32768 saturates
+// there and the clamp to Tail64's bounds (int8 range) that follows gives the exact value.
+inline void q64(const Tail64& c, const __m512i (&acc)[4], const __m512i (&k16)[2],
+                __m512i (&q)[2]) {
+  for (int h = 0; h < 2; ++h) {
+    const __m512i s = _mm512_packs_epi32(acc[2 * h], acc[2 * h + 1]);
+    const __m512i d = _mm512_subs_epi16(_mm512_subs_epi16(k16[h], s), s);
+    q[h] = _mm512_min_epi16(_mm512_max_epi16(d, c.lo), c.hi);
+  }
+}
+
 // Four int32 vectors in q64_channel order saturated to int8 in channel order.
 inline __m512i q64_bytes(const Tail64& c, const __m512i (&v)[4]) {
   const __m512i b =
@@ -191,7 +211,9 @@ inline __m512i q64_bytes(const Tail64& c, const __m512i (&v)[4]) {
 
 // The int8 epilogue of one pixel's 64-channel block in 16-bit lanes (EpilogueWriter::int8_q64
 // rows at pm, stride st), stored at y.
-inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, const int32_t* pm,
+// K: a scalar (every tap inside the input) or k64_row's vectors (kh·kw·Cg <= 32767 either way).
+template <class KT>
+inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], const KT& k, const int32_t* pm,
                      size_t st, int8_t* y) {
   __m512i q[2], r[4];
   q64(c, acc, k, q);
@@ -205,8 +227,9 @@ inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], int32_t k, const 
 
 // tail64 of pixel `pix`, channels o0..o0+63 (o0 a multiple of 64), K = k: returns the pack's
 // 64 bits (bit c: channel o0 + c below pack_t; 0 without a pack).
-template <bool kPwl>
-inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[4], int32_t k,
+// K as in int8_q64.
+template <bool kPwl, class KT>
+inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[4], const KT& k,
                        size_t pix, int o0) {
   const int32_t* p = tr.params(o0);
   const auto param = [p](int v, TailParam t) {

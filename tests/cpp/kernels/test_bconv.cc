@@ -550,6 +550,9 @@ int main() {
       // channel-block split (with 4 threads) over mostly direct interior tiles
       {1, 10, 10, 32, 1, 512, 3, 3, 1, 1, PadMode::kZero},
       {1, 12, 13, 128, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      // AVX-512 64-channel blocks in 16-bit lanes near their limit (K = 9·2816 = 25344 <=
+      // 32767): border pixels' K rows packed to int16 at a large K
+      {1, 6, 7, 2816, 1, 64, 3, 3, 1, 1, PadMode::kZero},
       // NEON tiles (4x16, 8x8): full 16- and 8-channel blocks finished in registers; batch
       // > 1 with a partial last tile per image, so some groups of full blocks go through the
       // tile epilogue (16-channel steps); 4-channel steps and tails of partial blocks

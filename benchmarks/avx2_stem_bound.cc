@@ -16,7 +16,8 @@
 //   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
 //                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
 // GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take
-// 11 pairs). Usage: avx2_stem_bound [REPS]. Build (C++ kernel build in build/ct):
+// 11 pairs). Usage: avx2_stem_bound [REPS [1x1]] (1x1: the 1x1 layers only). Build (C++ kernel
+// build in build/ct):
 //   g++ -O2 -std=c++17 -mavx2 -Icsrc benchmarks/avx2_stem_bound.cc build/ct/libbnnflow_core.a
 //       -lpthread -o /tmp/avx2_stem_bound
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "best_seconds.h"
@@ -171,11 +173,14 @@ int main(int argc, char** argv) {
   std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
   std::printf("madd+add/2  %6.1f GMAC/s (of multiplies)\n",
               macs / best_seconds(reps, [&] { madd_half_add(n); }) / 1e9);
+  const bool only_1x1 = argc > 2 && std::strcmp(argv[2], "1x1") == 0;  // skip the stems
+  for (int run = 0; run < 1 && !only_1x1; ++run) {
   const double t7 = stem_ms(reps, 64, 7), t3 = stem_ms(reps * 4, 16, 3);
   std::printf("stem 7x7 s2 3->64  %.4f ms  %6.1f GMAC/s\n", t7, 112.0 * 112 * 64 * 147 / t7 / 1e6);
   const double t7q = stem_ms(reps, 64, 7, true);
   std::printf("stem 7x7 int8 out  %.4f ms  %6.1f GMAC/s\n", t7q, 112.0 * 112 * 64 * 147 / t7q / 1e6);
   std::printf("stem 3x3 s2 3->16  %.4f ms  %6.1f GMAC/s\n", t3, 112.0 * 112 * 16 * 27 / t3 / 1e6);
+  }
   const std::size_t shapes[3][3] = {{28, 64, 128}, {14, 128, 256}, {7, 256, 512}};
   for (const auto& sh : shapes) {
     const double macs1 = static_cast<double>(sh[0] * sh[0] * sh[1] * sh[2]);

@@ -166,6 +166,85 @@ bool flat_1x1(const Conv2dInt8Args& a) {
          (a.rq == nullptr || conv2d_int8_requant_in_tile(a));
 }
 
+// The 3-pixel x 32-channel tile of a flat 1x1 convolution (flat_1x1) with its pair loop in
+// inline asm: accumulators ymm4-15 from the bias, per pair the block's 4 weight vectors (2 in
+// registers, 2 as memory operands) and one broadcast of each pixel's (int16, int16) pair (pixels
+// `xs` bytes apart), 4 vpmaddwd + 4 vpaddd per pixel; the accumulators then go to m
+// ([3][32] int32) for the requant32 / int32 stores. GCC's allocation of tile<3>'s loop for the
+// 1x1 shapes ran 13-24 % below it (docs/performance.md, "AVX2 1x1 convolutions in asm").
+#define BNNFLOW_F1_PX(XA, A0, A1, A2, A3)                                                 \
+  "vpbroadcastd " XA ", %%ymm2\n\t"                                                      \
+  "vpmaddwd %%ymm0, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A0 ", %%ymm" A0 "\n\t"      \
+  "vpmaddwd %%ymm1, %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A1 ", %%ymm" A1 "\n\t"      \
+  "vpmaddwd 64(%[w]), %%ymm2, %%ymm3\n\tvpaddd %%ymm3, %%ymm" A2 ", %%ymm" A2 "\n\t"    \
+  "vpmaddwd 96(%[w]), %%ymm2, %%ymm2\n\tvpaddd %%ymm2, %%ymm" A3 ", %%ymm" A3 "\n\t"
+#define BNNFLOW_F1_B4(A0, A1, A2, A3)                                                     \
+  "vmovdqa (%[b]), %%ymm" A0 "\n\tvmovdqa 32(%[b]), %%ymm" A1 "\n\t"                   \
+  "vmovdqa 64(%[b]), %%ymm" A2 "\n\tvmovdqa 96(%[b]), %%ymm" A3 "\n\t"
+#define BNNFLOW_F1_ST4(A0, A1, A2, A3, O)                                                 \
+  "vmovdqa %%ymm" A0 ", " O "(%[m])\n\tvmovdqa %%ymm" A1 ", " O "+32(%[m])\n\t"        \
+  "vmovdqa %%ymm" A2 ", " O "+64(%[m])\n\tvmovdqa %%ymm" A3 ", " O "+96(%[m])\n\t"
+
+inline void flat_nu3(const std::int16_t* x, std::size_t xs, const std::int16_t* w, std::size_t J,
+                     const std::int32_t* bias, std::int32_t* m) {
+  asm volatile(
+      BNNFLOW_F1_B4("4", "5", "6", "7") BNNFLOW_F1_B4("8", "9", "10", "11")
+      BNNFLOW_F1_B4("12", "13", "14", "15")
+      "1:\n\t"
+      "vmovdqa (%[w]), %%ymm0\n\tvmovdqa 32(%[w]), %%ymm1\n\t"
+      BNNFLOW_F1_PX("(%[x])", "4", "5", "6", "7")
+      BNNFLOW_F1_PX("(%[x],%[xs],1)", "8", "9", "10", "11")
+      BNNFLOW_F1_PX("(%[x],%[xs],2)", "12", "13", "14", "15")
+      "add $4, %[x]\n\tsub $-128, %[w]\n\tdec %[j]\n\tjnz 1b\n\t"
+      BNNFLOW_F1_ST4("4", "5", "6", "7", "0") BNNFLOW_F1_ST4("8", "9", "10", "11", "128")
+      BNNFLOW_F1_ST4("12", "13", "14", "15", "256")
+      : [x] "+r"(x), [w] "+r"(w), [j] "+r"(J)
+      : [xs] "r"(xs), [b] "r"(bias), [m] "r"(m)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+}
+#undef BNNFLOW_F1_ST4
+#undef BNNFLOW_F1_B4
+#undef BNNFLOW_F1_PX
+
+// flat_nu3 for flat pixels p .. p + 2, channels [co, co + 32), then the tile's epilogue: int32
+// stores to y or the requant32 in registers and int8 stores to y8.
+void flat_tile3(const Conv2dInt8Args& a, const Packed& k, std::size_t p, std::size_t co,
+                std::int32_t* y, std::int8_t* y8) {
+  alignas(32) std::int32_t m[kTileP][kTileC];
+  flat_nu3(k.xp + p * a.Cin, a.Cin * sizeof(std::int16_t), k.wp + (co / kTileC) * k.PB * 2 * kTileC,
+           k.J, k.bias + co, &m[0][0]);
+  __m256i acc[kTileP][kNV];
+  for (int q = 0; q < kTileP; ++q) {
+    for (int v = 0; v < kNV; ++v) {
+      acc[q][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m[q] + 8 * v));
+    }
+  }
+  const std::size_t cout = a.Cout;
+  if (y8 != nullptr) {
+    const Rq32Lanes* t = k.rq_tab + co / 8;
+    const auto store = [&](auto mode) {
+      constexpr Rq32Mode kMode = decltype(mode)::value;
+      for (int q = 0; q < kTileP; ++q) {
+        for (int v = 0; v < kNV; ++v) acc[q][v] = rq32p_apply<kMode>(acc[q][v], t[v]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + q * cout + co),
+                            rq32p_pack32(acc[q][0], acc[q][1], acc[q][2], acc[q][3]));
+      }
+    };
+    if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+      store(ModeTag<Rq32Mode::kHigh32>{});
+    } else {
+      store(ModeTag<Rq32Mode::kInt32>{});
+    }
+    return;
+  }
+  for (int q = 0; q < kTileP; ++q) {
+    for (int v = 0; v < kNV; ++v) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + q * cout + co + 8 * v), acc[q][v]);
+    }
+  }
+}
+
 // Flat pixels [p0, p1), channels [co, co + 32): 3-pixel tiles, then one tile of the 1 or 2 left.
 void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::size_t p0,
                 std::size_t p1) {
@@ -174,7 +253,7 @@ void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::s
   const auto at = [&](std::size_t p) { return y == nullptr ? nullptr : y + p * a.Cout; };
   const auto at8 = [&](std::size_t p) { return y8 == nullptr ? nullptr : y8 + p * a.Cout; };
   std::size_t p = p0;
-  for (; p + kTileP <= p1; p += kTileP) tile<kTileP>(a, k, 0, 0, p, co, at(p), at8(p));
+  for (; p + kTileP <= p1; p += kTileP) flat_tile3(a, k, p, co, at(p), at8(p));
   if (p1 - p == 2) tile<2>(a, k, 0, 0, p, co, at(p), at8(p));
   if (p1 - p == 1) tile<1>(a, k, 0, 0, p, co, at(p), at8(p));
 }

@@ -13,6 +13,8 @@
 //                 vpmaddwd per 2 pixels and 8 channels instead of 148: docs/performance.md,
 //                 "The AVX2 stem by Winograd")
 //   stem 3x3      QuickNet's stem, 3x3 s2 pad 1 -> 112x112x16 (5.4 M MACs)
+//   ip 3x16, 4x16 Winograd's inner-product form of a dot product in asm, 3 or 4 pixels x 16
+//                 channels (the flat 1x1 layers' loop: one vpmaddwd per 32 MACs)
 //   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
 //                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
 // GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take

@@ -814,11 +814,11 @@ void wino_row(const Conv2dInt8Args& a, const Packed& k, const WinoInput& wi, con
 // row's last slot 0 when KV = 0, and pair KH*J + q = (kh = 2q, 2q + 1)'s last values). A block's
 // weights are one contiguous run that every tile reads front to back. (A [pair][CoP] layout
 // puts a block's pairs CoP*4 bytes apart: for CoP = 512 all of them in 4 of the L1's 64 sets.)
-// A flat 1x1 layer (flat_1x1's shape) also gets the inner-product form's corrected bias (int32
-// [CoP]) and weights (int16 [CoP / 16][Cin4 / 4][4][8][2], ip_tile) after them.
+// A 1x1 kernel with Cout % 32 = 0 also gets the inner-product form's corrected bias (int32
+// [CoP]) and weights (int16 [CoP / 16][Cin4 / 4][4][8][2], ip_tile) after them, used when it
+// runs flat (flat_1x1: stride 1, no padding). Packing sees no stride or padding (conv_int8.h).
 bool ip_packs(const Conv2dInt8Args& a) {
-  return a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
-         a.pad_bottom == 0 && a.pad_right == 0 && a.Cout % kTileC == 0;
+  return a.KH == 1 && a.KW == 1 && a.Cout % kTileC == 0;
 }
 
 std::size_t ip_cin4(const Conv2dInt8Args& a) { return (a.Cin + 3) / 4 * 4; }

@@ -673,10 +673,10 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
                               // path: |V| = 1530 against |U| = 1920 at the ends)
                               {1, 14, 19, 3, 64, 7, 7, 2, 3},
                               {1, 14, 16, 3, 96, 7, 7, 2, 0, 2, 2, 3, 3},
-                              // flat 1x1 stride-1 layers (AVX2's asm pair loop: 3-pixel tiles
-                              // along N*H*W, one pair per step; Cin = 1 is a single step)
-                              {1, 5, 7, 64, 64, 1, 1, 1, 0},
-                              {2, 4, 4, 1, 32, 1, 1, 1, 0}};
+                              // flat 1x1 stride-1 layers of >= 64 pixels (AVX2's inner-product
+                              // form: int16 sums x + w at +-383; Cin = 1 is one zero-padded step)
+                              {1, 9, 8, 64, 64, 1, 1, 1, 0},
+                              {2, 6, 6, 1, 32, 1, 1, 1, 0}};
   const std::int32_t biases[] = {INT32_MIN, 0, INT32_MAX};
   int b = 0;
   for (const ConvShape& s : shapes) {

@@ -18,7 +18,9 @@
 //
 // The 7x7 stride-2 RGB stem (whole 32-channel blocks, even output width) takes fewer products
 // instead: exact integer Winograd along the width (wino_* below), 99 vpmaddwd per 2 pixels and
-// 8 channels against 148, the same 3x32 register tile per transformed position.
+// 8 channels against 148, the same 3x32 register tile per transformed position. Flat 1x1
+// layers (>= 64 pixels) take Winograd's inner-product form (ip_* below): 1 vpmaddwd per 32 MACs
+// on int16 sums x + w, its adds no longer waiting on the multiply pipes.
 #include <immintrin.h>
 
 #include <cstring>

@@ -13,10 +13,13 @@
 //                 vpmaddwd per 2 pixels and 8 channels instead of 148: docs/performance.md,
 //                 "The AVX2 stem by Winograd")
 //   stem 3x3      QuickNet's stem, 3x3 s2 pad 1 -> 112x112x16 (5.4 M MACs)
+//   ip 3x16, 4x16 Winograd's inner-product form of a dot product in asm, 3 or 4 pixels x 16
+//                 channels (the flat 1x1 layers' loop: one vpmaddwd per 32 MACs)
 //   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
 //                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
 // GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take
-// 11 pairs). Usage: avx2_stem_bound [REPS]. Build (C++ kernel build in build/ct):
+// 11 pairs). Usage: avx2_stem_bound [REPS [1x1]] (1x1: the 1x1 layers only). Build (C++ kernel
+// build in build/ct):
 //   g++ -O2 -std=c++17 -mavx2 -Icsrc benchmarks/avx2_stem_bound.cc build/ct/libbnnflow_core.a
 //       -lpthread -o /tmp/avx2_stem_bound
 #include <algorithm>
@@ -24,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "best_seconds.h"
@@ -85,6 +89,52 @@ void madd_half_add(long n) {
       :
       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "cc");
+}
+
+// n steps of Winograd's (1968) inner-product form for 3 pixels x 16 channels x 4 input values
+// (192 MACs a step, as madd_add's): per pixel and 8 channels the int16 sums (x0 + w1, x2 + w3)
+// and (x1 + w0, x3 + w2) by two vpaddw, one vpmaddwd of them, one vpaddd: 6 vpmaddwd and 18
+// other ops a step instead of 12 + 12 (the x*x and w*w corrections are per pixel / per channel).
+void ip_3x16(long n, const void* p) {
+  asm volatile(
+      "1:\n\t"
+      "vmovdqa (%1), %%ymm0\n\tvmovdqa 32(%1), %%ymm1\n\t"
+      "vmovdqa 64(%1), %%ymm2\n\tvmovdqa 96(%1), %%ymm3\n\t"
+#define BNNFLOW_I(o, a0, a1)                                                                 \
+  "vpbroadcastd " o "(%1), %%ymm4\n\tvpbroadcastd " o "+4(%1), %%ymm5\n\t"                 \
+  "vpaddw %%ymm0, %%ymm4, %%ymm6\n\tvpaddw %%ymm1, %%ymm5, %%ymm7\n\t"                       \
+  "vpmaddwd %%ymm7, %%ymm6, %%ymm6\n\tvpaddd %%ymm6, %%ymm" a0 ", %%ymm" a0 "\n\t"           \
+  "vpaddw %%ymm2, %%ymm4, %%ymm8\n\tvpaddw %%ymm3, %%ymm5, %%ymm9\n\t"                       \
+  "vpmaddwd %%ymm9, %%ymm8, %%ymm8\n\tvpaddd %%ymm8, %%ymm" a1 ", %%ymm" a1 "\n\t"
+      BNNFLOW_I("128", "10", "11") BNNFLOW_I("136", "12", "13") BNNFLOW_I("144", "14", "15")
+#undef BNNFLOW_I
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(n)
+      : "r"(p)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+}
+
+// ip_3x16 with 4 pixels (256 MACs a step), the two temporaries shared by the channel halves.
+void ip_4x16(long n, const void* p) {
+  asm volatile(
+      "1:\n\t"
+      "vmovdqa (%1), %%ymm0\n\tvmovdqa 32(%1), %%ymm1\n\t"
+      "vmovdqa 64(%1), %%ymm2\n\tvmovdqa 96(%1), %%ymm3\n\t"
+#define BNNFLOW_I(o, a0, a1)                                                                 \
+  "vpbroadcastd " o "(%1), %%ymm4\n\tvpbroadcastd " o "+4(%1), %%ymm5\n\t"                 \
+  "vpaddw %%ymm0, %%ymm4, %%ymm6\n\tvpaddw %%ymm1, %%ymm5, %%ymm7\n\t"                       \
+  "vpmaddwd %%ymm7, %%ymm6, %%ymm6\n\tvpaddd %%ymm6, %%ymm" a0 ", %%ymm" a0 "\n\t"           \
+  "vpaddw %%ymm2, %%ymm4, %%ymm4\n\tvpaddw %%ymm3, %%ymm5, %%ymm5\n\t"                       \
+  "vpmaddwd %%ymm5, %%ymm4, %%ymm4\n\tvpaddd %%ymm4, %%ymm" a1 ", %%ymm" a1 "\n\t"
+      BNNFLOW_I("128", "8", "9") BNNFLOW_I("136", "10", "11") BNNFLOW_I("144", "12", "13")
+      BNNFLOW_I("152", "14", "15")
+#undef BNNFLOW_I
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(n)
+      : "r"(p)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
 }
 
 // One stem: 224x224x3 uint8 -> 112x112xO int32, KxK stride 2, pad K/2, prepared weights; with
@@ -171,11 +221,18 @@ int main(int argc, char** argv) {
   std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
   std::printf("madd+add/2  %6.1f GMAC/s (of multiplies)\n",
               macs / best_seconds(reps, [&] { madd_half_add(n); }) / 1e9);
+  std::printf("ip 3x16     %6.1f GMAC/s (Winograd inner product, as MACs)\n",
+              macs / best_seconds(reps, [&] { ip_3x16(n, buf); }) / 1e9);
+  std::printf("ip 4x16     %6.1f GMAC/s\n",
+              macs * 4 / 3 / best_seconds(reps, [&] { ip_4x16(n, buf); }) / 1e9);
+  const bool only_1x1 = argc > 2 && std::strcmp(argv[2], "1x1") == 0;  // skip the stems
+  for (int run = 0; run < 1 && !only_1x1; ++run) {
   const double t7 = stem_ms(reps, 64, 7), t3 = stem_ms(reps * 4, 16, 3);
   std::printf("stem 7x7 s2 3->64  %.4f ms  %6.1f GMAC/s\n", t7, 112.0 * 112 * 64 * 147 / t7 / 1e6);
   const double t7q = stem_ms(reps, 64, 7, true);
   std::printf("stem 7x7 int8 out  %.4f ms  %6.1f GMAC/s\n", t7q, 112.0 * 112 * 64 * 147 / t7q / 1e6);
   std::printf("stem 3x3 s2 3->16  %.4f ms  %6.1f GMAC/s\n", t3, 112.0 * 112 * 16 * 27 / t3 / 1e6);
+  }
   const std::size_t shapes[3][3] = {{28, 64, 128}, {14, 128, 256}, {7, 256, 512}};
   for (const auto& sh : shapes) {
     const double macs1 = static_cast<double>(sh[0] * sh[0] * sh[1] * sh[2]);

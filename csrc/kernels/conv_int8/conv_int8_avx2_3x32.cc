@@ -18,7 +18,9 @@
 //
 // The 7x7 stride-2 RGB stem (whole 32-channel blocks, even output width) takes fewer products
 // instead: exact integer Winograd along the width (wino_* below), 99 vpmaddwd per 2 pixels and
-// 8 channels against 148, the same 3x32 register tile per transformed position.
+// 8 channels against 148, the same 3x32 register tile per transformed position. Flat 1x1
+// layers (>= 64 pixels) take Winograd's inner-product form (ip_* below): 1 vpmaddwd per 32 MACs
+// on int16 sums x + w, its adds no longer waiting on the multiply pipes.
 #include <immintrin.h>
 
 #include <cstring>
@@ -36,6 +38,11 @@ constexpr int kTileP = 3;  // output pixels per tile
 constexpr int kNV = 4;     // ymm vectors of 8 output channels per tile
 constexpr std::size_t kTileC = 8 * kNV;
 constexpr int kTileP16 = 6;
+constexpr std::size_t kTileIP = 4;  // output pixels per tile of the inner-product form (ip_tile)
+// The inner-product form from this many flat pixels per call: the 7x7 256->512 shortcut (49
+// pixels: 12 tiles and a 1-pixel one) ran 0.004 ms slower with it in the Bi-Real-Net-18 model
+// (0.091 -> 0.095 ms, faster in isolation), so it keeps the direct 3x32 tiles.
+constexpr std::size_t kIpMinPixels = 64;
 
 template <Rq32Mode M>
 struct ModeTag {
@@ -53,6 +60,13 @@ struct Packed {
   std::size_t Hp, Wp, J, CoP, KV, Wo, PB;
   // With the requant32 in the tile: its parameters per 8 output channels (Cout / 8 steps).
   const Rq32Lanes* rq_tab = nullptr;
+  // The inner-product form of a flat 1x1 (ip_*): staged input [pixels + 2][Cin4], its per-pixel
+  // corrections, the corrected bias [CoP] and the weights [CoP / 16][Cin4 / 4][4][8][2].
+  const std::int16_t* xi = nullptr;
+  const std::int32_t* cx = nullptr;
+  const std::int32_t* ib = nullptr;
+  const std::int16_t* iw = nullptr;
+  std::size_t Cin4 = 0;
 };
 
 // P output pixels x NV vectors of 8 channels starting at co: NV = kNV (32 channels, P = 3) for
@@ -157,16 +171,110 @@ void row32(const Conv2dInt8Args& a, const Packed& k, std::size_t n, std::size_t 
 
 // A 1x1 convolution with stride 1 and no padding, Cout a multiple of 32, int32 out or the
 // requant32 in the tile: output pixel i (over N*H*W, row-major) reads staged pixel i, so the
-// 3-pixel tiles run along the flat pixel range and cross image rows: the downsample shortcuts'
-// 28-, 14- and 7-pixel rows (Wo % 3 = 1, 2, 1) would otherwise end every row with 1-pixel
-// tiles (4 weight loads per 4 multiplies) — 1/7 of the 7x7 layer's pixels.
+// tiles run along the flat pixel range and cross image rows (the downsample shortcuts' 28-, 14-
+// and 7-pixel rows would otherwise end every row with a short tile). From kIpMinPixels pixels
+// these layers run the inner-product form (ip_tile: 4 pixels x 16 channels, 1 vpmaddwd per 32
+// MACs), else the direct 3x32 tile.
 bool flat_1x1(const Conv2dInt8Args& a) {
   return a.KH == 1 && a.KW == 1 && a.stride == 1 && a.pad_top == 0 && a.pad_left == 0 &&
          a.pad_bottom == 0 && a.pad_right == 0 && a.Cout % kTileC == 0 &&
          (a.rq == nullptr || conv2d_int8_requant_in_tile(a));
 }
 
-// Flat pixels [p0, p1), channels [co, co + 32): 3-pixel tiles, then one tile of the 1 or 2 left.
+// Winograd's (1968) inner-product form of a flat 1x1 convolution, exact in wrapping int32:
+//   sum_k w_k x_k = sum_j (x_2j + w_2j+1)(x_2j+1 + w_2j) - sum_j x_2j x_2j+1 - sum_j w_2j w_2j+1.
+// Per 4 input values, pixel and 8 channels: the int16 sums (x0 + w1, x2 + w3) and (x1 + w0,
+// x3 + w2) by two vpaddw (|x - zp| <= 255, |w| <= 128: |sum| <= 383), one vpmaddwd (|pair sum|
+// <= 2 * 383^2 < 2^19) and one vpaddd: 1 multiply per 32 MACs instead of 2, and on Zen 4 the
+// adds no longer take the multiply pipes' slots (benchmarks/avx2_stem_bound.cc: `ip 3x16` 110.8
+// GMAC/s against the 3x32 tile's 95.4). The w*w sums sit in the packed bias (Packed::ib), the
+// x*x sums per pixel (Packed::cx) come from the staging (stage_ip). The staged input keeps each
+// pixel's Cin4 = Cin rounded up to 4 values (zeros after Cin), each 4 as (x0, x2, x1, x3), so
+// the two broadcast dwords of a step are adjacent; the weights of 16 channels per step are
+// (w1, w3) and (w0, w2) for channels 0-7, then for 8-15.
+#define BNNFLOW_IP_PX(XA, XB, A0, A1)                                                        \
+  "vpbroadcastd " XA ", %%ymm4\n\tvpbroadcastd " XB ", %%ymm5\n\t"                           \
+  "vpaddw %%ymm0, %%ymm4, %%ymm6\n\tvpaddw %%ymm1, %%ymm5, %%ymm7\n\t"                       \
+  "vpmaddwd %%ymm7, %%ymm6, %%ymm6\n\tvpaddd %%ymm6, %%ymm" A0 ", %%ymm" A0 "\n\t"           \
+  "vpaddw %%ymm2, %%ymm4, %%ymm4\n\tvpaddw %%ymm3, %%ymm5, %%ymm5\n\t"                       \
+  "vpmaddwd %%ymm5, %%ymm4, %%ymm4\n\tvpaddd %%ymm4, %%ymm" A1 ", %%ymm" A1 "\n\t"
+
+// kTileIP flat pixels (xs bytes apart; x3 = the fourth) x 16 channels, Q steps of 4 input
+// values: the sums without bias and corrections to m ([4][16] int32).
+inline void ip_nu4(const std::int16_t* x, const std::int16_t* x3, std::size_t xs,
+                   const std::int16_t* w, std::size_t Q, std::int32_t* m) {
+  asm volatile(
+      "vpxor %%xmm8, %%xmm8, %%xmm8\n\tvpxor %%xmm9, %%xmm9, %%xmm9\n\t"
+      "vpxor %%xmm10, %%xmm10, %%xmm10\n\tvpxor %%xmm11, %%xmm11, %%xmm11\n\t"
+      "vpxor %%xmm12, %%xmm12, %%xmm12\n\tvpxor %%xmm13, %%xmm13, %%xmm13\n\t"
+      "vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t"
+      "1:\n\t"
+      "vmovdqa (%[w]), %%ymm0\n\tvmovdqa 32(%[w]), %%ymm1\n\t"
+      "vmovdqa 64(%[w]), %%ymm2\n\tvmovdqa 96(%[w]), %%ymm3\n\t"
+      BNNFLOW_IP_PX("(%[x])", "4(%[x])", "8", "9")
+      BNNFLOW_IP_PX("(%[x],%[xs],1)", "4(%[x],%[xs],1)", "10", "11")
+      BNNFLOW_IP_PX("(%[x],%[xs],2)", "4(%[x],%[xs],2)", "12", "13")
+      BNNFLOW_IP_PX("(%[x3])", "4(%[x3])", "14", "15")
+      "add $8, %[x]\n\tadd $8, %[x3]\n\tsub $-128, %[w]\n\tdec %[q]\n\tjnz 1b\n\t"
+      "vmovdqa %%ymm8, (%[m])\n\tvmovdqa %%ymm9, 32(%[m])\n\t"
+      "vmovdqa %%ymm10, 64(%[m])\n\tvmovdqa %%ymm11, 96(%[m])\n\t"
+      "vmovdqa %%ymm12, 128(%[m])\n\tvmovdqa %%ymm13, 160(%[m])\n\t"
+      "vmovdqa %%ymm14, 192(%[m])\n\tvmovdqa %%ymm15, 224(%[m])\n\t"
+      : [x] "+r"(x), [x3] "+r"(x3), [w] "+r"(w), [q] "+r"(Q)
+      : [xs] "r"(xs), [m] "r"(m)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+}
+#undef BNNFLOW_IP_PX
+
+// Flat pixels p .. p + cnt - 1 (cnt <= kTileIP; the staging has kTileIP - 1 zero pixels past
+// the last, so every slot is readable), channels [co, co + 32): the two 16-channel halves,
+// + corrected bias - cx[p], then int32 stores to y or the requant32 in registers and int8
+// stores to y8.
+void ip_tile(const Conv2dInt8Args& a, const Packed& k, std::size_t p, std::size_t cnt,
+             std::size_t co, std::int32_t* y, std::int8_t* y8) {
+  alignas(32) std::int32_t m[2][kTileIP][16];
+  const std::size_t Q = k.Cin4 / 4, xs = k.Cin4 * sizeof(std::int16_t);
+  const std::int16_t* x = k.xi + p * k.Cin4;
+  for (std::size_t h = 0; h < 2; ++h) {
+    ip_nu4(x, x + 3 * k.Cin4, xs, k.iw + (co / 16 + h) * Q * 64, Q, &m[h][0][0]);
+  }
+  __m256i acc[kTileIP][kNV];
+  for (std::size_t q = 0; q < kTileIP; ++q) {
+    const __m256i c = _mm256_set1_epi32(k.cx[p + q]);
+    for (int v = 0; v < kNV; ++v) {
+      const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(m[v / 2][q] + 8 * (v % 2)));
+      const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(k.ib + co + 8 * v));
+      acc[q][v] = _mm256_sub_epi32(_mm256_add_epi32(s, b), c);
+    }
+  }
+  const std::size_t cout = a.Cout;
+  if (y8 != nullptr) {
+    const Rq32Lanes* t = k.rq_tab + co / 8;
+    const auto store = [&](auto mode) {
+      constexpr Rq32Mode kMode = decltype(mode)::value;
+      for (std::size_t q = 0; q < cnt; ++q) {
+        for (int v = 0; v < kNV; ++v) acc[q][v] = rq32p_apply<kMode>(acc[q][v], t[v]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y8 + q * cout + co),
+                            rq32p_pack32(acc[q][0], acc[q][1], acc[q][2], acc[q][3]));
+      }
+    };
+    if (a.rq->prep->mode == Rq32Mode::kHigh32) {
+      store(ModeTag<Rq32Mode::kHigh32>{});
+    } else {
+      store(ModeTag<Rq32Mode::kInt32>{});
+    }
+    return;
+  }
+  for (std::size_t q = 0; q < cnt; ++q) {
+    for (int v = 0; v < kNV; ++v) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + q * cout + co + 8 * v), acc[q][v]);
+    }
+  }
+}
+
+// Flat pixels [p0, p1), channels [co, co + 32): with the inner-product form (k.xi set) tiles of
+// kTileIP pixels, the last one shorter; else the direct 3-pixel tiles, then one of the 1 or 2 left.
 void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::size_t p0,
                 std::size_t p1) {
   std::int32_t* const y = a.rq == nullptr ? a.y : nullptr;
@@ -174,19 +282,24 @@ void flat_range(const Conv2dInt8Args& a, const Packed& k, std::size_t co, std::s
   const auto at = [&](std::size_t p) { return y == nullptr ? nullptr : y + p * a.Cout; };
   const auto at8 = [&](std::size_t p) { return y8 == nullptr ? nullptr : y8 + p * a.Cout; };
   std::size_t p = p0;
+  if (k.xi != nullptr) {
+    for (; p < p1; p += kTileIP) ip_tile(a, k, p, p1 - p < kTileIP ? p1 - p : kTileIP, co, at(p), at8(p));
+    return;
+  }
   for (; p + kTileP <= p1; p += kTileP) tile<kTileP>(a, k, 0, 0, p, co, at(p), at8(p));
   if (p1 - p == 2) tile<2>(a, k, 0, 0, p, co, at(p), at8(p));
   if (p1 - p == 1) tile<1>(a, k, 0, 0, p, co, at(p), at8(p));
 }
 
 // Units (channel block, run of pixels), block-major (a block's weights stay in cache); runs of
-// a multiple of 3 pixels (the last one shorter), at most kFlatRun, as even as that allows.
+// a multiple of kTileIP pixels (the last one shorter), at most kFlatRun, as even as that allows.
 constexpr std::size_t kFlatRun = 192;
 
 void flat_units(const Conv2dInt8Args& a, const Packed& k, std::size_t pixels, ThreadPool* pool) {
   const std::size_t blocks = a.Cout / kTileC;
   const std::size_t want = (pixels + kFlatRun - 1) / kFlatRun;
-  const std::size_t run = ((pixels + want - 1) / want + kTileP - 1) / kTileP * kTileP;
+  const std::size_t tp = k.xi != nullptr ? kTileIP : static_cast<std::size_t>(kTileP);
+  const std::size_t run = ((pixels + want - 1) / want + tp - 1) / tp * tp;
   const std::size_t runs = (pixels + run - 1) / run;
   parallel_ranges(pool, blocks * runs, [&](std::size_t u0, std::size_t u1) {
     for (std::size_t u = u0; u < u1; ++u) {
@@ -294,6 +407,66 @@ void stage_int16(const Conv2dInt8Args& a, std::int16_t* xp, std::size_t Hp, std:
       } else {
         widen(std::false_type{}, x + r * run, out);
       }
+    }
+  });
+}
+
+// The inner-product form's staging (ip_tile), xi[i][Cin4] = pixel i's x - zp with each 4
+// values as (x0, x2, x1, x3) and zeros after Cin, cx[i] = sum_j x_2j x_2j+1 (wrapping int32),
+// then kTileIP - 1 zero pixels (cx 0) for the last tile's unused slots. Cin % 16 = 0: 16 values a step
+// (vpshufb for the order, vpmaddwd of v and v >> 16 for the products); else one at a time.
+// zp16: Cin int16 of scratch for the zero points.
+void stage_ip(const Conv2dInt8Args& a, std::size_t Cin4, std::int16_t* xi, std::int32_t* cx,
+              std::int16_t* zp16, ThreadPool* pool) {
+  const std::size_t C = a.Cin, pixels = a.N * a.H * a.W;
+  for (std::size_t c = 0; c < C; ++c) zp16[c] = static_cast<std::int16_t>(a.zp[c]);
+  std::memset(static_cast<void*>(xi + pixels * Cin4), 0, (kTileIP - 1) * Cin4 * sizeof(std::int16_t));
+  for (std::size_t i = 0; i + 1 < kTileIP; ++i) cx[pixels + i] = 0;
+  const bool is_unsigned = a.x_unsigned;
+  const auto* const x = static_cast<const std::uint8_t*>(a.x);
+  const std::int16_t* const z = zp16;
+  parallel_ranges(pool, pixels, [=](std::size_t i0, std::size_t i1) {
+    const auto vec = [=](auto unsigned_input) {
+      constexpr bool kU = decltype(unsigned_input)::value;
+      const __m256i order = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,
+                                             0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
+      for (std::size_t i = i0; i < i1; ++i) {
+        __m256i sum = _mm256_setzero_si256();
+        for (std::size_t c = 0; c < C; c += 16) {
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i * C + c));
+          const __m256i w = kU ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+          const __m256i v = _mm256_sub_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + c)));
+          sum = _mm256_add_epi32(sum, _mm256_madd_epi16(v, _mm256_srli_epi32(v, 16)));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(xi + i * Cin4 + c), _mm256_shuffle_epi8(v, order));
+        }
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+        cx[i] = _mm_cvtsi128_si32(h);
+      }
+    };
+    if (C % 16 == 0) {
+      if (is_unsigned) {
+        vec(std::true_type{});
+      } else {
+        vec(std::false_type{});
+      }
+      return;
+    }
+    constexpr std::size_t kPos[4] = {0, 2, 1, 3};
+    for (std::size_t i = i0; i < i1; ++i) {
+      std::uint32_t sum = 0, prev = 0;
+      for (std::size_t c = 0; c < Cin4; ++c) {
+        std::int32_t v = 0;
+        if (c < C) {
+          v = (is_unsigned ? static_cast<std::int32_t>(x[i * C + c])
+                           : static_cast<std::int32_t>(static_cast<std::int8_t>(x[i * C + c]))) - z[c];
+        }
+        xi[i * Cin4 + (c & ~std::size_t{3}) + kPos[c & 3]] = static_cast<std::int16_t>(v);
+        if (c % 2 == 1) sum += prev * static_cast<std::uint32_t>(v);
+        prev = static_cast<std::uint32_t>(v);
+      }
+      cx[i] = static_cast<std::int32_t>(sum);
     }
   });
 }
@@ -656,11 +829,47 @@ void wino_row(const Conv2dInt8Args& a, const Packed& k, const WinoInput& wi, con
 // row's last slot 0 when KV = 0, and pair KH*J + q = (kh = 2q, 2q + 1)'s last values). A block's
 // weights are one contiguous run that every tile reads front to back. (A [pair][CoP] layout
 // puts a block's pairs CoP*4 bytes apart: for CoP = 512 all of them in 4 of the L1's 64 sets.)
+// A 1x1 kernel with Cout % 32 = 0 also gets the inner-product form's corrected bias (int32
+// [CoP]) and weights (int16 [CoP / 16][Cin4 / 4][4][8][2], ip_tile) after them, used when it
+// runs flat (flat_1x1: stride 1, no padding). Packing sees no stride or padding (conv_int8.h).
+bool ip_packs(const Conv2dInt8Args& a) {
+  return a.KH == 1 && a.KW == 1 && a.Cout % kTileC == 0;
+}
+
+std::size_t ip_cin4(const Conv2dInt8Args& a) { return (a.Cin + 3) / 4 * 4; }
+
+std::size_t ip_elems(const Conv2dInt8Args& a) {  // int16 elements
+  return ip_packs(a) ? a.Cout * 2 + a.Cout * ip_cin4(a) : 0;
+}
+
+void ip_pack(const Conv2dInt8Args& a, std::int16_t* dst) {
+  auto* const ib = reinterpret_cast<std::int32_t*>(dst);
+  std::int16_t* const iw = dst + a.Cout * 2;
+  const std::size_t C = a.Cin, Cin4 = ip_cin4(a), Q = Cin4 / 4;
+  for (std::size_t o = 0; o < a.Cout; ++o) {
+    const auto w = [&](std::size_t c) -> std::int32_t { return c < C ? a.w[o * C + c] : 0; };
+    std::uint32_t ww = 0;
+    for (std::size_t c = 0; c < Cin4; c += 2) {
+      ww += static_cast<std::uint32_t>(w(c) * w(c + 1));
+    }
+    ib[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) - ww);
+    const std::size_t vec = o % 16 < 8 ? 0 : 2, lane = (o % 8) * 2;
+    for (std::size_t q = 0; q < Q; ++q) {
+      std::int16_t* step = iw + ((o / 16) * Q + q) * 64;
+      step[vec * 16 + lane] = static_cast<std::int16_t>(w(4 * q + 1));
+      step[vec * 16 + lane + 1] = static_cast<std::int16_t>(w(4 * q + 3));
+      step[(vec + 1) * 16 + lane] = static_cast<std::int16_t>(w(4 * q));
+      step[(vec + 1) * 16 + lane + 1] = static_cast<std::int16_t>(w(4 * q + 2));
+    }
+  }
+}
+
 std::size_t conv2d_int8_packed_bytes(const Conv2dInt8Args& a) {
   const PairLayout l = pair_layout(a);
   const std::size_t CoP = (a.Cout + kTileC - 1) / kTileC * kTileC;
   return CoP * sizeof(std::int32_t) +
-         ((static_cast<std::size_t>(a.KH) * l.J + l.KV) * CoP * 2 + wino_weight_elems(a)) *
+         ((static_cast<std::size_t>(a.KH) * l.J + l.KV) * CoP * 2 + wino_weight_elems(a) +
+          ip_elems(a)) *
              sizeof(std::int16_t);
 }
 
@@ -689,6 +898,7 @@ void conv2d_int8_pack(const Conv2dInt8Args& a, void* packed) {
   // A 7x7 RGB kernel also gets the Winograd weights (used at stride 2, wino_runs), after the
   // direct ones.
   if (wino_packs(a)) wino_pack(a, w + PB * CoP * 2);
+  if (ip_packs(a)) ip_pack(a, w + PB * CoP * 2 + wino_weight_elems(a));
 }
 
 void conv2d_int8(const Conv2dInt8Args& a, ThreadPool* pool) {
@@ -724,22 +934,43 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
       wino ? round64(a.N * wi.Hm * kWnNu * kWnSlots * wi.Tp * sizeof(std::int32_t)) : 0;
   // One per-thread buffer kept between calls (a band chain calls the kernel once per band: no
   // allocation and no zeroing of it per call); the pool's threads only read it.
+  // A flat 1x1 runs the inner-product form (ip_tile) on its own staging instead of xp.
+  const std::size_t pixels = a.N * a.H * a.W;
+  const bool ip = flat_1x1(a) && pixels >= kIpMinPixels;
+  k.Cin4 = ip ? ip_cin4(a) : 0;
+  const std::size_t xi_bytes =
+      ip ? round64((pixels + kTileIP - 1) * k.Cin4 * sizeof(std::int16_t)) : 0;
+  const std::size_t cx_bytes = ip ? round64((pixels + kTileIP - 1) * sizeof(std::int32_t)) : 0;
   ThreadScratch<1> staging;
-  std::uint8_t* const mem =
-      staging.scratch(0, xp_bytes + zr_bytes + vp_bytes + tab_bytes + wr_bytes);
+  std::uint8_t* const mem = staging.scratch(
+      0, (ip ? 0 : xp_bytes) + zr_bytes + vp_bytes + tab_bytes + wr_bytes + xi_bytes + cx_bytes);
   auto* const xp = reinterpret_cast<std::int16_t*>(mem);
-  zero_border(a, xp, k.Hp, k.Wp, 2);
-  stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);
+  if (ip) {
+    auto* const xi = reinterpret_cast<std::int16_t*>(mem + zr_bytes + vp_bytes + tab_bytes + wr_bytes);
+    auto* const cx = reinterpret_cast<std::int32_t*>(reinterpret_cast<std::uint8_t*>(xi) + xi_bytes);
+    stage_ip(a, k.Cin4, xi, cx, reinterpret_cast<std::int16_t*>(mem), pool);
+    k.xi = xi;
+    k.cx = cx;
+    const std::int16_t* const ipw =
+        reinterpret_cast<const std::int16_t*>(static_cast<const std::int32_t*>(packed) + k.CoP) +
+        k.PB * k.CoP * 2;  // a 1x1 has no Winograd weights
+    k.ib = reinterpret_cast<const std::int32_t*>(ipw);
+    k.iw = ipw + a.Cout * 2;
+  } else {
+    zero_border(a, xp, k.Hp, k.Wp, 2);
+    stage_int16(a, xp, k.Hp, k.Wp, reinterpret_cast<std::int16_t*>(mem + xp_bytes), pool);
+  }
+  const std::size_t xp_off = ip ? 0 : xp_bytes;  // where the buffers after xp start
 
   k.xp = xp;
-  auto* const vp = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes);
+  auto* const vp = reinterpret_cast<std::int32_t*>(mem + xp_off + zr_bytes);
   if (k.KV > 0 && !wino) stage_vertical(a, xp, k.Hp, k.Wp, Ho, Wo, k.KV, vp);
   k.vp = k.KV == 0 ? nullptr : vp;
   k.bias = static_cast<const std::int32_t*>(packed);
   k.wp = reinterpret_cast<const std::int16_t*>(k.bias + k.CoP);
 
   if (in_tile) {
-    auto* const rq_tab = reinterpret_cast<Rq32Lanes*>(mem + xp_bytes + zr_bytes + vp_bytes);
+    auto* const rq_tab = reinterpret_cast<Rq32Lanes*>(mem + xp_off + zr_bytes + vp_bytes);
     const PreparedRequant32& rp = *a.rq->prep;
     for (std::size_t v = 0; v < a.Cout / 8; ++v) {
       rq_tab[v] = rp.mode == Rq32Mode::kHigh32 ? rq32p_lanes_at<Rq32Mode::kHigh32>(rp, 8 * v, 4 * v)
@@ -748,7 +979,7 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
     k.rq_tab = rq_tab;
   }
   if (wino) {
-    auto* const wr = reinterpret_cast<std::int32_t*>(mem + xp_bytes + zr_bytes + vp_bytes + tab_bytes);
+    auto* const wr = reinterpret_cast<std::int32_t*>(mem + xp_off + zr_bytes + vp_bytes + tab_bytes);
     const std::size_t Tp = wi.Tp, rec = kWnNu * kWnSlots * Tp;
     parallel_ranges(pool, a.N * wi.Hm, [&](std::size_t r0, std::size_t r1) {
       GlueBuffer<std::int32_t> scratch(12 * wino_q_len(Tp) + 2 * kWnNu * 3 * Tp);

@@ -680,7 +680,8 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
 // vpmaddwd on unsplit u8 operands) or accumulates in a type narrower than the wrapping int32
 // fails here even where random data rarely shows it. Shapes: the Bi-Real-Net-18 / ResNet stem
 // (7x7 s2, 3 -> 64), the QuickNet stem (3x3 s2, 3 -> 16), a 3x3 and a strided 1x1 layer, and
-// both stems with TF SAME's asymmetric padding ([2, 2, 3, 3] and [0, 0, 1, 1]).
+// both stems with TF SAME's asymmetric padding ([2, 2, 3, 3] and [0, 0, 1, 1]), and two flat
+// 1x1 layers.
 inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool* pool, int threads,
                                 Rng& r, Counts& cnt) {
   const ConvShape shapes[] = {{1, 13, 15, 3, 64, 7, 7, 2, 3},
@@ -693,7 +694,11 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
                               // 7x7 stride-2 stems with an even output width (AVX2's Winograd
                               // path: |V| = 1530 against |U| = 1920 at the ends)
                               {1, 14, 19, 3, 64, 7, 7, 2, 3},
-                              {1, 14, 16, 3, 96, 7, 7, 2, 0, 2, 2, 3, 3}};
+                              {1, 14, 16, 3, 96, 7, 7, 2, 0, 2, 2, 3, 3},
+                              // flat 1x1 stride-1 layers of >= 64 pixels (AVX2's inner-product
+                              // form: int16 sums x + w at +-383; Cin = 1 is one zero-padded step)
+                              {1, 9, 8, 64, 64, 1, 1, 1, 0},
+                              {2, 6, 6, 1, 32, 1, 1, 1, 0}};
   const std::int32_t biases[] = {INT32_MIN, 0, INT32_MAX};
   int b = 0;
   for (const ConvShape& s : shapes) {

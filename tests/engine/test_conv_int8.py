@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bnnflow import _engine
@@ -83,6 +83,27 @@ def test_stem_7x7_s2_even_output_width(unsigned, form):
         ),
         lambda: want8,
     )
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 2), h=st.integers(1, 16), wo=st.integers(1, 14), pad=st.integers(0, 4),
+       extra=st.integers(0, 1), cout=st.sampled_from([32, 64]), unsigned=st.booleans(),
+       seed=gp.seeds)
+def test_stem_7x7_s2_any_width_padding_and_batch(n, h, wo, pad, extra, cout, unsigned, seed):
+    """The 7x7 stride-2 RGB stem at every output width (even: AVX2's Winograd path with its 3-,
+    2- and 1-tile register tiles; odd: the direct tiles), padding 0..4, odd and even heights,
+    an unused last input column or not, one or two images."""
+    w = 2 * (wo - 1) + 7 - 2 * pad + extra
+    assume(w >= 1 and h + 2 * pad >= 7)
+    r = gp.rng(seed)
+    x, zp, wt, bias = gp.conv_int8_operands(r, (n, h, w, 3), (cout, 7, 7, 3), unsigned)
+    out = check_op(
+        lambda isa, threads, out: _engine.conv2d_int8(
+            x, wt, bias, zp, 2, pad, isa=isa, threads=threads, out=out
+        ),
+        lambda: int8_ops.conv2d_int8(x, wt, bias, zp, 2, pad),
+    )
+    assert out.shape[2] == wo
 
 
 def test_staging_above_the_kept_size_is_freed_and_regrown():

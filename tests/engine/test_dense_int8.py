@@ -38,7 +38,7 @@ def test_dense_int8_prefetching_shapes_match_reference(n, cin, cout):
     x, w = gp.int8(r, (n, cin)), gp.int8(r, (cout, cin))
     bias = r.integers(-(2**30), 2**30, size=cout).astype(np.int32)
     check_op(
-        lambda isa, threads: _engine.dense_int8(x, w, bias, isa=isa, threads=threads),
+        lambda isa, threads, out: _engine.dense_int8(x, w, bias, isa=isa, threads=threads, out=out),
         lambda: int8_ops.dense_int8(x, w, bias),
     )
 

@@ -9,7 +9,7 @@
 // Prefetch: at batch 1 (the classifier, 512 x 1000 bytes) each output row is a stream of only
 // Cin / 64 lines, too short for the hardware prefetcher to ramp up, and after the model's
 // other layers (or another model, or some milliseconds away from the core) the rows come from
-// L3 or memory: the step was 10x its VNNI bound. Each step of 64 inputs therefore prefetches
+// L3 or memory: the step was 5.5-10x its VNNI bound. Each step of 64 inputs therefore prefetches
 // the same line of the 4 rows kPrefetchAhead outputs on (the AVX2 kernel's scheme); the last
 // rows prefetch their own (no pointer past the weights' end). Prefetches change no result.
 #include "kernels/dense_int8/dense_int8_impl.h"

@@ -18,8 +18,8 @@
 //   1x1 HxW C->O  Bi-Real-Net-18's downsample shortcut convolutions (6.4 M MACs each), int8
 //                 input, int32 out and int8 out with a prepared high32 requant32 in the tile
 // GMAC/s count the convolution's MACs (not the pair slots: 21 values per 7x7x3 kernel row take
-// 11 pairs). Usage: avx2_stem_bound [REPS [1x1]] (1x1: the 1x1 layers only). Build (C++ kernel
-// build in build/ct):
+// 11 pairs). Usage: avx2_stem_bound [REPS [1x1|stem]] (1x1: the 1x1 layers only; stem: the
+// 7x7 stem only, int32 and int8 out). Build (C++ kernel build in build/ct):
 //   g++ -O2 -std=c++17 -mavx2 -Icsrc benchmarks/avx2_stem_bound.cc build/ct/libbnnflow_core.a
 //       -lpthread -o /tmp/avx2_stem_bound
 #include <algorithm>
@@ -217,6 +217,11 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 64; ++i) buf[i] = static_cast<std::int32_t>(i * 2654435761u);
   const long n = 20000;
   const double macs = 192.0 * n;
+  if (argc > 2 && std::strcmp(argv[2], "stem") == 0) {  // the 7x7 stem only (A/B builds)
+    std::printf("stem 7x7 s2 3->64  %.4f ms\n", stem_ms(reps, 64, 7));
+    std::printf("stem 7x7 int8 out  %.4f ms\n", stem_ms(reps, 64, 7, true));
+    return 0;
+  }
   std::printf("madd only   %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_only(n); }) / 1e9);
   std::printf("madd+add    %6.1f GMAC/s\n", macs / best_seconds(reps, [&] { madd_add(n, buf); }) / 1e9);
   std::printf("madd+add/2  %6.1f GMAC/s (of multiplies)\n",

@@ -591,6 +591,41 @@ std::size_t wino_tiles_padded(std::size_t Wo) { return (Wo / 2 + 7) / 8 * 8; }
 // The split row's length: the last 8 tiles read groups up to Tp - 8 + 2 + 7.
 std::size_t wino_q_len(std::size_t Tp) { return Tp + 2; }
 
+// q[kk * QL + i] = x[12 i + kk] (kk < 12, i < 8), sign-extended: an 8x8 int16 transpose per
+// 128-bit lane of the groups' values 0..7 (low lanes) and 4..11 (high lanes); reads x[0, 96).
+inline void split8(const std::int16_t* x, std::int32_t* q, std::size_t QL) {
+  __m256i r[8];
+  for (int i = 0; i < 8; ++i) {
+    const auto* g = reinterpret_cast<const __m128i*>(x + 12 * i);
+    r[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(g)),
+                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 12 * i + 4)), 1);
+  }
+  __m256i a[8], b[8];
+  for (int i = 0; i < 4; ++i) {
+    a[2 * i] = _mm256_unpacklo_epi16(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_epi16(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3: a[4h .. 4h + 3]
+    b[4 * h] = _mm256_unpacklo_epi32(a[4 * h], a[4 * h + 2]);
+    b[4 * h + 1] = _mm256_unpackhi_epi32(a[4 * h], a[4 * h + 2]);
+    b[4 * h + 2] = _mm256_unpacklo_epi32(a[4 * h + 1], a[4 * h + 3]);
+    b[4 * h + 3] = _mm256_unpackhi_epi32(a[4 * h + 1], a[4 * h + 3]);
+  }
+  const auto st = [&](std::size_t kk, __m128i v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + kk * QL), _mm256_cvtepi16_epi32(v));
+  };
+  for (int j = 0; j < 4; ++j) {  // c[2j], c[2j + 1]: values 2j, 2j + 1 (high lanes: + 4)
+    const __m256i lo = _mm256_unpacklo_epi64(b[j], b[4 + j]);
+    const __m256i hi = _mm256_unpackhi_epi64(b[j], b[4 + j]);
+    st(2 * j, _mm256_castsi256_si128(lo));
+    st(2 * j + 1, _mm256_castsi256_si128(hi));
+    if (j >= 2) {
+      st(2 * j + 4, _mm256_extracti128_si256(lo, 1));
+      st(2 * j + 5, _mm256_extracti128_si256(hi, 1));
+    }
+  }
+}
+
 // The transformed rows 2m, 2m + 1 of image n into wr[n][m] (see above). q: scratch of
 // 12 * wino_q_len(Tp) int32 (a row split by column % 4 and channel), v: 2 * 9 * 3 * Tp int32.
 void wino_stage_pair(const std::int16_t* xp, std::size_t Hp, std::size_t Wp, std::size_t row0,
@@ -607,7 +642,9 @@ void wino_stage_pair(const std::int16_t* xp, std::size_t Hp, std::size_t Wp, std
     // groups of 4 pixels, then the last partial group, zeros after it.
     const std::int16_t* xr = xp + r * Wp * 3;
     const std::size_t whole = Wp / 4 < QL ? Wp / 4 : QL;
-    for (std::size_t t = 0; t < whole; ++t) {
+    std::size_t t = 0;
+    for (; t + 8 <= whole; t += 8) split8(xr + 12 * t, q + t, QL);
+    for (; t < whole; ++t) {
       for (std::size_t kk = 0; kk < 12; ++kk) q[kk * QL + t] = xr[12 * t + kk];
     }
     for (std::size_t kk = 0; kk < 12; ++kk) {

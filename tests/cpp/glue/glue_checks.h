@@ -695,6 +695,9 @@ inline void check_conv_extremes(const Kernels& k, const Kernels& ref, ThreadPool
                               // path: |V| = 1530 against |U| = 1920 at the ends)
                               {1, 14, 19, 3, 64, 7, 7, 2, 3},
                               {1, 14, 16, 3, 96, 7, 7, 2, 0, 2, 2, 3, 3},
+                              // 11 groups of 4 padded columns a row: the staging's vector
+                              // split of 8 groups (split8) and 3 scalar ones
+                              {1, 9, 40, 3, 32, 7, 7, 2, 3},
                               // flat 1x1 stride-1 layers of >= 64 pixels (AVX2's inner-product
                               // form: int16 sums x + w at +-383; Cin = 1 is one zero-padded step)
                               {1, 9, 8, 64, 64, 1, 1, 1, 0},

@@ -11,14 +11,12 @@
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
 
-// acc + vpmaddwd(a, b) (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity),
-// natively one vpdpwssd (AVX512-VNNI, required by the AVX-512 ISA level): the same lanes bit
-// for bit (both sums wrap modulo 2^32), one vector op fewer per tap.
-inline __m512i dw_madd_add(__m512i acc, __m512i a, __m512i b) {
+// vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
+inline __m512i dw_madd(__m512i a, __m512i b) {
 #if defined(BNNFLOW_SIMDE_AVX512)
-  return _mm512_add_epi32(acc, simde_mm512_madd_epi16(a, b));
+  return simde_mm512_madd_epi16(a, b);
 #else
-  return _mm512_dpwssd_epi32(acc, a, b);
+  return _mm512_madd_epi16(a, b);
 #endif
 }
 
@@ -45,7 +43,7 @@ inline __m512i dw_acc16(const dwc::Plan& p, const std::uint8_t* const* tp, std::
                                    dw_pair_bytes(t0 + cb, t1 + cb, nb), 1);
     if constexpr (kSigned) v = _mm512_xor_si512(v, flip);
     v = _mm512_shuffle_epi8(v, mask);
-    acc = dw_madd_add(acc, v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q)));
+    acc = _mm512_add_epi32(acc, dw_madd(v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q))));
   }
   return acc;
 }
@@ -69,7 +67,7 @@ inline __m512i dw_direct16(const dwc::Plan& p, const std::uint8_t* const* tp, st
   const std::int32_t* w = p.wtap.data() + c;
   __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
   for (std::size_t t = 0; t < taps; ++t) {
-    acc = dw_madd_add(acc, dw_widen16<kSigned>(tp[t] + c), _mm512_loadu_si512(w + t * p.Co));
+    acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t] + c), _mm512_loadu_si512(w + t * p.Co)));
   }
   return acc;
 }
@@ -116,7 +114,7 @@ struct Pixel {
                                          r2 + c, r2 + C + c, r2 + 2 * C + c};
       __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
       for (std::size_t t = 0; t < 9; ++t) {
-        acc = dw_madd_add(acc, dw_widen16<kSigned>(tp[t]), _mm512_loadu_si512(w + t * C + c));
+        acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t]), _mm512_loadu_si512(w + t * C + c)));
       }
       if constexpr (kFused) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + c),

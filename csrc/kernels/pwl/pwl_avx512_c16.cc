@@ -38,9 +38,9 @@ inline void pwl_16(const std::int8_t* x, std::int8_t* y, const PwlConsts& k, con
 
 // Channels c..c+15 of rows [r0, r1) (row stride C) with the block's six constant vectors held
 // in registers: per row a load, a compare, two blends, one vpdpwssd (multiply-add and offset),
-// a shift, vpmovsdb and a store. (Per row and block from memory, GCC reloaded the constants' pointers through the
-// arguments on every row: the int8 stores may alias them; QuickNet's 16-channel stem pwl ran
-// at ~16 cycles per pixel.)
+// a shift, vpmovsdb and a store. (Per row and block from memory, GCC reloaded the constants'
+// pointers through the arguments on every row: the int8 stores may alias them; QuickNet's
+// 16-channel stem pwl ran at ~16 cycles per pixel.)
 void pwl_block16(const std::int8_t* x, std::int8_t* y, std::size_t C, std::size_t r0,
                  std::size_t r1, __m512i t, __m512i mp, __m512i mn, __m512i bp, __m512i bn,
                  __m512i s) {

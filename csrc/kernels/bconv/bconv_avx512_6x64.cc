@@ -75,7 +75,7 @@ inline __attribute__((always_inline)) void int8_rows(const ep::Int8Run& ir,
       }
       const __m512i q = ep::sat8(ep::d16<kClamp>(acc[i][v], kk, lo, hi));
       const int32_t* p = pm + kVecLanes * v;
-      const __m512i mq = _mm512_add_epi32(ep::madd16(q, ep::load16(p)), ep::load16(p + st));
+      const __m512i mq = ep::madd16_add(ep::load16(p + st), q, ep::load16(p));
       r[v] = _mm512_srav_epi32(mq, ep::load16(p + 2 * st));
     }
     ep::store_int8x64(y, r[0], r[1], r[2], r[3]);

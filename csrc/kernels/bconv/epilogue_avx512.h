@@ -20,6 +20,17 @@ inline __m512i madd16(__m512i a, __m512i b) {
 #endif
 }
 
+// acc + madd16(a, b) in one vpdpwssd (AVX512-VNNI, which the AVX-512 ISA level requires): the
+// same int32 lanes bit for bit — vpmaddwd's pair sum and vpaddd both wrap modulo 2^32, as
+// vpdpwssd's sum does — and one vector op fewer (the epilogues' requant, add and pwl).
+inline __m512i madd16_add(__m512i acc, __m512i a, __m512i b) {
+#if defined(BNNFLOW_SIMDE_AVX512)
+  return _mm512_add_epi32(acc, simde_mm512_madd_epi16(a, b));
+#else
+  return _mm512_dpwssd_epi32(acc, a, b);
+#endif
+}
+
 // Where the packed bits of channels o..o+15 go: word index in the pixel's row and bit
 // offset, or word = -1 when they straddle a word or group boundary.
 inline void packed_slot(const EpilogueWriter& w, int o, int* word, int* bit) {
@@ -40,8 +51,7 @@ inline uint32_t below_threshold(const EpilogueWriter& w, __m512i d, int o) {
 inline __m512i requant16(const EpilogueWriter& w, __m512i d, int o) {
   const __m512i q =
       _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-  const __m512i mq = madd16(q, load16(w.mult_u16_data + o));
-  const __m512i v = _mm512_add_epi32(mq, load16(w.offset_round_data + o));
+  const __m512i v = madd16_add(load16(w.offset_round_data + o), q, load16(w.mult_u16_data + o));
   return _mm512_srav_epi32(v, load16(w.ep.shift + o));
 }
 
@@ -62,7 +72,7 @@ struct Int8Run {
     const __m512i q =
         _mm512_min_epi32(_mm512_max_epi32(d, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
     const int32_t* p = params + o;
-    const __m512i v = _mm512_add_epi32(madd16(q, load16(p)), load16(p + stride));
+    const __m512i v = madd16_add(load16(p + stride), q, load16(p));
     return _mm512_srav_epi32(v, load16(p + 2 * stride));
   }
   // requant16 of channels o.. of pixel pix, saturated and stored
@@ -121,18 +131,18 @@ inline uint32_t tail16(const TailRun& tr, __m512i d, size_t pix, int o) {
   const auto param = [p](TailParam k) { return load16(p + 16 * k); };
   const size_t at = pix * tr.row + o;
   const __m512i q = sat8(d);
-  const __m512i mq = _mm512_add_epi32(madd16(q, param(kTpMult)), param(kTpOffset));
+  const __m512i mq = madd16_add(param(kTpOffset), q, param(kTpMult));
   const __m512i y = sat8(_mm512_srav_epi32(mq, param(kTpShift)));
   const __m512i r =
       _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tr.r + at)));
   const __m512i yr = _mm512_mask_blend_epi16(0xAAAAAAAAu, y, _mm512_slli_epi32(r, 16));
-  __m512i v = _mm512_add_epi32(madd16(yr, param(kTpPairs)), param(kTpBr));
+  __m512i v = madd16_add(param(kTpBr), yr, param(kTpPairs));
   v = sat8(_mm512_srav_epi32(v, param(kTpS)));
   if (tr.pwl) {
     const __mmask16 neg = _mm512_cmplt_epi32_mask(v, param(kTpT));
     const __m512i m = _mm512_mask_blend_epi32(neg, param(kTpMp), param(kTpMn));
     const __m512i b = _mm512_mask_blend_epi32(neg, param(kTpBp), param(kTpBn));
-    v = sat8(_mm512_srav_epi32(_mm512_add_epi32(madd16(v, m), b), param(kTpPs)));
+    v = sat8(_mm512_srav_epi32(madd16_add(b, v, m), param(kTpPs)));
   }
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tr.out + at), _mm512_cvtsepi32_epi8(v));
   if (tr.bits == nullptr) return 0;
@@ -219,7 +229,7 @@ inline void int8_q64(const Tail64& c, const __m512i (&acc)[4], const KT& k, cons
   q64(c, acc, k, q);
   for (int v = 0; v < 4; ++v) {
     const int32_t* p = pm + 16 * v;
-    const __m512i mq = _mm512_add_epi32(madd16(q[v >> 1], load16(p)), load16(p + st));
+    const __m512i mq = madd16_add(load16(p + st), q[v >> 1], load16(p));
     r[v] = _mm512_srav_epi32(mq, load16(p + 2 * st));
   }
   _mm512_storeu_si512(y, q64_bytes(c, r));
@@ -239,8 +249,7 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
   __m512i q[2], y[4];
   q64(c, acc, k, q);
   for (int v = 0; v < 4; ++v) {
-    const __m512i mq =
-        _mm512_add_epi32(madd16(q[v >> 1], param(v, kTpQMult)), param(v, kTpQOffset));
+    const __m512i mq = madd16_add(param(v, kTpQOffset), q[v >> 1], param(v, kTpQMult));
     y[v] = _mm512_srav_epi32(mq, param(v, kTpQShift));
   }
   __m512i out[4];
@@ -253,7 +262,7 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
     const __m512i u[2] = {_mm512_unpacklo_epi16(y16, r16), _mm512_unpackhi_epi16(y16, r16)};
     for (int e = 0; e < 2; ++e) {
       const int v = 2 * h + e;
-      const __m512i t = _mm512_add_epi32(madd16(u[e], param(v, kTpQPairs)), param(v, kTpQBr));
+      const __m512i t = madd16_add(param(v, kTpQBr), u[e], param(v, kTpQPairs));
       out[v] = _mm512_srav_epi32(t, param(v, kTpQS));
     }
   }
@@ -263,7 +272,7 @@ inline uint64_t tail64(const TailRun& tr, const Tail64& c, const __m512i (&acc)[
       const __mmask16 neg = _mm512_cmplt_epi32_mask(x, param(v, kTpQT));
       const __m512i m = _mm512_mask_blend_epi32(neg, param(v, kTpQMp), param(v, kTpQMn));
       const __m512i b = _mm512_mask_blend_epi32(neg, param(v, kTpQBp), param(v, kTpQBn));
-      out[v] = _mm512_srav_epi32(_mm512_add_epi32(madd16(x, m), b), param(v, kTpQPs));
+      out[v] = _mm512_srav_epi32(madd16_add(b, x, m), param(v, kTpQPs));
     }
   }
   const __m512i v8 = q64_bytes(c, out);

@@ -32,15 +32,15 @@ inline void pwl_16(const std::int8_t* x, std::int8_t* y, const PwlConsts& k, con
                                             _mm512_loadu_si512(k.mp.data() + c));
   const __m512i b = _mm512_mask_blend_epi32(pos, _mm512_loadu_si512(k.bn.data() + c),
                                             _mm512_loadu_si512(k.bp.data() + c));
-  const __m512i v = _mm512_srav_epi32(_mm512_add_epi32(Vec::madd16(q, m), b), _mm512_loadu_si512(a.s + c));
+  const __m512i v = _mm512_srav_epi32(Vec::madd16_add(b, q, m), _mm512_loadu_si512(a.s + c));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm512_cvtsepi32_epi8(v));
 }
 
 // Channels c..c+15 of rows [r0, r1) (row stride C) with the block's six constant vectors held
-// in registers: per row a load, a compare, two blends, vpmaddwd, an add, a shift, vpmovsdb and
-// a store. (Per row and block from memory, GCC reloaded the constants' pointers through the
-// arguments on every row: the int8 stores may alias them; QuickNet's 16-channel stem pwl ran
-// at ~16 cycles per pixel.)
+// in registers: per row a load, a compare, two blends, one vpdpwssd (multiply-add and offset),
+// a shift, vpmovsdb and a store. (Per row and block from memory, GCC reloaded the constants'
+// pointers through the arguments on every row: the int8 stores may alias them; QuickNet's
+// 16-channel stem pwl ran at ~16 cycles per pixel.)
 void pwl_block16(const std::int8_t* x, std::int8_t* y, std::size_t C, std::size_t r0,
                  std::size_t r1, __m512i t, __m512i mp, __m512i mn, __m512i bp, __m512i bn,
                  __m512i s) {
@@ -49,7 +49,7 @@ void pwl_block16(const std::int8_t* x, std::int8_t* y, std::size_t C, std::size_
     const __mmask16 pos = _mm512_cmpge_epi32_mask(q, t);
     const __m512i m = _mm512_mask_blend_epi32(pos, mn, mp);
     const __m512i b = _mm512_mask_blend_epi32(pos, bn, bp);
-    const __m512i v = _mm512_srav_epi32(_mm512_add_epi32(Vec::madd16(q, m), b), s);
+    const __m512i v = _mm512_srav_epi32(Vec::madd16_add(b, q, m), s);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + r * C), _mm512_cvtsepi32_epi8(v));
   }
 }

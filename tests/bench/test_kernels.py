@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bnnflow import _engine
 from bnnflow.bench import kernels
 
 
@@ -32,7 +33,22 @@ def test_main_writes_json(tmp_path, capsys, epilogue):
         assert r["ratio"] == pytest.approx(r["gbmacs"] / r["ceiling_gbmacs"])
     assert rows[1]["ceiling_gbmacs"] == pytest.approx(2 * rows[0]["ceiling_gbmacs"])
     assert rows[1]["speedup_vs_1_thread"] > 0
-    assert "ceiling (best, one core)" in capsys.readouterr().out
+    assert "the ISA timed" in capsys.readouterr().out
+
+
+def test_ratio_uses_the_ceiling_of_the_isa_timed(tmp_path):
+    """--isa avx2 on an AVX-512 CPU: the ratio is to AVX2's best method, not AVX-512's."""
+    out = tmp_path / "bench.json"
+    for isa in _engine.supported_isas():
+        argv = ["--shape", "3x3,40,24,9x9,2", "--json", str(out), "--repeats", "2",
+                "--min-seconds", "0", "--isa", isa]  # fmt: skip
+        assert kernels.main(argv) == 0
+        (row,) = json.loads(out.read_text())
+        assert row["isa"] == isa
+        assert row["ceiling_method"].startswith(f"{isa}/")
+        assert row["ceiling_gbmacs"] == pytest.approx(
+            max(r["gbmacs"] for r in _engine.xor_popcount_ceiling(isa)), rel=0.5
+        )
 
 
 def test_resnet18_layers_are_the_seven_3x3_shapes():

@@ -54,3 +54,13 @@ def test_ratio_uses_the_ceiling_of_the_isa_timed(tmp_path):
 def test_resnet18_layers_are_the_seven_3x3_shapes():
     assert len(kernels.RESNET18_LAYERS) == 7
     assert {(cin, cout) for _, cin, cout, _, _ in kernels.RESNET18_LAYERS} >= {(256, 256)}
+
+
+@pytest.mark.parametrize("isa", ["bogus", "neon", "avx512"])
+def test_an_isa_this_cpu_lacks_is_a_usage_error(capsys, isa):
+    if isa in _engine.supported_isas():
+        pytest.skip(f"this CPU runs {isa}")
+    with pytest.raises(SystemExit) as e:
+        kernels.main(["--isa", isa, "--shape", "3x3,40,24,9x9,2"])
+    assert e.value.code == 2
+    assert "--isa: invalid choice" in capsys.readouterr().err

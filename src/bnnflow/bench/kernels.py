@@ -200,7 +200,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="KxK,CIN,COUT,HxW[,stride]",
         help="a layer to time (repeatable; default: the ResNet-18 3x3 layers)",
     )
-    p.add_argument("--isa", default=None, help="ISA to run (default: the active one)")
+    p.add_argument(
+        "--isa",
+        default=None,
+        choices=list(_engine.supported_isas()),
+        help="ISA to run, one this CPU supports (default: the active one)",
+    )
     p.add_argument(
         "--epilogue",
         choices=("int32", "float", "int8", "packed"),

@@ -11,25 +11,8 @@ namespace bnnflow::BNNFLOW_AVX512_NS::ep {
 
 inline __m512i load16(const int32_t* p) { return _mm512_loadu_si512(p); }
 
-// vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
-inline __m512i madd16(__m512i a, __m512i b) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-  return simde_mm512_madd_epi16(a, b);
-#else
-  return _mm512_madd_epi16(a, b);
-#endif
-}
-
-// acc + madd16(a, b) in one vpdpwssd (AVX512-VNNI, which the AVX-512 ISA level requires): the
-// same int32 lanes bit for bit — vpmaddwd's pair sum and vpaddd both wrap modulo 2^32, as
-// vpdpwssd's sum does — and one vector op fewer (the epilogues' requant, add and pwl).
-inline __m512i madd16_add(__m512i acc, __m512i a, __m512i b) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-  return _mm512_add_epi32(acc, simde_mm512_madd_epi16(a, b));
-#else
-  return _mm512_dpwssd_epi32(acc, a, b);
-#endif
-}
+using bnnflow::BNNFLOW_AVX512_NS::madd16;  // common/isa_avx512.h
+using bnnflow::BNNFLOW_AVX512_NS::madd16_add;
 
 // Where the packed bits of channels o..o+15 go: word index in the pixel's row and bit
 // offset, or word = -1 when they straddle a word or group boundary.

@@ -28,23 +28,9 @@ struct Vec {
   static I mul(I a, I b) { return _mm512_mullo_epi32(a, b); }
   static I mla(I acc, I a, I b) { return _mm512_add_epi32(acc, _mm512_mullo_epi32(a, b)); }
   static I srav(I a, I s) { return _mm512_srav_epi32(a, s); }
-  // vpmaddwd: int16 pairs multiplied and summed into int32 lanes.
-  static I madd16(I a, I b) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-    return simde_mm512_madd_epi16(a, b);  // SIMDe 0.7.4's native alias has the wrong arity
-#else
-    return _mm512_madd_epi16(a, b);
-#endif
-  }
-  // acc + madd16(a, b) in one vpdpwssd (AVX512-VNNI, required by the AVX-512 ISA level): the
-  // same lanes bit for bit (both sums wrap modulo 2^32), one vector op fewer.
-  static I madd16_add(I acc, I a, I b) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-    return _mm512_add_epi32(acc, simde_mm512_madd_epi16(a, b));
-#else
-    return _mm512_dpwssd_epi32(acc, a, b);
-#endif
-  }
+  // vpmaddwd, and acc + vpmaddwd in one vpdpwssd (common/isa_avx512.h)
+  static I madd16(I a, I b) { return bnnflow::BNNFLOW_AVX512_NS::madd16(a, b); }
+  static I madd16_add(I acc, I a, I b) { return bnnflow::BNNFLOW_AVX512_NS::madd16_add(acc, a, b); }
   static I max(I a, I b) { return _mm512_max_epi32(a, b); }
   static I min(I a, I b) { return _mm512_min_epi32(a, b); }
   static I select_lt(I q, I t, I x, I y) {

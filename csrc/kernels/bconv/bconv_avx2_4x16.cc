@@ -59,14 +59,70 @@ inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V]
   }
 }
 
-// sum[i][v] += popcount sums of pixel i, channels 8v..8v+7 of the block.
-template <int P, int V, class Rows>
+// One widening round of accumulate_fixed: taps t0..t1 − 1 (in the order of kRev) of exactly
+// WG words, the word loop unrolled at compile time. The empty asm after each word step pins
+// the counters: without it GCC regroups the unrolled adds across the words (docs/performance.md,
+// "AVX2 tiles of 2 x 32": the 2-word taps unrolled that way ran 15 % slower).
+template <int WG, int P, int V, bool kRev, class Rows>
+inline __attribute__((always_inline)) void fixed_round(const Rows& rows, int taps, int t0, int t1,
+                                                       int xoff, const uint32_t* w, __m256i lut,
+                                                       __m256i ones8, __m256i ones16,
+                                                       __m256i (&sum)[P][V]) {
+  constexpr int CB = kVecLanes * V;
+  __m256i acc[P][V];
+  for (int i = 0; i < P; ++i)
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_si256();
+  for (int t = t0; t < t1; ++t) {
+    const int tt = kRev ? taps - 1 - t : t;
+    const uint32_t* xs[P];
+    for (int i = 0; i < P; ++i) xs[i] = rows.pixel(tt, i) + xoff;
+    const uint32_t* wt = w + static_cast<size_t>(tt) * WG * 2 * CB;
+    for (int j = 0; j < WG; ++j) {
+      word_step<P, V>(xs, wt, j, lut, acc);
+      for (int i = 0; i < P; ++i)
+        for (int v = 0; v < V; ++v) asm volatile("" : "+x"(acc[i][v]));
+    }
+  }
+  widen_into<P, V>(acc, ones8, ones16, sum);
+}
+
+// accumulate_taps for taps of exactly WG (<= 15) words: 31 / WG whole taps a widening round,
+// a round without the round loop when they all fit (3x3 windows of up to 96 channels).
+template <int WG, int P, int V, bool kRev, class Rows>
+inline __attribute__((always_inline)) void accumulate_fixed(const Rows& rows, int taps,
+                                                            int xoff, const uint32_t* w,
+                                                            __m256i lut, __m256i ones8,
+                                                            __m256i ones16,
+                                                            __m256i (&sum)[P][V]) {
+  constexpr int kRound = 31 / WG;  // taps per widening round
+  if (taps <= kRound) {
+    fixed_round<WG, P, V, kRev>(rows, taps, 0, taps, xoff, w, lut, ones8, ones16, sum);
+    return;
+  }
+  for (int t0 = 0; t0 < taps; t0 += kRound) {
+    const int t1 = t0 + kRound < taps ? t0 + kRound : taps;
+    fixed_round<WG, P, V, kRev>(rows, taps, t0, t1, xoff, w, lut, ones8, ones16, sum);
+  }
+}
+
+// sum[i][v] += popcount sums of pixel i, channels 8v..8v+7 of the block. kRev: the taps in
+// reverse order (tap taps − 1 first; the sums are the same integers). PairTile runs its second
+// pair of pixels backwards, so that a block's weights larger than L1 (512 input channels: 9 taps
+// x 4 KB per 32-channel block = 36 KB against Zen 4's 32 KB L1D) are read in the order opposite
+// to the previous pass and mostly still in L1, instead of cycling through it and missing on
+// every line (docs/performance.md, "AVX2: the 512-channel layers' weights and L1").
+template <int P, int V, bool kRev, class Rows>
 inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int taps, int wg,
                                                            int xoff, const uint32_t* w,
                                                            __m256i lut, __m256i ones8,
                                                            __m256i ones16,
                                                            __m256i (&sum)[P][V]) {
   constexpr int CB = kVecLanes * V;
+  // 64, 128 and 256 input channels a group (ResNet's layers): the word loop unrolled
+  // (accumulate_fixed: 64->64 2.5 %, 128->128 0.5-1 %, 256->512 s2 1 % faster)
+  if (wg == 2) return accumulate_fixed<2, P, V, kRev>(rows, taps, xoff, w, lut, ones8, ones16, sum);
+  if (wg == 4) return accumulate_fixed<4, P, V, kRev>(rows, taps, xoff, w, lut, ones8, ones16, sum);
+  if (wg == 8) return accumulate_fixed<8, P, V, kRev>(rows, taps, xoff, w, lut, ones8, ones16, sum);
   if (wg <= 15) {
     // Two or more whole taps per widening round (Cg <= 480): no word budget to track (the
     // general loop below spends about 6 instructions a tap on it: 3-5 % of the call on the
@@ -78,9 +134,10 @@ inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int
       for (int i = 0; i < P; ++i)
         for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_si256();
       for (int t = t0; t < t1; ++t) {
+        const int tt = kRev ? taps - 1 - t : t;
         const uint32_t* xs[P];
-        for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
-        const uint32_t* wt = w + static_cast<size_t>(t) * wg * 2 * CB;
+        for (int i = 0; i < P; ++i) xs[i] = rows.pixel(tt, i) + xoff;
+        const uint32_t* wt = w + static_cast<size_t>(tt) * wg * 2 * CB;
         for (int j = 0; j < wg; ++j) word_step<P, V>(xs, wt, j, lut, acc);
       }
       widen_into<P, V>(acc, ones8, ones16, sum);
@@ -96,9 +153,10 @@ inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int
     while (t < taps && budget > 0) {
       const int jn = j + budget < wg ? j + budget : wg;
       budget -= jn - j;
+      const int tt = kRev ? taps - 1 - t : t;
       const uint32_t* xs[P];
-      for (int i = 0; i < P; ++i) xs[i] = rows.pixel(t, i) + xoff;
-      const uint32_t* wt = w + static_cast<size_t>(t) * wg * 2 * CB;
+      for (int i = 0; i < P; ++i) xs[i] = rows.pixel(tt, i) + xoff;
+      const uint32_t* wt = w + static_cast<size_t>(tt) * wg * 2 * CB;
       for (; j < jn; ++j) word_step<P, V>(xs, wt, j, lut, acc);
       if (j == wg) {
         j = 0;
@@ -112,7 +170,7 @@ inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int
 // sum[i][v] = kScale · the popcount sums of pixel i, channels 8v..8v+7 of the block. kScale 2
 // (the fused epilogues' 2·S of d = K − 2·S) costs nothing: the widening's vpmaddubsw
 // multiplies the 8-bit counters by kScale instead of 1 (pair sums <= 2·2·248 fit int16).
-template <int P, int V, int kScale = 1, class Rows>
+template <int P, int V, int kScale = 1, bool kRev = false, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
                                                       int xoff, const uint32_t* w,
                                                       __m256i (&sum)[P][V]) {
@@ -123,7 +181,7 @@ inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int i = 0; i < P; ++i)
     for (int v = 0; v < V; ++v) sum[i][v] = _mm256_setzero_si256();
-  accumulate_taps<P, V>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
+  accumulate_taps<P, V, kRev>(rows, taps, wg, xoff, w, lut, ones8, ones16, sum);
 }
 
 // The int8 epilogue of a tile finished in registers (sum = 2·S): its state in locals (the int8 stores may
@@ -188,13 +246,13 @@ struct Tile {
   static constexpr int kLanes = kVecLanes;
   static constexpr bool kSplitNibbles = true;
 
-  template <int MAXP, int P, int V>
+  template <int MAXP, int P, int V, bool kRev = false>
   static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,
                                                          int wg, int xoff, const uint32_t* w,
                                                          int32_t* out) {
     constexpr int CB = kLanes * V;
     __m256i sum[P][V];
-    accumulate<P, V>(TableRows<MAXP>{x}, taps, wg, xoff, w, sum);
+    accumulate<P, V, 1, kRev>(TableRows<MAXP>{x}, taps, wg, xoff, w, sum);
     for (int i = 0; i < P; ++i) {
       for (int v = 0; v < V; ++v) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * CB + kLanes * v), sum[i][v]);
@@ -214,12 +272,14 @@ struct Tile {
 
   // A tile finished in registers: d = K − 2·S (the accumulation gives 2·S), clamp, epilogue
   // (docs: FusedRunFn).
-  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows>
+  // (kRev: the taps in reverse order, accumulate_taps.)
+  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail, class Rows,
+            bool kRev = false>
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m256i sum[P][V];
-    accumulate<P, V, 2>(rows, taps, wg, xoff, w, sum);  // sum = 2·S
+    accumulate<P, V, 2, kRev>(rows, taps, wg, xoff, w, sum);  // sum = 2·S
     const __m256i lo = _mm256_set1_epi32(ew.ep.lo), hi = _mm256_set1_epi32(ew.ep.hi);
     if constexpr (kTail) {
       static_assert(V % 2 == 0, "the tail stores 16 channels at a time");
@@ -316,16 +376,19 @@ struct Tile {
 
 // The 2x32 tile run as pairs of pixels inside a tile of P = 4 for the driver: the same
 // registers as 2x32, half the tiles to build and loop over (bconv.cc's run_tiles and the fused
-// tile loop are per tile).
+// tile loop are per tile). The second pair reads the taps backwards (kRev): the passes over a
+// block's weights alternate in direction, so one larger than L1 (512 channels) is read from
+// L1 rather than L2 for all but its first pass.
 struct PairTile : Tile {
   template <int MAXP, int P, int V>
   static inline __attribute__((always_inline)) void tile(const uint32_t* const* x, int taps,
                                                          int wg, int xoff, const uint32_t* w,
                                                          int32_t* out) {
+    static_assert(MAXP <= 4, "two pairs at most");
     constexpr int P0 = P < 2 ? P : 2;
     Tile::tile<MAXP, P0, V>(x, taps, wg, xoff, w, out);
     if constexpr (P > 2) {
-      PairTile::tile<MAXP, P - 2, V>(x + 2, taps, wg, xoff, w, out + 2 * kLanes * V);
+      Tile::tile<MAXP, P - 2, V, true>(x + 2, taps, wg, xoff, w, out + 2 * kLanes * V);
     }
   }
 
@@ -333,13 +396,14 @@ struct PairTile : Tile {
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+    static_assert(P <= 4, "two pairs at most");
     constexpr int P0 = P < 2 ? P : 2;
     Tile::tile_finish<P0, V, kKind, kClamp, kTail>(rows, taps, wg, xoff, w, ew, k, krow, pix0,
                                                    o0, slots);
     if constexpr (P > 2) {
-      PairTile::tile_finish<P - 2, V, kKind, kClamp, kTail>(Rows{rows.base + 2, rows.tap_off},
-                                                            taps, wg, xoff, w, ew, k + 2,
-                                                            krow + 2, pix0 + 2, o0, slots);
+      Tile::tile_finish<P - 2, V, kKind, kClamp, kTail, Rows, true>(
+          Rows{rows.base + 2, rows.tap_off}, taps, wg, xoff, w, ew, k + 2, krow + 2, pix0 + 2,
+          o0, slots);
     }
   }
 };

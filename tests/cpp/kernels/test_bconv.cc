@@ -610,6 +610,14 @@ int main() {
       {1, 11, 9, 256, 1, 64, 3, 3, 2, 1, PadMode::kZero},
       {2, 5, 5, 64, 4, 16, 3, 3, 1, 1, PadMode::kOne},
       {1, 6, 7, 40, 3, 9, 3, 3, 1, 1, PadMode::kZero},
+      // the AVX2 2x32 tile's second pair of pixels reading the taps backwards (PairTile):
+      // QuickNet's 512-channel 7x7 layer ('one', 49 pixels: 12 tiles of 4 and one of 1),
+      // batch > 1 at 7x7 (a partial tile per image), 16 and 25 words a tap (widening rounds
+      // that end inside a tap, in both directions), 25 pixels a image, 'zero' K rows
+      {1, 7, 7, 512, 1, 512, 3, 3, 1, 1, PadMode::kOne},
+      {2, 7, 7, 512, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {1, 6, 9, 800, 1, 96, 3, 3, 1, 1, PadMode::kZero},
+      {3, 5, 5, 96, 1, 64, 3, 3, 1, 1, PadMode::kOne},
   };
   check_alignment(rng, tally);
   check_block_split(rng, tally);

@@ -110,7 +110,8 @@ inline __attribute__((always_inline)) void accumulate_fixed(const Rows& rows, in
 // pair of pixels backwards, so that a block's weights larger than L1 (512 input channels: 9 taps
 // x 4 KB per 32-channel block = 36 KB against Zen 4's 32 KB L1D) are read in the order opposite
 // to the previous pass and mostly still in L1, instead of cycling through it and missing on
-// every line (docs/performance.md, "AVX2: the 512-channel layers' weights and L1").
+// every line (docs/performance.md, "AVX2 tiles of 2 x 32": the 512-channel layers' weights
+// and L1).
 template <int P, int V, bool kRev, class Rows>
 inline __attribute__((always_inline)) void accumulate_taps(const Rows& rows, int taps, int wg,
                                                            int xoff, const uint32_t* w,

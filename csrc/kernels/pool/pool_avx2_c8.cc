@@ -110,7 +110,9 @@ void maxpool_int8_rows(const MaxPoolInt8Args& a, ThreadPool* pool) {
 }  // namespace
 
 void maxpool_int8(const MaxPoolInt8Args& a, ThreadPool* pool) {
-  if (a.C % 32 != 0 || a.k <= 1) return maxpool_int8_impl<Vec>(a, pool);
+  // The generic kernel for channel tails and k = 1, and for 2x2 stride 1 unpadded (QuickNet's
+  // transitions): pool_impl.h's flat maxpool_int8_2x2s1, 4 loads and 3 max per 32 output bytes.
+  if (a.C % 32 != 0 || a.k <= 1 || (a.k == 2 && a.stride == 1)) return maxpool_int8_impl<Vec>(a, pool);
   if (a.k == 3) return maxpool_int8_rows<3>(a, pool);
   if (a.k == 2) return maxpool_int8_rows<2>(a, pool);
   maxpool_int8_rows<0>(a, pool);

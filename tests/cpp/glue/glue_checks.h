@@ -625,12 +625,23 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     d.N = s.N; d.C = s.Cin; d.stride = s.stride;
     set_pads(s, d);
     d.x_unsigned = unsigned_x;
+    if (iter == 37 || iter == 38) {  // the direct layout (m = 1, C % 16 == 0) off the 3x3 rows:
+      d.mult = 1;                    // an even tap count (2x2) and an odd one (5x5, pairs + 1)
+      d.C = iter == 37 ? 16 : 48;
+      d.KH = d.KW = iter == 37 ? 2 : 5;
+      d.H = 9;
+      d.W = 11;
+      d.stride = iter == 37 ? 1 : 2;
+      d.pad_top = d.pad_left = iter == 37 ? 0 : 2;
+      d.pad_bottom = d.pad_right = 1;
+    }
     const auto dxu = r.ints<std::uint8_t>(d.N * d.H * d.W * d.C, 0, 255);
     const auto dxs = r.ints<std::int8_t>(d.N * d.H * d.W * d.C, -128, 127);
     const auto dw = r.ints<std::int8_t>(d.C * d.mult * d.KH * d.KW, -128, 127);
     const auto db = r.ints<std::int32_t>(d.C * d.mult, -(1 << 20), 1 << 20);
     d.x = unsigned_x ? static_cast<const void*>(dxu.data()) : static_cast<const void*>(dxs.data());
-    d.w = dw.data(); d.bias = db.data(); d.zp = zp.data();
+    const auto dzp = unsigned_x ? r.ints<std::int32_t>(d.C, 0, 255) : r.ints<std::int32_t>(d.C, -128, 127);
+    d.w = dw.data(); d.bias = db.data(); d.zp = d.C == s.Cin ? zp.data() : dzp.data();
     const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad_top, d.pad_bottom) *
                              out_size(d.W, d.KW, d.stride, d.pad_left, d.pad_right) * d.C * d.mult;
     std::vector<std::int32_t> dwant(dout);

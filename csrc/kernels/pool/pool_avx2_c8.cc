@@ -122,6 +122,9 @@ void sumpool_int8(const SumPoolInt8Args& a, ThreadPool* pool) {
   sumpool_int8_impl<Vec>(a, pool);
 }
 void maxpool_f32(const MaxPoolF32Args& a, ThreadPool* pool) { maxpool_f32_impl<Vec>(a, pool); }
+void maxpool_requant32(const MaxPoolRequant32Args& a, ThreadPool* pool) {
+  maxpool_requant32_impl<Vec>(a, pool, &requant32);
+}
 void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool) { avgpool_f32_impl<Vec>(a, pool); }
 void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool) {
   global_sumpool_int8_impl<Vec>(a, pool);

@@ -30,6 +30,34 @@ void pwl_block8(const std::int8_t* x, std::int8_t* y, std::size_t C, std::size_t
   }
 }
 
+// The six constants of an 8-channel block.
+struct Block8 {
+  __m256i t, mp, mn, bp, bn, s;
+};
+
+inline __m256i pwl_lanes(__m256i q, const Block8& k) {
+  const __m256i neg = _mm256_cmpgt_epi32(k.t, q);
+  const __m256i m = _mm256_blendv_epi8(k.mp, k.mn, neg);
+  const __m256i b = _mm256_blendv_epi8(k.bp, k.bn, neg);
+  return _mm256_srav_epi32(_mm256_add_epi32(_mm256_madd_epi16(q, m), b), k.s);
+}
+
+// Channels c..c+15 of rows [r0, r1) as two 8-channel blocks in one pass: the two results
+// narrowed together (vpackssdw of both, vpermq, vpacksswb of the halves: 4 shuffles per 16
+// bytes instead of 6), one 16-byte store per row.
+void pwl_block16(const std::int8_t* x, std::int8_t* y, std::size_t C, std::size_t r0,
+                 std::size_t r1, const Block8& lo, const Block8& hi) {
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::int8_t* xr = x + r * C;
+    const __m256i q0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(xr)));
+    const __m256i q1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(xr + 8)));
+    // (v0 0-3, v1 0-3 | v0 4-7, v1 4-7) int16 -> (v0 0-3, v0 4-7 | v1 0-3, v1 4-7)
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(pwl_lanes(q0, lo), pwl_lanes(q1, hi)), 0xD8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + r * C),
+                     _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+  }
+}
+
 void pwl_int8_blocks(const PwlInt8Args& a, ThreadPool* pool) {
   const std::size_t C = a.channels;
   // mp, mn, bp, bn per channel: on the stack up to kStackChannels (a band chain calls once per
@@ -53,8 +81,13 @@ void pwl_int8_blocks(const PwlInt8Args& a, ThreadPool* pool) {
   const auto ld = [](const std::int32_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   };
+  const auto block = [=](std::size_t c) {
+    return Block8{ld(t + c), ld(mp + c), ld(mn + c), ld(bp + c), ld(bn + c), ld(s + c)};
+  };
   parallel_ranges(pool, a.rows, [=](std::size_t r0, std::size_t r1) {
-    for (std::size_t c = 0; c < C; c += 8) {
+    std::size_t c = 0;
+    for (; c + 16 <= C; c += 16) pwl_block16(x + c, y + c, C, r0, r1, block(c), block(c + 8));
+    if (c < C) {
       pwl_block8(x + c, y + c, C, r0, r1, ld(t + c), ld(mp + c), ld(mn + c), ld(bp + c),
                  ld(bn + c), ld(s + c));
     }

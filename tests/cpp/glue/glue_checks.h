@@ -207,6 +207,7 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
     const std::size_t rows = r.uniform(1, 40);
     std::size_t C = r.uniform(1, 150);
     if (iter % 5 == 0) C = (C + 15) / 16 * 16;  // whole 16-channel blocks (AVX-512 pwl_int8)
+    if (iter % 5 == 1) C = ((C + 7) / 8 * 8) | 8;  // 16-channel blocks and one of 8 (AVX2 pwl_int8)
     const std::size_t n = rows * C;
     const FixedParams p(r, C);
     const auto x8 = r.ints<std::int8_t>(n, -128, 127), y8 = r.ints<std::int8_t>(n, -128, 127);

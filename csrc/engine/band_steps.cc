@@ -201,6 +201,50 @@ Link pool_link(const ValidGraph& g, const ValidOp& op,
   return l;
 }
 
+// requant32 + the max pool reading it as one link on the requant32's int32 input
+// (maxpool_requant32, pool.h: requant32 is monotone per channel, so the max pool of its int8
+// output is the requant32 of the per-channel max, min where M < 0, of its input): one
+// requantisation per pooled pixel instead of one per input pixel.
+Link maxpool_requant_link(const ValidGraph& g, const ValidOp& rq, const ValidOp& pool, Isa isa) {
+  const TensorInfo& x = g.tensors[rq.inputs[0]];
+  k::MaxPoolRequant32Args proto{};
+  proto.W = static_cast<std::size_t>(x.shape[2]);
+  proto.C = static_cast<std::size_t>(x.shape[3]);
+  proto.k = static_cast<int>(pool.attrs.kernel);
+  proto.stride = static_cast<int>(pool.attrs.stride);
+  proto.pad_left = static_cast<int>(pool.attrs.pad_left);
+  proto.pad_right = static_cast<int>(pool.attrs.pad_right);
+  auto plan = prepare_requant32(rq);
+  auto shift = widen_shift(rq.param("s"));
+  proto.rq.channels = proto.C;
+  proto.rq.M = rq.param("M").as<std::int32_t>();
+  proto.rq.B = rq.param("B").as<std::int64_t>();
+  proto.rq.s = shift->data();
+  proto.rq.prep = &plan->view();
+  Link l = shaped(g, pool, pool.output, pool.attrs.kernel, pool.attrs.stride);
+  l.in_row = row_bytes(x);  // int32 rows
+  auto fn = BNNFLOW_GLUE_PICK(isa, maxpool_requant32);
+  l.run = [proto, plan, shift, fn](const void* xb, std::size_t h, int pt, int pb, void* y,
+                                   std::size_t) {
+    k::MaxPoolRequant32Args a = on_band(proto, xb, h, pt, pb);
+    a.y = static_cast<std::int8_t*>(y);
+    fn(a, nullptr);
+  };
+  return l;
+}
+
+// Whether ops[i] (a requant32 with a link of its own) and ops[i + 1] (a max pool of its output)
+// run as one maxpool_requant_link. A conv2d_int8 before them that requantises in its register
+// tile (AVX-512, AVX2: conv_requant_link) keeps doing so: pooling its int32 rows first measured
+// slower there (Bi-Real-Net-18's stem chain 0.61 -> 0.71 ms on AVX-512, 1.20 -> 1.24 on AVX2:
+// the int32 band, four times the bytes, written and read through L2 costs more than the 3/4 of
+// the requantisations saved; docs/performance.md). Where the convolution writes int32 rows
+// anyway (scalar, NEON) the link reads them once and requantises a quarter of the pixels.
+bool pool_first(const std::vector<const ValidOp*>& ops, std::size_t i) {
+  return i + 1 < ops.size() && ops[i]->kind == OpKind::kRequant32 &&
+         ops[i + 1]->kind == OpKind::kMaxpoolInt8 && ops[i + 1]->inputs[0] == ops[i]->output;
+}
+
 // requant32, requant, pwl: rows x W pixels of C channels.
 // A per-row link's run: the kernel `fn` on `rows` image rows of `w` pixels, x of type In, the
 // int8 output, per-channel shifts `shift` (kept alive by the closure).
@@ -297,6 +341,14 @@ std::vector<Link> links_of(const ValidGraph& g, const std::vector<const ValidOp*
         break;
       case OpKind::kSumpoolInt8:
         links.push_back(pool_link(g, op, BNNFLOW_GLUE_PICK(isa, sumpool_int8)));
+        break;
+      case OpKind::kRequant32:
+        if (pool_first(ops, i)) {
+          links.push_back(maxpool_requant_link(g, op, *ops[i + 1], isa));
+          ++i;  // the max pool is in the link
+        } else {
+          links.push_back(per_row_link(g, op, isa));
+        }
         break;
       default: links.push_back(per_row_link(g, op, isa)); break;
     }

@@ -1019,11 +1019,17 @@ void conv2d_int8_packed(const Conv2dInt8Args& a, const void* packed, ThreadPool*
     auto* const wr = reinterpret_cast<std::int32_t*>(mem + xp_off + zr_bytes + vp_bytes + tab_bytes);
     const std::size_t Tp = wi.Tp, rec = kWnNu * kWnSlots * Tp;
     parallel_ranges(pool, a.N * wi.Hm, [&](std::size_t r0, std::size_t r1) {
-      GlueBuffer<std::int32_t> scratch(12 * wino_q_len(Tp) + 2 * kWnNu * 3 * Tp);
+      // The staging's split rows in a per-thread buffer kept between calls (a band chain calls
+      // once per band; ~15 KB for the 224x224 stem): no allocation and no zeroing per worker
+      // range. ThreadScratch<2> is another thread_local set than the caller's ThreadScratch<1>
+      // (`staging`, still in use): this guard's trim never frees `mem`.
+      ThreadScratch<2> split;
+      auto* const scratch = reinterpret_cast<std::int32_t*>(
+          split.scratch(1, (12 * wino_q_len(Tp) + 2 * kWnNu * 3 * Tp) * sizeof(std::int32_t)));
       for (std::size_t r = r0; r < r1; ++r) {
         const std::size_t n = r / wi.Hm, m = r % wi.Hm;
-        wino_stage_pair(xp + n * k.Hp * k.Wp * 3, k.Hp, k.Wp, 2 * m, Tp, scratch.data(),
-                        scratch.data() + 12 * wino_q_len(Tp), wr + r * rec);
+        wino_stage_pair(xp + n * k.Hp * k.Wp * 3, k.Hp, k.Wp, 2 * m, Tp, scratch,
+                        scratch + 12 * wino_q_len(Tp), wr + r * rec);
       }
     });
     wi.wr = wr;

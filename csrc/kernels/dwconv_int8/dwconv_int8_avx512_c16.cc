@@ -83,6 +83,7 @@ inline __m512i dw_block16(const dwc::Plan& p, const std::uint8_t* const* tp, std
 struct Pixel {
   static constexpr bool kInTile = true;
   static constexpr bool kDirect = true;  // m = 1, C % 16 == 0: dw_direct16
+  static constexpr bool kPair16 = false;  // the direct layout's (w, 0) lanes only
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {

@@ -45,6 +45,7 @@ inline void dw_acc8(const dwc::Plan& p, const std::uint8_t* const* tp, std::size
 struct Pixel {
   static constexpr bool kInTile = true;
   static constexpr bool kDirect = false;  // the pair layout only
+  static constexpr bool kPair16 = false;
 
   template <bool kSigned, bool kFull, int kNP>
   static void run(const dwc::Plan& p, const std::uint8_t* const* tp, std::int32_t* y) {

@@ -24,10 +24,11 @@ namespace dwc {
 
 // Shapes, packed weights, shuffle masks and folded bias of one dwconv2d_int8 call: the pair
 // layout above, or (direct_ok, the ISA's Pixel::kDirect, m = 1 and C a multiple of 16) the
-// direct layout instead (per tap and channel one int32 lane (w, 0): see wtap).
+// direct layout instead (per tap and channel one int32 lane (w, 0): see wtap), and with
+// pair16_ok (the ISA's Pixel::kPair16) also the direct layout's tap pairs in int16 (wp16).
 class Plan {
  public:
-  Plan(const DwConv2dInt8Args& a, bool direct_ok)
+  Plan(const DwConv2dInt8Args& a, bool direct_ok, bool pair16_ok = false)
       : Ho(out_size(a.H, a.KH, a.stride, a.pad_top, a.pad_bottom)),
         Wo(out_size(a.W, a.KW, a.stride, a.pad_left, a.pad_right)),
         Co(a.C * a.mult),
@@ -43,7 +44,8 @@ class Plan {
         nbytes(direct ? 0 : nblk2),
         zpix(a.C + 16),
         wtap(direct ? taps * Co : 0),
-        bias_d(direct ? Co : 0) {
+        bias_d(direct ? Co : 0),
+        wp16(direct && pair16_ok ? Co * npairs * 2 : 0) {
     for (std::size_t c = 0; c < a.C; ++c) zpix[c] = static_cast<std::uint8_t>(a.zp[c]);
     if (direct) {
       fill_direct(a);
@@ -75,6 +77,11 @@ class Plan {
   GlueBuffer<std::uint8_t> zpix;    // [C + 16] the zero-point pixel (bytes zp[c])
   GlueBuffer<std::int32_t> wtap;    // direct: [taps][Co]
   GlueBuffer<std::int32_t> bias_d;  // direct: [Co]
+  // Direct with pair16_ok: per 16-channel block k and tap pair q (taps 2q, 2q + 1; an odd last
+  // tap paired with weight 0) two vectors of 8 int16 pairs (w[o, 2q], w[o, 2q + 1]), the first
+  // for channels 16k + 0..3 and 16k + 8..11, the second for 16k + 4..7 and 16k + 12..15 (the
+  // order of vpunpcklwd / vpunpckhwd of two taps' 16 sign-extended bytes): [Co/16][npairs][2][16].
+  GlueBuffer<std::int16_t> wp16;
 
  private:
   static std::uint32_t weight_sum(const std::int8_t* w, std::size_t taps) {
@@ -91,6 +98,16 @@ class Plan {
       }
       bias_d[o] = static_cast<std::int32_t>(static_cast<std::uint32_t>(a.bias[o]) -
                                             weight_sum(w, taps) * static_cast<std::uint32_t>(a.zp[o]));
+    }
+    if (wp16.size() == 0) return;
+    for (std::size_t o = 0; o < Co; ++o) {
+      const std::int8_t* w = a.w + o * taps;
+      const std::size_t j = o % 16, half = (j % 8) / 4, lane = (j / 8) * 4 + j % 4;
+      for (std::size_t q = 0; q < npairs; ++q) {
+        std::int16_t* v = wp16.data() + (((o / 16) * npairs + q) * 2 + half) * 16 + 2 * lane;
+        v[0] = w[2 * q];
+        v[1] = 2 * q + 1 < taps ? w[2 * q + 1] : 0;
+      }
     }
   }
 
@@ -314,7 +331,7 @@ bool in_tile(const DwConv2dInt8Args& a) {
 // that sets rq checks dwconv2d_int8_requant_in_tile first: dwconv2d_int8.h).
 template <class Pixel>
 void run(const DwConv2dInt8Args& a, ThreadPool* pool) {
-  const Plan p(a, Pixel::kDirect);
+  const Plan p(a, Pixel::kDirect, Pixel::kPair16);
   if constexpr (Pixel::kDirect) {
     if (p.direct && a.KH == 3 && a.KW == 3) {
       if (in_tile<Pixel>(a)) {

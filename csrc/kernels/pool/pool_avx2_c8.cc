@@ -110,7 +110,9 @@ void maxpool_int8_rows(const MaxPoolInt8Args& a, ThreadPool* pool) {
 }  // namespace
 
 void maxpool_int8(const MaxPoolInt8Args& a, ThreadPool* pool) {
-  if (a.C % 32 != 0 || a.k <= 1) return maxpool_int8_impl<Vec>(a, pool);
+  // The generic kernel for channel tails and k = 1, and for 2x2 stride 1 unpadded (QuickNet's
+  // transitions): pool_impl.h's flat maxpool_int8_2x2s1, 4 loads and 3 max per 32 output bytes.
+  if (a.C % 32 != 0 || a.k <= 1 || (a.k == 2 && a.stride == 1)) return maxpool_int8_impl<Vec>(a, pool);
   if (a.k == 3) return maxpool_int8_rows<3>(a, pool);
   if (a.k == 2) return maxpool_int8_rows<2>(a, pool);
   maxpool_int8_rows<0>(a, pool);
@@ -120,6 +122,9 @@ void sumpool_int8(const SumPoolInt8Args& a, ThreadPool* pool) {
   sumpool_int8_impl<Vec>(a, pool);
 }
 void maxpool_f32(const MaxPoolF32Args& a, ThreadPool* pool) { maxpool_f32_impl<Vec>(a, pool); }
+void maxpool_requant32(const MaxPoolRequant32Args& a, ThreadPool* pool) {
+  maxpool_requant32_impl<Vec>(a, pool, &requant32);
+}
 void avgpool_f32(const AvgPoolF32Args& a, ThreadPool* pool) { avgpool_f32_impl<Vec>(a, pool); }
 void global_sumpool_int8(const GlobalSumPoolInt8Args& a, ThreadPool* pool) {
   global_sumpool_int8_impl<Vec>(a, pool);

@@ -268,6 +268,75 @@ void global_avgpool_f32_impl(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
   });
 }
 
+// maxpool_requant32 (pool.h: max pool after requant32 as requant32 after a max / min pool),
+// C a multiple of the int32 lanes or not (scalar channel tails). Per output row: the window's
+// rows reduced per input column into a per-thread int32 row (max and min of each vector, the min
+// kept where M < 0), then per output pixel the same over the window's columns into a second
+// row, then the ISA's requant32 `rq32` on that row of Wo pixels (its prepared form if any).
+template <class V>
+void maxpool_requant32_rows(const MaxPoolRequant32Args& a, Requant32Fn rq32, std::size_t Ho,
+                            std::size_t Wo, std::size_t u0, std::size_t u1) {
+  const std::size_t C = a.C, W = a.W, H = a.H, WC = W * C, Cv = C - C % V::kI32;
+  const std::int32_t* const M = a.rq.M;
+  const std::int32_t* const x = a.x;
+  ThreadScratch<1> rows;  // this file's own thread_local set: no other user in a pool kernel
+  auto* const cm = reinterpret_cast<std::int32_t*>(rows.scratch(0, (WC + Wo * C) * sizeof(std::int32_t)));
+  std::int32_t* const po = cm + WC;
+  const typename V::I zero = V::zero();
+  // ext: the max for M >= 0, the min for M < 0 (select_lt(M, 0, min, max)).
+  const auto ext = [&](std::size_t c, const std::int32_t* p, std::size_t n, std::size_t step) {
+    typename V::I mx = V::ld_i32(p), mn = mx;
+    for (std::size_t t = 1; t < n; ++t) {
+      const typename V::I v = V::ld_i32(p + t * step);
+      mx = V::max(mx, v);
+      mn = V::min(mn, v);
+    }
+    return V::select_lt(V::ld_i32(M + c), zero, mn, mx);
+  };
+  const auto ext1 = [&](std::size_t c, const std::int32_t* p, std::size_t n, std::size_t step) {
+    std::int32_t v = p[0];
+    for (std::size_t t = 1; t < n; ++t) {
+      const std::int32_t u = p[t * step];
+      v = M[c] < 0 ? (u < v ? u : v) : (u > v ? u : v);
+    }
+    return v;
+  };
+  for (std::size_t u = u0; u < u1; ++u) {
+    const std::size_t n = u / Ho, oh = u % Ho;
+    const PoolWindow wh = pool_window(oh, H, a.k, a.stride, a.pad_top);
+    const std::int32_t* x0 = x + (n * H + static_cast<std::size_t>(wh.start + wh.t0)) * WC;
+    const auto nr = static_cast<std::size_t>(wh.t1 - wh.t0);
+    for (std::size_t w = 0; w < W; ++w) {
+      std::size_t c = 0;
+      for (; c < Cv; c += V::kI32) V::st_i32(cm + w * C + c, ext(c, x0 + w * C + c, nr, WC));
+      for (; c < C; ++c) cm[w * C + c] = ext1(c, x0 + w * C + c, nr, WC);
+    }
+    for (std::size_t ow = 0; ow < Wo; ++ow) {
+      const PoolWindow ww = pool_window(ow, W, a.k, a.stride, a.pad_left);
+      const std::int32_t* c0 = cm + static_cast<std::size_t>(ww.start + ww.t0) * C;
+      const auto nc = static_cast<std::size_t>(ww.t1 - ww.t0);
+      std::size_t c = 0;
+      for (; c < Cv; c += V::kI32) V::st_i32(po + ow * C + c, ext(c, c0 + c, nc, C));
+      for (; c < C; ++c) po[ow * C + c] = ext1(c, c0 + c, nc, C);
+    }
+    Requant32Args r = a.rq;
+    r.x = po;
+    r.y = a.y + u * Wo * C;
+    r.rows = Wo;
+    r.channels = C;
+    rq32(r, nullptr);
+  }
+}
+
+template <class V>
+void maxpool_requant32_impl(const MaxPoolRequant32Args& a, ThreadPool* pool, Requant32Fn rq32) {
+  const std::size_t Ho = out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom);
+  const std::size_t Wo = out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right);
+  parallel_ranges(pool, a.N * Ho, [&](std::size_t u0, std::size_t u1) {
+    maxpool_requant32_rows<V>(a, rq32, Ho, Wo, u0, u1);
+  });
+}
+
 }  // namespace
 }  // namespace bnnflow::glue
 
@@ -282,4 +351,7 @@ void global_avgpool_f32_impl(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
   }                                                                                               \
   void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {                      \
     global_avgpool_f32_impl<V>(a, pool);                                                          \
+  }                                                                                               \
+  void maxpool_requant32(const MaxPoolRequant32Args& a, ThreadPool* pool) {                       \
+    maxpool_requant32_impl<V>(a, pool, &requant32);                                               \
   }

@@ -101,4 +101,29 @@ void global_avgpool_f32(const GlobalAvgPoolF32Args& a, ThreadPool* pool) {
   });
 }
 
+// Per output pixel and channel the max of the int32 taps (the min where M[c] < 0: pool.h), then
+// the requant32 formula of that one value (its prepared form where requant32 would use it).
+void maxpool_requant32(const MaxPoolRequant32Args& a, ThreadPool* pool) {
+  const Requant32Args& q = a.rq;
+  const bool prepared = q.prep != nullptr && q.prep->mode != Rq32Mode::kInt64;
+  for_each_window(a, pool, [&](std::int8_t* y, const auto& taps) {
+    for (std::size_t c = 0; c < a.C; ++c) {
+      bool first = true;
+      std::int32_t e = 0;
+      taps([&](const std::int32_t* x) {
+        const std::int32_t v = x[c];
+        if (first || (q.M[c] < 0 ? v < e : v > e)) e = v;
+        first = false;
+      });
+      if (prepared) {
+        y[c] = requant32_prepared_at(*q.prep, c, e);
+      } else {
+        std::int64_t v = wadd64(static_cast<std::int64_t>(q.M[c]) * e, q.B[c]);
+        v = wadd64(v, round_term64(q.s[c])) >> q.s[c];
+        y[c] = sat8(v);
+      }
+    }
+  });
+}
+
 }  // namespace bnnflow::glue::scalar

@@ -52,6 +52,7 @@ struct Kernels {
   void (*conv2d_f32)(const Conv2dF32Args&, ThreadPool*);
   void (*dense_f32)(const DenseF32Args&, ThreadPool*);
   void (*residual_rows)(const ResidualArgs&);
+  void (*maxpool_requant32)(const MaxPoolRequant32Args&, ThreadPool*);
 };
 
 #define GLUE_KERNELS(ns)                                                                      \
@@ -60,7 +61,7 @@ struct Kernels {
         &ns::pwl_f32, &ns::scale_bias, &ns::dequant, &ns::maxpool_int8, &ns::sumpool_int8,    \
         &ns::maxpool_f32, &ns::avgpool_f32, &ns::global_sumpool_int8, &ns::global_avgpool_f32, \
         &ns::conv2d_int8, &ns::dwconv2d_int8, &ns::dwconv2d_int8_requant_in_tile, &ns::dense_int8, &ns::conv2d_f32, &ns::dense_f32, \
-        &ns::residual_rows                                                                    \
+        &ns::residual_rows, &ns::maxpool_requant32                                            \
   }
 
 struct Counts {
@@ -206,6 +207,7 @@ inline void check_eltwise(const Kernels& k, const Kernels& ref, ThreadPool* pool
     const std::size_t rows = r.uniform(1, 40);
     std::size_t C = r.uniform(1, 150);
     if (iter % 5 == 0) C = (C + 15) / 16 * 16;  // whole 16-channel blocks (AVX-512 pwl_int8)
+    if (iter % 5 == 1) C = ((C + 7) / 8 * 8) | 8;  // 16-channel blocks and one of 8 (AVX2 pwl_int8)
     const std::size_t n = rows * C;
     const FixedParams p(r, C);
     const auto x8 = r.ints<std::int8_t>(n, -128, 127), y8 = r.ints<std::int8_t>(n, -128, 127);
@@ -625,12 +627,23 @@ inline void check_convs(const Kernels& k, const Kernels& ref, ThreadPool* pool_i
     d.N = s.N; d.C = s.Cin; d.stride = s.stride;
     set_pads(s, d);
     d.x_unsigned = unsigned_x;
+    if (iter == 37 || iter == 38) {  // the direct layout (m = 1, C % 16 == 0) off the 3x3 rows:
+      d.mult = 1;                    // an even tap count (2x2) and an odd one (5x5, pairs + 1)
+      d.C = iter == 37 ? 16 : 48;
+      d.KH = d.KW = iter == 37 ? 2 : 5;
+      d.H = 9;
+      d.W = 11;
+      d.stride = iter == 37 ? 1 : 2;
+      d.pad_top = d.pad_left = iter == 37 ? 0 : 2;
+      d.pad_bottom = d.pad_right = 1;
+    }
     const auto dxu = r.ints<std::uint8_t>(d.N * d.H * d.W * d.C, 0, 255);
     const auto dxs = r.ints<std::int8_t>(d.N * d.H * d.W * d.C, -128, 127);
     const auto dw = r.ints<std::int8_t>(d.C * d.mult * d.KH * d.KW, -128, 127);
     const auto db = r.ints<std::int32_t>(d.C * d.mult, -(1 << 20), 1 << 20);
     d.x = unsigned_x ? static_cast<const void*>(dxu.data()) : static_cast<const void*>(dxs.data());
-    d.w = dw.data(); d.bias = db.data(); d.zp = zp.data();
+    const auto dzp = unsigned_x ? r.ints<std::int32_t>(d.C, 0, 255) : r.ints<std::int32_t>(d.C, -128, 127);
+    d.w = dw.data(); d.bias = db.data(); d.zp = d.C == s.Cin ? zp.data() : dzp.data();
     const std::size_t dout = d.N * out_size(d.H, d.KH, d.stride, d.pad_top, d.pad_bottom) *
                              out_size(d.W, d.KW, d.stride, d.pad_left, d.pad_right) * d.C * d.mult;
     std::vector<std::int32_t> dwant(dout);
@@ -812,6 +825,91 @@ inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts&
   }
 }
 
+// maxpool_requant32 against the scalar requant32 of every pixel, then the scalar maxpool_int8
+// (pool.h: exact because requant32 is monotone per channel, non-increasing where M < 0). Per
+// call one parameter kind: 0 anything, 1 the int32 prepared form's range (s <= 22), 2 high32
+// (s >= 32), 3 the extremes (M in {INT32_MIN, -1, 0, 1, INT32_MAX}, s in {0, 1, 31, 32, 61, 62},
+// |B| up to 2^60, x at the ends of int32 and next to them; the int64 formula cannot overflow for
+// |B| <= 2^61 - 2^62 / 2: what a valid file guarantees). x around each channel's unsaturated
+// window (so the pooled value decides) and anywhere; with and without the prepared form.
+inline void check_maxpool_requant32(const Kernels& k, const Kernels& ref, ThreadPool* pool,
+                                    int threads, Rng& r, Counts& cnt) {
+  for (int iter = 0; iter < 24; ++iter) {
+    MaxPoolRequant32Args a{};
+    a.k = r.uniform(1, 4);
+    a.stride = r.uniform(1, 3);
+    a.pad_top = r.uniform(0, a.k / 2);
+    a.pad_left = r.uniform(0, a.k / 2);
+    a.pad_bottom = r.uniform(0, a.k / 2);
+    a.pad_right = r.uniform(0, a.k / 2);
+    a.N = r.uniform(1, 2);
+    a.H = r.uniform(a.k, 11);
+    a.W = r.uniform(a.k, 11);
+    a.C = r.uniform(1, 70);
+    if (iter % 3 == 0) a.C = 16 * static_cast<std::size_t>(r.uniform(1, 4));  // whole vectors
+    if (iter < 4) {  // the stem's 3x3/2 pool, padding 1 (or TF SAME's bottom / right only)
+      a.k = 3;
+      a.stride = 2;
+      a.pad_top = a.pad_left = iter % 2 ? 0 : 1;
+      a.pad_bottom = a.pad_right = 1;
+      a.H = 9;
+      a.W = 12 + static_cast<std::size_t>(iter);
+      a.C = 64;
+    }
+    const int kind = iter % 4;
+    const std::size_t C = a.C;
+    const int s_lo[] = {0, 0, 32, 0}, s_hi[] = {62, 22, 62, 62};
+    auto M = r.ints<std::int32_t>(C, kind == 1 ? -(1LL << 30) : INT32_MIN, kind == 1 ? (1LL << 30) : INT32_MAX);
+    auto B = r.ints<std::int64_t>(C, -(1LL << 40), 1LL << 40);
+    auto s = r.ints<std::int32_t>(C, s_lo[kind], s_hi[kind]);
+    static const std::int32_t kM[] = {INT32_MIN, -1, 0, 1, INT32_MAX};
+    static const std::int32_t kS[] = {0, 1, 31, 32, 61, 62};
+    static const std::int64_t kB[] = {-(1LL << 60), 0, 1LL << 60, -1, 1};
+    for (std::size_t c = 0; c < C; ++c) {
+      if (kind == 3) {
+        M[c] = kM[r.uniform(0, 4)];
+        s[c] = kS[r.uniform(0, 5)];
+        B[c] = c % 2 ? kB[r.uniform(0, 4)] : B[c];
+      } else if (c % 4 != 3) {  // a window inside int32 (centre -B/M)
+        B[c] = static_cast<std::int64_t>(M[c]) * r.uniform(-(1 << 23), 1 << 23) + (B[c] >> 16);
+      }
+    }
+    std::vector<std::int32_t> x(a.N * a.H * a.W * C);
+    static const std::int32_t kX[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX};
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t c = i % C;
+      const double m = M[c] == 0 ? 1.0 : M[c], w = 256.0 * std::ldexp(1.0, s[c]) / std::fabs(m);
+      double v = -static_cast<double>(B[c]) / m + (r.uniform(-1000, 1000) / 1000.0) * std::fmin(w, 4e9);
+      if (i % 5 == 4) v = static_cast<double>(r.uniform64(INT32_MIN, INT32_MAX));
+      if (kind == 3 && i % 3 == 0) v = kX[r.uniform(0, 6)];
+      x[i] = static_cast<std::int32_t>(std::fmax(INT32_MIN, std::fmin(INT32_MAX, std::round(v))));
+    }
+    const Requant32Plan plan(M.data(), B.data(), s.data(), C);
+    // The reference: every pixel requantised, then the int8 max pool.
+    std::vector<std::int8_t> q(x.size());
+    ref.requant32(Requant32Args{x.data(), q.data(), x.size() / C, C, M.data(), B.data(), s.data()}, nullptr);
+    MaxPoolInt8Args p{};
+    static_cast<PoolArgs<std::int8_t, std::int8_t>&>(p) = {q.data(), nullptr, a.N, a.H, a.W, C, a.k, a.stride,
+                                                            a.pad_top, a.pad_left, a.pad_bottom, a.pad_right};
+    const std::size_t out = a.N * out_size(a.H, a.k, a.stride, a.pad_top, a.pad_bottom) *
+                            out_size(a.W, a.k, a.stride, a.pad_left, a.pad_right) * C;
+    std::vector<std::int8_t> want(out);
+    p.y = want.data();
+    ref.maxpool_int8(p, nullptr);
+    for (int prepared = 0; prepared < 2; ++prepared) {
+      auto got = unwritten<std::int8_t>(out);
+      poison(got, want);
+      a.x = x.data();
+      a.y = got.data();
+      a.rq = Requant32Args{nullptr, nullptr, 0, C, M.data(), B.data(), s.data(), prepared ? &plan.view() : nullptr};
+      k.maxpool_requant32(a, pool);
+      record(cnt, tag(k, prepared ? "maxpool_requant32 prepared" : "maxpool_requant32", threads, a.H, C,
+                      static_cast<std::size_t>(kind * 100 + a.k * 10 + a.stride)),
+             got, want);
+    }
+  }
+}
+
 // Runs every check of kernel set `k` against `ref` with 1 and 3 threads.
 inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::uint32_t seed) {
   for (int threads : {1, 3}) {
@@ -821,6 +919,7 @@ inline void check_all(const Kernels& k, const Kernels& ref, Counts& cnt, std::ui
     check_requant32_edges(k, ref, &pool, threads, r, cnt);
     check_requant32_model_params(k, ref, &pool, threads, r, cnt);
     check_pools(k, ref, &pool, threads, r, cnt);
+    check_maxpool_requant32(k, ref, &pool, threads, r, cnt);
     check_convs(k, ref, &pool, threads, r, cnt);
     check_conv_extremes(k, ref, &pool, threads, r, cnt);
     check_dense(k, ref, &pool, threads, r, cnt);

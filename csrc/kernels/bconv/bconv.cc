@@ -592,7 +592,7 @@ ptrdiff_t row_triples(const BconvWeights& w, const InputView& in, int n, int xwo
                       bool all_fused, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
   const RowTriplesFn make = w.kernel->row_triples;
   static const bool kOff = std::getenv("BNNFLOW_NO_ROW3") != nullptr;  // TEMP A/B
-  if (kOff || make == nullptr || !all_fused || w.kw != 3 || w.wg != 2 || w.groups != 1) return 0;
+  if (kOff || make == nullptr || !all_fused || w.kw != 3 || (w.wg != 2 && w.wg != 4) || w.groups != 1) return 0;
   const size_t step = static_cast<size_t>(xwords);
   const size_t total = static_cast<size_t>(n) * in.xh * in.xw * step;
   if (total <= 2 * step) return 0;

@@ -50,83 +50,101 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
 alignas(8) constexpr uint32_t kBytes12[2] = {0x01010101u, 0x02020202u};
 
 // One pixel (origin register P), word J of its window row, into accumulator A: the triple at
-// 4J(P, r3), a0 at 4J(P), a1 at 4J + 8(P) (the next pixel's word: 2 words a tap); zmm0 / zmm1
-// the first two taps' weights, zmm2 the xor of all three.
-#define BNNFLOW_FA_PX(J, P, A)                                    \
-  "vpxord 4*" #J "(%%" P ",%[r3])%{1to16%}, %%zmm2, %%zmm3\n\t"  \
-  "vpxord 4*" #J "(%%" P ")%{1to16%}, %%zmm0, %%zmm4\n\t"        \
-  "vpxord 4*" #J "+8(%%" P ")%{1to16%}, %%zmm1, %%zmm5\n\t"      \
-  "vpternlogd $0xd4, %%zmm3, %%zmm5, %%zmm4\n\t"                 \
-  "vpopcntb %%zmm3, %%zmm3\n\t"                                  \
-  "vpopcntb %%zmm4, %%zmm4\n\t"                                  \
-  "vpdpbusd %[c]%{1to16%}, %%zmm3, %%zmm" A "\n\t"               \
+// 4J(P, r3), a0 at 4J(P), a1 at 4J + 4·WG(P) (the next pixel's word: WG words a tap); zmm0 /
+// zmm1 the first two taps' weights, zmm2 the xor of all three.
+#define BNNFLOW_FA_PX(J, WG, P, A)                                   \
+  "vpxord 4*" #J "(%%" P ",%[r3])%{1to16%}, %%zmm2, %%zmm3\n\t"     \
+  "vpxord 4*" #J "(%%" P ")%{1to16%}, %%zmm0, %%zmm4\n\t"           \
+  "vpxord 4*" #J "+4*" #WG "(%%" P ")%{1to16%}, %%zmm1, %%zmm5\n\t" \
+  "vpternlogd $0xd4, %%zmm3, %%zmm5, %%zmm4\n\t"                    \
+  "vpopcntb %%zmm3, %%zmm3\n\t"                                     \
+  "vpopcntb %%zmm4, %%zmm4\n\t"                                     \
+  "vpdpbusd %[c]%{1to16%}, %%zmm3, %%zmm" A "\n\t"                  \
   "vpdpbusd 4+%[c]%{1to16%}, %%zmm4, %%zmm" A "\n\t"
 // Word J, channels 16V.. of the three taps (weights [tap][word][64 channels], 256 bytes a
 // word) for the 6 pixels; pixel i, vector V accumulates in zmm(8 + 4i + V).
-#define BNNFLOW_FA_JV(J, V, A0, A1, A2, A3, A4, A5)                        \
-  "vmovdqu64 " #J "*256+" #V "*64(%[w]), %%zmm0\n\t"                      \
-  "vmovdqu64 512+" #J "*256+" #V "*64(%[w]), %%zmm1\n\t"                  \
-  "vmovdqa64 %%zmm0, %%zmm2\n\t"                                          \
-  "vpternlogd $0x96, 1024+" #J "*256+" #V "*64(%[w]), %%zmm1, %%zmm2\n\t" \
-  BNNFLOW_FA_PX(J, "rax", A0) BNNFLOW_FA_PX(J, "rcx", A1)                 \
-  BNNFLOW_FA_PX(J, "rdx", A2) BNNFLOW_FA_PX(J, "rsi", A3)                 \
-  BNNFLOW_FA_PX(J, "rdi", A4) BNNFLOW_FA_PX(J, "r8", A5)
-#define BNNFLOW_FA_V(V, A0, A1, A2, A3, A4, A5) \
-  BNNFLOW_FA_JV(0, V, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, A0, A1, A2, A3, A4, A5)
+#define BNNFLOW_FA_JV(J, V, WG, A0, A1, A2, A3, A4, A5)                           \
+  "vmovdqu64 " #J "*256+" #V "*64(%[w]), %%zmm0\n\t"                             \
+  "vmovdqu64 (" #WG "+" #J ")*256+" #V "*64(%[w]), %%zmm1\n\t"                   \
+  "vmovdqa64 %%zmm0, %%zmm2\n\t"                                                 \
+  "vpternlogd $0x96, (2*" #WG "+" #J ")*256+" #V "*64(%[w]), %%zmm1, %%zmm2\n\t" \
+  BNNFLOW_FA_PX(J, WG, "rax", A0) BNNFLOW_FA_PX(J, WG, "rcx", A1)                \
+  BNNFLOW_FA_PX(J, WG, "rdx", A2) BNNFLOW_FA_PX(J, WG, "rsi", A3)                \
+  BNNFLOW_FA_PX(J, WG, "rdi", A4) BNNFLOW_FA_PX(J, WG, "r8", A5)
+#define BNNFLOW_FA_V2(V, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JV(0, V, 2, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 2, A0, A1, A2, A3, A4, A5)
+#define BNNFLOW_FA_V4(V, A0, A1, A2, A3, A4, A5)                                              \
+  BNNFLOW_FA_JV(0, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 4, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JV(2, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(3, V, 4, A0, A1, A2, A3, A4, A5)
+#define BNNFLOW_FA_ALL(VW)                  \
+  VW(0, "8", "12", "16", "20", "24", "28")  \
+  VW(1, "9", "13", "17", "21", "25", "29")  \
+  VW(2, "10", "14", "18", "22", "26", "30") \
+  VW(3, "11", "15", "19", "23", "27", "31")
 #define BNNFLOW_FA_ORIGIN(I, P) \
   "mov 8*" #I "(%[b]), %%" P "\n\tlea (%%" P ",%%r9,4), %%" P "\n\t"
-#define BNNFLOW_FA_ZERO4(A, B, C, D)                                     \
-  "vpxord %%zmm" A ", %%zmm" A ", %%zmm" A "\n\t"                        \
-  "vpxord %%zmm" B ", %%zmm" B ", %%zmm" B "\n\t"                        \
-  "vpxord %%zmm" C ", %%zmm" C ", %%zmm" C "\n\t"                        \
+#define BNNFLOW_FA_ZERO4(A, B, C, D)              \
+  "vpxord %%zmm" A ", %%zmm" A ", %%zmm" A "\n\t" \
+  "vpxord %%zmm" B ", %%zmm" B ", %%zmm" B "\n\t" \
+  "vpxord %%zmm" C ", %%zmm" C ", %%zmm" C "\n\t" \
   "vpxord %%zmm" D ", %%zmm" D ", %%zmm" D "\n\t"
-#define BNNFLOW_FA_STORE4(A, B, C, D, AT)                    \
-  "vmovdqu64 %%zmm" A ", " AT "*256(%[acc])\n\t"             \
-  "vmovdqu64 %%zmm" B ", " AT "*256+64(%[acc])\n\t"          \
-  "vmovdqu64 %%zmm" C ", " AT "*256+128(%[acc])\n\t"         \
+#define BNNFLOW_FA_STORE4(A, B, C, D, AT)           \
+  "vmovdqu64 %%zmm" A ", " AT "*256(%[acc])\n\t"    \
+  "vmovdqu64 %%zmm" B ", " AT "*256+64(%[acc])\n\t" \
+  "vmovdqu64 %%zmm" C ", " AT "*256+128(%[acc])\n\t" \
   "vmovdqu64 %%zmm" D ", " AT "*256+192(%[acc])\n\t"
+// The tile's asm: zero the accumulators; per window row (tap_off[3·ky] at [to]) the 6 origins,
+// then BODY, the weights advanced by WSTEP bytes; the accumulators stored to acc.
+#define BNNFLOW_FA_ASM(BODY, WSTEP)                                                            \
+  asm volatile(                                                                                \
+      BNNFLOW_FA_ZERO4("8", "9", "10", "11") BNNFLOW_FA_ZERO4("12", "13", "14", "15")          \
+      BNNFLOW_FA_ZERO4("16", "17", "18", "19") BNNFLOW_FA_ZERO4("20", "21", "22", "23")        \
+      BNNFLOW_FA_ZERO4("24", "25", "26", "27") BNNFLOW_FA_ZERO4("28", "29", "30", "31")        \
+      "1:\n\t"                                                                                \
+      "mov (%[to]), %%r9\n\t"                                                                 \
+      BNNFLOW_FA_ORIGIN(0, "rax") BNNFLOW_FA_ORIGIN(1, "rcx") BNNFLOW_FA_ORIGIN(2, "rdx")      \
+      BNNFLOW_FA_ORIGIN(3, "rsi") BNNFLOW_FA_ORIGIN(4, "rdi") BNNFLOW_FA_ORIGIN(5, "r8")       \
+      BODY                                                                                     \
+      "add $24, %[to]\n\t"                                                                    \
+      "add $" WSTEP ", %[w]\n\t"                                                              \
+      "dec %[n]\n\t"                                                                          \
+      "jnz 1b\n\t"                                                                            \
+      BNNFLOW_FA_STORE4("8", "9", "10", "11", "0") BNNFLOW_FA_STORE4("12", "13", "14", "15", "1") \
+      BNNFLOW_FA_STORE4("16", "17", "18", "19", "2")                                          \
+      BNNFLOW_FA_STORE4("20", "21", "22", "23", "3")                                          \
+      BNNFLOW_FA_STORE4("24", "25", "26", "27", "4")                                          \
+      BNNFLOW_FA_STORE4("28", "29", "30", "31", "5")                                          \
+      : [to] "+r"(to), [w] "+r"(w), [n] "+r"(n), "=m"(acc)                                     \
+      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0])      \
+      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",  \
+        "xmm5", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", \
+        "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",       \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", "memory")
 
-// accumulate of a full 6-pixel tile for 3-wide windows of 2 words a tap (taps = 3·kh,
-// tap_off[1] = 2, xoff = 0: one group) from the row triples at rows.row3.
+// accumulate of a full 6-pixel tile for 3-wide windows of WG (2 or 4) words a tap (taps =
+// 3·kh, tap_off[1] = WG, xoff = 0: one group) from the row triples at rows.row3.
+template <int WG>
 inline __attribute__((always_inline)) void accumulate_rows3(const DirectRows& rows, int taps,
                                                             const uint32_t* w,
                                                             __m512i (&acc)[6][4]) {
   const size_t* to = rows.tap_off;
   size_t n = static_cast<size_t>(taps / 3);
-  asm volatile(
-      BNNFLOW_FA_ZERO4("8", "9", "10", "11") BNNFLOW_FA_ZERO4("12", "13", "14", "15")
-      BNNFLOW_FA_ZERO4("16", "17", "18", "19") BNNFLOW_FA_ZERO4("20", "21", "22", "23")
-      BNNFLOW_FA_ZERO4("24", "25", "26", "27") BNNFLOW_FA_ZERO4("28", "29", "30", "31")
-      "1:\n\t"
-      "mov (%[to]), %%r9\n\t"
-      BNNFLOW_FA_ORIGIN(0, "rax") BNNFLOW_FA_ORIGIN(1, "rcx") BNNFLOW_FA_ORIGIN(2, "rdx")
-      BNNFLOW_FA_ORIGIN(3, "rsi") BNNFLOW_FA_ORIGIN(4, "rdi") BNNFLOW_FA_ORIGIN(5, "r8")
-      BNNFLOW_FA_V(0, "8", "12", "16", "20", "24", "28")
-      BNNFLOW_FA_V(1, "9", "13", "17", "21", "25", "29")
-      BNNFLOW_FA_V(2, "10", "14", "18", "22", "26", "30")
-      BNNFLOW_FA_V(3, "11", "15", "19", "23", "27", "31")
-      "add $24, %[to]\n\t"
-      "add $1536, %[w]\n\t"
-      "dec %[n]\n\t"
-      "jnz 1b\n\t"
-      BNNFLOW_FA_STORE4("8", "9", "10", "11", "0") BNNFLOW_FA_STORE4("12", "13", "14", "15", "1")
-      BNNFLOW_FA_STORE4("16", "17", "18", "19", "2")
-      BNNFLOW_FA_STORE4("20", "21", "22", "23", "3")
-      BNNFLOW_FA_STORE4("24", "25", "26", "27", "4")
-      BNNFLOW_FA_STORE4("28", "29", "30", "31", "5")
-      : [to] "+r"(to), [w] "+r"(w), [n] "+r"(n), "=m"(acc)
-      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0])
-      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-        "xmm5", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",
-        "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
-        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", "memory");
+  if constexpr (WG == 2) {
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V2), "1536");
+  } else {
+    static_assert(WG == 4);
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V4), "3072");
+  }
 }
 #undef BNNFLOW_FA_PX
 #undef BNNFLOW_FA_JV
-#undef BNNFLOW_FA_V
+#undef BNNFLOW_FA_V2
+#undef BNNFLOW_FA_V4
+#undef BNNFLOW_FA_ALL
 #undef BNNFLOW_FA_ORIGIN
 #undef BNNFLOW_FA_ZERO4
 #undef BNNFLOW_FA_STORE4
+#undef BNNFLOW_FA_ASM
 
 // RowTriplesFn.
 void row_triples(const uint32_t* x, size_t n, size_t step, uint32_t* h) {
@@ -311,8 +329,15 @@ struct Tile {
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m512i acc[P][V];
 #if !defined(BNNFLOW_SIMDE_AVX512)
-    if (P == 6 && V == 4 && rows.row3 != 0 && wg == 2 && xoff == 0 && taps % 3 == 0) {
-      if constexpr (P == 6 && V == 4) accumulate_rows3(rows, taps, w, acc);
+    if (P == 6 && V == 4 && rows.row3 != 0 && xoff == 0 && taps % 3 == 0 &&
+        (wg == 2 || wg == 4)) {
+      if constexpr (P == 6 && V == 4) {
+        if (wg == 2) {
+          accumulate_rows3<2>(rows, taps, w, acc);
+        } else {
+          accumulate_rows3<4>(rows, taps, w, acc);
+        }
+      }
     } else {
       accumulate<P, V>(rows, taps, wg, xoff, w, acc);
     }

@@ -35,8 +35,8 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
 
 #if !defined(BNNFLOW_SIMDE_AVX512)
 // Three taps of a window row at once through a full adder (Harley–Seal's carry-save step), for
-// 3-wide windows of 2 words a tap (64 input channels). With x_k = a_k ^ w_k (activation word
-// a_k of window column k, weight word w_k of the channel), k = 0, 1, 2:
+// 3-wide windows of 2 or 4 words a tap (33-128 input channels), one group. With x_k = a_k ^
+// w_k (activation word a_k of window column k, weight word w_k of the channel), k = 0, 1, 2:
 //   popcount(x0) + popcount(x1) + popcount(x2) = popcount(ones) + 2·popcount(maj),
 //   ones = x0 ^ x1 ^ x2 = h ^ (w0 ^ w1 ^ w2), h = a0 ^ a1 ^ a2 read from the input's row
 //          triples (RowTriplesFn: made once per call, so no scalar work per tile),

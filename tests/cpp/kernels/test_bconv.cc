@@ -625,6 +625,10 @@ int main() {
       {2, 9, 8, 100, 1, 64, 5, 3, 1, 0, PadMode::kZero, 2, 1, 2, 1},
       {1, 14, 10, 128, 1, 128, 3, 3, 2, 1, PadMode::kOne},
       {3, 7, 7, 128, 1, 64, 1, 3, 1, 0, PadMode::kValid},
+      // ... and of 8, 16, 88 words (a multiple of 4: the word count at run time)
+      {2, 8, 9, 256, 1, 128, 3, 3, 1, 1, PadMode::kOne},
+      {1, 9, 8, 512, 1, 64, 3, 3, 2, 1, PadMode::kZero},
+      {1, 7, 8, 240, 1, 64, 1, 3, 1, 0, PadMode::kValid},
   };
   check_alignment(rng, tally);
   check_block_split(rng, tally);

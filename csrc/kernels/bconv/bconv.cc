@@ -586,13 +586,13 @@ InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeomet
 
 // The row triples of the input view (BconvMicrokernel::row_triples) into `buf`, when the
 // micro-kernel reads them: 3-wide windows of 2 words a tap or a multiple of 4 (33-64, 97-128,
-// 225-256, ... input channels a group), one group, every block fused. Returns TileRows::row3 (0: none). One pass, split over the threads.
+// 225-256, ... input channels), one group, every block fused. Returns TileRows::row3 (0:
+// none). One pass, split over the threads.
 ptrdiff_t row_triples(const BconvWeights& w, const InputView& in, int n, int xwords,
                       bool all_fused, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
   const RowTriplesFn make = w.kernel->row_triples;
-  if (make == nullptr || !all_fused || w.kw != 3 || (w.wg != 2 && w.wg % 4 != 0) || w.groups != 1) {
-    return 0;
-  }
+  const bool words_fit = w.wg == 2 || w.wg % 4 == 0;
+  if (make == nullptr || !all_fused || w.kw != 3 || !words_fit || w.groups != 1) return 0;
   const size_t step = static_cast<size_t>(xwords);
   const size_t total = static_cast<size_t>(n) * in.xh * in.xw * step;
   if (total <= 2 * step) return 0;

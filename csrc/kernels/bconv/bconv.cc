@@ -3,6 +3,7 @@
 #include "kernels/bconv/bconv.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -331,6 +332,7 @@ struct ConvContext {
   EpilogueWriter writer;
   bool fused = false;              // full channel blocks finish in the micro-kernel
   bool all_fused = false;          // ... and every block is full: no indirection rows
+  ptrdiff_t row3 = 0;              // TileRows::row3 (0: no row triples)
 };
 
 // Up to kTileGroup consecutive tiles: window origins, indirection rows when some block needs
@@ -436,7 +438,7 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
   const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   if (ctx.fused && grp.full_but_last && nc == CB) {
-    const TileRows rows{grp.base, ctx.tap_offset.data()};
+    const TileRows rows{grp.base, ctx.tap_offset.data(), ctx.row3};
     mk.run_many_finish(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
@@ -582,6 +584,31 @@ InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeomet
   return {dst, xh, xw};
 }
 
+// The row triples of the input view (BconvMicrokernel::row_triples) into `buf`, when the
+// micro-kernel reads them: 3-wide windows of 2 words a tap or a multiple of 4 (33-64, 97-128,
+// 225-256, ... input channels), one group, every block fused. Returns TileRows::row3 (0:
+// none). One pass, split over the threads.
+ptrdiff_t row_triples(const BconvWeights& w, const InputView& in, int n, int xwords,
+                      bool all_fused, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
+  const RowTriplesFn make = w.kernel->row_triples;
+  const bool words_fit = w.wg == 2 || w.wg % 4 == 0;
+  if (make == nullptr || !all_fused || w.kw != 3 || !words_fit || w.groups != 1) return 0;
+  const size_t step = static_cast<size_t>(xwords);
+  const size_t total = static_cast<size_t>(n) * in.xh * in.xw * step;
+  if (total <= 2 * step) return 0;
+  const size_t len = total - 2 * step;
+  if (buf->size() < len) buf->resize(len);
+  uint32_t* h = buf->data();
+  const int nsplit = static_cast<int>(std::min<size_t>(pool.num_threads(), len / 16384 + 1));
+  pool.parallel_for(nsplit, [&](size_t task) {
+    size_t k0, k1;
+    split_range(len, nsplit, static_cast<int>(task), &k0, &k1);
+    make(in.x + k0, k1 - k0, step, h + k0);
+  });
+  return static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(h) -
+                                reinterpret_cast<uintptr_t>(in.x));
+}
+
 }  // namespace
 
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep) {
@@ -650,6 +677,8 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
                   static_cast<size_t>(geo.n) * ho * wo * ctx.writer.tail_words * sizeof(uint32_t));
     }
   }
+  thread_local AlignedVector<uint32_t> triples;  // row triples of the input view, reused
+  ctx.row3 = row_triples(w, in, geo.n, xwords, ctx.all_fused, &triples, pool);
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
       ctx.tap_offset.push_back((static_cast<size_t>(ky) * in.xw + kx) * xwords);
@@ -675,6 +704,9 @@ void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
   // copy above 4 MiB (a large batch) is not kept for the thread's lifetime.
   constexpr size_t kCopyKeepBytes = size_t{4} << 20;
   if (copy.capacity() * sizeof(uint32_t) > kCopyKeepBytes) AlignedVector<uint32_t>().swap(copy);
+  if (triples.capacity() * sizeof(uint32_t) > kCopyKeepBytes) {
+    AlignedVector<uint32_t>().swap(triples);
+  }
 }
 
 }  // namespace bnnflow

@@ -113,11 +113,17 @@ using TileEpilogueFn = void (*)(const EpilogueWriter& w, const int32_t* s, int c
 // Where a fused micro-kernel reads tile t's pixels: tap `tap` of pixel i starts at
 // base[t·max_pixels + i] + tap_off[tap]. Every window lies inside the input the driver hands
 // the micro-kernels (a zero-padded copy when the geometry pads), so no tile needs indirection
-// rows.
+// rows. row3 (0: none): bytes from an input word to the same word of the input's row triples
+// (RowTriplesFn; the driver makes them only for a kernel with row_triples and 3-wide windows).
 struct TileRows {
   const uint32_t* const* base;
   const size_t* tap_off;
+  ptrdiff_t row3 = 0;
 };
+
+// Row triples of the input the micro-kernels read: h[k] = x[k] ^ x[k + step] ^ x[k + 2·step]
+// for k < n (step: words per input pixel), the xor of a 3-wide window row's activation words.
+using RowTriplesFn = void (*)(const uint32_t* x, size_t n, size_t step, uint32_t* h);
 
 // Optional fused form of run_many for full channel blocks: instead of writing sums, tile t
 // (pixels i < max_pixels, or p_last for the last tile) goes straight through the epilogue with
@@ -140,6 +146,10 @@ struct BconvMicrokernel {
   void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                    int ntiles, int p_last, int32_t* out) = nullptr;
   FusedRunFn run_many_finish = nullptr;
+  // Optional: the fused tiles of 3-wide windows, 2 words a tap or a multiple of 4, and one
+  // group read the input's row triples too (TileRows::row3); the driver makes them with this
+  // (AVX-512 6x64).
+  RowTriplesFn row_triples = nullptr;
 };
 
 // The micro-kernel an ISA uses for groups of `cout_g` output channels (throws

@@ -33,6 +33,206 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
   }
 }
 
+#if !defined(BNNFLOW_SIMDE_AVX512)
+// Three taps of a window row at once through a full adder (Harley–Seal's carry-save step), for
+// 3-wide windows of 2 words a tap or a multiple of 4, one group. With x_k = a_k ^
+// w_k (activation word a_k of window column k, weight word w_k of the channel), k = 0, 1, 2:
+//   popcount(x0) + popcount(x1) + popcount(x2) = popcount(ones) + 2·popcount(maj),
+//   ones = x0 ^ x1 ^ x2 = h ^ (w0 ^ w1 ^ w2), h = a0 ^ a1 ^ a2 read from the input's row
+//          triples (RowTriplesFn: made once per call, so no scalar work per tile),
+//   maj  = majority(x0, x1, x2) = x0 where x0 == x1, else ~ones (vpternlogd 0xd4),
+// and both counts go into the one int32 accumulator with weights 1 and 2 by vpopcntb +
+// vpdpbusd against bytes (1,1,1,1) and (2,2,2,2): 8 vector ops per three words and 16
+// channels instead of 9. The whole tap loop of a 6-pixel tile is one asm, the accumulators
+// in zmm8-zmm31, stored to the tile's array at the end (GCC, with intrinsics, per-pixel asm
+// blocks or asm operands per 32 channels, kept the 24 accumulators on the stack across the
+// window rows and loaded / stored them each time; branch bc64c-fa-exp had the same).
+alignas(8) constexpr uint32_t kBytes12[2] = {0x01010101u, 0x02020202u};
+
+// One pixel (origin register P), word J of its window row, into accumulator A: the triple at
+// 4J(P, r3), a0 at 4J(P), a1 at 4J + 4·WG(P) (the next pixel's word: WG words a tap); zmm0 /
+// zmm1 the first two taps' weights, zmm2 the xor of all three.
+#define BNNFLOW_FA_PX(J, WG, P, A)                                   \
+  "vpxord 4*" #J "(%%" P ",%[r3])%{1to16%}, %%zmm2, %%zmm3\n\t"     \
+  "vpxord 4*" #J "(%%" P ")%{1to16%}, %%zmm0, %%zmm4\n\t"           \
+  "vpxord 4*" #J "+4*" #WG "(%%" P ")%{1to16%}, %%zmm1, %%zmm5\n\t" \
+  "vpternlogd $0xd4, %%zmm3, %%zmm5, %%zmm4\n\t"                    \
+  "vpopcntb %%zmm3, %%zmm3\n\t"                                     \
+  "vpopcntb %%zmm4, %%zmm4\n\t"                                     \
+  "vpdpbusd %[c]%{1to16%}, %%zmm3, %%zmm" A "\n\t"                  \
+  "vpdpbusd 4+%[c]%{1to16%}, %%zmm4, %%zmm" A "\n\t"
+// Word J, channels 16V.. of the three taps (weights [tap][word][64 channels], 256 bytes a
+// word) for the 6 pixels; pixel i, vector V accumulates in zmm(8 + 4i + V).
+#define BNNFLOW_FA_JV(J, V, WG, A0, A1, A2, A3, A4, A5)                           \
+  "vmovdqu64 " #J "*256+" #V "*64(%[w]), %%zmm0\n\t"                             \
+  "vmovdqu64 (" #WG "+" #J ")*256+" #V "*64(%[w]), %%zmm1\n\t"                   \
+  "vmovdqa64 %%zmm0, %%zmm2\n\t"                                                 \
+  "vpternlogd $0x96, (2*" #WG "+" #J ")*256+" #V "*64(%[w]), %%zmm1, %%zmm2\n\t" \
+  BNNFLOW_FA_PX(J, WG, "rax", A0) BNNFLOW_FA_PX(J, WG, "rcx", A1)                \
+  BNNFLOW_FA_PX(J, WG, "rdx", A2) BNNFLOW_FA_PX(J, WG, "rsi", A3)                \
+  BNNFLOW_FA_PX(J, WG, "rdi", A4) BNNFLOW_FA_PX(J, WG, "r8", A5)
+#define BNNFLOW_FA_V2(V, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JV(0, V, 2, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 2, A0, A1, A2, A3, A4, A5)
+#define BNNFLOW_FA_V4(V, A0, A1, A2, A3, A4, A5)                                              \
+  BNNFLOW_FA_JV(0, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 4, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JV(2, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(3, V, 4, A0, A1, A2, A3, A4, A5)
+#define BNNFLOW_FA_ALL(VW)                  \
+  VW(0, "8", "12", "16", "20", "24", "28")  \
+  VW(1, "9", "13", "17", "21", "25", "29")  \
+  VW(2, "10", "14", "18", "22", "26", "30") \
+  VW(3, "11", "15", "19", "23", "27", "31")
+#define BNNFLOW_FA_ORIGIN(I, P) \
+  "mov 8*" #I "(%[b]), %%" P "\n\tlea (%%" P ",%%r9,4), %%" P "\n\t"
+#define BNNFLOW_FA_ZERO4(A, B, C, D)              \
+  "vpxord %%zmm" A ", %%zmm" A ", %%zmm" A "\n\t" \
+  "vpxord %%zmm" B ", %%zmm" B ", %%zmm" B "\n\t" \
+  "vpxord %%zmm" C ", %%zmm" C ", %%zmm" C "\n\t" \
+  "vpxord %%zmm" D ", %%zmm" D ", %%zmm" D "\n\t"
+#define BNNFLOW_FA_STORE4(A, B, C, D, AT)           \
+  "vmovdqu64 %%zmm" A ", " AT "*256(%[acc])\n\t"    \
+  "vmovdqu64 %%zmm" B ", " AT "*256+64(%[acc])\n\t" \
+  "vmovdqu64 %%zmm" C ", " AT "*256+128(%[acc])\n\t" \
+  "vmovdqu64 %%zmm" D ", " AT "*256+192(%[acc])\n\t"
+// The tile's asm: zero the accumulators; per window row (tap_off[3·ky] at [to]) the 6 origins,
+// then BODY, the weights advanced by WSTEP bytes; the accumulators stored to acc.
+#define BNNFLOW_FA_ASM(BODY, WSTEP)                                                            \
+  asm volatile(                                                                                \
+      BNNFLOW_FA_ZERO4("8", "9", "10", "11") BNNFLOW_FA_ZERO4("12", "13", "14", "15")          \
+      BNNFLOW_FA_ZERO4("16", "17", "18", "19") BNNFLOW_FA_ZERO4("20", "21", "22", "23")        \
+      BNNFLOW_FA_ZERO4("24", "25", "26", "27") BNNFLOW_FA_ZERO4("28", "29", "30", "31")        \
+      "1:\n\t"                                                                                \
+      "mov (%[to]), %%r9\n\t"                                                                 \
+      BNNFLOW_FA_ORIGIN(0, "rax") BNNFLOW_FA_ORIGIN(1, "rcx") BNNFLOW_FA_ORIGIN(2, "rdx")      \
+      BNNFLOW_FA_ORIGIN(3, "rsi") BNNFLOW_FA_ORIGIN(4, "rdi") BNNFLOW_FA_ORIGIN(5, "r8")       \
+      BODY                                                                                     \
+      "add $24, %[to]\n\t"                                                                    \
+      "add $" WSTEP ", %[w]\n\t"                                                              \
+      "dec %[n]\n\t"                                                                          \
+      "jnz 1b\n\t"                                                                            \
+      BNNFLOW_FA_STORE4("8", "9", "10", "11", "0") BNNFLOW_FA_STORE4("12", "13", "14", "15", "1") \
+      BNNFLOW_FA_STORE4("16", "17", "18", "19", "2")                                          \
+      BNNFLOW_FA_STORE4("20", "21", "22", "23", "3")                                          \
+      BNNFLOW_FA_STORE4("24", "25", "26", "27", "4")                                          \
+      BNNFLOW_FA_STORE4("28", "29", "30", "31", "5")                                          \
+      : [to] "+r"(to), [w] "+r"(w), [n] "+r"(n), "=m"(acc)                                     \
+      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0])      \
+      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",  \
+        "xmm5", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", \
+        "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",       \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", "memory")
+
+// Wider taps (a multiple of 4 words, 8 or more: 225+ input channels), the word count at run
+// time: per window row an inner loop over groups of 4 words; r11 = 4·wg (bytes from a pixel's
+// word to the next pixel's, a1), r12 = 256·wg (bytes from a tap's weights to the next tap's).
+#define BNNFLOW_FA_PXG(J, P, A)                                   \
+  "vpxord 4*" #J "(%%" P ",%[r3])%{1to16%}, %%zmm2, %%zmm3\n\t"  \
+  "vpxord 4*" #J "(%%" P ")%{1to16%}, %%zmm0, %%zmm4\n\t"        \
+  "vpxord 4*" #J "(%%" P ",%%r11)%{1to16%}, %%zmm1, %%zmm5\n\t"  \
+  "vpternlogd $0xd4, %%zmm3, %%zmm5, %%zmm4\n\t"                 \
+  "vpopcntb %%zmm3, %%zmm3\n\t"                                  \
+  "vpopcntb %%zmm4, %%zmm4\n\t"                                  \
+  "vpdpbusd %[c]%{1to16%}, %%zmm3, %%zmm" A "\n\t"               \
+  "vpdpbusd 4+%[c]%{1to16%}, %%zmm4, %%zmm" A "\n\t"
+#define BNNFLOW_FA_JVG(J, V, A0, A1, A2, A3, A4, A5)                                  \
+  "vmovdqu64 " #J "*256+" #V "*64(%[w]), %%zmm0\n\t"                                 \
+  "vmovdqu64 " #J "*256+" #V "*64(%[w],%%r12), %%zmm1\n\t"                           \
+  "vmovdqa64 %%zmm0, %%zmm2\n\t"                                                     \
+  "vpternlogd $0x96, " #J "*256+" #V "*64(%[w],%%r12,2), %%zmm1, %%zmm2\n\t"         \
+  BNNFLOW_FA_PXG(J, "rax", A0) BNNFLOW_FA_PXG(J, "rcx", A1)                          \
+  BNNFLOW_FA_PXG(J, "rdx", A2) BNNFLOW_FA_PXG(J, "rsi", A3)                          \
+  BNNFLOW_FA_PXG(J, "rdi", A4) BNNFLOW_FA_PXG(J, "r8", A5)
+#define BNNFLOW_FA_VG(V, A0, A1, A2, A3, A4, A5)                                        \
+  BNNFLOW_FA_JVG(0, V, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JVG(1, V, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JVG(2, V, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JVG(3, V, A0, A1, A2, A3, A4, A5)
+
+// accumulate_rows3 for wg a multiple of 4, wg >= 8 (the loop counter and wg in memory: the
+// asm's general registers are all taken).
+inline __attribute__((always_inline)) void accumulate_rows3_wide(const DirectRows& rows,
+                                                                 int taps, int wg,
+                                                                 const uint32_t* w,
+                                                                 __m512i (&acc)[6][4]) {
+  const size_t* to = rows.tap_off;
+  size_t n = static_cast<size_t>(taps / 3);
+  const size_t words = static_cast<size_t>(wg);
+  asm volatile(
+      BNNFLOW_FA_ZERO4("8", "9", "10", "11") BNNFLOW_FA_ZERO4("12", "13", "14", "15")
+      BNNFLOW_FA_ZERO4("16", "17", "18", "19") BNNFLOW_FA_ZERO4("20", "21", "22", "23")
+      BNNFLOW_FA_ZERO4("24", "25", "26", "27") BNNFLOW_FA_ZERO4("28", "29", "30", "31")
+      "mov %[wg], %%r11\n\t"
+      "mov %%r11, %%r12\n\t"
+      "shl $8, %%r12\n\t"
+      "shl $2, %%r11\n\t"
+      "1:\n\t"
+      "mov (%[to]), %%r9\n\t"
+      BNNFLOW_FA_ORIGIN(0, "rax") BNNFLOW_FA_ORIGIN(1, "rcx") BNNFLOW_FA_ORIGIN(2, "rdx")
+      BNNFLOW_FA_ORIGIN(3, "rsi") BNNFLOW_FA_ORIGIN(4, "rdi") BNNFLOW_FA_ORIGIN(5, "r8")
+      "mov %%r11, %%r9\n\t"
+      "shr $4, %%r9\n\t"
+      "2:\n\t"
+      BNNFLOW_FA_ALL(BNNFLOW_FA_VG)
+      "add $16, %%rax\n\tadd $16, %%rcx\n\tadd $16, %%rdx\n\t"
+      "add $16, %%rsi\n\tadd $16, %%rdi\n\tadd $16, %%r8\n\t"
+      "add $1024, %[w]\n\t"
+      "dec %%r9\n\t"
+      "jnz 2b\n\t"
+      "lea (%[w],%%r12,2), %[w]\n\t"
+      "add $24, %[to]\n\t"
+      "decq %[n]\n\t"
+      "jnz 1b\n\t"
+      BNNFLOW_FA_STORE4("8", "9", "10", "11", "0") BNNFLOW_FA_STORE4("12", "13", "14", "15", "1")
+      BNNFLOW_FA_STORE4("16", "17", "18", "19", "2")
+      BNNFLOW_FA_STORE4("20", "21", "22", "23", "3")
+      BNNFLOW_FA_STORE4("24", "25", "26", "27", "4")
+      BNNFLOW_FA_STORE4("28", "29", "30", "31", "5")
+      : [to] "+r"(to), [w] "+r"(w), [n] "+m"(n), "=m"(acc)
+      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0]),
+        [wg] "m"(words)
+      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r11", "r12", "xmm0", "xmm1", "xmm2",
+        "xmm3", "xmm4", "xmm5", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+        "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",
+        "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", "memory");
+}
+#undef BNNFLOW_FA_PXG
+#undef BNNFLOW_FA_JVG
+#undef BNNFLOW_FA_VG
+
+// accumulate of a full 6-pixel tile for 3-wide windows of WG (2 or 4) words a tap (taps =
+// 3·kh, tap_off[1] = WG, xoff = 0: one group) from the row triples at rows.row3.
+template <int WG>
+inline __attribute__((always_inline)) void accumulate_rows3(const DirectRows& rows, int taps,
+                                                            const uint32_t* w,
+                                                            __m512i (&acc)[6][4]) {
+  const size_t* to = rows.tap_off;
+  size_t n = static_cast<size_t>(taps / 3);
+  if constexpr (WG == 2) {
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V2), "1536");
+  } else {
+    static_assert(WG == 4);
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V4), "3072");
+  }
+}
+#undef BNNFLOW_FA_PX
+#undef BNNFLOW_FA_JV
+#undef BNNFLOW_FA_V2
+#undef BNNFLOW_FA_V4
+#undef BNNFLOW_FA_ALL
+#undef BNNFLOW_FA_ORIGIN
+#undef BNNFLOW_FA_ZERO4
+#undef BNNFLOW_FA_STORE4
+#undef BNNFLOW_FA_ASM
+
+// RowTriplesFn.
+void row_triples(const uint32_t* x, size_t n, size_t step, uint32_t* h) {
+  size_t k = 0;
+  for (; k + kVecLanes <= n; k += kVecLanes) {
+    const __m512i a = _mm512_loadu_si512(x + k), b = _mm512_loadu_si512(x + k + step);
+    const __m512i c = _mm512_loadu_si512(x + k + 2 * step);
+    _mm512_storeu_si512(h + k, _mm512_ternarylogic_epi32(a, b, c, 0x96));
+  }
+  for (; k < n; ++k) h[k] = x[k] ^ x[k + step] ^ x[k + 2 * step];
+}
+#endif
+
 // acc[i][v] = popcount sums of pixel i, channels 16v..16v+15 of the block (taps, wg >= 1).
 template <int P, int V, class Rows>
 inline __attribute__((always_inline)) void accumulate(const Rows& rows, int taps, int wg,
@@ -203,7 +403,24 @@ struct Tile {
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
     __m512i acc[P][V];
+#if !defined(BNNFLOW_SIMDE_AVX512)
+    if (P == 6 && V == 4 && rows.row3 != 0 && xoff == 0 && taps % 3 == 0 &&
+        (wg == 2 || wg % 4 == 0)) {
+      if constexpr (P == 6 && V == 4) {
+        if (wg == 2) {
+          accumulate_rows3<2>(rows, taps, w, acc);
+        } else if (wg == 4) {
+          accumulate_rows3<4>(rows, taps, w, acc);
+        } else {
+          accumulate_rows3_wide(rows, taps, wg, w, acc);
+        }
+      }
+    } else {
+      accumulate<P, V>(rows, taps, wg, xoff, w, acc);
+    }
+#else
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
+#endif
     if constexpr (kTail) {
       // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
       const bool border = has_border<P>(krow);
@@ -269,7 +486,13 @@ struct Tile {
 
 #define BNNFLOW_BCONV_AVX512_KERNEL(name, maxp, v) \
   bconv_microkernel_of<Tile, maxp, v>(BNNFLOW_AVX512_ISA_NAME "_bconv_" name, bconv_epilogue())
-const BconvMicrokernel k6x64 = BNNFLOW_BCONV_AVX512_KERNEL("6x64", 6, 4);
+BconvMicrokernel with_row_triples(BconvMicrokernel mk) {
+#if !defined(BNNFLOW_SIMDE_AVX512)
+  mk.row_triples = &row_triples;
+#endif
+  return mk;
+}
+const BconvMicrokernel k6x64 = with_row_triples(BNNFLOW_BCONV_AVX512_KERNEL("6x64", 6, 4));
 const BconvMicrokernel k8x32 = BNNFLOW_BCONV_AVX512_KERNEL("8x32", 8, 2);
 const BconvMicrokernel k8x16 = BNNFLOW_BCONV_AVX512_KERNEL("8x16", 8, 1);
 #undef BNNFLOW_BCONV_AVX512_KERNEL

@@ -18,10 +18,11 @@ struct TableRows {
   const uint32_t* pixel(int t, int i) const { return x[t * MAXP + i]; }
 };
 
-// Windows inside the input: tap t of pixel i at base[i] + tap_off[t].
+// Windows inside the input: tap t of pixel i at base[i] + tap_off[t]; row3 as TileRows's.
 struct DirectRows {
   const uint32_t* const* base;
   const size_t* tap_off;
+  ptrdiff_t row3 = 0;
   const uint32_t* pixel(int t, int i) const { return base[i] + tap_off[t]; }
 };
 

@@ -119,13 +119,13 @@ void run_many_finish_impl(const TileRows& rows, int taps, int wg, int xoff, cons
   const int nfull = p_last == MAXP ? ntiles : ntiles - 1;
   for (int t = 0; t < nfull; ++t) {
     T::template tile_finish<MAXP, V, kKind, kClamp, kTail>(
-        DirectRows{rows.base + t * MAXP, rows.tap_off}, taps, wg, xoff, w, ew, k + t * MAXP,
-        krow + t * MAXP, pix0[t], o0, slots);
+        DirectRows{rows.base + t * MAXP, rows.tap_off, rows.row3}, taps, wg, xoff, w, ew,
+        k + t * MAXP, krow + t * MAXP, pix0[t], o0, slots);
   }
   if (nfull == ntiles) return;
   const int t = ntiles - 1;
   last_tile_finish<T, MAXP, V, kKind, kClamp, kTail>(
-      DirectRows{rows.base + t * MAXP, rows.tap_off}, taps, wg, xoff, w, p_last, ew,
+      DirectRows{rows.base + t * MAXP, rows.tap_off, rows.row3}, taps, wg, xoff, w, p_last, ew,
       k + t * MAXP, krow + t * MAXP, pix0[t], o0, slots);
 }
 

@@ -618,6 +618,25 @@ int main() {
       {2, 7, 7, 512, 1, 64, 3, 3, 1, 1, PadMode::kZero},
       {1, 6, 9, 800, 1, 96, 3, 3, 1, 1, PadMode::kZero},
       {3, 5, 5, 96, 1, 64, 3, 3, 1, 1, PadMode::kOne},
+      // 3-wide windows of 2-word taps, one group, whole 64-channel blocks: AVX-512's full
+      // adder over each window row's three taps from the input's row triples — 1x3 and 5x3
+      // windows, no padding (the triples of the caller's input itself), batch 3 with a
+      // partial tile per image, a larger image whose tiles 2 and 4 threads split, stride 2
+      // and 3, 192 channels, 40 input channels (a part-filled second word), one-sided pads
+      {3, 7, 9, 64, 1, 64, 1, 3, 1, 0, PadMode::kValid},
+      {2, 11, 8, 60, 1, 128, 5, 3, 1, 0, PadMode::kZero, 2, 1, 2, 1},
+      {1, 20, 19, 64, 1, 64, 3, 3, 1, 1, PadMode::kZero},
+      {2, 10, 10, 64, 1, 192, 3, 3, 3, 1, PadMode::kOne},
+      {1, 9, 9, 64, 1, 64, 3, 3, 1, 0, PadMode::kValid},
+      {2, 12, 11, 40, 1, 64, 3, 3, 2, 0, PadMode::kZero, 0, 0, 1, 1},
+      // ... and of 4-word taps (97 to 128 input channels)
+      {2, 9, 8, 100, 1, 64, 5, 3, 1, 0, PadMode::kZero, 2, 1, 2, 1},
+      {1, 14, 10, 128, 1, 128, 3, 3, 2, 1, PadMode::kOne},
+      {3, 7, 7, 128, 1, 64, 1, 3, 1, 0, PadMode::kValid},
+      // ... and of 8, 16, 88 words (a multiple of 4: the word count at run time)
+      {2, 8, 9, 256, 1, 128, 3, 3, 1, 1, PadMode::kOne},
+      {1, 9, 8, 512, 1, 64, 3, 3, 2, 1, PadMode::kZero},
+      {1, 7, 8, 240, 1, 64, 1, 3, 1, 0, PadMode::kValid},
   };
   check_alignment(rng, tally);
   check_block_split(rng, tally);

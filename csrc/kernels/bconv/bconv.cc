@@ -326,7 +326,7 @@ struct ConvContext {
   const uint32_t* x;           // the input as the kernels read it (InputView)
   int xh, xw;                  // its rows and columns per image
   int ho, wo, xwords, parts;   // xwords: words per input pixel as the kernel reads them
-  size_t tiles_per_image;
+  size_t tiles, total;         // tiles and output pixels of the batch (flat)
   const size_t* tap_offset;    // (ky·xw + kx)·xwords, per tap (the plan's)
   const PadKTable* pad_k;      // mode 'zero' with some padding only (the plan's)
   EpilogueWriter writer;
@@ -340,7 +340,7 @@ struct ConvContext {
 struct TileGroup {
   const PadKTable* pad_k = nullptr;  // mode 'zero' with some padding only
   int count = 0;
-  bool full_but_last = true;  // only an image's last tile can be partial
+  bool full_but_last = true;  // all tiles full but the last (the batch's last)
   int p[kTileGroup];
   const uint32_t* base[kTileGroup * kMaxPixels];
   int32_t k_all[kTileGroup * kMaxPixels];
@@ -348,31 +348,34 @@ struct TileGroup {
   size_t pix0_all[kTileGroup];
 };
 
-// Where the group set-up stands: image n, output pixel (oy, ox) of its tile `tile`.
+// Where the group set-up stands: the next tile's first output pixel, (oy, ox) of image n.
+// Tiles run over the batch's output pixels flat (a tile may end in one image and go on in the
+// next), so only the batch's last tile can be partial: small images (2x2 at 6 pixels a tile)
+// fill whole tiles at batch > 1.
 struct TileCursor {
   size_t n;
-  size_t tile;
   int oy, ox;
 };
 
-// Tile slot k of the group at `cur` (then advanced to the next tile): its pixels' window
-// origins in the kernels' input (every window lies inside it) and K (the pad table's row for
-// windows that cross the original input's border in mode 'zero'); with need_ptrs also the
-// indirection rows ptrs[tap·P + i]. Incremental: no division per tile.
+// Tile slot k of the group at `cur` (then advanced to the next tile), flat output pixels
+// [first, first + p): their window origins in the kernels' input (every window lies inside
+// it) and K (the pad table's row for windows that cross the original input's border in mode
+// 'zero'); with need_ptrs also the indirection rows ptrs[tap·P + i]. Incremental: no division
+// per tile.
 void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const uint32_t** ptrs,
-                TileGroup* grp, int k) {
+                TileGroup* grp, int k, size_t first, size_t total) {
   const BconvWeights& W = *ctx.w;
   const int P = W.kernel->max_pixels, taps = W.kh * W.kw, K = taps * W.cg;
-  if (cur->tile == ctx.tiles_per_image) *cur = TileCursor{cur->n + 1, 0, 0, 0};
-  const int first = static_cast<int>(cur->tile) * P;
-  const int p = std::min(P, ctx.ho * ctx.wo - first);
+  const int p = static_cast<int>(std::min<size_t>(P, total - first));
   const size_t col_step = static_cast<size_t>(ctx.geo->stride) * ctx.xwords;
   const size_t row_step = col_step * ctx.xw;
-  const uint32_t* img = ctx.x + cur->n * ctx.xh * ctx.xw * ctx.xwords;
+  const size_t image_words = static_cast<size_t>(ctx.xh) * ctx.xw * ctx.xwords;
+  size_t n = cur->n;
+  const uint32_t* img = ctx.x + n * image_words;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
   int32_t* kk = grp->k_all + k * P;
-  grp->pix0_all[k] = cur->n * ctx.ho * ctx.wo + first;
+  grp->pix0_all[k] = first;
   grp->p[k] = p;
   int oy = cur->oy, ox = cur->ox;
   const uint32_t* at = img + oy * row_step + ox * col_step;
@@ -381,6 +384,7 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
   for (int i = 0; i < p; ++i, ++ox, at += col_step) {
     if (ox == ctx.wo) {
       ox = 0, ++oy;
+      if (oy == ctx.ho) oy = 0, ++n, img += image_words;
       at = img + oy * row_step;
       if (pk) krow_r = pk->by_col.data() + pk->row_pat[oy] * ctx.wo;
     }
@@ -388,8 +392,11 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
     kk[i] = K;
     krow[i] = pk ? krow_r[ox] : nullptr;
   }
-  if (ox == ctx.wo) ox = 0, ++oy;
-  cur->oy = oy, cur->ox = ox, ++cur->tile;
+  if (ox == ctx.wo) {
+    ox = 0, ++oy;
+    if (oy == ctx.ho) oy = 0, ++n;
+  }
+  cur->n = n, cur->oy = oy, cur->ox = ox;
   if (!need_ptrs) return;
   const size_t* off = ctx.tap_offset;
   for (int i = 0; i < p; ++i) {
@@ -397,24 +404,23 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
   }
 }
 
-void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** ptrs,
-                 TileGroup* grp) {
+// Tiles [g0, g0 + count) of `tiles` over the batch's `total` output pixels.
+void build_group(const ConvContext& ctx, size_t g0, int count, size_t tiles, size_t total,
+                 const uint32_t** ptrs, TileGroup* grp) {
   const BconvWeights& W = *ctx.w;
-  const int P = W.kernel->max_pixels;
+  const size_t P = static_cast<size_t>(W.kernel->max_pixels);
   const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
-  const size_t tpi = ctx.tiles_per_image;
-  TileCursor cur{g0 / tpi, g0 % tpi, 0, 0};
-  cur.oy = static_cast<int>(cur.tile * P / ctx.wo);
-  cur.ox = static_cast<int>(cur.tile * P % ctx.wo);
+  const size_t image = static_cast<size_t>(ctx.ho) * ctx.wo;
+  const size_t first = g0 * P, rest = first % image;
+  TileCursor cur{first / image, static_cast<int>(rest / ctx.wo), static_cast<int>(rest % ctx.wo)};
   grp->count = count;
-  // Only an image's last tile can be partial: one among the first count − 1 tiles spoils it.
-  const bool partial_last = (static_cast<size_t>(ctx.ho) * ctx.wo) % P != 0;
-  const size_t last_slot = tpi - 1 - cur.tile;  // the group slot of the image's last tile
-  grp->full_but_last = !partial_last || last_slot + 1 >= static_cast<size_t>(count);
+  // Only the batch's last tile can be partial, and it ends the last range (hence its group).
+  (void)tiles;
+  grp->full_but_last = true;
   // Every block of a group of full tiles finishes in registers from the window origins.
   const bool need_ptrs = !(ctx.all_fused && grp->full_but_last);
   for (int k = 0; k < count; ++k) {
-    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k);
+    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k, first + k * P, total);
   }
 }
 
@@ -481,7 +487,7 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   grp.pad_k = ctx.pad_k;
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
-    build_group(ctx, g0, count, ptrs, &grp);
+    build_group(ctx, g0, count, ctx.tiles, ctx.total, ptrs, &grp);
     for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs, tiles);
     const EpiloguePost& post = ctx.writer.ep.post;
     // Every channel block of these pixels is written (b0..b1: all). Groups of full tiles
@@ -510,8 +516,9 @@ double block_split_share(size_t nblocks, int threads) {
 // layers) — except for packed outputs, whose words are shared between channel blocks. A block
 // split repeats the indirection tables on every thread (about kIndirectionShare of the work).
 // A post pass needs every channel of its pixels, so it rules the block split out, unless the
-// residual tail runs in the registers of every tile group (then the post pass never runs: one
-// image, or no partial tile) and each block's packed bits fill whole words of their own (the
+// residual tail runs in the registers of every tile group (then the post pass never runs:
+// tiles run flat over the batch, so only its last tile can be partial, and it ends its group)
+// and each block's packed bits fill whole words of their own (the
 // threads OR their bits into the words without atomics; 7x7 512-channel blocks of ResNet-18 at
 // batch 1: 9 tiles would be 5 + 4, 8 blocks are 4 + 4).
 struct WorkSplit {
@@ -522,11 +529,10 @@ WorkSplit work_split(const BconvWeights& w, const BconvGeometry& geo, const Epil
                      size_t pixels_per_image, bool tail_in_registers, int threads) {
   const BconvMicrokernel& mk = *w.kernel;
   const size_t P = static_cast<size_t>(mk.max_pixels);
-  const size_t tiles = static_cast<size_t>(geo.n) * ((pixels_per_image + P - 1) / P);
+  const size_t tiles = (static_cast<size_t>(geo.n) * pixels_per_image + P - 1) / P;
   const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
-  const bool whole_tiles = geo.n == 1 || pixels_per_image % P == 0;
   const bool post_free =
-      ep.post.run == nullptr || (tail_in_registers && whole_tiles &&
+      ep.post.run == nullptr || (tail_in_registers &&
                                  (ep.tail->bits == nullptr || mk.block % 32 == 0));
   if (ep.kind != EpilogueKind::kPacked && post_free && threads > 1 &&
       block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
@@ -592,7 +598,6 @@ struct BconvPlan {
   int ho = 0, wo = 0;
   int xh = 0, xw = 0, parts = 1, xwords = 0;  // the input as the kernels read it
   bool copy = false;  // ... is a padded / nibble-split copy (CopyJob)
-  size_t tiles_per_image = 0;
   std::vector<size_t> tap_offset;          // (ky·xw + kx)·xwords
   std::unique_ptr<PadKTable> pad_k;        // mode 'zero' with padding: every channel's K rows
   std::unique_ptr<EpilogueWriter> params;  // the epilogue's parameter rows (out: null)
@@ -669,7 +674,6 @@ std::shared_ptr<const BconvPlan> plan_bconv(const BconvWeights& w, const BconvGe
   pl->copy = padded(geo) || pl->parts != 1;
   pl->xh = pl->copy ? std::max(geo.pad_top + geo.h, (ho - 1) * geo.stride + w.kh) : geo.h;
   pl->xw = pl->copy ? std::max(geo.pad_left + geo.w, (wo - 1) * geo.stride + w.kw) : geo.w;
-  pl->tiles_per_image = (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
       pl->tap_offset.push_back((static_cast<size_t>(ky) * pl->xw + kx) * pl->xwords);
@@ -733,6 +737,8 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
   geo.n = n;
   thread_local AlignedVector<uint32_t> copy;  // the padded / split input, reused across calls
   const uint32_t* in = input_view(plan, x, n, &copy, pool);
+  const size_t total = static_cast<size_t>(n) * ho * wo;
+  const size_t tiles = (total + mk.max_pixels - 1) / mk.max_pixels;
   ConvContext ctx{&w,
                   &plan.geo,
                   in,
@@ -742,7 +748,8 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
                   wo,
                   plan.xwords,
                   plan.parts,
-                  plan.tiles_per_image,
+                  tiles,
+                  total,
                   plan.tap_offset.data(),
                   plan.pad_k.get(),
                   EpilogueWriter(ep, out, *plan.params)};
@@ -758,7 +765,7 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
   }
   const WorkSplit split = work_split(w, geo, ep, static_cast<size_t>(ho) * wo,
                                      ctx.writer.tail != nullptr, pool.num_threads());
-  const TilesJob job{&ctx, static_cast<size_t>(n) * plan.tiles_per_image,
+  const TilesJob job{&ctx, tiles,
                      static_cast<size_t>(w.groups) * w.blocks, split.ranges, split.chunks};
   if (ep.kind == EpilogueKind::kPacked) {
     std::memset(out, 0,

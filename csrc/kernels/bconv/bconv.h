@@ -211,8 +211,8 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
 int epilogue_row_elems(const Epilogue& ep, int cout);
 
 // Whether bconv2d with these weights runs ep.tail in the micro-kernel's registers (for every
-// tile group whose tiles are full but the image's last; the others take ep.post); false
-// without a tail.
+// tile group: tiles run flat over the batch's pixels, so only its last tile can be partial);
+// false without a tail.
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
 
 // Whether the AVX-512 6x64 tiles run that tail in 16-bit lanes for their interior tiles

@@ -326,7 +326,7 @@ struct ConvContext {
   const uint32_t* x;           // the input as the kernels read it (InputView)
   int xh, xw;                  // its rows and columns per image
   int ho, wo, xwords, parts;   // xwords: words per input pixel as the kernel reads them
-  size_t tiles, total;         // tiles and output pixels of the batch (flat)
+  size_t total;                // output pixels of the batch (tiles run over them flat)
   const size_t* tap_offset;    // (ky·xw + kx)·xwords, per tap (the plan's)
   const PadKTable* pad_k;      // mode 'zero' with some padding only (the plan's)
   EpilogueWriter writer;
@@ -404,9 +404,9 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
   }
 }
 
-// Tiles [g0, g0 + count) of `tiles` over the batch's `total` output pixels.
-void build_group(const ConvContext& ctx, size_t g0, int count, size_t tiles, size_t total,
-                 const uint32_t** ptrs, TileGroup* grp) {
+// Tiles [g0, g0 + count) over the batch's ctx.total output pixels.
+void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** ptrs,
+                 TileGroup* grp) {
   const BconvWeights& W = *ctx.w;
   const size_t P = static_cast<size_t>(W.kernel->max_pixels);
   const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
@@ -415,12 +415,11 @@ void build_group(const ConvContext& ctx, size_t g0, int count, size_t tiles, siz
   TileCursor cur{first / image, static_cast<int>(rest / ctx.wo), static_cast<int>(rest % ctx.wo)};
   grp->count = count;
   // Only the batch's last tile can be partial, and it ends the last range (hence its group).
-  (void)tiles;
   grp->full_but_last = true;
   // Every block of a group of full tiles finishes in registers from the window origins.
   const bool need_ptrs = !(ctx.all_fused && grp->full_but_last);
   for (int k = 0; k < count; ++k) {
-    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k, first + k * P, total);
+    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k, first + k * P, ctx.total);
   }
 }
 
@@ -487,7 +486,7 @@ void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b
   grp.pad_k = ctx.pad_k;
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
-    build_group(ctx, g0, count, ctx.tiles, ctx.total, ptrs, &grp);
+    build_group(ctx, g0, count, ptrs, &grp);
     for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs, tiles);
     const EpiloguePost& post = ctx.writer.ep.post;
     // Every channel block of these pixels is written (b0..b1: all). Groups of full tiles
@@ -748,7 +747,6 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
                   wo,
                   plan.xwords,
                   plan.parts,
-                  tiles,
                   total,
                   plan.tap_offset.data(),
                   plan.pad_k.get(),

@@ -161,8 +161,9 @@ Step bdense_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
       w.as<std::uint32_t>(), static_cast<int>(w.shape[0]), static_cast<int>(x.channels), isa));
   std::shared_ptr<std::vector<std::int32_t>> shift;
   const Epilogue ep = make_epilogue(op, &shift);
-  s.run = [weights, shift, ep](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    bdense(*weights, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
+  std::shared_ptr<const BconvPlan> plan = plan_bdense(*weights, ep);  // points into both
+  s.run = [weights, shift, ep, plan](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    bdense(*plan, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
   };
   return s;
 }

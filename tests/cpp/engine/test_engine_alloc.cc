@@ -103,9 +103,12 @@ static long warm_news(const e::Model& m, const std::vector<std::uint8_t>& input,
 }
 
 // The steps whose call path must not allocate: the binary convolutions (plain and fused
-// residual blocks: BconvPlan). The other kernels' per-call parameter tables and std::function
-// captures (glue requant32 / add / pwl / conv, pack, maxpool_packed) are reported, not failed.
-static bool must_not_allocate(const std::string& type) { return type.rfind("bconv", 0) == 0; }
+// residual blocks) and dense layers (BconvPlan). The other kernels' per-call parameter tables
+// and std::function captures (glue requant32 / add / pwl / conv, pack, maxpool_packed) are
+// reported, not failed.
+static bool must_not_allocate(const std::string& type) {
+  return type.rfind("bconv", 0) == 0 || type == "bdense";
+}
 
 // Each step of the program alone (on run_all's activations, as run() would call it): operator
 // new calls per call once warm. Returns their sum.

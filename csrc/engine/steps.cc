@@ -115,12 +115,14 @@ Step pack_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   return s;
 }
 
-// bconv2d's weights prepared for the ISA, its epilogue and geometry (batch set per call).
+// bconv2d's weights prepared for the ISA, its epilogue and geometry (batch set per call),
+// and the plan of its calls (BconvPlan: output size, padded input, K rows, epilogue rows).
 struct PreparedBconv {
   std::shared_ptr<BconvWeights> weights;
   std::shared_ptr<std::vector<std::int32_t>> shift;  // keeps ep.shift alive
   Epilogue ep;
   BconvGeometry geo;
+  std::shared_ptr<const BconvPlan> plan;  // points into weights and ep's arrays
 };
 
 PreparedBconv prepare_bconv(const ValidGraph& g, const ValidOp& op, Isa isa) {
@@ -137,6 +139,7 @@ PreparedBconv prepare_bconv(const ValidGraph& g, const ValidOp& op, Isa isa) {
   p.geo.stride = static_cast<int>(op.attrs.stride);
   set_pads(op.attrs, &p.geo);
   p.geo.mode = pad_mode(op.attrs.pad_mode);
+  p.plan = plan_bconv(*p.weights, p.geo, p.ep);
   return p;
 }
 
@@ -145,9 +148,7 @@ Step bconv_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
   auto p = std::make_shared<const PreparedBconv>(prepare_bconv(g, op, isa));
   s.prepared = p;
   s.run = [p](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    BconvGeometry gn = p->geo;
-    gn.n = static_cast<int>(n);
-    bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, p->ep, out, pool);
+    bconv2d(*p->plan, in<std::uint32_t>(ins, 0), static_cast<int>(n), p->ep, out, pool);
   };
   return s;
 }
@@ -160,8 +161,9 @@ Step bdense_step(const ValidGraph& g, const ValidOp& op, Isa isa) {
       w.as<std::uint32_t>(), static_cast<int>(w.shape[0]), static_cast<int>(x.channels), isa));
   std::shared_ptr<std::vector<std::int32_t>> shift;
   const Epilogue ep = make_epilogue(op, &shift);
-  s.run = [weights, shift, ep](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
-    bdense(*weights, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
+  std::shared_ptr<const BconvPlan> plan = plan_bdense(*weights, ep);  // points into both
+  s.run = [weights, shift, ep, plan](Ins ins, void* out, std::size_t n, ThreadPool& pool) {
+    bdense(*plan, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
   };
   return s;
 }
@@ -784,9 +786,7 @@ Step make_residual_step(const ValidGraph& g, const ResidualChain& chain, const S
       ep.post.run = &residual_post;
       ep.post.ctx = &call;
       ep.tail = &tail;
-      BconvGeometry gn = p->geo;
-      gn.n = static_cast<int>(n);
-      bconv2d(*p->weights, in<std::uint32_t>(ins, 0), gn, ep, out, pool);
+      bconv2d(*p->plan, in<std::uint32_t>(ins, 0), static_cast<int>(n), ep, out, pool);
     };
   } catch (const std::invalid_argument& e) {
     throw unsupported(conv, e);

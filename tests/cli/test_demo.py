@@ -26,6 +26,8 @@ def test_median_ms_counts_runs():
 def test_table_and_chart(tmp_path):
     text = cmd_demo.table(_rows())
     assert "bnnflow int8" in text and "4.00x" in text  # binary model 4x slower than int8
+    # float (2nd row) takes twice int8's time at every batch
+    assert "float ms / int8 ms): 2.00x at batch 1, 2.00x at batch 256" in text
     agree = {"int8": {"agreement": 1.0}, "float": {"agreement": 0.995}}
     cmd_demo.chart(_rows(), agree, 1, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -324,11 +324,12 @@ bool tail_q64_fits(const BconvWeights& w, const ResidualTail& t, int og_ch) {
 struct ConvContext {
   const BconvWeights* w;
   const BconvGeometry* geo;
-  const uint32_t* x;           // the input as the kernels read it (InputView)
+  const uint32_t* x;           // the input as the kernels read it (input_view)
   int xh, xw;                  // its rows and columns per image
   int ho, wo, xwords, parts;   // xwords: words per input pixel as the kernel reads them
-  size_t tiles_per_image;
-  std::vector<size_t> tap_offset;  // (ky·xw + kx)·xwords
+  size_t total;                // output pixels of the batch (tiles run over them flat)
+  const size_t* tap_offset;    // (ky·xw + kx)·xwords, per tap (the plan's)
+  const PadKTable* pad_k;      // mode 'zero' with some padding only (the plan's)
   EpilogueWriter writer;
   bool fused = false;              // full channel blocks finish in the micro-kernel
   bool all_fused = false;          // ... and every block is full: no indirection rows
@@ -341,7 +342,7 @@ struct ConvContext {
 struct TileGroup {
   const PadKTable* pad_k = nullptr;  // mode 'zero' with some padding only
   int count = 0;
-  bool full_but_last = true;  // only an image's last tile can be partial
+  bool full_but_last = true;  // all tiles full but the last (the batch's last)
   int p[kTileGroup];
   const uint32_t* base[kTileGroup * kMaxPixels];
   int32_t k_all[kTileGroup * kMaxPixels];
@@ -349,31 +350,34 @@ struct TileGroup {
   size_t pix0_all[kTileGroup];
 };
 
-// Where the group set-up stands: image n, output pixel (oy, ox) of its tile `tile`.
+// Where the group set-up stands: the next tile's first output pixel, (oy, ox) of image n.
+// Tiles run over the batch's output pixels flat (a tile may end in one image and go on in the
+// next), so only the batch's last tile can be partial: small images (2x2 at 6 pixels a tile)
+// fill whole tiles at batch > 1.
 struct TileCursor {
   size_t n;
-  size_t tile;
   int oy, ox;
 };
 
-// Tile slot k of the group at `cur` (then advanced to the next tile): its pixels' window
-// origins in the kernels' input (every window lies inside it) and K (the pad table's row for
-// windows that cross the original input's border in mode 'zero'); with need_ptrs also the
-// indirection rows ptrs[tap·P + i]. Incremental: no division per tile.
+// Tile slot k of the group at `cur` (then advanced to the next tile), flat output pixels
+// [first, first + p): their window origins in the kernels' input (every window lies inside
+// it) and K (the pad table's row for windows that cross the original input's border in mode
+// 'zero'); with need_ptrs also the indirection rows ptrs[tap·P + i]. Incremental: no division
+// per tile.
 void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const uint32_t** ptrs,
-                TileGroup* grp, int k) {
+                TileGroup* grp, int k, size_t first, size_t total) {
   const BconvWeights& W = *ctx.w;
   const int P = W.kernel->max_pixels, taps = W.kh * W.kw, K = taps * W.cg;
-  if (cur->tile == ctx.tiles_per_image) *cur = TileCursor{cur->n + 1, 0, 0, 0};
-  const int first = static_cast<int>(cur->tile) * P;
-  const int p = std::min(P, ctx.ho * ctx.wo - first);
+  const int p = static_cast<int>(std::min<size_t>(P, total - first));
   const size_t col_step = static_cast<size_t>(ctx.geo->stride) * ctx.xwords;
   const size_t row_step = col_step * ctx.xw;
-  const uint32_t* img = ctx.x + cur->n * ctx.xh * ctx.xw * ctx.xwords;
+  const size_t image_words = static_cast<size_t>(ctx.xh) * ctx.xw * ctx.xwords;
+  size_t n = cur->n;
+  const uint32_t* img = ctx.x + n * image_words;
   const uint32_t** base = grp->base + k * P;
   const int32_t** krow = grp->krow_all + k * P;
   int32_t* kk = grp->k_all + k * P;
-  grp->pix0_all[k] = cur->n * ctx.ho * ctx.wo + first;
+  grp->pix0_all[k] = first;
   grp->p[k] = p;
   int oy = cur->oy, ox = cur->ox;
   const uint32_t* at = img + oy * row_step + ox * col_step;
@@ -382,6 +386,7 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
   for (int i = 0; i < p; ++i, ++ox, at += col_step) {
     if (ox == ctx.wo) {
       ox = 0, ++oy;
+      if (oy == ctx.ho) oy = 0, ++n, img += image_words;
       at = img + oy * row_step;
       if (pk) krow_r = pk->by_col.data() + pk->row_pat[oy] * ctx.wo;
     }
@@ -389,33 +394,34 @@ void build_tile(const ConvContext& ctx, TileCursor* cur, bool need_ptrs, const u
     kk[i] = K;
     krow[i] = pk ? krow_r[ox] : nullptr;
   }
-  if (ox == ctx.wo) ox = 0, ++oy;
-  cur->oy = oy, cur->ox = ox, ++cur->tile;
+  if (ox == ctx.wo) {
+    ox = 0, ++oy;
+    if (oy == ctx.ho) oy = 0, ++n;
+  }
+  cur->n = n, cur->oy = oy, cur->ox = ox;
   if (!need_ptrs) return;
-  const size_t* off = ctx.tap_offset.data();
+  const size_t* off = ctx.tap_offset;
   for (int i = 0; i < p; ++i) {
     for (int t = 0; t < taps; ++t) ptrs[t * P + i] = base[i] + off[t];
   }
 }
 
+// Tiles [g0, g0 + count) over the batch's ctx.total output pixels.
 void build_group(const ConvContext& ctx, size_t g0, int count, const uint32_t** ptrs,
                  TileGroup* grp) {
   const BconvWeights& W = *ctx.w;
-  const int P = W.kernel->max_pixels;
+  const size_t P = static_cast<size_t>(W.kernel->max_pixels);
   const size_t per_tile = static_cast<size_t>(W.kh) * W.kw * P;
-  const size_t tpi = ctx.tiles_per_image;
-  TileCursor cur{g0 / tpi, g0 % tpi, 0, 0};
-  cur.oy = static_cast<int>(cur.tile * P / ctx.wo);
-  cur.ox = static_cast<int>(cur.tile * P % ctx.wo);
+  const size_t image = static_cast<size_t>(ctx.ho) * ctx.wo;
+  const size_t first = g0 * P, rest = first % image;
+  TileCursor cur{first / image, static_cast<int>(rest / ctx.wo), static_cast<int>(rest % ctx.wo)};
   grp->count = count;
-  // Only an image's last tile can be partial: one among the first count − 1 tiles spoils it.
-  const bool partial_last = (static_cast<size_t>(ctx.ho) * ctx.wo) % P != 0;
-  const size_t last_slot = tpi - 1 - cur.tile;  // the group slot of the image's last tile
-  grp->full_but_last = !partial_last || last_slot + 1 >= static_cast<size_t>(count);
+  // Only the batch's last tile can be partial, and it ends the last range (hence its group).
+  grp->full_but_last = true;
   // Every block of a group of full tiles finishes in registers from the window origins.
   const bool need_ptrs = !(ctx.all_fused && grp->full_but_last);
   for (int k = 0; k < count; ++k) {
-    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k);
+    build_tile(ctx, &cur, need_ptrs, ptrs + k * per_tile, grp, k, first + k * P, ctx.total);
   }
 }
 
@@ -438,7 +444,7 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
   const int xoff = g * W.wg * ctx.parts, count = grp.count, p_last = grp.p[count - 1];
   const uint32_t* wb = W.data.data() + b * static_cast<size_t>(taps) * W.wg * ctx.parts * CB;
   if (ctx.fused && grp.full_but_last && nc == CB) {
-    const TileRows rows{grp.base, ctx.tap_offset.data(), ctx.row3};
+    const TileRows rows{grp.base, ctx.tap_offset, ctx.row3};
     mk.run_many_finish(rows, taps, W.wg, xoff, wb, count, p_last, ctx.writer, grp.k_all,
                        grp.krow_all, grp.pix0_all, o0);
     return;
@@ -460,25 +466,30 @@ void run_block(const ConvContext& ctx, const TileGroup& grp, size_t b,
 
 // Pixel tiles [t0, t1) (flat over images), channel blocks [b0, b1): groups of kTileGroup
 // tiles share one pass over each weight block, which stays in L1.
+// The indirection rows and popcount sums of one tile group: each thread's, grown to the
+// largest layer it has run and then reused (no allocation per call).
+struct TileScratch {
+  std::vector<const uint32_t*> ptrs;
+  AlignedVector<int32_t> tiles;
+};
+
 void run_tiles(const ConvContext& ctx, size_t t0, size_t t1, size_t b0, size_t b1) {
   const BconvWeights& W = *ctx.w;
   const BconvMicrokernel& mk = *W.kernel;
   const int P = mk.max_pixels;
-  std::vector<const uint32_t*> ptrs(static_cast<size_t>(kTileGroup) * W.kh * W.kw * P);
-  std::vector<int32_t> tiles(static_cast<size_t>(kTileGroup) * P * mk.block);
+  thread_local TileScratch scratch;
+  const size_t nptrs = static_cast<size_t>(kTileGroup) * W.kh * W.kw * P;
+  const size_t ntiles = static_cast<size_t>(kTileGroup) * P * mk.block;
+  if (scratch.ptrs.size() < nptrs) scratch.ptrs.resize(nptrs);
+  if (scratch.tiles.size() < ntiles) scratch.tiles.resize(ntiles);
+  const uint32_t** ptrs = scratch.ptrs.data();
+  int32_t* tiles = scratch.tiles.data();
   TileGroup grp;
-  PadKTable pad_k;
-  if (ctx.geo->mode == PadMode::kZero && padded(*ctx.geo)) {
-    int o0, o1, last0, last1;
-    block_channels(W, b0, &o0, &o1);
-    block_channels(W, b1 - 1, &last0, &last1);
-    pad_k = make_pad_k(W, *ctx.geo, ctx.ho, ctx.wo, o0, last1);
-    grp.pad_k = &pad_k;
-  }
+  grp.pad_k = ctx.pad_k;
   for (size_t g0 = t0; g0 < t1; g0 += kTileGroup) {
     const int count = static_cast<int>(std::min<size_t>(kTileGroup, t1 - g0));
-    build_group(ctx, g0, count, ptrs.data(), &grp);
-    for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs.data(), tiles.data());
+    build_group(ctx, g0, count, ptrs, &grp);
+    for (size_t b = b0; b < b1; ++b) run_block(ctx, grp, b, ptrs, tiles);
     const EpiloguePost& post = ctx.writer.ep.post;
     // Every channel block of these pixels is written (b0..b1: all). Groups of full tiles
     // finished the residual tail in registers when the writer has it.
@@ -506,8 +517,9 @@ double block_split_share(size_t nblocks, int threads) {
 // layers) — except for packed outputs, whose words are shared between channel blocks. A block
 // split repeats the indirection tables on every thread (about kIndirectionShare of the work).
 // A post pass needs every channel of its pixels, so it rules the block split out, unless the
-// residual tail runs in the registers of every tile group (then the post pass never runs: one
-// image, or no partial tile) and each block's packed bits fill whole words of their own (the
+// residual tail runs in the registers of every tile group (then the post pass never runs:
+// tiles run flat over the batch, so only its last tile can be partial, and it ends its group)
+// and each block's packed bits fill whole words of their own (the
 // threads OR their bits into the words without atomics; 7x7 512-channel blocks of ResNet-18 at
 // batch 1: 9 tiles would be 5 + 4, 8 blocks are 4 + 4).
 struct WorkSplit {
@@ -518,11 +530,10 @@ WorkSplit work_split(const BconvWeights& w, const BconvGeometry& geo, const Epil
                      size_t pixels_per_image, bool tail_in_registers, int threads) {
   const BconvMicrokernel& mk = *w.kernel;
   const size_t P = static_cast<size_t>(mk.max_pixels);
-  const size_t tiles = static_cast<size_t>(geo.n) * ((pixels_per_image + P - 1) / P);
+  const size_t tiles = (static_cast<size_t>(geo.n) * pixels_per_image + P - 1) / P;
   const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
-  const bool whole_tiles = geo.n == 1 || pixels_per_image % P == 0;
   const bool post_free =
-      ep.post.run == nullptr || (tail_in_registers && whole_tiles &&
+      ep.post.run == nullptr || (tail_in_registers &&
                                  (ep.tail->bits == nullptr || mk.block % 32 == 0));
   if (ep.kind != EpilogueKind::kPacked && post_free && threads > 1 &&
       block_split_share(nblocks, threads) < largest_share(tiles, threads)) {
@@ -533,83 +544,192 @@ WorkSplit work_split(const BconvWeights& w, const BconvGeometry& geo, const Epil
 
 // The input as the micro-kernels read it: [n][xh][xw][xwords] with every window of every
 // output pixel inside. Without padding and nibble split that is x itself. Otherwise a copy
-// per call into `buf` (the calling thread's, reused): the nibble-split words [..][word][lo, hi]
-// for split kernels, and with padding the input at (pad_top, pad_left) of an image of
-// xh = max(pad_top + h, (ho − 1)·stride + kh) rows (xw likewise) whose other words are 0 —
-// the +1 pad of mode 'one'; mode 'zero' corrects the border pixels' K (PadKTable). One pass,
-// split over the threads (every tile may read any row, so it completes before the tiles start).
-struct InputView {
+// per call into the calling thread's buffer (reused): the nibble-split words
+// [..][word][lo, hi] for split kernels, and with padding the input at (pad_top, pad_left) of
+// an image of xh = max(pad_top + h, (ho − 1)·stride + kh) rows (xw likewise) whose other
+// words are 0 — the +1 pad of mode 'one'; mode 'zero' corrects the border pixels' K
+// (PadKTable). One pass, split over the threads when large (every tile may read any row, so
+// it completes before the tiles start).
+struct CopyJob {
+  const BconvGeometry* g;
   const uint32_t* x;
-  int xh, xw;
+  uint32_t* dst;
+  int xh, words, parts, nsplit;
+  size_t rows, row_words;
 };
 
-InputView input_view(const BconvWeights& w, const uint32_t* x, const BconvGeometry& g, int ho,
-                     int wo, int parts, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
-  if (!padded(g) && parts == 1) return {x, g.h, g.w};
-  const int words = w.groups * w.wg, xwords = words * parts;
-  const int xh = std::max(g.pad_top + g.h, (ho - 1) * g.stride + w.kh);
-  const int xw = std::max(g.pad_left + g.w, (wo - 1) * g.stride + w.kw);
-  const size_t row_words = static_cast<size_t>(xw) * xwords;
-  const size_t rows = static_cast<size_t>(g.n) * xh;
-  if (buf->size() < rows * row_words) buf->resize(rows * row_words);
-  uint32_t* dst = buf->data();
-  const int nsplit =
-      static_cast<int>(std::min<size_t>(pool.num_threads(), rows * row_words / 8192 + 1));
-  pool.parallel_for(nsplit, [&](size_t task) {
-    size_t r0, r1;
-    split_range(rows, nsplit, static_cast<int>(task), &r0, &r1);
-    for (size_t r = r0; r < r1; ++r) {
-      uint32_t* d = dst + r * row_words;
-      const int iy = static_cast<int>(r % xh) - g.pad_top;
-      if (iy < 0 || iy >= g.h) {
-        std::memset(d, 0, row_words * sizeof(uint32_t));
-        continue;
-      }
-      const size_t left = static_cast<size_t>(g.pad_left) * xwords;
-      const size_t n_in = static_cast<size_t>(g.w) * words;
-      const uint32_t* src = x + (r / xh * g.h + iy) * n_in;
-      std::memset(d, 0, left * sizeof(uint32_t));
-      if (parts == 1) {
-        std::memcpy(d + left, src, n_in * sizeof(uint32_t));
-      } else {
-        for (size_t i = 0; i < n_in; ++i) {
-          d[left + 2 * i] = src[i] & 0x0f0f0f0fu;
-          d[left + 2 * i + 1] = (src[i] >> 4) & 0x0f0f0f0fu;
-        }
-      }
-      const size_t used = left + n_in * parts;
-      std::memset(d + used, 0, (row_words - used) * sizeof(uint32_t));
+// Images of up to this many words are zeroed whole, then their input rows copied: one memset
+// per call instead of three per row (small layers); larger ones zero only their padding.
+constexpr size_t kZeroWholeWords = 4096;
+
+void copy_rows(const CopyJob& j, size_t r0, size_t r1) {
+  const BconvGeometry& g = *j.g;
+  const size_t left = static_cast<size_t>(g.pad_left) * j.words * j.parts;
+  const size_t n_in = static_cast<size_t>(g.w) * j.words;
+  const size_t used = left + n_in * j.parts;
+  const bool zero_whole = j.row_words * j.xh <= kZeroWholeWords;
+  if (zero_whole) std::memset(j.dst + r0 * j.row_words, 0, (r1 - r0) * j.row_words * 4);
+  for (size_t r = r0; r < r1; ++r) {
+    uint32_t* d = j.dst + r * j.row_words;
+    const int iy = static_cast<int>(r % j.xh) - g.pad_top;
+    if (iy < 0 || iy >= g.h) {
+      if (!zero_whole) std::memset(d, 0, j.row_words * sizeof(uint32_t));
+      continue;
     }
-  });
-  return {dst, xh, xw};
+    const uint32_t* src = j.x + (r / j.xh * g.h + iy) * n_in;
+    if (!zero_whole) std::memset(d, 0, left * sizeof(uint32_t));
+    if (j.parts == 1) {
+      std::memcpy(d + left, src, n_in * sizeof(uint32_t));
+    } else {
+      for (size_t i = 0; i < n_in; ++i) {
+        d[left + 2 * i] = src[i] & 0x0f0f0f0fu;
+        d[left + 2 * i + 1] = (src[i] >> 4) & 0x0f0f0f0fu;
+      }
+    }
+    if (!zero_whole) std::memset(d + used, 0, (j.row_words - used) * sizeof(uint32_t));
+  }
 }
+
+// One row-triples pass split over the threads (see row_triples).
+struct RowTriplesJob {
+  RowTriplesFn make;
+  const uint32_t* x;
+  uint32_t* h;
+  size_t len, step;
+  int nsplit;
+};
 
 // The row triples of the input view (BconvMicrokernel::row_triples) into `buf`, when the
 // micro-kernel reads them: 3-wide windows of 2 words a tap or a multiple of 4 (33-64, 97-128,
 // 225-256, ... input channels), one group, every block fused. Returns TileRows::row3 (0:
 // none). One pass, split over the threads.
-ptrdiff_t row_triples(const BconvWeights& w, const InputView& in, int n, int xwords,
-                      bool all_fused, AlignedVector<uint32_t>* buf, ThreadPool& pool) {
+ptrdiff_t row_triples(const BconvWeights& w, const uint32_t* x, int n, int xh, int xw,
+                      int xwords, bool all_fused, AlignedVector<uint32_t>* buf,
+                      ThreadPool& pool) {
   const RowTriplesFn make = w.kernel->row_triples;
   const bool words_fit = w.wg == 2 || w.wg % 4 == 0;
   if (make == nullptr || !all_fused || w.kw != 3 || !words_fit || w.groups != 1) return 0;
   const size_t step = static_cast<size_t>(xwords);
-  const size_t total = static_cast<size_t>(n) * in.xh * in.xw * step;
+  const size_t total = static_cast<size_t>(n) * xh * xw * step;
   if (total <= 2 * step) return 0;
   const size_t len = total - 2 * step;
   if (buf->size() < len) buf->resize(len);
   uint32_t* h = buf->data();
   const int nsplit = static_cast<int>(std::min<size_t>(pool.num_threads(), len / 16384 + 1));
-  pool.parallel_for(nsplit, [&](size_t task) {
-    size_t k0, k1;
-    split_range(len, nsplit, static_cast<int>(task), &k0, &k1);
-    make(in.x + k0, k1 - k0, step, h + k0);
-  });
+  if (nsplit == 1) {
+    make(x, len, step, h);
+  } else {
+    const RowTriplesJob job{make, x, h, len, step, nsplit};
+    const RowTriplesJob* j = &job;  // one pointer: std::function keeps it without allocating
+    pool.parallel_for(nsplit, [j](size_t task) {
+      size_t k0, k1;
+      split_range(j->len, j->nsplit, static_cast<int>(task), &k0, &k1);
+      j->make(j->x + k0, k1 - k0, j->step, j->h + k0);
+    });
+  }
   return static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(h) -
-                                reinterpret_cast<uintptr_t>(in.x));
+                                reinterpret_cast<uintptr_t>(x));
 }
 
 }  // namespace
+
+struct BconvPlan {
+  const BconvWeights* w = nullptr;
+  BconvGeometry geo;  // n = 1
+  Epilogue ep;        // without post and tail
+  int ho = 0, wo = 0;
+  int xh = 0, xw = 0, parts = 1, xwords = 0;  // the input as the kernels read it
+  bool copy = false;  // ... is a padded / nibble-split copy (CopyJob)
+  std::vector<size_t> tap_offset;          // (ky·xw + kx)·xwords
+  std::unique_ptr<PadKTable> pad_k;        // mode 'zero' with padding: every channel's K rows
+  std::unique_ptr<EpilogueWriter> params;  // the epilogue's parameter rows (out: null)
+  bool fused = false, all_fused = false;   // as ConvContext
+};
+
+namespace {
+
+// The input rows the kernels read for `n` images: x itself or the thread's padded copy.
+const uint32_t* input_view(const BconvPlan& pl, const uint32_t* x, int n,
+                           AlignedVector<uint32_t>* buf, ThreadPool& pool) {
+  if (!pl.copy) return x;
+  const size_t row_words = static_cast<size_t>(pl.xw) * pl.xwords;
+  const size_t rows = static_cast<size_t>(n) * pl.xh;
+  if (buf->size() < rows * row_words) buf->resize(rows * row_words);
+  const int nsplit =
+      static_cast<int>(std::min<size_t>(pool.num_threads(), rows * row_words / 8192 + 1));
+  const CopyJob job{&pl.geo, x,         buf->data(), pl.xh, pl.w->groups * pl.w->wg,
+                    pl.parts, nsplit,   rows,        row_words};
+  if (nsplit == 1) {
+    copy_rows(job, 0, rows);
+  } else {
+    const CopyJob* j = &job;  // one pointer: std::function keeps it without allocating
+    pool.parallel_for(static_cast<size_t>(nsplit), [j](size_t task) {
+      size_t r0, r1;
+      split_range(j->rows, j->nsplit, static_cast<int>(task), &r0, &r1);
+      copy_rows(*j, r0, r1);
+    });
+  }
+  return buf->data();
+}
+
+// The epilogue parameters a plan was made for (everything but post and tail).
+bool same_params(const Epilogue& a, const Epilogue& b) {
+  return a.kind == b.kind && a.lo == b.lo && a.hi == b.hi && a.scale == b.scale &&
+         a.bias == b.bias && a.mult == b.mult && a.offset == b.offset && a.shift == b.shift &&
+         a.threshold == b.threshold && a.out_groups == b.out_groups;
+}
+
+struct TilesJob {
+  const ConvContext* ctx;
+  size_t tiles, nblocks, ranges, chunks;
+};
+
+}  // namespace
+
+std::shared_ptr<const BconvPlan> plan_bconv(const BconvWeights& w, const BconvGeometry& geo,
+                                            const Epilogue& ep) {
+  const BconvMicrokernel& mk = *w.kernel;
+  if (mk.max_pixels > kMaxPixels || mk.block > kMaxBlock) {
+    throw std::logic_error(std::string("bconv2d: micro-kernel tile too large: ") + mk.name);
+  }
+  if (geo.mode == PadMode::kValid && padded(geo)) {
+    throw std::invalid_argument("bconv2d: padding mode 'valid' needs pad == 0");
+  }
+  if (geo.pad_top < 0 || geo.pad_left < 0 || geo.pad_bottom < 0 || geo.pad_right < 0) {
+    throw std::invalid_argument("bconv2d: negative padding");
+  }
+  auto pl = std::make_shared<BconvPlan>();
+  pl->w = &w;
+  pl->geo = geo;
+  pl->geo.n = 1;
+  pl->ep = ep;
+  pl->ep.post = EpiloguePost{};
+  pl->ep.tail = nullptr;
+  pl->ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom);
+  pl->wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
+  pl->params = std::make_unique<EpilogueWriter>(pl->ep, w.cout, nullptr);
+  pl->params->int8_q64_fits = pl->params->int8_q64 != nullptr && w.kh * w.kw * w.cg <= 32767;
+  if (pl->ho <= 0 || pl->wo <= 0) return pl;
+  const int ho = pl->ho, wo = pl->wo;
+  pl->parts = mk.split_nibbles ? 2 : 1;
+  pl->xwords = w.groups * w.wg * pl->parts;
+  pl->copy = padded(geo) || pl->parts != 1;
+  pl->xh = pl->copy ? std::max(geo.pad_top + geo.h, (ho - 1) * geo.stride + w.kh) : geo.h;
+  pl->xw = pl->copy ? std::max(geo.pad_left + geo.w, (wo - 1) * geo.stride + w.kw) : geo.w;
+  for (int ky = 0; ky < w.kh; ++ky) {
+    for (int kx = 0; kx < w.kw; ++kx) {
+      pl->tap_offset.push_back((static_cast<size_t>(ky) * pl->xw + kx) * pl->xwords);
+    }
+  }
+  if (geo.mode == PadMode::kZero && padded(geo)) {
+    pl->pad_k = std::make_unique<PadKTable>(make_pad_k(w, geo, ho, wo, 0, w.cout));
+  }
+  const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !pl->params->int8_fits_32;
+  pl->fused = mk.run_many_finish != nullptr && !int8_slow;
+  // Tiles skip their indirection rows only when every channel block finishes in registers.
+  pl->all_fused = pl->fused && w.cout_g % mk.block == 0;
+  return pl;
+}
 
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep) {
   if (ep.tail == nullptr || ep.kind != EpilogueKind::kInt8) return false;
@@ -637,69 +757,79 @@ int bconv_block_chunks(const BconvWeights& w, const BconvGeometry& geo, const Ep
 
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
              const Epilogue& ep, void* out, ThreadPool& pool) {
-  const BconvMicrokernel& mk = *w.kernel;
-  if (mk.max_pixels > kMaxPixels || mk.block > kMaxBlock) {
-    throw std::logic_error(std::string("bconv2d: micro-kernel tile too large: ") + mk.name);
+  bconv2d(*plan_bconv(w, geo, ep), x, geo.n, ep, out, pool);
+}
+
+void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep, void* out,
+             ThreadPool& pool) {
+  if (!same_params(plan.ep, ep)) {
+    throw std::invalid_argument("bconv2d: the epilogue's parameters are not its plan's");
   }
-  if (geo.mode == PadMode::kValid && padded(geo)) {
-    throw std::invalid_argument("bconv2d: padding mode 'valid' needs pad == 0");
-  }
-  if (geo.pad_top < 0 || geo.pad_left < 0 || geo.pad_bottom < 0 || geo.pad_right < 0) {
-    throw std::invalid_argument("bconv2d: negative padding");
-  }
-  const int ho = conv_out_size(geo.h, w.kh, geo.stride, geo.pad_top, geo.pad_bottom);
-  const int wo = conv_out_size(geo.w, w.kw, geo.stride, geo.pad_left, geo.pad_right);
   if (ep.post.run != nullptr && ep.kind != EpilogueKind::kInt8) {
     throw std::invalid_argument("bconv2d: a post pass needs the int8 epilogue");
   }
   if (ep.tail != nullptr && ep.post.run == nullptr) {
     throw std::invalid_argument("bconv2d: a residual tail needs its post pass (the fallback)");
   }
-  if (ho <= 0 || wo <= 0 || geo.n <= 0) return;
-  const int parts = mk.split_nibbles ? 2 : 1;
-  const int xwords = w.groups * w.wg * parts;
+  const int ho = plan.ho, wo = plan.wo;
+  if (ho <= 0 || wo <= 0 || n <= 0) return;
+  const BconvWeights& w = *plan.w;
+  const BconvMicrokernel& mk = *w.kernel;
+  BconvGeometry geo = plan.geo;
+  geo.n = n;
   thread_local AlignedVector<uint32_t> copy;  // the padded / split input, reused across calls
-  const InputView in = input_view(w, x, geo, ho, wo, parts, &copy, pool);
-  const size_t tiles_per_image =
-      (static_cast<size_t>(ho) * wo + mk.max_pixels - 1) / mk.max_pixels;
-  ConvContext ctx{&w,    &geo, in.x, in.xh, in.xw, ho, wo, xwords, parts, tiles_per_image, {},
-                  EpilogueWriter(ep, w.cout, out)};
-  const bool int8_slow = ep.kind == EpilogueKind::kInt8 && !ctx.writer.int8_fits_32;
-  ctx.writer.int8_q64_fits = ctx.writer.int8_q64 != nullptr && w.kh * w.kw * w.cg <= 32767;
-  ctx.fused = mk.run_many_finish != nullptr && !int8_slow;
-  // Tiles skip their indirection rows only when every channel block finishes in registers.
-  ctx.all_fused = ctx.fused && w.cout_g % mk.block == 0;
+  const uint32_t* in = input_view(plan, x, n, &copy, pool);
+  const size_t total = static_cast<size_t>(n) * ho * wo;
+  const size_t tiles = (total + mk.max_pixels - 1) / mk.max_pixels;
+  ConvContext ctx{&w,
+                  &plan.geo,
+                  in,
+                  plan.xh,
+                  plan.xw,
+                  ho,
+                  wo,
+                  plan.xwords,
+                  plan.parts,
+                  total,
+                  plan.tap_offset.data(),
+                  plan.pad_k.get(),
+                  EpilogueWriter(ep, out, *plan.params)};
+  ctx.fused = plan.fused;
+  ctx.all_fused = plan.all_fused;
   if (tail_fits(w, ep, ctx.writer.int8_fits_32)) {
     ctx.writer.enable_tail(ep.tail);
     ctx.writer.tail_q64 = tail_q64_fits(w, *ep.tail, ctx.writer.og_ch);
     if (ep.tail->bits != nullptr) {  // the micro-kernels OR their bits into the words
       std::memset(ep.tail->bits, 0,
-                  static_cast<size_t>(geo.n) * ho * wo * ctx.writer.tail_words * sizeof(uint32_t));
+                  static_cast<size_t>(n) * ho * wo * ctx.writer.tail_words * sizeof(uint32_t));
     }
   }
   thread_local AlignedVector<uint32_t> triples;  // row triples of the input view, reused
-  ctx.row3 = row_triples(w, in, geo.n, xwords, ctx.all_fused, &triples, pool);
-  for (int ky = 0; ky < w.kh; ++ky) {
-    for (int kx = 0; kx < w.kw; ++kx) {
-      ctx.tap_offset.push_back((static_cast<size_t>(ky) * in.xw + kx) * xwords);
+  ctx.row3 = row_triples(w, in, n, plan.xh, plan.xw, plan.xwords, ctx.all_fused, &triples, pool);
     }
   }
   const WorkSplit split = work_split(w, geo, ep, static_cast<size_t>(ho) * wo,
                                      ctx.writer.tail != nullptr, pool.num_threads());
-  const size_t tiles = static_cast<size_t>(geo.n) * tiles_per_image;
-  const size_t nblocks = static_cast<size_t>(w.groups) * w.blocks;
-  const size_t ranges = split.ranges, chunks = split.chunks;
+  const TilesJob job{&ctx, tiles,
+                     static_cast<size_t>(w.groups) * w.blocks, split.ranges, split.chunks};
   if (ep.kind == EpilogueKind::kPacked) {
     std::memset(out, 0,
-                static_cast<size_t>(geo.n) * ho * wo * epilogue_row_elems(ep, w.cout) *
+                static_cast<size_t>(n) * ho * wo * epilogue_row_elems(ep, w.cout) *
                     sizeof(uint32_t));
   }
-  pool.parallel_for(ranges * chunks, [&](size_t task) {
-    size_t t0, t1, b0, b1;
-    split_range(tiles, static_cast<int>(ranges), static_cast<int>(task / chunks), &t0, &t1);
-    split_range(nblocks, static_cast<int>(chunks), static_cast<int>(task % chunks), &b0, &b1);
-    run_tiles(ctx, t0, t1, b0, b1);
-  });
+  if (job.ranges * job.chunks == 1) {
+    run_tiles(ctx, 0, job.tiles, 0, job.nblocks);
+  } else {
+    const TilesJob* j = &job;  // one pointer: std::function keeps it without allocating
+    pool.parallel_for(job.ranges * job.chunks, [j](size_t task) {
+      size_t t0, t1, b0, b1;
+      split_range(j->tiles, static_cast<int>(j->ranges), static_cast<int>(task / j->chunks), &t0,
+                  &t1);
+      split_range(j->nblocks, static_cast<int>(j->chunks), static_cast<int>(task % j->chunks),
+                  &b0, &b1);
+      run_tiles(*j->ctx, t0, t1, b0, b1);
+    });
+  }
   // As the int8 kernels' staging (kScratchKeepBytes in kernels/common/kernel_common.h): a
   // copy above 4 MiB (a large batch) is not kept for the thread's lifetime.
   constexpr size_t kCopyKeepBytes = size_t{4} << 20;

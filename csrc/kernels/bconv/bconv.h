@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/aligned_vector.h"
@@ -191,16 +192,37 @@ inline int conv_out_size(int in, int k, int stride, int pad_begin, int pad_end) 
 }
 
 // x: packed input [n][h][w][groups*wg]; out: [n][Ho][Wo][Cout] of int32 / float / int8, or
-// uint32 [n][Ho][Wo][packed_words(Cout, out_groups)] for kPacked.
+// uint32 [n][Ho][Wo][packed_words(Cout, out_groups)] for kPacked. Makes its BconvPlan per call
+// (allocations); a caller that runs the same layer again makes it once (plan_bconv).
 void bconv2d(const BconvWeights& w, const uint32_t* x, const BconvGeometry& geo,
              const Epilogue& ep, void* out, ThreadPool& pool);
+
+// What bconv2d derives from the weights, the geometry and the epilogue before it reads the
+// input: the output size, the size of the padded input and the taps' offsets in it, mode
+// 'zero''s per-channel K rows of the border windows, the int8 epilogue's parameter rows, the
+// fused / in-register decisions. Independent of the batch. Keeps a pointer to the weights
+// (and the epilogue's parameter arrays): it must not outlive them. Immutable: several threads
+// may run calls of one plan at once.
+struct BconvPlan;
+
+// The plan of bconv2d(w, ·, geo, ep, ·) for any geo.n (geo.n is ignored) and any ep.post /
+// ep.tail. Throws std::invalid_argument for what bconv2d refuses (bad padding).
+std::shared_ptr<const BconvPlan> plan_bconv(const BconvWeights& w, const BconvGeometry& geo,
+                                            const Epilogue& ep);
+
+// bconv2d of `n` images with a plan from plan_bconv: the same outputs, and no allocation on
+// the call path once the calling threads' scratch (the padded input, the tile tables) has
+// grown to the layer's size. ep must be the plan's epilogue but for post and tail (its
+// parameter pointers are compared: std::invalid_argument otherwise).
+void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep, void* out,
+             ThreadPool& pool);
 
 // Output elements per output pixel for an epilogue.
 int epilogue_row_elems(const Epilogue& ep, int cout);
 
 // Whether bconv2d with these weights runs ep.tail in the micro-kernel's registers (for every
-// tile group whose tiles are full but the image's last; the others take ep.post); false
-// without a tail.
+// tile group: tiles run flat over the batch's pixels, so only its last tile can be partial);
+// false without a tail.
 bool bconv_tail_in_registers(const BconvWeights& w, const Epilogue& ep);
 
 // Whether the AVX-512 6x64 tiles run that tail in 16-bit lanes for their interior tiles

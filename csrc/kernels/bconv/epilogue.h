@@ -148,6 +148,26 @@ struct EpilogueWriter {
     }
   }
 
+  // A writer to out_ of the epilogue `params` was made for (a BconvPlan's, made once), with
+  // e's post pass and tail (e is params.ep but for those): it shares params' int8 rows
+  // instead of building them, so it allocates nothing. Copies every field the constructor
+  // above sets: keep the two in step. params must outlive it.
+  EpilogueWriter(const Epilogue& e, void* out_, const EpilogueWriter& params)
+      : ep(e),
+        cout(params.cout),
+        out(out_),
+        row_elems(params.row_elems),
+        clamp(params.clamp),
+        int8_fits_32(params.int8_fits_32),
+        og_ch(params.og_ch),
+        og_words(params.og_words),
+        int8_params(params.int8_params),
+        int8_stride(params.int8_stride),
+        mult_u16_data(params.mult_u16_data),
+        offset_round_data(params.offset_round_data),
+        int8_q64(params.int8_q64),
+        int8_q64_fits(params.int8_q64_fits) {}
+
   // Routes ep.tail (kInt8) through the micro-kernels' registers; defined in bconv.cc (see
   // write).
   void enable_tail(const ResidualTail* t);

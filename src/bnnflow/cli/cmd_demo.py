@@ -228,10 +228,21 @@ def table(rows: list[dict[str, Any]]) -> str:
         cells = ""
         for b in BATCHES:
             ms = next(r["median_ms"] for r in rows if r["batch"] == b and r["engine"] == e)
-            cells += f" {ms:14.3f} {base[b] / ms:8.2f}x"
+            cells += f" {ms:14.4f} {base[b] / ms:8.2f}x"
         lines.append(f"{e:<27}{cells}")
     lines.append("speed-up: relative to PyTorch fp32 eval of the same binary model")
+    lines.append(dataflow_line(rows))
     return "\n".join(lines)
+
+
+def dataflow_line(rows: list[dict[str, Any]]) -> str:
+    """The BNN-Clip effect: float data-flow median / int8 data-flow median per batch size
+    (> 1: the int8 data-flow is faster)."""
+    def ms(engine: str, batch: int) -> float:
+        return next(r["median_ms"] for r in rows if r["batch"] == batch and r["engine"] == engine)
+    ratios = ", ".join(f"{ms('bnnflow float', b) / ms('bnnflow int8', b):.2f}x at batch {b}"
+                       for b in BATCHES)
+    return f"int8 data-flow vs float data-flow (float ms / int8 ms): {ratios}"
 
 
 def chart(rows: list[dict[str, Any]], agree: dict[str, Any], threads: int, path: Path

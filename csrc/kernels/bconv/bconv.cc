@@ -806,8 +806,6 @@ void bconv2d(const BconvPlan& plan, const uint32_t* x, int n, const Epilogue& ep
   }
   thread_local AlignedVector<uint32_t> triples;  // row triples of the input view, reused
   ctx.row3 = row_triples(w, in, n, plan.xh, plan.xw, plan.xwords, ctx.all_fused, &triples, pool);
-    }
-  }
   const WorkSplit split = work_split(w, geo, ep, static_cast<size_t>(ho) * wo,
                                      ctx.writer.tail != nullptr, pool.num_threads());
   const TilesJob job{&ctx, tiles,

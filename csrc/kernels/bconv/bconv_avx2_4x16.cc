@@ -67,9 +67,10 @@ inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V]
 }
 
 // One widening round of accumulate_fixed: taps t0..t1 − 1 (in the order of kRev) of exactly
-// WG words, the word loop unrolled at compile time. The empty asm after each word step pins
-// the counters: without it GCC regroups the unrolled adds across the words (docs/performance.md,
-// "AVX2 tiles of 2 x 32": the 2-word taps unrolled that way ran 15 % slower).
+// WG words, the word loop unrolled at compile time. The counters' adds are asm (word_step's
+// kAsmAdd): with intrinsic adds GCC regroups them across the unrolled words (docs/performance.md,
+// "AVX2 tiles of 2 x 32": the 2-word taps unrolled that way ran 15 % slower), and an empty asm
+// pin after them left 5-6 register copies a tap.
 template <int WG, int P, int V, bool kRev, class Rows>
 inline __attribute__((always_inline)) void fixed_round(const Rows& rows, int taps, int t0, int t1,
                                                        int xoff, const uint32_t* w, __m256i lut,

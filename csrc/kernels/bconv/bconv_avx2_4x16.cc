@@ -26,7 +26,7 @@ constexpr int kVecLanes = 8;  // int32 lanes of a __m256i
 // the empty asm hides that the pointer is the same for every pixel, which keeps GCC from
 // loading them once into registers and then running out of the 16 ymm registers (8 counters,
 // the table, 2 activation broadcasts, 2 temporaries fit without spills).
-template <int P, int V>
+template <int P, int V, bool kAsmAdd = false>
 inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)[P],
                                                      const uint32_t* wt, int j, __m256i lut,
                                                      __m256i (&acc)[P][V]) {
@@ -42,7 +42,14 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + CB + kVecLanes * v));
       const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wl, bl));
       const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_xor_si256(wh, bh));
-      acc[i][v] = _mm256_add_epi8(acc[i][v], _mm256_add_epi8(lo, hi));
+      if constexpr (kAsmAdd) {
+        // The counter's add as an asm with the counter tied in place ("+x"): GCC can neither
+        // regroup the adds across the unrolled words nor give the sum a new register (the
+        // empty-asm pin after an intrinsic add left 5-6 vmovdqa copies a 2-word tap).
+        asm("vpaddb %1, %0, %0" : "+x"(acc[i][v]) : "x"(_mm256_add_epi8(lo, hi)));
+      } else {
+        acc[i][v] = _mm256_add_epi8(acc[i][v], _mm256_add_epi8(lo, hi));
+      }
     }
   }
 }
@@ -60,9 +67,10 @@ inline __attribute__((always_inline)) void widen_into(const __m256i (&acc)[P][V]
 }
 
 // One widening round of accumulate_fixed: taps t0..t1 − 1 (in the order of kRev) of exactly
-// WG words, the word loop unrolled at compile time. The empty asm after each word step pins
-// the counters: without it GCC regroups the unrolled adds across the words (docs/performance.md,
-// "AVX2 tiles of 2 x 32": the 2-word taps unrolled that way ran 15 % slower).
+// WG words, the word loop unrolled at compile time. The counters' adds are asm (word_step's
+// kAsmAdd): with intrinsic adds GCC regroups them across the unrolled words (docs/performance.md,
+// "AVX2 tiles of 2 x 32": the 2-word taps unrolled that way ran 15 % slower), and an empty asm
+// pin after them left 5-6 register copies a tap.
 template <int WG, int P, int V, bool kRev, class Rows>
 inline __attribute__((always_inline)) void fixed_round(const Rows& rows, int taps, int t0, int t1,
                                                        int xoff, const uint32_t* w, __m256i lut,
@@ -77,11 +85,7 @@ inline __attribute__((always_inline)) void fixed_round(const Rows& rows, int tap
     const uint32_t* xs[P];
     for (int i = 0; i < P; ++i) xs[i] = rows.pixel(tt, i) + xoff;
     const uint32_t* wt = w + static_cast<size_t>(tt) * WG * 2 * CB;
-    for (int j = 0; j < WG; ++j) {
-      word_step<P, V>(xs, wt, j, lut, acc);
-      for (int i = 0; i < P; ++i)
-        for (int v = 0; v < V; ++v) asm volatile("" : "+x"(acc[i][v]));
-    }
+    for (int j = 0; j < WG; ++j) word_step<P, V, true>(xs, wt, j, lut, acc);
   }
   widen_into<P, V>(acc, ones8, ones16, sum);
 }

@@ -647,6 +647,7 @@ int main() {
   // (3x3 outputs: tiles of 4, 4, 1 pixels); 2x32, 4x16 and 8x8 tiles; 'zero' borders and 'one'.
   for (int wg : {1, 2, 3, 4, 8, 15, 16, 25, 31, 32, 33}) {
     for (int cout_g : {64, 48, 8}) {
+      if (wg > 16 && cout_g != 64) continue;  // the same budget loop in every tile
       check_case({1, 5, 5, 32 * wg, 1, cout_g, 3, 3, 1, 0, PadMode::kValid}, rng, tally, pools,
                  true);
     }

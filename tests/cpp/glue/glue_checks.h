@@ -830,7 +830,7 @@ inline void check_residual(const Kernels& k, const Kernels& ref, Rng& r, Counts&
 // call one parameter kind: 0 anything, 1 the int32 prepared form's range (s <= 22), 2 high32
 // (s >= 32), 3 the extremes (M in {INT32_MIN, -1, 0, 1, INT32_MAX}, s in {0, 1, 31, 32, 61, 62},
 // |B| up to 2^60, x at the ends of int32 and next to them; the int64 formula cannot overflow for
-// |B| <= 2^61 - 2^62 / 2: what a valid file guarantees). x around each channel's unsaturated
+// |B| < 2^61, as |M·x| <= 2^62 and the rounding term <= 2^61, so these are valid files' params). x around each channel's unsaturated
 // window (so the pooled value decides) and anywhere; with and without the prepared form.
 inline void check_maxpool_requant32(const Kernels& k, const Kernels& ref, ThreadPool* pool,
                                     int threads, Rng& r, Counts& cnt) {

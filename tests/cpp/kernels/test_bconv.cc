@@ -438,11 +438,30 @@ void check_alignment(std::mt19937& rng, test::Tally& tally) {
   }
 }
 
-void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[]) {
+// Packed bits of `lead` rows of `channels` channels in `groups` groups, every real bit set
+// (ones) or clear: random_packed's layout, the padding bits of a group's last word clear.
+std::vector<uint32_t> constant_packed(size_t lead, int channels, int groups, bool ones) {
+  const int cg = channels / groups, wg = (cg + 31) / 32;
+  std::vector<uint32_t> out(lead * groups * wg, ones ? ~0u : 0u);
+  const uint32_t mask = cg % 32 == 0 ? ~0u : (1u << (cg % 32)) - 1u;
+  for (size_t i = wg - 1; i < out.size(); i += wg) out[i] &= mask;
+  return out;
+}
+
+// saturating: x all ones and w all zeros, so every word of every tap inside the image has the
+// largest popcount (32): the ISAs' narrow counters (AVX2's 8-bit ones, 31 words a widening
+// round) at the most they may hold. Random bits average half of it and cannot show a round
+// one word too long.
+void check_case(const Case& c0, std::mt19937& rng, test::Tally& tally, ThreadPool* pools[],
+                bool saturating = false) {
   const Case c = with_sides(c0);
   const int cin = c.cg * c.groups, cout = c.cout_g * c.groups;
-  const auto x = test::random_packed(rng, static_cast<size_t>(c.n) * c.h * c.w, cin, c.groups);
-  const auto w = test::random_packed(rng, static_cast<size_t>(cout) * c.kh * c.kw, c.cg, 1);
+  const size_t npix = static_cast<size_t>(c.n) * c.h * c.w;
+  const size_t nw = static_cast<size_t>(cout) * c.kh * c.kw;
+  const auto x = saturating ? constant_packed(npix, cin, c.groups, true)
+                            : test::random_packed(rng, npix, cin, c.groups);
+  const auto w = saturating ? constant_packed(nw, c.cg, 1, false)
+                            : test::random_packed(rng, nw, c.cg, 1);
   BconvGeometry geo{c.n, c.h, c.w, c.stride, c.pt, c.pl, c.pb, c.pr, c.mode};
   const BconvWeights ref =
       prepare_bconv_weights(w.data(), cout, c.kh, c.kw, cin, c.groups, Isa::kScalar);
@@ -642,6 +661,24 @@ int main() {
   check_alignment(rng, tally);
   check_block_split(rng, tally);
   for (const Case& c : fixed) check_case(c, rng, tally, pools);
+  // Every word at its largest popcount, for 1 to 33 words a tap: AVX2's fixed 2-, 4- and 8-word
+  // taps (15, 7 and 3 taps a widening round), the whole-tap rounds (<= 15 words) and the 31-word
+  // budget (rounds ending inside a tap), forwards and, in the 2x32 tile's second pair, backwards
+  // (3x3 outputs: tiles of 4, 4, 1 pixels); 2x32, 4x16 and 8x8 tiles; 'zero' borders and 'one'.
+  for (int wg : {1, 2, 3, 4, 8, 15, 16, 25, 31, 32, 33}) {
+    for (int cout_g : {64, 48, 8}) {
+      if (wg > 16 && cout_g != 64) continue;  // the same budget loop in every tile
+      check_case({1, 5, 5, 32 * wg, 1, cout_g, 3, 3, 1, 0, PadMode::kValid}, rng, tally, pools,
+                 true);
+    }
+    check_case({2, 4, 5, 32 * wg - 5, 1, 32, 3, 3, 1, 1, wg % 2 ? PadMode::kZero : PadMode::kOne},
+               rng, tally, pools, true);
+  }
+  // more taps than one widening round holds for 1-, 2- and 4-word taps (31, 15, 7 a round)
+  for (int cg : {32, 64, 128}) {
+    check_case({1, 6, 7, cg, 1, 64, 5, 5, 1, 0, PadMode::kValid}, rng, tally, pools, true);
+    check_case({1, 8, 9, cg, 1, 32, 7, 7, 1, 0, PadMode::kValid}, rng, tally, pools, true);
+  }
   const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {2, 3}, {3, 1}};
   const PadMode modes[] = {PadMode::kZero, PadMode::kOne, PadMode::kValid};
   for (int i = 0; i < 120; ++i) {

@@ -145,20 +145,23 @@ alignas(8) constexpr uint32_t kBytes12[2] = {0x01010101u, 0x02020202u};
   BNNFLOW_FA_JVG(0, V, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JVG(1, V, A0, A1, A2, A3, A4, A5) \
   BNNFLOW_FA_JVG(2, V, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JVG(3, V, A0, A1, A2, A3, A4, A5)
 
-// accumulate_rows3 for wg a multiple of 4, wg >= 8 (the loop counter and wg in memory: the
-// asm's general registers are all taken).
+// accumulate_rows3 for wg a multiple of 4, wg >= 8. The asm's general registers are all
+// taken, so the window-row count and wg travel in acc's first 16 bytes (read, and the count
+// decremented, there; the accumulators are stored over them at the end): a stack operand
+// would need a base register of its own where AddressSanitizer keeps locals in its fake stack
+// and the frame pointer takes rbp ("impossible constraints" in the CI's ASan build).
 inline __attribute__((always_inline)) void accumulate_rows3_wide(const DirectRows& rows,
                                                                  int taps, int wg,
                                                                  const uint32_t* w,
                                                                  __m512i (&acc)[6][4]) {
   const size_t* to = rows.tap_off;
-  size_t n = static_cast<size_t>(taps / 3);
-  const size_t words = static_cast<size_t>(wg);
+  acc[0][0] = _mm512_set_epi64(0, 0, 0, 0, 0, 0, static_cast<long long>(wg),
+                               static_cast<long long>(taps / 3));
   asm volatile(
       BNNFLOW_FA_ZERO4("8", "9", "10", "11") BNNFLOW_FA_ZERO4("12", "13", "14", "15")
       BNNFLOW_FA_ZERO4("16", "17", "18", "19") BNNFLOW_FA_ZERO4("20", "21", "22", "23")
       BNNFLOW_FA_ZERO4("24", "25", "26", "27") BNNFLOW_FA_ZERO4("28", "29", "30", "31")
-      "mov %[wg], %%r11\n\t"
+      "mov 8(%[acc]), %%r11\n\t"
       "mov %%r11, %%r12\n\t"
       "shl $8, %%r12\n\t"
       "shl $2, %%r11\n\t"
@@ -177,16 +180,15 @@ inline __attribute__((always_inline)) void accumulate_rows3_wide(const DirectRow
       "jnz 2b\n\t"
       "lea (%[w],%%r12,2), %[w]\n\t"
       "add $24, %[to]\n\t"
-      "decq %[n]\n\t"
+      "decq (%[acc])\n\t"
       "jnz 1b\n\t"
       BNNFLOW_FA_STORE4("8", "9", "10", "11", "0") BNNFLOW_FA_STORE4("12", "13", "14", "15", "1")
       BNNFLOW_FA_STORE4("16", "17", "18", "19", "2")
       BNNFLOW_FA_STORE4("20", "21", "22", "23", "3")
       BNNFLOW_FA_STORE4("24", "25", "26", "27", "4")
       BNNFLOW_FA_STORE4("28", "29", "30", "31", "5")
-      : [to] "+r"(to), [w] "+r"(w), [n] "+m"(n), "=m"(acc)
-      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0]),
-        [wg] "m"(words)
+      : [to] "+r"(to), [w] "+r"(w)
+      : [b] "r"(rows.base), [r3] "r"(rows.row3), [c] "m"(kBytes12), [acc] "r"(&acc[0][0])
       : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r11", "r12", "xmm0", "xmm1", "xmm2",
         "xmm3", "xmm4", "xmm5", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
         "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",

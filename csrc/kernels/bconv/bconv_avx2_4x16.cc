@@ -31,6 +31,29 @@ inline __attribute__((always_inline)) void word_step(const uint32_t* const (&xs)
                                                      const uint32_t* wt, int j, __m256i lut,
                                                      __m256i (&acc)[P][V]) {
   constexpr int CB = kVecLanes * V;
+  if constexpr (kAsmAdd) {
+    // The weights as asm memory operands of each pixel's vpxor: GCC cannot load them once
+    // into registers (the asm reads memory; the pixels' broadcasts differ, so no two asms
+    // are the same), and the pointer needs no per-pixel barrier copy.
+    const uint32_t* wp = wt + 2 * j * CB;
+    for (int i = 0; i < P; ++i) {
+      const __m256i bl = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j]));
+      const __m256i bh = _mm256_set1_epi32(static_cast<int>(xs[i][2 * j + 1]));
+      for (int v = 0; v < V; ++v) {
+        __m256i xl, xh;
+        asm("vpxor %1, %2, %0"
+            : "=x"(xl)
+            : "m"(*reinterpret_cast<const __m256i*>(wp + kVecLanes * v)), "x"(bl));
+        asm("vpxor %1, %2, %0"
+            : "=x"(xh)
+            : "m"(*reinterpret_cast<const __m256i*>(wp + CB + kVecLanes * v)), "x"(bh));
+        const __m256i lo = _mm256_shuffle_epi8(lut, xl);
+        const __m256i hi = _mm256_shuffle_epi8(lut, xh);
+        asm("vpaddb %1, %0, %0" : "+x"(acc[i][v]) : "x"(_mm256_add_epi8(lo, hi)));
+      }
+    }
+    return;
+  }
   for (int i = 0; i < P; ++i) {
     const uint32_t* wp = wt + 2 * j * CB;
     asm volatile("" : "+r"(wp));

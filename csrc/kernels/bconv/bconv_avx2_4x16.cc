@@ -117,7 +117,7 @@ inline __attribute__((always_inline)) void fixed_round(const Rows& rows, int tap
 }
 
 // accumulate_taps for taps of exactly WG (<= 15) words: 31 / WG whole taps a widening round,
-// a round without the round loop when they all fit (3x3 windows of up to 96 channels).
+// a round without the round loop when they all fit (3x3 windows of 2-word taps: 33-64 channels).
 template <int WG, int P, int V, bool kRev, class Rows>
 inline __attribute__((always_inline)) void accumulate_fixed(const Rows& rows, int taps,
                                                             int xoff, const uint32_t* w,

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -63,9 +64,27 @@ struct LayerCase {
     return static_cast<double>(ho) * ho * L.cout * K * K * L.cin;
   }
 
-  void call(ThreadPool& pool) { bconv2d(W, x.data(), g, ep, out.data(), pool); }
+  // As the engine's steps call it: the layer's plan made once (BCONV_PLAN_PER_CALL=1 in the
+  // environment makes it on every call, as the planless bconv2d and the Python binding do).
+  void call(ThreadPool& pool) {
+    if (per_call_plan()) {
+      bconv2d(W, x.data(), g, ep, out.data(), pool);
+      return;
+    }
+    if (!plan) plan = plan_bconv(W, g, ep);
+    bconv2d(*plan, x.data(), g.n, ep, out.data(), pool);
+  }
 
  private:
+  static bool per_call_plan() {
+    static const bool on = [] {
+      const char* v = std::getenv("BCONV_PLAN_PER_CALL");
+      return v != nullptr && v[0] == '1';
+    }();
+    return on;
+  }
+  std::shared_ptr<const BconvPlan> plan;
+
   // Model-like tail parameters (My, Mr, Mp, Mn int16, s = ps = 8); the table made once, as
   // the engine's steps do. A call that falls back to the post pass exits with an error.
   void set_tail(bool pwl, std::mt19937& rng) {

@@ -600,14 +600,14 @@ struct RowTriplesJob {
 };
 
 // The row triples of the input view (BconvMicrokernel::row_triples) into `buf`, when the
-// micro-kernel reads them: 3-wide windows of a multiple of 4 words a tap (97-128, 225-256,
-// ... input channels), one group, every block fused. Returns TileRows::row3 (0:
+// micro-kernel reads them: 3-wide windows of 2 words a tap or a multiple of 4 (33-64, 97-128,
+// 225-256, ... input channels), one group, every block fused. Returns TileRows::row3 (0:
 // none). One pass, split over the threads.
 ptrdiff_t row_triples(const BconvWeights& w, const uint32_t* x, int n, int xh, int xw,
                       int xwords, bool all_fused, AlignedVector<uint32_t>* buf,
                       ThreadPool& pool) {
   const RowTriplesFn make = w.kernel->row_triples;
-  const bool words_fit = w.wg % 4 == 0;
+  const bool words_fit = w.wg == 2 || w.wg % 4 == 0;
   if (make == nullptr || !all_fused || w.kw != 3 || !words_fit || w.groups != 1) return 0;
   const size_t step = static_cast<size_t>(xwords);
   const size_t total = static_cast<size_t>(n) * xh * xw * step;

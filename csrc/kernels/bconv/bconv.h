@@ -147,7 +147,7 @@ struct BconvMicrokernel {
   void (*run_many)(const uint32_t* const* x, int taps, int wg, int xoff, const uint32_t* w,
                    int ntiles, int p_last, int32_t* out) = nullptr;
   FusedRunFn run_many_finish = nullptr;
-  // Optional: the fused tiles of 3-wide windows, a multiple of 4 words a tap, and one
+  // Optional: the fused tiles of 3-wide windows, 2 words a tap or a multiple of 4, and one
   // group read the input's row triples too (TileRows::row3); the driver makes them with this
   // (AVX-512 6x64).
   RowTriplesFn row_triples = nullptr;

@@ -71,6 +71,8 @@ alignas(8) constexpr uint32_t kBytes12[2] = {0x01010101u, 0x02020202u};
   BNNFLOW_FA_PX(J, WG, "rax", A0) BNNFLOW_FA_PX(J, WG, "rcx", A1)                \
   BNNFLOW_FA_PX(J, WG, "rdx", A2) BNNFLOW_FA_PX(J, WG, "rsi", A3)                \
   BNNFLOW_FA_PX(J, WG, "rdi", A4) BNNFLOW_FA_PX(J, WG, "r8", A5)
+#define BNNFLOW_FA_V2(V, A0, A1, A2, A3, A4, A5) \
+  BNNFLOW_FA_JV(0, V, 2, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 2, A0, A1, A2, A3, A4, A5)
 #define BNNFLOW_FA_V4(V, A0, A1, A2, A3, A4, A5)                                              \
   BNNFLOW_FA_JV(0, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(1, V, 4, A0, A1, A2, A3, A4, A5) \
   BNNFLOW_FA_JV(2, V, 4, A0, A1, A2, A3, A4, A5) BNNFLOW_FA_JV(3, V, 4, A0, A1, A2, A3, A4, A5)
@@ -196,18 +198,24 @@ inline __attribute__((always_inline)) void accumulate_rows3_wide(const DirectRow
 #undef BNNFLOW_FA_JVG
 #undef BNNFLOW_FA_VG
 
-// accumulate of a full 6-pixel tile for 3-wide windows of 4 words a tap (taps = 3·kh,
-// tap_off[1] = 4, xoff = 0: one group) from the row triples at rows.row3. (2-word taps, 64
-// channels, ran slower this way than the plain tile on a quiet machine: docs/performance.md.)
-inline __attribute__((always_inline)) void accumulate_rows3_4(const DirectRows& rows, int taps,
-                                                              const uint32_t* w,
-                                                              __m512i (&acc)[6][4]) {
+// accumulate of a full 6-pixel tile for 3-wide windows of WG (2 or 4) words a tap (taps =
+// 3·kh, tap_off[1] = WG, xoff = 0: one group) from the row triples at rows.row3.
+template <int WG>
+inline __attribute__((always_inline)) void accumulate_rows3(const DirectRows& rows, int taps,
+                                                            const uint32_t* w,
+                                                            __m512i (&acc)[6][4]) {
   const size_t* to = rows.tap_off;
   size_t n = static_cast<size_t>(taps / 3);
-  BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V4), "3072");
+  if constexpr (WG == 2) {
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V2), "1536");
+  } else {
+    static_assert(WG == 4);
+    BNNFLOW_FA_ASM(BNNFLOW_FA_ALL(BNNFLOW_FA_V4), "3072");
+  }
 }
 #undef BNNFLOW_FA_PX
 #undef BNNFLOW_FA_JV
+#undef BNNFLOW_FA_V2
 #undef BNNFLOW_FA_V4
 #undef BNNFLOW_FA_ALL
 #undef BNNFLOW_FA_ORIGIN
@@ -396,33 +404,25 @@ struct Tile {
   static inline __attribute__((always_inline)) void tile_finish(
       const Rows& rows, int taps, int wg, int xoff, const uint32_t* w, const EpilogueWriter& ew,
       const int32_t* k, const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
-#if !defined(BNNFLOW_SIMDE_AVX512)
-    if constexpr (P == 6 && V == 4) {
-      if (rows.row3 != 0 && xoff == 0 && taps % 3 == 0 && wg % 4 == 0) {
-        // An array of its own: the asm takes its address, which would keep the plain path's
-        // accumulators in memory too if they shared one (64->64 int8 0.1144 -> 0.1279 ms with
-        // the row triples off, docs/performance.md).
-        __m512i acc3[6][4];
-        if (wg == 4) {
-          accumulate_rows3_4(rows, taps, w, acc3);
-        } else {
-          accumulate_rows3_wide(rows, taps, wg, w, acc3);
-        }
-        finish_acc<P, V, kKind, kClamp, kTail>(acc3, ew, k, krow, pix0, o0, slots);
-        return;
-      }
-    }
-#endif
     __m512i acc[P][V];
+#if !defined(BNNFLOW_SIMDE_AVX512)
+    if (P == 6 && V == 4 && rows.row3 != 0 && xoff == 0 && taps % 3 == 0 &&
+        (wg == 2 || wg % 4 == 0)) {
+      if constexpr (P == 6 && V == 4) {
+        if (wg == 2) {
+          accumulate_rows3<2>(rows, taps, w, acc);
+        } else if (wg == 4) {
+          accumulate_rows3<4>(rows, taps, w, acc);
+        } else {
+          accumulate_rows3_wide(rows, taps, wg, w, acc);
+        }
+      }
+    } else {
+      accumulate<P, V>(rows, taps, wg, xoff, w, acc);
+    }
+#else
     accumulate<P, V>(rows, taps, wg, xoff, w, acc);
-    finish_acc<P, V, kKind, kClamp, kTail>(acc, ew, k, krow, pix0, o0, slots);
-  }
-
-  // The epilogue of tile_finish on the tile's accumulators.
-  template <int P, int V, EpilogueKind kKind, bool kClamp, bool kTail>
-  static inline __attribute__((always_inline)) void finish_acc(
-      __m512i (&acc)[P][V], const EpilogueWriter& ew, const int32_t* k,
-      const int32_t* const* krow, size_t pix0, int o0, const Slots<V>& slots) {
+#endif
     if constexpr (kTail) {
       // Tiles without a padded-window pixel (most) skip the per-pixel K row test.
       const bool border = has_border<P>(krow);

@@ -638,8 +638,8 @@ int main() {
       {2, 7, 7, 512, 1, 64, 3, 3, 1, 1, PadMode::kZero},
       {1, 6, 9, 800, 1, 96, 3, 3, 1, 1, PadMode::kZero},
       {3, 5, 5, 96, 1, 64, 3, 3, 1, 1, PadMode::kOne},
-      // 3-wide windows of 2-word taps, one group, whole 64-channel blocks (AVX-512's row
-      // triples were tried on these and dropped: they run the plain tile) — 1x3 and 5x3
+      // 3-wide windows of 2-word taps, one group, whole 64-channel blocks: AVX-512's full
+      // adder over each window row's three taps from the input's row triples — 1x3 and 5x3
       // windows, no padding (the triples of the caller's input itself), batch 3 with a
       // partial tile per image, a larger image whose tiles 2 and 4 threads split, stride 2
       // and 3, 192 channels, 40 input channels (a part-filled second word), one-sided pads

@@ -11,14 +11,7 @@
 namespace bnnflow::glue::BNNFLOW_AVX512_NS {
 namespace {
 
-// vpmaddwd (SIMDe 0.7.4's native alias of _mm512_madd_epi16 takes the wrong arity).
-inline __m512i dw_madd(__m512i a, __m512i b) {
-#if defined(BNNFLOW_SIMDE_AVX512)
-  return simde_mm512_madd_epi16(a, b);
-#else
-  return _mm512_madd_epi16(a, b);
-#endif
-}
+using bnnflow::BNNFLOW_AVX512_NS::madd16;  // vpmaddwd (common/isa_avx512.h)
 
 // Taps 2q, 2q+1 of one 8-block at channel c0: (8 bytes tap 2q, 8 bytes tap 2q+1) per 128 bits.
 inline __m256i dw_pair_bytes(const std::uint8_t* t0, const std::uint8_t* t1, std::size_t nb) {
@@ -43,7 +36,7 @@ inline __m512i dw_acc16(const dwc::Plan& p, const std::uint8_t* const* tp, std::
                                    dw_pair_bytes(t0 + cb, t1 + cb, nb), 1);
     if constexpr (kSigned) v = _mm512_xor_si512(v, flip);
     v = _mm512_shuffle_epi8(v, mask);
-    acc = _mm512_add_epi32(acc, dw_madd(v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q))));
+    acc = _mm512_add_epi32(acc, madd16(v, _mm512_loadu_si512(p.wpk.data() + p.weight_index(b, q))));
   }
   return acc;
 }
@@ -67,7 +60,7 @@ inline __m512i dw_direct16(const dwc::Plan& p, const std::uint8_t* const* tp, st
   const std::int32_t* w = p.wtap.data() + c;
   __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
   for (std::size_t t = 0; t < taps; ++t) {
-    acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t] + c), _mm512_loadu_si512(w + t * p.Co)));
+    acc = _mm512_add_epi32(acc, madd16(dw_widen16<kSigned>(tp[t] + c), _mm512_loadu_si512(w + t * p.Co)));
   }
   return acc;
 }
@@ -115,7 +108,7 @@ struct Pixel {
                                          r2 + c, r2 + C + c, r2 + 2 * C + c};
       __m512i acc = _mm512_loadu_si512(p.bias_d.data() + c);
       for (std::size_t t = 0; t < 9; ++t) {
-        acc = _mm512_add_epi32(acc, dw_madd(dw_widen16<kSigned>(tp[t]), _mm512_loadu_si512(w + t * C + c)));
+        acc = _mm512_add_epi32(acc, madd16(dw_widen16<kSigned>(tp[t]), _mm512_loadu_si512(w + t * C + c)));
       }
       if constexpr (kFused) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y8 + c),

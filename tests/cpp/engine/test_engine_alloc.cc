@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/threadpool.h"
+#include "fixture_data.h"
 #include "engine/model.h"
 
 namespace e = bnnflow::engine;
@@ -73,15 +74,8 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 static int failures = 0;
 static std::vector<int>* volatile probe = nullptr;  // escapes: the allocations stay
 
-static std::string data_dir() {
-  std::string f = __FILE__;
-  return f.substr(0, f.find_last_of('/')) + "/data/";
-}
-
-static std::vector<std::uint8_t> read(const std::string& name) {
-  std::ifstream in(data_dir() + name, std::ios::binary);
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+using bnnflow_test::fixture_dir;
+using bnnflow_test::read_fixture;
 
 static std::vector<std::uint8_t> repeat(const std::vector<std::uint8_t>& sample,
                                         std::size_t batch) {
@@ -143,8 +137,8 @@ static void test_model(const char* name, bnnflow::Isa isa, bool fuse) {
   opts.isa = isa;
   opts.num_threads = 1;
   opts.fuse = fuse;
-  auto m = e::Model::from_file(data_dir() + name + ".bnn", opts);
-  std::vector<std::uint8_t> sample = read(std::string(name) + ".input");
+  auto m = e::Model::from_file(fixture_dir() + name + ".bnn", opts);
+  std::vector<std::uint8_t> sample = read_fixture(std::string(name) + ".input");
   sample.resize(m->input_info().sample_bytes());  // the fixture's first sample
   for (std::size_t batch : {std::size_t{1}, std::size_t{7}}) {
     const std::string what = std::string(name) + " on " + bnnflow::isa_name(isa) +

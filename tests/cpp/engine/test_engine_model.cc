@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixture_data.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/plan.h"
@@ -28,23 +29,16 @@ static int failures = 0;
     }                                                                        \
   } while (0)
 
-static std::string data_dir() {
-  std::string f = __FILE__;
-  return f.substr(0, f.find_last_of('/')) + "/data/";
-}
-
-static std::vector<std::uint8_t> read(const std::string& name) {
-  std::ifstream in(data_dir() + name, std::ios::binary);
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+using bnnflow_test::fixture_dir;
+using bnnflow_test::read_fixture;
 
 static void test_fixture(const char* name, bnnflow::Isa isa, double tol) {
   e::ModelOptions opts;
   opts.isa = isa;
   opts.num_threads = 2;
-  auto m = e::Model::from_file(data_dir() + name + ".bnn", opts);
-  const auto input = read(std::string(name) + ".input");
-  const auto want_bytes = read(std::string(name) + ".logits");
+  auto m = e::Model::from_file(fixture_dir() + name + ".bnn", opts);
+  const auto input = read_fixture(std::string(name) + ".input");
+  const auto want_bytes = read_fixture(std::string(name) + ".logits");
   std::vector<float> want(want_bytes.size() / 4);
   std::memcpy(want.data(), want_bytes.data(), want_bytes.size());
   const std::size_t batch = input.size() / m->input_info().sample_bytes();
@@ -134,11 +128,11 @@ static void test_errors() {
     }
     return 0;
   };
-  CHECK(kind_of([] { e::Model::from_file(data_dir() + "missing.bnn", {}); }) ==
+  CHECK(kind_of([] { e::Model::from_file(fixture_dir() + "missing.bnn", {}); }) ==
         static_cast<int>(e::ErrorKind::kIo));
-  CHECK(kind_of([] { e::Model::from_file(data_dir() + "digit.pgm", {}); }) ==
+  CHECK(kind_of([] { e::Model::from_file(fixture_dir() + "digit.pgm", {}); }) ==
         static_cast<int>(e::ErrorKind::kFormat));
-  const auto data = read("tiny_int8.bnn");
+  const auto data = read_fixture("tiny_int8.bnn");
   CHECK(kind_of([&] { e::Model::from_buffer(data.data(), data.size() - 1, {}); }) ==
         static_cast<int>(e::ErrorKind::kFormat));
   e::ModelOptions bad;

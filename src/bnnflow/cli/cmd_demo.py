@@ -216,18 +216,22 @@ def _torch_runner(model: Any, nhwc: np.ndarray) -> Callable[[int], Callable[[], 
 # 5. report
 # ----------------------------------------------------------------------------------------
 
+def median_of(rows: list[dict[str, Any]], engine: str, batch: int) -> float:
+    """The median (ms) timed for ``engine`` at ``batch``."""
+    return next(r["median_ms"] for r in rows if r["batch"] == batch and r["engine"] == engine)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """Latency table: one line per engine, one column pair per batch size."""
     engines = list(dict.fromkeys(r["engine"] for r in rows))
-    base = {b: next(r["median_ms"] for r in rows if r["batch"] == b
-                    and r["engine"] == "PyTorch fp32 binary model") for b in BATCHES}
+    base = {b: median_of(rows, "PyTorch fp32 binary model", b) for b in BATCHES}
     head = f"{'engine':<27}" + "".join(f" {'batch ' + str(b) + ' ms':>14} {'speed-up':>9}"
                                        for b in BATCHES)
     lines = [head, "-" * len(head)]
     for e in engines:
         cells = ""
         for b in BATCHES:
-            ms = next(r["median_ms"] for r in rows if r["batch"] == b and r["engine"] == e)
+            ms = median_of(rows, e, b)
             cells += f" {ms:14.4f} {base[b] / ms:8.2f}x"
         lines.append(f"{e:<27}{cells}")
     lines.append("speed-up: relative to PyTorch fp32 eval of the same binary model")
@@ -238,10 +242,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 def dataflow_line(rows: list[dict[str, Any]]) -> str:
     """The BNN-Clip effect: float data-flow median / int8 data-flow median per batch size
     (> 1: the int8 data-flow is faster)."""
-    def ms(engine: str, batch: int) -> float:
-        return next(r["median_ms"] for r in rows if r["batch"] == batch and r["engine"] == engine)
-    ratios = ", ".join(f"{ms('bnnflow float', b) / ms('bnnflow int8', b):.2f}x at batch {b}"
-                       for b in BATCHES)
+    ratios = ", ".join(
+        f"{median_of(rows, 'bnnflow float', b) / median_of(rows, 'bnnflow int8', b):.2f}x "
+        f"at batch {b}" for b in BATCHES)
     return f"int8 data-flow vs float data-flow (float ms / int8 ms): {ratios}"
 
 
